@@ -1,0 +1,259 @@
+"""Read tables as text: CSV, Excel, Parquet and JSON Lines.
+
+Every value comes back as ``str`` (empty cells as ``None``), so leading zeros
+and words such as "NA" or "null" survive. Errors are :class:`TableReadError`
+and name the file, and the line where there is one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["TableReadError", "LoadedTable", "load_table", "read_table", "FORMATS"]
+
+#: File endings understood, by format.
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".xlsx": "excel",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+_DELIMITERS = [",", ";", "\t", "|"]
+_ENCODINGS = ["utf-8-sig", "utf-16", "cp1252", "latin-1"]
+
+
+class TableReadError(ValueError):
+    """A table could not be read; the message names the file (and line)."""
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    """A table read from a file and how it was read.
+
+    ``report`` is one line for a person, e.g. ``cars.csv: 5 rows, 4 columns
+    (CSV, delimiter ';', encoding cp1252)``.
+    """
+
+    frame: pd.DataFrame
+    name: str
+    format: str
+    delimiter: str | None = None
+    encoding: str | None = None
+
+    @property
+    def report(self) -> str:
+        how = self.format.upper() if self.format != "jsonl" else "JSON Lines"
+        if self.format == "csv":
+            shown = {"\t": "tab"}.get(self.delimiter, repr(self.delimiter))
+            how += f", delimiter {shown}, encoding {self.encoding}"
+        rows, cols = self.frame.shape
+        return f"{self.name}: {rows} rows, {cols} columns ({how})"
+
+
+def _text_frame(rows: list[list[object]], header: list[str], name: str) -> pd.DataFrame:
+    blank = [i for i, h in enumerate(header) if not str(h).strip()]
+    if blank:
+        raise TableReadError(f"{name}: column {blank[0] + 1} of the header has no name")
+    seen: set[str] = set()
+    for h in header:
+        if h in seen:
+            raise TableReadError(f"{name}: the header repeats the column {h!r}")
+        seen.add(h)
+    columns = list(zip(*rows)) if rows else [()] * len(header)
+    data = {
+        h: pd.Series([None if v is None or v == "" else str(v) for v in col], dtype=object)
+        for h, col in zip(header, columns)
+    }
+    return pd.DataFrame(data, columns=header)
+
+
+def _decode(raw: bytes, name: str) -> tuple[str, str]:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16"), "utf-16"
+        except UnicodeDecodeError as exc:
+            raise TableReadError(f"{name}: not valid UTF-16 text ({exc.reason})") from None
+    if b"\x00" in raw[:4096]:
+        raise TableReadError(f"{name}: this is a binary file, not a CSV text file")
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), "latin-1"
+
+
+def _sniff_delimiter(text: str) -> str:
+    sample = "\n".join(text.splitlines()[:50])
+    try:
+        return csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
+    except csv.Error:
+        first = sample.splitlines()[0] if sample else ""
+        counts = {d: first.count(d) for d in _DELIMITERS}
+        best = max(counts, key=counts.get)
+        return best if counts[best] else ","
+
+
+def _read_csv(raw: bytes, name: str) -> LoadedTable:
+    text, encoding = _decode(raw, name)
+    if not text.strip():
+        raise TableReadError(f"{name}: the file is empty")
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    ragged: list[str] = []
+    try:
+        for row in reader:
+            if not row or (len(row) == 1 and not row[0].strip() and header is not None):
+                continue
+            if header is None:
+                header = [h.strip() for h in row]
+                continue
+            if len(row) != len(header):
+                ragged.append(f"line {reader.line_num} has {len(row)} fields")
+                continue
+            rows.append(row)
+    except csv.Error as exc:
+        raise TableReadError(f"{name}, line {reader.line_num}: {exc}") from None
+    if header is None:
+        raise TableReadError(f"{name}: the file is empty")
+    if ragged:
+        more = f" (and {len(ragged) - 5} more)" if len(ragged) > 5 else ""
+        raise TableReadError(
+            f"{name}: expected {len(header)} fields per line as in the header, but "
+            + "; ".join(ragged[:5])
+            + more
+        )
+    frame = _text_frame(rows, header, name)
+    return LoadedTable(frame, name, "csv", delimiter, encoding)
+
+
+def _cell_text(v: object) -> str | None:
+    if v is None or (isinstance(v, float) and v != v) or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, (dict, list)):
+        return json.dumps(v, ensure_ascii=False)
+    if hasattr(v, "tolist") and not isinstance(v, str):
+        return json.dumps(v.tolist(), ensure_ascii=False, default=str)
+    return str(v)
+
+
+def _from_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    header = [str(c) for c in frame.columns]
+    rows = [[_cell_text(v) for v in r] for r in frame.itertuples(index=False, name=None)]
+    return _text_frame(rows, header, name)
+
+
+def _read_excel(raw: bytes, name: str) -> LoadedTable:
+    try:
+        frame = pd.read_excel(
+            io.BytesIO(raw),
+            dtype=object,
+            keep_default_na=False,
+            na_filter=False,
+            engine="openpyxl",
+        )
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise TableReadError(f"{name}: not a readable Excel .xlsx workbook ({exc})") from None
+    frame = frame.replace("", None)
+    return LoadedTable(_from_frame(frame, name), name, "excel")
+
+
+def _read_parquet(raw: bytes, name: str) -> LoadedTable:
+    try:
+        frame = pd.read_parquet(io.BytesIO(raw))
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+        raise TableReadError(f"{name}: not a readable Parquet file ({exc})") from None
+    return LoadedTable(_from_frame(frame, name), name, "parquet")
+
+
+def _read_jsonl(raw: bytes, name: str) -> LoadedTable:
+    text, _ = _decode(raw, name)
+    records: list[dict] = []
+    header: dict[str, None] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TableReadError(f"{name}, line {number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise TableReadError(f"{name}, line {number}: expected a JSON object per line")
+        header.update(dict.fromkeys(record))
+        records.append(record)
+    if not records:
+        raise TableReadError(f"{name}: the file is empty")
+    cols = list(header)
+    rows = [[_cell_text(r.get(c)) for c in cols] for r in records]
+    return LoadedTable(_text_frame(rows, cols, name), name, "jsonl")
+
+
+_READERS = {
+    "csv": _read_csv,
+    "excel": _read_excel,
+    "parquet": _read_parquet,
+    "jsonl": _read_jsonl,
+}
+
+
+def load_table(source: str | Path | bytes, *, name: str | None = None) -> LoadedTable:
+    """Read a table from a path, or from bytes with its file name.
+
+    Parameters
+    ----------
+    source : path or bytes
+        The file, or its content (an upload).
+    name : str, optional
+        File name used for the format (by ending) and in messages; required
+        with bytes.
+
+    Returns
+    -------
+    LoadedTable
+        All values are ``str`` or ``None``; the columns keep their order.
+
+    Raises
+    ------
+    TableReadError
+        Unknown ending, unreadable or empty file, ragged rows (with line
+        numbers), repeated or blank column names.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        if not name:
+            raise TableReadError("a table given as bytes needs its file name")
+        raw = bytes(source)
+    else:
+        path = Path(source)
+        name = name or path.name
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise TableReadError(f"{path}: cannot read the file ({exc.strerror})") from None
+    fmt = FORMATS.get(Path(name).suffix.lower())
+    if fmt is None:
+        raise TableReadError(f"{name}: unknown file type; use one of {', '.join(sorted(FORMATS))}")
+    return _READERS[fmt](raw, name)
+
+
+def read_table(source: str | Path | bytes, *, name: str | None = None) -> pd.DataFrame:
+    """The frame of :func:`load_table`."""
+    return load_table(source, name=name).frame

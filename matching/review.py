@@ -1,0 +1,291 @@
+"""The review queue and its decisions, as pure functions over an event log.
+
+Every reviewer action is an :class:`Event` appended to a log: accept, reject
+("no match"), skip, unmatch (remove one accepted pair) and undo. The state of
+a review is never stored; :func:`replay` derives it from the events, so the
+browser, the command line and a restarted server all agree on it.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+__all__ = [
+    "EVENT_KINDS",
+    "Event",
+    "Decision",
+    "ReviewState",
+    "replay",
+    "make_event",
+    "next_record",
+    "undo_target",
+    "accepted_pairs",
+    "validate_event",
+]
+
+EVENT_KINDS = ("accept", "reject", "skip", "unmatch", "undo")
+_DECIDING = ("accept", "reject", "skip")
+
+
+@dataclass(frozen=True)
+class Event:
+    """One thing a reviewer (or a bulk rule) did.
+
+    ``event_id`` is made by the client: the same id twice is one event.
+    ``target`` is set on an undo: the id of the event it reverts (a whole batch
+    when that event has a ``batch``). ``edits`` maps a right id to the cells the
+    reviewer changed, ``scores`` a right id to its score when decided.
+    """
+
+    event_id: str
+    kind: str
+    left_id: str | None = None
+    right_ids: tuple[str, ...] = ()
+    edits: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    reviewer: str = ""
+    time: float = 0.0
+    automatic: bool = False
+    batch: str | None = None
+    target: str | None = None
+    scores: Mapping[str, float] = field(default_factory=dict)
+    thresholds: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in EVENT_KINDS:
+            raise ValueError(f"unknown event kind {self.kind!r}")
+        object.__setattr__(self, "right_ids", tuple(str(r) for r in self.right_ids))
+        if self.left_id is not None:
+            object.__setattr__(self, "left_id", str(self.left_id))
+
+    def to_dict(self) -> dict:
+        """JSON-safe dict; :meth:`from_dict` reverses it."""
+        return {
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "left_id": self.left_id,
+            "right_ids": list(self.right_ids),
+            "edits": {k: dict(v) for k, v in self.edits.items()},
+            "reviewer": self.reviewer,
+            "time": self.time,
+            "automatic": self.automatic,
+            "batch": self.batch,
+            "target": self.target,
+            "scores": dict(self.scores),
+            "thresholds": dict(self.thresholds),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Event:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The standing decision on one left record."""
+
+    left_id: str
+    status: str  # "accepted" or "rejected"
+    right_ids: tuple[str, ...]
+    edits: Mapping[str, Mapping[str, str]]
+    reviewer: str
+    time: float
+    automatic: bool
+    scores: Mapping[str, float]
+    thresholds: Mapping[str, float]
+    event_id: str
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """What the events add up to.
+
+    ``decisions`` maps a left id to its standing decision; ``skipped`` holds
+    left ids whose last action was a skip; ``active`` is the undo stack (events
+    in force, oldest first); ``seen`` every event id in the log.
+    """
+
+    decisions: Mapping[str, Decision]
+    skipped: frozenset[str]
+    active: tuple[Event, ...]
+    seen: frozenset[str]
+
+    @property
+    def version(self) -> int:
+        """How many events the state was built from."""
+        return len(self.seen)
+
+
+def make_event(
+    kind: str, *, event_id: str, reviewer: str = "", now: float | None = None, **values
+) -> Event:
+    """An :class:`Event` stamped with the time (``now`` or the clock)."""
+    return Event(
+        event_id=event_id,
+        kind=kind,
+        reviewer=reviewer,
+        time=_time.time() if now is None else now,
+        **values,
+    )
+
+
+def undo_target(state: ReviewState, reviewer: str) -> str | None:
+    """The event an undo by ``reviewer`` would revert: their latest one in force."""
+    for event in reversed(state.active):
+        if event.reviewer == reviewer:
+            return event.event_id
+    return None
+
+
+def replay(events: Iterable[Event]) -> ReviewState:
+    """Fold events, oldest first, into a :class:`ReviewState`.
+
+    An event whose id was already seen is ignored (a double click). An undo
+    removes its target, and every event of the target's batch, from the stack.
+    """
+    active: list[Event] = []
+    seen: set[str] = set()
+    for event in events:
+        if event.event_id in seen:
+            continue
+        seen.add(event.event_id)
+        if event.kind == "undo":
+            hit = next((e for e in active if e.event_id == event.target), None)
+            if hit is not None:
+                if hit.batch:
+                    active = [e for e in active if e.batch != hit.batch]
+                else:
+                    active = [e for e in active if e.event_id != hit.event_id]
+            continue
+        active.append(event)
+    decisions: dict[str, Decision] = {}
+    skipped: set[str] = set()
+    for e in active:
+        if e.kind in ("accept", "reject"):
+            decisions[e.left_id] = Decision(
+                left_id=e.left_id,
+                status="accepted" if e.kind == "accept" else "rejected",
+                right_ids=e.right_ids if e.kind == "accept" else (),
+                edits=e.edits,
+                reviewer=e.reviewer,
+                time=e.time,
+                automatic=e.automatic,
+                scores=e.scores,
+                thresholds=e.thresholds,
+                event_id=e.event_id,
+            )
+            skipped.discard(e.left_id)
+        elif e.kind == "skip":
+            if e.left_id not in decisions:
+                skipped.add(e.left_id)
+        elif e.kind == "unmatch" and e.left_id in decisions:
+            d = decisions[e.left_id]
+            remaining = tuple(r for r in d.right_ids if r not in e.right_ids)
+            if remaining:
+                decisions[e.left_id] = replace(d, right_ids=remaining)
+            else:
+                del decisions[e.left_id]
+    return ReviewState(decisions, frozenset(skipped), tuple(active), frozenset(seen))
+
+
+def next_record(
+    state: ReviewState,
+    queue: Sequence[str],
+    reviewer: str,
+    *,
+    busy: Iterable[str] = (),
+    restart: bool = False,
+) -> int | None:
+    """Position in ``queue`` of the record ``reviewer`` should see now, or None when done.
+
+    The reviewer resumes after their latest reviewing action in force (so an
+    undo returns them to the record it reverted), passing over records that
+    are decided, or ``busy`` with another reviewer. ``restart`` starts from the
+    top and revisits skipped records.
+    """
+    index = {left: i for i, left in enumerate(queue)}
+    start = 0
+    if not restart:
+        for e in reversed(state.active):
+            if e.reviewer == reviewer and e.kind in _DECIDING and e.left_id in index:
+                start = index[e.left_id] + 1
+                break
+    busy = set(busy)
+    for i in range(start, len(queue)):
+        left = queue[i]
+        if left in state.decisions or left in busy:
+            continue
+        if restart or left not in state.skipped:
+            return i
+    return None
+
+
+def validate_event(
+    event: Event,
+    state: ReviewState,
+    proposed: Mapping[str, Sequence[str]],
+    reviewer: str,
+) -> str | None:
+    """Why ``event`` must be refused, or None when it is acceptable.
+
+    ``proposed`` maps each left id to the right ids the server proposed for it.
+    """
+    if event.kind == "undo":
+        if event.target is None:
+            return "there is nothing to undo"
+        if event.target not in {e.event_id for e in state.active}:
+            return "that action was already undone"
+        return None
+    if event.left_id not in proposed:
+        return f"record {event.left_id!r} is not in this project"
+    allowed = set(proposed[event.left_id])
+    foreign = [r for r in event.right_ids if r not in allowed]
+    if foreign and event.kind != "unmatch":
+        return f"{', '.join(foreign)} was never proposed for record {event.left_id!r}"
+    if event.kind == "accept" and not event.right_ids:
+        return "select at least one candidate to accept, or choose No match"
+    if event.kind == "unmatch":
+        d = state.decisions.get(event.left_id)
+        if d is None or not set(event.right_ids) <= set(d.right_ids):
+            return "that match is not recorded"
+    for r in event.edits:
+        if r not in event.right_ids:
+            return f"an edit names {r!r}, which is not among the accepted candidates"
+    return None
+
+
+def accepted_pairs(state: ReviewState) -> pd.DataFrame:
+    """One row per accepted pair, in decision order.
+
+    Columns: ``left_id, right_id, score, reviewer, decided_at (UTC), automatic,
+    edits`` (a dict of the edited cells of that right record, maybe empty).
+    """
+    rows = []
+    for d in sorted(state.decisions.values(), key=lambda d: d.time):
+        if d.status != "accepted":
+            continue
+        for r in d.right_ids:
+            rows.append(
+                {
+                    "left_id": d.left_id,
+                    "right_id": r,
+                    "score": d.scores.get(r, float("nan")),
+                    "reviewer": d.reviewer,
+                    "decided_at": pd.Timestamp(d.time, unit="s", tz="UTC"),
+                    "automatic": d.automatic,
+                    "edits": dict(d.edits.get(r, {})),
+                }
+            )
+    columns = [
+        "left_id",
+        "right_id",
+        "score",
+        "reviewer",
+        "decided_at",
+        "automatic",
+        "edits",
+    ]
+    return pd.DataFrame(rows, columns=columns)
