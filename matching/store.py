@@ -1,0 +1,537 @@
+"""The durable decision log: projects, review events and record leases in a database.
+
+:class:`DecisionLog` keeps every :class:`~matching.review.Event` of every project
+in an append-only table, so the review state of a project is always
+``replay(log.events(project_id))``, whatever happened to the browser or the
+server. It runs on SQLAlchemy Core: the embedded default is a SQLite file, and
+any other SQLAlchemy URL (PostgreSQL) lets several app processes share one log.
+
+SQLite is opened in WAL mode (readers never wait for the writer), with a busy
+timeout, and every write runs in a ``BEGIN IMMEDIATE`` transaction: a writer
+takes the write lock when it starts, so it waits its turn (up to the timeout)
+instead of failing with "database is locked" when two transactions both try to
+upgrade a read lock. ``synchronous=FULL`` makes a commit survive a power cut,
+not just a crash of the process: the log is what a reviewer is told is saved,
+and a human clicks at most a few times a second, so one fsync a commit is cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time as _time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from matching.review import Event, ReviewState, replay
+
+__all__ = ["DecisionLog", "DEFAULT_URL", "BUSY_TIMEOUT"]
+
+#: The database used when none is given: a SQLite file in the working folder.
+DEFAULT_URL = "sqlite:///matchdesk.db"
+
+#: Seconds a SQLite writer waits for the write lock before giving up.
+BUSY_TIMEOUT = 30.0
+
+_ID = sa.String(200)
+
+_metadata = sa.MetaData()
+
+_projects = sa.Table(
+    "projects",
+    _metadata,
+    sa.Column("project_id", _ID, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("meta", sa.Text, nullable=False),
+)
+
+_events = sa.Table(
+    "events",
+    _metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("project_id", _ID, sa.ForeignKey("projects.project_id"), nullable=False),
+    sa.Column("event_id", _ID, nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("left_id", sa.Text),
+    sa.Column("reviewer", sa.Text, nullable=False),
+    sa.Column("time", sa.Float, nullable=False),
+    sa.Column("automatic", sa.Boolean, nullable=False),
+    sa.Column("batch", sa.Text),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.UniqueConstraint("project_id", "event_id", name="uq_events_project_event"),
+    sa.Index("ix_events_project_seq", "project_id", "seq"),
+    sqlite_autoincrement=True,
+)
+
+_leases = sa.Table(
+    "leases",
+    _metadata,
+    sa.Column("project_id", _ID, primary_key=True),
+    sa.Column("left_id", _ID, primary_key=True),
+    sa.Column("reviewer", sa.Text, nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
+)
+
+_heartbeat = sa.Table(
+    "heartbeat",
+    _metadata,
+    sa.Column("writer", sa.String(100), primary_key=True),
+    sa.Column("time", sa.Float, nullable=False),
+)
+
+# SQLite allows 32766 bound parameters; stay far below it on every backend.
+_CHUNK = 500
+
+
+@dataclass
+class _Cache:
+    """The events of one project read so far, and the state they replay to."""
+
+    last_seq: int = 0
+    events: list[Event] = field(default_factory=list)
+    state: ReviewState | None = None
+
+
+def _sqlite_engine(url: sa.URL, *, busy_timeout: float) -> Engine:
+    memory = url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+    options: dict = {"connect_args": {"timeout": busy_timeout, "check_same_thread": False}}
+    if memory:
+        # One shared connection, or each pooled connection would see its own empty database.
+        options["poolclass"] = StaticPool
+    engine = sa.create_engine(url, **options)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Leave transactions to the "begin" listener below (SQLAlchemy's pysqlite recipe).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            if not memory:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+        finally:
+            cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("matchdesk_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+class DecisionLog:
+    """Projects, their append-only review events and record leases, in one database.
+
+    Parameters
+    ----------
+    url : str
+        A SQLAlchemy URL; ``sqlite:///path.db`` (the default is
+        ``sqlite:///matchdesk.db`` in the working folder) or for example
+        ``postgresql+psycopg://user@host/db``. The tables are created on first use.
+    busy_timeout : float
+        SQLite only: seconds a writer waits for another writer to finish.
+
+    Notes
+    -----
+    One instance is safe to share between the threads of a process (its engine
+    pools connections); make one per process, after any fork. Nothing touches
+    the database until the first call, so a server can start while its database
+    is down and :meth:`healthy` reports it.
+
+    Examples
+    --------
+    >>> from matching.review import make_event
+    >>> log = DecisionLog("sqlite://")
+    >>> log.ensure_project("p1", name="demo", meta={})
+    True
+    >>> log.append("p1", make_event("reject", event_id="e1", left_id="7", now=0.0))
+    True
+    >>> log.append("p1", make_event("reject", event_id="e1", left_id="7", now=0.0))
+    False
+    >>> sorted(log.state("p1").decisions)
+    ['7']
+    """
+
+    def __init__(self, url: str = DEFAULT_URL, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
+        self.url = make_url(url)
+        if self.url.get_backend_name() == "sqlite":
+            self._engine = _sqlite_engine(self.url, busy_timeout=busy_timeout)
+        else:
+            self._engine = sa.create_engine(self.url, pool_pre_ping=True)
+        self._writer = self._engine.execution_options(matchdesk_write=True)
+        self._ready = False
+        self._lock = threading.Lock()
+        self._caches: dict[str, _Cache] = {}
+
+    def __repr__(self) -> str:
+        return f"DecisionLog({self.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        """Close the pooled connections; the log reconnects if used again."""
+        self._engine.dispose()
+
+    # -- transactions ------------------------------------------------------
+
+    def _setup(self) -> None:
+        if self._ready:
+            return
+        with self._lock:
+            if self._ready:
+                return
+            try:
+                with self._writer.begin() as conn:
+                    _metadata.create_all(conn)
+            except SQLAlchemyError:
+                # Another process may have created the tables between check and create.
+                with self._writer.begin() as conn:
+                    _metadata.create_all(conn)
+            self._ready = True
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        self._setup()
+        with self._writer.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        self._setup()
+        with self._engine.begin() as conn:
+            yield conn
+
+    # -- projects ----------------------------------------------------------
+
+    def ensure_project(self, project_id: str, *, name: str, meta: dict) -> bool:
+        """Create the project unless it exists.
+
+        Parameters
+        ----------
+        project_id : str
+            A stable id, for example built from the input tables' hashes and the
+            spec's digest, so the same inputs reopen the same project.
+        name : str
+            The name shown in the project list.
+        meta : dict
+            JSON-safe details: the spec dict, table paths and hashes, thresholds.
+
+        Returns
+        -------
+        bool
+            True when the project was created, False when it already existed (its
+            name and meta are left as they were; see :meth:`update_project_meta`).
+        """
+        row = {
+            "project_id": project_id,
+            "name": name,
+            "created": _time.time(),
+            "meta": json.dumps(meta, sort_keys=True),
+        }
+        try:
+            with self._write() as conn:
+                if self._project_exists(conn, project_id):
+                    return False
+                conn.execute(_projects.insert().values(**row))
+        except IntegrityError:
+            return False
+        return True
+
+    def projects(self) -> list[dict]:
+        """Every project, oldest first.
+
+        Returns
+        -------
+        list of dict
+            Keys ``project_id, name, created`` (epoch seconds), ``meta`` (dict),
+            ``events`` (how many events it has) and ``last_event`` (the time of
+            its latest event, or None).
+        """
+        counts = (
+            sa.select(
+                _events.c.project_id,
+                sa.func.count().label("events"),
+                sa.func.max(_events.c.time).label("last_event"),
+            )
+            .group_by(_events.c.project_id)
+            .subquery()
+        )
+        query = (
+            sa.select(_projects, counts.c.events, counts.c.last_event)
+            .select_from(_projects.outerjoin(counts, counts.c.project_id == _projects.c.project_id))
+            .order_by(_projects.c.created, _projects.c.project_id)
+        )
+        with self._read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            {
+                "project_id": r["project_id"],
+                "name": r["name"],
+                "created": r["created"],
+                "meta": json.loads(r["meta"]),
+                "events": int(r["events"] or 0),
+                "last_event": r["last_event"],
+            }
+            for r in rows
+        ]
+
+    def project(self, project_id: str) -> dict | None:
+        """The project's ``project_id, name, created, meta``, or None when there is none."""
+        with self._read() as conn:
+            row = (
+                conn.execute(sa.select(_projects).where(_projects.c.project_id == project_id))
+                .mappings()
+                .first()
+            )
+        if row is None:
+            return None
+        return {**row, "meta": json.loads(row["meta"])}
+
+    def update_project_meta(self, project_id: str, meta: dict) -> None:
+        """Replace the project's meta; ``ValueError`` when there is no such project."""
+        with self._write() as conn:
+            done = conn.execute(
+                _projects.update()
+                .where(_projects.c.project_id == project_id)
+                .values(meta=json.dumps(meta, sort_keys=True))
+            )
+            if done.rowcount == 0:
+                raise ValueError(f"there is no project {project_id!r}")
+
+    @staticmethod
+    def _project_exists(conn: Connection, project_id: str) -> bool:
+        query = sa.select(_projects.c.project_id).where(_projects.c.project_id == project_id)
+        return conn.execute(query).first() is not None
+
+    # -- events ------------------------------------------------------------
+
+    def append(self, project_id: str, event: Event) -> bool:
+        """Record one event, durably, before returning.
+
+        Returns
+        -------
+        bool
+            True when written; False, and nothing written, when the project
+            already has an event with this ``event_id`` (a double click).
+
+        Raises
+        ------
+        ValueError
+            When there is no such project.
+        """
+        return self.append_many(project_id, [event]) == 1
+
+    def append_many(self, project_id: str, events: Iterable[Event]) -> int:
+        """Record several events in one transaction: all of them or, on error, none.
+
+        Events whose ``event_id`` the project already has, or that repeat an
+        earlier id of ``events``, are left out.
+
+        Returns
+        -------
+        int
+            How many events were written.
+
+        Raises
+        ------
+        ValueError
+            When there is no such project.
+        """
+        unique = list({e.event_id: e for e in reversed(list(events))}.values())[::-1]
+        try:
+            with self._write() as conn:
+                if not self._project_exists(conn, project_id):
+                    raise ValueError(f"there is no project {project_id!r}")
+                known = self._known_ids(conn, project_id, [e.event_id for e in unique])
+                rows = [_event_row(project_id, e) for e in unique if e.event_id not in known]
+                if rows:
+                    conn.execute(_events.insert(), rows)
+        except IntegrityError:
+            # Only a concurrent writer on a server database gets here (SQLite
+            # writers are serialised): it wrote one of these ids first.
+            if len(unique) == 1:
+                return 0
+            raise
+        return len(rows)
+
+    @staticmethod
+    def _known_ids(conn: Connection, project_id: str, ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            query = sa.select(_events.c.event_id).where(
+                _events.c.project_id == project_id,
+                _events.c.event_id.in_(ids[start : start + _CHUNK]),
+            )
+            known.update(conn.execute(query).scalars())
+        return known
+
+    def events(self, project_id: str, *, after_seq: int = 0) -> list[Event]:
+        """The project's events, oldest first; only those after ``after_seq`` when given."""
+        return [e for _, e in self._rows(project_id, after_seq=after_seq)]
+
+    def last_seq(self, project_id: str) -> int:
+        """The sequence number of the project's latest event (0 when it has none)."""
+        query = sa.select(sa.func.max(_events.c.seq)).where(_events.c.project_id == project_id)
+        with self._read() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def _rows(
+        self, project_id: str, *, after_seq: int = 0, conn: Connection | None = None
+    ) -> list[tuple[int, Event]]:
+        query = (
+            sa.select(_events.c.seq, _events.c.payload)
+            .where(_events.c.project_id == project_id, _events.c.seq > after_seq)
+            .order_by(_events.c.seq)
+        )
+        if conn is None:
+            with self._read() as conn:
+                rows = conn.execute(query).all()
+        else:
+            rows = conn.execute(query).all()
+        return [(seq, Event.from_dict(json.loads(payload))) for seq, payload in rows]
+
+    def state(self, project_id: str) -> ReviewState:
+        """The project's review state: :func:`~matching.review.replay` of its events.
+
+        Events read before are cached, so a call reads only the new ones.
+        """
+        with self._lock:
+            cache = self._caches.get(project_id, _Cache())
+        count_query = sa.select(sa.func.count()).where(_events.c.project_id == project_id)
+        with self._read() as conn:
+            new = self._rows(project_id, after_seq=cache.last_seq, conn=conn)
+            # Counting after reading: a total larger than expected means a
+            # transaction committed an earlier seq late (possible on a server
+            # database), so read everything again.
+            total = conn.execute(count_query).scalar()
+            if total != len(cache.events) + len(new):
+                cache = _Cache()
+                new = self._rows(project_id, conn=conn)
+        if new or cache.state is None:
+            events = cache.events + [e for _, e in new]
+            cache = _Cache(new[-1][0] if new else cache.last_seq, events, replay(events))
+            with self._lock:
+                self._caches[project_id] = cache
+        return cache.state
+
+    # -- leases ------------------------------------------------------------
+
+    def acquire_lease(
+        self,
+        project_id: str,
+        left_id: str,
+        reviewer: str,
+        *,
+        ttl: float = 300,
+        now: float | None = None,
+        exclusive: bool = True,
+    ) -> bool:
+        """Reserve a record for a reviewer for ``ttl`` seconds.
+
+        Parameters
+        ----------
+        ttl : float
+            Seconds the lease lasts from ``now``.
+        now : float, optional
+            The time (epoch seconds); the clock when None.
+        exclusive : bool
+            Release the reviewer's other leases in the project on success: a
+            reviewer looks at one record at a time.
+
+        Returns
+        -------
+        bool
+            True when the reviewer now holds the lease (renewed when they held it
+            already); False when another reviewer holds an unexpired lease on it.
+        """
+        now = _time.time() if now is None else now
+        left_id = str(left_id)
+        key = (_leases.c.project_id == project_id) & (_leases.c.left_id == left_id)
+        try:
+            with self._write() as conn:
+                holder = conn.execute(sa.select(_leases.c.reviewer, _leases.c.expires).where(key))
+                holder = holder.first()
+                if holder is not None and holder.reviewer != reviewer and holder.expires > now:
+                    return False
+                if exclusive:
+                    conn.execute(
+                        _leases.delete().where(
+                            _leases.c.project_id == project_id,
+                            _leases.c.reviewer == reviewer,
+                            _leases.c.left_id != left_id,
+                        )
+                    )
+                values = {"reviewer": reviewer, "expires": now + ttl}
+                if holder is None:
+                    conn.execute(
+                        _leases.insert().values(project_id=project_id, left_id=left_id, **values)
+                    )
+                else:
+                    conn.execute(_leases.update().where(key).values(**values))
+        except IntegrityError:
+            # A concurrent reviewer inserted the lease first (server databases only).
+            return False
+        return True
+
+    def busy_records(self, project_id: str, reviewer: str, *, now: float | None = None) -> set[str]:
+        """Left ids that other reviewers hold unexpired leases on."""
+        now = _time.time() if now is None else now
+        query = sa.select(_leases.c.left_id).where(
+            _leases.c.project_id == project_id,
+            _leases.c.reviewer != reviewer,
+            _leases.c.expires > now,
+        )
+        with self._read() as conn:
+            return set(conn.execute(query).scalars())
+
+    def release_leases(self, project_id: str, reviewer: str) -> None:
+        """Give up every lease the reviewer holds in the project."""
+        with self._write() as conn:
+            conn.execute(
+                _leases.delete().where(
+                    _leases.c.project_id == project_id, _leases.c.reviewer == reviewer
+                )
+            )
+
+    # -- health ------------------------------------------------------------
+
+    def healthy(self) -> bool:
+        """True when the database accepts a write now (a heartbeat row), False on any error."""
+        try:
+            with self._write() as conn:
+                row = {"time": _time.time()}
+                done = conn.execute(
+                    _heartbeat.update().where(_heartbeat.c.writer == "health").values(**row)
+                )
+                if done.rowcount == 0:
+                    conn.execute(_heartbeat.insert().values(writer="health", **row))
+        except (SQLAlchemyError, OSError):
+            return False
+        return True
+
+
+def _event_row(project_id: str, event: Event) -> dict:
+    return {
+        "project_id": project_id,
+        "event_id": event.event_id,
+        "kind": event.kind,
+        "left_id": event.left_id,
+        "reviewer": event.reviewer,
+        "time": float(event.time),
+        "automatic": bool(event.automatic),
+        "batch": event.batch,
+        "payload": json.dumps(event.to_dict()),
+    }
