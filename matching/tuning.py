@@ -98,7 +98,7 @@ def _best_per_record(candidates: pd.DataFrame) -> _Best:
     else:
         order = np.lexsort((np.arange(len(s)), -s, codes))
     sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]][: len(s)])
     sizes = np.diff(np.r_[starts, len(s)])
     best = s[order[starts]]
     runner_up = np.zeros(len(starts))
@@ -334,7 +334,7 @@ def _bulk_events(
         raise ValueError("batch must be a non-empty id, so one undo reverts the whole batch")
     when = _time.time() if now is None else float(now)
     left_text = best.left_ids.astype(str)
-    chosen = chosen & ~left_text.isin(list(state.decisions)).to_numpy(bool)
+    chosen = chosen & ~np.asarray(left_text.isin(list(state.decisions)), bool)
     picks = np.flatnonzero(chosen)
     rows = np.flatnonzero(np.isin(best.codes, picks))
     right_text = candidates["right_id"].to_numpy()[rows].astype(str)
