@@ -216,6 +216,7 @@ def _full_chunk(
         parts.append((sub, row_idx, col_idx))
         if (
             len(ul) == rows
+            and len(c.right_uniques) == n_right
             and np.array_equal(row_idx, np.arange(rows))
             and np.array_equal(col_idx, np.arange(n_right))
         ):

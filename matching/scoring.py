@@ -51,7 +51,7 @@ def normalize(value: object, norm: Normalization) -> str | None:
     if _is_missing(value):
         return None
     text = str(value)
-    if norm.strip_accents:
+    if norm.strip_accents and not text.isascii():
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in decomposed if not unicodedata.combining(c))
     if norm.casefold:
@@ -67,7 +67,8 @@ def normalize_column(values: Iterable[object], norm: Normalization) -> list[str 
     cache: dict[object, str | None] = {}
     out = []
     for v in values:
-        key = None if _is_missing(v) else v
+        # Keyed by type too: 1, 1.0 and True are equal dict keys but clean differently.
+        key = None if _is_missing(v) else (type(v), v)
         if key not in cache:
             cache[key] = normalize(v, norm)
         out.append(cache[key])

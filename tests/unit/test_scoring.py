@@ -1,0 +1,117 @@
+"""Normalisation and scorers: every score in [0, 1], missing values stay missing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz import distance, fuzz
+
+from matching.scoring import normalize, normalize_column, score_matrix, score_pair, score_pairs
+from matching.spec import SCORERS, Normalization
+
+RAW = Normalization(casefold=False, strip_accents=False, collapse=False)
+
+#: For each scorer: a pair it scores 1, and the rapidfuzz value it must match on another pair.
+REFERENCE = {
+    "qratio": lambda a, b: fuzz.QRatio(a, b) / 100,
+    "ratio": lambda a, b: fuzz.ratio(a, b) / 100,
+    "wratio": lambda a, b: fuzz.WRatio(a, b) / 100,
+    "token_sort": lambda a, b: fuzz.token_sort_ratio(a, b) / 100,
+    "token_set": lambda a, b: fuzz.token_set_ratio(a, b) / 100,
+    "partial": lambda a, b: fuzz.partial_ratio(a, b) / 100,
+    "jaro_winkler": distance.JaroWinkler.normalized_similarity,
+    "levenshtein": distance.Levenshtein.normalized_similarity,
+    "exact": lambda a, b: float(a == b),
+}
+
+
+@pytest.mark.parametrize("scorer", SCORERS)
+def test_scorer_matches_rapidfuzz_scaled_to_unit_range(scorer):
+    pairs = [("smith", "smith"), ("smith", "smyth"), ("jon smith", "smith jon"), ("ab", "xyz")]
+    for a, b in pairs:
+        assert score_pair(a, b, scorer) == pytest.approx(REFERENCE[scorer](a, b), abs=1e-12)
+    assert score_pair("smith", "smith", scorer) == 1.0
+
+
+@pytest.mark.parametrize("scorer", SCORERS)
+def test_matrix_and_pairs_agree_with_the_per_pair_reference(scorer):
+    left = ["smith", "jon smith", "müller", "o brien"]
+    right = ["smyth", "smith jon", "muller", "obrien", "smith"]
+    matrix = score_matrix(left, right, scorer, workers=1)
+    expected = np.array([[score_pair(a, b, scorer) for b in right] for a in left])
+    np.testing.assert_allclose(matrix, expected, rtol=0, atol=1e-12)
+    pairs = score_pairs(left, right[:4], scorer, workers=1)
+    np.testing.assert_allclose(pairs, np.diag(expected[:, :4]), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("scorer", SCORERS)
+def test_score_pair_of_a_missing_value_is_nan(scorer):
+    assert math.isnan(score_pair(None, "smith", scorer))
+    assert math.isnan(score_pair("smith", None, scorer))
+
+
+@pytest.mark.parametrize("scorer", ["qratio", "ratio", "token_sort", "levenshtein", "exact"])
+def test_symmetric_scorers_are_symmetric(scorer):
+    assert score_pair("johnson", "jonson", scorer) == score_pair("jonson", "johnson", scorer)
+
+
+@pytest.mark.parametrize(
+    ("norm", "value", "expected"),
+    [
+        (Normalization(), "  José   O'Brien ", "jose o brien"),
+        (Normalization(casefold=False), "José O'Brien", "Jose O Brien"),
+        (Normalization(strip_accents=False), "José O'Brien", "josé o brien"),
+        (Normalization(collapse=False), "José  O'Brien", "jose  o'brien"),
+        (RAW, " José  O'Brien ", "José  O'Brien"),
+        (Normalization(), "STRASSE", "strasse"),
+        (Normalization(), "Straße", "strasse"),
+        (Normalization(), "Ærøskøbing", "ærøskøbing"),
+        (Normalization(), "Zoë-Ann", "zoe ann"),
+        (Normalization(), "北京 市", "北京 市"),
+        (Normalization(), 12345, "12345"),
+    ],
+)
+def test_each_normalisation_option(norm, value, expected):
+    assert normalize(value, norm) == expected
+
+
+@pytest.mark.parametrize("value", [None, float("nan"), np.nan, pd.NA, "", "   ", "?!", "--"])
+def test_missing_and_empty_values_normalise_to_none(value):
+    assert normalize(value, Normalization()) is None
+
+
+def test_punctuation_is_kept_without_collapse():
+    assert normalize("?!", RAW) == "?!"
+
+
+def test_normalize_column_matches_normalize_value_by_value():
+    values = ["Ana", "ANA", None, "Ana", float("nan"), pd.NA, "Åsa", 1, "1", True]
+    norm = Normalization()
+    assert normalize_column(values, norm) == [normalize(v, norm) for v in values]
+
+
+def test_accent_stripping_lets_accented_names_match():
+    a, b = normalize("Zoë Núñez", Normalization()), normalize("ZOE NUNEZ", Normalization())
+    assert score_pair(a, b, "qratio") == 1.0
+
+
+text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=text, b=text, scorer=st.sampled_from(SCORERS))
+def test_scores_stay_within_unit_range(a, b, scorer):
+    norm = Normalization()
+    na, nb = normalize(a, norm), normalize(b, norm)
+    value = score_pair(na, nb, scorer)
+    if na is None or nb is None:
+        assert math.isnan(value)
+    else:
+        assert 0.0 <= value <= 1.0
+        matrix = score_matrix([na], [nb], scorer, workers=1)
+        assert 0.0 <= matrix[0, 0] <= 1.0
