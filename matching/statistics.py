@@ -1,0 +1,247 @@
+"""Managers' statistics over a review: progress, throughput, reviewers and scores.
+
+Everything here is a pure function of a :class:`~matching.review.ReviewState`
+(the decisions in force, after undos), so the figures agree with what
+reviewers see. Times are the decisions' epoch seconds; frames carry UTC
+timestamps for charts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from matching.review import Decision, Event, ReviewState, replay
+from matching.tuning import bin_edges
+
+__all__ = [
+    "progress",
+    "progress_over_time",
+    "eta",
+    "per_reviewer",
+    "score_distribution",
+]
+
+
+def _pair_scores(d: Decision) -> tuple[list[float], list[float]]:
+    """Scores of a decision's accepted pairs and of its other recorded pairs."""
+    accepted = [d.scores[r] for r in d.right_ids if r in d.scores]
+    rejected = [s for r, s in d.scores.items() if r not in d.right_ids]
+    return accepted, rejected
+
+
+def progress(state: ReviewState, queue_length: int) -> dict[str, int | float | None]:
+    """Where the review stands.
+
+    Parameters
+    ----------
+    state : ReviewState
+    queue_length : int
+        Left records in the review queue (the total to decide).
+
+    Returns
+    -------
+    dict
+        ``records_total`` (``queue_length``), ``records_decided``,
+        ``records_remaining`` (never below 0), ``fraction_decided`` (float, None
+        for an empty queue), ``records_accepted``, ``records_rejected`` (no
+        match), ``records_skipped``, ``pairs_accepted``, ``pairs_rejected``
+        (pairs a decision recorded a score for but did not accept, as in
+        :func:`score_distribution`), ``automatic`` and ``manual`` (decisions).
+
+    Examples
+    --------
+    >>> from matching.review import Event, replay
+    >>> s = replay([Event("e1", "accept", "1", ("7",), scores={"7": 0.9, "8": 0.4}),
+    ...             Event("e2", "skip", "2")])
+    >>> p = progress(s, 4)
+    >>> p["records_decided"], p["records_remaining"], p["pairs_rejected"], p["records_skipped"]
+    (1, 3, 1, 1)
+    """
+    decisions = list(state.decisions.values())
+    decided = len(decisions)
+    accepted = [d for d in decisions if d.status == "accepted"]
+    automatic = sum(d.automatic for d in decisions)
+    return {
+        "records_total": int(queue_length),
+        "records_decided": decided,
+        "records_remaining": max(int(queue_length) - decided, 0),
+        "fraction_decided": min(decided / queue_length, 1.0) if queue_length else None,
+        "records_accepted": len(accepted),
+        "records_rejected": decided - len(accepted),
+        "records_skipped": len(state.skipped),
+        "pairs_accepted": sum(len(d.right_ids) for d in accepted),
+        "pairs_rejected": sum(len(_pair_scores(d)[1]) for d in decisions),
+        "automatic": automatic,
+        "manual": decided - automatic,
+    }
+
+
+def progress_over_time(source: ReviewState | Iterable[Event], *, freq: str = "1h") -> pd.DataFrame:
+    """Cumulative standing decisions over time, for a line chart.
+
+    Parameters
+    ----------
+    source : ReviewState or iterable of Event
+        A state, or an event log that is replayed first: undone decisions do
+        not count.
+    freq : str
+        A pandas frequency (``"15min"``, ``"1h"``, ``"1D"``) for the steps.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``time`` (UTC timestamps, ``freq`` apart), ``decided``,
+        ``automatic`` and ``manual`` (int64): the decisions made before
+        ``time``. The first row is the start of the first decision's period,
+        with zeros; the last row counts every decision. Empty (with those
+        columns) when there is no decision.
+    """
+    state = source if isinstance(source, ReviewState) else replay(source)
+    columns = ["time", "decided", "automatic", "manual"]
+    decisions = list(state.decisions.values())
+    if not decisions:
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns}).assign(
+            time=pd.Series(dtype="datetime64[ns, UTC]")
+        )
+    step = pd.tseries.frequencies.to_offset(freq)
+    seconds = np.array([d.time for d in decisions], dtype=float)
+    when = pd.to_datetime(seconds, unit="s", utc=True).as_unit("ns").floor(freq)
+    automatic = np.array([d.automatic for d in decisions], dtype=bool)
+    periods = pd.date_range(when.min(), when.max(), freq=freq)
+    per_period = pd.DataFrame({"period": when, "automatic": automatic, "manual": ~automatic})
+    sums = per_period.groupby("period").sum().reindex(periods, fill_value=0).astype(np.int64)
+    auto = np.r_[0, np.cumsum(sums["automatic"].to_numpy())]
+    manual = np.r_[0, np.cumsum(sums["manual"].to_numpy())]
+    return pd.DataFrame(
+        {
+            "time": periods.append(pd.DatetimeIndex([periods[-1] + step])),
+            "decided": auto + manual,
+            "automatic": auto,
+            "manual": manual,
+        }
+    ).astype({"decided": np.int64, "automatic": np.int64, "manual": np.int64})
+
+
+def _manual_times(state: ReviewState) -> np.ndarray:
+    return np.sort(np.array([d.time for d in state.decisions.values() if not d.automatic], float))
+
+
+def eta(
+    state: ReviewState,
+    remaining: int,
+    *,
+    window: float = 3600.0,
+    now: float | None = None,
+    min_decisions: int = 5,
+) -> float | None:
+    """Seconds to decide ``remaining`` records at the recent manual pace.
+
+    The pace is the mean interval between the manual decisions made in the
+    ``window`` seconds up to ``now`` (default: the latest manual decision),
+    all reviewers together. Automatic decisions are left out: a bulk action
+    says nothing about reviewers' speed.
+
+    Returns
+    -------
+    float or None
+        ``remaining`` times the mean interval; 0.0 when nothing remains; None
+        when fewer than ``min_decisions`` (at least 2) manual decisions fall
+        in the window or they all share one time.
+
+    Examples
+    --------
+    >>> from matching.review import Event, replay
+    >>> s = replay([Event(f"e{i}", "reject", str(i), time=60.0 * i) for i in range(6)])
+    >>> eta(s, 10)
+    600.0
+    """
+    if remaining <= 0:
+        return 0.0
+    times = _manual_times(state)
+    if not len(times):
+        return None
+    end = times[-1] if now is None else float(now)
+    recent = times[(times > end - window) & (times <= end)]
+    if len(recent) < max(min_decisions, 2) or recent[-1] <= recent[0]:
+        return None
+    interval = (recent[-1] - recent[0]) / (len(recent) - 1)
+    return float(remaining * interval)
+
+
+def per_reviewer(state: ReviewState, *, idle: float = 900.0) -> pd.DataFrame:
+    """Manual decisions, accept rate and pace of each reviewer.
+
+    Automatic decisions are left out. Pace counts only working time: the
+    intervals between a reviewer's consecutive decisions, leaving out those
+    longer than ``idle`` seconds (breaks).
+
+    Returns
+    -------
+    DataFrame
+        One row per reviewer, most decisions first, then by name: ``reviewer``
+        (str), ``decisions``, ``accepted``, ``rejected`` (int64),
+        ``accept_rate`` (float), ``decisions_per_hour`` (float, NaN without a
+        working interval).
+    """
+    rows = []
+    by_reviewer: dict[str, list[Decision]] = {}
+    for d in state.decisions.values():
+        if not d.automatic:
+            by_reviewer.setdefault(d.reviewer, []).append(d)
+    for reviewer, decisions in by_reviewer.items():
+        accepted = sum(d.status == "accepted" for d in decisions)
+        gaps = np.diff(np.sort([d.time for d in decisions]))
+        working = gaps[gaps <= idle]
+        total = float(working.sum())
+        rows.append(
+            {
+                "reviewer": reviewer,
+                "decisions": len(decisions),
+                "accepted": accepted,
+                "rejected": len(decisions) - accepted,
+                "accept_rate": accepted / len(decisions),
+                "decisions_per_hour": len(working) / total * 3600.0 if total > 0 else np.nan,
+            }
+        )
+    columns = ["reviewer", "decisions", "accepted", "rejected", "accept_rate"]
+    frame = pd.DataFrame(rows, columns=[*columns, "decisions_per_hour"])
+    frame = frame.astype(
+        {"decisions": np.int64, "accepted": np.int64, "rejected": np.int64, "accept_rate": float}
+    ).astype({"decisions_per_hour": float})
+    return frame.sort_values(["decisions", "reviewer"], ascending=[False, True]).reset_index(
+        drop=True
+    )
+
+
+def score_distribution(state: ReviewState, *, bins: int = 20) -> pd.DataFrame:
+    """Scores of accepted pairs against rejected ones, binned on :func:`bin_edges`.
+
+    Scores come from the decisions (``Decision.scores``): an accepted pair is
+    a right id the decision accepted, a rejected pair any other right id it
+    recorded a score for (every pair of a "no match" decision). Decisions that
+    recorded no scores add nothing.
+
+    Returns
+    -------
+    DataFrame
+        One row per bin: ``bin_start, bin_end`` (floats), ``accepted,
+        rejected`` (int64).
+    """
+    edges = bin_edges(bins)
+    accepted: list[float] = []
+    rejected: list[float] = []
+    for d in state.decisions.values():
+        a, r = _pair_scores(d)
+        accepted += a
+        rejected += r
+    return pd.DataFrame(
+        {
+            "bin_start": edges[:-1],
+            "bin_end": edges[1:],
+            "accepted": np.histogram(accepted, bins=bins, range=(0.0, 1.0))[0].astype(np.int64),
+            "rejected": np.histogram(rejected, bins=bins, range=(0.0, 1.0))[0].astype(np.int64),
+        }
+    )
