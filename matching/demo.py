@@ -189,7 +189,9 @@ def _people(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
         np.char.add(" ", skind.astype(str)),
     ).astype(object)
     city = np.array(_CITIES, dtype=object)[rng.integers(len(_CITIES), size=n)]
-    postcode = np.char.zfill(rng.integers(0, 100_000, size=n).astype(str), 5).astype(object)
+    # str.zfill per value: np.char.zfill fails on an empty array (no unlinked cars).
+    codes = rng.integers(0, 100_000, size=n)
+    postcode = np.array([f"{c:05d}" for c in codes.tolist()], dtype=object)
     days = rng.integers(0, 365 * 70, size=n)
     birth = (np.datetime64("1940-01-01") + days.astype("timedelta64[D]")).astype(str).astype(object)
     return {
