@@ -1,0 +1,12 @@
+"""Callbacks, one module per feature; :func:`register` wires them all to an app."""
+
+from __future__ import annotations
+
+from callbacks import data, insights, matched, review
+
+__all__ = ["register"]
+
+
+def register(app) -> None:
+    for feature in (review, matched, data, insights):
+        feature.register(app)

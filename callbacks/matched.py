@@ -1,0 +1,143 @@
+"""Matched tab: the accepted matches from the log, removal and its undo, exports."""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, ctx, dcc, no_update
+
+from callbacks.review import reviewer_name
+from callbacks.services import Services, services_of
+from components.ids import ids
+from components.matched import matched_columns
+from matching.export import matched_table, to_csv_bytes, to_excel_bytes, to_parquet_bytes
+from matching.project import Project
+from matching.review import make_event, undo_target, validate_event
+
+__all__ = ["register", "matched_frame", "remove_matches", "update_matched", "export_matches"]
+
+_WRITERS = {
+    ids.EXPORT_CSV: (to_csv_bytes, "csv"),
+    ids.EXPORT_EXCEL: (to_excel_bytes, "xlsx"),
+    ids.EXPORT_PARQUET: (to_parquet_bytes, "parquet"),
+}
+
+
+def matched_frame(services: Services, project: Project):
+    """The matched table of a project, read from the decision log."""
+    state = services.log.state(project.project_id)
+    return matched_table(
+        state,
+        project.candidates,
+        project.left,
+        project.right,
+        spec_left_id=project.spec.left_id,
+        spec_right_id=project.spec.right_id,
+    )
+
+
+def remove_matches(
+    services: Services,
+    project: Project,
+    reviewer: str,
+    rows: list[dict],
+    version: int | None = None,
+) -> str | None:
+    """Record an unmatch for each selected row; returns a message when refused.
+
+    ``version`` is the log version the page showed: a repeated click makes the
+    same event ids and so records nothing more.
+    """
+    state = services.log.state(project.project_id)
+    version = state.version if version is None else version
+    for row in rows:
+        left_id, right_id = str(row["left_id"]), str(row["right_id"])
+        event = make_event(
+            "unmatch",
+            event_id=f"{reviewer}|unmatch|{left_id}|{right_id}|{version}",
+            reviewer=reviewer,
+            left_id=left_id,
+            right_ids=[right_id],
+        )
+        problem = validate_event(event, state, {left_id: [right_id]}, reviewer)
+        if problem:
+            return problem
+        services.log.append(project.project_id, event)
+    return None
+
+
+def update_matched(services: Services, project_id, tab, trigger, selected, reviewer, seen):
+    """Apply a removal or undo, then list the accepted pairs; ``seen`` is the version shown."""
+    project = services.project(project_id)
+    if project is None:
+        return [], [], "", None
+    acting = trigger in (ids.MATCHED_REMOVE, ids.MATCHED_UNDO)
+    if tab != "matched" and not acting:
+        return no_update, no_update, no_update, no_update
+    who = reviewer_name(reviewer)
+    message = ""
+    if trigger == ids.MATCHED_REMOVE:
+        if not selected:
+            message = "Select the rows to remove first. "
+        else:
+            message = (
+                remove_matches(services, project, who, selected, seen)
+                or f"Removed {len(selected)}. "
+            ) + " "
+    elif trigger == ids.MATCHED_UNDO:
+        state = services.log.state(project.project_id)
+        target = undo_target(state, who)
+        if target is None:
+            message = "Nothing to undo. "
+        else:
+            services.log.append(
+                project.project_id,
+                make_event(
+                    "undo",
+                    event_id=f"{who}|undo|{seen or state.version}",
+                    reviewer=who,
+                    target=target,
+                ),
+            )
+    frame = matched_frame(services, project)
+    summary = f"{message}{len(frame)} accepted pairs"
+    version = services.log.state(project.project_id).version
+    return frame.to_dict("records"), matched_columns(list(frame.columns)), summary, version
+
+
+def export_matches(services: Services, project_id, trigger):
+    project = services.project(project_id)
+    if project is None or trigger not in _WRITERS:
+        return no_update
+    writer, ending = _WRITERS[trigger]
+    data = writer(matched_frame(services, project))
+    return dcc.send_bytes(data, f"matches-{project.project_id}.{ending}")
+
+
+def register(app) -> None:
+    services = services_of(app)
+
+    app.callback(
+        Output(ids.MATCHED_GRID, "rowData"),
+        Output(ids.MATCHED_GRID, "columnDefs"),
+        Output(ids.MATCHED_SUMMARY, "children"),
+        Output(ids.MATCHED_STORE, "data"),
+        Input(ids.PROJECT_SELECT, "value"),
+        Input(ids.TABS, "active_tab"),
+        Input(ids.MATCHED_REMOVE, "n_clicks"),
+        Input(ids.MATCHED_UNDO, "n_clicks"),
+        State(ids.MATCHED_GRID, "selectedRows"),
+        State(ids.REVIEWER, "value"),
+        State(ids.MATCHED_STORE, "data"),
+    )(
+        lambda project_id, tab, _r, _u, selected, reviewer, seen: update_matched(
+            services, project_id, tab, ctx.triggered_id, selected, reviewer, seen
+        )
+    )
+
+    app.callback(
+        Output(ids.DOWNLOAD, "data"),
+        Input(ids.EXPORT_CSV, "n_clicks"),
+        Input(ids.EXPORT_EXCEL, "n_clicks"),
+        Input(ids.EXPORT_PARQUET, "n_clicks"),
+        State(ids.PROJECT_SELECT, "value"),
+        prevent_initial_call=True,
+    )(lambda _c, _e, _p, project_id: export_matches(services, project_id, ctx.triggered_id))

@@ -1,0 +1,278 @@
+"""Review tab: show the current record, record decisions, undo.
+
+``update_review`` is the single writer of the review view. It decodes the
+trigger, records the action through :func:`apply_action` and renders what
+:func:`current_view` returns.
+"""
+
+from __future__ import annotations
+
+from dash import Input, Output, State, ctx, no_update
+
+from callbacks.services import Services, services_of
+from components.ids import ids
+from components.review import candidate_columns, record_card
+from matching.project import Project, record_view
+from matching.review import make_event, next_record, undo_target, validate_event
+
+__all__ = ["register", "current_view", "apply_action", "update_review", "ACTIONS"]
+
+#: Button id -> event kind.
+ACTIONS = {ids.ACCEPT: "accept", ids.REJECT: "reject", ids.SKIP: "skip", ids.UNDO: "undo"}
+
+
+def reviewer_name(value: str | None) -> str:
+    return (value or "").strip() or "anonymous"
+
+
+def current_view(
+    services: Services, project: Project, reviewer: str, *, restart: bool = False
+) -> dict:
+    """The record ``reviewer`` should see now, with its candidates, as JSON-safe data."""
+    log = services.log
+    state = log.state(project.project_id)
+    busy = set(log.busy_records(project.project_id, reviewer))
+    view = {
+        "project_id": project.project_id,
+        "version": state.version,
+        "total": len(project.queue),
+        "decided": len(state.decisions),
+        "skipped": len(state.skipped),
+        "left_id": None,
+    }
+    for _ in range(20):
+        pos = next_record(state, project.queue, reviewer, busy=busy, restart=restart)
+        if pos is None:
+            return view
+        left_id = project.queue[pos]
+        if log.acquire_lease(
+            project.project_id, left_id, reviewer, ttl=services.config.lease_seconds
+        ):
+            th = services.thresholds(project)
+            view.update(record_view(project, left_id, keep=th["keep"], select=th["select"]))
+            view["position"] = pos
+            return view
+        busy.add(left_id)
+    return view
+
+
+def apply_action(
+    services: Services,
+    project: Project,
+    reviewer: str,
+    kind: str,
+    view: dict,
+    selected: list[str],
+    edits: dict,
+) -> str | None:
+    """Record one reviewer action; returns a message when it is refused.
+
+    ``view`` is what the browser was showing; the event id is built from it,
+    so a double click sends the same id twice and records one event.
+    """
+    log = services.log
+    state = log.state(project.project_id)
+    version = view.get("version", 0)
+    if kind == "undo":
+        target = undo_target(state, reviewer)
+        event = make_event(
+            "undo", event_id=f"{reviewer}|undo|{version}", reviewer=reviewer, target=target
+        )
+        proposed: dict = {}
+    else:
+        left_id = view.get("left_id")
+        if left_id not in project.left_pos:
+            return "This page is out of date or was changed by hand; it has been reloaded."
+        cands = project.candidate_rows(left_id)
+        proposed = {left_id: cands["right_id"].tolist()}
+        scores = dict(zip(cands["right_id"], cands["score"].astype(float)))
+        right_ids = selected if kind == "accept" else []
+        event = make_event(
+            kind,
+            event_id=f"{reviewer}|{kind}|{left_id}|{version}",
+            reviewer=reviewer,
+            left_id=left_id,
+            right_ids=right_ids,
+            edits={r: e for r, e in (edits or {}).get(left_id, {}).items() if r in right_ids},
+            scores={r: scores[r] for r in right_ids if r in scores},
+            thresholds=services.thresholds(project),
+        )
+    problem = validate_event(event, state, proposed, reviewer)
+    if problem:
+        return problem
+    log.append(project.project_id, event)
+    return None
+
+
+def _render(project: Project | None, view: dict | None, message: str | None) -> tuple:
+    if project is None or view is None:
+        return (
+            [],
+            "",
+            0,
+            "",
+            [],
+            [],
+            {"ids": []},
+            False,
+            False,
+            "",
+            {"display": "none"},
+            None,
+            message or "Open a project with the Data button.",
+            True,
+        )
+    done = view.get("left_id") is None
+    total = max(view["total"], 1)
+    progress = round(100 * view["decided"] / total)
+    progress_label = f"{view['decided']} of {view['total']} decided"
+    if done:
+        text = f"All {view['total']} records have been handled: {view['decided']} decided" + (
+            f", {view['skipped']} skipped and still undecided." if view["skipped"] else "."
+        )
+        return (
+            [],
+            "",
+            progress,
+            progress_label,
+            [],
+            no_update,
+            {"ids": []},
+            False,
+            True,
+            text,
+            {"display": "none"},
+            view,
+            message,
+            bool(message),
+        )
+    label = f"Record {view['position'] + 1} of {view['total']}"
+    card = record_card(view["left"], f"Left record {view['left_id']}")
+    columns = candidate_columns(
+        [c for c in project.right.columns],
+        [f.name for f in project.spec.fields],
+        [f.right for f in project.spec.fields],
+    )
+    rows = view["rows"]
+    return (
+        card,
+        label,
+        progress,
+        progress_label,
+        rows,
+        columns,
+        {"ids": view["selected"]},
+        not rows,
+        False,
+        "",
+        {},
+        view,
+        message,
+        bool(message),
+    )
+
+
+def update_review(
+    project_id,
+    reviewer,
+    _accept,
+    _reject,
+    _skip,
+    _undo,
+    _restart,
+    selected_rows,
+    edits,
+    view,
+    *,
+    services: Services,
+    trigger,
+):
+    """Decode the trigger, record the action, render the record to show next."""
+    project = services.project(project_id)
+    if project is None:
+        return _render(None, None, None)
+    who = reviewer_name(reviewer)
+    message = None
+    if trigger in ACTIONS and view and view.get("project_id") == project_id:
+        selected = [r["_right_id"] for r in (selected_rows or []) if "_right_id" in r]
+        message = apply_action(services, project, who, ACTIONS[trigger], view, selected, edits)
+    fresh = current_view(services, project, who, restart=trigger == ids.REVIEW_SKIPPED)
+    return _render(project, fresh, message)
+
+
+_COLLECT_EDITS = """
+function(changes, edits, view) {
+    if (!changes || !view || !view.left_id) { return window.dash_clientside.no_update; }
+    const out = Object.assign({}, edits || {});
+    const mine = Object.assign({}, out[view.left_id] || {});
+    for (const c of changes) {
+        const rid = c.rowId;
+        mine[rid] = Object.assign({}, mine[rid] || {});
+        mine[rid][c.colId] = c.value == null ? "" : String(c.value);
+    }
+    out[view.left_id] = mine;
+    return out;
+}
+"""
+
+
+def register(app) -> None:
+    services = services_of(app)
+
+    def callback(project_id, reviewer, a, n, s, u, r, selected_rows, edits, view):
+        return update_review(
+            project_id,
+            reviewer,
+            a,
+            n,
+            s,
+            u,
+            r,
+            selected_rows,
+            edits,
+            view,
+            services=services,
+            trigger=ctx.triggered_id,
+        )
+
+    app.callback(
+        Output(ids.RECORD_CARD, "children"),
+        Output(ids.RECORD_LABEL, "children"),
+        Output(ids.PROGRESS, "value"),
+        Output(ids.PROGRESS, "label"),
+        Output(ids.CANDIDATE_GRID, "rowData"),
+        Output(ids.CANDIDATE_GRID, "columnDefs"),
+        Output(ids.CANDIDATE_GRID, "selectedRows"),
+        Output(ids.NO_CANDIDATES, "is_open"),
+        Output(ids.DONE, "is_open"),
+        Output(ids.DONE_TEXT, "children"),
+        Output(ids.REVIEW_BODY, "style"),
+        Output(ids.VIEW_STORE, "data"),
+        Output(ids.MESSAGE, "children"),
+        Output(ids.MESSAGE, "is_open"),
+        Input(ids.PROJECT_SELECT, "value"),
+        Input(ids.REVIEWER, "value"),
+        Input(ids.ACCEPT, "n_clicks"),
+        Input(ids.REJECT, "n_clicks"),
+        Input(ids.SKIP, "n_clicks"),
+        Input(ids.UNDO, "n_clicks"),
+        Input(ids.REVIEW_SKIPPED, "n_clicks"),
+        State(ids.CANDIDATE_GRID, "selectedRows"),
+        State(ids.EDITS_STORE, "data"),
+        State(ids.VIEW_STORE, "data"),
+    )(callback)
+
+    app.clientside_callback(
+        _COLLECT_EDITS,
+        Output(ids.EDITS_STORE, "data"),
+        Input(ids.CANDIDATE_GRID, "cellValueChanged"),
+        State(ids.EDITS_STORE, "data"),
+        State(ids.VIEW_STORE, "data"),
+        prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        "function(n) { return n ? 'matched' : window.dash_clientside.no_update; }",
+        Output(ids.TABS, "active_tab"),
+        Input(ids.GO_MATCHED, "n_clicks"),
+        prevent_initial_call=True,
+    )

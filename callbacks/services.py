@@ -1,0 +1,141 @@
+"""Server-side services the callbacks share: configuration, the decision log, projects.
+
+One :class:`Services` object belongs to one app (``app.matchdesk``). Projects
+(tables plus candidates) are cached with flask-caching, keyed by project id;
+on a miss, a project is rebuilt from the tables saved under the data folder,
+so any worker process, and a restarted server, can serve any project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from flask_caching import Cache
+
+from matching.project import Project, build_project, load_tables, save_tables
+from matching.spec import Spec
+from matching.store import DecisionLog
+
+__all__ = ["AppConfig", "Services", "services_of"]
+
+
+@dataclass
+class AppConfig:
+    """How the app starts.
+
+    ``left``/``right`` with ``spec`` open (or reopen) a project at start; with
+    none of them the app opens the tutorial demo.
+    """
+
+    left: pd.DataFrame | None = None
+    right: pd.DataFrame | None = None
+    spec: Spec | None = None
+    keep: float = 0.5
+    select: float = 0.8
+    name: str = "project"
+    db_url: str = "sqlite:///matchdesk.db"
+    data_dir: str = "matchdesk-data"
+    cache_dir: str | None = None
+    lease_seconds: int = 300
+    sources: dict = field(default_factory=dict)
+
+
+class Services:
+    """The app's server side: decision log, project cache, configuration."""
+
+    def __init__(self, config: AppConfig, server) -> None:
+        self.config = config
+        self.log = DecisionLog(config.db_url)
+        cache_config = {
+            "CACHE_TYPE": "SimpleCache",
+            "CACHE_DEFAULT_TIMEOUT": 0,
+            "CACHE_THRESHOLD": 64,
+        }
+        if config.cache_dir:
+            cache_config = {
+                "CACHE_TYPE": "FileSystemCache",
+                "CACHE_DIR": config.cache_dir,
+                "CACHE_DEFAULT_TIMEOUT": 0,
+                "CACHE_THRESHOLD": 64,
+            }
+        self.cache = Cache(server, config=cache_config)
+        # Unpickling a project on every request costs more than the review step
+        # itself, so each process also keeps the projects it has used.
+        self._projects: dict[str, Project] = {}
+
+    def open_project(
+        self,
+        left: pd.DataFrame,
+        right: pd.DataFrame,
+        spec: Spec,
+        *,
+        name: str,
+        keep: float,
+        select: float,
+        sources: dict | None = None,
+    ) -> Project:
+        """Build (or reopen) the project of these inputs and record it in the log."""
+        project = build_project(left, right, spec, name=name, keep=keep, select=select)
+        folder = Path(self.config.data_dir) / project.project_id
+        if not (folder / "left.parquet").exists():
+            save_tables(left, right, folder)
+        meta = {
+            "spec": spec.to_dict(),
+            "keep": keep,
+            "select": select,
+            "tables": str(folder),
+            "sources": sources or {},
+            "left_rows": len(left),
+            "right_rows": len(right),
+        }
+        self.log.ensure_project(project.project_id, name=name, meta=meta)
+        self._remember(project)
+        return project
+
+    def _remember(self, project: Project) -> None:
+        self._projects[project.project_id] = project
+        self.cache.set(f"project:{project.project_id}", project)
+
+    def project(self, project_id: str | None) -> Project | None:
+        """The project with this id, or None when there is none."""
+        if not project_id:
+            return None
+        if project_id in self._projects:
+            return self._projects[project_id]
+        project = self.cache.get(f"project:{project_id}")
+        if project is None:
+            record = self.log.project(project_id)
+            if record is None:
+                return None
+            meta = record["meta"]
+            left, right = load_tables(meta["tables"])
+            project = build_project(
+                left,
+                right,
+                Spec.from_dict(meta["spec"]),
+                name=record["name"],
+                keep=meta["keep"],
+                select=meta["select"],
+            )
+            project.project_id = project_id
+        self._remember(project)
+        return project
+
+    def thresholds(self, project: Project) -> dict:
+        """Keep and select in force for a project (the Tuning tab may change them)."""
+        record = self.log.project(project.project_id) or {"meta": {}}
+        meta = record["meta"]
+        return {
+            "keep": float(meta.get("keep", project.keep)),
+            "select": float(meta.get("select", project.select)),
+        }
+
+    def project_options(self) -> list[dict]:
+        return [{"label": p["name"], "value": p["project_id"]} for p in self.log.projects()]
+
+
+def services_of(app) -> Services:
+    """The :class:`Services` of an app made by ``create_app``."""
+    return app.matchdesk

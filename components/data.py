@@ -1,0 +1,150 @@
+"""Data panel: upload two tables, choose ids and fields, see the pair count, run."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.ids import field_row, ids
+from matching.spec import SCORERS
+
+__all__ = ["data_panel", "field_controls"]
+
+
+def _upload(component_id: str, info_id: str, label: str) -> html.Div:
+    return html.Div(
+        [
+            html.Label(label, className="form-label fw-semibold"),
+            dcc.Upload(
+                id=component_id,
+                children=html.Div(["Drop a file here or ", html.A("choose one")]),
+                className="upload-box",
+                multiple=False,
+            ),
+            html.Div(id=info_id, className="small text-muted mt-1"),
+        ],
+        className="mb-3",
+    )
+
+
+def field_controls(
+    index: int,
+    left_columns: list[str],
+    right_columns: list[str],
+    left: str | None = None,
+    right: str | None = None,
+) -> dbc.Row:
+    """One field row: left column, right column, scorer and weight."""
+    return dbc.Row(
+        [
+            dbc.Col(
+                dcc.Dropdown(
+                    left_columns,
+                    left,
+                    id=field_row("left", index),
+                    placeholder="Left column",
+                    clearable=True,
+                ),
+                width=4,
+            ),
+            dbc.Col(
+                dcc.Dropdown(
+                    right_columns,
+                    right,
+                    id=field_row("right", index),
+                    placeholder="Right column",
+                    clearable=False,
+                ),
+                width=3,
+            ),
+            dbc.Col(
+                dcc.Dropdown(
+                    list(SCORERS), "qratio", id=field_row("scorer", index), clearable=False
+                ),
+                width=3,
+            ),
+            dbc.Col(
+                dbc.Input(
+                    id=field_row("weight", index),
+                    type="number",
+                    value=1,
+                    min=0.1,
+                    step=0.1,
+                    placeholder="Weight",
+                ),
+                width=2,
+            ),
+        ],
+        className="g-1 mb-1",
+    )
+
+
+def data_panel() -> dbc.Offcanvas:
+    return dbc.Offcanvas(
+        [
+            html.P(
+                "Upload the two tables (CSV, Excel, Parquet or JSON Lines), choose the ID "
+                "columns and the fields to compare, then Run.",
+                className="small",
+            ),
+            _upload(ids.UPLOAD_LEFT, ids.UPLOAD_LEFT_INFO, "Left table"),
+            _upload(ids.UPLOAD_RIGHT, ids.UPLOAD_RIGHT_INFO, "Right table"),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label("Left ID column"),
+                            dcc.Dropdown(id=ids.LEFT_ID, placeholder="Row number"),
+                        ]
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Right ID column"),
+                            dcc.Dropdown(id=ids.RIGHT_ID, placeholder="Row number"),
+                        ]
+                    ),
+                ],
+                className="mb-3",
+            ),
+            dbc.Label("Fields to compare (left column, right column, scorer, weight)"),
+            html.Div(id=ids.FIELDS, children=[]),
+            dbc.Button(
+                "Add field",
+                id=ids.ADD_FIELD,
+                size="sm",
+                color="secondary",
+                outline=True,
+                className="mb-3",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        [
+                            dbc.Label("Keep at least"),
+                            dbc.Input(
+                                id=ids.KEEP, type="number", min=0, max=1, step=0.01, value=0.5
+                            ),
+                        ]
+                    ),
+                    dbc.Col(
+                        [
+                            dbc.Label("Pre-select at least"),
+                            dbc.Input(
+                                id=ids.SELECT, type="number", min=0, max=1, step=0.01, value=0.8
+                            ),
+                        ]
+                    ),
+                ],
+                className="mb-3",
+            ),
+            html.Div(id=ids.PAIR_COUNT, className="mb-2 fw-semibold"),
+            dbc.Button("Run", id=ids.RUN, color="primary", disabled=True),
+            dbc.Alert(id=ids.DATA_MESSAGE, is_open=False, className="mt-3"),
+            dcc.Store(id=ids.UPLOAD_STORE, data={}),
+        ],
+        id=ids.DATA_PANEL,
+        title="Data",
+        placement="end",
+        is_open=False,
+        style={"width": "46rem"},
+    )

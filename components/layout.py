@@ -1,0 +1,111 @@
+"""The page: navbar, Data panel, the four tabs and the client stores."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import dcc, html
+
+from components.data import data_panel
+from components.ids import ids
+from components.insights import statistics_tab, tuning_tab
+from components.matched import matched_tab
+from components.review import KEY_HELP, review_tab
+
+__all__ = ["main_layout"]
+
+
+def _help() -> html.Div:
+    rows = [
+        html.Tr([html.Td(html.Kbd(k), className="pe-3"), html.Td(what)]) for k, what in KEY_HELP
+    ]
+    return html.Div(
+        [
+            dbc.Button("Keys", id=ids.HELP_BUTTON, color="light", size="sm", className="ms-2"),
+            dbc.Popover(
+                [
+                    dbc.PopoverHeader("Keyboard"),
+                    dbc.PopoverBody(
+                        [
+                            html.Table(html.Tbody(rows)),
+                            html.P(
+                                "Keys do nothing while a text field has focus.",
+                                className="small text-muted mb-0 mt-2",
+                            ),
+                        ]
+                    ),
+                ],
+                target=ids.HELP_BUTTON,
+                trigger="legacy",
+                placement="bottom",
+                id=ids.HELP_POPOVER,
+            ),
+        ]
+    )
+
+
+def _navbar(project_options: list[dict], project_id: str | None) -> dbc.Navbar:
+    return dbc.Navbar(
+        dbc.Container(
+            [
+                dbc.NavbarBrand("matchdesk", className="fw-bold"),
+                html.Div(
+                    [
+                        dcc.Dropdown(
+                            project_options,
+                            project_id,
+                            id=ids.PROJECT_SELECT,
+                            clearable=False,
+                            placeholder="Project",
+                            style={"minWidth": "16rem"},
+                        ),
+                        dbc.Button(
+                            "Data", id=ids.DATA_BUTTON, color="light", size="sm", className="ms-2"
+                        ),
+                        dbc.Input(
+                            id=ids.REVIEWER,
+                            placeholder="Your name",
+                            debounce=True,
+                            size="sm",
+                            className="ms-3",
+                            style={"width": "10rem"},
+                            persistence=True,
+                            persistence_type="local",
+                        ),
+                        _help(),
+                    ],
+                    className="d-flex align-items-center",
+                ),
+            ],
+            fluid=True,
+        ),
+        color="dark",
+        dark=True,
+        className="mb-2",
+    )
+
+
+def main_layout(project_options: list[dict], project_id: str | None) -> html.Div:
+    """The whole page; ``project_id`` is the project opened first."""
+    return html.Div(
+        [
+            dcc.Store(id=ids.SESSION_STORE, storage_type="local", data={}),
+            _navbar(project_options, project_id),
+            data_panel(),
+            dbc.Container(
+                [
+                    dbc.Alert(id=ids.MESSAGE, is_open=False, dismissable=True, color="danger"),
+                    dbc.Tabs(
+                        [
+                            dbc.Tab(review_tab(), label="Review", tab_id="review"),
+                            dbc.Tab(matched_tab(), label="Matched", tab_id="matched"),
+                            dbc.Tab(tuning_tab(), label="Tuning", tab_id="tuning"),
+                            dbc.Tab(statistics_tab(), label="Statistics", tab_id="statistics"),
+                        ],
+                        id=ids.TABS,
+                        active_tab="review",
+                    ),
+                ],
+                fluid=True,
+            ),
+        ]
+    )

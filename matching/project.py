@@ -1,0 +1,192 @@
+"""A project: two tables, a spec and their candidate pairs, ready for review.
+
+Everything the review page shows for one record comes from :func:`record_view`,
+so the browser only ever receives one record and its candidates.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matching.candidates import generate_candidates, record_ids
+from matching.io import read_table
+from matching.scoring import normalize
+from matching.spec import Spec
+
+__all__ = [
+    "Project",
+    "build_project",
+    "project_id_for",
+    "record_view",
+    "save_tables",
+    "load_tables",
+]
+
+
+@dataclass
+class Project:
+    """Tables, spec and candidates of one review, with lookups by id.
+
+    ``candidates`` has text ids and is sorted as
+    :func:`matching.candidates.generate_candidates` documents. ``queue`` lists
+    every left id in table order; ``proposed`` maps a left id to the right ids
+    proposed for it.
+    """
+
+    project_id: str
+    name: str
+    left: pd.DataFrame
+    right: pd.DataFrame
+    spec: Spec
+    keep: float
+    select: float
+    top_k: int | None
+    candidates: pd.DataFrame
+    queue: list[str] = field(default_factory=list)
+    left_pos: dict[str, int] = field(default_factory=dict)
+    right_pos: dict[str, int] = field(default_factory=dict)
+    slices: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def proposed(self) -> dict[str, list[str]]:
+        ids = self.candidates["right_id"].tolist()
+        out = {left: [] for left in self.queue}
+        for left, (a, b) in self.slices.items():
+            out[left] = ids[a:b]
+        return out
+
+    def candidate_rows(self, left_id: str) -> pd.DataFrame:
+        a, b = self.slices.get(left_id, (0, 0))
+        return self.candidates.iloc[a:b]
+
+
+def _frame_digest(frame: pd.DataFrame) -> str:
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame.astype(object), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def project_id_for(
+    left: pd.DataFrame, right: pd.DataFrame, spec: Spec, *, keep: float, top_k: int | None
+) -> str:
+    """A stable id from the tables' content, the spec, keep and top_k.
+
+    The same inputs give the same id, so running the app again reopens the
+    same project.
+    """
+    h = hashlib.sha256()
+    for part in (
+        _frame_digest(left),
+        _frame_digest(right),
+        spec.digest(),
+        f"{keep:.6f}",
+        f"{top_k}",
+    ):
+        h.update(part.encode())
+    return h.hexdigest()[:16]
+
+
+def build_project(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    spec: Spec,
+    *,
+    name: str,
+    keep: float = 0.5,
+    select: float = 0.8,
+    top_k: int | None = 10,
+    workers: int = -1,
+) -> Project:
+    """Score the candidates and index them for review; ``ValueError`` on a bad spec."""
+    candidates = generate_candidates(left, right, spec, keep=keep, top_k=top_k, workers=workers)
+    candidates["left_id"] = candidates["left_id"].astype(str).astype(object)
+    candidates["right_id"] = candidates["right_id"].astype(str).astype(object)
+    queue = [str(i) for i in record_ids(left, spec.left_id, "left")]
+    right_ids = [str(i) for i in record_ids(right, spec.right_id, "right")]
+    lefts = candidates["left_id"].to_numpy()
+    slices: dict[str, tuple[int, int]] = {}
+    if len(lefts):
+        starts = np.r_[0, np.flatnonzero(lefts[1:] != lefts[:-1]) + 1]
+        ends = np.r_[starts[1:], len(lefts)]
+        slices = {lefts[a]: (int(a), int(b)) for a, b in zip(starts, ends)}
+    return Project(
+        project_id=project_id_for(left, right, spec, keep=keep, top_k=top_k),
+        name=name,
+        left=left,
+        right=right,
+        spec=spec,
+        keep=keep,
+        select=select,
+        top_k=top_k,
+        candidates=candidates,
+        queue=queue,
+        left_pos={k: i for i, k in enumerate(queue)},
+        right_pos={k: i for i, k in enumerate(right_ids)},
+        slices=slices,
+    )
+
+
+def _text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    return str(value)
+
+
+def record_view(project: Project, left_id: str, *, keep: float, select: float) -> dict:
+    """What the review page shows for one left record, as JSON-safe data.
+
+    Returns
+    -------
+    dict
+        ``left``: the record's columns and values; ``rows``: one dict per
+        candidate scoring at least ``keep`` (right columns, ``_right_id``,
+        ``score``, ``score_<field>`` and ``_diff_<right column>`` True where
+        the field's cleaned value differs from the left record's), best first;
+        ``selected``: right ids scoring at least ``select``.
+    """
+    pos = project.left_pos[left_id]
+    left_row = project.left.iloc[pos]
+    cands = project.candidate_rows(left_id)
+    cands = cands[cands["score"] >= keep]
+    rows = []
+    for rec in cands.itertuples(index=False):
+        rid = rec.right_id
+        right_row = project.right.iloc[project.right_pos[rid]]
+        row = {col: _text(right_row[col]) for col in project.right.columns}
+        row["_right_id"] = rid
+        row["score"] = round(float(rec.score), 4)
+        for f in project.spec.fields:
+            value = getattr(rec, f"score_{f.name}")
+            row[f"score_{f.name}"] = None if np.isnan(value) else round(float(value), 4)
+            a = normalize(left_row[f.left], f.normalization)
+            b = normalize(right_row[f.right], f.normalization)
+            row[f"_diff_{f.right}"] = a != b
+        rows.append(row)
+    return {
+        "left_id": left_id,
+        "left": {col: _text(left_row[col]) for col in project.left.columns},
+        "rows": rows,
+        "selected": cands.loc[cands["score"] >= select, "right_id"].tolist(),
+    }
+
+
+def save_tables(left: pd.DataFrame, right: pd.DataFrame, folder: str | Path) -> tuple[Path, Path]:
+    """Write both tables as Parquet under ``folder``; returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "left.parquet", folder / "right.parquet"
+    for frame, path in zip((left, right), paths):
+        frame.astype(object).to_parquet(path, index=False)
+    return paths
+
+
+def load_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read the tables :func:`save_tables` wrote, as text."""
+    folder = Path(folder)
+    return read_table(folder / "left.parquet"), read_table(folder / "right.parquet")
