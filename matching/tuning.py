@@ -263,26 +263,26 @@ class ScoreIndex:
 def _pair_status(
     candidates: pd.DataFrame, state: ReviewState, *, include_automatic: bool = True
 ) -> np.ndarray:
-    """Per candidate row: undecided, accepted or rejected (see :func:`histogram_by_status`)."""
+    """Per candidate row: undecided, accepted or rejected (see :func:`histogram_by_status`).
+
+    Only the rows of decided records are looked at one by one, so the cost
+    beyond one pass over the left ids grows with the decisions, not the pairs.
+    """
     _require(candidates, ("left_id", "right_id"))
-    left_codes, left_uniques = pd.factorize(candidates["left_id"].to_numpy())
-    right_codes, right_uniques = pd.factorize(candidates["right_id"].to_numpy())
-    left_index = pd.Index(left_uniques).astype(str)
-    right_index = pd.Index(right_uniques).astype(str)
-    decisions = [d for d in state.decisions.values() if include_automatic or not d.automatic]
+    decisions = {
+        d.left_id: d for d in state.decisions.values() if include_automatic or not d.automatic
+    }
+    status = np.full(len(candidates), _UNDECIDED, np.int8)
     if not decisions or not len(candidates):
-        return np.full(len(candidates), _UNDECIDED, np.int8)
-    where = left_index.get_indexer([d.left_id for d in decisions])
-    per_left = np.full(len(left_index), _UNDECIDED, np.int8)
-    per_left[where[where >= 0]] = _REJECTED
-    status = per_left[left_codes]
-    acc_left = [p for d, p in zip(decisions, where) if p >= 0 for _ in d.right_ids]
-    acc_right = [r for d, p in zip(decisions, where) if p >= 0 for r in d.right_ids]
-    right_pos = right_index.get_indexer(acc_right)
-    found = right_pos >= 0
-    width = max(len(right_index), 1)
-    accepted = np.asarray(acc_left, np.int64)[found] * width + right_pos[found]
-    status[np.isin(left_codes.astype(np.int64) * width + right_codes, accepted)] = _ACCEPTED
+        return status
+    left_text = candidates["left_id"].astype(str)
+    rows = np.flatnonzero(left_text.isin(list(decisions)).to_numpy(bool))
+    status[rows] = _REJECTED
+    accepted = {(d.left_id, r) for d in decisions.values() for r in d.right_ids}
+    lefts = left_text.to_numpy()[rows].tolist()
+    rights = candidates["right_id"].to_numpy()[rows].astype(str).tolist()
+    hit = np.fromiter(((lr in accepted) for lr in zip(lefts, rights)), bool, len(rows))
+    status[rows[hit]] = _ACCEPTED
     return status
 
 
@@ -342,21 +342,22 @@ def _bulk_events(
     per_record: dict[int, dict[str, float]] = {int(p): {} for p in picks}
     for code, right, score in zip(best.codes[rows].tolist(), right_text.tolist(), scores.tolist()):
         per_record[code][right] = score
-    best_right = candidates["right_id"].to_numpy()[best.best_row[picks]].astype(str)
+    best_right = candidates["right_id"].to_numpy()[best.best_row[picks]].astype(str).tolist()
+    lefts = np.asarray(left_text, dtype=object)[picks].tolist()
     return [
         Event(
-            event_id=_event_id(batch, kind, left_text[p]),
+            event_id=_event_id(batch, kind, left),
             kind=kind,
-            left_id=left_text[p],
-            right_ids=(best_right[i],) if kind == "accept" else (),
+            left_id=left,
+            right_ids=(right,) if kind == "accept" else (),
             reviewer=reviewer,
             time=when,
             automatic=True,
             batch=batch,
-            scores=per_record[int(p)],
+            scores=per_record[p],
             thresholds=dict(thresholds),
         )
-        for i, p in enumerate(picks)
+        for left, right, p in zip(lefts, best_right, picks.tolist())
     ]
 
 
