@@ -1,0 +1,431 @@
+"""The matched table and its exports to CSV, Excel and Parquet, with readers that reverse them.
+
+:func:`matched_table` joins the accepted pairs of a review state to the two
+source tables, with the provenance of every decision. The writers make files
+that are safe to open in a spreadsheet and the readers give back the same frame:
+
+- A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+  return would run as a formula in a spreadsheet, so CSV and Excel write it
+  behind a single quote (``'=1+1``); a text that starts with a quote gets one
+  more, so :func:`read_export` strips exactly one quote from every text cell
+  that starts with one. Column names are treated the same way.
+- Numbers and booleans stay numbers and booleans: unquoted in CSV, numeric
+  cells in Excel.
+- CSV is UTF-8 with a byte-order mark (so Excel detects the encoding); text
+  cells are quoted and numbers are not, which is how the reader tells ``"007"``
+  from ``7`` and an empty text from a missing value.
+- The XML inside an Excel file cannot hold most control characters, so they are
+  written as ``_xHHHH_`` (Excel's own escape; a literal ``_x`` is written
+  ``_x005F_x``). Excel has no empty text: an empty string reads back as missing.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from matching.review import ReviewState, accepted_pairs
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "matched_table",
+    "to_csv_bytes",
+    "to_excel_bytes",
+    "to_parquet_bytes",
+    "read_export",
+    "neutralise",
+    "unneutralise",
+]
+
+#: The formats :func:`read_export` reads, and their file extensions.
+EXPORT_FORMATS = ("csv", "xlsx", "parquet")
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+_BOM = "\ufeff"
+_SHEET = "matches"
+_INTEGER = "0"
+
+
+# -- the matched table -----------------------------------------------------
+
+
+def _records(frame: pd.DataFrame, id_column: str | None, side: str) -> pd.DataFrame:
+    """The frame indexed by record id as text (row positions when ``id_column`` is None)."""
+    if id_column is None:
+        ids = pd.Index([str(i) for i in range(len(frame))])
+    else:
+        if id_column not in frame.columns:
+            raise ValueError(f"the {side} table has no column {id_column!r}")
+        ids = pd.Index(frame[id_column].astype(str).tolist())
+    return frame.set_axis(ids, axis=0)
+
+
+def _pick(frame: pd.DataFrame, id_column: str | None, columns: Sequence[str] | None) -> list[str]:
+    if columns is None:
+        return [c for c in frame.columns if c != id_column]
+    return [c for c in columns if c in frame.columns]
+
+
+def _take(records: pd.DataFrame, ids: list[str], side: str) -> pd.DataFrame:
+    missing = [i for i in dict.fromkeys(ids) if i not in records.index]
+    if missing:
+        raise ValueError(f"the {side} table has no record {', '.join(map(repr, missing))}")
+    return records.loc[ids].reset_index(drop=True)
+
+
+def matched_table(
+    state: ReviewState,
+    candidates: pd.DataFrame,
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    *,
+    spec_left_id: str | None,
+    spec_right_id: str | None,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per accepted pair, with both records and the decision's provenance.
+
+    Parameters
+    ----------
+    state : ReviewState
+        The replayed review (``DecisionLog.state``): exports come from the log.
+    candidates : DataFrame
+        ``left_id, right_id, score`` as made by ``generate_candidates``; its
+        score is used for a pair whose decision recorded none.
+    left, right : DataFrame
+        The source tables; they are not changed.
+    spec_left_id, spec_right_id : str or None
+        The ID columns, or None when the ids are row positions.
+    columns : sequence of str, optional
+        Source columns to include, each from whichever table has it; by default
+        every column but the ID column. ``ValueError`` names a column neither has.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``left_id, right_id, score``, then ``left_<col>`` for the left
+        columns and ``right_<col>`` for the right ones (with the reviewer's edits
+        applied), then ``reviewer, decided_at`` (ISO 8601 UTC text),
+        ``automatic``, ``edited`` (the edited right columns, comma separated; missing when none),
+        ``threshold_keep, threshold_select`` and ``threshold_<name>`` for any
+        other threshold in force, NaN where none was recorded. Rows are in
+        decision order, then in the order the right ids were chosen; the index
+        is a fresh RangeIndex.
+    """
+    if columns is not None:
+        unknown = [c for c in columns if c not in left.columns and c not in right.columns]
+        if unknown:
+            raise ValueError(f"neither table has column {', '.join(map(repr, unknown))}")
+    pairs = accepted_pairs(state)
+    left_cols = _pick(left, spec_left_id, columns)
+    right_cols = _pick(right, spec_right_id, columns)
+    left_rec = _take(_records(left, spec_left_id, "left"), list(pairs["left_id"]), "left")
+    right_rec = _take(_records(right, spec_right_id, "right"), list(pairs["right_id"]), "right")
+    right_rec = right_rec[right_cols].copy()
+
+    edited = []
+    for i, edits in enumerate(pairs["edits"]):
+        for col, value in edits.items():
+            if col in right_rec.columns:
+                if not pd.api.types.is_string_dtype(right_rec[col].dtype):
+                    right_rec[col] = right_rec[col].astype(object)
+                right_rec.loc[i, col] = value
+        edited.append(", ".join(edits) or None)
+
+    known = {
+        (str(a), str(b)): s
+        for a, b, s in zip(
+            candidates["left_id"], candidates["right_id"], candidates["score"], strict=True
+        )
+    }
+    fallback = [known.get(p, np.nan) for p in zip(pairs["left_id"], pairs["right_id"], strict=True)]
+    score = pairs["score"].astype(float).fillna(pd.Series(fallback, dtype=float))
+
+    decisions = [state.decisions[left_id] for left_id in pairs["left_id"]]
+    names = ["keep", "select"]
+    for d in decisions:
+        names += [k for k in d.thresholds if k not in names]
+    thresholds = {
+        f"threshold_{n}": [float(d.thresholds.get(n, np.nan)) for d in decisions] for n in names
+    }
+    decided_at = [
+        t.isoformat(timespec="milliseconds").replace("+00:00", "Z") for t in pairs["decided_at"]
+    ]
+    out = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "left_id": pairs["left_id"].astype(str),
+                    "right_id": pairs["right_id"].astype(str),
+                    "score": score,
+                }
+            ),
+            left_rec[left_cols].add_prefix("left_"),
+            right_rec.add_prefix("right_"),
+            pd.DataFrame(
+                {
+                    "reviewer": pairs["reviewer"].astype(str),
+                    "decided_at": pd.Series(decided_at, dtype=str),
+                    "automatic": pairs["automatic"].astype(bool),
+                    "edited": pd.Series(edited, dtype=str),
+                    **{k: pd.Series(v, dtype=float) for k, v in thresholds.items()},
+                }
+            ),
+        ],
+        axis=1,
+    )
+    return out.reset_index(drop=True)
+
+
+# -- cell escaping ---------------------------------------------------------
+
+
+def neutralise(text: str) -> str:
+    """``text`` behind a single quote when a spreadsheet could read it as a formula.
+
+    >>> neutralise("=SUM(A1:A9)"), neutralise("'quoted"), neutralise("plain")
+    ("'=SUM(A1:A9)", "''quoted", 'plain')
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def unneutralise(text: str) -> str:
+    """Reverse :func:`neutralise`.
+
+    >>> unneutralise("'=SUM(A1:A9)"), unneutralise("''quoted"), unneutralise("plain")
+    ('=SUM(A1:A9)', "'quoted", 'plain')
+    """
+    return text[1:] if text.startswith("'") else text
+
+
+# Characters the XML of an Excel file cannot hold; "\r" would read back as "\n".
+_XML_UNSAFE = re.compile("_x|[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\ufffe\uffff]")
+_XML_ESCAPE = re.compile("_x([0-9A-Fa-f]{4})_")
+
+
+def _xml_escape(text: str) -> str:
+    return _XML_UNSAFE.sub(
+        lambda m: "_x005F_x" if m.group() == "_x" else f"_x{ord(m.group()):04X}_", text
+    )
+
+
+def _xml_unescape(text: str) -> str:
+    return _XML_ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _cell(value: object) -> object:
+    """A cell as str (text), int, float, bool or None (missing)."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value)
+    return str(value)
+
+
+def _rows(df: pd.DataFrame) -> Iterable[list[object]]:
+    for row in df.itertuples(index=False, name=None):
+        yield [_cell(v) for v in row]
+
+
+# -- writers ---------------------------------------------------------------
+
+
+def _csv_field(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return '"' + neutralise(value).replace('"', '""') + '"'
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def to_csv_bytes(df: pd.DataFrame) -> bytes:
+    """CSV in UTF-8 with a byte-order mark; text quoted and neutralised, numbers bare.
+
+    Lines end with CRLF (RFC 4180); a missing value is an empty unquoted field.
+    """
+    lines = [",".join(_csv_field(str(c)) for c in df.columns)]
+    lines += [",".join(_csv_field(v) for v in row) for row in _rows(df)]
+    return (_BOM + "".join(line + "\r\n" for line in lines)).encode("utf-8")
+
+
+def to_excel_bytes(df: pd.DataFrame) -> bytes:
+    """An .xlsx workbook with one sheet; text neutralised and XML-safe, numbers numeric.
+
+    Whole numbers get the number format ``0``, which is how the reader tells
+    them from floats (Excel stores every number as a float).
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(_SHEET)
+
+    def cell(value: object) -> object:
+        if isinstance(value, str):
+            return _xml_escape(neutralise(value))
+        if isinstance(value, float) and math.isinf(value):
+            # Excel has no infinity; text that only this writer makes stands for it.
+            return "'inf" if value > 0 else "'-inf"
+        if isinstance(value, int) and not isinstance(value, bool):
+            written = WriteOnlyCell(sheet, value)
+            written.number_format = _INTEGER
+            return written
+        return value
+
+    sheet.append([_xml_escape(neutralise(str(c))) for c in df.columns])
+    for row in _rows(df):
+        sheet.append([cell(v) for v in row])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def to_parquet_bytes(df: pd.DataFrame) -> bytes:
+    """Parquet (pyarrow); values are stored as they are, no escaping is needed."""
+    buffer = io.BytesIO()
+    df.to_parquet(buffer, index=False, engine="pyarrow")
+    return buffer.getvalue()
+
+
+# -- readers ---------------------------------------------------------------
+
+_CSV_FIELD = re.compile(r'"((?:[^"]|"")*)"|([^,\r\n"]*)')
+
+
+def _parse_csv(text: str) -> list[list[tuple[str, bool]]]:
+    """Rows of (text, quoted) cells; quoting tells text from numbers and missing values."""
+    rows: list[list[tuple[str, bool]]] = []
+    row: list[tuple[str, bool]] = []
+    pos, end = 0, len(text)
+    while pos < end:
+        match = _CSV_FIELD.match(text, pos)
+        quoted = match.group(1) is not None
+        row.append((match.group(1).replace('""', '"') if quoted else match.group(2), quoted))
+        pos = match.end()
+        if text.startswith(",", pos):
+            pos += 1
+        elif text.startswith("\r\n", pos) or pos >= end:
+            rows.append(row)
+            row = []
+            pos += 2
+        elif text.startswith("\n", pos):
+            rows.append(row)
+            row = []
+            pos += 1
+        else:
+            raise ValueError(f"CSV line {len(rows) + 1}: unexpected {text[pos]!r} after a field")
+    return rows
+
+
+def _csv_value(text: str, quoted: bool) -> object:
+    if quoted:
+        return unneutralise(text)
+    if text == "":
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _column(values: list[object]) -> pd.Series:
+    """A column with the dtype its cells call for: bool, int, float, text or mixed."""
+    present = [v for v in values if v is not None]
+    if present and all(isinstance(v, bool) for v in present):
+        return pd.Series(values, dtype=bool if len(present) == len(values) else object)
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+        if len(present) == len(values) and all(isinstance(v, int) for v in present):
+            return pd.Series(values, dtype="int64")
+        return pd.Series([np.nan if v is None else v for v in values], dtype=float)
+    if all(isinstance(v, str) for v in present):
+        return pd.Series(values, dtype=str)
+    return pd.Series(values, dtype=object)
+
+
+def _frame(header: list[str], rows: list[list[object]]) -> pd.DataFrame:
+    if len(set(header)) != len(header):
+        raise ValueError("the file repeats a column name")
+    columns = {
+        name: _column([row[i] if i < len(row) else None for row in rows])
+        for i, name in enumerate(header)
+    }
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(rows)))
+
+
+def _read_csv(data: bytes) -> pd.DataFrame:
+    text = data.decode("utf-8")
+    rows = _parse_csv(text.removeprefix(_BOM))
+    if not rows:
+        raise ValueError("the CSV file is empty")
+    header = [unneutralise(name) for name, _ in rows[0]]
+    return _frame(header, [[_csv_value(*cell) for cell in row] for row in rows[1:]])
+
+
+def _excel_value(cell) -> object:
+    value = cell.value
+    if isinstance(value, str):
+        text = unneutralise(_xml_unescape(value))
+        return float(text) if value in ("'inf", "'-inf") else text
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value) if cell.number_format == _INTEGER else float(value)
+    return value
+
+
+def _read_excel(data: bytes) -> pd.DataFrame:
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(data), read_only=True)
+    sheet = book[_SHEET] if _SHEET in book.sheetnames else book.worksheets[0]
+    rows = [[_excel_value(c) for c in row] for row in sheet.iter_rows()]
+    book.close()
+    if not rows:
+        raise ValueError("the Excel file is empty")
+    return _frame([str(name) for name in rows[0]], rows[1:])
+
+
+def read_export(data: bytes, fmt: str) -> pd.DataFrame:
+    """Read a file made by :func:`to_csv_bytes`, :func:`to_excel_bytes` or :func:`to_parquet_bytes`.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's contents.
+    fmt : {"csv", "xlsx", "parquet"}
+        Its format (``"excel"`` is accepted for ``"xlsx"``).
+
+    Returns
+    -------
+    DataFrame
+        The exported frame: neutralised and escaped text restored, text columns
+        as ``str``, whole-number columns as ``int64``, other numbers as
+        ``float64``, booleans as ``bool``; a column mixing kinds is ``object``.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"name": ["=1+1", "'a"], "n": [1, 2]})
+    >>> read_export(to_csv_bytes(frame), "csv").equals(frame)
+    True
+    """
+    fmt = {"excel": "xlsx"}.get(fmt.lower().lstrip("."), fmt.lower().lstrip("."))
+    if fmt == "csv":
+        return _read_csv(data)
+    if fmt == "xlsx":
+        return _read_excel(data)
+    if fmt == "parquet":
+        return pd.read_parquet(io.BytesIO(data), engine="pyarrow")
+    raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(EXPORT_FORMATS)}")
