@@ -31,6 +31,12 @@ DEFAULT_CHUNK_ELEMENTS = 4_000_000
 Progress = Callable[[int, int], None]
 
 
+#: A field is scored row by row rather than through its distinct values when at
+#: least this share of its values are distinct: broadcasting would cost more than
+#: the few repeated comparisons it saves.
+_DIRECT_SHARE = 0.8
+
+
 @dataclass
 class _Coded:
     """One field's values as codes into its distinct cleaned values (-1: missing)."""
@@ -41,6 +47,14 @@ class _Coded:
     right_uniques: np.ndarray
     scorer: str
     weight: float
+
+    @property
+    def left_direct(self) -> bool:
+        return len(self.left_uniques) >= _DIRECT_SHARE * len(self.left_codes)
+
+    @property
+    def right_direct(self) -> bool:
+        return len(self.right_uniques) >= _DIRECT_SHARE * len(self.right_codes)
 
 
 def validate_columns(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> None:
@@ -162,13 +176,20 @@ def count_pairs(left: pd.DataFrame, right: pd.DataFrame, block: Block | None = N
     return int((lc[both].to_numpy() * rc[both].to_numpy()).sum())
 
 
-def _top_k_mask(score: np.ndarray, keep: float, top_k: int | None) -> np.ndarray:
-    """Boolean mask of a chunk's entries that pass ``keep`` and may be in the row's top k."""
-    filled = np.where(np.isnan(score), -np.inf, score)
-    if top_k is None or top_k >= score.shape[1]:
-        return filled >= keep
-    kth = -np.partition(-filled, top_k - 1, axis=1)[:, top_k - 1]
-    return filled >= np.maximum(kth, keep)[:, None]
+def _select(score: np.ndarray, keep: float, top_k: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of a chunk's entries that pass ``keep`` and may be in their row's top k.
+
+    Ties at the k-th score are all returned; :func:`_rank_and_cut` settles them.
+    """
+    mask = score >= keep
+    if top_k is not None and top_k < score.shape[1]:
+        over = np.flatnonzero(np.count_nonzero(mask, axis=1) > top_k)
+        if len(over):
+            rows = score[over]
+            at = rows.shape[1] - top_k
+            kth = np.partition(rows, at, axis=1)[:, at]
+            mask[over] &= rows >= kth[:, None]
+    return np.nonzero(mask)
 
 
 def _rank_and_cut(
@@ -185,56 +206,140 @@ def _rank_and_cut(
     return order[rank < top_k]
 
 
+def _values(codes: np.ndarray, uniques: np.ndarray) -> list[str]:
+    """Each row's cleaned value, ``""`` where missing (those scores are zeroed after)."""
+    return np.append(uniques, "")[codes].tolist()
+
+
+@dataclass
+class _Part:
+    """One field's scores for a chunk: ``matrix[row_map[i], col_map[j]]`` (None: identity)."""
+
+    matrix: np.ndarray
+    row_map: np.ndarray | None
+    col_map: np.ndarray | None
+
+    def block(self) -> np.ndarray:
+        """The chunk's rows x right rows matrix, gathering through the smaller side first."""
+        m, rmap, cmap = self.matrix, self.row_map, self.col_map
+        if rmap is None and cmap is None:
+            return m
+        if rmap is None:
+            return m[:, cmap]
+        if cmap is None:
+            return m[rmap]
+        if len(rmap) * m.shape[1] <= m.shape[0] * len(cmap):
+            return m[rmap][:, cmap]
+        return m[:, cmap][rmap]
+
+    def at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        r = rows if self.row_map is None else self.row_map[rows]
+        c = cols if self.col_map is None else self.col_map[cols]
+        return self.matrix[r, c]
+
+
+def _field_part(c: _Coded, start: int, stop: int, right: _RightSide, workers: int) -> _Part | None:
+    """Score one field for left rows ``start:stop``; None when no pair has it on both sides."""
+    lc = c.left_codes[start:stop]
+    missing = lc < 0
+    if missing.all() or len(c.right_uniques) == 0:
+        return None
+    if c.left_direct:
+        queries = _values(lc, c.left_uniques)
+        row_map = None
+    else:
+        ul = np.unique(lc[~missing])
+        queries = c.left_uniques[ul].tolist()
+        row_map = np.where(missing, len(ul), np.searchsorted(ul, lc))
+    matrix = score_matrix(queries, right.choices, c.scorer, workers=workers)
+    if row_map is None:
+        matrix[missing] = 0.0
+    else:
+        matrix = np.vstack([matrix, np.zeros((1, matrix.shape[1]))])
+    if right.col_map is None:
+        matrix[:, right.missing] = 0.0
+    else:
+        matrix = np.hstack([matrix, np.zeros((matrix.shape[0], 1))])
+    return _Part(matrix, row_map, right.col_map)
+
+
+@dataclass
+class _RightSide:
+    """What every chunk needs of one field's right column, worked out once."""
+
+    choices: list[str]
+    col_map: np.ndarray | None
+    missing: np.ndarray
+
+    @classmethod
+    def of(cls, c: _Coded) -> _RightSide:
+        rc = c.right_codes
+        missing = rc < 0
+        if c.right_direct:
+            return cls(_values(rc, c.right_uniques), None, missing)
+        col_map = np.where(missing, len(c.right_uniques), rc)
+        return cls(c.right_uniques.tolist(), col_map, missing)
+
+
+def _presence(coded: list[_Coded]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Presence patterns and the weight total of each (left pattern, right pattern).
+
+    Returns left pattern codes, right pattern codes and the table of summed weights
+    of the fields present on both sides; added in field order, the same sums
+    whichever chunk a pair falls in.
+    """
+    bits = 1 << np.arange(len(coded), dtype=np.int64)
+    lp = sum(((c.left_codes >= 0) * b for c, b in zip(coded, bits)), np.int64(0))
+    rp = sum(((c.right_codes >= 0) * b for c, b in zip(coded, bits)), np.int64(0))
+    lu, lcode = np.unique(lp, return_inverse=True)
+    ru, rcode = np.unique(rp, return_inverse=True)
+    table = np.zeros((len(lu), len(ru)))
+    for c, b in zip(coded, bits):
+        table += c.weight * (((lu & b) > 0)[:, None] & ((ru & b) > 0)[None, :])
+    return lcode.ravel(), rcode.ravel(), table
+
+
 def _full_chunk(
-    coded: list[_Coded], start: int, stop: int, workers: int
-) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    coded: list[_Coded],
+    rights: list[_RightSide],
+    presence: tuple[np.ndarray, np.ndarray, np.ndarray],
+    start: int,
+    stop: int,
+    workers: int,
+) -> tuple[np.ndarray, list[_Part | None]]:
     """Weighted-mean scores of left rows ``start:stop`` against every right row.
 
-    Returns the score matrix (NaN where no field is present on both sides) and,
-    per field, what is needed to read its score for any pair later:
-    (extended distinct-value matrix, row index into it, column index into it).
+    Returns the score matrix (-inf where no field is present on both sides) and
+    each field's :class:`_Part` (None where the field is absent from the chunk).
     """
-    n_right = len(coded[0].right_codes)
-    rows = stop - start
-    num = np.zeros((rows, n_right))
-    present_l = np.zeros((rows, len(coded)))
-    present_r = np.zeros((n_right, len(coded)))
+    rows, n_right = stop - start, len(coded[0].right_codes)
+    num: np.ndarray | None = None
     parts = []
-    for j, c in enumerate(coded):
-        lc = c.left_codes[start:stop]
-        ul = np.unique(lc[lc >= 0])
-        sub = np.zeros((len(ul) + 1, len(c.right_uniques) + 1))
-        if len(ul) and len(c.right_uniques):
-            sub[:-1, :-1] = score_matrix(
-                c.left_uniques[ul].tolist(),
-                c.right_uniques.tolist(),
-                c.scorer,
-                workers=workers,
-            )
-        row_idx = np.where(lc >= 0, np.searchsorted(ul, lc), len(ul))
-        col_idx = np.where(c.right_codes >= 0, c.right_codes, len(c.right_uniques))
-        parts.append((sub, row_idx, col_idx))
-        if (
-            len(ul) == rows
-            and len(c.right_uniques) == n_right
-            and np.array_equal(row_idx, np.arange(rows))
-            and np.array_equal(col_idx, np.arange(n_right))
-        ):
-            block = sub[:-1, :-1]
-        else:
-            block = sub[row_idx][:, col_idx]
-        if c.weight == 1.0:
+    for c, right in zip(coded, rights):
+        part = _field_part(c, start, stop, right, workers)
+        parts.append(part)
+        if part is None:
+            continue
+        block = part.block()
+        if num is None:
+            owned = block is not part.matrix
+            num = block * c.weight if c.weight != 1.0 or not owned else block
+        elif c.weight == 1.0:
             num += block
         else:
             num += c.weight * block
-        present_l[:, j] = (lc >= 0) * c.weight
-        present_r[:, j] = c.right_codes >= 0
-    if present_l.all() and present_r.all():
-        return num / present_l[0].sum(), parts
-    den = present_l @ present_r.T
+    if num is None:
+        return np.full((rows, n_right), -np.inf), parts
+    lcode, rcode, table = presence
+    lcode = lcode[start:stop]
+    if table.size == 1:
+        num /= table[0, 0] if table[0, 0] > 0 else np.nan
+        return np.nan_to_num(num, nan=-np.inf), parts
+    den = _Part(table, lcode, rcode).block()
     with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(den > 0, num / den, np.nan)
-    return score, parts
+        num /= den
+    num[den == 0] = -np.inf
+    return num, parts
 
 
 def _pair_scores(
@@ -382,21 +487,34 @@ def generate_candidates(
 
     n_left, n_right = len(left), len(right)
     rows_per_chunk = chunk_rows or max(1, chunk_elements // n_right)
-    out = []
+    rights = [_RightSide.of(c) for c in coded]
+    presence = _presence(coded)
+    out: list[tuple] = []
     for start in range(0, n_left, rows_per_chunk):
         stop = min(start + rows_per_chunk, n_left)
-        score, parts = _full_chunk(coded, start, stop, workers)
-        rows, cols = np.nonzero(_top_k_mask(score, keep, top_k))
+        score, parts = _full_chunk(coded, rights, presence, start, stop, workers)
+        rows, cols = _select(score, keep, top_k)
         s = score[rows, cols]
+        del score
         order = _rank_and_cut(rows, cols, s, top_k)
         rows, cols, s = rows[order], cols[order], s[order]
         fields = []
-        for (sub, row_idx, col_idx), c in zip(parts, coded):
-            fs = sub[row_idx[rows], col_idx[cols]]
-            missing = (c.left_codes[start + rows] < 0) | (c.right_codes[cols] < 0)
-            fs[missing] = np.nan
+        for part, c in zip(parts, coded):
+            if part is None:
+                fields.append(np.full(len(rows), np.nan))
+                continue
+            fs = part.at(rows, cols)
+            fs[(c.left_codes[start + rows] < 0) | (c.right_codes[cols] < 0)] = np.nan
             fields.append(fs)
-        out.append(_frame(spec, left_ids, right_ids, rows + start, cols, s, fields))
+        out.append((rows + start, cols, s, fields))
         if progress:
             progress(stop, n_left)
-    return pd.concat(out, ignore_index=True)
+    return _frame(
+        spec,
+        left_ids,
+        right_ids,
+        np.concatenate([o[0] for o in out]),
+        np.concatenate([o[1] for o in out]),
+        np.concatenate([o[2] for o in out]),
+        [np.concatenate([o[3][j] for o in out]) for j in range(len(coded))],
+    )

@@ -237,12 +237,12 @@ def test_chunk_sizes_give_identical_frames(people, top_k):
     assert len(whole) > 0
     for rows in (1, 7, len(left)):
         chunked = generate_candidates(left, right, MULTI, keep=0.3, top_k=top_k, chunk_rows=rows)
-        pd.testing.assert_frame_equal(chunked, whole)
+        pd.testing.assert_frame_equal(chunked, whole, check_exact=True)
     for elements in (1, 7 * len(right), 10**9):
         chunked = generate_candidates(
             left, right, MULTI, keep=0.3, top_k=top_k, chunk_elements=elements
         )
-        pd.testing.assert_frame_equal(chunked, whole)
+        pd.testing.assert_frame_equal(chunked, whole, check_exact=True)
 
 
 @pytest.mark.parametrize("block", [Block("exact", "city"), Block("sorted", "surname", size=4)])
@@ -253,7 +253,7 @@ def test_blocking_chunk_sizes_give_identical_frames(people, block):
     assert len(whole) > 0
     for elements in (1, 7):
         chunked = generate_candidates(left, right, spec, keep=0.3, top_k=3, chunk_elements=elements)
-        pd.testing.assert_frame_equal(chunked, whole)
+        pd.testing.assert_frame_equal(chunked, whole, check_exact=True)
 
 
 def test_progress_reports_every_chunk_up_to_the_total(people):
