@@ -14,7 +14,6 @@ They pass over the pairs once, so a caller caches them per ``state.version``.
 from __future__ import annotations
 
 import hashlib
-import json
 import time as _time
 from dataclasses import dataclass
 
@@ -314,7 +313,9 @@ def histogram_by_status(
 
 
 def _event_id(batch: str, kind: str, left_id: str) -> str:
-    digest = hashlib.sha256(json.dumps([batch, kind, left_id]).encode()).hexdigest()
+    # The length prefix keeps (batch, left id) pairs apart whatever characters they hold.
+    key = f"{len(batch)}:{batch}|{kind}|{left_id}"
+    digest = hashlib.sha256(key.encode()).hexdigest()
     return f"auto-{digest[:32]}"
 
 

@@ -20,7 +20,7 @@ from matching.statistics import (
 )
 from matching.tuning import bin_edges
 
-SETTINGS = settings(max_examples=60, deadline=None)
+SETTINGS = settings(max_examples=40, deadline=None)
 RIGHTS = ["r0", "r1", "r2"]
 
 

@@ -22,7 +22,7 @@ from matching.tuning import (
     histogram_by_status,
 )
 
-SETTINGS = settings(max_examples=60, deadline=None)
+SETTINGS = settings(max_examples=40, deadline=None)
 ROUND_SCORES = [0.0, 0.1, 0.25, 0.3, 0.5, 0.7, 0.75, 0.9, 1.0]
 
 
