@@ -1,0 +1,221 @@
+"""Callbacks called as plain functions, and the layout checked without a browser."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pandas as pd
+import pytest
+
+from callbacks.data import build_spec, count_message, read_upload
+from callbacks.matched import export_matches, remove_matches, update_matched
+from callbacks.review import current_view, update_review
+from components import ids as ids_module
+from components.ids import ids
+from matching.io import TableReadError
+
+
+@pytest.fixture
+def services(demo_app):
+    return demo_app.matchdesk
+
+
+@pytest.fixture
+def project(services):
+    return services.project(services.project_options()[0]["value"])
+
+
+def review(services, project, trigger=None, view=None, selected=(), edits=None, who="ann"):
+    out = update_review(
+        project.project_id,
+        who,
+        0,
+        0,
+        0,
+        0,
+        0,
+        [{"_right_id": r} for r in selected],
+        edits or {},
+        view,
+        services=services,
+        trigger=trigger,
+    )
+    return dict(
+        zip(
+            [
+                "card",
+                "label",
+                "progress",
+                "progress_label",
+                "rows",
+                "columns",
+                "selected",
+                "no_candidates",
+                "done",
+                "done_text",
+                "body_style",
+                "view",
+                "message",
+                "message_open",
+            ],
+            out,
+        )
+    )
+
+
+def test_first_view_shows_record_one_with_preselected_candidates(services, project):
+    out = review(services, project)
+    assert out["label"] == "Record 1 of 5"
+    assert out["selected"] == {"ids": ["101"]}
+    assert [r["_right_id"] for r in out["rows"]] == ["101"]
+    assert out["message_open"] is False
+
+
+def test_accept_moves_to_next_record_and_records_the_selection(services, project):
+    first = review(services, project)
+    out = review(services, project, ids.ACCEPT, first["view"], ["101"])
+    assert out["label"] == "Record 2 of 5"
+    state = services.log.state(project.project_id)
+    assert state.decisions["1"].right_ids == ("101",)
+    assert state.decisions["1"].reviewer == "ann"
+
+
+def test_triple_click_records_one_decision(services, project):
+    view = review(services, project)["view"]
+    for _ in range(3):
+        review(services, project, ids.ACCEPT, view, ["101"])
+    assert len(services.log.events(project.project_id)) == 1
+
+
+def test_tampered_view_is_refused_and_changes_nothing(services, project):
+    view = dict(review(services, project)["view"])
+    out = review(services, project, ids.ACCEPT, view, ["999"])
+    assert "never proposed" in out["message"]
+    view["left_id"] = "no-such-record"
+    out = review(services, project, ids.ACCEPT, view, ["101"])
+    assert out["message_open"] is True
+    assert services.log.events(project.project_id) == []
+
+
+def test_accept_without_selection_asks_for_one(services, project):
+    view = review(services, project)["view"]
+    out = review(services, project, ids.ACCEPT, view, [])
+    assert "select at least one" in out["message"]
+    assert out["label"] == "Record 1 of 5"
+
+
+def test_no_match_skip_and_undo_return_to_the_record(services, project):
+    v1 = review(services, project)["view"]
+    v2 = review(services, project, ids.REJECT, v1)["view"]
+    out = review(services, project, ids.SKIP, v2)
+    assert out["label"] == "Record 3 of 5"
+    out = review(services, project, ids.UNDO, out["view"])
+    assert out["label"] == "Record 2 of 5"
+    out = review(services, project, ids.UNDO, out["view"])
+    assert out["label"] == "Record 1 of 5"
+    assert services.log.state(project.project_id).decisions == {}
+
+
+def test_edits_travel_with_the_accepted_match(services, project):
+    view = review(services, project)["view"]
+    edits = {"1": {"101": {"CarName": "Toyota Yaris"}}}
+    review(services, project, ids.ACCEPT, view, ["101"], edits)
+    frame, _, _, _ = update_matched(services, project.project_id, "matched", None, [], "ann", None)
+    assert any("Toyota Yaris" in str(v) for row in frame for v in row.values())
+    assert project.right.loc[0, "CarName"] == "Toyota Corolla"
+
+
+def test_second_reviewer_is_not_shown_a_leased_record(services, project):
+    ann = current_view(services, project, "ann")
+    bob = current_view(services, project, "bob")
+    assert ann["left_id"] == "1"
+    assert bob["left_id"] == "2"
+
+
+def test_done_when_every_record_is_decided(services, project):
+    view = review(services, project)["view"]
+    for _ in range(5):
+        out = review(services, project, ids.REJECT, view)
+        view = out["view"]
+    assert out["done"] is True
+    assert "All 5 records" in out["done_text"]
+
+
+def test_remove_and_undo_on_matched(services, project):
+    view = review(services, project)["view"]
+    review(services, project, ids.ACCEPT, view, ["101"])
+    rows, _, summary, seen = update_matched(
+        services, project.project_id, "matched", None, [], "ann", None
+    )
+    assert len(rows) == 1 and "1 accepted" in summary
+    rows, _, summary, seen = update_matched(
+        services, project.project_id, "matched", ids.MATCHED_REMOVE, rows, "ann", seen
+    )
+    assert rows == []
+    rows, _, summary, seen = update_matched(
+        services, project.project_id, "matched", ids.MATCHED_UNDO, [], "ann", seen
+    )
+    assert len(rows) == 1
+
+
+def test_remove_of_an_unrecorded_match_is_refused(services, project):
+    message = remove_matches(services, project, "ann", [{"left_id": "1", "right_id": "101"}])
+    assert message == "that match is not recorded"
+
+
+def test_export_csv_download(services, project):
+    view = review(services, project)["view"]
+    review(services, project, ids.ACCEPT, view, ["101"])
+    out = export_matches(services, project.project_id, ids.EXPORT_CSV)
+    raw = base64.b64decode(out["content"]) if out.get("base64") else out["content"].encode()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    frame = pd.read_csv(io.BytesIO(raw), dtype=str, encoding="utf-8-sig")
+    assert list(frame["right_id"]) == ["101"]
+    assert out["filename"].endswith(".csv")
+
+
+def test_upload_reads_and_reports_the_delimiter(services):
+    contents = "data:text/csv;base64," + base64.b64encode(b"a;b\n01;NA\n").decode()
+    info = read_upload(services, contents, "t.csv")
+    assert info["columns"] == ["a", "b"] and info["rows"] == 1
+    assert "delimiter ';'" in info["report"]
+
+
+def test_upload_of_a_ragged_file_names_the_line(services):
+    contents = "data:text/csv;base64," + base64.b64encode(b"a,b\n1,2\n3\n").decode()
+    with pytest.raises(TableReadError, match="line 3"):
+        read_upload(services, contents, "bad.csv")
+
+
+def test_build_spec_and_pair_count():
+    spec = build_spec(
+        ["name", None], ["full_name", None], ["jaro_winkler", "qratio"], [2, 1], "id", None
+    )
+    assert [(f.left, f.right, f.scorer, f.weight) for f in spec.fields] == [
+        ("name", "full_name", "jaro_winkler", 2.0)
+    ]
+    with pytest.raises(ValueError, match="weight"):
+        build_spec(["name"], ["name"], ["qratio"], [0], None, None)
+    assert count_message({"left": {"rows": 3}, "right": {"rows": 4}}).startswith("12 pairs")
+    assert "Upload both" in count_message({"left": {"rows": 3}})
+
+
+def _walk(component):
+    yield component
+    children = getattr(component, "children", None)
+    if children is None:
+        return
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if hasattr(child, "to_plotly_json"):
+            yield from _walk(child)
+
+
+def test_layout_ids_are_unique_and_every_declared_id_is_used(demo_app):
+    layout = demo_app.layout() if callable(demo_app.layout) else demo_app.layout
+    found = [c.id for c in _walk(layout) if isinstance(getattr(c, "id", None), str)]
+    assert len(found) == len(set(found)), "an ID is used twice"
+    declared = {v for k, v in vars(ids).items() if k.isupper() and isinstance(v, str)}
+    assert declared - set(found) == set(), "declared but never laid out"
+    assert set(found) <= declared, "laid out with an ID not written in components/ids.py"
+    assert ids_module.field_row("left", 0) == {"type": "field-left", "index": 0}
