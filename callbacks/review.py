@@ -94,7 +94,7 @@ def apply_action(
             left_id=left_id,
             right_ids=right_ids,
             edits={r: e for r, e in (edits or {}).get(left_id, {}).items() if r in right_ids},
-            scores={r: scores[r] for r in right_ids if r in scores},
+            scores=scores,
             thresholds=services.thresholds(project),
         )
     problem = validate_event(event, state, proposed, reviewer)
