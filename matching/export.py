@@ -346,9 +346,11 @@ def _csv_value(text: str, quoted: bool) -> object:
 def _column(values: list[object]) -> pd.Series:
     """A column with the dtype its cells call for: bool, int, float, text or mixed."""
     present = [v for v in values if v is not None]
-    if present and all(isinstance(v, bool) for v in present):
+    if not present:
+        return pd.Series([np.nan] * len(values), dtype=float)
+    if all(isinstance(v, bool) for v in present):
         return pd.Series(values, dtype=bool if len(present) == len(values) else object)
-    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
+    if all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
         if len(present) == len(values) and all(isinstance(v, int) for v in present):
             return pd.Series(values, dtype="int64")
         return pd.Series([np.nan if v is None else v for v in values], dtype=float)
@@ -414,6 +416,8 @@ def read_export(data: bytes, fmt: str) -> pd.DataFrame:
         The exported frame: neutralised and escaped text restored, text columns
         as ``str``, whole-number columns as ``int64``, other numbers as
         ``float64``, booleans as ``bool``; a column mixing kinds is ``object``.
+        In CSV and Excel a column without any value reads as ``float64`` NaN,
+        whatever it held (as with :func:`pandas.read_csv`).
 
     Examples
     --------
