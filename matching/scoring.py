@@ -22,6 +22,8 @@ __all__ = [
 
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
 _SPACE = re.compile(r"\s+", re.UNICODE)
+#: ASCII characters that ``_PUNCT`` turns into spaces: the fast path for ASCII text.
+_ASCII_PUNCT = {i: " " for i in range(128) if _PUNCT.match(chr(i))}
 
 # name -> (rapidfuzz scorer, divisor that maps its range onto [0, 1])
 _RAPIDFUZZ: dict[str, tuple[Callable, float]] = {
@@ -57,6 +59,9 @@ def normalize(value: object, norm: Normalization) -> str | None:
     if norm.casefold:
         text = text.casefold()
     if norm.collapse:
+        if text.isascii():
+            # Same result as the regexes below, several times faster on the common case.
+            return " ".join(text.translate(_ASCII_PUNCT).split()) or None
         text = _SPACE.sub(" ", _PUNCT.sub(" ", text))
     text = text.strip()
     return text or None

@@ -115,3 +115,12 @@ def test_scores_stay_within_unit_range(a, b, scorer):
         assert 0.0 <= value <= 1.0
         matrix = score_matrix([na], [nb], scorer, workers=1)
         assert 0.0 <= matrix[0, 0] <= 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(alphabet=st.characters(max_codepoint=127), max_size=20))
+def test_ascii_collapse_matches_the_regex_definition(value):
+    import re
+
+    slow = re.sub(r"\s+", " ", re.sub(r"[^\w\s]+", " ", value.casefold())).strip() or None
+    assert normalize(value, Normalization()) == slow
