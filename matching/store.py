@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 import threading
 import time as _time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine, make_url
@@ -91,6 +92,8 @@ _heartbeat = sa.Table(
     sa.Column("time", sa.Float, nullable=False),
 )
 
+_T = TypeVar("_T")
+
 # SQLite allows 32766 bound parameters; stay far below it on every backend.
 _CHUNK = 500
 
@@ -149,7 +152,9 @@ class DecisionLog:
     Notes
     -----
     One instance is safe to share between the threads of a process (its engine
-    pools connections); make one per process, after any fork. Nothing touches
+    pools connections); make one per process, after any fork. An in-memory
+    SQLite URL (``sqlite://``) shares one connection and suits single-threaded
+    tests only. Nothing touches
     the database until the first call, so a server can start while its database
     is down and :meth:`healthy` reports it.
 
@@ -351,21 +356,32 @@ class DecisionLog:
             When there is no such project.
         """
         unique = list({e.event_id: e for e in reversed(list(events))}.values())[::-1]
-        try:
-            with self._write() as conn:
-                if not self._project_exists(conn, project_id):
-                    raise ValueError(f"there is no project {project_id!r}")
-                known = self._known_ids(conn, project_id, [e.event_id for e in unique])
-                rows = [_event_row(project_id, e) for e in unique if e.event_id not in known]
-                if rows:
-                    conn.execute(_events.insert(), rows)
-        except IntegrityError:
-            # Only a concurrent writer on a server database gets here (SQLite
-            # writers are serialised): it wrote one of these ids first.
-            if len(unique) == 1:
-                return 0
-            raise
+        return self._retry(lambda: self._append_new(project_id, unique))
+
+    def _append_new(self, project_id: str, events: list[Event]) -> int:
+        with self._write() as conn:
+            if not self._project_exists(conn, project_id):
+                raise ValueError(f"there is no project {project_id!r}")
+            known = self._known_ids(conn, project_id, [e.event_id for e in events])
+            rows = [_event_row(project_id, e) for e in events if e.event_id not in known]
+            if rows:
+                conn.execute(_events.insert(), rows)
         return len(rows)
+
+    @staticmethod
+    def _retry(write: Callable[[], _T]) -> _T:
+        """Run ``write`` again when a concurrent transaction inserted the same key first.
+
+        Only server databases get here: SQLite writers are serialised by
+        ``BEGIN IMMEDIATE``, so their check-then-insert cannot race.
+        """
+        for attempt in range(3):
+            try:
+                return write()
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _known_ids(conn: Connection, project_id: str, ids: list[str]) -> set[str]:
@@ -459,31 +475,41 @@ class DecisionLog:
         """
         now = _time.time() if now is None else now
         left_id = str(left_id)
+        return self._retry(
+            lambda: self._lease(project_id, left_id, reviewer, now + ttl, now, exclusive)
+        )
+
+    def _lease(
+        self,
+        project_id: str,
+        left_id: str,
+        reviewer: str,
+        expires: float,
+        now: float,
+        exclusive: bool,
+    ) -> bool:
         key = (_leases.c.project_id == project_id) & (_leases.c.left_id == left_id)
-        try:
-            with self._write() as conn:
-                holder = conn.execute(sa.select(_leases.c.reviewer, _leases.c.expires).where(key))
-                holder = holder.first()
-                if holder is not None and holder.reviewer != reviewer and holder.expires > now:
-                    return False
-                if exclusive:
-                    conn.execute(
-                        _leases.delete().where(
-                            _leases.c.project_id == project_id,
-                            _leases.c.reviewer == reviewer,
-                            _leases.c.left_id != left_id,
-                        )
+        with self._write() as conn:
+            holder = conn.execute(sa.select(_leases.c.reviewer, _leases.c.expires).where(key))
+            holder = holder.first()
+            if holder is not None and holder.reviewer != reviewer and holder.expires > now:
+                return False
+            if exclusive:
+                conn.execute(
+                    _leases.delete().where(
+                        _leases.c.project_id == project_id,
+                        _leases.c.reviewer == reviewer,
+                        _leases.c.left_id != left_id,
                     )
-                values = {"reviewer": reviewer, "expires": now + ttl}
-                if holder is None:
-                    conn.execute(
-                        _leases.insert().values(project_id=project_id, left_id=left_id, **values)
-                    )
-                else:
-                    conn.execute(_leases.update().where(key).values(**values))
-        except IntegrityError:
-            # A concurrent reviewer inserted the lease first (server databases only).
-            return False
+                )
+            values = {"reviewer": reviewer, "expires": expires}
+            if holder is None:
+                conn.execute(
+                    _leases.insert().values(project_id=project_id, left_id=left_id, **values)
+                )
+            else:
+                conn.execute(_leases.update().where(key).values(**values))
+
         return True
 
     def busy_records(self, project_id: str, reviewer: str, *, now: float | None = None) -> set[str]:
@@ -518,7 +544,8 @@ class DecisionLog:
                 )
                 if done.rowcount == 0:
                     conn.execute(_heartbeat.insert().values(writer="health", **row))
-        except (SQLAlchemyError, OSError):
+        except Exception:
+            # Whatever the failure, the answer is "not healthy", never an error page.
             return False
         return True
 

@@ -182,6 +182,7 @@ def test_twenty_threads_write_at_once(log):
 def _write_in_process(url: str, prefix: str, count: int, go, errors: Path) -> None:
     try:
         log = DecisionLog(url)
+        log.ensure_project("p", name="shared", meta={})
         go.wait(60)
         for i in range(count):
             log.append("p", accept(f"{prefix}-{i}", f"L{i}", "R1", reviewer=prefix))
@@ -190,10 +191,11 @@ def _write_in_process(url: str, prefix: str, count: int, go, errors: Path) -> No
         raise
 
 
-def test_twenty_processes_write_at_once(tmp_path, log):
-    # Forked, so the writers start at once without importing pandas twenty times.
+def test_twenty_processes_write_at_once(tmp_path):
+    # Forked, so the writers start at once without importing pandas twenty times;
+    # each creates the tables and the project if it is first.
     fork = multiprocessing.get_context("fork")
-    url = log.url.render_as_string(hide_password=False)
+    url = _url(tmp_path / "shared.db")
     go = fork.Event()
     procs = [
         fork.Process(target=_write_in_process, args=(url, f"w{n}", 25, go, tmp_path / f"w{n}.err"))
