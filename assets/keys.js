@@ -8,7 +8,8 @@
         if (!target) { return false; }
         const tag = (target.tagName || "").toLowerCase();
         return tag === "input" || tag === "textarea" || tag === "select" ||
-            target.isContentEditable || !!target.closest(".ag-cell-inline-editing");
+            target.isContentEditable ||
+            !!(target.closest && target.closest(".ag-cell-inline-editing"));
     }
 
     function reviewVisible() {
