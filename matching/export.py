@@ -137,11 +137,11 @@ def matched_table(
                 right_rec.loc[i, col] = value
         edited.append(", ".join(edits) or None)
 
+    # A pair whose decision recorded no score takes it from the candidates.
+    wanted = candidates[candidates["left_id"].astype(str).isin(set(pairs["left_id"]))]
     known = {
         (str(a), str(b)): s
-        for a, b, s in zip(
-            candidates["left_id"], candidates["right_id"], candidates["score"], strict=True
-        )
+        for a, b, s in zip(wanted["left_id"], wanted["right_id"], wanted["score"], strict=True)
     }
     fallback = [known.get(p, np.nan) for p in zip(pairs["left_id"], pairs["right_id"], strict=True)]
     score = pairs["score"].astype(float).fillna(pd.Series(fallback, dtype=float))
