@@ -29,6 +29,12 @@ __all__ = [
 #: per field, plus 40). Small enough to stay in cache-friendly sizes: faster than 4M.
 DEFAULT_CHUNK_ELEMENTS = 1_000_000
 
+# rapidfuzz converts the whole right column on every cdist call, so a chunk of a
+# few rows against a long right table spends its time converting: take at least
+# this many left rows, as long as a chunk stays under _MAX_CHUNK_ELEMENTS pairs.
+_MIN_CHUNK_ROWS = 64
+_MAX_CHUNK_ELEMENTS = 8_000_000
+
 Progress = Callable[[int, int], None]
 
 
@@ -421,7 +427,9 @@ def generate_candidates(
         Threads for rapidfuzz; -1 uses every core.
     chunk_elements, chunk_rows : int
         Size of a chunk of the full comparison, in pairs or in left rows
-        (``chunk_rows`` wins when given). Results do not depend on it.
+        (``chunk_rows`` wins when given). A chunk by ``chunk_elements`` takes
+        at least 64 rows while that stays under 8M pairs. Results do not
+        depend on it.
     progress : callable(done, total) or None
         Called after each chunk with left rows (or pairs, when blocking) done.
 
@@ -488,7 +496,8 @@ def generate_candidates(
         )
 
     n_left, n_right = len(left), len(right)
-    rows_per_chunk = chunk_rows or max(1, chunk_elements // n_right)
+    floor = min(_MIN_CHUNK_ROWS, _MAX_CHUNK_ELEMENTS // n_right)
+    rows_per_chunk = chunk_rows or max(1, chunk_elements // n_right, floor)
     rights = [_RightSide.of(c) for c in coded]
     presence = _presence(coded)
     out: list[tuple] = []
