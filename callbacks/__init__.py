@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from callbacks import data, insights, matched, review
+from callbacks import data, matched, review, statistics, tuning
 
 __all__ = ["register"]
 
 
 def register(app) -> None:
-    for feature in (review, matched, data, insights):
+    for feature in (review, matched, data, tuning, statistics):
         feature.register(app)

@@ -17,6 +17,7 @@ from flask_caching import Cache
 from matching.project import Project, build_project, load_tables, save_tables
 from matching.spec import Spec
 from matching.store import DecisionLog
+from matching.tuning import ScoreIndex
 
 __all__ = ["AppConfig", "Services", "services_of"]
 
@@ -64,6 +65,7 @@ class Services:
         # Unpickling a project on every request costs more than the review step
         # itself, so each process also keeps the projects it has used.
         self._projects: dict[str, Project] = {}
+        self._score_indexes: dict[str, ScoreIndex] = {}
 
     def open_project(
         self,
@@ -122,6 +124,18 @@ class Services:
             project.project_id = project_id
         self._remember(project)
         return project
+
+    def score_index(self, project: Project) -> ScoreIndex:
+        """The project's :class:`~matching.tuning.ScoreIndex`, built once per process.
+
+        A project id names its candidates (a content hash), so the index never
+        goes stale. Like the projects, each process keeps the indexes it built.
+        """
+        index = self._score_indexes.get(project.project_id)
+        if index is None:
+            index = ScoreIndex.from_candidates(project.candidates)
+            self._score_indexes[project.project_id] = index
+        return index
 
     def thresholds(self, project: Project) -> dict:
         """Keep and select in force for a project (the Tuning tab may change them)."""

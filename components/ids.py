@@ -66,11 +66,36 @@ class ids:
     RUN = "run-button"
     DATA_MESSAGE = "data-message"
 
-    # tuning and statistics
-    TUNING_BODY = "tuning-body"
-    STATS_BODY = "stats-body"
-    HISTOGRAM = "score-histogram"
-    COUNTS = "plain-counts"
+    # tuning
+    TUNING_KEEP = "tuning-keep-slider"
+    TUNING_SELECT = "tuning-select-slider"
+    TUNING_AUTO_ACCEPT = "tuning-auto-accept-slider"
+    TUNING_MARGIN = "tuning-margin-slider"
+    TUNING_AUTO_REJECT = "tuning-auto-reject-slider"
+    TUNING_CHART = "tuning-chart"
+    TUNING_COUNTS = "tuning-counts"
+    TUNING_STATUS = "tuning-status-store"
+    TUNING_SAVE = "tuning-save-button"
+    TUNING_SAVED = "tuning-saved-text"
+    AUTO_ACCEPT = "auto-accept-button"
+    AUTO_REJECT = "auto-reject-button"
+    BULK_MODAL = "bulk-modal"
+    BULK_TEXT = "bulk-modal-text"
+    BULK_CONFIRM = "bulk-confirm-button"
+    BULK_CANCEL = "bulk-cancel-button"
+    BULK_PENDING = "bulk-pending-store"
+    BULK_RESULT = "bulk-result-text"
+    BULK_DONE = "bulk-done-store"
+    BAND_CHART = "acceptance-band-chart"
+    ESTIMATE_TEXT = "precision-recall-text"
+
+    # statistics
+    STATS_INTERVAL = "stats-interval"
+    STATS_SEEN = "stats-seen-store"
+    STATS_PROGRESS = "stats-progress"
+    STATS_OVER_TIME = "stats-over-time-chart"
+    STATS_REVIEWERS = "stats-reviewers"
+    STATS_SCORES = "stats-scores-chart"
 
 
 def field_row(part: str, index: int | str) -> dict:

@@ -7,9 +7,10 @@ from dash import dcc, html
 
 from components.data import data_panel
 from components.ids import ids
-from components.insights import statistics_tab, tuning_tab
 from components.matched import matched_tab
 from components.review import KEY_HELP, review_tab
+from components.statistics import statistics_tab
+from components.tuning import tuning_tab
 
 __all__ = ["main_layout"]
 

@@ -1,0 +1,353 @@
+"""Tuning tab: live counts and histogram per slider move, saved thresholds, bulk decisions.
+
+A slider move costs a few binary searches on the project's
+:class:`~matching.tuning.ScoreIndex` (built once, kept by the services) and a
+figure. Work that passes over the pairs together with the decisions (the
+status histogram, the estimates) is cached per ``ReviewState.version`` in the
+services' cache, and its small result reaches the slider callback through the
+``TUNING_STATUS`` store, so a slider move reads no decisions at all.
+"""
+
+from __future__ import annotations
+
+import time
+
+from dash import Input, Output, State, ctx, no_update
+
+from callbacks.review import reviewer_name
+from callbacks.services import Services, services_of
+from components.ids import ids
+from components.tuning import SLIDER_IDS, band_figure, counts_panel, tuning_figure
+from matching.project import Project
+from matching.review import Event, ReviewState
+from matching.tuning import (
+    MIN_REVIEWED_PAIRS,
+    acceptance_by_band,
+    auto_accept_events,
+    auto_reject_events,
+    estimate_precision_recall,
+    histogram_by_status,
+)
+
+__all__ = [
+    "register",
+    "load_thresholds",
+    "refresh_status",
+    "update_tuning_view",
+    "update_estimates",
+    "save_thresholds",
+    "bulk_events",
+    "handle_bulk",
+]
+
+BULK_BUTTONS = {ids.AUTO_ACCEPT: "accept", ids.AUTO_REJECT: "reject"}
+
+
+def _clean(thresholds: dict) -> dict[str, float] | None:
+    """Slider values as floats in [0, 1]; None while a direct-input box is empty."""
+    if any(thresholds.get(k) is None for k in SLIDER_IDS):
+        return None
+    return {k: min(max(float(thresholds[k]), 0.0), 1.0) for k in SLIDER_IDS}
+
+
+def load_thresholds(services: Services, project_id) -> tuple:
+    """Slider positions for a newly opened project: its saved keep and select,
+    auto-accept at 0.9 (or select, if higher) with margin 0.1, auto-reject at keep.
+    """
+    project = services.project(project_id)
+    if project is None:
+        return (no_update,) * len(SLIDER_IDS)
+    th = services.thresholds(project)
+    return th["keep"], th["select"], max(th["select"], 0.9), 0.1, th["keep"]
+
+
+def _status_bins(services: Services, project: Project, state: ReviewState) -> dict:
+    key = f"tuning-status:{project.project_id}:{state.version}"
+    hit = services.cache.get(key)
+    if hit is None:
+        bins = len(services.score_index(project).counts_by_bin)
+        frame = histogram_by_status(project.candidates, state, bins=bins)
+        hit = {k: frame[k].tolist() for k in ("accepted", "rejected", "undecided")}
+        services.cache.set(key, hit)
+    return hit
+
+
+def refresh_status(services: Services, project_id, tab, seen) -> dict:
+    """The decisions' share of the tuning chart, when the Tuning tab shows and they changed.
+
+    Returns ``{"project_id", "version", "decided", "bars"}`` (``bars`` None
+    while nothing is decided) or ``no_update``.
+    """
+    project = services.project(project_id)
+    if project is None or tab != "tuning":
+        return no_update
+    state = services.log.state(project.project_id)
+    if seen and (seen.get("project_id"), seen.get("version")) == (project_id, state.version):
+        return no_update
+    bars = _status_bins(services, project, state) if state.decisions else None
+    return {
+        "project_id": project_id,
+        "version": state.version,
+        "decided": len(state.decisions),
+        "bars": bars,
+    }
+
+
+def update_tuning_view(services: Services, project_id, thresholds: dict, status) -> tuple:
+    """Chart and live counts for one slider position (the slider callback)."""
+    project = services.project(project_id)
+    values = _clean(thresholds)
+    if project is None or values is None:
+        return no_update, no_update
+    index = services.score_index(project)
+    counts = index.counts(**values)
+    edges, totals = index.histogram()
+    bars = {"pairs": totals.tolist()}
+    if status and status.get("project_id") == project_id and status.get("bars"):
+        bars = status["bars"]
+    return tuning_figure(edges.tolist(), bars, values), counts_panel(counts)
+
+
+def _estimate(services: Services, project: Project, version: int, cut: float) -> dict | None:
+    key = f"tuning-estimate:{project.project_id}:{version}:{cut:.4f}"
+    hit = services.cache.get(key)
+    if hit is None:
+        state = services.log.state(project.project_id)
+        estimate = estimate_precision_recall(project.candidates, state, keep=cut, select=cut)
+        hit = {"estimate": estimate}
+        services.cache.set(f"tuning-estimate:{project.project_id}:{state.version}:{cut:.4f}", hit)
+    return hit["estimate"]
+
+
+def _bands(services: Services, project: Project, version: int) -> dict:
+    key = f"tuning-bands:{project.project_id}:{version}"
+    hit = services.cache.get(key)
+    if hit is None:
+        frame = acceptance_by_band(project.candidates, services.log.state(project.project_id))
+        hit = {c: frame[c].tolist() for c in frame.columns}
+        hit["acceptance_rate"] = [None if r != r else r for r in hit["acceptance_rate"]]
+        services.cache.set(key, hit)
+    return hit
+
+
+def _estimate_text(estimate: dict | None, reviewed: int, cut: float) -> str:
+    if estimate is None:
+        return (
+            f"Estimates appear once reviewers have decided {MIN_REVIEWED_PAIRS} pairs"
+            f" ({reviewed} so far; automatic decisions do not count)."
+        )
+
+    def pct(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.0%}"
+
+    return (
+        f"Estimate from {estimate['reviewed']:,} reviewed pairs: pre-selecting pairs from"
+        f" {cut:.2f} gives precision {pct(estimate['precision'])}"
+        f" ({estimate['selected_accepted']:,} of {estimate['selected']:,} pre-selected pairs"
+        f" accepted) and recall {pct(estimate['recall'])}"
+        f" ({estimate['selected_accepted']:,} of {estimate['accepted']:,} accepted pairs"
+        " pre-selected). The reviewed pairs are a sample, not the whole table."
+    )
+
+
+def update_estimates(services: Services, project_id, keep, select, status, *, trigger) -> tuple:
+    """Precision/recall text for keep and select, and the acceptance-by-band chart."""
+    project = services.project(project_id)
+    if project is None or keep is None or select is None or not status:
+        return no_update, no_update, no_update
+    if status.get("project_id") != project_id:
+        return "", no_update, {"display": "none"}
+    version = status["version"]
+    bands = _bands(services, project, version)
+    reviewed = int(sum(bands["reviewed"]))
+    cut = max(float(keep), float(select))
+    text = _estimate_text(_estimate(services, project, version, cut), reviewed, cut)
+    if trigger in (ids.TUNING_KEEP, ids.TUNING_SELECT):
+        return text, no_update, no_update
+    if reviewed < MIN_REVIEWED_PAIRS:
+        return text, no_update, {"display": "none"}
+    figure = band_figure(
+        bands["band_start"], bands["band_end"], bands["reviewed"], bands["acceptance_rate"]
+    )
+    return text, figure, {}
+
+
+def save_thresholds(services: Services, project_id, keep, select) -> str:
+    """Store keep and select in the project's meta: what reviewers see next."""
+    record = services.log.project(project_id) if project_id else None
+    if record is None or keep is None or select is None:
+        return ""
+    meta = {**record["meta"], "keep": float(keep), "select": float(select)}
+    services.log.update_project_meta(project_id, meta)
+    return (
+        f"Saved: reviewers now see pairs scoring {keep:.2f} or more, pre-selected from"
+        f" {max(keep, select):.2f}. Records already decided are unchanged."
+    )
+
+
+def bulk_events(
+    services: Services, project: Project, pending: dict, reviewer: str, *, now: float | None = None
+) -> list[Event]:
+    """The events a bulk action would write now: undecided records only, one batch."""
+    state = services.log.state(project.project_id)
+    common = {"reviewer": reviewer, "batch": pending["batch"], "now": now}
+    if pending["kind"] == "accept":
+        return auto_accept_events(
+            project.candidates,
+            state,
+            threshold=pending["threshold"],
+            margin=pending["margin"],
+            **common,
+        )
+    return auto_reject_events(project.candidates, state, threshold=pending["threshold"], **common)
+
+
+def _pending(kind: str, version: int, values: dict[str, float]) -> dict:
+    if kind == "accept":
+        threshold, margin = values["auto_accept"], values["margin"]
+        batch = f"auto-accept|{version}|{threshold}|{margin}"
+    else:
+        threshold, margin = values["auto_reject"], 0.0
+        batch = f"auto-reject|{version}|{threshold}"
+    return {"kind": kind, "threshold": threshold, "margin": margin, "batch": batch}
+
+
+def _question(pending: dict, count: int) -> str:
+    if not count:
+        return "No undecided record meets this rule: there is nothing to apply."
+    records = "record" if count == 1 else "records"
+    if pending["kind"] == "accept":
+        return (
+            f"Accept the best candidate of {count:,} undecided {records}: best score at least"
+            f" {pending['threshold']:.2f}, ahead of the runner-up by at least"
+            f" {pending['margin']:.2f}? The decisions are marked automatic; Undo on the"
+            " Review tab reverts them all."
+        )
+    return (
+        f"Mark {count:,} undecided {records} as no match: best score below"
+        f" {pending['threshold']:.2f}? The decisions are marked automatic; Undo on the"
+        " Review tab reverts them all."
+    )
+
+
+def handle_bulk(
+    services: Services, project_id, reviewer, thresholds: dict, pending, *, trigger
+) -> tuple:
+    """Open the confirmation (naming the count), cancel it, or write the batch.
+
+    Returns modal open, modal text, Confirm disabled, pending action, result
+    text and the done store (which refreshes the chart).
+    """
+    skip = (no_update,) * 6
+    project = services.project(project_id)
+    if project is None:
+        return skip
+    who = reviewer_name(reviewer)
+    if trigger in BULK_BUTTONS:
+        values = _clean(thresholds)
+        if values is None:
+            return skip
+        version = services.log.state(project.project_id).version
+        action = {**_pending(BULK_BUTTONS[trigger], version, values), "project_id": project_id}
+        count = len(bulk_events(services, project, action, who))
+        return True, _question(action, count), count == 0, action, no_update, no_update
+    if trigger == ids.BULK_CONFIRM and pending and pending.get("project_id") == project_id:
+        written = services.log.append_many(
+            project.project_id, bulk_events(services, project, pending, who, now=time.time())
+        )
+        if not written:  # a second click of the same batch: the first one reported it
+            return False, no_update, True, None, no_update, no_update
+        verb = "accepted" if pending["kind"] == "accept" else "marked no match"
+        result = f"{written:,} records {verb} automatically by {who}."
+        return False, no_update, True, None, result, {"batch": pending["batch"], "written": written}
+    return False, no_update, no_update, None, no_update, no_update
+
+
+def register(app) -> None:
+    services = services_of(app)
+    sliders = [Output(i, "value") for i in SLIDER_IDS.values()]
+
+    def thresholds_callback(project_id):
+        return load_thresholds(services, project_id)
+
+    app.callback(*sliders, Input(ids.PROJECT_SELECT, "value"))(thresholds_callback)
+
+    def status_callback(project_id, tab, _tick, _done, seen):
+        return refresh_status(services, project_id, tab, seen)
+
+    app.callback(
+        Output(ids.TUNING_STATUS, "data"),
+        Input(ids.PROJECT_SELECT, "value"),
+        Input(ids.TABS, "active_tab"),
+        Input(ids.STATS_INTERVAL, "n_intervals"),
+        Input(ids.BULK_DONE, "data"),
+        State(ids.TUNING_STATUS, "data"),
+    )(status_callback)
+
+    def view_callback(project_id, thresholds, status):
+        return update_tuning_view(services, project_id, thresholds, status)
+
+    app.callback(
+        output=[Output(ids.TUNING_CHART, "figure"), Output(ids.TUNING_COUNTS, "children")],
+        inputs={
+            "project_id": Input(ids.PROJECT_SELECT, "value"),
+            "thresholds": {k: Input(i, "value") for k, i in SLIDER_IDS.items()},
+            "status": Input(ids.TUNING_STATUS, "data"),
+        },
+    )(view_callback)
+
+    def estimates_callback(project_id, keep, select, status):
+        return update_estimates(
+            services, project_id, keep, select, status, trigger=ctx.triggered_id
+        )
+
+    app.callback(
+        Output(ids.ESTIMATE_TEXT, "children"),
+        Output(ids.BAND_CHART, "figure"),
+        Output(ids.BAND_CHART, "style"),
+        Input(ids.PROJECT_SELECT, "value"),
+        Input(ids.TUNING_KEEP, "value"),
+        Input(ids.TUNING_SELECT, "value"),
+        Input(ids.TUNING_STATUS, "data"),
+    )(estimates_callback)
+
+    def save_callback(_n, project_id, keep, select):
+        return save_thresholds(services, project_id, keep, select)
+
+    app.callback(
+        Output(ids.TUNING_SAVED, "children"),
+        Input(ids.TUNING_SAVE, "n_clicks"),
+        State(ids.PROJECT_SELECT, "value"),
+        State(ids.TUNING_KEEP, "value"),
+        State(ids.TUNING_SELECT, "value"),
+        prevent_initial_call=True,
+    )(save_callback)
+
+    def bulk_callback(clicks, project_id, reviewer, thresholds, pending):
+        return handle_bulk(
+            services, project_id, reviewer, thresholds, pending, trigger=ctx.triggered_id
+        )
+
+    app.callback(
+        output=[
+            Output(ids.BULK_MODAL, "is_open"),
+            Output(ids.BULK_TEXT, "children"),
+            Output(ids.BULK_CONFIRM, "disabled"),
+            Output(ids.BULK_PENDING, "data"),
+            Output(ids.BULK_RESULT, "children"),
+            Output(ids.BULK_DONE, "data"),
+        ],
+        inputs={
+            "clicks": [
+                Input(ids.AUTO_ACCEPT, "n_clicks"),
+                Input(ids.AUTO_REJECT, "n_clicks"),
+                Input(ids.BULK_CONFIRM, "n_clicks"),
+                Input(ids.BULK_CANCEL, "n_clicks"),
+            ],
+            "project_id": State(ids.PROJECT_SELECT, "value"),
+            "reviewer": State(ids.REVIEWER, "value"),
+            "thresholds": {k: State(i, "value") for k, i in SLIDER_IDS.items()},
+            "pending": State(ids.BULK_PENDING, "data"),
+        },
+        prevent_initial_call=True,
+    )(bulk_callback)

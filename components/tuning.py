@@ -1,0 +1,274 @@
+"""Tuning tab: threshold sliders, the score histogram, live counts, bulk decisions, estimates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from components.ids import ids
+
+__all__ = [
+    "tuning_tab",
+    "tuning_figure",
+    "counts_panel",
+    "band_figure",
+    "STATUS_COLOURS",
+    "SLIDER_IDS",
+]
+
+#: Threshold name -> the slider that sets it, in the order the callbacks read them.
+SLIDER_IDS = {
+    "keep": ids.TUNING_KEEP,
+    "select": ids.TUNING_SELECT,
+    "auto_accept": ids.TUNING_AUTO_ACCEPT,
+    "margin": ids.TUNING_MARGIN,
+    "auto_reject": ids.TUNING_AUTO_REJECT,
+}
+
+STATUS_COLOURS = {
+    "accepted": "#2a9d8f",
+    "rejected": "#e76f51",
+    "undecided": "#adb5bd",
+    "pairs": "#4c72b0",
+}
+
+# name shown on the chart, line colour, dash; margin is not a score, so it has no line.
+_LINES = {
+    "keep": ("keep", "#495057", "dash"),
+    "select": ("select", "#1d6fa5", "dash"),
+    "auto_accept": ("auto-accept", "#2a9d8f", "dot"),
+    "auto_reject": ("auto-reject", "#e76f51", "dot"),
+}
+
+_SLIDERS = (
+    ("keep", "Keep", "Pairs scoring at least this are shown to reviewers."),
+    ("select", "Select", "Pairs scoring at least this (and keep) are pre-selected."),
+    (
+        "auto_accept",
+        "Auto-accept",
+        "A record is accepted when its best candidate scores at least this…",
+    ),
+    ("margin", "Margin", "…and beats the runner-up (0 when alone) by at least this."),
+    ("auto_reject", "Auto-reject", "A record is rejected when its best candidate is below this."),
+)
+
+_MARKS = {0: "0", 0.25: "0.25", 0.5: "0.5", 0.75: "0.75", 1: "1"}
+
+
+def _slider(name: str, label: str, help_text: str) -> html.Div:
+    return html.Div(
+        [
+            dbc.Label(label, html_for=SLIDER_IDS[name], className="fw-semibold mb-0"),
+            html.Div(help_text, className="small text-muted"),
+            dcc.Slider(
+                0,
+                1,
+                0.01,
+                value=0.5,
+                marks=_MARKS,
+                updatemode="drag",
+                id=SLIDER_IDS[name],
+            ),
+        ],
+        className="mb-3",
+    )
+
+
+def _bulk_modal() -> dbc.Modal:
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle("Apply automatic decisions")),
+            dbc.ModalBody(id=ids.BULK_TEXT),
+            dbc.ModalFooter(
+                [
+                    dbc.Button("Cancel", id=ids.BULK_CANCEL, color="secondary", outline=True),
+                    dbc.Button("Confirm", id=ids.BULK_CONFIRM, color="primary"),
+                ]
+            ),
+        ],
+        id=ids.BULK_MODAL,
+        is_open=False,
+    )
+
+
+def tuning_tab() -> html.Div:
+    """Sliders on the left; chart, counts and estimates on the right."""
+    controls = dbc.Col(
+        [
+            *(_slider(*s) for s in _SLIDERS),
+            dbc.Button(
+                "Use these thresholds for review", id=ids.TUNING_SAVE, color="primary", size="sm"
+            ),
+            html.Div(id=ids.TUNING_SAVED, className="small text-success mt-1 mb-3"),
+            html.Div(
+                [
+                    dbc.Button(
+                        "Apply auto-accept",
+                        id=ids.AUTO_ACCEPT,
+                        color="success",
+                        outline=True,
+                        size="sm",
+                        className="me-2",
+                    ),
+                    dbc.Button(
+                        "Apply auto-reject",
+                        id=ids.AUTO_REJECT,
+                        color="danger",
+                        outline=True,
+                        size="sm",
+                    ),
+                ]
+            ),
+            html.Div(id=ids.BULK_RESULT, className="small mt-1"),
+            _bulk_modal(),
+            dcc.Store(id=ids.BULK_PENDING),
+            dcc.Store(id=ids.BULK_DONE),
+            dcc.Store(id=ids.TUNING_STATUS),
+        ],
+        md=4,
+    )
+    chart = dbc.Col(
+        [
+            dcc.Graph(id=ids.TUNING_CHART, config={"displayModeBar": False}),
+            html.Div(id=ids.TUNING_COUNTS),
+            html.H6("Estimates from reviewed pairs", className="mt-4"),
+            html.Div(id=ids.ESTIMATE_TEXT, className="small"),
+            dcc.Graph(
+                id=ids.BAND_CHART, config={"displayModeBar": False}, style={"display": "none"}
+            ),
+        ],
+        md=8,
+    )
+    return html.Div(dbc.Row([controls, chart]), className="pt-3")
+
+
+def tuning_figure(
+    edges: Sequence[float],
+    bars: Mapping[str, Sequence[int]],
+    thresholds: Mapping[str, float],
+) -> go.Figure:
+    """The score histogram, one stacked bar trace per entry of ``bars``
+    (``pairs``, or ``accepted``/``rejected``/``undecided``), with a vertical
+    line at each threshold of ``thresholds`` that is a score.
+    """
+    width = edges[1] - edges[0]
+    centres = [lo + width / 2 for lo in edges[:-1]]
+    traces = [
+        go.Bar(
+            x=centres,
+            y=list(counts),
+            width=width,
+            name=name,
+            marker={"color": STATUS_COLOURS[name], "line": {"width": 0}},
+        )
+        for name, counts in bars.items()
+    ]
+    shapes, notes = [], []
+    for i, (key, (label, colour, dash)) in enumerate(_LINES.items()):
+        value = thresholds[key]
+        shapes.append(
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "paper",
+                "x0": value,
+                "x1": value,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": colour, "dash": dash, "width": 2},
+            }
+        )
+        # Staggered heights keep the labels readable when thresholds are close.
+        notes.append(
+            {
+                "x": value,
+                "y": 1 - 0.09 * i,
+                "xref": "x",
+                "yref": "paper",
+                "text": f"{label} {value:.2f}",
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+                "font": {"color": colour, "size": 11},
+                "bgcolor": "rgba(255,255,255,0.8)",
+            }
+        )
+    return go.Figure(
+        traces,
+        {
+            "barmode": "stack",
+            "bargap": 0,
+            "height": 340,
+            "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+            "xaxis": {"title": {"text": "score"}, "range": [0, 1]},
+            "yaxis": {"title": {"text": "candidate pairs"}},
+            "legend": {"orientation": "h", "y": -0.18},
+            "showlegend": len(traces) > 1,
+            "shapes": shapes,
+            "annotations": notes,
+            "plot_bgcolor": "white",
+        },
+    )
+
+
+_COUNTS = (
+    ("pairs_kept", "Pairs kept", "pairs"),
+    ("records_with_candidate", "Records with ≥1 kept candidate", "records"),
+    ("pairs_selected", "Pairs pre-selected", "pairs"),
+    ("auto_accept", "Records auto-accepted", "records"),
+    ("auto_reject", "Records auto-rejected", "records"),
+)
+
+
+def counts_panel(counts: Mapping[str, int]) -> html.Div:
+    """The live counts of :meth:`matching.tuning.ScoreIndex.counts` as a row of tiles."""
+    tiles = [
+        dbc.Col(
+            html.Div(
+                [
+                    html.Div(f"{counts[key]:,}", className="fs-4 fw-semibold"),
+                    html.Div(label, className="small"),
+                    html.Div(f"of {counts[total]:,} {total}", className="small text-muted"),
+                ],
+                className="border rounded p-2 h-100",
+                title=key,
+            ),
+        )
+        for key, label, total in _COUNTS
+    ]
+    note = html.Div(
+        "Counts cover every candidate pair and record, decided or not; "
+        "the Apply buttons act on undecided records only.",
+        className="small text-muted mt-1",
+    )
+    return html.Div([dbc.Row(tiles, className="g-2"), note])
+
+
+def band_figure(
+    band_start: Sequence[float],
+    band_end: Sequence[float],
+    reviewed: Sequence[int],
+    rate: Sequence[float | None],
+) -> go.Figure:
+    """Acceptance rate of reviewed pairs per score band, with the pair count on hover."""
+    centres = [(a + b) / 2 for a, b in zip(band_start, band_end)]
+    return go.Figure(
+        go.Bar(
+            x=centres,
+            y=list(rate),
+            width=[b - a for a, b in zip(band_start, band_end)],
+            customdata=list(reviewed),
+            hovertemplate="score %{x:.2f}: %{y:.0%} of %{customdata} reviewed pairs<extra></extra>",
+            marker={"color": STATUS_COLOURS["accepted"], "line": {"color": "white", "width": 1}},
+        ),
+        {
+            "height": 240,
+            "margin": {"l": 50, "r": 10, "t": 10, "b": 40},
+            "xaxis": {"title": {"text": "score band"}, "range": [0, 1]},
+            "yaxis": {"title": {"text": "accepted"}, "range": [0, 1], "tickformat": ".0%"},
+            "plot_bgcolor": "white",
+        },
+    )
