@@ -39,6 +39,7 @@ def current_view(
         "decided": len(state.decisions),
         "skipped": len(state.skipped),
         "left_id": None,
+        "reviewer": reviewer,
     }
     for _ in range(20):
         pos = next_record(state, project.queue, reviewer, busy=busy, restart=restart)
@@ -193,6 +194,10 @@ def update_review(
         return _render(None, None, None)
     who = reviewer_name(reviewer)
     message = None
+    previous = (view or {}).get("reviewer")
+    if trigger == ids.REVIEWER and previous and previous != who:
+        # The record stays free for whoever types their name next.
+        services.log.release_leases(project.project_id, previous)
     if trigger in ACTIONS and view and view.get("project_id") == project_id:
         selected = [r["_right_id"] for r in (selected_rows or []) if "_right_id" in r]
         message = apply_action(services, project, who, ACTIONS[trigger], view, selected, edits)

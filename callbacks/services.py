@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 from flask_caching import Cache
+from sqlalchemy.exc import SQLAlchemyError
 
 from matching.project import Project, build_project, load_tables, save_tables
 from matching.spec import Spec
@@ -147,7 +148,12 @@ class Services:
         }
 
     def project_options(self) -> list[dict]:
-        return [{"label": p["name"], "value": p["project_id"]} for p in self.log.projects()]
+        """The projects for the navbar; none while the database cannot be read."""
+        try:
+            projects = self.log.projects()
+        except SQLAlchemyError:
+            return []
+        return [{"label": p["name"], "value": p["project_id"]} for p in projects]
 
 
 def services_of(app) -> Services:

@@ -219,3 +219,42 @@ def test_layout_ids_are_unique_and_every_declared_id_is_used(demo_app):
     assert declared - set(found) == set(), "declared but never laid out"
     assert set(found) <= declared, "laid out with an ID not written in components/ids.py"
     assert ids_module.field_row("left", 0) == {"type": "field-left", "index": 0}
+
+
+def test_health_answers_200_when_the_database_takes_a_write(demo_app, monkeypatch):
+    client = demo_app.server.test_client()
+    assert client.get("/health").status_code == 200
+    monkeypatch.setattr(demo_app.matchdesk.log, "healthy", lambda: False)
+    assert client.get("/health").status_code == 503
+
+
+def test_health_is_503_when_the_database_cannot_be_written(tmp_path):
+    from app import create_app, demo_config
+
+    folder = tmp_path / "gone"
+    folder.mkdir()
+    app = create_app(
+        demo_config(db_url=f"sqlite:///{folder / 'd.db'}", data_dir=str(tmp_path / "data"))
+    )
+    app.matchdesk.log.close()
+    (folder / "d.db").unlink()
+    for extra in folder.iterdir():
+        extra.unlink()
+    folder.rmdir()
+    assert app.server.test_client().get("/health").status_code == 503
+
+
+def test_same_inputs_reopen_the_same_project_with_its_decisions(app_config):
+    from app import create_app
+
+    first = create_app(app_config)
+    services = first.matchdesk
+    project = services.project(services.project_options()[0]["value"])
+    view = review(services, project)["view"]
+    review(services, project, ids.ACCEPT, view, ["101"])
+
+    again = create_app(app_config).matchdesk
+    assert [p["value"] for p in again.project_options()] == [project.project_id]
+    reopened = again.project(project.project_id)
+    assert review(again, reopened)["label"] == "Record 2 of 5"
+    assert again.log.state(project.project_id).decisions["1"].right_ids == ("101",)
