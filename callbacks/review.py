@@ -8,6 +8,7 @@ trigger, records the action through :func:`apply_action` and renders what
 from __future__ import annotations
 
 from dash import Input, Output, State, ctx, no_update
+from dash.exceptions import PreventUpdate
 
 from callbacks.services import Services, services_of
 from components.ids import ids
@@ -195,6 +196,8 @@ def update_review(
     who = reviewer_name(reviewer)
     message = None
     previous = (view or {}).get("reviewer")
+    if trigger == ids.REVIEWER and previous == who:
+        raise PreventUpdate  # the name did not change: keep the reviewer's ticks
     if trigger == ids.REVIEWER and previous and previous != who:
         # The record stays free for whoever types their name next.
         services.log.release_leases(project.project_id, previous)

@@ -258,3 +258,24 @@ def test_same_inputs_reopen_the_same_project_with_its_decisions(app_config):
     reopened = again.project(project.project_id)
     assert review(again, reopened)["label"] == "Record 2 of 5"
     assert again.log.state(project.project_id).decisions["1"].right_ids == ("101",)
+
+
+def test_unchanged_name_keeps_the_page_as_it_is(services, project):
+    from dash.exceptions import PreventUpdate
+
+    view = review(services, project, who="anonymous")["view"]
+    with pytest.raises(PreventUpdate):
+        update_review(
+            project.project_id,
+            "",
+            0,
+            0,
+            0,
+            0,
+            0,
+            [],
+            {},
+            view,
+            services=services,
+            trigger=ids.REVIEWER,
+        )
