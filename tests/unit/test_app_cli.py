@@ -1,0 +1,107 @@
+"""``python app.py`` options: the demo by default, the user's files, clear errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def config(argv):
+    from app import config_from_args
+
+    return config_from_args(argv)[0]
+
+
+def test_no_files_starts_the_tutorial_demo():
+    cfg = config([])
+    assert list(cfg.left.columns) == ["OwnerID", "OwnerName", "OwnerSurname", "OwnerEmail"]
+    assert (cfg.keep, cfg.select) == (0.26, 0.33)
+    assert [f.left for f in cfg.spec.fields] == ["OwnerSurname"]
+
+
+def test_files_fields_and_thresholds(tmp_path):
+    left = tmp_path / "l.csv"
+    right = tmp_path / "r.csv"
+    left.write_text("id,name\n1,Ann\n", encoding="utf-8")
+    right.write_text("rid;full\nA;ann\n", encoding="utf-8")
+    cfg = config(
+        [
+            "--left",
+            str(left),
+            "--right",
+            str(right),
+            "--left-id",
+            "id",
+            "--right-id",
+            "rid",
+            "--field",
+            "name=full:token_set@2",
+            "--keep",
+            "0.4",
+            "--select",
+            "0.9",
+            "--block",
+            "prefix:name=full:1",
+        ]
+    )
+    assert (cfg.keep, cfg.select) == (0.4, 0.9)
+    field = cfg.spec.fields[0]
+    assert (field.left, field.right, field.scorer, field.weight) == (
+        "name",
+        "full",
+        "token_set",
+        2.0,
+    )
+    assert cfg.spec.block.kind == "prefix"
+    assert cfg.name == "l.csv ↔ r.csv"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--left", "missing.csv", "--right", "missing.csv", "--field", "a"], "cannot read"),
+        (["--left", "x.csv"], "give both --left and --right"),
+        (["--left", "x.csv", "--right", "x.csv", "--field", "a:nope"], "unknown scorer"),
+        (["--keep", "2"], "not between 0 and 1"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(tmp_path, args, message):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_a_missing_column_is_reported_before_the_server_starts(tmp_path):
+    left = tmp_path / "l.csv"
+    left.write_text("id,name\n1,Ann\n", encoding="utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--left",
+            str(left),
+            "--right",
+            str(left),
+            "--field",
+            "surname",
+            "--db",
+            f"sqlite:///{tmp_path / 'd.db'}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "no column 'surname'" in proc.stderr
