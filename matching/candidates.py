@@ -2,12 +2,15 @@
 
 The full comparison runs rapidfuzz's ``cdist`` on the distinct values of each
 field, chunk by chunk over the left table, so memory stays bounded whatever
-``len(left) * len(right)`` is. Blocking replaces the full cross product by the
+``len(left) * len(right)`` is. Rows with the same values in every compared field
+are compared once, and a field with few distinct left values is scored once for
+the whole table. Blocking replaces the full cross product by the
 pairs that share a key, scored with ``cpdist``.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,6 +38,13 @@ DEFAULT_CHUNK_ELEMENTS = 1_000_000
 _MIN_CHUNK_ROWS = 64
 _MAX_CHUNK_ELEMENTS = 8_000_000
 
+#: Columns of a chunk sampled to find each row's top-k cut-off (every this many).
+_SAMPLE_STEP = 4
+
+#: Scores, summed over fields, kept for the whole comparison: a field with few
+#: distinct left values is scored once instead of once per chunk (8 bytes each).
+_WHOLE_ELEMENTS = 24_000_000
+
 Progress = Callable[[int, int], None]
 
 
@@ -54,6 +64,17 @@ class _Coded:
     right_uniques: np.ndarray
     scorer: str
     weight: float
+
+    def take(self, left_rows: np.ndarray, right_rows: np.ndarray) -> _Coded:
+        """The same field restricted to some rows of each side (uniques unchanged)."""
+        return _Coded(
+            self.left_codes[left_rows],
+            self.right_codes[right_rows],
+            self.left_uniques,
+            self.right_uniques,
+            self.scorer,
+            self.weight,
+        )
 
     @property
     def left_direct(self) -> bool:
@@ -112,10 +133,19 @@ def _code(values: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _encode_fields(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> list[_Coded]:
+    # A column compared by several fields (another scorer, say) is cleaned once.
+    done: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def code(frame: pd.DataFrame, side: str, column: str, norm: Normalization):
+        key = (side, column, norm)
+        if key not in done:
+            done[key] = _code(normalize_column(frame[column], norm))
+        return done[key]
+
     coded = []
     for f in spec.fields:
-        lc, lu = _code(normalize_column(left[f.left], f.normalization))
-        rc, ru = _code(normalize_column(right[f.right], f.normalization))
+        lc, lu = code(left, "left", f.left, f.normalization)
+        rc, ru = code(right, "right", f.right, f.normalization)
         coded.append(_Coded(lc, rc, lu, ru, f.scorer, float(f.weight)))
     return coded
 
@@ -186,17 +216,19 @@ def count_pairs(left: pd.DataFrame, right: pd.DataFrame, block: Block | None = N
 def _select(score: np.ndarray, keep: float, top_k: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Positions of a chunk's entries that pass ``keep`` and may be in their row's top k.
 
-    Ties at the k-th score are all returned; :func:`_rank_and_cut` settles them.
+    A superset: each row's cut-off is the k-th best score among every few of its
+    columns, which is never above the row's own k-th best and costs a fraction of
+    partitioning the whole row. :func:`_rank_and_cut` settles the rest.
     """
-    mask = score >= keep
-    if top_k is not None and top_k < score.shape[1]:
-        over = np.flatnonzero(np.count_nonzero(mask, axis=1) > top_k)
-        if len(over):
-            rows = score[over]
-            at = rows.shape[1] - top_k
-            kth = np.partition(rows, at, axis=1)[:, at]
-            mask[over] &= rows >= kth[:, None]
-    return np.nonzero(mask)
+    n = score.shape[1]
+    if top_k is None or top_k >= n:
+        return np.nonzero(score >= keep)
+    # The sample keeps at least 4 * top_k columns, so few extra entries get through.
+    step = max(1, min(_SAMPLE_STEP, n // (4 * top_k)))
+    sample = score[:, ::step]
+    at = sample.shape[1] - top_k
+    kth = np.partition(sample, at, axis=1)[:, at]
+    return np.nonzero(score >= np.maximum(kth, keep)[:, None])
 
 
 def _rank_and_cut(
@@ -245,12 +277,14 @@ class _Part:
         return self.matrix[r, c]
 
 
-def _field_part(c: _Coded, start: int, stop: int, right: _RightSide, workers: int) -> _Part | None:
+def _field_part(c: _Coded, start: int, stop: int, right: _Prepared, workers: int) -> _Part | None:
     """Score one field for left rows ``start:stop``; None when no pair has it on both sides."""
     lc = c.left_codes[start:stop]
     missing = lc < 0
     if missing.all() or len(c.right_uniques) == 0:
         return None
+    if right.whole is not None:
+        return _Part(right.whole, np.where(missing, len(c.left_uniques), lc), right.whole_cols)
     if c.left_direct:
         queries = _values(lc, c.left_uniques)
         row_map = None
@@ -263,29 +297,54 @@ def _field_part(c: _Coded, start: int, stop: int, right: _RightSide, workers: in
         matrix[missing] = 0.0
     else:
         matrix = np.vstack([matrix, np.zeros((1, matrix.shape[1]))])
+    return _Part(_zero_missing_columns(matrix, right), row_map, right.col_map)
+
+
+def _zero_missing_columns(matrix: np.ndarray, right: _Prepared) -> np.ndarray:
+    """Zero the scores of missing right values: in place, or as an appended zero column."""
     if right.col_map is None:
         matrix[:, right.missing] = 0.0
-    else:
-        matrix = np.hstack([matrix, np.zeros((matrix.shape[0], 1))])
-    return _Part(matrix, row_map, right.col_map)
+        return matrix
+    return np.hstack([matrix, np.zeros((matrix.shape[0], 1))])
 
 
 @dataclass
-class _RightSide:
-    """What every chunk needs of one field's right column, worked out once."""
+class _Prepared:
+    """What every chunk needs of one field, worked out once.
+
+    ``choices`` are the right values cdist compares against (each row's, or each
+    distinct value's with ``col_map`` taking rows to them). A field with few
+    distinct left values also has ``whole``: every left value (then a zero row for
+    missing) against the right, through ``whole_cols`` (None: one column per row).
+    """
 
     choices: list[str]
     col_map: np.ndarray | None
     missing: np.ndarray
+    whole: np.ndarray | None = None
+    whole_cols: np.ndarray | None = None
 
     @classmethod
-    def of(cls, c: _Coded) -> _RightSide:
+    def of(cls, c: _Coded) -> _Prepared:
         rc = c.right_codes
         missing = rc < 0
         if c.right_direct:
             return cls(_values(rc, c.right_uniques), None, missing)
         col_map = np.where(missing, len(c.right_uniques), rc)
         return cls(c.right_uniques.tolist(), col_map, missing)
+
+    def score_whole(self, c: _Coded, budget: int, workers: int) -> int:
+        """Score the whole field now if it repeats left values and fits; elements used."""
+        rows = len(c.left_uniques) + 1
+        if c.left_direct or len(c.right_uniques) == 0 or rows * (len(self.choices) + 1) > budget:
+            return 0
+        matrix = score_matrix(c.left_uniques.tolist(), self.choices, c.scorer, workers=workers)
+        matrix = _zero_missing_columns(np.vstack([matrix, np.zeros((1, matrix.shape[1]))]), self)
+        self.whole, self.whole_cols = matrix, self.col_map
+        # Gathering rows of a row-aligned matrix is much cheaper than gathering cells.
+        if self.col_map is not None and rows * len(self.col_map) <= budget:
+            self.whole, self.whole_cols = matrix[:, self.col_map], None
+        return self.whole.size
 
 
 def _presence(coded: list[_Coded]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -308,7 +367,7 @@ def _presence(coded: list[_Coded]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _full_chunk(
     coded: list[_Coded],
-    rights: list[_RightSide],
+    rights: list[_Prepared],
     presence: tuple[np.ndarray, np.ndarray, np.ndarray],
     start: int,
     stop: int,
@@ -399,6 +458,118 @@ def _frame(
     return pd.DataFrame(data)
 
 
+@dataclass
+class _Records:
+    """A table's rows grouped into records: rows with the same value in every field."""
+
+    codes: np.ndarray
+    first: np.ndarray
+
+    @classmethod
+    def of(cls, columns: list[np.ndarray]) -> _Records:
+        """Records numbered in order of first appearance, so ``first`` is increasing."""
+        key = np.zeros(len(columns[0]), np.int64)
+        for codes in columns:
+            key = pd.factorize(key * (int(codes.max()) + 2) + codes + 1)[0].astype(np.int64)
+        return cls(key, np.unique(key, return_index=True)[1])
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows sorted by record then position, and each record's count and offset there."""
+        order = np.argsort(self.codes, kind="stable")
+        count = np.bincount(self.codes, minlength=len(self.first))
+        return order, count, np.cumsum(count) - count
+
+
+def _chunk_fields(
+    coded: list[_Coded], parts: list[_Part | None], start: int, rows: np.ndarray, cols: np.ndarray
+) -> list[np.ndarray]:
+    """Each field's scores at chunk positions ``rows, cols``; NaN where a value is missing."""
+    fields = []
+    for part, c in zip(parts, coded):
+        if part is None:
+            fields.append(np.full(len(rows), np.nan))
+            continue
+        fs = part.at(rows, cols)
+        fs[(c.left_codes[start + rows] < 0) | (c.right_codes[cols] < 0)] = np.nan
+        fields.append(fs)
+    return fields
+
+
+def _full_comparison(
+    coded: list[_Coded],
+    *,
+    keep: float,
+    top_k: int | None,
+    workers: int,
+    chunk_elements: int,
+    chunk_rows: int | None,
+    progress: Progress | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Every left row against every right row: kept pairs in the documented order.
+
+    A pair's scores depend only on the two rows' values, so rows with the same
+    values in every field (one record) are compared once: records against
+    records, chunk by chunk over the left records. Each kept record pair then
+    stands for its right record's rows in row order (at most ``top_k`` of them:
+    no more can make a left record's top k), those are ranked and cut per left
+    record, and each left record's pairs are repeated for each of its rows.
+    """
+    n_rows = len(coded[0].left_codes)
+    left_records = _Records.of([c.left_codes for c in coded])
+    right_records = _Records.of([c.right_codes for c in coded])
+    coded = [c.take(left_records.first, right_records.first) for c in coded]
+    n_left, n_right = len(left_records.first), len(right_records.first)
+    floor = min(_MIN_CHUNK_ROWS, _MAX_CHUNK_ELEMENTS // n_right)
+    rows_per_chunk = chunk_rows or max(1, chunk_elements // n_right, floor)
+    rights = [_Prepared.of(c) for c in coded]
+    budget = _WHOLE_ELEMENTS
+    for c, right in zip(coded, rights):
+        budget -= right.score_whole(c, budget, workers)
+    presence = _presence(coded)
+    right_rows, right_count, right_offset = right_records.rows()
+    if top_k is not None:
+        right_count = np.minimum(right_count, top_k)
+    rows_done = np.cumsum(np.bincount(left_records.codes, minlength=n_left))
+    none = np.empty(0, np.int64)
+    out: list[tuple] = [(none, none, np.empty(0), [np.empty(0)] * len(coded))]
+    for start in range(0, n_left, rows_per_chunk):
+        stop = min(start + rows_per_chunk, n_left)
+        score, parts = _full_chunk(coded, rights, presence, start, stop, workers)
+        rows, cols = _select(score, keep, top_k)
+        s = score[rows, cols]
+        del score
+        fields = _chunk_fields(coded, parts, start, rows, cols)
+        count = right_count[cols]
+        before = np.cumsum(count) - count
+        # Expand in batches of whole left records, so memory stays bounded however
+        # many right rows share a record.
+        batch = before[np.searchsorted(rows, rows)] // _MAX_CHUNK_ELEMENTS
+        cuts = np.unique(np.r_[0, np.flatnonzero(np.diff(batch)) + 1, len(rows)])
+        for a, b in itertools.pairwise(cuts):
+            entry = np.repeat(np.arange(a, b), count[a:b])
+            within = np.arange(len(entry)) - (before[entry] - before[a])
+            ri = right_rows[right_offset[cols[entry]] + within]
+            order = _rank_and_cut(rows[entry], ri, s[entry], top_k)
+            entry, ri = entry[order], ri[order]
+            out.append((rows[entry] + start, ri, s[entry], [f[entry] for f in fields]))
+        if progress:
+            progress(int(rows_done[stop - 1]), n_rows)
+    record = np.concatenate([o[0] for o in out])
+    ri = np.concatenate([o[1] for o in out])
+    score = np.concatenate([o[2] for o in out])
+    fields = [np.concatenate([o[3][j] for o in out]) for j in range(len(coded))]
+    if n_left == n_rows:
+        return record, ri, score, fields
+    per_record = np.bincount(record, minlength=n_left)
+    offset = np.cumsum(per_record) - per_record
+    per_row = per_record[left_records.codes]
+    li = np.repeat(np.arange(n_rows), per_row)
+    take = np.arange(len(li)) + np.repeat(
+        offset[left_records.codes] - (np.cumsum(per_row) - per_row), per_row
+    )
+    return li, ri[take], score[take], [f[take] for f in fields]
+
+
 def generate_candidates(
     left: pd.DataFrame,
     right: pd.DataFrame,
@@ -426,10 +597,11 @@ def generate_candidates(
     workers : int
         Threads for rapidfuzz; -1 uses every core.
     chunk_elements, chunk_rows : int
-        Size of a chunk of the full comparison, in pairs or in left rows
-        (``chunk_rows`` wins when given). A chunk by ``chunk_elements`` takes
-        at least 64 rows while that stays under 8M pairs. Results do not
-        depend on it.
+        Size of a chunk of the full comparison, in pairs or in left records
+        (``chunk_rows`` wins when given); rows with the same values in every
+        field are one record, compared once. A chunk by ``chunk_elements``
+        takes at least 64 records while that stays under 8M pairs. Results do
+        not depend on it.
     progress : callable(done, total) or None
         Called after each chunk with left rows (or pairs, when blocking) done.
 
@@ -495,37 +667,13 @@ def generate_candidates(
             [f[order] for f in fields],
         )
 
-    n_left, n_right = len(left), len(right)
-    floor = min(_MIN_CHUNK_ROWS, _MAX_CHUNK_ELEMENTS // n_right)
-    rows_per_chunk = chunk_rows or max(1, chunk_elements // n_right, floor)
-    rights = [_RightSide.of(c) for c in coded]
-    presence = _presence(coded)
-    out: list[tuple] = []
-    for start in range(0, n_left, rows_per_chunk):
-        stop = min(start + rows_per_chunk, n_left)
-        score, parts = _full_chunk(coded, rights, presence, start, stop, workers)
-        rows, cols = _select(score, keep, top_k)
-        s = score[rows, cols]
-        del score
-        order = _rank_and_cut(rows, cols, s, top_k)
-        rows, cols, s = rows[order], cols[order], s[order]
-        fields = []
-        for part, c in zip(parts, coded):
-            if part is None:
-                fields.append(np.full(len(rows), np.nan))
-                continue
-            fs = part.at(rows, cols)
-            fs[(c.left_codes[start + rows] < 0) | (c.right_codes[cols] < 0)] = np.nan
-            fields.append(fs)
-        out.append((rows + start, cols, s, fields))
-        if progress:
-            progress(stop, n_left)
-    return _frame(
-        spec,
-        left_ids,
-        right_ids,
-        np.concatenate([o[0] for o in out]),
-        np.concatenate([o[1] for o in out]),
-        np.concatenate([o[2] for o in out]),
-        [np.concatenate([o[3][j] for o in out]) for j in range(len(coded))],
+    li, ri, score, fields = _full_comparison(
+        coded,
+        keep=keep,
+        top_k=top_k,
+        workers=workers,
+        chunk_elements=chunk_elements,
+        chunk_rows=chunk_rows,
+        progress=progress,
     )
+    return _frame(spec, left_ids, right_ids, li, ri, score, fields)

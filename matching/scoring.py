@@ -69,6 +69,11 @@ def normalize(value: object, norm: Normalization) -> str | None:
 
 def normalize_column(values: Iterable[object], norm: Normalization) -> list[str | None]:
     """:func:`normalize` over a column, cleaning each distinct value once."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
+        # Text (or missing) only, so equal values clean alike: group them in C first.
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        cleaned = [normalize(v, norm) for v in uniques]
+        return np.array([*cleaned, None], dtype=object)[codes].tolist()
     cache: dict[object, str | None] = {}
     out = []
     for v in values:

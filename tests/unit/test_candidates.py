@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from matching import candidates
 from matching.candidates import count_pairs, generate_candidates
 from matching.demo import generate_tables
 from matching.scoring import normalize, score_pair
@@ -419,3 +420,110 @@ def test_exact_blocking_agrees_with_brute_force_on_pairs_sharing_the_key(data, c
     expected = expected[np.array(same, dtype=bool)].reset_index(drop=True)
     assert_ranked(result)
     pd.testing.assert_frame_equal(by_pair(result), expected, check_dtype=False, rtol=0, atol=1e-9)
+
+
+def row_by_row(monkeypatch, *args, **kwargs) -> pd.DataFrame:
+    """The engine with every row its own record: no value-level grouping of repeated rows."""
+
+    def one_record_per_row(columns):
+        n = len(columns[0])
+        return candidates._Records(np.arange(n), np.arange(n))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(candidates._Records, "of", staticmethod(one_record_per_row))
+        return generate_candidates(*args, **kwargs)
+
+
+@st.composite
+def repetitive_tables(draw):
+    """Few distinct values, so records repeat, scores tie and some values are missing."""
+    values = st.sampled_from(["ann", "anne", "Ann", "bob", "bobby", "x", "", None, np.nan, pd.NA])
+    n_fields = draw(st.integers(1, 2))
+    fields = tuple(
+        Field(
+            f"f{k}", scorer=draw(st.sampled_from(SCORERS)), weight=draw(st.sampled_from([1.0, 2.5]))
+        )
+        for k in range(n_fields)
+    )
+    n_left, n_right = draw(st.integers(1, 30)), draw(st.integers(1, 30))
+    left = pd.DataFrame(
+        {f.name: draw(st.lists(values, min_size=n_left, max_size=n_left)) for f in fields},
+        dtype=object,
+    )
+    right = pd.DataFrame(
+        {f.name: draw(st.lists(values, min_size=n_right, max_size=n_right)) for f in fields},
+        dtype=object,
+    )
+    return left, right, Spec(fields=fields)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=repetitive_tables(),
+    keep=st.sampled_from([0.0, 0.4, 0.9]),
+    top_k=st.sampled_from([1, 2, 3, 10, None]),
+    chunk_rows=st.sampled_from([None, 1, 7]),
+)
+def test_repeated_records_give_the_same_frame_as_row_by_row(data, keep, top_k, chunk_rows):
+    left, right, spec = data
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        expected = row_by_row(monkeypatch, left, right, spec, keep=keep, top_k=top_k)
+    result = generate_candidates(left, right, spec, keep=keep, top_k=top_k, chunk_rows=chunk_rows)
+    pd.testing.assert_frame_equal(result, expected, check_exact=True)
+
+
+@pytest.mark.parametrize("top_k", [1, 3, 10, None])
+@pytest.mark.parametrize("field", ["surname", "city", "street"])
+def test_one_field_on_generated_data_matches_row_by_row_at_every_chunk_size(
+    people, monkeypatch, field, top_k
+):
+    left, right, _ = people
+    spec = Spec(fields=(Field(field),), left_id="owner_id", right_id="car_id")
+    expected = row_by_row(monkeypatch, left, right, spec, keep=0.3, top_k=top_k)
+    assert len(expected) > 0
+    for rows in (1, 7, None):
+        result = generate_candidates(left, right, spec, keep=0.3, top_k=top_k, chunk_rows=rows)
+        pd.testing.assert_frame_equal(result, expected, check_exact=True)
+
+
+def test_ties_across_repeated_values_are_ordered_by_right_row():
+    # "anne" (rows 0, 3) and "anny" (row 1) score the same against "anna":
+    # the rows interleave by index, and top_k cuts across both values.
+    left = pd.DataFrame({"name": ["anna", "bob", "anna"]})
+    right = pd.DataFrame({"name": ["anne", "anny", "bob", "anne", "anna"]})
+    result = generate_candidates(left, right, one_field(scorer="ratio"), keep=0.5, top_k=3)
+    assert result["left_id"].tolist() == [0, 0, 0, 1, 2, 2, 2]
+    assert result["right_id"].tolist() == [4, 0, 1, 2, 4, 0, 1]
+    assert_ranked(result)
+
+
+def test_a_right_value_shared_by_many_rows_fills_top_k_in_row_order(monkeypatch):
+    left = pd.DataFrame({"name": ["smith", None, "smith"]})
+    right = pd.DataFrame({"name": ["jones", *(["Smith"] * 6), "smyth", None]})
+    for top_k in (2, 6, 7, None):
+        expected = row_by_row(monkeypatch, left, right, one_field(), keep=0.5, top_k=top_k)
+        result = generate_candidates(left, right, one_field(), keep=0.5, top_k=top_k)
+        pd.testing.assert_frame_equal(result, expected, check_exact=True)
+    result = generate_candidates(left, right, one_field(), keep=0.5, top_k=2)
+    assert result[["left_id", "right_id"]].values.tolist() == [[0, 1], [0, 2], [2, 1], [2, 2]]
+
+
+def test_progress_counts_left_rows_when_records_repeat():
+    left = pd.DataFrame({"name": ["a", "b", "a", "c", "b"]})
+    right = pd.DataFrame({"name": ["a"]})
+    calls = []
+    generate_candidates(
+        left, right, one_field(), chunk_rows=2, progress=lambda d, t: calls.append((d, t))
+    )
+    assert calls == [(4, 5), (5, 5)]
+
+
+@pytest.mark.parametrize("budget", [0, 300, 3_000, 10**9])
+def test_fields_scored_once_for_the_whole_table_give_the_same_frame(people, monkeypatch, budget):
+    left, right, _ = people
+    left, right = left.iloc[:120], right.iloc[:100]
+    expected = generate_candidates(left, right, MULTI, keep=0.3, top_k=3, chunk_rows=1)
+    monkeypatch.setattr(candidates, "_WHOLE_ELEMENTS", budget)
+    for rows in (7, None):
+        result = generate_candidates(left, right, MULTI, keep=0.3, top_k=3, chunk_rows=rows)
+        pd.testing.assert_frame_equal(result, expected, check_exact=True)

@@ -124,3 +124,11 @@ def test_ascii_collapse_matches_the_regex_definition(value):
 
     slow = re.sub(r"\s+", " ", re.sub(r"[^\w\s]+", " ", value.casefold())).strip() or None
     assert normalize(value, Normalization()) == slow
+
+
+@pytest.mark.parametrize("dtype", ["string", "string[pyarrow]", object])
+def test_normalize_column_of_a_text_column_matches_normalize_value_by_value(dtype):
+    values = ["José", None, "  josé ", "O'Brien", "", "José", "OBRIEN", "?!"]
+    column = pd.Series(values, dtype=dtype)
+    norm = Normalization()
+    assert normalize_column(column, norm) == [normalize(v, norm) for v in column]
