@@ -35,7 +35,8 @@ DEFAULT_CHUNK_ELEMENTS = 1_000_000
 # rapidfuzz converts the whole right column on every cdist call, so a chunk of a
 # few rows against a long right table spends its time converting: take at least
 # this many left rows, as long as a chunk stays under _MAX_CHUNK_ELEMENTS pairs.
-_MIN_CHUNK_ROWS = 64
+# More rows make each field's chunk outgrow the cache: 64 was 40% slower at 110k.
+_MIN_CHUNK_ROWS = 16
 _MAX_CHUNK_ELEMENTS = 8_000_000
 
 #: Columns of a chunk sampled to find each row's top-k cut-off (every this many).
@@ -263,13 +264,14 @@ class _Part:
         m, rmap, cmap = self.matrix, self.row_map, self.col_map
         if rmap is None and cmap is None:
             return m
+        # np.take gathers columns about twice as fast as fancy indexing does.
         if rmap is None:
-            return m[:, cmap]
+            return np.take(m, cmap, axis=1)
         if cmap is None:
             return m[rmap]
         if len(rmap) * m.shape[1] <= m.shape[0] * len(cmap):
-            return m[rmap][:, cmap]
-        return m[:, cmap][rmap]
+            return np.take(m[rmap], cmap, axis=1)
+        return np.take(m, cmap, axis=1)[rmap]
 
     def at(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         r = rows if self.row_map is None else self.row_map[rows]
@@ -600,7 +602,7 @@ def generate_candidates(
         Size of a chunk of the full comparison, in pairs or in left records
         (``chunk_rows`` wins when given); rows with the same values in every
         field are one record, compared once. A chunk by ``chunk_elements``
-        takes at least 64 records while that stays under 8M pairs. Results do
+        takes at least 16 records while that stays under 8M pairs. Results do
         not depend on it.
     progress : callable(done, total) or None
         Called after each chunk with left rows (or pairs, when blocking) done.
