@@ -244,7 +244,7 @@ def main() -> None:
         "(the rest is extrapolated)",
     )
     parser.add_argument("--nine-n", type=int, default=5_000, help="n x n of the 9-field target")
-    parser.add_argument("--repeats", type=int, default=3, help="repeats of the 9-field timing")
+    parser.add_argument("--repeats", type=int, default=5, help="repeats of the 9-field timing")
     parser.add_argument("--no-targets", action="store_true", help="only the size table")
     parser.add_argument("--huge", action="store_true", help="also run 100,000 x 100,000")
     parser.add_argument("--huge-n", type=int, default=100_000)
