@@ -152,6 +152,28 @@ def reviewer_table(rows: Sequence[Mapping]) -> html.Div | dbc.Table:
     return dbc.Table([head, body], size="sm", bordered=False, hover=True, className="w-auto")
 
 
+def _empty(figure: go.Figure, when_empty: bool) -> go.Figure:
+    """Say so, instead of drawing empty axes, when there is nothing to show yet."""
+    if when_empty:
+        figure.update_layout(
+            xaxis={"visible": False},
+            yaxis={"visible": False},
+            showlegend=False,
+            annotations=[
+                {
+                    "text": "No decisions yet",
+                    "showarrow": False,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 0.5,
+                    "y": 0.5,
+                    "font": {"color": "#6c757d", "size": 14},
+                }
+            ],
+        )
+    return figure
+
+
 def over_time_figure(
     times: Sequence, decided: Sequence[int], automatic: Sequence[int], manual: Sequence[int]
 ) -> go.Figure:
@@ -161,7 +183,7 @@ def over_time_figure(
         ("manual", manual, "#495057", "dot"),
         ("automatic", automatic, STATUS_COLOURS["accepted"], "dot"),
     )
-    return go.Figure(
+    figure = go.Figure(
         [
             go.Scatter(
                 x=list(times),
@@ -180,6 +202,7 @@ def over_time_figure(
             "plot_bgcolor": "white",
         },
     )
+    return _empty(figure, len(times) == 0)
 
 
 def scores_figure(
@@ -191,7 +214,7 @@ def scores_figure(
     """Accepted against rejected pairs per score bin, overlaid."""
     centres = [(a + b) / 2 for a, b in zip(bin_start, bin_end)]
     width = [b - a for a, b in zip(bin_start, bin_end)]
-    return go.Figure(
+    figure = go.Figure(
         [
             go.Bar(
                 x=centres,
@@ -213,3 +236,4 @@ def scores_figure(
             "plot_bgcolor": "white",
         },
     )
+    return _empty(figure, sum(accepted) + sum(rejected) == 0)
