@@ -1,0 +1,137 @@
+"""The Tuning and Statistics tabs in headless Chromium, driven by visible labels and keys."""
+
+from __future__ import annotations
+
+from dash.testing.wait import until
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from matching.review import make_event
+
+LABEL = "#record-label"
+COUNTS = "#tuning-counts"
+
+
+def button(dash_duo, text: str):
+    """The visible button whose label is ``text``."""
+    for b in dash_duo.driver.find_elements(By.TAG_NAME, "button"):
+        if b.text.strip() == text and b.is_displayed():
+            return b
+    raise AssertionError(f"no visible button labelled {text!r}")
+
+
+def tab(dash_duo, text: str):
+    return dash_duo.driver.find_element(By.XPATH, f"//a[contains(@class,'nav-link')][.='{text}']")
+
+
+def project_id(app) -> str:
+    return app.matchdesk.project_options()[0]["value"]
+
+
+def start(dash_duo, app) -> None:
+    dash_duo.start_server(app)
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=15)
+
+
+def open_tuning(dash_duo) -> None:
+    tab(dash_duo, "Tuning").click()
+    dash_duo.wait_for_contains_text(COUNTS, "Pairs kept", timeout=10)
+
+
+def count(dash_duo, key: str) -> str:
+    """The number shown on a counts tile (tiles carry the count's name as a tooltip)."""
+    return dash_duo.find_element(f"{COUNTS} [title='{key}'] .fs-4").text
+
+
+def chart_lines(dash_duo) -> list[float]:
+    return dash_duo.driver.execute_script(
+        "const g = document.querySelector('#tuning-chart .js-plotly-plot');"
+        "return g ? g.layout.shapes.map(s => s.x0) : [];"
+    )
+
+
+def test_keyboard_on_the_keep_slider_changes_counts_and_chart(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    open_tuning(dash_duo)
+    dash_duo.wait_for_text_to_equal(f"{COUNTS} [title='pairs_kept'] .fs-4", "13")
+    until(lambda: chart_lines(dash_duo)[:1] == [0.26], timeout=10)
+
+    handle = dash_duo.find_element("#tuning-keep-slider [role='slider']")
+    handle.click()
+    handle.send_keys(Keys.END)
+    dash_duo.wait_for_text_to_equal(f"{COUNTS} [title='pairs_kept'] .fs-4", "2")
+    until(lambda: chart_lines(dash_duo)[:1] == [1], timeout=10)
+    assert count(dash_duo, "records_with_candidate") == "2"
+
+    handle.send_keys(Keys.ARROW_LEFT * 15)
+    until(lambda: chart_lines(dash_duo)[:1] == [0.85], timeout=10)
+    dash_duo.wait_for_text_to_equal(f"{COUNTS} [title='pairs_kept'] .fs-4", "4")
+    assert dash_duo.get_logs() == []
+
+
+def test_apply_auto_accept_confirm_then_review_undo_restores_decisions(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    button(dash_duo, "Accept").click()
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
+    log = demo_app.matchdesk.log
+    before = dict(log.state(project_id(demo_app)).decisions)
+
+    open_tuning(dash_duo)
+    button(dash_duo, "Apply auto-accept").click()
+    dash_duo.wait_for_contains_text("#bulk-modal-text", "of 3 undecided records", timeout=10)
+    button(dash_duo, "Confirm").click()
+    dash_duo.wait_for_text_to_equal(
+        "#bulk-result-text", "3 records accepted automatically by anonymous.", timeout=10
+    )
+    after = log.state(project_id(demo_app)).decisions
+    assert len(after) == 4 and sum(d.automatic for d in after.values()) == 3
+    legend = "#tuning-chart .legend"
+    dash_duo.wait_for_contains_text(legend, "accepted", timeout=10)
+
+    tab(dash_duo, "Review").click()
+    button(dash_duo, "Undo").click()
+    dash_duo.wait_for_text_to_equal("#review-progress", "1 of 5 decided", timeout=10)
+    assert dict(log.state(project_id(demo_app)).decisions) == before
+    assert dash_duo.get_logs() == []
+
+
+def test_cancel_closes_the_dialog_and_writes_nothing(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    open_tuning(dash_duo)
+    button(dash_duo, "Apply auto-reject").click()
+    dash_duo.wait_for_contains_text("#bulk-modal-text", "nothing to apply", timeout=10)
+    assert not button(dash_duo, "Confirm").is_enabled()
+    button(dash_duo, "Cancel").click()
+    dash_duo.wait_for_no_elements("#bulk-modal-text", timeout=10)
+    assert demo_app.matchdesk.log.events(project_id(demo_app)) == []
+    assert dash_duo.get_logs() == []
+
+
+def test_use_these_thresholds_changes_what_the_reviewer_sees_next(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    open_tuning(dash_duo)
+    handle = dash_duo.find_element("#tuning-select-slider [role='slider']")
+    handle.click()
+    handle.send_keys(Keys.END)
+    until(lambda: chart_lines(dash_duo)[1:2] == [1], timeout=10)
+    button(dash_duo, "Use these thresholds for review").click()
+    dash_duo.wait_for_contains_text("#tuning-saved-text", "pre-selected from 1.00", timeout=10)
+    services = demo_app.matchdesk
+    assert services.thresholds(services.project(project_id(demo_app)))["select"] == 1.0
+    assert dash_duo.get_logs() == []
+
+
+def test_statistics_tab_shows_progress_and_refreshes_while_open(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    button(dash_duo, "Accept").click()
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
+    tab(dash_duo, "Statistics").click()
+    dash_duo.wait_for_contains_text("#stats-progress", "1 / 5", timeout=10)
+    dash_duo.wait_for_contains_text("#stats-reviewers", "anonymous", timeout=10)
+
+    # Another reviewer decides meanwhile: the open tab picks it up by itself.
+    event = make_event("reject", event_id="bob-1", reviewer="bob", left_id="3")
+    demo_app.matchdesk.log.append(project_id(demo_app), event)
+    dash_duo.wait_for_contains_text("#stats-progress", "2 / 5", timeout=15)
+    dash_duo.wait_for_contains_text("#stats-reviewers", "bob", timeout=10)
+    assert dash_duo.get_logs() == []
