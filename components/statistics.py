@@ -65,6 +65,10 @@ def _duration(seconds: float) -> str:
     return " ".join(f"{n} {unit}" for n, unit in parts if n)
 
 
+def _records(n: int) -> str:
+    return f"{n:,} record" if n == 1 else f"{n:,} records"
+
+
 def _tile(value: str, label: str, detail: str = "") -> dbc.Col:
     return dbc.Col(
         html.Div(
@@ -106,12 +110,12 @@ def progress_panel(progress: Mapping[str, int | float | None], eta: float | None
                     _tile(
                         f"{progress['pairs_accepted']:,}",
                         "pairs accepted",
-                        f"{progress['records_accepted']:,} records",
+                        _records(progress["records_accepted"]),
                     ),
                     _tile(
                         f"{progress['pairs_rejected']:,}",
                         "pairs rejected",
-                        f"{progress['records_rejected']:,} records with no match",
+                        f"{_records(progress['records_rejected'])} with no match",
                     ),
                     _tile(f"{progress['records_skipped']:,}", "records skipped", "still undecided"),
                     _tile(
