@@ -59,6 +59,10 @@ def _duration(seconds: float) -> str:
     minutes = round(seconds / 60)
     if minutes < 1:
         return "under a minute"
+    return "about " + _spelled(minutes)
+
+
+def _spelled(minutes: int) -> str:
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     parts = [(days, "d"), (hours, "h"), (minutes, "min")]
@@ -91,7 +95,7 @@ def progress_panel(progress: Mapping[str, int | float | None], eta: float | None
     elif eta == 0:
         finish = "nothing left to decide"
     else:
-        finish = f"about {_duration(eta)} at the pace of the last hour"
+        finish = f"{_duration(eta)} at the pace of the last hour"
     return html.Div(
         [
             dbc.Progress(
