@@ -177,17 +177,13 @@ def _render(project: Project | None, view: dict | None, message: str | None) -> 
 def update_review(
     project_id,
     reviewer,
-    _accept,
-    _reject,
-    _skip,
-    _undo,
-    _restart,
     selected_rows,
     edits,
     view,
     *,
     services: Services,
     trigger,
+    tab: str = "review",
 ):
     """Decode the trigger, record the action, render the record to show next."""
     project = services.project(project_id)
@@ -198,6 +194,8 @@ def update_review(
     previous = (view or {}).get("reviewer")
     if trigger == ids.REVIEWER and previous == who:
         raise PreventUpdate  # the name did not change: keep the reviewer's ticks
+    if trigger == ids.TABS and (tab != "review" or _still_current(services, project, view)):
+        raise PreventUpdate
     if trigger == ids.REVIEWER and previous and previous != who:
         # The record stays free for whoever types their name next.
         services.log.release_leases(project.project_id, previous)
@@ -206,6 +204,13 @@ def update_review(
         message = apply_action(services, project, who, ACTIONS[trigger], view, selected, edits)
     fresh = current_view(services, project, who, restart=trigger == ids.REVIEW_SKIPPED)
     return _render(project, fresh, message)
+
+
+def _still_current(services: Services, project: Project, view: dict | None) -> bool:
+    """True when nothing was decided since ``view`` was drawn (another tab may decide)."""
+    if not view or view.get("project_id") != project.project_id:
+        return False
+    return services.log.state(project.project_id).version == view.get("version")
 
 
 _COLLECT_EDITS = """
@@ -227,20 +232,17 @@ function(changes, edits, view) {
 def register(app) -> None:
     services = services_of(app)
 
-    def callback(project_id, reviewer, a, n, s, u, r, selected_rows, edits, view):
+    def callback(project_id, reviewer, tab, *clicks_and_state):
+        selected_rows, edits, view = clicks_and_state[-3:]
         return update_review(
             project_id,
             reviewer,
-            a,
-            n,
-            s,
-            u,
-            r,
             selected_rows,
             edits,
             view,
             services=services,
             trigger=ctx.triggered_id,
+            tab=tab,
         )
 
     app.callback(
@@ -260,6 +262,7 @@ def register(app) -> None:
         Output(ids.MESSAGE, "is_open"),
         Input(ids.PROJECT_SELECT, "value"),
         Input(ids.REVIEWER, "value"),
+        Input(ids.TABS, "active_tab"),
         Input(ids.ACCEPT, "n_clicks"),
         Input(ids.REJECT, "n_clicks"),
         Input(ids.SKIP, "n_clicks"),

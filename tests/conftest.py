@@ -51,3 +51,15 @@ def demo_app(app_config):
     from app import create_app
 
     return create_app(app_config)
+
+
+@pytest.fixture
+def services(demo_app):
+    """The demo app's server-side services."""
+    return demo_app.matchdesk
+
+
+@pytest.fixture
+def project(services):
+    """The demo project (the tutorial's owners and cars)."""
+    return services.project(services.project_options()[0]["value"])

@@ -14,54 +14,11 @@ from callbacks.review import current_view, update_review
 from components import ids as ids_module
 from components.ids import ids
 from matching.io import TableReadError
-
-
-@pytest.fixture
-def services(demo_app):
-    return demo_app.matchdesk
-
-
-@pytest.fixture
-def project(services):
-    return services.project(services.project_options()[0]["value"])
+from tests.helpers import review_step
 
 
 def review(services, project, trigger=None, view=None, selected=(), edits=None, who="ann"):
-    out = update_review(
-        project.project_id,
-        who,
-        0,
-        0,
-        0,
-        0,
-        0,
-        [{"_right_id": r} for r in selected],
-        edits or {},
-        view,
-        services=services,
-        trigger=trigger,
-    )
-    return dict(
-        zip(
-            [
-                "card",
-                "label",
-                "progress",
-                "progress_label",
-                "rows",
-                "columns",
-                "selected",
-                "no_candidates",
-                "done",
-                "done_text",
-                "body_style",
-                "view",
-                "message",
-                "message_open",
-            ],
-            out,
-        )
-    )
+    return review_step(services, project, trigger, view, selected, edits, who)
 
 
 def test_first_view_shows_record_one_with_preselected_candidates(services, project):
@@ -268,14 +225,55 @@ def test_unchanged_name_keeps_the_page_as_it_is(services, project):
         update_review(
             project.project_id,
             "",
-            0,
-            0,
-            0,
-            0,
-            0,
             [],
             {},
             view,
             services=services,
             trigger=ids.REVIEWER,
         )
+
+
+def test_back_on_review_after_a_decision_elsewhere_shows_the_next_record(services, project):
+    from dash.exceptions import PreventUpdate
+
+    from matching.review import make_event
+
+    view = review(services, project)["view"]
+    with pytest.raises(PreventUpdate):  # nothing changed: keep the page and its ticks
+        update_review(
+            project.project_id,
+            "ann",
+            [],
+            {},
+            view,
+            services=services,
+            trigger=ids.TABS,
+            tab="review",
+        )
+    services.log.append(
+        project.project_id,
+        make_event(
+            "accept",
+            event_id="bulk-1",
+            reviewer="ann",
+            left_id="1",
+            right_ids=["101"],
+            automatic=True,
+            batch="b",
+        ),
+    )
+    with pytest.raises(PreventUpdate):  # not on the Review tab: nothing to draw
+        update_review(
+            project.project_id,
+            "ann",
+            [],
+            {},
+            view,
+            services=services,
+            trigger=ids.TABS,
+            tab="tuning",
+        )
+    out = update_review(
+        project.project_id, "ann", [], {}, view, services=services, trigger=ids.TABS, tab="review"
+    )
+    assert out[1] == "Record 2 of 5"

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from dash import no_update
 
-from callbacks.review import current_view, update_review
+from callbacks.review import current_view
 from callbacks.statistics import time_step, update_statistics
 from callbacks.tuning import (
     handle_bulk,
@@ -20,18 +20,9 @@ from callbacks.tuning import (
 from components.ids import ids
 from matching.demo import generate_tables
 from matching.spec import Field, Spec
+from tests.helpers import review_step
 
 NAMES = ("keep", "select", "auto_accept", "margin", "auto_reject")
-
-
-@pytest.fixture
-def services(demo_app):
-    return demo_app.matchdesk
-
-
-@pytest.fixture
-def project(services):
-    return services.project(services.project_options()[0]["value"])
 
 
 def tiles(counts_panel) -> dict[str, int]:
@@ -60,21 +51,7 @@ def brute_counts(candidates: pd.DataFrame, th: dict) -> dict[str, int]:
 
 
 def review(services, project, trigger=None, view=None, selected=(), who="ann"):
-    out = update_review(
-        project.project_id,
-        who,
-        0,
-        0,
-        0,
-        0,
-        0,
-        [{"_right_id": r} for r in selected],
-        {},
-        view,
-        services=services,
-        trigger=trigger,
-    )
-    return out[11]  # the view store
+    return review_step(services, project, trigger, view, selected, who=who)["view"]
 
 
 def bulk(services, project, th, kind=ids.AUTO_ACCEPT, who="ann"):
