@@ -58,6 +58,18 @@ def current_view(
     return view
 
 
+def position_problem(project: Project, saved: dict) -> str | None:
+    """Why a position kept by the browser does not fit the project, or None when it does."""
+    left_id, position = saved.get("left_id"), saved.get("position")
+    if left_id not in project.left_pos:
+        return "The page named a record this project does not have; nothing was recorded."
+    if not isinstance(position, int) or not 0 <= position < len(project.queue):
+        return "The page's position is out of range for this project; nothing was recorded."
+    if project.queue[position] != left_id:
+        return "The page's position does not match its record; nothing was recorded."
+    return None
+
+
 def apply_action(
     services: Services,
     project: Project,
@@ -83,8 +95,9 @@ def apply_action(
         proposed: dict = {}
     else:
         left_id = view.get("left_id")
-        if left_id not in project.left_pos:
-            return "This page is out of date or was changed by hand; it has been reloaded."
+        problem = position_problem(project, view)
+        if problem:
+            return problem
         cands = project.candidate_rows(left_id)
         proposed = {left_id: cands["right_id"].tolist()}
         scores = dict(zip(cands["right_id"], cands["score"].astype(float)))
@@ -180,6 +193,7 @@ def update_review(
     selected_rows,
     edits,
     view,
+    session=None,
     *,
     services: Services,
     trigger,
@@ -188,7 +202,7 @@ def update_review(
     """Decode the trigger, record the action, render the record to show next."""
     project = services.project(project_id)
     if project is None:
-        return _render(None, None, None)
+        return (*_render(None, None, None), no_update)
     who = reviewer_name(reviewer)
     message = None
     previous = (view or {}).get("reviewer")
@@ -202,8 +216,17 @@ def update_review(
     if trigger in ACTIONS and view and view.get("project_id") == project_id:
         selected = [r["_right_id"] for r in (selected_rows or []) if "_right_id" in r]
         message = apply_action(services, project, who, ACTIONS[trigger], view, selected, edits)
+    saved = (session or {}).get(project.project_id)
+    if trigger in (None, ids.PROJECT_SELECT) and saved and position_problem(project, saved):
+        message = (
+            "The position kept in this browser did not fit this project; the page "
+            "resumed where the decision log says."
+        )
     fresh = current_view(services, project, who, restart=trigger == ids.REVIEW_SKIPPED)
-    return _render(project, fresh, message)
+    session = dict(session or {})
+    if fresh.get("left_id") is not None:
+        session[project.project_id] = {k: fresh[k] for k in ("left_id", "position", "version")}
+    return (*_render(project, fresh, message), session)
 
 
 def _still_current(services: Services, project: Project, view: dict | None) -> bool:
@@ -233,13 +256,14 @@ def register(app) -> None:
     services = services_of(app)
 
     def callback(project_id, reviewer, tab, *clicks_and_state):
-        selected_rows, edits, view = clicks_and_state[-3:]
+        selected_rows, edits, view, session = clicks_and_state[-4:]
         return update_review(
             project_id,
             reviewer,
             selected_rows,
             edits,
             view,
+            session,
             services=services,
             trigger=ctx.triggered_id,
             tab=tab,
@@ -260,6 +284,7 @@ def register(app) -> None:
         Output(ids.VIEW_STORE, "data"),
         Output(ids.MESSAGE, "children"),
         Output(ids.MESSAGE, "is_open"),
+        Output(ids.SESSION_STORE, "data"),
         Input(ids.PROJECT_SELECT, "value"),
         Input(ids.REVIEWER, "value"),
         Input(ids.TABS, "active_tab"),
@@ -271,6 +296,7 @@ def register(app) -> None:
         State(ids.CANDIDATE_GRID, "selectedRows"),
         State(ids.EDITS_STORE, "data"),
         State(ids.VIEW_STORE, "data"),
+        State(ids.SESSION_STORE, "data"),
     )(callback)
 
     app.clientside_callback(

@@ -20,11 +20,12 @@ REVIEW_OUTPUTS = (
     "view",
     "message",
     "message_open",
+    "session",
 )
 
 
 def review_step(
-    services, project, trigger=None, view=None, selected=(), edits=None, who="ann"
+    services, project, trigger=None, view=None, selected=(), edits=None, who="ann", session=None
 ) -> dict:
     """Call the review callback as the page would; returns its outputs by name."""
     out = update_review(
@@ -33,6 +34,7 @@ def review_step(
         [{"_right_id": r} for r in selected],
         edits or {},
         view,
+        session,
         services=services,
         trigger=trigger,
     )

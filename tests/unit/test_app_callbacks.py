@@ -17,8 +17,10 @@ from matching.io import TableReadError
 from tests.helpers import review_step
 
 
-def review(services, project, trigger=None, view=None, selected=(), edits=None, who="ann"):
-    return review_step(services, project, trigger, view, selected, edits, who)
+def review(
+    services, project, trigger=None, view=None, selected=(), edits=None, who="ann", session=None
+):
+    return review_step(services, project, trigger, view, selected, edits, who, session)
 
 
 def test_first_view_shows_record_one_with_preselected_candidates(services, project):
@@ -277,3 +279,26 @@ def test_back_on_review_after_a_decision_elsewhere_shows_the_next_record(service
         project.project_id, "ann", [], {}, view, services=services, trigger=ids.TABS, tab="review"
     )
     assert out[1] == "Record 2 of 5"
+
+
+def test_position_that_does_not_fit_its_record_is_refused(services, project):
+    view = dict(review(services, project)["view"])
+    for position in (99, -1, "0", 3):
+        out = review(services, project, ids.ACCEPT, {**view, "position": position}, ["101"])
+        assert out["message_open"] is True
+        assert "nothing was recorded" in out["message"]
+    assert services.log.events(project.project_id) == []
+
+
+def test_browser_store_is_keyed_by_project_and_a_bad_one_is_reported(services, project):
+    first = review(services, project, session={"other": {"left_id": "x", "position": 0}})
+    assert first["session"]["other"] == {"left_id": "x", "position": 0}
+    assert first["session"][project.project_id]["left_id"] == "1"
+    assert first["message_open"] is False
+
+    tampered = {project.project_id: {"left_id": "1", "position": 40, "version": 0}}
+    out = review(services, project, session=tampered)
+    assert "did not fit this project" in out["message"]
+    assert out["label"] == "Record 1 of 5"
+    assert out["session"][project.project_id]["position"] == 0
+    assert services.log.events(project.project_id) == []
