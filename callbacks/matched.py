@@ -7,7 +7,7 @@ from dash import Input, Output, State, ctx, dcc, no_update
 from callbacks.review import reviewer_name
 from callbacks.services import Services, services_of
 from components.ids import ids
-from components.matched import matched_columns
+from components.matched import matched_columns, record_columns
 from matching.export import matched_table, to_csv_bytes, to_excel_bytes, to_parquet_bytes
 from matching.project import Project
 from matching.review import make_event, undo_target, validate_event
@@ -64,14 +64,19 @@ def remove_matches(
     return None
 
 
-def update_matched(services: Services, project_id, tab, trigger, selected, reviewer, seen):
-    """Apply a removal or undo, then list the accepted pairs; ``seen`` is the version shown."""
+def update_matched(
+    services: Services, project_id, tab, trigger, selected, reviewer, seen, chosen=None
+):
+    """Apply a removal or undo, then list the accepted pairs.
+
+    ``seen`` is the log version the page shows; ``chosen`` the record columns to show.
+    """
     project = services.project(project_id)
     if project is None:
-        return [], [], "", None
+        return [], [], "", None, []
     acting = trigger in (ids.MATCHED_REMOVE, ids.MATCHED_UNDO)
     if tab != "matched" and not acting:
-        return no_update, no_update, no_update, no_update
+        return no_update, no_update, no_update, no_update, no_update
     who = reviewer_name(reviewer)
     message = ""
     if trigger == ids.MATCHED_REMOVE:
@@ -100,7 +105,14 @@ def update_matched(services: Services, project_id, tab, trigger, selected, revie
     frame = matched_frame(services, project)
     summary = f"{message}{len(frame)} accepted pairs"
     version = services.log.state(project.project_id).version
-    return frame.to_dict("records"), matched_columns(list(frame.columns)), summary, version
+    columns = list(frame.columns)
+    return (
+        frame.to_dict("records"),
+        matched_columns(columns, chosen),
+        summary,
+        version,
+        record_columns(columns),
+    )
 
 
 def export_matches(services: Services, project_id, trigger):
@@ -120,16 +132,18 @@ def register(app) -> None:
         Output(ids.MATCHED_GRID, "columnDefs"),
         Output(ids.MATCHED_SUMMARY, "children"),
         Output(ids.MATCHED_STORE, "data"),
+        Output(ids.MATCHED_COLUMNS, "options"),
         Input(ids.PROJECT_SELECT, "value"),
         Input(ids.TABS, "active_tab"),
         Input(ids.MATCHED_REMOVE, "n_clicks"),
         Input(ids.MATCHED_UNDO, "n_clicks"),
+        Input(ids.MATCHED_COLUMNS, "value"),
         State(ids.MATCHED_GRID, "selectedRows"),
         State(ids.REVIEWER, "value"),
         State(ids.MATCHED_STORE, "data"),
     )(
-        lambda project_id, tab, _r, _u, selected, reviewer, seen: update_matched(
-            services, project_id, tab, ctx.triggered_id, selected, reviewer, seen
+        lambda project_id, tab, _r, _u, chosen, selected, reviewer, seen: update_matched(
+            services, project_id, tab, ctx.triggered_id, selected, reviewer, seen, chosen
         )
     )
 

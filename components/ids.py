@@ -48,6 +48,7 @@ class ids:
     DOWNLOAD = "download"
     MATCHED_SUMMARY = "matched-summary"
     MATCHED_STORE = "matched-store"
+    MATCHED_COLUMNS = "matched-columns"
 
     # data panel
     DATA_PANEL = "data-panel"

@@ -8,14 +8,25 @@ from dash import dcc, html
 
 from components.ids import ids
 
-__all__ = ["matched_tab", "matched_columns"]
+__all__ = ["matched_tab", "matched_columns", "record_columns"]
 
 
-def matched_columns(columns: list[str]) -> list[dict]:
-    """Grid columns for the matched table's columns, in order."""
+def record_columns(columns: list[str]) -> list[str]:
+    """The columns that come from the two tables (``left_<col>``, ``right_<col>``)."""
+    return [
+        c for c in columns if c.startswith(("left_", "right_")) and c not in ("left_id", "right_id")
+    ]
+
+
+def matched_columns(columns: list[str], shown: list[str] | None = None) -> list[dict]:
+    """Grid columns for the matched table, in order; record columns not in ``shown`` hidden.
+
+    ``shown`` None or empty shows every column.
+    """
+    hidden = set(record_columns(columns)) - set(shown or record_columns(columns))
     out = []
     for col in columns:
-        spec: dict = {"field": col, "headerName": col}
+        spec: dict = {"field": col, "headerName": col, "hide": col in hidden}
         if col == "score":
             spec["valueFormatter"] = {"function": "d3.format('.2f')(params.value)"}
         out.append(spec)
@@ -51,6 +62,12 @@ def matched_tab() -> html.Div:
                     html.Span(id=ids.MATCHED_SUMMARY, className="ms-3 text-muted"),
                 ],
                 className="mb-2 d-flex align-items-center",
+            ),
+            dcc.Dropdown(
+                id=ids.MATCHED_COLUMNS,
+                multi=True,
+                placeholder="Columns from both tables to show (all when empty)",
+                className="mb-2",
             ),
             dag.AgGrid(
                 id=ids.MATCHED_GRID,

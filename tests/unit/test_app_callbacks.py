@@ -80,7 +80,9 @@ def test_edits_travel_with_the_accepted_match(services, project):
     view = review(services, project)["view"]
     edits = {"1": {"101": {"CarName": "Toyota Yaris"}}}
     review(services, project, ids.ACCEPT, view, ["101"], edits)
-    frame, _, _, _ = update_matched(services, project.project_id, "matched", None, [], "ann", None)
+    frame, _, _, _, _ = update_matched(
+        services, project.project_id, "matched", None, [], "ann", None
+    )
     assert any("Toyota Yaris" in str(v) for row in frame for v in row.values())
     assert project.right.loc[0, "CarName"] == "Toyota Corolla"
 
@@ -104,15 +106,15 @@ def test_done_when_every_record_is_decided(services, project):
 def test_remove_and_undo_on_matched(services, project):
     view = review(services, project)["view"]
     review(services, project, ids.ACCEPT, view, ["101"])
-    rows, _, summary, seen = update_matched(
+    rows, _, summary, seen, _ = update_matched(
         services, project.project_id, "matched", None, [], "ann", None
     )
     assert len(rows) == 1 and "1 accepted" in summary
-    rows, _, summary, seen = update_matched(
+    rows, _, summary, seen, _ = update_matched(
         services, project.project_id, "matched", ids.MATCHED_REMOVE, rows, "ann", seen
     )
     assert rows == []
-    rows, _, summary, seen = update_matched(
+    rows, _, summary, seen, _ = update_matched(
         services, project.project_id, "matched", ids.MATCHED_UNDO, [], "ann", seen
     )
     assert len(rows) == 1
@@ -302,3 +304,23 @@ def test_browser_store_is_keyed_by_project_and_a_bad_one_is_reported(services, p
     assert out["label"] == "Record 1 of 5"
     assert out["session"][project.project_id]["position"] == 0
     assert services.log.events(project.project_id) == []
+
+
+def test_matched_shows_only_the_chosen_record_columns(services, project):
+    view = review(services, project)["view"]
+    review(services, project, ids.ACCEPT, view, ["101"])
+    rows, columns, _, _, options = update_matched(
+        services,
+        project.project_id,
+        "matched",
+        ids.MATCHED_COLUMNS,
+        [],
+        "ann",
+        None,
+        ["left_OwnerName", "right_CarName"],
+    )
+    assert "left_OwnerEmail" in options and "right_CarName" in options
+    hidden = {c["field"] for c in columns if c["hide"]}
+    assert "left_OwnerEmail" in hidden and "right_OwnerSurname" in hidden
+    assert not {"left_OwnerName", "right_CarName", "left_id", "score", "reviewer"} & hidden
+    assert rows[0]["right_CarName"] == "Toyota Corolla"
