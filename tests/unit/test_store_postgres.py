@@ -1,0 +1,111 @@
+"""The decision log on PostgreSQL, so several app processes can share one database.
+
+``bash scripts/test`` starts a local PostgreSQL server and sets
+``MATCHDESK_TEST_POSTGRES_URL``; without it these tests are skipped, and say so.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from matching.review import make_event
+from matching.store import DecisionLog
+
+URL = os.environ.get("MATCHDESK_TEST_POSTGRES_URL")
+
+pytestmark = pytest.mark.skipif(
+    not URL, reason="MATCHDESK_TEST_POSTGRES_URL is not set (bash scripts/test sets it)"
+)
+
+
+def reject(event_id: str, left: str, reviewer: str = "ann"):
+    return make_event("reject", event_id=event_id, left_id=left, reviewer=reviewer, now=1.0)
+
+
+@pytest.fixture
+def log():
+    engine = sa.create_engine(URL)
+    with engine.begin() as conn:
+        for table in ("events", "leases", "projects", "heartbeat"):
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    engine.dispose()
+    log = DecisionLog(URL)
+    log.ensure_project("p", name="Project", meta={"keep": 0.5})
+    yield log
+    log.close()
+
+
+def test_triple_click_records_one_event_on_postgres(log):
+    event = reject("click-1", "L1")
+    assert [log.append("p", event) for _ in range(3)] == [True, False, False]
+    assert log.events("p") == [event]
+
+
+def test_another_process_sees_the_same_decisions(log):
+    log.append("p", reject("e1", "L1"))
+    other = DecisionLog(URL)
+    assert set(other.state("p").decisions) == {"L1"}
+    other.append("p", reject("e2", "L2", reviewer="bob"))
+    assert set(log.state("p").decisions) == {"L1", "L2"}
+    other.close()
+
+
+def test_twenty_threads_write_at_once_on_postgres(log):
+    errors = []
+    start = threading.Barrier(20)
+
+    def write(writer: int) -> None:
+        try:
+            start.wait()
+            for i in range(10):
+                log.append("p", reject(f"t{writer}-{i}", f"L{writer}-{i}", f"r{writer}"))
+        except Exception as error:  # collected so the assertion names it
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len({e.event_id for e in log.events("p")}) == 200
+
+
+def _write(prefix: str, go, errors) -> None:
+    try:
+        log = DecisionLog(URL)
+        go.wait(60)
+        for i in range(10):
+            log.append("p", reject(f"{prefix}-{i}", f"{prefix}-{i}", prefix))
+            log.append("p", reject(f"{prefix}-{i}", f"{prefix}-{i}", prefix))  # a double click
+    except BaseException as error:
+        errors.put(repr(error))
+        raise
+
+
+def test_twenty_processes_write_at_once_on_postgres(log):
+    fork = multiprocessing.get_context("fork")
+    go, errors = fork.Event(), fork.Queue()
+    procs = [fork.Process(target=_write, args=(f"w{n}", go, errors)) for n in range(20)]
+    for proc in procs:
+        proc.start()
+    go.set()
+    for proc in procs:
+        proc.join(120)
+    assert errors.empty()
+    assert [proc.exitcode for proc in procs] == [0] * 20
+    ids = [e.event_id for e in log.events("p")]
+    assert sorted(ids) == sorted(f"w{n}-{i}" for n in range(20) for i in range(10))
+
+
+def test_leases_and_health_on_postgres(log):
+    assert log.acquire_lease("p", "L1", "ann", now=100.0)
+    assert not log.acquire_lease("p", "L1", "bob", now=101.0)
+    assert log.busy_records("p", "bob", now=101.0) == {"L1"}
+    assert log.acquire_lease("p", "L1", "bob", now=100.0 + 301)
+    assert log.healthy()
