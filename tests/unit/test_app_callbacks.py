@@ -324,3 +324,22 @@ def test_matched_shows_only_the_chosen_record_columns(services, project):
     assert "left_OwnerEmail" in hidden and "right_OwnerSurname" in hidden
     assert not {"left_OwnerName", "right_CarName", "left_id", "score", "reviewer"} & hidden
     assert rows[0]["right_CarName"] == "Toyota Corolla"
+
+
+def test_record_without_candidates_says_so_and_no_match_still_works(tmp_path):
+    from app import create_app, demo_config
+
+    app = create_app(
+        demo_config(
+            keep=0.95, db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data")
+        )
+    )
+    services = app.matchdesk
+    project = services.project(services.project_options()[0]["value"])
+    first = review(services, project)
+    second = review(services, project, ids.ACCEPT, first["view"], ["101"])
+    assert second["label"] == "Record 2 of 5"
+    assert second["rows"] == [] and second["no_candidates"] is True
+    after = review(services, project, ids.REJECT, second["view"])
+    assert after["label"] == "Record 3 of 5"
+    assert services.log.state(project.project_id).decisions["2"].status == "rejected"
