@@ -83,6 +83,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--name", help="project name (default: the two file names)")
     parser.add_argument("--db", default="sqlite:///matchdesk.db", help="SQLAlchemy URL")
     parser.add_argument("--data-dir", default="matchdesk-data", help="folder for saved tables")
+    parser.add_argument(
+        "--cache-dir",
+        help="share scored projects between app processes through this folder "
+        "(default: each process keeps its own in memory)",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8050)
     parser.add_argument("--debug", action="store_true")
@@ -93,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
 def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argparse.Namespace]:
     parser = _parser()
     args = parser.parse_args(argv)
-    common = {"db_url": args.db, "data_dir": args.data_dir}
+    common = {"db_url": args.db, "data_dir": args.data_dir, "cache_dir": args.cache_dir}
     if not args.left and not args.right:
         overrides = {
             k: v for k, v in (("keep", args.keep), ("select", args.select)) if v is not None

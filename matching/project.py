@@ -34,8 +34,8 @@ class Project:
 
     ``candidates`` has text ids and is sorted as
     :func:`matching.candidates.generate_candidates` documents. ``queue`` lists
-    every left id in table order; ``proposed`` maps a left id to the right ids
-    proposed for it.
+    every left id in table order; ``slices`` maps a left id to its rows of
+    ``candidates``.
     """
 
     project_id: str
@@ -51,14 +51,6 @@ class Project:
     left_pos: dict[str, int] = field(default_factory=dict)
     right_pos: dict[str, int] = field(default_factory=dict)
     slices: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    @property
-    def proposed(self) -> dict[str, list[str]]:
-        ids = self.candidates["right_id"].tolist()
-        out = {left: [] for left in self.queue}
-        for left, (a, b) in self.slices.items():
-            out[left] = ids[a:b]
-        return out
 
     def candidate_rows(self, left_id: str) -> pd.DataFrame:
         a, b = self.slices.get(left_id, (0, 0))
