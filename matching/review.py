@@ -236,8 +236,11 @@ def validate_event(
     if event.kind == "undo":
         if event.target is None:
             return "there is nothing to undo"
-        if event.target not in {e.event_id for e in state.active}:
+        target = next((e for e in state.active if e.event_id == event.target), None)
+        if target is None:
             return "that action was already undone"
+        if target.reviewer != reviewer:
+            return f"that action was made by {target.reviewer}; only they can undo it"
         return None
     if event.left_id not in proposed:
         return f"record {event.left_id!r} is not in this project"
