@@ -25,8 +25,9 @@ from matching.tuning import (
     acceptance_by_band,
     auto_accept_events,
     auto_reject_events,
-    estimate_precision_recall,
+    estimate_from_reviewed,
     histogram_by_status,
+    reviewed_pairs,
 )
 
 __all__ = [
@@ -109,14 +110,15 @@ def update_tuning_view(services: Services, project_id, thresholds: dict, status)
 
 
 def _estimate(services: Services, project: Project, version: int, cut: float) -> dict | None:
-    key = f"tuning-estimate:{project.project_id}:{version}:{cut:.4f}"
+    """The estimate at one threshold; the reviewed pairs are gathered once per log version."""
+    key = f"tuning-reviewed:{project.project_id}:{version}"
     hit = services.cache.get(key)
     if hit is None:
         state = services.log.state(project.project_id)
-        estimate = estimate_precision_recall(project.candidates, state, keep=cut, select=cut)
-        hit = {"estimate": estimate}
-        services.cache.set(f"tuning-estimate:{project.project_id}:{state.version}:{cut:.4f}", hit)
-    return hit["estimate"]
+        scores, accepted = reviewed_pairs(project.candidates, state)
+        hit = {"scores": scores, "accepted": accepted}
+        services.cache.set(f"tuning-reviewed:{project.project_id}:{state.version}", hit)
+    return estimate_from_reviewed(hit["scores"], hit["accepted"], keep=cut, select=cut)
 
 
 def _bands(services: Services, project: Project, version: int) -> dict:

@@ -23,6 +23,8 @@ import pandas as pd
 from matching.review import Event, ReviewState
 
 __all__ = [
+    "estimate_from_reviewed",
+    "reviewed_pairs",
     "ScoreIndex",
     "bin_edges",
     "histogram_by_status",
@@ -504,14 +506,41 @@ def estimate_precision_recall(
         ``reviewed``, ``accepted``, ``selected`` (reviewed and pre-selected)
         and ``selected_accepted``.
     """
+    scores, accepted = reviewed_pairs(candidates, state, include_automatic=include_automatic)
+    return estimate_from_reviewed(
+        scores, accepted, keep=keep, select=select, min_reviewed=min_reviewed
+    )
+
+
+def reviewed_pairs(
+    candidates: pd.DataFrame, state: ReviewState, *, include_automatic: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scores of the reviewed pairs (those of decided records) and which were accepted.
+
+    Computed once per state, it lets :func:`estimate_from_reviewed` answer any
+    thresholds without another pass over every candidate pair.
+    """
     _require(candidates, ("score",))
     status = _pair_status(candidates, state, include_automatic=include_automatic)
     reviewed = status != _UNDECIDED
-    n_reviewed = int(np.count_nonzero(reviewed))
+    return candidates["score"].to_numpy(np.float64)[reviewed], status[reviewed] == _ACCEPTED
+
+
+def estimate_from_reviewed(
+    scores: np.ndarray,
+    accepted: np.ndarray,
+    *,
+    keep: float,
+    select: float,
+    min_reviewed: int = MIN_REVIEWED_PAIRS,
+) -> dict[str, float | int | None] | None:
+    """:func:`estimate_precision_recall` from the output of :func:`reviewed_pairs`."""
+    scores = np.asarray(scores, np.float64)
+    accepted = np.asarray(accepted, bool)
+    n_reviewed = len(scores)
     if n_reviewed < min_reviewed:
         return None
-    accepted = status == _ACCEPTED
-    selected = reviewed & (candidates["score"].to_numpy(np.float64) >= max(select, keep))
+    selected = scores >= max(select, keep)
     n_accepted = int(np.count_nonzero(accepted))
     n_selected = int(np.count_nonzero(selected))
     hits = int(np.count_nonzero(selected & accepted))
