@@ -7,31 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-LABEL = "#record-label"
-
-
-def button(dash_duo, text: str):
-    """The visible button whose label is ``text``."""
-    for b in dash_duo.driver.find_elements(By.TAG_NAME, "button"):
-        if b.text.strip() == text and b.is_displayed():
-            return b
-    raise AssertionError(f"no visible button labelled {text!r}")
-
-
-def tab(dash_duo, text: str):
-    return dash_duo.driver.find_element(By.XPATH, f"//a[contains(@class,'nav-link')][.='{text}']")
+from tests.helpers import LABEL, button, project_id, start, tab
 
 
 def press(dash_duo, keys: str) -> None:
     ActionChains(dash_duo.driver).send_keys(keys).perform()
-
-
-def start(dash_duo, app) -> None:
-    dash_duo.start_server(app)
-    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=15)
 
 
 def grid_cell(dash_duo, row_id: str, col: str):
@@ -59,14 +41,10 @@ def test_decide_by_click_and_key_then_undo_three_times(dash_duo, demo_app):
     press(dash_duo, "u")
     dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
     dash_duo.wait_for_text_to_equal("#review-progress", "1 of 5 decided")
-    state = demo_app.matchdesk.log.state(dash_duo_project(demo_app))
+    state = demo_app.matchdesk.log.state(project_id(demo_app))
     assert sorted(state.decisions) == ["1"]
     assert state.decisions["1"].right_ids == ("101",)
     assert dash_duo.get_logs() == []
-
-
-def dash_duo_project(app) -> str:
-    return app.matchdesk.project_options()[0]["value"]
 
 
 def test_keys_move_highlight_and_space_toggles_selection(dash_duo, demo_app):

@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 from dash.testing.wait import until
-from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from matching.review import make_event
+from tests.helpers import LABEL, button, project_id, start, tab
 
-LABEL = "#record-label"
 COUNTS = "#tuning-counts"
-
-
-def button(dash_duo, text: str):
-    """The visible button whose label is ``text``."""
-    for b in dash_duo.driver.find_elements(By.TAG_NAME, "button"):
-        if b.text.strip() == text and b.is_displayed():
-            return b
-    raise AssertionError(f"no visible button labelled {text!r}")
-
-
-def tab(dash_duo, text: str):
-    return dash_duo.driver.find_element(By.XPATH, f"//a[contains(@class,'nav-link')][.='{text}']")
-
-
-def project_id(app) -> str:
-    return app.matchdesk.project_options()[0]["value"]
-
-
-def start(dash_duo, app) -> None:
-    dash_duo.start_server(app)
-    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=15)
 
 
 def open_tuning(dash_duo) -> None:

@@ -6,13 +6,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from matching.review import make_event
 from matching.store import DecisionLog
+from tests.helpers import write_from_threads
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -159,22 +159,9 @@ def test_sqlite_runs_in_wal_mode_with_full_sync_and_busy_timeout(log):
 
 
 def test_twenty_threads_write_at_once(log):
-    errors = []
-    start = threading.Barrier(20)
-
-    def write(writer: int) -> None:
-        try:
-            start.wait()
-            for i in range(25):
-                log.append("p", accept(f"t{writer}-{i}", f"L{i}", "R1", reviewer=f"r{writer}"))
-        except Exception as error:  # collected so the test names it
-            errors.append(error)
-
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = write_from_threads(
+        log, lambda w, i: accept(f"t{w}-{i}", f"L{i}", "R1", reviewer=f"r{w}"), per_writer=25
+    )
     assert errors == []
     assert len({e.event_id for e in log.events("p")}) == 20 * 25
 

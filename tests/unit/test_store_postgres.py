@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import threading
 
 import pytest
 import sqlalchemy as sa
 
 from matching.review import make_event
 from matching.store import DecisionLog
+from tests.helpers import write_from_threads
 
 URL = os.environ.get("MATCHDESK_TEST_POSTGRES_URL")
 
@@ -56,22 +56,7 @@ def test_another_process_sees_the_same_decisions(log):
 
 
 def test_twenty_threads_write_at_once_on_postgres(log):
-    errors = []
-    start = threading.Barrier(20)
-
-    def write(writer: int) -> None:
-        try:
-            start.wait()
-            for i in range(10):
-                log.append("p", reject(f"t{writer}-{i}", f"L{writer}-{i}", f"r{writer}"))
-        except Exception as error:  # collected so the assertion names it
-            errors.append(error)
-
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    errors = write_from_threads(log, lambda w, i: reject(f"t{w}-{i}", f"L{w}-{i}", f"r{w}"))
     assert errors == []
     assert len({e.event_id for e in log.events("p")}) == 200
 
