@@ -7,8 +7,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from matching.candidates import count_pairs, generate_candidates
-from matching.io import TableReadError, load_table
+from matching.blocking import Blocking
+from matching.candidates import plan, run_plan, validate_columns
+from matching.io import CandidateWriter, TableReadError, load_table
 from matching.spec import Spec, parse_block, parse_field
 
 __all__ = ["build_parser", "main", "spec_from_args"]
@@ -73,9 +74,12 @@ def add_table_arguments(parser: argparse.ArgumentParser, *, required: bool) -> N
     )
     parser.add_argument(
         "--block",
+        action="append",
         type=_block,
-        metavar="SPEC",
-        help="exact:COL, prefix:COL:N or sorted:COL:W",
+        default=[],
+        metavar="RULE",
+        help="exact:KEY, prefix:KEY:N or sorted:KEY:W; KEY is COL[=RIGHTCOL][TRANSFORM] joined "
+        "by +, TRANSFORM [:N], [year] or [month]; repeat for a union of rules",
     )
     parser.add_argument("--keep", type=_unit, default=0.5, help="keep pairs scoring at least this")
 
@@ -85,7 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_table_arguments(parser, required=True)
     parser.add_argument("--top-k", type=_top_k, default=10, help="pairs kept per left record")
     parser.add_argument("--workers", type=int, default=-1, help="scoring threads (-1: all cores)")
-    parser.add_argument("--out", required=True, help="output CSV, or - for standard output")
+    parser.add_argument(
+        "--out", help="output CSV or Parquet (.parquet), or - for CSV on standard output"
+    )
+    parser.add_argument(
+        "--count-only",
+        action="store_true",
+        help="print each blocking rule's pairs, the pairs it adds and the total, then stop",
+    )
     return parser
 
 
@@ -116,37 +127,53 @@ def _progress(stream):
     return report
 
 
+def _count_table(left, right, spec: Spec) -> str:
+    """Per rule: its pairs, the pairs it adds to the rules before it; then the total."""
+    if not spec.block:
+        return f"{'rule':<40} {'pairs':>15} {'added':>15}\nall pairs{len(left) * len(right):>56,}\n"
+    counts = Blocking(left, right, spec.block).count()
+    width = max(40, *(len(c.rule) for c in counts))
+    lines = [f"{'rule':<{width}} {'pairs':>15} {'added':>15}"]
+    lines += [f"{c.rule:<{width}} {c.pairs:>15,} {c.added:>15,}" for c in counts]
+    lines.append(f"{'total':<{width}} {'':>15} {sum(c.added for c in counts):>15,}")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.count_only and not args.out:
+        parser.error("the following arguments are required: --out")
     err = sys.stderr
     try:
         spec = spec_from_args(args)
         left = load_table(args.left)
         right = load_table(args.right)
         err.write(f"{left.report}\n{right.report}\n")
-        pairs = count_pairs(left.frame, right.frame, spec.block)
-        how = "after blocking" if spec.block else "in full"
-        err.write(f"{pairs:,} pairs to score {how}\n")
-        result = generate_candidates(
-            left.frame,
-            right.frame,
-            spec,
-            keep=args.keep,
-            top_k=args.top_k,
-            workers=args.workers,
-            progress=_progress(err),
-        )
+        if args.count_only:
+            validate_columns(left.frame, right.frame, spec)
+            sys.stdout.write(_count_table(left.frame, right.frame, spec))
+            return 0
+        job, ranges = plan(left.frame, right.frame, spec, keep=args.keep, top_k=args.top_k)
+        if spec.block:
+            pairs = sum(c.added for c in job.blocking.count())
+            err.write(f"{pairs:,} pairs to score after blocking\n")
+        else:
+            err.write(f"{len(left.frame) * len(right.frame):,} pairs to score in full\n")
+        frames = run_plan(job, ranges, workers=args.workers, progress=_progress(err))
+        first = next(frames)
     except (TableReadError, ValueError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    if args.out == "-":
-        result.to_csv(sys.stdout, index=False)
-    else:
-        try:
-            result.to_csv(args.out, index=False)
-        except OSError as exc:
-            parser.exit(2, f"{parser.prog}: error: cannot write {args.out}: {exc.strerror}\n")
-        err.write(f"{len(result):,} candidate pairs written to {args.out}\n")
+    try:
+        with CandidateWriter(args.out) as out:
+            out.write(first)
+            for frame in frames:
+                out.write(frame)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        parser.exit(2, f"{parser.prog}: error: cannot write {args.out}: {reason}\n")
+    if args.out != "-":
+        err.write(f"{out.rows:,} candidate pairs written to {args.out}\n")
     return 0
 
 

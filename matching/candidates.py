@@ -11,17 +11,21 @@ pairs that share a key, scored with ``cpdist``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from matching.scoring import normalize_column, score_matrix, score_pairs
-from matching.spec import Block, Normalization, Spec
+from matching.blocking import Blocking
+from matching.scoring import normalize_codes, score_matrix, score_pairs
+from matching.spec import Block, Field, Normalization, Spec
 
 __all__ = [
     "generate_candidates",
+    "iter_candidates",
+    "plan",
+    "run_plan",
     "count_pairs",
     "validate_columns",
     "record_ids",
@@ -94,9 +98,6 @@ def validate_columns(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> Non
         need_left.append(spec.left_id)
     if spec.right_id:
         need_right.append(spec.right_id)
-    if spec.block:
-        need_left.append(spec.block.left)
-        need_right.append(spec.block.right)
     problems = []
     for side, frame, cols in (("left", left, need_left), ("right", right, need_right)):
         missing = [c for c in dict.fromkeys(cols) if c not in frame.columns]
@@ -105,6 +106,17 @@ def validate_columns(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> Non
                 f"the {side} table has no column {', '.join(map(repr, missing))}"
                 f" (it has {', '.join(map(str, frame.columns))})"
             )
+    for rule in spec.block:
+        for side, frame, cols in (
+            ("left", left, [k.left for k in rule.keys]),
+            ("right", right, [k.right for k in rule.keys]),
+        ):
+            missing = [c for c in dict.fromkeys(cols) if c not in frame.columns]
+            if missing:
+                problems.append(
+                    f"block {rule.text!r}: the {side} table has no column"
+                    f" {', '.join(map(repr, missing))}"
+                )
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -128,11 +140,6 @@ def record_ids(frame: pd.DataFrame, column: str | None, side: str) -> np.ndarray
     return ids
 
 
-def _code(values: list[str | None]) -> tuple[np.ndarray, np.ndarray]:
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
-
-
 def _encode_fields(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> list[_Coded]:
     # A column compared by several fields (another scorer, say) is cleaned once.
     done: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
@@ -140,7 +147,7 @@ def _encode_fields(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> list[
     def code(frame: pd.DataFrame, side: str, column: str, norm: Normalization):
         key = (side, column, norm)
         if key not in done:
-            done[key] = _code(normalize_column(frame[column], norm))
+            done[key] = normalize_codes(frame[column], norm)
         return done[key]
 
     coded = []
@@ -151,67 +158,18 @@ def _encode_fields(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> list[
     return coded
 
 
-def _block_keys(left: pd.DataFrame, right: pd.DataFrame, block: Block) -> tuple[list, list]:
-    norm = Normalization()
-    lk = normalize_column(left[block.left], norm)
-    rk = normalize_column(right[block.right], norm)
-    if block.kind == "prefix":
-        lk = [None if k is None else k[: block.size] for k in lk]
-        rk = [None if k is None else k[: block.size] for k in rk]
-    return lk, rk
-
-
-def _block_pairs(
-    left: pd.DataFrame, right: pd.DataFrame, block: Block
-) -> tuple[np.ndarray, np.ndarray]:
-    """Left and right row positions of the pairs a block keeps, sorted by left then right."""
-    lk, rk = _block_keys(left, right, block)
-    if block.kind in ("exact", "prefix"):
-        lf = pd.DataFrame({"key": pd.Series(lk, dtype=object), "li": np.arange(len(lk))})
-        rf = pd.DataFrame({"key": pd.Series(rk, dtype=object), "ri": np.arange(len(rk))})
-        merged = lf.dropna().merge(rf.dropna(), on="key", how="inner")
-        li = merged["li"].to_numpy(np.int64)
-        ri = merged["ri"].to_numpy(np.int64)
-    else:
-        keys = pd.Series(lk + rk, dtype=object)
-        side = np.r_[np.zeros(len(lk), np.int8), np.ones(len(rk), np.int8)]
-        pos = np.r_[np.arange(len(lk)), np.arange(len(rk))]
-        present = keys.notna().to_numpy()
-        keys, side, pos = keys[present].to_numpy(), side[present], pos[present]
-        order = np.argsort(keys.astype(str), kind="stable")
-        side, pos = side[order], pos[order]
-        lis, ris = [], []
-        for d in range(1, block.size + 1):
-            a, b = slice(None, -d), slice(d, None)
-            cross = side[a] != side[b]
-            la = np.where(side[a] == 0, pos[a], pos[b])[cross]
-            rb = np.where(side[a] == 0, pos[b], pos[a])[cross]
-            lis.append(la)
-            ris.append(rb)
-        li = np.concatenate(lis) if lis else np.empty(0, np.int64)
-        ri = np.concatenate(ris) if ris else np.empty(0, np.int64)
-        if len(li):
-            uniq = np.unique(li.astype(np.int64) * max(len(rk), 1) + ri)
-            li, ri = uniq // max(len(rk), 1), uniq % max(len(rk), 1)
-    order = np.lexsort((ri, li))
-    return li[order], ri[order]
-
-
-def count_pairs(left: pd.DataFrame, right: pd.DataFrame, block: Block | None = None) -> int:
+def count_pairs(
+    left: pd.DataFrame, right: pd.DataFrame, block: Block | Sequence[Block] | None = None
+) -> int:
     """How many pairs will be scored: ``len(left) * len(right)`` without blocking.
 
-    With exact or prefix blocking this counts from the key frequencies without
-    building the pairs; records with a missing key form no pair.
+    With blocking, the pairs of the union of the rules, each pair once; records
+    with a missing key form no pair under that rule.
     """
-    if block is None:
+    rules = Spec(fields=(Field("_"),), block=block).block
+    if not rules:
         return len(left) * len(right)
-    if block.kind == "sorted":
-        return len(_block_pairs(left, right, block)[0])
-    lk, rk = _block_keys(left, right, block)
-    lc = pd.Series(lk, dtype=object).dropna().value_counts()
-    rc = pd.Series(rk, dtype=object).dropna().value_counts()
-    both = lc.index.intersection(rc.index)
-    return int((lc[both].to_numpy() * rc[both].to_numpy()).sum())
+    return sum(c.added for c in Blocking(left, right, rules).count())
 
 
 def _select(score: np.ndarray, keep: float, top_k: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -572,6 +530,153 @@ def _full_comparison(
     return li, ri[take], score[take], [f[take] for f in fields]
 
 
+@dataclass
+class _BlockedJob:
+    """A blocked comparison, cut into ranges of left rows scored independently.
+
+    Picklable: the distributed runner sends it to each worker once and then
+    only ``(start, stop)`` ranges.
+    """
+
+    spec: Spec
+    coded: list[_Coded]
+    blocking: Blocking
+    left_ids: np.ndarray
+    right_ids: np.ndarray
+    keep: float
+    top_k: int | None
+
+    def run(self, start: int, stop: int, *, workers: int = -1) -> pd.DataFrame:
+        """Candidates of left rows ``start:stop``, in the documented order."""
+        li, ri = self.blocking.pairs(start, stop)
+        score, fields = _pair_scores(self.coded, li, ri, workers)
+        ok = score >= self.keep
+        li, ri, score, fields = li[ok], ri[ok], score[ok], [f[ok] for f in fields]
+        order = _rank_and_cut(li, ri, score, self.top_k)
+        return _frame(
+            self.spec,
+            self.left_ids,
+            self.right_ids,
+            li[order],
+            ri[order],
+            score[order],
+            [f[order] for f in fields],
+        )
+
+
+@dataclass
+class _FullJob:
+    """A full comparison, cut into slices of left rows scored independently."""
+
+    left: pd.DataFrame
+    right: pd.DataFrame
+    spec: Spec
+    keep: float
+    top_k: int | None
+    chunk_elements: int
+
+    def run(
+        self, start: int, stop: int, *, workers: int = -1, progress: Progress | None = None
+    ) -> pd.DataFrame:
+        """Candidates of left rows ``start:stop``, in the documented order."""
+        part = generate_candidates(
+            self.left.iloc[start:stop],
+            self.right,
+            self.spec,
+            keep=self.keep,
+            top_k=self.top_k,
+            workers=workers,
+            chunk_elements=self.chunk_elements,
+            progress=progress,
+        )
+        if self.spec.left_id is None:
+            part["left_id"] += start
+        return part
+
+
+def plan(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    spec: Spec,
+    *,
+    keep: float = 0.5,
+    top_k: int | None = 10,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    slices: int = 1,
+) -> tuple[_BlockedJob | _FullJob, list[tuple[int, int]]]:
+    """A job and the ranges of left rows it is cut into, for a runner to score.
+
+    ``job.run(start, stop)`` gives the candidates of one range; concatenated
+    in range order they equal :func:`generate_candidates`' result. A blocked
+    comparison is cut every ``chunk_elements`` pairs; a full one into
+    ``slices`` slices of left rows.
+    """
+    _check_options(keep, top_k)
+    validate_columns(left, right, spec)
+    if spec.block:
+        left_ids = record_ids(left, spec.left_id, "left")
+        right_ids = record_ids(right, spec.right_id, "right")
+        coded = _encode_fields(left, right, spec)
+        blocking = Blocking(left, right, spec.block)
+        job = _BlockedJob(spec, coded, blocking, left_ids, right_ids, keep, top_k)
+        return job, blocking.chunks(chunk_elements)
+    record_ids(left, spec.left_id, "left")
+    record_ids(right, spec.right_id, "right")
+    bounds = np.linspace(0, len(left), max(1, min(slices, len(left))) + 1).astype(int)
+    ranges = [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
+    return _FullJob(left, right, spec, keep, top_k, chunk_elements), ranges
+
+
+def _check_options(keep: float, top_k: int | None) -> None:
+    if not 0.0 <= keep <= 1.0:
+        raise ValueError(f"keep must be between 0 and 1, got {keep}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1 or None, got {top_k}")
+
+
+def iter_candidates(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    spec: Spec,
+    *,
+    keep: float = 0.5,
+    top_k: int | None = 10,
+    workers: int = -1,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    progress: Progress | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`generate_candidates`' result as frames, one per chunk, in order.
+
+    With blocking, each frame holds the candidates of a range of left rows
+    (about ``chunk_elements`` pairs scored), so a writer can stream a result
+    that would not fit in memory. Without blocking there is one frame.
+    Concatenated, the frames equal :func:`generate_candidates`' result.
+    """
+    job, ranges = plan(left, right, spec, keep=keep, top_k=top_k, chunk_elements=chunk_elements)
+    yield from run_plan(job, ranges, workers=workers, progress=progress)
+
+
+def run_plan(
+    job: _BlockedJob | _FullJob,
+    ranges: list[tuple[int, int]],
+    *,
+    workers: int = -1,
+    progress: Progress | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Run a :func:`plan` here, one frame per range (at least one frame), in order."""
+    if not ranges:
+        yield job.run(0, 0, workers=workers)
+        return
+    total = ranges[-1][1]
+    for start, stop in ranges:
+        if isinstance(job, _FullJob) and len(ranges) == 1:
+            yield job.run(start, stop, workers=workers, progress=progress)
+            continue
+        yield job.run(start, stop, workers=workers)
+        if progress:
+            progress(stop, total)
+
+
 def generate_candidates(
     left: pd.DataFrame,
     right: pd.DataFrame,
@@ -591,7 +696,8 @@ def generate_candidates(
     left, right : DataFrame
         The two tables; they are not modified.
     spec : Spec
-        Fields, ids and optional blocking.
+        Fields, ids and blocking rules (the union of the rules' pairs is
+        scored, each pair once).
     keep : float
         Keep pairs whose score is at least this, in [0, 1].
     top_k : int or None
@@ -599,13 +705,13 @@ def generate_candidates(
     workers : int
         Threads for rapidfuzz; -1 uses every core.
     chunk_elements, chunk_rows : int
-        Size of a chunk of the full comparison, in pairs or in left records
-        (``chunk_rows`` wins when given); rows with the same values in every
-        field are one record, compared once. A chunk by ``chunk_elements``
-        takes at least 16 records while that stays under 8M pairs. Results do
-        not depend on it.
+        Size of a chunk, in pairs or in left records (``chunk_rows`` wins when
+        given, without blocking); rows with the same values in every field
+        are one record, compared once. A chunk of the full comparison by
+        ``chunk_elements`` takes at least 16 records while that stays under 8M
+        pairs. Results do not depend on it.
     progress : callable(done, total) or None
-        Called after each chunk with left rows (or pairs, when blocking) done.
+        Called after each chunk with the left rows done and their total.
 
     Returns
     -------
@@ -629,46 +735,30 @@ def generate_candidates(
     0        0         0    1.0         1.0
     1        1         1    0.8         0.8
     """
-    if not 0.0 <= keep <= 1.0:
-        raise ValueError(f"keep must be between 0 and 1, got {keep}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be at least 1 or None, got {top_k}")
+    _check_options(keep, top_k)
+    if spec.block:
+        frames = list(
+            iter_candidates(
+                left,
+                right,
+                spec,
+                keep=keep,
+                top_k=top_k,
+                workers=workers,
+                chunk_elements=chunk_elements,
+                progress=progress,
+            )
+        )
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     validate_columns(left, right, spec)
     left_ids = record_ids(left, spec.left_id, "left")
     right_ids = record_ids(right, spec.right_id, "right")
     coded = _encode_fields(left, right, spec)
-    empty = [np.empty(0, np.int64)] * 2 + [np.empty(0)] + [np.empty(0)] * len(spec.fields)
     if len(left) == 0 or len(right) == 0:
-        return _frame(spec, left_ids, right_ids, *empty[:3], empty[3:])
-
-    if spec.block is not None:
-        li_all, ri_all = _block_pairs(left, right, spec.block)
-        step = max(1, chunk_elements)
-        kept: list[tuple] = []
-        for s in range(0, len(li_all), step):
-            li, ri = li_all[s : s + step], ri_all[s : s + step]
-            score, fields = _pair_scores(coded, li, ri, workers)
-            ok = score >= keep
-            kept.append((li[ok], ri[ok], score[ok], [f[ok] for f in fields]))
-            if progress:
-                progress(min(s + step, len(li_all)), len(li_all))
-        if not kept:
-            return _frame(spec, left_ids, right_ids, *empty[:3], empty[3:])
-        li = np.concatenate([k[0] for k in kept])
-        ri = np.concatenate([k[1] for k in kept])
-        score = np.concatenate([k[2] for k in kept])
-        fields = [np.concatenate([k[3][j] for k in kept]) for j in range(len(spec.fields))]
-        order = _rank_and_cut(li, ri, score, top_k)
+        none = np.empty(0, np.int64)
         return _frame(
-            spec,
-            left_ids,
-            right_ids,
-            li[order],
-            ri[order],
-            score[order],
-            [f[order] for f in fields],
+            spec, left_ids, right_ids, none, none, np.empty(0), [np.empty(0)] * len(coded)
         )
-
     li, ri, score, fields = _full_comparison(
         coded,
         keep=keep,

@@ -14,8 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
-__all__ = ["TableReadError", "LoadedTable", "load_table", "read_table", "FORMATS"]
+__all__ = [
+    "TableReadError",
+    "LoadedTable",
+    "load_table",
+    "read_table",
+    "FORMATS",
+    "CandidateWriter",
+]
 
 #: File endings understood, by format.
 FORMATS = {
@@ -257,3 +267,72 @@ def load_table(source: str | Path | bytes, *, name: str | None = None) -> Loaded
 def read_table(source: str | Path | bytes, *, name: str | None = None) -> pd.DataFrame:
     """The frame of :func:`load_table`."""
     return load_table(source, name=name).frame
+
+
+class CandidateWriter:
+    """Write candidate frames chunk by chunk to CSV or Parquet, through pyarrow.
+
+    The format follows the ending: ``.parquet`` or ``.pq`` is Parquet, anything
+    else CSV (UTF-8, a header line, strings quoted, missing scores empty).
+    ``"-"`` writes CSV to standard output. The file is created by the first
+    :meth:`write` (or by :meth:`close` when nothing was written), so a run that
+    fails before its first chunk leaves no file. Use it as a context manager.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "pairs.parquet")
+    >>> with CandidateWriter(path) as out:
+    ...     out.write(pd.DataFrame({"left_id": ["a"], "right_id": ["b"], "score": [1.0]}))
+    >>> pd.read_parquet(path)["score"].tolist()
+    [1.0]
+    """
+
+    def __init__(self, target: str | Path, *, stream=None) -> None:
+        self.target = str(target)
+        self.parquet = Path(self.target).suffix.lower() in (".parquet", ".pq")
+        self._stream = stream
+        self._writer = None
+        self._schema: pa.Schema | None = None
+        self.rows = 0
+
+    def _open(self, schema: pa.Schema) -> None:
+        self._schema = schema
+        if self.parquet:
+            self._writer = pq.ParquetWriter(self.target, schema)
+            return
+        sink = self.target
+        if self.target == "-":
+            sink = self._stream if self._stream is not None else _stdout_bytes()
+        self._writer = pa_csv.CSVWriter(sink, schema)
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append one chunk; every chunk must have the same columns and types."""
+        table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+        if self._writer is None:
+            self._open(table.schema)
+        elif table.schema != self._schema:
+            table = table.cast(self._schema)
+        self._writer.write_table(table)
+        self.rows += len(frame)
+
+    def close(self, empty: pd.DataFrame | None = None) -> None:
+        """Finish the file; ``empty`` gives the columns when no chunk was written."""
+        if self._writer is None and empty is not None:
+            self.write(empty)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __enter__(self) -> CandidateWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _stdout_bytes():
+    import sys
+
+    sys.stdout.flush()
+    return sys.stdout.buffer

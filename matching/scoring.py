@@ -15,6 +15,7 @@ from matching.spec import Normalization
 __all__ = [
     "normalize",
     "normalize_column",
+    "normalize_codes",
     "score_pair",
     "score_matrix",
     "score_pairs",
@@ -83,6 +84,21 @@ def normalize_column(values: Iterable[object], norm: Normalization) -> list[str 
             cache[key] = normalize(v, norm)
         out.append(cache[key])
     return out
+
+
+def normalize_codes(values: Iterable[object], norm: Normalization) -> tuple[np.ndarray, np.ndarray]:
+    """Cleaned values as codes into their distinct values.
+
+    Returns
+    -------
+    codes : ndarray of int64
+        One per value, -1 where it is missing or empty after cleaning.
+    uniques : ndarray of object
+        The distinct cleaned values (``str``), in order of first appearance.
+    """
+    cleaned = pd.Series(normalize_column(values, norm), dtype=object)
+    codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
 def score_pair(a: str | None, b: str | None, scorer: str) -> float:

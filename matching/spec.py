@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -17,6 +18,8 @@ __all__ = [
     "BLOCK_KINDS",
     "Normalization",
     "Field",
+    "KEY_TRANSFORMS",
+    "Key",
     "Block",
     "Spec",
     "parse_field",
@@ -99,36 +102,125 @@ class Field:
         return self.left
 
 
+#: Transforms of a blocking key column, written after it in brackets: ``[:N]`` (the
+#: first N characters), ``[year]`` and ``[month]`` (of an ISO date, YYYY-MM-DD).
+KEY_TRANSFORMS: tuple[str, ...] = ("year", "month")
+
+_KEY_PART = re.compile(r"^(?P<cols>[^\[\]]*)(?:\[(?P<transform>[^\]]*)\])?$")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One column of a blocking key, with an optional transform.
+
+    Parameters
+    ----------
+    left : str
+        Column of the left table.
+    right : str or None
+        Column of the right table; the same name as ``left`` when None.
+    transform : str
+        ``""`` (the cleaned value), ``":N"`` (its first N characters),
+        ``"year"`` or ``"month"`` (of an ISO date; other values count as missing).
+    """
+
+    left: str
+    right: str | None = None
+    transform: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.left:
+            raise ValueError("a blocking key needs a column name")
+        if self.right is None:
+            object.__setattr__(self, "right", self.left)
+        t = self.transform
+        if t and t not in KEY_TRANSFORMS:
+            size = t[1:] if t.startswith(":") else ""
+            if not (size.isdigit() and int(size) >= 1):
+                raise ValueError(
+                    f"unknown transform [{t}] of column {self.left!r};"
+                    " use [:N] (first N characters), [year] or [month]"
+                )
+
+    @property
+    def text(self) -> str:
+        cols = self.left if self.right == self.left else f"{self.left}={self.right}"
+        return f"{cols}[{self.transform}]" if self.transform else cols
+
+
 @dataclass(frozen=True)
 class Block:
-    """Blocking: only pairs that share a key are scored.
+    """One blocking rule: only pairs that share its key are scored.
+
+    Several rules form a union: a pair is scored when any rule keeps it.
 
     Parameters
     ----------
     kind : {"exact", "prefix", "sorted"}
-        ``exact``: same normalised value; ``prefix``: same first ``size``
-        characters; ``sorted``: within ``size`` places of each other when both
-        tables are sorted together on the normalised value.
+        ``exact``: the same key; ``prefix``: the same first ``size``
+        characters of each key column; ``sorted``: within ``size`` places of
+        each other when both tables are sorted together on the key, records
+        with equal keys interleaving (the i-th left record of a key next to the
+        i-th right record of that key).
     left, right : str
-        Key columns (``right`` defaults to ``left``).
+        The key column when the key is one column (``right`` defaults to
+        ``left``); with ``keys`` given, they are set to its first column.
     size : int
         Prefix length or window width; ignored for ``exact``.
+    keys : tuple of Key
+        The key's columns, compared together (in order: the sort order for
+        ``sorted``); ``(Key(left, right),)`` when empty.
     """
 
     kind: str
-    left: str
+    left: str = ""
     right: str | None = None
     size: int = 0
+    keys: tuple[Key, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in BLOCK_KINDS:
             raise ValueError(
                 f"unknown blocking {self.kind!r}; choose one of {', '.join(BLOCK_KINDS)}"
             )
-        if self.right is None:
-            object.__setattr__(self, "right", self.left)
+        keys = tuple(Key(**k) if isinstance(k, dict) else k for k in self.keys)
+        if not keys:
+            if not self.left:
+                raise ValueError("a blocking rule needs a column")
+            keys = (Key(self.left, self.right),)
+        object.__setattr__(self, "keys", keys)
+        object.__setattr__(self, "left", keys[0].left)
+        object.__setattr__(self, "right", keys[0].right)
         if self.kind != "exact" and self.size < 1:
             raise ValueError(f"{self.kind} blocking needs a size of at least 1")
+
+    @property
+    def text(self) -> str:
+        """The rule as ``--block`` takes it, e.g. ``exact:surname+birth_date[year]``."""
+        cols = "+".join(k.text for k in self.keys)
+        return f"{self.kind}:{cols}" + (f":{self.size}" if self.kind != "exact" else "")
+
+    def to_dict(self) -> dict:
+        """JSON-safe; a plain one-column rule keeps the short form of earlier versions."""
+        plain = len(self.keys) == 1 and not self.keys[0].transform
+        out = {"kind": self.kind, "left": self.left, "right": self.right, "size": self.size}
+        if not plain:
+            out["keys"] = [dataclasses.asdict(k) for k in self.keys]
+        return out
+
+
+def _rules(block: object) -> tuple[Block, ...]:
+    if block is None:
+        return ()
+    if isinstance(block, Block):
+        return (block,)
+    if isinstance(block, dict):
+        return (Block(**block),)
+    rules = tuple(Block(**b) if isinstance(b, dict) else b for b in block)
+    bad = [b for b in rules if not isinstance(b, Block)]
+    if bad:
+        raise TypeError(f"blocking rules must be Block, got {type(bad[0]).__name__}")
+    return rules
 
 
 @dataclass(frozen=True)
@@ -141,17 +233,19 @@ class Spec:
         At least one; their names (left columns) must be unique.
     left_id, right_id : str or None
         ID columns; row positions are the ids when None.
-    block : Block or None
-        Optional blocking.
+    block : tuple of Block
+        Blocking rules, whose union is scored; empty scores every pair. A
+        single Block, a list or None is accepted and stored as a tuple.
     """
 
     fields: tuple[Field, ...]
     left_id: str | None = None
     right_id: str | None = None
-    block: Block | None = None
+    block: tuple[Block, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))
+        object.__setattr__(self, "block", _rules(self.block))
         if not self.fields:
             raise ValueError("the spec needs at least one field to compare")
         names = [f.name for f in self.fields]
@@ -160,8 +254,20 @@ class Spec:
             raise ValueError(f"field names must be unique; repeated: {', '.join(dupes)}")
 
     def to_dict(self) -> dict:
-        """A JSON-safe dict; :meth:`from_dict` reverses it."""
-        return dataclasses.asdict(self)
+        """A JSON-safe dict; :meth:`from_dict` reverses it.
+
+        Without blocking ``block`` is None and with one plain rule it is that
+        rule's dict, as in earlier versions, so those specs keep their digest.
+        """
+        out = {
+            "fields": [dataclasses.asdict(f) for f in self.fields],
+            "left_id": self.left_id,
+            "right_id": self.right_id,
+            "block": [b.to_dict() for b in self.block] or None,
+        }
+        if len(self.block) == 1 and "keys" not in out["block"][0]:
+            out["block"] = out["block"][0]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> Spec:
@@ -169,7 +275,7 @@ class Spec:
             Field(**{**f, "normalization": Normalization(**f.get("normalization", {}))})
             for f in data["fields"]
         )
-        block = Block(**data["block"]) if data.get("block") else None
+        block = _rules(data.get("block"))
         return cls(
             fields=fields,
             left_id=data.get("left_id"),
@@ -210,15 +316,35 @@ def parse_field(text: str) -> Field:
     return Field(left=left, right=right or None, scorer=scorer, weight=weight)
 
 
+def _parse_key(part: str, text: str) -> Key:
+    m = _KEY_PART.match(part.strip())
+    if m is None:
+        raise ValueError(f"block {text!r}: cannot read the key column {part!r}")
+    left, _, right = m["cols"].partition("=")
+    if not left:
+        raise ValueError(f"block {text!r}: missing the column name")
+    try:
+        return Key(left, right or None, m["transform"] or "")
+    except ValueError as exc:
+        raise ValueError(f"block {text!r}: {exc}") from None
+
+
 def parse_block(text: str) -> Block:
-    """Parse ``exact:COL``, ``prefix:COL:N`` or ``sorted:COL:W`` (``COL`` may be ``LEFT=RIGHT``).
+    """Parse one blocking rule.
+
+    ``exact:KEY``, ``prefix:KEY:N`` or ``sorted:KEY:W``, where ``KEY`` is one
+    or more columns joined by ``+``, each ``COL`` or ``LEFT=RIGHT`` with an
+    optional transform: ``[:N]`` (first N characters), ``[year]`` or
+    ``[month]`` (of an ISO date).
 
     Examples
     --------
-    >>> parse_block("prefix:surname:3")
-    Block(kind='prefix', left='surname', right='surname', size=3)
+    >>> parse_block("prefix:surname:3").text
+    'prefix:surname:3'
+    >>> [k.text for k in parse_block("exact:given_name[:3]+postcode").keys]
+    ['given_name[:3]', 'postcode']
     """
-    parts = text.strip().split(":")
+    parts = re.split(r":(?![^\[]*\])", text.strip())
     kind = parts[0]
     if kind not in BLOCK_KINDS or len(parts) not in (2, 3):
         raise ValueError(f"block {text!r}: expected exact:COL, prefix:COL:N or sorted:COL:W")
@@ -230,7 +356,8 @@ def parse_block(text: str) -> Block:
             raise ValueError(f"block {text!r}: size {parts[2]!r} is not a whole number") from None
     elif kind != "exact":
         raise ValueError(f"block {text!r}: {kind} blocking needs a size, e.g. {kind}:COL:3")
-    left, _, right = parts[1].partition("=")
-    if not left:
-        raise ValueError(f"block {text!r}: missing the column name")
-    return Block(kind=kind, left=left, right=right or None, size=size)
+    keys = tuple(_parse_key(p, text) for p in parts[1].split("+"))
+    try:
+        return Block(kind=kind, size=size, keys=keys)
+    except ValueError as exc:
+        raise ValueError(f"block {text!r}: {exc}") from None

@@ -56,7 +56,7 @@ def test_files_fields_and_thresholds(tmp_path):
         "token_set",
         2.0,
     )
-    assert cfg.spec.block.kind == "prefix"
+    assert cfg.spec.block[0].kind == "prefix"
     assert cfg.name == "l.csv ↔ r.csv"
 
 

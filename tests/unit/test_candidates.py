@@ -306,15 +306,25 @@ def test_exact_and_prefix_count_pairs_equals_the_pairs_scored():
 
 
 def sorted_neighbourhood(left_keys, right_keys, window):
-    """Independent reference: stable sort of left-then-right keys, pairs within `window`."""
-    entries = [(k, 0, i) for i, k in enumerate(left_keys) if k is not None]
-    entries += [(k, 1, j) for j, k in enumerate(right_keys) if k is not None]
-    entries.sort(key=lambda e: e[0])
+    """Independent reference: both sides sorted on the key, equal keys interleaving.
+
+    Among records with the same key, the i-th left record (in row order) stands
+    just before the i-th right record; pairs are left and right records within
+    ``window`` places of each other.
+    """
+    entries = []
+    for side, keys in ((0, left_keys), (1, right_keys)):
+        seen: dict[str, int] = {}
+        for i, k in enumerate(keys):
+            if k is not None:
+                entries.append((k, seen.get(k, 0), side, i))
+                seen[k] = seen.get(k, 0) + 1
+    entries.sort()
     pairs = set()
     for p, q in itertools.combinations(range(len(entries)), 2):
-        if q - p <= window and entries[p][1] != entries[q][1]:
-            a, b = (entries[p], entries[q]) if entries[p][1] == 0 else (entries[q], entries[p])
-            pairs.add((a[2], b[2]))
+        if q - p <= window and entries[p][2] != entries[q][2]:
+            a, b = (entries[p], entries[q]) if entries[p][2] == 0 else (entries[q], entries[p])
+            pairs.add((a[3], b[3]))
     return pairs
 
 
