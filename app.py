@@ -14,8 +14,10 @@ from pathlib import Path
 
 from dash import Dash
 from flask import jsonify
+from sqlalchemy.exc import SQLAlchemyError
 
 import callbacks
+from callbacks.errors import show_error
 from callbacks.services import AppConfig, Services
 from components.layout import main_layout
 from matching.__main__ import add_table_arguments
@@ -49,8 +51,10 @@ def create_app(config: AppConfig | None = None) -> Dash:
         title="matchdesk",
         assets_folder=str(HERE / "assets"),
         suppress_callback_exceptions=False,
+        on_error=show_error,
     )
     services = Services(config, app.server)
+    services.log.check()  # an unreadable database stops the start here, with its reason
     app.matchdesk = services
     first = None
     if config.left is not None and config.right is not None and config.spec is not None:
@@ -136,6 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         app = create_app(config)
     except ValueError as exc:
         sys.stderr.write(f"python app.py: error: {exc}\n")
+        return 2
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        sys.stderr.write(f"python app.py: error: cannot open the database {args.db}: {reason}\n")
         return 2
     app.run(host=args.host, port=args.port, debug=args.debug)
     return 0

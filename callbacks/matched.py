@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dash import Input, Output, State, ctx, dcc, no_update
 
-from callbacks.review import reviewer_name
 from callbacks.services import Services, services_of
 from components.ids import ids
 from components.matched import matched_columns, record_columns
 from matching.export import matched_table, to_csv_bytes, to_excel_bytes, to_parquet_bytes
 from matching.project import Project
-from matching.review import make_event, undo_target, validate_event
 
 __all__ = ["register", "matched_frame", "remove_matches", "update_matched", "export_matches"]
 
@@ -35,33 +33,20 @@ def matched_frame(services: Services, project: Project):
 
 
 def remove_matches(
-    services: Services,
-    project: Project,
-    reviewer: str,
-    rows: list[dict],
-    version: int | None = None,
+    services: Services, project: Project, reviewer: str, rows: list[dict], role: str = "admin"
 ) -> str | None:
-    """Record an unmatch for each selected row; returns a message when refused.
+    """Take the selected rows' pairs out of the matches; returns a message when refused.
 
-    ``version`` is the log version the page showed: a repeated click makes the
-    same event ids and so records nothing more.
+    The review desk checks each pair is recorded and the reviewer may change
+    its decision; a repeated click finds the pairs gone and records nothing.
     """
-    state = services.log.state(project.project_id)
-    version = state.version if version is None else version
-    for row in rows:
-        left_id, right_id = str(row["left_id"]), str(row["right_id"])
-        event = make_event(
-            "unmatch",
-            event_id=f"{reviewer}|unmatch|{left_id}|{right_id}|{version}",
-            reviewer=reviewer,
-            left_id=left_id,
-            right_ids=[right_id],
-        )
-        problem = validate_event(event, state, {left_id: [right_id]}, reviewer)
-        if problem:
-            return problem
-        services.log.append(project.project_id, event)
-    return None
+    pairs = [
+        (str(r["left_id"]), str(r["right_id"]))
+        for r in rows or []
+        if isinstance(r, dict) and "left_id" in r and "right_id" in r
+    ]
+    outcome = services.desk(project).unmatch(reviewer, pairs, role=role)
+    return outcome.message
 
 
 def update_matched(
@@ -69,48 +54,36 @@ def update_matched(
 ):
     """Apply a removal or undo, then list the accepted pairs.
 
-    ``seen`` is the log version the page shows; ``chosen`` the record columns to show.
+    ``seen`` is what the page's Undo would revert (the server said so when it
+    drew the page); ``chosen`` the record columns to show.
     """
-    project = services.project(project_id)
+    project = services.project(project_id if isinstance(project_id, str) else None)
     if project is None:
         return [], [], "", None, []
     acting = trigger in (ids.MATCHED_REMOVE, ids.MATCHED_UNDO)
     if tab != "matched" and not acting:
         return no_update, no_update, no_update, no_update, no_update
-    who = reviewer_name(reviewer)
+    who, role = services.actor(reviewer)
+    desk = services.desk(project)
     message = ""
     if trigger == ids.MATCHED_REMOVE:
         if not selected:
             message = "Select the rows to remove first. "
         else:
-            message = (
-                remove_matches(services, project, who, selected, seen)
-                or f"Removed {len(selected)}. "
-            ) + " "
+            refused = remove_matches(services, project, who, selected, role)
+            message = (refused or f"Removed {len(selected)}.") + " "
     elif trigger == ids.MATCHED_UNDO:
-        state = services.log.state(project.project_id)
-        target = undo_target(state, who)
-        if target is None:
-            message = "Nothing to undo. "
-        else:
-            services.log.append(
-                project.project_id,
-                make_event(
-                    "undo",
-                    event_id=f"{who}|undo|{seen or state.version}",
-                    reviewer=who,
-                    target=target,
-                ),
-            )
+        target = seen.get("undo_target") if isinstance(seen, dict) else None
+        outcome = desk.undo(who, role=role, target=target)
+        message = (outcome.message or "Undone.") + " "
     frame = matched_frame(services, project)
     summary = f"{message}{len(frame)} accepted pairs"
-    version = services.log.state(project.project_id).version
     columns = list(frame.columns)
     return (
         frame.to_dict("records"),
         matched_columns(columns, chosen),
         summary,
-        version,
+        {"undo_target": desk.refresh().undo_target(who)},
         record_columns(columns),
     )
 

@@ -1,8 +1,8 @@
 """Review tab: show the current record, record decisions, undo.
 
-``update_review`` is the single writer of the review view. It decodes the
-trigger, records the action through :func:`apply_action` and renders what
-:func:`current_view` returns.
+``update_review`` is the single writer of the review view: it decodes what the
+page sent, hands it to the project's :class:`~matching.desk.ReviewDesk` (which
+owns every review rule) and renders the view the desk returns.
 """
 
 from __future__ import annotations
@@ -13,178 +13,180 @@ from dash.exceptions import PreventUpdate
 from callbacks.services import Services, services_of
 from components.ids import ids
 from components.review import candidate_columns, record_card
-from matching.project import Project, record_view
-from matching.review import make_event, next_record, undo_target, validate_event
+from matching.project import Project
 
-__all__ = ["register", "current_view", "apply_action", "update_review", "ACTIONS"]
+__all__ = [
+    "register",
+    "current_view",
+    "update_review",
+    "decode_session",
+    "position_problem",
+    "ACTIONS",
+    "OUTPUTS",
+]
 
-#: Button id -> event kind.
+#: Button id -> decision kind.
 ACTIONS = {ids.ACCEPT: "accept", ids.REJECT: "reject", ids.SKIP: "skip", ids.UNDO: "undo"}
 
+#: The review callback's outputs, by name.
+OUTPUTS = {
+    "card": Output(ids.RECORD_CARD, "children"),
+    "label": Output(ids.RECORD_LABEL, "children"),
+    "progress": Output(ids.PROGRESS, "value"),
+    "progress_label": Output(ids.PROGRESS, "label"),
+    "rows": Output(ids.CANDIDATE_GRID, "rowData"),
+    "columns": Output(ids.CANDIDATE_GRID, "columnDefs"),
+    "selected": Output(ids.CANDIDATE_GRID, "selectedRows"),
+    "no_candidates": Output(ids.NO_CANDIDATES, "is_open"),
+    "done": Output(ids.DONE, "is_open"),
+    "done_heading": Output(ids.DONE_HEADING, "children"),
+    "done_text": Output(ids.DONE_TEXT, "children"),
+    "body_style": Output(ids.REVIEW_BODY, "style"),
+    "view": Output(ids.VIEW_STORE, "data"),
+    "message": Output(ids.MESSAGE, "children"),
+    "message_open": Output(ids.MESSAGE, "is_open"),
+    "message_color": Output(ids.MESSAGE, "color"),
+    "session": Output(ids.SESSION_STORE, "data"),
+}
 
-def reviewer_name(value: str | None) -> str:
-    return (value or "").strip() or "anonymous"
+_BAD_STORE = (
+    "The review position kept in this browser could not be read and was ignored; the page "
+    "resumed where the decision log says."
+)
+_MISFIT_STORE = (
+    "The position kept in this browser did not fit this project; the page resumed where the "
+    "decision log says."
+)
 
 
 def current_view(
     services: Services, project: Project, reviewer: str, *, restart: bool = False
 ) -> dict:
-    """The record ``reviewer`` should see now, with its candidates, as JSON-safe data."""
-    log = services.log
-    state = log.state(project.project_id)
-    busy = set(log.busy_records(project.project_id, reviewer))
-    view = {
-        "project_id": project.project_id,
-        "version": state.version,
-        "total": len(project.queue),
-        "decided": len(state.decisions),
-        "skipped": len(state.skipped),
-        "left_id": None,
-        "reviewer": reviewer,
-    }
-    for _ in range(20):
-        pos = next_record(state, project.queue, reviewer, busy=busy, restart=restart)
-        if pos is None:
-            return view
-        left_id = project.queue[pos]
-        if log.acquire_lease(
-            project.project_id, left_id, reviewer, ttl=services.config.lease_seconds
-        ):
-            th = services.thresholds(project)
-            view.update(record_view(project, left_id, keep=th["keep"], select=th["select"]))
-            view["position"] = pos
-            return view
-        busy.add(left_id)
-    return view
+    """The record ``reviewer`` should see now, leased to them (see ``ReviewDesk.next_view``)."""
+    return services.desk(project).next_view(reviewer, restart=restart)
 
 
-def position_problem(project: Project, saved: dict) -> str | None:
-    """Why a position kept by the browser does not fit the project, or None when it does."""
+def position_problem(project: Project, saved) -> str | None:
+    """Why a position kept by the page does not fit the project, or None when it does."""
+    if not isinstance(saved, dict):
+        return "The page's position could not be read; nothing was recorded."
     left_id, position = saved.get("left_id"), saved.get("position")
-    if left_id not in project.left_pos:
+    if not isinstance(left_id, str) or left_id not in project.left_pos:
         return "The page named a record this project does not have; nothing was recorded."
-    if not isinstance(position, int) or not 0 <= position < len(project.queue):
+    if type(position) is not int or not 0 <= position < len(project.queue):
         return "The page's position is out of range for this project; nothing was recorded."
     if project.queue[position] != left_id:
         return "The page's position does not match its record; nothing was recorded."
     return None
 
 
-def apply_action(
-    services: Services,
-    project: Project,
-    reviewer: str,
-    kind: str,
-    view: dict,
-    selected: list[str],
-    edits: dict,
-) -> str | None:
-    """Record one reviewer action; returns a message when it is refused.
+def decode_session(session, project_id: str) -> tuple[dict, str | None]:
+    """The browser's stored positions as a dict, and a message when they were unreadable.
 
-    ``view`` is what the browser was showing; the event id is built from it,
-    so a double click sends the same id twice and records one event.
+    Local storage holds whatever was put there: any JSON type is accepted here,
+    and anything but a dict of dicts is dropped with a message.
     """
-    log = services.log
-    state = log.state(project.project_id)
-    version = view.get("version", 0)
-    if kind == "undo":
-        target = undo_target(state, reviewer)
-        event = make_event(
-            "undo", event_id=f"{reviewer}|undo|{version}", reviewer=reviewer, target=target
-        )
-        proposed: dict = {}
-    else:
-        left_id = view.get("left_id")
-        problem = position_problem(project, view)
-        if problem:
-            return problem
-        cands = project.candidate_rows(left_id)
-        proposed = {left_id: cands["right_id"].tolist()}
-        scores = dict(zip(cands["right_id"], cands["score"].astype(float)))
-        right_ids = selected if kind == "accept" else []
-        event = make_event(
-            kind,
-            event_id=f"{reviewer}|{kind}|{left_id}|{version}",
-            reviewer=reviewer,
-            left_id=left_id,
-            right_ids=right_ids,
-            edits={r: e for r, e in (edits or {}).get(left_id, {}).items() if r in right_ids},
-            scores=scores,
-            thresholds=services.thresholds(project),
-        )
-    problem = validate_event(event, state, proposed, reviewer)
-    if problem:
-        return problem
-    log.append(project.project_id, event)
-    return None
+    if session is None:
+        return {}, None
+    if not isinstance(session, dict):
+        return {}, _BAD_STORE
+    clean = {k: v for k, v in session.items() if isinstance(k, str) and isinstance(v, dict)}
+    if project_id in session and project_id not in clean:
+        return clean, _BAD_STORE
+    return clean, None
 
 
-def _render(project: Project | None, view: dict | None, message: str | None) -> tuple:
-    if project is None or view is None:
+def _selected_ids(selected_rows) -> list[str]:
+    if not isinstance(selected_rows, list):
+        return []
+    return [str(r["_right_id"]) for r in selected_rows if isinstance(r, dict) and "_right_id" in r]
+
+
+def _edits_for(edits, left_id) -> dict:
+    mine = edits.get(left_id) if isinstance(edits, dict) else None
+    return mine if isinstance(mine, dict) else {}
+
+
+def _empty(message: str | None) -> dict:
+    return {
+        "card": [],
+        "label": "",
+        "progress": 0,
+        "progress_label": "",
+        "rows": [],
+        "columns": [],
+        "selected": {"ids": []},
+        "no_candidates": False,
+        "done": False,
+        "done_heading": "",
+        "done_text": "",
+        "body_style": {"display": "none"},
+        "view": None,
+        "message": message or "Open a project with the Data button.",
+        "message_open": True,
+        "message_color": "info",
+        "session": no_update,
+    }
+
+
+def _done_text(view: dict) -> tuple[str, str]:
+    if view.get("open"):
+        others = view["open"]
+        records = "record is" if others == 1 else "records are"
         return (
-            [],
-            "",
-            0,
-            "",
-            [],
-            [],
-            {"ids": []},
-            False,
-            False,
-            "",
-            {"display": "none"},
-            None,
-            message or "Open a project with the Data button.",
-            True,
+            "Nothing for you right now.",
+            f"The remaining {others:,} open {records} with other reviewers. Press Review "
+            "skipped records to look again, or come back in a few minutes.",
         )
-    done = view.get("left_id") is None
+    text = f"All {view['total']:,} records have been handled: {view['decided']:,} decided" + (
+        f", {view['skipped']:,} skipped and still undecided." if view["skipped"] else "."
+    )
+    return "The queue is done.", text
+
+
+def render(project: Project, view: dict, message: str | None, color: str = "warning") -> dict:
+    """The page for ``view`` (a desk view), with ``message`` shown above it."""
     total = max(view["total"], 1)
-    progress = round(100 * view["decided"] / total)
-    progress_label = f"{view['decided']} of {view['total']} decided"
-    if done:
-        text = f"All {view['total']} records have been handled: {view['decided']} decided" + (
-            f", {view['skipped']} skipped and still undecided." if view["skipped"] else "."
+    out = {
+        "progress": round(100 * view["decided"] / total),
+        "progress_label": f"{view['decided']:,} of {view['total']:,} decided",
+        "view": view,
+        "message": message,
+        "message_open": bool(message),
+        "message_color": color,
+        "session": no_update,
+    }
+    if view.get("left_id") is None:
+        heading, text = _done_text(view)
+        out.update(
+            card=[],
+            label="",
+            rows=[],
+            columns=no_update,
+            selected={"ids": []},
+            no_candidates=False,
+            done=True,
+            done_heading=heading,
+            done_text=text,
+            body_style={"display": "none"},
         )
-        return (
-            [],
-            "",
-            progress,
-            progress_label,
-            [],
-            no_update,
-            {"ids": []},
-            False,
-            True,
-            text,
-            {"display": "none"},
-            view,
-            message,
-            bool(message),
-        )
-    label = f"Record {view['position'] + 1} of {view['total']}"
-    card = record_card(view["left"], f"Left record {view['left_id']}")
-    columns = candidate_columns(
-        [c for c in project.right.columns],
-        [f.name for f in project.spec.fields],
-        [f.right for f in project.spec.fields],
+        return out
+    fields = project.spec.fields
+    out.update(
+        card=record_card(view["left"], f"Left record {view['left_id']}"),
+        label=f"Record {view['position'] + 1:,} of {view['total']:,}",
+        rows=view["rows"],
+        columns=candidate_columns(
+            list(project.right.columns), [f.name for f in fields], [f.right for f in fields]
+        ),
+        selected={"ids": view["selected"]},
+        no_candidates=not view["rows"],
+        done=False,
+        done_heading="",
+        done_text="",
+        body_style={},
     )
-    rows = view["rows"]
-    return (
-        card,
-        label,
-        progress,
-        progress_label,
-        rows,
-        columns,
-        {"ids": view["selected"]},
-        not rows,
-        False,
-        "",
-        {},
-        view,
-        message,
-        bool(message),
-    )
+    return out
 
 
 def update_review(
@@ -198,42 +200,55 @@ def update_review(
     services: Services,
     trigger,
     tab: str = "review",
-):
-    """Decode the trigger, record the action, render the record to show next."""
-    project = services.project(project_id)
+) -> dict:
+    """Decode the trigger, act through the review desk, render the record to show next."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
     if project is None:
-        return (*_render(None, None, None), no_update)
-    who = reviewer_name(reviewer)
-    message = None
-    previous = (view or {}).get("reviewer")
+        return _empty(None)
+    who, role = services.actor(reviewer)
+    view = view if isinstance(view, dict) and view.get("project_id") == project_id else None
+    previous = view.get("reviewer") if view else None
+    desk = services.desk(project)
     if trigger == ids.REVIEWER and previous == who:
         raise PreventUpdate  # the name did not change: keep the reviewer's ticks
-    if trigger == ids.TABS and (tab != "review" or _still_current(services, project, view)):
+    if trigger == ids.TABS and (tab != "review" or desk.still_showing(who, view)):
         raise PreventUpdate
     if trigger == ids.REVIEWER and previous and previous != who:
-        # The record stays free for whoever types their name next.
-        services.log.release_leases(project.project_id, previous)
-    if trigger in ACTIONS and view and view.get("project_id") == project_id:
-        selected = [r["_right_id"] for r in (selected_rows or []) if "_right_id" in r]
-        message = apply_action(services, project, who, ACTIONS[trigger], view, selected, edits)
-    saved = (session or {}).get(project.project_id)
-    if trigger in (None, ids.PROJECT_SELECT) and saved and position_problem(project, saved):
-        message = (
-            "The position kept in this browser did not fit this project; the page "
-            "resumed where the decision log says."
-        )
-    fresh = current_view(services, project, who, restart=trigger == ids.REVIEW_SKIPPED)
-    session = dict(session or {})
+        desk.release(previous)  # the record stays free for whoever types their name next
+    saved, message = decode_session(session, project.project_id)
+    color = "warning"
+    if trigger in ACTIONS and view:
+        kind = ACTIONS[trigger]
+        if kind == "undo":
+            outcome = desk.undo(who, role=role, target=view.get("undo_target"))
+        elif problem := position_problem(project, view):
+            outcome = None
+            message = problem
+        else:
+            outcome = desk.decide(
+                who,
+                view,
+                kind,
+                _selected_ids(selected_rows),
+                _edits_for(edits, view["left_id"]),
+                role=role,
+            )
+        if outcome is not None:
+            message, color = outcome.message, "warning" if outcome.ok else "danger"
+            fresh = outcome.view
+        else:
+            fresh = desk.next_view(who)
+    else:
+        reload = trigger in (None, ids.PROJECT_SELECT) and project.project_id in saved
+        if reload and position_problem(project, saved[project.project_id]):
+            message = message or _MISFIT_STORE
+        fresh = desk.next_view(who, restart=trigger == ids.REVIEW_SKIPPED)
+    out = render(project, fresh, message, color)
     if fresh.get("left_id") is not None:
-        session[project.project_id] = {k: fresh[k] for k in ("left_id", "position", "version")}
-    return (*_render(project, fresh, message), session)
-
-
-def _still_current(services: Services, project: Project, view: dict | None) -> bool:
-    """True when nothing was decided since ``view`` was drawn (another tab may decide)."""
-    if not view or view.get("project_id") != project.project_id:
-        return False
-    return services.log.state(project.project_id).version == view.get("version")
+        saved = dict(saved)
+        saved[project.project_id] = {k: fresh[k] for k in ("left_id", "position")}
+        out["session"] = saved
+    return out
 
 
 _COLLECT_EDITS = """
@@ -255,8 +270,7 @@ function(changes, edits, view) {
 def register(app) -> None:
     services = services_of(app)
 
-    def callback(project_id, reviewer, tab, *clicks_and_state):
-        selected_rows, edits, view, session = clicks_and_state[-4:]
+    def record_decision(project_id, reviewer, tab, clicks, selected_rows, edits, view, session):
         return update_review(
             project_id,
             reviewer,
@@ -270,34 +284,24 @@ def register(app) -> None:
         )
 
     app.callback(
-        Output(ids.RECORD_CARD, "children"),
-        Output(ids.RECORD_LABEL, "children"),
-        Output(ids.PROGRESS, "value"),
-        Output(ids.PROGRESS, "label"),
-        Output(ids.CANDIDATE_GRID, "rowData"),
-        Output(ids.CANDIDATE_GRID, "columnDefs"),
-        Output(ids.CANDIDATE_GRID, "selectedRows"),
-        Output(ids.NO_CANDIDATES, "is_open"),
-        Output(ids.DONE, "is_open"),
-        Output(ids.DONE_TEXT, "children"),
-        Output(ids.REVIEW_BODY, "style"),
-        Output(ids.VIEW_STORE, "data"),
-        Output(ids.MESSAGE, "children"),
-        Output(ids.MESSAGE, "is_open"),
-        Output(ids.SESSION_STORE, "data"),
-        Input(ids.PROJECT_SELECT, "value"),
-        Input(ids.REVIEWER, "value"),
-        Input(ids.TABS, "active_tab"),
-        Input(ids.ACCEPT, "n_clicks"),
-        Input(ids.REJECT, "n_clicks"),
-        Input(ids.SKIP, "n_clicks"),
-        Input(ids.UNDO, "n_clicks"),
-        Input(ids.REVIEW_SKIPPED, "n_clicks"),
-        State(ids.CANDIDATE_GRID, "selectedRows"),
-        State(ids.EDITS_STORE, "data"),
-        State(ids.VIEW_STORE, "data"),
-        State(ids.SESSION_STORE, "data"),
-    )(callback)
+        output=OUTPUTS,
+        inputs={
+            "project_id": Input(ids.PROJECT_SELECT, "value"),
+            "reviewer": Input(ids.REVIEWER, "value"),
+            "tab": Input(ids.TABS, "active_tab"),
+            "clicks": [
+                Input(ids.ACCEPT, "n_clicks"),
+                Input(ids.REJECT, "n_clicks"),
+                Input(ids.SKIP, "n_clicks"),
+                Input(ids.UNDO, "n_clicks"),
+                Input(ids.REVIEW_SKIPPED, "n_clicks"),
+            ],
+            "selected_rows": State(ids.CANDIDATE_GRID, "selectedRows"),
+            "edits": State(ids.EDITS_STORE, "data"),
+            "view": State(ids.VIEW_STORE, "data"),
+            "session": State(ids.SESSION_STORE, "data"),
+        },
+    )(record_decision)
 
     app.clientside_callback(
         _COLLECT_EDITS,

@@ -15,6 +15,7 @@ import pandas as pd
 from flask_caching import Cache
 from sqlalchemy.exc import SQLAlchemyError
 
+from matching.desk import ReviewDesk
 from matching.project import Project, build_project, load_tables, save_tables
 from matching.spec import Spec
 from matching.store import DecisionLog
@@ -67,6 +68,29 @@ class Services:
         # itself, so each process also keeps the projects it has used.
         self._projects: dict[str, Project] = {}
         self._score_indexes: dict[str, ScoreIndex] = {}
+        self._desks: dict[str, ReviewDesk] = {}
+
+    def actor(self, typed_name: str | None) -> tuple[str, str]:
+        """Who acts, and their role: ``(name, role)``.
+
+        With nobody signed in (the app runs open, on the loopback address only,
+        for one person) the name typed in the navbar, with every right.
+        """
+        name = typed_name.strip() if isinstance(typed_name, str) else ""
+        return name or "anonymous", "admin"
+
+    def desk(self, project: Project) -> ReviewDesk:
+        """The project's :class:`~matching.desk.ReviewDesk` in this process."""
+        desk = self._desks.get(project.project_id)
+        if desk is None or desk.project is not project:
+            desk = ReviewDesk(
+                self.log,
+                project,
+                lease_seconds=self.config.lease_seconds,
+                thresholds=lambda: self.thresholds(project),
+            )
+            self._desks[project.project_id] = desk
+        return desk
 
     def open_project(
         self,

@@ -14,17 +14,14 @@ import time
 
 from dash import Input, Output, State, ctx, no_update
 
-from callbacks.review import reviewer_name
 from callbacks.services import Services, services_of
 from components.ids import ids
 from components.tuning import SLIDER_IDS, band_figure, counts_panel, tuning_figure
 from matching.project import Project
-from matching.review import Event, ReviewState
+from matching.review import ReviewState
 from matching.tuning import (
     MIN_REVIEWED_PAIRS,
     acceptance_by_band,
-    auto_accept_events,
-    auto_reject_events,
     estimate_from_reviewed,
     histogram_by_status,
     reviewed_pairs,
@@ -37,7 +34,6 @@ __all__ = [
     "update_tuning_view",
     "update_estimates",
     "save_thresholds",
-    "bulk_events",
     "handle_bulk",
 ]
 
@@ -187,23 +183,6 @@ def save_thresholds(services: Services, project_id, keep, select) -> str:
     )
 
 
-def bulk_events(
-    services: Services, project: Project, pending: dict, reviewer: str, *, now: float | None = None
-) -> list[Event]:
-    """The events a bulk action would write now: undecided records only, one batch."""
-    state = services.log.state(project.project_id)
-    common = {"reviewer": reviewer, "batch": pending["batch"], "now": now}
-    if pending["kind"] == "accept":
-        return auto_accept_events(
-            project.candidates,
-            state,
-            threshold=pending["threshold"],
-            margin=pending["margin"],
-            **common,
-        )
-    return auto_reject_events(project.candidates, state, threshold=pending["threshold"], **common)
-
-
 def _pending(kind: str, version: int, values: dict[str, float]) -> dict:
     if kind == "accept":
         threshold, margin = values["auto_accept"], values["margin"]
@@ -241,27 +220,42 @@ def handle_bulk(
     text and the done store (which refreshes the chart).
     """
     skip = (no_update,) * 6
-    project = services.project(project_id)
+    project = services.project(project_id if isinstance(project_id, str) else None)
     if project is None:
         return skip
-    who = reviewer_name(reviewer)
+    who, role = services.actor(reviewer)
+    desk = services.desk(project)
     if trigger in BULK_BUTTONS:
         values = _clean(thresholds)
         if values is None:
             return skip
-        version = services.log.state(project.project_id).version
+        version = desk.refresh().last_seq
         action = {**_pending(BULK_BUTTONS[trigger], version, values), "project_id": project_id}
-        count = len(bulk_events(services, project, action, who))
-        return True, _question(action, count), count == 0, action, no_update, no_update
-    if trigger == ids.BULK_CONFIRM and pending and pending.get("project_id") == project_id:
-        written = services.log.append_many(
-            project.project_id, bulk_events(services, project, pending, who, now=time.time())
+        count = desk.bulk_preview(
+            who, action["kind"], threshold=action["threshold"], margin=action["margin"]
         )
-        if not written:  # a second click of the same batch: the first one reported it
+        return True, _question(action, count), count == 0, action, no_update, no_update
+    if trigger == ids.BULK_CONFIRM and isinstance(pending, dict):
+        if pending.get("project_id") != project_id:
+            refused = "That action belongs to another project; nothing was recorded."
+            return False, no_update, True, None, refused, no_update
+        outcome = desk.apply_bulk(
+            who,
+            pending.get("kind"),
+            threshold=pending.get("threshold"),
+            margin=pending.get("margin", 0.0),
+            batch=str(pending.get("batch") or "") or None,
+            role=role,
+            now=time.time(),
+        )
+        if not outcome.ok:
+            return False, no_update, True, None, outcome.message, no_update
+        if not outcome.written:  # a second click of the same batch: the first one reported it
             return False, no_update, True, None, no_update, no_update
         verb = "accepted" if pending["kind"] == "accept" else "marked no match"
-        result = f"{written:,} records {verb} automatically by {who}."
-        return False, no_update, True, None, result, {"batch": pending["batch"], "written": written}
+        result = f"{outcome.written:,} records {verb} automatically by {who}."
+        done = {"batch": pending.get("batch"), "written": outcome.written}
+        return False, no_update, True, None, result, done
     return False, no_update, no_update, None, no_update, no_update
 
 

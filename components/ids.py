@@ -33,6 +33,7 @@ class ids:
     DONE = "queue-done"
     REVIEW_SKIPPED = "review-skipped-button"
     GO_MATCHED = "go-matched-button"
+    DONE_HEADING = "queue-done-heading"
     DONE_TEXT = "queue-done-text"
     EDITS_STORE = "edits-store"
     VIEW_STORE = "view-store"

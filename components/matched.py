@@ -84,6 +84,7 @@ def matched_tab() -> html.Div:
                     "rowSelection": {"mode": "multiRow", "checkboxes": True},
                     "pagination": True,
                     "paginationPageSize": 50,
+                    "suppressFieldDotNotation": True,
                 },
                 className="ag-theme-quartz",
                 style={"height": "60vh", "width": "100%"},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
@@ -64,7 +66,8 @@ def candidate_columns(
     for col in right_columns:
         spec = {"field": col, "headerName": col, "editable": True}
         if col in compared:
-            spec["cellClassRules"] = {"cell-differs": f"params.data['_diff_{col}'] === true"}
+            key = json.dumps(f"_diff_{col}")  # any column name, quotes included
+            spec["cellClassRules"] = {"cell-differs": f"params.data[{key}] === true"}
         cols.append(spec)
     return cols
 
@@ -96,6 +99,8 @@ def review_tab() -> html.Div:
             "singleClickEdit": False,
             "stopEditingWhenCellsLoseFocus": True,
             "animateRows": False,
+            # Column names are data: "a.b" is a column, not a path into a row.
+            "suppressFieldDotNotation": True,
         },
         className="ag-theme-quartz",
         style={"width": "100%"},
@@ -104,7 +109,7 @@ def review_tab() -> html.Div:
         [
             dbc.Alert(
                 [
-                    html.H5("The queue is done.", className="alert-heading"),
+                    html.H5("The queue is done.", id=ids.DONE_HEADING, className="alert-heading"),
                     html.P(id=ids.DONE_TEXT),
                     dbc.Button(
                         "Open Matched", id=ids.GO_MATCHED, color="success", className="me-2"

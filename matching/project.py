@@ -147,14 +147,15 @@ def record_view(project: Project, left_id: str, *, keep: float, select: float) -
     cands = project.candidate_rows(left_id)
     cands = cands[cands["score"] >= keep]
     rows = []
-    for rec in cands.itertuples(index=False):
-        rid = rec.right_id
+    # Columns by position, not attribute: field names may hold spaces, dots or anything.
+    field_scores = [cands[f"score_{f.name}"].to_numpy(np.float64) for f in project.spec.fields]
+    for i, (rid, score) in enumerate(zip(cands["right_id"].tolist(), cands["score"].tolist())):
         right_row = project.right.iloc[project.right_pos[rid]]
         row = {col: _text(right_row[col]) for col in project.right.columns}
         row["_right_id"] = rid
-        row["score"] = round(float(rec.score), 4)
-        for f in project.spec.fields:
-            value = getattr(rec, f"score_{f.name}")
+        row["score"] = round(float(score), 4)
+        for f, values in zip(project.spec.fields, field_scores):
+            value = values[i]
             row[f"score_{f.name}"] = None if np.isnan(value) else round(float(value), 4)
             a = normalize(left_row[f.left], f.normalization)
             b = normalize(right_row[f.right], f.normalization)

@@ -8,6 +8,7 @@ browser, the command line and a restarted server all agree on it.
 
 from __future__ import annotations
 
+import hashlib
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ __all__ = [
     "ReviewState",
     "replay",
     "make_event",
+    "event_id",
     "next_record",
     "undo_target",
     "accepted_pairs",
@@ -39,6 +41,9 @@ class Event:
     ``target`` is set on an undo: the id of the event it reverts (a whole batch
     when that event has a ``batch``). ``edits`` maps a right id to the cells the
     reviewer changed, ``scores`` a right id to its score when decided.
+    ``replaces`` is set on an accept or reject that changes a standing decision:
+    the id of the event that made it, so the log says who changed whose decision.
+    ``reason`` is the reviewer's optional reason or comment.
     """
 
     event_id: str
@@ -53,6 +58,8 @@ class Event:
     target: str | None = None
     scores: Mapping[str, float] = field(default_factory=dict)
     thresholds: Mapping[str, float] = field(default_factory=dict)
+    replaces: str | None = None
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
@@ -76,6 +83,8 @@ class Event:
             "target": self.target,
             "scores": dict(self.scores),
             "thresholds": dict(self.thresholds),
+            "replaces": self.replaces,
+            "reason": self.reason,
         }
 
     @classmethod
@@ -117,6 +126,21 @@ class ReviewState:
     def version(self) -> int:
         """How many events the state was built from."""
         return len(self.seen)
+
+
+def event_id(*parts: object) -> str:
+    """A fixed-length event id from its parts, whatever their length or characters.
+
+    Each part is length-prefixed before hashing, so ``("a|b", "c")`` and
+    ``("a", "b|c")`` give different ids.
+
+    >>> event_id("alice", "accept", "L1", "v1") == event_id("alice", "accept", "L1", "v1")
+    True
+    >>> len(event_id("x" * 1000)), event_id("a|b", "c") == event_id("a", "b|c")
+    (34, False)
+    """
+    key = "|".join(f"{len(str(p))}:{p}" for p in parts)
+    return "e-" + hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def make_event(

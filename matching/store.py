@@ -18,6 +18,7 @@ and a human clicks at most a few times a second, so one fsync a commit is cheap.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time as _time
 from collections.abc import Callable, Iterable, Iterator
@@ -32,7 +33,7 @@ from sqlalchemy.pool import StaticPool
 
 from matching.review import Event, ReviewState, replay
 
-__all__ = ["DecisionLog", "DEFAULT_URL", "BUSY_TIMEOUT"]
+__all__ = ["DecisionLog", "DatabaseGone", "ProjectTransaction", "DEFAULT_URL", "BUSY_TIMEOUT"]
 
 #: The database used when none is given: a SQLite file in the working folder.
 DEFAULT_URL = "sqlite:///matchdesk.db"
@@ -80,7 +81,7 @@ _leases = sa.Table(
     "leases",
     _metadata,
     sa.Column("project_id", _ID, primary_key=True),
-    sa.Column("left_id", _ID, primary_key=True),
+    sa.Column("left_id", sa.Text, primary_key=True),
     sa.Column("reviewer", sa.Text, nullable=False),
     sa.Column("expires", sa.Float, nullable=False),
 )
@@ -93,6 +94,15 @@ _heartbeat = sa.Table(
 )
 
 _T = TypeVar("_T")
+
+
+class DatabaseGone(SQLAlchemyError):
+    """The SQLite file the log opened was deleted or replaced while the app ran.
+
+    Writing on would put decisions in a file nobody reads again (or in a new
+    empty one), so every write is refused until the server is restarted.
+    """
+
 
 # SQLite allows 32766 bound parameters; stay far below it on every backend.
 _CHUNK = 500
@@ -179,6 +189,8 @@ class DecisionLog:
         else:
             self._engine = sa.create_engine(self.url, pool_pre_ping=True)
         self._writer = self._engine.execution_options(matchdesk_write=True)
+        self._file = _sqlite_file(self.url)
+        self._identity: tuple[int, int] | None = None
         self._ready = False
         self._lock = threading.Lock()
         self._caches: dict[str, _Cache] = {}
@@ -207,11 +219,66 @@ class DecisionLog:
                     _metadata.create_all(conn)
             self._ready = True
 
+    def _check_file(self) -> None:
+        """Raise :class:`DatabaseGone` when the SQLite file is not the one first opened."""
+        if self._file is None:
+            return
+        try:
+            st = os.stat(self._file)
+        except OSError:
+            raise DatabaseGone(f"the database file {self._file} is gone") from None
+        identity = (st.st_dev, st.st_ino)
+        if self._identity is None:
+            self._identity = identity
+        elif identity != self._identity:
+            raise DatabaseGone(f"the database file {self._file} was replaced")
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         self._setup()
+        self._check_file()
         with self._writer.begin() as conn:
             yield conn
+            # Checked again before the commit: a file deleted meanwhile must not
+            # take an acknowledged decision with it.
+            self._check_file()
+
+    def check(self) -> None:
+        """Open the database and make its tables; raises ``SQLAlchemyError`` when it cannot.
+
+        A server calls this at start, so an unreadable database stops it with a
+        message instead of failing on the first request.
+        """
+        self._setup()
+        self._check_file()
+        with self._read() as conn:
+            conn.execute(sa.select(sa.func.count()).select_from(_projects)).scalar()
+
+    @contextmanager
+    def transaction(self, project_id: str) -> Iterator[ProjectTransaction]:
+        """A write transaction holding the project's lock, for read-check-write rules.
+
+        Every writer of a project's events takes this lock first (on SQLite the
+        whole database is locked by ``BEGIN IMMEDIATE``; on a server database the
+        project's row is locked with ``SELECT ... FOR UPDATE``), so inside it
+        nothing else changes the project's events or leases, and event sequence
+        numbers grow in commit order: reading "events after seq n" never misses
+        one that commits later.
+
+        Raises
+        ------
+        ValueError
+            When there is no such project.
+        """
+        with self._write() as conn:
+            query = (
+                sa.select(_projects.c.project_id)
+                .where(_projects.c.project_id == project_id)
+                .with_for_update()
+            )
+            if conn.execute(query).first() is None:
+                raise ValueError(f"there is no project {project_id!r}")
+            yield ProjectTransaction(conn, project_id)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -359,14 +426,8 @@ class DecisionLog:
         return self._retry(lambda: self._append_new(project_id, unique))
 
     def _append_new(self, project_id: str, events: list[Event]) -> int:
-        with self._write() as conn:
-            if not self._project_exists(conn, project_id):
-                raise ValueError(f"there is no project {project_id!r}")
-            known = self._known_ids(conn, project_id, [e.event_id for e in events])
-            rows = [_event_row(project_id, e) for e in events if e.event_id not in known]
-            if rows:
-                conn.execute(_events.insert(), rows)
-        return len(rows)
+        with self.transaction(project_id) as tx:
+            return tx.insert(events)
 
     @staticmethod
     def _retry(write: Callable[[], _T]) -> _T:
@@ -397,6 +458,10 @@ class DecisionLog:
     def events(self, project_id: str, *, after_seq: int = 0) -> list[Event]:
         """The project's events, oldest first; only those after ``after_seq`` when given."""
         return [e for _, e in self._rows(project_id, after_seq=after_seq)]
+
+    def event_rows(self, project_id: str, *, after_seq: int = 0) -> list[tuple[int, Event]]:
+        """``(seq, event)`` of the project's events after ``after_seq``, oldest first."""
+        return self._rows(project_id, after_seq=after_seq)
 
     def last_seq(self, project_id: str) -> int:
         """The sequence number of the project's latest event (0 when it has none)."""
@@ -489,7 +554,8 @@ class DecisionLog:
         exclusive: bool,
     ) -> bool:
         key = (_leases.c.project_id == project_id) & (_leases.c.left_id == left_id)
-        with self._write() as conn:
+        with self.transaction(project_id) as tx:
+            conn = tx.conn
             holder = conn.execute(sa.select(_leases.c.reviewer, _leases.c.expires).where(key))
             holder = holder.first()
             if holder is not None and holder.reviewer != reviewer and holder.expires > now:
@@ -535,7 +601,10 @@ class DecisionLog:
     # -- health ------------------------------------------------------------
 
     def healthy(self) -> bool:
-        """True when the database accepts a write now (a heartbeat row), False on any error."""
+        """True when the database accepts a write now (a heartbeat row), False on any error.
+
+        A SQLite file deleted or replaced since the log opened it is not healthy.
+        """
         try:
             with self._write() as conn:
                 row = {"time": _time.time()}
@@ -548,6 +617,88 @@ class DecisionLog:
             # Whatever the failure, the answer is "not healthy", never an error page.
             return False
         return True
+
+
+class ProjectTransaction:
+    """What a rule may read and write inside :meth:`DecisionLog.transaction`."""
+
+    def __init__(self, conn: Connection, project_id: str) -> None:
+        self.conn = conn
+        self.project_id = project_id
+
+    def events_after(self, seq: int) -> list[tuple[int, Event]]:
+        """The project's events after ``seq``, oldest first, with their seq."""
+        query = (
+            sa.select(_events.c.seq, _events.c.payload)
+            .where(_events.c.project_id == self.project_id, _events.c.seq > seq)
+            .order_by(_events.c.seq)
+        )
+        rows = self.conn.execute(query).all()
+        return [(s, Event.from_dict(json.loads(p))) for s, p in rows]
+
+    def last_seq(self) -> int:
+        query = sa.select(sa.func.max(_events.c.seq)).where(_events.c.project_id == self.project_id)
+        return int(self.conn.execute(query).scalar() or 0)
+
+    def insert(self, events: list[Event]) -> int:
+        """Insert the events whose ids the project does not have yet; returns how many."""
+        known = DecisionLog._known_ids(self.conn, self.project_id, [e.event_id for e in events])
+        rows = [_event_row(self.project_id, e) for e in events if e.event_id not in known]
+        for start in range(0, len(rows), 50_000):
+            self.conn.execute(_events.insert(), rows[start : start + 50_000])
+        return len(rows)
+
+    def has_event(self, event_id: str) -> bool:
+        query = sa.select(_events.c.seq).where(
+            _events.c.project_id == self.project_id, _events.c.event_id == event_id
+        )
+        return self.conn.execute(query).first() is not None
+
+    def lease_holder(self, left_id: str) -> tuple[str, float] | None:
+        """``(reviewer, expires)`` of the record's lease, or None when there is none."""
+        query = sa.select(_leases.c.reviewer, _leases.c.expires).where(
+            _leases.c.project_id == self.project_id, _leases.c.left_id == left_id
+        )
+        row = self.conn.execute(query).first()
+        return None if row is None else (row.reviewer, float(row.expires))
+
+    def busy(self, reviewer: str, now: float) -> set[str]:
+        """Left ids other reviewers hold unexpired leases on."""
+        query = sa.select(_leases.c.left_id).where(
+            _leases.c.project_id == self.project_id,
+            _leases.c.reviewer != reviewer,
+            _leases.c.expires > now,
+        )
+        return set(self.conn.execute(query).scalars())
+
+    def lease(self, left_id: str, reviewer: str, expires: float) -> None:
+        """Give the record's lease to ``reviewer`` (the caller checked it may) and
+        release the reviewer's other leases in the project."""
+        mine = (_leases.c.project_id == self.project_id) & (_leases.c.reviewer == reviewer)
+        self.conn.execute(_leases.delete().where(mine))
+        key = (_leases.c.project_id == self.project_id) & (_leases.c.left_id == left_id)
+        self.conn.execute(_leases.delete().where(key))
+        self.conn.execute(
+            _leases.insert().values(
+                project_id=self.project_id, left_id=left_id, reviewer=reviewer, expires=expires
+            )
+        )
+
+    def release(self, reviewer: str) -> None:
+        mine = (_leases.c.project_id == self.project_id) & (_leases.c.reviewer == reviewer)
+        self.conn.execute(_leases.delete().where(mine))
+
+
+def _sqlite_file(url: sa.URL) -> str | None:
+    """The path of a SQLite database file, or None (in memory, or not SQLite)."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or "mode=memory" in str(url):
+        return None
+    if database.startswith("file:"):
+        database = database[5:].split("?", 1)[0]
+    return os.path.abspath(database)
 
 
 def _event_row(project_id: str, event: Event) -> dict:

@@ -13,14 +13,13 @@ They pass over the pairs once, so a caller caches them per ``state.version``.
 
 from __future__ import annotations
 
-import hashlib
 import time as _time
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from matching.review import Event, ReviewState
+from matching.review import Event, ReviewState, event_id
 
 __all__ = [
     "estimate_from_reviewed",
@@ -314,13 +313,6 @@ def histogram_by_status(
     return pd.DataFrame(out)
 
 
-def _event_id(batch: str, kind: str, left_id: str) -> str:
-    # The length prefix keeps (batch, left id) pairs apart whatever characters they hold.
-    key = f"{len(batch)}:{batch}|{kind}|{left_id}"
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    return f"auto-{digest[:32]}"
-
-
 def _bulk_events(
     candidates: pd.DataFrame,
     state: ReviewState,
@@ -349,7 +341,7 @@ def _bulk_events(
     lefts = np.asarray(left_text, dtype=object)[picks].tolist()
     return [
         Event(
-            event_id=_event_id(batch, kind, left),
+            event_id=event_id("auto", batch, kind, left),
             kind=kind,
             left_id=left,
             right_ids=(right,) if kind == "accept" else (),

@@ -4,26 +4,6 @@ from __future__ import annotations
 
 from callbacks.review import update_review
 
-#: The outputs of ``update_review``, in order.
-REVIEW_OUTPUTS = (
-    "card",
-    "label",
-    "progress",
-    "progress_label",
-    "rows",
-    "columns",
-    "selected",
-    "no_candidates",
-    "done",
-    "done_text",
-    "body_style",
-    "view",
-    "message",
-    "message_open",
-    "session",
-)
-
-
 def review_step(
     services, project, trigger=None, view=None, selected=(), edits=None, who="ann", session=None
 ) -> dict:
@@ -38,7 +18,7 @@ def review_step(
         services=services,
         trigger=trigger,
     )
-    return dict(zip(REVIEW_OUTPUTS, out))
+    return out
 
 
 # -- browser tests ---------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_tampered_view_is_refused_and_changes_nothing(services, project):
 def test_accept_without_selection_asks_for_one(services, project):
     view = review(services, project)["view"]
     out = review(services, project, ids.ACCEPT, view, [])
-    assert "select at least one" in out["message"]
+    assert "Select at least one" in out["message"]
     assert out["label"] == "Record 1 of 5"
 
 
@@ -122,7 +122,8 @@ def test_remove_and_undo_on_matched(services, project):
 
 def test_remove_of_an_unrecorded_match_is_refused(services, project):
     message = remove_matches(services, project, "ann", [{"left_id": "1", "right_id": "101"}])
-    assert message == "that match is not recorded"
+    assert message.startswith("The match 1 ↔ 101 is not recorded")
+    assert message.endswith("nothing was recorded.")
 
 
 def test_export_csv_download(services, project):
@@ -280,7 +281,7 @@ def test_back_on_review_after_a_decision_elsewhere_shows_the_next_record(service
     out = update_review(
         project.project_id, "ann", [], {}, view, services=services, trigger=ids.TABS, tab="review"
     )
-    assert out[1] == "Record 2 of 5"
+    assert out["label"] == "Record 2 of 5"
 
 
 def test_position_that_does_not_fit_its_record_is_refused(services, project):

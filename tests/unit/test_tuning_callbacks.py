@@ -185,7 +185,9 @@ def test_bulk_accept_then_undo_leaves_decisions_as_before(services, project):
     after = services.log.state(pid).decisions
     assert len(after) == 5 and after["1"] == before["1"]
     assert sum(d.automatic for d in after.values()) == 4
-    review(services, project, ids.UNDO, view)
+    stale = review(services, project, ids.UNDO, view)  # drawn before the batch
+    assert len(services.log.state(pid).decisions) == 5
+    review(services, project, ids.UNDO, stale)
     assert dict(services.log.state(pid).decisions) == before
 
 

@@ -1,0 +1,795 @@
+"""The review desk: every review rule in one place, atomic over the decision log.
+
+A :class:`ReviewDesk` serves one project to many reviewers at once. The command
+line, the tests and every callback go through it, so the rules hold whatever
+the client:
+
+- **First decision wins.** A decision is written only if, inside the same
+  database transaction, the record is still undecided and no other reviewer
+  holds its lease. A reviewer changes a standing decision only by saying so
+  (``change=True``, or Undo), and only their own unless their role allows more;
+  the event names the decision it replaces.
+- **One record, one reviewer.** :meth:`ReviewDesk.next_view` leases the record
+  it shows in the same transaction that checks the record is undecided.
+- **A click is recorded once.** Event ids are made here, from the view the page
+  showed (a random ``view_id`` per view), so a double click sends the same id
+  twice and records one event, while another tab has its own view and is told
+  the record was decided.
+- **Undo reverts what it says**: the reviewer's latest decision in force, only
+  while nobody changed its record since, and exactly back to the state before.
+
+Each process keeps a :class:`Ledger` of the project's events and reads only the
+new ones inside each transaction, so a review step costs the same at any queue
+size.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time as _time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import NamedTuple, TypeVar
+
+import numpy as np
+
+from matching.project import Project, record_view
+from matching.review import Event, event_id, make_event
+from matching.roles import PermissionDenied, require
+from matching.store import DecisionLog, ProjectTransaction
+from matching.tuning import auto_accept_events, auto_reject_events
+
+__all__ = ["ReviewDesk", "Ledger", "Outcome", "DECISION_KINDS"]
+
+#: What a reviewer may decide about the record they are shown.
+DECISION_KINDS = ("accept", "reject", "skip")
+
+_NOTHING = "; nothing was recorded."
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a desk action did.
+
+    ``ok`` is False when the action was refused or nothing could be done, and
+    ``message`` then says why, in words for the page. ``written`` counts the
+    events written (0 for a repeated click). ``view`` is the record the
+    reviewer should see next (see :meth:`ReviewDesk.next_view`), or None for
+    actions that do not move the reviewer.
+    """
+
+    ok: bool
+    message: str | None = None
+    written: int = 0
+    view: dict | None = None
+
+
+class _Act(NamedTuple):
+    """The part of an :class:`~matching.review.Event` the review rules read."""
+
+    event_id: str
+    kind: str
+    left_id: str | None
+    right_ids: tuple[str, ...]
+    reviewer: str
+    time: float
+    automatic: bool
+    batch: str | None
+    target: str | None
+
+    @classmethod
+    def of(cls, e: Event) -> _Act:
+        return cls(
+            e.event_id,
+            e.kind,
+            e.left_id,
+            e.right_ids,
+            e.reviewer,
+            e.time,
+            e.automatic,
+            e.batch,
+            e.target,
+        )
+
+
+class Standing(NamedTuple):
+    """The decision in force on one record."""
+
+    event_id: str
+    status: str  # "accepted" or "rejected"
+    right_ids: tuple[str, ...]
+    reviewer: str
+    time: float
+    automatic: bool
+
+
+class Ledger:
+    """The review state of one project, kept up to date one event at a time.
+
+    It folds events exactly as :func:`matching.review.replay` does (a test
+    checks this on random histories), but keeps per-record lists and boolean
+    arrays over the queue, so applying an event and finding the next open
+    record never pass over the whole log or queue in Python.
+    """
+
+    def __init__(self, queue: Sequence[str], left_pos: Mapping[str, int]) -> None:
+        n = len(queue)
+        self.queue = queue
+        self.left_pos = left_pos
+        self.last_seq = 0
+        self.undecided = np.ones(n, dtype=bool)
+        self.waiting = np.ones(n, dtype=bool)  # undecided and not skipped
+        self.active: dict[str, _Act] = {}
+        self.by_left: dict[str, list[str]] = {}
+        self.by_batch: dict[str, list[str]] = {}
+        self.stacks: dict[str, list[str]] = {}
+        self.decisions: dict[str, Standing] = {}
+        self.skipped: set[str] = set()
+
+    # -- folding -------------------------------------------------------------
+
+    def apply(self, event: Event | _Act) -> None:
+        """Fold one event (oldest first; the log guarantees unique ids)."""
+        act = event if isinstance(event, _Act) else _Act.of(event)
+        if act.kind == "undo":
+            self._undo(act)
+            return
+        self.active[act.event_id] = act
+        if act.batch:
+            self.by_batch.setdefault(act.batch, []).append(act.event_id)
+        self.stacks.setdefault(act.reviewer, []).append(act.event_id)
+        if act.left_id is not None:
+            self.by_left.setdefault(act.left_id, []).append(act.event_id)
+            self._fold(act.left_id)
+
+    def _undo(self, act: _Act) -> None:
+        hit = self.active.get(act.target) if act.target else None
+        if hit is None:
+            return
+        victims = self.by_batch.pop(hit.batch, []) if hit.batch else [hit.event_id]
+        lefts = set()
+        for v in victims:
+            gone = self.active.pop(v, None)
+            if gone is not None and gone.left_id is not None:
+                self.by_left[gone.left_id].remove(v)
+                lefts.add(gone.left_id)
+        for left in lefts:
+            self._fold(left)
+
+    def _fold(self, left: str) -> None:
+        decision: Standing | None = None
+        skipped = False
+        for i in self.by_left.get(left, ()):
+            a = self.active[i]
+            if a.kind in ("accept", "reject"):
+                accepted = a.kind == "accept"
+                decision = Standing(
+                    a.event_id,
+                    "accepted" if accepted else "rejected",
+                    a.right_ids if accepted else (),
+                    a.reviewer,
+                    a.time,
+                    a.automatic,
+                )
+                skipped = False
+            elif a.kind == "skip":
+                skipped = skipped or decision is None
+            elif a.kind == "unmatch" and decision is not None:
+                remaining = tuple(r for r in decision.right_ids if r not in a.right_ids)
+                decision = decision._replace(right_ids=remaining) if remaining else None
+        if decision is None:
+            self.decisions.pop(left, None)
+        else:
+            self.decisions[left] = decision
+        if skipped:
+            self.skipped.add(left)
+        else:
+            self.skipped.discard(left)
+        pos = self.left_pos.get(left)
+        if pos is not None:
+            self.undecided[pos] = decision is None
+            self.waiting[pos] = decision is None and not skipped
+
+    # -- questions -----------------------------------------------------------
+
+    def undo_target(self, reviewer: str) -> str | None:
+        """The id of the reviewer's latest event in force, or None."""
+        stack = self.stacks.get(reviewer, [])
+        while stack and stack[-1] not in self.active:
+            stack.pop()
+        return stack[-1] if stack else None
+
+    def undo_problem(self, target: str) -> str | None:
+        """Why undoing ``target`` would not restore its records, or None when it would.
+
+        It would not when someone changed one of its records since: undoing
+        then would silently drop or revive that later decision.
+        """
+        hit = self.active.get(target)
+        if hit is None:
+            return "that action was already undone"
+        victims = self.by_batch.get(hit.batch, []) if hit.batch else [target]
+        changed = 0
+        first = None
+        for v in victims:
+            a = self.active[v]
+            if a.left_id is None or a.kind == "skip":
+                continue
+            later = [
+                self.active[i] for i in self.by_left[a.left_id] if self.active[i].kind != "skip"
+            ]
+            if later and later[-1].event_id != v:
+                changed += 1
+                first = first or (a.left_id, later[-1].reviewer)
+        if not changed:
+            return None
+        if hit.batch:
+            return (
+                f"{changed} records of that batch were changed since (record {first[0]!r} by "
+                f"{first[1]}); change them back on the Matched tab before undoing the batch"
+            )
+        return f"record {first[0]!r} was changed by {first[1]} since"
+
+    def resume_after(self, reviewer: str) -> int:
+        """Queue position after the reviewer's latest accept, reject or skip in force."""
+        for i in reversed(self.stacks.get(reviewer, [])):
+            a = self.active.get(i)
+            if a is not None and a.kind in DECISION_KINDS and a.left_id in self.left_pos:
+                return self.left_pos[a.left_id] + 1
+        return 0
+
+    def find_open(self, start: int, *, restart: bool, exclude: Iterable[int] = ()) -> int | None:
+        """First open queue position at or after ``start``, wrapping round; None when none.
+
+        Open means undecided and, unless ``restart``, not skipped; positions in
+        ``exclude`` (records other reviewers hold) are passed over.
+        """
+        mask = self.undecided if restart else self.waiting
+        skip = set(exclude)
+        n = len(mask)
+        for lo, hi in ((start, n), (0, min(start, n))):
+            i, step = lo, 1024
+            while i < hi:
+                end = min(i + step, hi)
+                for hit in np.flatnonzero(mask[i:end]):
+                    pos = int(hit) + i
+                    if pos not in skip:
+                        return pos
+                i, step = end, min(step * 4, 1 << 20)
+        return None
+
+    def counts(self) -> dict[str, int]:
+        """``decided``, ``skipped`` and ``open`` (neither) records of the queue."""
+        undecided = int(self.undecided.sum())
+        waiting = int(self.waiting.sum())
+        return {
+            "decided": len(self.undecided) - undecided,
+            "skipped": undecided - waiting,
+            "open": waiting,
+        }
+
+
+def _ago(when: float, now: float) -> str:
+    seconds = max(0.0, now - when)
+    if seconds < 90:
+        return "a moment ago"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} minutes ago"
+    return _time.strftime("on %Y-%m-%d at %H:%M UTC", _time.gmtime(when))
+
+
+class ReviewDesk:
+    """The review rules of one project, over a :class:`~matching.store.DecisionLog`.
+
+    Parameters
+    ----------
+    log : DecisionLog
+        Where decisions and leases live; the project must exist in it.
+    project : Project
+        Tables, queue and candidates.
+    lease_seconds : float
+        How long a shown record stays reserved for its reviewer.
+    thresholds : callable, optional
+        Returns ``{"keep": ..., "select": ...}`` in force (the Tuning tab may
+        change them); the project's own when None.
+
+    Notes
+    -----
+    One desk per project and process; it is safe to share between threads.
+    Every method takes the acting ``reviewer`` and ``role`` (see
+    :mod:`matching.roles`) from the server's own knowledge of who is signed in,
+    never from the page.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from matching.project import build_project
+    >>> from matching.spec import Field, Spec
+    >>> left = pd.DataFrame({"id": ["1", "2"], "name": ["Ann", "Bob"]})
+    >>> right = pd.DataFrame({"id": ["a", "b"], "name": ["Anne", "Bob"]})
+    >>> project = build_project(left, right, Spec((Field("name"),), "id", "id"),
+    ...                         name="demo", keep=0.5, select=0.8)
+    >>> log = DecisionLog("sqlite://")
+    >>> _ = log.ensure_project(project.project_id, name="demo", meta={})
+    >>> desk = ReviewDesk(log, project)
+    >>> view = desk.next_view("ann")
+    >>> view["left_id"], view["selected"]
+    ('1', ['a'])
+    >>> desk.next_view("bob")["left_id"]   # ann holds record 1
+    '2'
+    >>> done = desk.decide("ann", view, "accept", ["a"])
+    >>> done.ok, done.view["left_id"]      # bob holds 2, so ann is told she is done
+    (True, None)
+    >>> late = desk.decide("bob", view, "reject")
+    >>> late.ok, late.message
+    (False, "Record '1' was decided by ann a moment ago; nothing was recorded.")
+    """
+
+    def __init__(
+        self,
+        log: DecisionLog,
+        project: Project,
+        *,
+        lease_seconds: float = 300,
+        thresholds: Callable[[], Mapping[str, float]] | None = None,
+    ) -> None:
+        self.log = log
+        self.project = project
+        self.lease_seconds = lease_seconds
+        self._thresholds = thresholds
+        self._lock = threading.RLock()
+        self._ledger: Ledger | None = None
+
+    @property
+    def project_id(self) -> str:
+        return self.project.project_id
+
+    # -- the ledger ----------------------------------------------------------
+
+    def _fresh_ledger(self) -> Ledger:
+        ledger = Ledger(self.project.queue, self.project.left_pos)
+        for seq, event in self.log.event_rows(self.project_id):
+            ledger.apply(event)
+            ledger.last_seq = seq
+        return ledger
+
+    def ledger(self) -> Ledger:
+        """The ledger as of the last transaction (read the log once on first use)."""
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = self._fresh_ledger()
+            return self._ledger
+
+    def _catch_up(self, tx: ProjectTransaction) -> Ledger:
+        ledger = self.ledger()
+        for seq, event in tx.events_after(ledger.last_seq):
+            ledger.apply(event)
+            ledger.last_seq = seq
+        return ledger
+
+    def refresh(self) -> Ledger:
+        """The ledger with every committed event applied (a read; no lock taken).
+
+        Within a project, event sequence numbers grow in commit order (see
+        :meth:`~matching.store.DecisionLog.transaction`), so reading the events
+        after the last one seen misses none.
+        """
+        with self._lock:
+            ledger = self.ledger()
+            for seq, event in self.log.event_rows(self.project_id, after_seq=ledger.last_seq):
+                ledger.apply(event)
+                ledger.last_seq = seq
+            return ledger
+
+    def still_showing(self, reviewer: str, view: Mapping | None) -> bool:
+        """True when ``view`` is still what ``reviewer`` should see: its record is
+        open and nothing was decided since it was drawn (another tab may decide)."""
+        if not isinstance(view, Mapping) or view.get("reviewer") != reviewer:
+            return False
+        ledger = self.refresh()
+        pos = self.project.left_pos.get(view.get("left_id"))
+        if pos is None or not ledger.waiting[pos]:
+            return False
+        return view.get("decided") == ledger.counts()["decided"]
+
+    def _transaction(self, work: Callable[[ProjectTransaction, Ledger], _T]) -> _T:
+        """Run ``work`` inside the project's lock with the ledger caught up.
+
+        ``work`` may apply what it writes to the ledger before the commit; if
+        the transaction fails, the ledger is dropped and read again next time.
+        """
+        with self._lock:
+            self.ledger()  # read the whole log, if need be, before taking the lock
+            try:
+                with self.log.transaction(self.project_id) as tx:
+                    result = work(tx, self._catch_up(tx))
+                    new_seq = tx.last_seq()
+                self._ledger.last_seq = max(self._ledger.last_seq, new_seq)
+                return result
+            except BaseException:
+                self._ledger = None
+                raise
+
+    # -- views ---------------------------------------------------------------
+
+    def _take_next(
+        self,
+        tx: ProjectTransaction,
+        ledger: Ledger,
+        reviewer: str,
+        *,
+        restart: bool,
+        prefer: int | None,
+        now: float,
+    ) -> int | None:
+        busy = tx.busy(reviewer, now)
+        held = {self.project.left_pos[b] for b in busy if b in self.project.left_pos}
+        if prefer is not None and ledger.waiting[prefer] and prefer not in held:
+            pos = prefer
+        else:
+            start = 0 if restart else ledger.resume_after(reviewer)
+            pos = ledger.find_open(start, restart=restart, exclude=held)
+        if pos is None:
+            tx.release(reviewer)
+        else:
+            tx.lease(self.project.queue[pos], reviewer, now + self.lease_seconds)
+        return pos
+
+    def _view(self, reviewer: str, pos: int | None) -> dict:
+        ledger = self.ledger()
+        counts = ledger.counts()
+        view = {
+            "project_id": self.project_id,
+            "view_id": secrets.token_hex(8),
+            "reviewer": reviewer,
+            "total": len(self.project.queue),
+            "decided": counts["decided"],
+            "skipped": counts["skipped"],
+            "open": counts["open"],
+            "undo_target": ledger.undo_target(reviewer),
+            "left_id": None,
+        }
+        if pos is not None:
+            th = self.thresholds()
+            left_id = self.project.queue[pos]
+            view.update(record_view(self.project, left_id, keep=th["keep"], select=th["select"]))
+            view["position"] = pos
+        return view
+
+    def thresholds(self) -> dict[str, float]:
+        """Keep and select in force."""
+        if self._thresholds is None:
+            return {"keep": self.project.keep, "select": self.project.select}
+        return dict(self._thresholds())
+
+    def next_view(self, reviewer: str, *, restart: bool = False, now: float | None = None) -> dict:
+        """The record ``reviewer`` should see now, leased to them, as JSON-safe data.
+
+        The reviewer resumes after their latest decision in force, passing over
+        decided records, records other reviewers hold and (unless ``restart``)
+        skipped ones, and wraps round to the top. The lease is taken in the
+        transaction that finds the record open, so two reviewers are never
+        shown the same record.
+
+        Returns
+        -------
+        dict
+            ``project_id, view_id, reviewer, total, decided, skipped, open,
+            undo_target`` and ``left_id`` (None when no record is open to this
+            reviewer; ``open`` then says how many other reviewers hold), plus,
+            for a record, what :func:`matching.project.record_view` returns and
+            ``position``.
+        """
+        now = _time.time() if now is None else now
+        pos = self._transaction(
+            lambda tx, ledger: self._take_next(
+                tx, ledger, reviewer, restart=restart, prefer=None, now=now
+            )
+        )
+        return self._view(reviewer, pos)
+
+    # -- decisions -----------------------------------------------------------
+
+    def decide(
+        self,
+        reviewer: str,
+        view: Mapping,
+        kind: str,
+        right_ids: Sequence[str] = (),
+        edits: Mapping | None = None,
+        reason: str | None = None,
+        *,
+        role: str = "reviewer",
+        change: bool = False,
+        now: float | None = None,
+    ) -> Outcome:
+        """Decide the record ``view`` showed, and lease the next one, atomically.
+
+        Parameters
+        ----------
+        view : mapping
+            What the page showed: its ``left_id`` and ``view_id`` are read
+            (and checked); nothing else in it is trusted.
+        kind : {"accept", "reject", "skip"}
+        right_ids : sequence of str
+            The candidates accepted; each must have been proposed for the record.
+        edits : mapping, optional
+            ``{right_id: {column: value}}`` corrections; only accepted
+            candidates' columns of the right table are kept.
+        reason : str, optional
+            A reason or comment kept with the decision.
+        change : bool
+            Replace a standing decision (the reviewer's own, or anyone's for a
+            role allowed to ``change_others``) instead of being refused.
+
+        Returns
+        -------
+        Outcome
+            Refused, with a message and nothing written, when the record is
+            decided already (by anyone, in any tab), another reviewer holds it,
+            the role does not allow it, or the view names what the project does
+            not have. A repeated click is ``ok`` with ``written=0``. ``view`` is
+            the next record in both cases.
+        """
+        now = _time.time() if now is None else now
+        left_id = view.get("left_id") if isinstance(view, Mapping) else None
+        view_id = str(view.get("view_id") or "") if isinstance(view, Mapping) else ""
+        problem = self._decision_problem(left_id, kind, right_ids, role)
+        if problem:
+            return Outcome(False, problem + _NOTHING, view=self.next_view(reviewer, now=now))
+        left_id = str(left_id)
+        rights = list(dict.fromkeys(str(r) for r in right_ids)) if kind == "accept" else []
+        eid = event_id(self.project_id, reviewer, kind, left_id, view_id)
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            if tx.has_event(eid):  # the same click again
+                return True, None, 0
+            standing = ledger.decisions.get(left_id)
+            replaces = None
+            if standing is not None:
+                if not change:
+                    return False, self._decided_message(left_id, standing, reviewer, now), 0
+                if standing.reviewer != reviewer:
+                    require(role, "change_others")
+                replaces = standing.event_id
+            elif change and kind == "skip":
+                return False, f"Record {left_id!r} has no decision to change", 0
+            holder = tx.lease_holder(left_id)
+            if holder and holder[0] != reviewer and holder[1] > now:
+                return False, f"Record {left_id!r} is open with {holder[0]}", 0
+            event = self._decision_event(
+                eid, kind, left_id, rights, edits, reason, reviewer, replaces, now
+            )
+            tx.insert([event])
+            ledger.apply(event)
+            return True, None, 1
+
+        try:
+            ok, message, written = self._transaction(work)
+        except PermissionDenied as exc:
+            ok, message, written = False, f"{str(exc).capitalize()}", 0
+        if not ok:
+            message += _NOTHING
+        return Outcome(ok, message, written, self.next_view(reviewer, now=now))
+
+    def _decision_problem(self, left_id, kind: str, right_ids, role: str) -> str | None:
+        try:
+            require(role, "decide")
+        except PermissionDenied as exc:
+            return str(exc).capitalize()
+        if kind not in DECISION_KINDS:
+            return f"{kind!r} is not a decision"
+        if not isinstance(left_id, str) or left_id not in self.project.left_pos:
+            return "The page named a record this project does not have"
+        if kind != "accept":
+            return None
+        if not right_ids:
+            return "Select at least one candidate to accept, or choose No match"
+        proposed = set(self.project.candidate_rows(left_id)["right_id"])
+        foreign = [str(r) for r in right_ids if str(r) not in proposed]
+        if foreign:
+            return f"{', '.join(foreign[:3])} was never proposed for record {left_id!r}"
+        return None
+
+    def _decided_message(self, left_id: str, standing: Standing, reviewer: str, now: float):
+        when = _ago(standing.time, now)
+        if standing.reviewer == reviewer:
+            return f"Record {left_id!r} was already decided by you {when} (in another tab?)"
+        how = " automatically" if standing.automatic else ""
+        return f"Record {left_id!r} was decided{how} by {standing.reviewer} {when}"
+
+    def _decision_event(
+        self, eid, kind, left_id, rights, edits, reason, reviewer, replaces, now
+    ) -> Event:
+        cands = self.project.candidate_rows(left_id)
+        scores = dict(zip(cands["right_id"], cands["score"].astype(float)))
+        columns = set(map(str, self.project.right.columns))
+        kept: dict[str, dict[str, str]] = {}
+        for rid, cells in (edits or {}).items() if isinstance(edits, Mapping) else ():
+            if str(rid) in rights and isinstance(cells, Mapping):
+                clean = {str(c): str(v) for c, v in cells.items() if str(c) in columns}
+                if clean:
+                    kept[str(rid)] = clean
+        return make_event(
+            kind,
+            event_id=eid,
+            reviewer=reviewer,
+            now=now,
+            left_id=left_id,
+            right_ids=rights,
+            edits=kept,
+            scores=scores,
+            thresholds=self.thresholds(),
+            replaces=replaces,
+            reason=(str(reason)[:2000] if reason else None),
+        )
+
+    # -- undo and changes ----------------------------------------------------
+
+    def undo(
+        self,
+        reviewer: str,
+        *,
+        role: str = "reviewer",
+        target: str | None = None,
+        now: float | None = None,
+    ) -> Outcome:
+        """Revert the reviewer's latest event in force (a whole batch for a bulk action).
+
+        ``target`` is the id the page's Undo named (``view["undo_target"]``):
+        when given and already undone, nothing more is undone (a double press).
+        The reviewer is shown the record the undo reopened.
+        """
+        require(role, "undo_own")
+        now = _time.time() if now is None else now
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            latest = ledger.undo_target(reviewer)
+            if target and target != latest:
+                if target not in ledger.active:
+                    return True, "That was undone already.", 0, None
+                return False, "You decided again in another tab; press Undo again for that", 0, None
+            if latest is None:
+                return False, "There is nothing of yours to undo", 0, None
+            problem = ledger.undo_problem(latest)
+            if problem:
+                return False, problem[0].upper() + problem[1:], 0, None
+            hit = ledger.active[latest]
+            event = make_event(
+                "undo",
+                event_id=event_id(self.project_id, "undo", latest),
+                reviewer=reviewer,
+                now=now,
+                target=latest,
+            )
+            tx.insert([event])
+            ledger.apply(event)
+            prefer = None if hit.batch else self.project.left_pos.get(hit.left_id)
+            pos = self._take_next(tx, ledger, reviewer, restart=False, prefer=prefer, now=now)
+            return True, None, 1, pos
+
+        ok, message, written, pos = self._transaction(work)
+        if not ok:
+            message += _NOTHING
+        view = self._view(reviewer, pos) if written else self.next_view(reviewer, now=now)
+        return Outcome(ok, message, written, view)
+
+    def unmatch(
+        self,
+        reviewer: str,
+        pairs: Iterable[tuple[str, str]],
+        *,
+        role: str = "reviewer",
+        now: float | None = None,
+    ) -> Outcome:
+        """Take accepted pairs out of the matches, all of them or none.
+
+        A reviewer removes pairs of their own decisions; a role allowed to
+        ``change_others`` removes anyone's. Each removal names the decision it
+        changes, and Undo puts it back.
+        """
+        now = _time.time() if now is None else now
+        pairs = [(str(a), str(b)) for a, b in pairs]
+        if not pairs:
+            return Outcome(False, "Select the matches to remove first" + _NOTHING)
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            events = []
+            for left, right in pairs:
+                d = ledger.decisions.get(left)
+                if d is None or right not in d.right_ids:
+                    return f"The match {left} ↔ {right} is not recorded (removed already?)", 0
+                if d.reviewer != reviewer:
+                    require(role, "change_others")
+                eid = event_id(self.project_id, "unmatch", left, right, d.event_id)
+                events.append(
+                    make_event(
+                        "unmatch",
+                        event_id=eid,
+                        reviewer=reviewer,
+                        now=now,
+                        left_id=left,
+                        right_ids=[right],
+                        replaces=d.event_id,
+                    )
+                )
+            written = tx.insert(events)
+            for e in events:
+                ledger.apply(e)
+            return None, written
+
+        try:
+            problem, written = self._transaction(work)
+        except PermissionDenied as exc:
+            problem, written = str(exc).capitalize(), 0
+        if problem:
+            return Outcome(False, problem + _NOTHING)
+        return Outcome(True, None, written)
+
+    # -- bulk ------------------------------------------------------------------
+
+    def bulk_preview(self, reviewer: str, kind: str, *, threshold: float, margin: float = 0.0):
+        """How many undecided records a bulk rule would decide now (nothing is written)."""
+        ledger = self.refresh()
+        return len(self._bulk_events(ledger, set(), reviewer, kind, threshold, margin, "x", 0))
+
+    def apply_bulk(
+        self,
+        reviewer: str,
+        kind: str,
+        *,
+        threshold: float,
+        margin: float = 0.0,
+        batch: str | None = None,
+        role: str = "reviewer",
+        now: float | None = None,
+    ) -> Outcome:
+        """Decide every undecided record a threshold rule picks, as one undoable batch.
+
+        ``kind`` is ``"accept"`` (best candidate at least ``threshold`` and ahead
+        of the runner-up by ``margin``) or ``"reject"`` (best below
+        ``threshold``). Records another reviewer holds are left to them. The
+        same ``batch`` again writes nothing (a repeated confirm).
+        """
+        now = _time.time() if now is None else now
+        try:
+            require(role, "bulk")
+        except PermissionDenied as exc:
+            return Outcome(False, str(exc).capitalize() + _NOTHING)
+        values = (threshold, margin)
+        if kind not in ("accept", "reject") or not all(
+            isinstance(v, (int, float)) and 0.0 <= v <= 1.0 for v in values
+        ):
+            return Outcome(False, "A bulk rule needs thresholds between 0 and 1" + _NOTHING)
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            held = tx.busy(reviewer, now)
+            name = batch or f"auto-{kind}|{ledger.last_seq}|{threshold}|{margin}"
+            events = self._bulk_events(ledger, held, reviewer, kind, threshold, margin, name, now)
+            written = tx.insert(events)
+            if written:
+                for e in events:
+                    ledger.apply(e)
+            return written
+
+        written = self._transaction(work)
+        return Outcome(True, None, written)
+
+    def _bulk_events(self, ledger, held, reviewer, kind, threshold, margin, batch, now):
+        queue = np.asarray(self.project.queue, dtype=object)
+        decided = set(queue[~ledger.undecided].tolist()) | set(held)
+        state = SimpleNamespace(decisions=decided)
+        common = {"reviewer": reviewer, "batch": batch, "now": now}
+        if kind == "accept":
+            return auto_accept_events(
+                self.project.candidates, state, threshold=threshold, margin=margin, **common
+            )
+        return auto_reject_events(self.project.candidates, state, threshold=threshold, **common)
+
+    def release(self, reviewer: str) -> None:
+        """Free the record the reviewer holds, for whoever comes next."""
+        self._transaction(lambda tx, ledger: tx.release(reviewer))

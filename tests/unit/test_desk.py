@@ -1,0 +1,372 @@
+"""The review desk: first decision wins, leases, explicit changes, undo, races."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from matching.demo import tutorial_cars, tutorial_owners
+from matching.desk import Ledger, ReviewDesk
+from matching.project import build_project
+from matching.review import make_event, replay
+from matching.spec import Field, Spec
+from matching.store import DatabaseGone, DecisionLog
+
+ROOT = Path(__file__).resolve().parents[2]
+POSTGRES = os.environ.get("MATCHDESK_TEST_POSTGRES_URL")
+
+
+def demo_project():
+    spec = Spec(fields=(Field("OwnerSurname"),), left_id="OwnerID", right_id="CarID")
+    return build_project(
+        tutorial_owners(), tutorial_cars(), spec, name="demo", keep=0.26, select=0.33
+    )
+
+
+PROJECT = demo_project()
+
+
+def open_desk(url: str, *, lease_seconds: float = 300, project=PROJECT) -> ReviewDesk:
+    log = DecisionLog(url)
+    log.ensure_project(project.project_id, name="demo", meta={})
+    return ReviewDesk(log, project, lease_seconds=lease_seconds)
+
+
+@pytest.fixture
+def url(tmp_path):
+    return f"sqlite:///{tmp_path / 'desk.db'}"
+
+
+@pytest.fixture
+def desk(url):
+    return open_desk(url)
+
+
+def standing(desk):
+    return {k: (d.status, d.right_ids, d.reviewer) for k, d in desk.refresh().decisions.items()}
+
+
+def test_two_tabs_of_one_reviewer_the_second_is_told(desk):
+    tab_a = desk.next_view("ann")
+    tab_b = desk.next_view("ann")
+    assert tab_a["left_id"] == tab_b["left_id"] == "1"
+    assert tab_a["view_id"] != tab_b["view_id"]
+    assert desk.decide("ann", tab_a, "accept", ["101"]).ok
+    late = desk.decide("ann", tab_b, "reject")
+    assert not late.ok
+    assert "already decided by you" in late.message and "nothing was recorded" in late.message
+    assert standing(desk) == {"1": ("accepted", ("101",), "ann")}
+    assert late.view["left_id"] == "2"
+
+
+def test_double_click_records_once_and_moves_on(desk):
+    view = desk.next_view("ann")
+    first = desk.decide("ann", view, "accept", ["101"])
+    again = desk.decide("ann", view, "accept", ["101"])
+    assert (first.ok, first.written, again.ok, again.written) == (True, 1, True, 0)
+    assert len(desk.log.events(PROJECT.project_id)) == 1
+    assert again.view["left_id"] == first.view["left_id"] == "2"
+
+
+def test_another_reviewers_decided_record_is_refused_with_who(desk):
+    ann = desk.next_view("ann")
+    desk.decide("ann", ann, "reject")
+    forged = {"left_id": "1", "view_id": "bob-1"}
+    out = desk.decide("bob", forged, "accept", ["101"])
+    assert not out.ok and "decided by ann" in out.message
+    assert standing(desk) == {"1": ("rejected", (), "ann")}
+
+
+def test_a_record_held_by_another_reviewer_is_refused(desk):
+    desk.next_view("ann")
+    out = desk.decide("bob", {"left_id": "1", "view_id": "x"}, "reject")
+    assert not out.ok and "open with ann" in out.message
+    assert desk.log.events(PROJECT.project_id) == []
+
+
+def test_reviewers_are_shown_different_records_and_wrap_round(desk):
+    seen = [desk.next_view(name)["left_id"] for name in ("a", "b", "c", "d", "e")]
+    assert sorted(seen) == ["1", "2", "3", "4", "5"]
+    assert desk.next_view("f")["left_id"] is None
+    assert desk.next_view("f")["open"] == 5  # all held by others: not "all done"
+
+
+def test_resume_wraps_round_to_records_freed_earlier(desk):
+    bob = desk.next_view("bob")  # bob holds 1
+    ann = desk.next_view("ann")
+    assert ann["left_id"] == "2"
+    for _ in range(4):
+        ann = desk.decide("ann", ann, "reject").view
+    assert ann["left_id"] is None and ann["open"] == 1
+    desk.release("bob")
+    assert desk.next_view("ann")["left_id"] == bob["left_id"] == "1"
+
+
+def test_changing_a_decision_is_explicit_and_names_what_it_replaces(desk):
+    view = desk.next_view("ann")
+    desk.decide("ann", view, "accept", ["101"])
+    bob = {"left_id": "1", "view_id": "b"}
+    assert "reviewer" in desk.decide("bob", bob, "reject", change=True).message
+    lead = desk.decide("lee", bob, "reject", change=True, role="lead")
+    assert lead.ok
+    events = desk.log.events(PROJECT.project_id)
+    assert events[-1].replaces == events[0].event_id and events[-1].reviewer == "lee"
+    assert standing(desk)["1"] == ("rejected", (), "lee")
+    own = desk.decide("lee", {"left_id": "1", "view_id": "c"}, "accept", ["101"], change=True)
+    assert own.ok and standing(desk)["1"][0] == "accepted"
+
+
+def test_undo_restores_the_record_and_refuses_when_changed_since(desk):
+    view = desk.next_view("ann")
+    desk.decide("ann", view, "accept", ["101"])
+    desk.decide("lee", {"left_id": "1", "view_id": "l"}, "reject", change=True, role="lead")
+    out = desk.undo("ann")
+    assert not out.ok and "changed by lee" in out.message
+    assert standing(desk)["1"][2] == "lee"
+    assert desk.undo("lee").ok
+    assert desk.undo("ann").ok
+    assert standing(desk) == {}
+
+
+def test_undo_shows_the_reopened_record_and_a_double_press_undoes_once(desk):
+    v1 = desk.next_view("ann")
+    v2 = desk.decide("ann", v1, "reject").view
+    v3 = desk.decide("ann", v2, "reject").view
+    assert v3["undo_target"] is not None
+    back = desk.undo("ann", target=v3["undo_target"])
+    again = desk.undo("ann", target=v3["undo_target"])
+    assert back.view["left_id"] == "2"
+    assert again.ok and again.written == 0
+    assert standing(desk) == {"1": ("rejected", (), "ann")}
+
+
+def test_unmatch_needs_the_decider_or_a_lead(desk):
+    view = desk.next_view("ann")
+    desk.decide("ann", view, "accept", ["101"])
+    refused = desk.unmatch("bob", [("1", "101")])
+    assert not refused.ok and "lead" in refused.message
+    assert desk.unmatch("lee", [("1", "101")], role="lead").ok
+    assert standing(desk) == {}
+    assert not desk.unmatch("lee", [("1", "101")], role="lead").ok  # already removed
+    assert desk.undo("lee", role="lead").ok
+    assert standing(desk) == {"1": ("accepted", ("101",), "ann")}
+
+
+def test_bulk_needs_a_lead_and_leaves_held_records(desk):
+    held = desk.next_view("bob")["left_id"]
+    refused = desk.apply_bulk("ann", "accept", threshold=0.3, role="reviewer")
+    assert not refused.ok and desk.log.events(PROJECT.project_id) == []
+    forged = desk.apply_bulk("lee", "reject", threshold=1.01, role="lead")
+    assert not forged.ok and "between 0 and 1" in forged.message
+    done = desk.apply_bulk("lee", "accept", threshold=0.3, role="lead")
+    assert done.ok and done.written == 4 and held not in standing(desk)
+    assert desk.apply_bulk("lee", "accept", threshold=0.3, role="lead").written == 0
+
+
+def test_tampered_views_are_refused(desk):
+    view = desk.next_view("ann")
+    for bad in ({"left_id": "nope"}, {"left_id": 5}, {}, None, [1]):
+        assert not desk.decide("ann", bad, "accept", ["101"]).ok
+    assert "never proposed" in desk.decide("ann", view, "accept", ["999"]).message
+    assert not desk.decide("ann", view, "delete").ok
+    assert desk.log.events(PROJECT.project_id) == []
+
+
+def test_edits_keep_only_accepted_candidates_and_real_columns(desk):
+    view = desk.next_view("ann")
+    edits = {"101": {"CarName": "Yaris", "nope": "x"}, "999": {"CarName": "y"}}
+    desk.decide("ann", view, "accept", ["101"], edits)
+    assert desk.log.events(PROJECT.project_id)[0].edits == {"101": {"CarName": "Yaris"}}
+
+
+def test_names_and_ids_of_any_length_and_characters(tmp_path):
+    left = pd.DataFrame({"id": ["x" * 300, "ü.ñ 'q'"], "First Name": ["Ann", "Bob"]})
+    right = pd.DataFrame({"id": ["r" * 300, "s"], "First Name": ["Ann", "Bob"]})
+    spec = Spec(fields=(Field("First Name"),), left_id="id", right_id="id")
+    project = build_project(left, right, spec, name="odd", keep=0.5, select=0.8)
+    desk = open_desk(f"sqlite:///{tmp_path / 'odd.db'}", project=project)
+    name = "Ünïcode 'reviewer' " * 14
+    view = desk.next_view(name)
+    assert view["rows"][0]["score_First Name"] == 1.0
+    assert desk.decide(name, view, "accept", [view["rows"][0]["_right_id"]]).ok
+
+
+def test_a_deleted_database_file_refuses_decisions(tmp_path):
+    path = tmp_path / "gone.db"
+    desk = open_desk(f"sqlite:///{path}")
+    view = desk.next_view("ann")
+    path.unlink()
+    with pytest.raises(DatabaseGone):
+        desk.decide("ann", view, "accept", ["101"])
+    assert desk.log.healthy() is False
+
+
+def test_threads_racing_for_one_record_one_wins(url):
+    desks = [open_desk(url, lease_seconds=0) for _ in range(8)]
+    go = threading.Barrier(len(desks))
+    results = []
+
+    def race(i: int) -> None:
+        go.wait()
+        out = desks[i].decide(f"r{i}", {"left_id": "3", "view_id": f"v{i}"}, "reject")
+        results.append(out.ok)
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(len(desks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [False] * 7 + [True]
+    assert len(DecisionLog(url).events(PROJECT.project_id)) == 1
+
+
+RACER = """
+import sys, time
+sys.path.insert(0, sys.argv[3])
+from tests.unit.test_desk import open_desk
+desk = open_desk(sys.argv[1], lease_seconds=0)
+desk.ledger()
+while time.time() < float(sys.argv[2]):
+    time.sleep(0.001)
+out = desk.decide("p" + sys.argv[4], {"left_id": "4", "view_id": "x"}, "reject")
+print("won" if out.ok else "lost", flush=True)
+"""
+
+
+def _race_processes(url: str, n: int = 4) -> list[str]:
+    import time
+
+    start = str(time.time() + 4.0)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, url, start, str(ROOT), str(i)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for i in range(n)
+    ]
+    return sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+
+
+def test_processes_racing_for_one_record_one_wins(url):
+    assert _race_processes(url) == ["lost", "lost", "lost", "won"]
+    assert len(DecisionLog(url).events(PROJECT.project_id)) == 1
+
+
+@pytest.mark.skipif(not POSTGRES, reason="no PostgreSQL server (scripts/test starts one)")
+def test_race_and_long_names_on_postgres():
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(POSTGRES)
+    with engine.begin() as conn:
+        for table in ("leases", "events", "heartbeat", "projects"):
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
+    engine.dispose()
+    assert _race_processes(POSTGRES) == ["lost", "lost", "lost", "won"]
+    desk = open_desk(POSTGRES)
+    name = "r" * 250
+    view = desk.next_view(name)
+    assert desk.decide(name, view, "accept", ["101"]).ok
+    assert desk.log.state(PROJECT.project_id).decisions["1"].reviewer == name
+
+
+# -- the ledger against replay, and the rules under any interleaving -------------------
+
+LEFTS = ["1", "2", "3"]
+_events = st.lists(
+    st.tuples(
+        st.sampled_from(["accept", "reject", "skip", "unmatch", "undo"]),
+        st.sampled_from(LEFTS),
+        st.sets(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=2),
+        st.sampled_from(["ann", "bob"]),
+        st.sampled_from([None, "b1", "b2"]),
+        st.integers(0, 40),
+    ),
+    max_size=40,
+)
+
+
+@given(_events)
+@settings(max_examples=150, deadline=None)
+def test_ledger_folds_exactly_like_replay(raw):
+    events = []
+    for i, (kind, left, rights, who, batch, target) in enumerate(raw):
+        if kind == "undo":
+            tid = events[target % len(events)].event_id if events else "none"
+            events.append(make_event("undo", event_id=f"e{i}", reviewer=who, target=tid))
+        else:
+            events.append(
+                make_event(
+                    kind,
+                    event_id=f"e{i}",
+                    reviewer=who,
+                    left_id=left,
+                    right_ids=sorted(rights) if kind in ("accept", "unmatch") else [],
+                    batch=batch if kind in ("accept", "reject") else None,
+                )
+            )
+    ledger = Ledger(LEFTS, {k: i for i, k in enumerate(LEFTS)})
+    for e in events:
+        ledger.apply(e)
+    state = replay(events)
+    assert {k: (d.status, d.right_ids, d.event_id) for k, d in state.decisions.items()} == {
+        k: (d.status, d.right_ids, d.event_id) for k, d in ledger.decisions.items()
+    }
+    assert set(state.skipped) == ledger.skipped
+    for who in ("ann", "bob"):
+        expected = next((e.event_id for e in reversed(state.active) if e.reviewer == who), None)
+        assert ledger.undo_target(who) == expected
+
+
+_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["accept", "reject", "skip", "undo", "unmatch", "change"]),
+        st.sampled_from(["ann", "bob", "lee"]),
+        st.sampled_from(["1", "2", "3", "4", "5"]),
+    ),
+    max_size=25,
+)
+
+
+def _snapshot(desk):
+    ledger = desk.refresh()
+    return dict(ledger.decisions), set(ledger.skipped)
+
+
+@given(_ops)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_interleaving_never_overwrites_silently_and_undo_restores(ops):
+    desk = open_desk("sqlite://", lease_seconds=0)
+    for i, (op, who, left) in enumerate(ops):
+        role = "lead" if who == "lee" else "reviewer"
+        before = _snapshot(desk)
+        rights = desk.project.candidate_rows(left)["right_id"].tolist()[:1]
+        view = {"left_id": left, "view_id": f"v{i}"}
+        if op == "undo":
+            out = desk.undo(who, role=role)
+        elif op == "unmatch":
+            out = desk.unmatch(who, [(left, r) for r in rights], role=role)
+        elif op == "change":
+            out = desk.decide(who, view, "reject", role=role, change=True)
+        else:
+            kind = op if rights or op != "accept" else "reject"
+            out = desk.decide(who, view, kind, rights if kind == "accept" else [], role=role)
+        if out.written and op != "undo" and i % 2 == 0:
+            assert desk.undo(who, role=role).ok
+            assert _snapshot(desk) == before
+    # Replaying the log: no accept or reject lands on a decided record unless it says
+    # which decision it replaces, and then names the one in force.
+    events = desk.log.events(desk.project_id)
+    for i, e in enumerate(events):
+        if e.kind in ("accept", "reject"):
+            current = replay(events[:i]).decisions.get(e.left_id)
+            assert e.replaces == (None if current is None else current.event_id)
