@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from callbacks.review import update_review
 
+
 def review_step(
     services, project, trigger=None, view=None, selected=(), edits=None, who="ann", session=None
 ) -> dict:
