@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from callbacks.review import update_review
 
 
@@ -20,6 +22,47 @@ def review_step(
         trigger=trigger,
     )
     return out
+
+
+def dash_request(dependencies: list[dict], output_has: str, values: dict, changed: str) -> dict:
+    """The JSON body the page would POST to ``/_dash-update-component``.
+
+    ``dependencies`` is what ``/_dash-dependencies`` answers; the callback is the
+    one whose output string contains ``output_has``. ``values`` maps ``"id.prop"``
+    to the value sent (None for the rest); ``changed`` is the ``"id.prop"`` that
+    triggered it. Tests and benchmarks use it to send raw, possibly forged, requests.
+    """
+    dep = next(d for d in dependencies if output_has in d["output"])
+
+    def fill(items):
+        return [{**i, "value": values.get(f"{i['id']}.{i['property']}")} for i in items]
+
+    outputs = [
+        {"id": part.split(".")[0], "property": part.split(".")[1]}
+        for part in dep["output"].strip(".").split("...")
+    ]
+    return {
+        "output": dep["output"],
+        "outputs": outputs,
+        "inputs": fill(dep["inputs"]),
+        "state": fill(dep["state"]),
+        "changedPropIds": [changed],
+    }
+
+
+def review_post(client, values: dict, changed: str) -> dict:
+    """POST a review request through a Flask test client, as the page would.
+
+    Returns the answer's JSON with its ``status`` (only the status when the
+    server sent nothing to update).
+    """
+    dependencies = client.get("/_dash-dependencies").get_json()
+    body = dash_request(dependencies, "record-label.children", values, changed)
+    response = client.post("/_dash-update-component", json=body)
+    text = response.get_data(as_text=True)
+    if response.status_code == 204 or not text:
+        return {"status": response.status_code}
+    return {"status": response.status_code, **json.loads(text)}
 
 
 # -- browser tests ---------------------------------------------------------------------

@@ -134,3 +134,30 @@ def test_two_reviewers_get_different_records_and_names_are_remembered(dash_duo, 
     state = demo_app.matchdesk.log.state(demo_app.matchdesk.project_options()[0]["value"])
     assert {d.reviewer for d in state.decisions.values()} == {"Ann", "Bob"}
     assert dash_duo.get_logs() == []
+
+
+def test_two_tabs_of_one_reviewer_the_second_is_told(dash_duo, demo_app):
+    dash_duo.start_server(demo_app)
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=15)
+    driver = dash_duo.driver
+    tab_a = driver.current_window_handle
+    driver.switch_to.new_window("tab")
+    driver.get(dash_duo.server_url)
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=15)
+    tab_b = driver.current_window_handle
+
+    driver.switch_to.window(tab_a)
+    driver.find_element("css selector", ".navbar-brand").click()
+    press(driver, "a")
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
+
+    driver.switch_to.window(tab_b)
+    assert dash_duo.find_element(LABEL).text == "Record 1 of 5"  # drawn before A decided
+    driver.find_element("css selector", ".navbar-brand").click()
+    press(driver, "n")
+    dash_duo.wait_for_contains_text("#page-message", "already decided by you", timeout=10)
+    assert "nothing was recorded" in dash_duo.find_element("#page-message").text
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
+    state = demo_app.matchdesk.log.state(demo_app.matchdesk.project_options()[0]["value"])
+    assert {k: d.status for k, d in state.decisions.items()} == {"1": "accepted"}
+    assert dash_duo.get_logs() == []
