@@ -10,9 +10,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -71,7 +73,7 @@ class LoadedTable:
         return f"{self.name}: {rows} rows, {cols} columns ({how})"
 
 
-def _text_frame(rows: list[list[object]], header: list[str], name: str) -> pd.DataFrame:
+def _check_header(header: list[str], name: str) -> None:
     blank = [i for i, h in enumerate(header) if not str(h).strip()]
     if blank:
         raise TableReadError(f"{name}: column {blank[0] + 1} of the header has no name")
@@ -80,6 +82,10 @@ def _text_frame(rows: list[list[object]], header: list[str], name: str) -> pd.Da
         if h in seen:
             raise TableReadError(f"{name}: the header repeats the column {h!r}")
         seen.add(h)
+
+
+def _text_frame(rows: list[list[object]], header: list[str], name: str) -> pd.DataFrame:
+    _check_header(header, name)
     columns = list(zip(*rows)) if rows else [()] * len(header)
     data = {
         h: pd.Series([None if v is None or v == "" else str(v) for v in col], dtype=object)
@@ -124,6 +130,9 @@ def _read_csv(raw: bytes, name: str) -> LoadedTable:
     if not text.strip():
         raise TableReadError(f"{name}: the file is empty")
     delimiter = _sniff_delimiter(text)
+    frame = _arrow_csv(text, delimiter)
+    if frame is not None:
+        return LoadedTable(frame, name, "csv", delimiter, encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     header: list[str] | None = None
     rows: list[list[str]] = []
@@ -152,6 +161,68 @@ def _read_csv(raw: bytes, name: str) -> LoadedTable:
         )
     frame = _text_frame(rows, header, name)
     return LoadedTable(frame, name, "csv", delimiter, encoding)
+
+
+def _arrow_csv(text: str, delimiter: str) -> pd.DataFrame | None:
+    """The table read by Arrow's CSV reader, or None where it might read it differently.
+
+    Arrow is lenient where Python's strict ``csv`` module is not (text after a
+    closing quote, ragged rows, blank-looking lines in a one-column file), so
+    such files are left to the Python reader, which gives the same result or
+    the error that names the line.
+    """
+    lines = io.StringIO(text, newline="")
+    first = next(csv.reader(lines, delimiter=delimiter), [])
+    header = [h.strip() for h in first]
+    if len(header) < 2 or len(set(header)) < len(header) or not all(header):
+        return None
+    d = re.escape(delimiter)
+    if '"' in text and re.search(f'[^"{d}\r\n]"[^"{d}\r\n]', text):
+        return None
+    raw_names = [f"c{i}" for i in range(len(header))]
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(text.encode("utf-8")),
+            read_options=pa_csv.ReadOptions(column_names=raw_names, block_size=1 << 24),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(raw_names, pa.string()),
+                strings_can_be_null=True,
+                null_values=[""],
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_rows == 0 or table.column(0)[0].as_py() != first[0] or first[0] == "":
+        return None
+    table = table.slice(1)
+    return pd.DataFrame(
+        {h: _arrow_text(table.column(i)) for i, h in enumerate(header)}, columns=header
+    )
+
+
+def _arrow_text(column: pa.ChunkedArray) -> pd.Series:
+    """An Arrow column as text, the same as :func:`_cell_text` on each value.
+
+    Text and whole numbers are converted by Arrow; numbers with a fraction,
+    flags and dates once per distinct value; any other type value by value.
+    """
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+        kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind):
+        values = column.cast(pa.string()).to_numpy(zero_copy_only=False).astype(object)
+    elif pa.types.is_floating(kind) or pa.types.is_boolean(kind) or pa.types.is_date(kind):
+        encoded = column.combine_chunks().dictionary_encode()
+        texts = [_cell_text(v) for v in encoded.dictionary.to_pylist()]
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        values = np.array([*texts, None], dtype=object)[codes]
+    else:
+        values = np.array([_cell_text(v) for v in column.to_pandas()], dtype=object)
+    if len(values):
+        values[values == ""] = None
+    return pd.Series(values, dtype=object)
 
 
 def _cell_text(v: object) -> str | None:
@@ -189,10 +260,18 @@ def _read_excel(raw: bytes, name: str) -> LoadedTable:
 
 def _read_parquet(raw: bytes, name: str) -> LoadedTable:
     try:
-        frame = pd.read_parquet(io.BytesIO(raw))
+        table = pq.read_table(pa.BufferReader(raw))
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
         raise TableReadError(f"{name}: not a readable Parquet file ({exc})") from None
-    return LoadedTable(_from_frame(frame, name), name, "parquet")
+    # pandas keeps a named index as a column: it is the frame's index, not data.
+    index = (table.schema.pandas_metadata or {}).get("index_columns", [])
+    names = [c for c in table.column_names if c not in {i for i in index if isinstance(i, str)}]
+    header = [str(c) for c in names]
+    _check_header(header, name)
+    frame = pd.DataFrame(
+        {h: _arrow_text(table.column(c)) for h, c in zip(header, names)}, columns=header
+    )
+    return LoadedTable(frame, name, "parquet")
 
 
 def _read_jsonl(raw: bytes, name: str) -> LoadedTable:

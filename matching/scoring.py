@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from rapidfuzz import distance, fuzz, process
 
 from matching.spec import Normalization
@@ -68,13 +70,106 @@ def normalize(value: object, norm: Normalization) -> str | None:
     return text or None
 
 
+#: ASCII characters Python counts as white space (``str.split``, ``str.strip``, ``\\s``).
+_ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
+
+
+def _as_text_array(values: Iterable[object]) -> pa.Array | None:
+    """The values as an Arrow string array when each is text or missing, else None."""
+    if isinstance(values, pd.Series):
+        if isinstance(values.dtype, (pd.StringDtype, pd.ArrowDtype)) or values.dtype == object:
+            try:
+                array = pa.array(values, from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                return None
+        else:
+            return None
+    else:
+        values = list(values)
+        if not all(v is None or isinstance(v, str) for v in values):
+            return None
+        array = pa.array(values, type=pa.string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_null(array.type):
+        return array.cast(pa.string())
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return None
+    return array
+
+
+def _normalize_distinct(texts: pa.Array, norm: Normalization) -> np.ndarray:
+    """:func:`normalize` of each text (no missing ones): Arrow kernels for ASCII text."""
+    out = np.empty(len(texts), dtype=object)
+    ascii_mask = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
+    wide = np.flatnonzero(~ascii_mask)
+    out[wide] = [normalize(v, norm) for v in texts.take(pa.array(wide)).to_pylist()]
+    narrow = np.flatnonzero(ascii_mask)
+    text = texts.take(pa.array(narrow))
+    if norm.casefold:
+        text = pc.ascii_lower(text)
+    if norm.collapse:
+        # Every ASCII character that is not a word character is punctuation or white
+        # space, and both become one space: the same as normalize's translate + split.
+        text = pc.replace_substring_regex(text, r"[^A-Za-z0-9_]+", " ")
+        text = pc.utf8_trim(text, " ")
+    else:
+        text = pc.utf8_trim(text, _ASCII_SPACE)
+    cleaned = text.to_numpy(zero_copy_only=False).astype(object)
+    cleaned[cleaned == ""] = None
+    out[narrow] = cleaned
+    return out
+
+
+def normalize_codes(values: Iterable[object], norm: Normalization) -> tuple[np.ndarray, np.ndarray]:
+    """Cleaned values as codes into their distinct values, the same as :func:`normalize`.
+
+    A text column (``str`` or missing values) is cleaned in Arrow: each distinct
+    value once, ASCII ones with Arrow's string kernels and the rest with
+    :func:`normalize`. Other columns fall back to :func:`normalize` per
+    distinct value.
+
+    Returns
+    -------
+    codes : ndarray of int64
+        One per value, -1 where it is missing or empty after cleaning.
+    uniques : ndarray of object
+        The distinct cleaned values (``str``), in order of first appearance.
+
+    Examples
+    --------
+    >>> codes, uniques = normalize_codes(["Ann", None, "ANN ", "Bob!"], Normalization())
+    >>> codes.tolist(), uniques.tolist()
+    ([0, -1, 0, 1], ['ann', 'bob'])
+    """
+    array = _as_text_array(values)
+    if array is None:
+        cleaned = pd.Series(_normalize_each(values, norm), dtype=object)
+        codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
+        return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+    encoded = array.dictionary_encode()
+    raw = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    cleaned = _normalize_distinct(encoded.dictionary, norm)
+    # Distinct raw values may clean alike ("Ann", "ANN "): code the cleaned ones.
+    per_raw, uniques = pd.factorize(pd.Series(cleaned, dtype=object), use_na_sentinel=True)
+    codes = np.append(per_raw.astype(np.int64), -1)[raw]
+    # Renumber in order of first appearance in the column, as pd.factorize does.
+    renumber, seen = pd.factorize(codes)
+    present = seen >= 0
+    rank = np.where(present, np.cumsum(present) - 1, -1)
+    return rank[renumber].astype(np.int64), np.asarray(uniques, dtype=object)[seen[present]]
+
+
 def normalize_column(values: Iterable[object], norm: Normalization) -> list[str | None]:
     """:func:`normalize` over a column, cleaning each distinct value once."""
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.StringDtype):
-        # Text (or missing) only, so equal values clean alike: group them in C first.
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
-        cleaned = [normalize(v, norm) for v in uniques]
-        return np.array([*cleaned, None], dtype=object)[codes].tolist()
+    array = _as_text_array(values) if isinstance(values, pd.Series) else None
+    if array is None:
+        return _normalize_each(values, norm)
+    codes, uniques = normalize_codes(values, norm)
+    return np.append(uniques, None)[codes].tolist()
+
+
+def _normalize_each(values: Iterable[object], norm: Normalization) -> list[str | None]:
     cache: dict[object, str | None] = {}
     out = []
     for v in values:
@@ -84,21 +179,6 @@ def normalize_column(values: Iterable[object], norm: Normalization) -> list[str 
             cache[key] = normalize(v, norm)
         out.append(cache[key])
     return out
-
-
-def normalize_codes(values: Iterable[object], norm: Normalization) -> tuple[np.ndarray, np.ndarray]:
-    """Cleaned values as codes into their distinct values.
-
-    Returns
-    -------
-    codes : ndarray of int64
-        One per value, -1 where it is missing or empty after cleaning.
-    uniques : ndarray of object
-        The distinct cleaned values (``str``), in order of first appearance.
-    """
-    cleaned = pd.Series(normalize_column(values, norm), dtype=object)
-    codes, uniques = pd.factorize(cleaned, use_na_sentinel=True)
-    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
 
 
 def score_pair(a: str | None, b: str | None, scorer: str) -> float:

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import datetime
+import io
+import re
+
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from matching import io as io_module
 from matching.io import TableReadError, load_table, read_table
 
 EXPECTED = pd.DataFrame(
@@ -159,3 +167,83 @@ def test_jsonl_reads_objects_in_key_order_as_text(tmp_path):
 def test_bad_jsonl_is_an_error_naming_file_and_line(tmp_path, content, message):
     with pytest.raises(TableReadError, match=message):
         read_table(write(tmp_path, "bad.jsonl", content))
+
+
+def python_reader(monkeypatch, path):
+    """The table as the Python csv reader alone reads it (the Arrow reader switched off)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(io_module, "_arrow_csv", lambda text, delimiter: None)
+        return load_table(path)
+
+
+cells = st.text(alphabet=st.sampled_from(list("ab Z1,;|\t\"\n\r é北'")), max_size=6)
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.lists(cells, min_size=3, max_size=3), max_size=8),
+    delimiter=st.sampled_from([",", ";", "\t", "|"]),
+    quoting=st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]),
+)
+def test_arrow_csv_reader_reads_exactly_what_the_python_reader_reads(
+    tmp_path, monkeypatch, rows, delimiter, quoting
+):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=quoting, lineterminator="\r\n")
+    writer.writerows([["id", "name", "note"], *rows])
+    path = write(tmp_path, "t.csv", buffer.getvalue().encode("utf-8"))
+    try:
+        expected = python_reader(monkeypatch, path)
+    except TableReadError as exc:
+        with pytest.raises(TableReadError, match=re.escape(str(exc))):
+            load_table(path)
+        return
+    loaded = load_table(path)
+    pd.testing.assert_frame_equal(loaded.frame, expected.frame)
+    assert loaded.report == expected.report
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'a,b\n"x"y,2\n',
+        b'a,b\n"1" ,2\n',
+        b"a,b\n1,2\n  \n3,4\n",
+        b"a\n1\n  \n2\n",
+        b"\n\na,b\n1,2\n",
+        b"a,b\n1,2,3\n",
+    ],
+)
+def test_csv_that_arrow_would_read_leniently_reads_as_before(tmp_path, monkeypatch, content):
+    path = write(tmp_path, "odd.csv", content)
+    try:
+        expected = python_reader(monkeypatch, path).frame
+    except TableReadError as exc:
+        with pytest.raises(TableReadError, match=re.escape(str(exc))):
+            read_table(path)
+        return
+    pd.testing.assert_frame_equal(read_table(path), expected)
+
+
+def test_parquet_columns_of_every_type_read_as_the_value_by_value_reader_does(tmp_path):
+    source = pd.DataFrame(
+        {
+            "text": ["a", "", None, "007"],
+            "whole": [1, 2, 3, 4],
+            "whole_missing": pd.array([1, None, 3, 10**15], dtype="Int64"),
+            "real": [1.0, 2.5, float("nan"), 1e20],
+            "flag": [True, False, None, True],
+            "day": [datetime.date(2020, 1, 2), None, datetime.date(1999, 12, 31), None],
+            "stamp": pd.to_datetime(
+                ["2020-01-02 03:04", None, "1999-12-31 00:00", "2001-01-01 00:00"]
+            ),
+            "items": [[1, 2], [], None, [3]],
+            "cat": pd.Categorical(["x", "y", None, "x"]),
+        }
+    ).set_index(pd.Index(["r1", "r2", "r3", "r4"], name="key"))
+    path = tmp_path / "typed.parquet"
+    source.to_parquet(path)
+    old = io_module._from_frame(pd.read_parquet(path), "typed.parquet")
+    pd.testing.assert_frame_equal(read_table(path), old)

@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import distance, fuzz
 
-from matching.scoring import normalize, normalize_column, score_matrix, score_pair, score_pairs
+from matching.scoring import (
+    normalize,
+    normalize_codes,
+    normalize_column,
+    score_matrix,
+    score_pair,
+    score_pairs,
+)
 from matching.spec import SCORERS, Normalization
 
 RAW = Normalization(casefold=False, strip_accents=False, collapse=False)
@@ -132,3 +139,39 @@ def test_normalize_column_of_a_text_column_matches_normalize_value_by_value(dtyp
     column = pd.Series(values, dtype=dtype)
     norm = Normalization()
     assert normalize_column(column, norm) == [normalize(v, norm) for v in column]
+
+
+# ASCII controls, punctuation, white space of every kind, accents, ligatures and CJK.
+messy = st.one_of(
+    st.none(),
+    st.text(
+        alphabet=st.one_of(
+            st.characters(max_codepoint=127),
+            st.sampled_from(list("éÉßæøÅñ ﬁ\u0301\u00a0\u2003\u3000北京Ⅻ²_")),
+        ),
+        max_size=12,
+    ),
+)
+norms = st.builds(Normalization, st.booleans(), st.booleans(), st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(messy, max_size=30), norm=norms, dtype=st.sampled_from([object, "str"]))
+def test_columnar_normalisation_equals_normalize_value_by_value(values, norm, dtype):
+    column = pd.Series(values, dtype=dtype)
+    expected = [normalize(v, norm) for v in values]
+    codes, uniques = normalize_codes(column, norm)
+    assert np.append(uniques, None)[codes].tolist() == expected
+    assert uniques.tolist() == list(dict.fromkeys(v for v in expected if v is not None))
+    assert normalize_column(column, norm) == expected
+
+
+def test_normalize_codes_of_mixed_values_falls_back_to_each_value():
+    values = pd.Series(["Ana", 1, 1.0, True, None, "1"], dtype=object)
+    codes, uniques = normalize_codes(values, Normalization())
+    expected = [normalize(v, Normalization()) for v in values]
+    assert (
+        np.append(uniques, None)[codes].tolist()
+        == expected
+        == ["ana", "1", "1 0", "true", None, "1"]
+    )
