@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time as _time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -23,14 +23,10 @@ __all__ = [
     "replay",
     "make_event",
     "event_id",
-    "next_record",
-    "undo_target",
     "accepted_pairs",
-    "validate_event",
 ]
 
 EVENT_KINDS = ("accept", "reject", "skip", "unmatch", "undo")
-_DECIDING = ("accept", "reject", "skip")
 
 
 @dataclass(frozen=True)
@@ -156,14 +152,6 @@ def make_event(
     )
 
 
-def undo_target(state: ReviewState, reviewer: str) -> str | None:
-    """The event an undo by ``reviewer`` would revert: their latest one in force."""
-    for event in reversed(state.active):
-        if event.reviewer == reviewer:
-            return event.event_id
-    return None
-
-
 def replay(events: Iterable[Event]) -> ReviewState:
     """Fold events, oldest first, into a :class:`ReviewState`.
 
@@ -213,75 +201,6 @@ def replay(events: Iterable[Event]) -> ReviewState:
             else:
                 del decisions[e.left_id]
     return ReviewState(decisions, frozenset(skipped), tuple(active), frozenset(seen))
-
-
-def next_record(
-    state: ReviewState,
-    queue: Sequence[str],
-    reviewer: str,
-    *,
-    busy: Iterable[str] = (),
-    restart: bool = False,
-) -> int | None:
-    """Position in ``queue`` of the record ``reviewer`` should see now, or None when done.
-
-    The reviewer resumes after their latest reviewing action in force (so an
-    undo returns them to the record it reverted), passing over records that
-    are decided, or ``busy`` with another reviewer. ``restart`` starts from the
-    top and revisits skipped records.
-    """
-    index = {left: i for i, left in enumerate(queue)}
-    start = 0
-    if not restart:
-        for e in reversed(state.active):
-            if e.reviewer == reviewer and e.kind in _DECIDING and e.left_id in index:
-                start = index[e.left_id] + 1
-                break
-    busy = set(busy)
-    for i in range(start, len(queue)):
-        left = queue[i]
-        if left in state.decisions or left in busy:
-            continue
-        if restart or left not in state.skipped:
-            return i
-    return None
-
-
-def validate_event(
-    event: Event,
-    state: ReviewState,
-    proposed: Mapping[str, Sequence[str]],
-    reviewer: str,
-) -> str | None:
-    """Why ``event`` must be refused, or None when it is acceptable.
-
-    ``proposed`` maps each left id to the right ids the server proposed for it.
-    """
-    if event.kind == "undo":
-        if event.target is None:
-            return "there is nothing to undo"
-        target = next((e for e in state.active if e.event_id == event.target), None)
-        if target is None:
-            return "that action was already undone"
-        if target.reviewer != reviewer:
-            return f"that action was made by {target.reviewer}; only they can undo it"
-        return None
-    if event.left_id not in proposed:
-        return f"record {event.left_id!r} is not in this project"
-    allowed = set(proposed[event.left_id])
-    foreign = [r for r in event.right_ids if r not in allowed]
-    if foreign and event.kind != "unmatch":
-        return f"{', '.join(foreign)} was never proposed for record {event.left_id!r}"
-    if event.kind == "accept" and not event.right_ids:
-        return "select at least one candidate to accept, or choose No match"
-    if event.kind == "unmatch":
-        d = state.decisions.get(event.left_id)
-        if d is None or not set(event.right_ids) <= set(d.right_ids):
-            return "that match is not recorded"
-    for r in event.edits:
-        if r not in event.right_ids:
-            return f"an edit names {r!r}, which is not among the accepted candidates"
-    return None
 
 
 def accepted_pairs(state: ReviewState) -> pd.DataFrame:

@@ -1,0 +1,131 @@
+"""Server time of one review step at any queue size: decide + next record through the desk.
+
+A 1,000,000-record queue (one candidate each) on a SQLite decision log, with
+900,000 records already decided by one bulk auto-accept. A fresh desk (as a
+newly started worker would) reads the log once; then one reviewer decides
+records one after another, each ``ReviewDesk.decide`` writing the decision and
+leasing the next record in one transaction, while a second desk (another
+worker process would have its own) serves a second reviewer in between, so
+every step also reads the other's new events.
+
+Run: ``python bench/bench_desk.py [--records N] [--decided M] [--steps K]``.
+Prints a JSON line and a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from matching.desk import ReviewDesk
+from matching.project import Project
+from matching.spec import Field, Spec
+from matching.store import DecisionLog
+
+
+def synthetic_project(records: int, decided: int) -> Project:
+    """``records`` left and right records, each left with one candidate; the first
+    ``decided`` score 0.95 (the bulk rule takes them), the rest 0.6."""
+    ids = np.char.add("L", np.arange(records).astype(str)).astype(object)
+    rids = np.char.add("R", np.arange(records).astype(str)).astype(object)
+    names = np.char.add("name ", np.arange(records).astype(str)).astype(object)
+    left = pd.DataFrame({"id": ids, "name": names})
+    right = pd.DataFrame({"id": rids, "name": names})
+    score = np.where(np.arange(records) < decided, 0.95, 0.6)
+    candidates = pd.DataFrame(
+        {"left_id": ids, "right_id": rids, "score": score, "score_name": score}
+    )
+    queue = ids.tolist()
+    return Project(
+        project_id="bench-desk",
+        name="bench",
+        left=left,
+        right=right,
+        spec=Spec((Field("name"),), left_id="id", right_id="id"),
+        keep=0.5,
+        select=0.8,
+        top_k=1,
+        candidates=candidates,
+        queue=queue,
+        left_pos={k: i for i, k in enumerate(queue)},
+        right_pos={k: i for i, k in enumerate(rids.tolist())},
+        slices={k: (i, i + 1) for i, k in enumerate(queue)},
+    )
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--decided", type=int, default=900_000)
+    parser.add_argument("--steps", type=int, default=400)
+    args = parser.parse_args(argv)
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-desk-"))
+    url = f"sqlite:///{folder / 'log.db'}"
+    t = time.perf_counter()
+    project = synthetic_project(args.records, args.decided)
+    build_s = time.perf_counter() - t
+    log = DecisionLog(url)
+    log.ensure_project(project.project_id, name="bench", meta={})
+    lead = ReviewDesk(log, project)
+    t = time.perf_counter()
+    bulk = lead.apply_bulk("lead", "accept", threshold=0.9, role="lead")
+    bulk_s = time.perf_counter() - t
+    assert bulk.written == args.decided, bulk
+
+    # A new worker: its own log connection and desk, reading the log once.
+    ann_desk = ReviewDesk(DecisionLog(url), project)
+    bob_desk = ReviewDesk(DecisionLog(url), project)
+    t = time.perf_counter()
+    ann_desk.ledger()
+    load_s = time.perf_counter() - t
+    bob_desk.ledger()
+
+    ann = ann_desk.next_view("ann")
+    bob = bob_desk.next_view("bob")
+    steps = []
+    for i in range(args.steps):
+        t = time.perf_counter()
+        out = ann_desk.decide("ann", ann, "accept", [ann["rows"][0]["_right_id"]])
+        steps.append((time.perf_counter() - t) * 1000)
+        assert out.ok, out.message
+        ann = out.view
+        if i % 2:
+            bob = bob_desk.decide("bob", bob, "reject").view
+    result = {
+        "records": args.records,
+        "decided_before": args.decided,
+        "steps": args.steps,
+        "step_ms_median": round(statistics.median(steps), 2),
+        "step_ms_p99": round(float(np.percentile(steps, 99)), 2),
+        "step_ms_max": round(max(steps), 2),
+        "bulk_accept_s": round(bulk_s, 1),
+        "first_read_of_log_s": round(load_s, 1),
+        "project_build_s": round(build_s, 1),
+    }
+    print(json.dumps(result))
+    print()
+    print("| measure | result | target |")
+    print("|---|---|---|")
+    print(
+        f"| decide + next record, server time ({args.steps} steps) | median "
+        f"{result['step_ms_median']} ms, p99 {result['step_ms_p99']} ms, max "
+        f"{result['step_ms_max']} ms | median ≤ 10 ms, p99 ≤ 50 ms |"
+    )
+    print(f"| bulk auto-accept of {args.decided:,} records | {result['bulk_accept_s']} s | |")
+    print(f"| a new worker's first read of the log | {result['first_read_of_log_s']} s | |")
+    return result
+
+
+if __name__ == "__main__":
+    main()
