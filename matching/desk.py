@@ -545,7 +545,9 @@ class ReviewDesk:
         rights = list(dict.fromkeys(str(r) for r in right_ids)) if kind == "accept" else []
         eid = event_id(self.project_id, reviewer, kind, left_id, view_id)
 
-        def work(tx: ProjectTransaction, ledger: Ledger):
+        thresholds = self.thresholds()
+
+        def judge(tx: ProjectTransaction, ledger: Ledger) -> tuple[bool, str | None, int]:
             if tx.has_event(eid):  # the same click again
                 return True, None, 0
             standing = ledger.decisions.get(left_id)
@@ -562,19 +564,26 @@ class ReviewDesk:
             if holder and holder[0] != reviewer and holder[1] > now:
                 return False, f"Record {left_id!r} is open with {holder[0]}", 0
             event = self._decision_event(
-                eid, kind, left_id, rights, edits, reason, reviewer, replaces, now
+                eid, kind, left_id, rights, edits, reason, reviewer, replaces, now, thresholds
             )
             tx.insert([event])
             ledger.apply(event)
             return True, None, 1
 
-        try:
-            ok, message, written = self._transaction(work)
-        except PermissionDenied as exc:
-            ok, message, written = False, f"{str(exc).capitalize()}", 0
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            try:
+                result = judge(tx, ledger)
+            except PermissionDenied as exc:
+                result = False, str(exc).capitalize(), 0
+            # The next record is leased in the same transaction: one commit a step.
+            return result, self._take_next(
+                tx, ledger, reviewer, restart=False, prefer=None, now=now
+            )
+
+        (ok, message, written), pos = self._transaction(work)
         if not ok:
             message += _NOTHING
-        return Outcome(ok, message, written, self.next_view(reviewer, now=now))
+        return Outcome(ok, message, written, self._view(reviewer, pos))
 
     def _decision_problem(self, left_id, kind: str, right_ids, role: str) -> str | None:
         try:
@@ -603,7 +612,7 @@ class ReviewDesk:
         return f"Record {left_id!r} was decided{how} by {standing.reviewer} {when}"
 
     def _decision_event(
-        self, eid, kind, left_id, rights, edits, reason, reviewer, replaces, now
+        self, eid, kind, left_id, rights, edits, reason, reviewer, replaces, now, thresholds
     ) -> Event:
         cands = self.project.candidate_rows(left_id)
         scores = dict(zip(cands["right_id"], cands["score"].astype(float)))
@@ -623,7 +632,7 @@ class ReviewDesk:
             right_ids=rights,
             edits=kept,
             scores=scores,
-            thresholds=self.thresholds(),
+            thresholds=thresholds,
             replaces=replaces,
             reason=(str(reason)[:2000] if reason else None),
         )
@@ -704,7 +713,10 @@ class ReviewDesk:
                 if d is None or right not in d.right_ids:
                     return f"The match {left} ↔ {right} is not recorded (removed already?)", 0
                 if d.reviewer != reviewer:
-                    require(role, "change_others")
+                    try:
+                        require(role, "change_others")
+                    except PermissionDenied as exc:
+                        return str(exc).capitalize(), 0
                 eid = event_id(self.project_id, "unmatch", left, right, d.event_id)
                 events.append(
                     make_event(
@@ -722,10 +734,7 @@ class ReviewDesk:
                 ledger.apply(e)
             return None, written
 
-        try:
-            problem, written = self._transaction(work)
-        except PermissionDenied as exc:
-            problem, written = str(exc).capitalize(), 0
+        problem, written = self._transaction(work)
         if problem:
             return Outcome(False, problem + _NOTHING)
         return Outcome(True, None, written)
