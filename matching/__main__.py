@@ -147,8 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     err = sys.stderr
     try:
         spec = spec_from_args(args)
-        left = load_table(args.left)
-        right = load_table(args.right)
+        # Arrow-backed text: a tenth of the memory of Python strings at a million rows.
+        left = load_table(args.left, arrow=True)
+        right = load_table(args.right, arrow=True)
         err.write(f"{left.report}\n{right.report}\n")
         if args.count_only:
             validate_columns(left.frame, right.frame, spec)

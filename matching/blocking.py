@@ -62,9 +62,9 @@ def _key_codes(
     norm = Normalization()
     sides = []
     for frame, column, side in ((left, key.left, "left"), (right, key.right, "right")):
-        if (side, column) not in cache:
-            cache[side, column] = normalize_codes(frame[column], norm)
-        codes, uniques = cache[side, column]
+        if (side, column, norm) not in cache:
+            cache[side, column, norm] = normalize_codes(frame[column], norm)
+        codes, uniques = cache[side, column, norm]
         sides.append((codes, _transform(uniques, key.transform)))
     (lc, lu), (rc, ru) = sides
     values = pd.Series(np.concatenate([lu, ru]), dtype=object)
@@ -84,18 +84,23 @@ def _rule_codes(
     Codes follow the lexicographic order of the key's columns, which a
     ``sorted`` rule relies on.
     """
-    lcode = np.zeros(len(left), np.int64)
-    rcode = np.zeros(len(right), np.int64)
+    lcode = rcode = None
     n = 1
     for key in rule.keys:
         if rule.kind == "prefix" and not key.transform:
             key = Key(key.left, key.right, f":{rule.size}")
         lk, rk, m = _key_codes(left, right, key, cache)
+        if lcode is None:
+            lcode, rcode, n = lk, rk, m
+            continue
         lcode = np.where((lcode >= 0) & (lk >= 0), lcode * m + lk, -1)
         rcode = np.where((rcode >= 0) & (rk >= 0), rcode * m + rk, -1)
         both = np.concatenate([lcode, rcode])
         present = both >= 0
-        distinct, inverse = np.unique(both[present], return_inverse=True)
+        if rule.kind == "sorted":
+            distinct, inverse = np.unique(both[present], return_inverse=True)
+        else:  # any numbering will do: hashing is faster than sorting
+            inverse, distinct = pd.factorize(both[present])
         both[present] = inverse
         lcode, rcode, n = both[: len(left)], both[len(left) :], len(distinct)
     return lcode, rcode, n
@@ -207,6 +212,10 @@ class Blocking:
         The tables; every key column must exist (``ValueError`` naming the rule).
     rules : sequence of Block
         At least one rule.
+    cache : dict, optional
+        Cleaned codes by ``(side, column, Normalization)``, as
+        :func:`matching.scoring.normalize_codes` returns them; filled and reused,
+        so columns also compared as fields are cleaned once.
 
     Examples
     --------
@@ -220,7 +229,14 @@ class Blocking:
     (array([0, 0, 1, 2]), array([0, 1, 0, 0]))
     """
 
-    def __init__(self, left: pd.DataFrame, right: pd.DataFrame, rules: Sequence[Block]) -> None:
+    def __init__(
+        self,
+        left: pd.DataFrame,
+        right: pd.DataFrame,
+        rules: Sequence[Block],
+        *,
+        cache: dict | None = None,
+    ) -> None:
         if not rules:
             raise ValueError("blocking needs at least one rule")
         for rule in rules:
@@ -233,7 +249,7 @@ class Blocking:
                         )
         self.rules = tuple(rules)
         self.n_left, self.n_right = len(left), len(right)
-        cache: dict = {}
+        cache = {} if cache is None else cache
         self._joins: list[_Exact | _Sorted] = []
         for rule in self.rules:
             lcode, rcode, n = _rule_codes(left, right, rule, cache)
@@ -281,10 +297,11 @@ class Blocking:
         """
         stop = self.n_left if stop is None else stop
         found = [(li, ri) for _, li, ri in self._rule_pairs(start, stop)]
-        li = np.concatenate([f[0] for f in found])
-        ri = np.concatenate([f[1] for f in found])
-        order = np.lexsort((ri, li))
-        return li[order], ri[order]
+        if len(found) == 1:
+            return found[0]  # one rule's pairs come sorted
+        n = max(self.n_right, 1)
+        pair = np.sort(np.concatenate([li * n + ri for li, ri in found]))
+        return pair // n, pair % n
 
     def count(self, *, budget: int = 4_000_000) -> list[RuleCount]:
         """Per rule, its pairs and the pairs it adds to the rules before it."""

@@ -140,9 +140,12 @@ def record_ids(frame: pd.DataFrame, column: str | None, side: str) -> np.ndarray
     return ids
 
 
-def _encode_fields(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> list[_Coded]:
+def _encode_fields(
+    left: pd.DataFrame, right: pd.DataFrame, spec: Spec, cache: dict | None = None
+) -> list[_Coded]:
+    """Each field's codes; ``cache`` (side, column, norm) -> codes is filled and reused."""
     # A column compared by several fields (another scorer, say) is cleaned once.
-    done: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    done: dict[tuple, tuple[np.ndarray, np.ndarray]] = {} if cache is None else cache
 
     def code(frame: pd.DataFrame, side: str, column: str, norm: Normalization):
         key = (side, column, norm)
@@ -191,10 +194,14 @@ def _select(score: np.ndarray, keep: float, top_k: int | None) -> tuple[np.ndarr
 
 
 def _rank_and_cut(
-    li: np.ndarray, ri: np.ndarray, score: np.ndarray, top_k: int | None
+    li: np.ndarray, ri: np.ndarray, score: np.ndarray, top_k: int | None, *, presorted: bool = False
 ) -> np.ndarray:
-    """Order pairs by left, score descending, right; return the order cut to top_k per left."""
-    order = np.lexsort((ri, -score, li))
+    """Order pairs by left, score descending, right; return the order cut to top_k per left.
+
+    ``presorted``: the pairs are already by left then right, so a stable sort on
+    two keys keeps right order among ties.
+    """
+    order = np.lexsort((-score, li)) if presorted else np.lexsort((ri, -score, li))
     if top_k is None or len(order) == 0:
         return order
     sorted_li = li[order]
@@ -382,7 +389,8 @@ def _pair_scores(
         fs = np.full(len(li), np.nan)
         if both.any():
             key = lc[both] * len(c.right_uniques) + rc[both]
-            uniq, inverse = np.unique(key, return_inverse=True)
+            # Hashing beats np.unique's sort here: this runs on every pair of a chunk.
+            inverse, uniq = pd.factorize(key)
             ul, ur = uniq // len(c.right_uniques), uniq % len(c.right_uniques)
             vals = score_pairs(
                 c.left_uniques[ul].tolist(),
@@ -552,7 +560,7 @@ class _BlockedJob:
         score, fields = _pair_scores(self.coded, li, ri, workers)
         ok = score >= self.keep
         li, ri, score, fields = li[ok], ri[ok], score[ok], [f[ok] for f in fields]
-        order = _rank_and_cut(li, ri, score, self.top_k)
+        order = _rank_and_cut(li, ri, score, self.top_k, presorted=True)
         return _frame(
             self.spec,
             self.left_ids,
@@ -616,8 +624,9 @@ def plan(
     if spec.block:
         left_ids = record_ids(left, spec.left_id, "left")
         right_ids = record_ids(right, spec.right_id, "right")
-        coded = _encode_fields(left, right, spec)
-        blocking = Blocking(left, right, spec.block)
+        cache: dict = {}
+        coded = _encode_fields(left, right, spec, cache)
+        blocking = Blocking(left, right, spec.block, cache=cache)
         job = _BlockedJob(spec, coded, blocking, left_ids, right_ids, keep, top_k)
         return job, blocking.chunks(chunk_elements)
     record_ids(left, spec.left_id, "left")

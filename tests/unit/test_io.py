@@ -172,7 +172,7 @@ def test_bad_jsonl_is_an_error_naming_file_and_line(tmp_path, content, message):
 def python_reader(monkeypatch, path):
     """The table as the Python csv reader alone reads it (the Arrow reader switched off)."""
     with monkeypatch.context() as patch:
-        patch.setattr(io_module, "_arrow_csv", lambda text, delimiter: None)
+        patch.setattr(io_module, "_arrow_csv", lambda text, delimiter, **options: None)
         return load_table(path)
 
 
@@ -247,3 +247,22 @@ def test_parquet_columns_of_every_type_read_as_the_value_by_value_reader_does(tm
     source.to_parquet(path)
     old = io_module._from_frame(pd.read_parquet(path), "typed.parquet")
     pd.testing.assert_frame_equal(read_table(path), old)
+
+
+@pytest.mark.parametrize("ending", ["csv", "parquet", "jsonl", "xlsx"])
+def test_arrow_text_holds_the_same_values(tmp_path, ending):
+    source = pd.DataFrame({"id": ["007", "010", "011"], "name": ["José", "", None]})
+    path = tmp_path / f"t.{ending}"
+    if ending == "csv":
+        source.to_csv(path, index=False)
+    elif ending == "parquet":
+        source.to_parquet(path, index=False)
+    elif ending == "jsonl":
+        source.to_json(path, orient="records", lines=True)
+    else:
+        source.to_excel(path, index=False)
+    plain = read_table(path)
+    arrow = load_table(path, arrow=True).frame
+    assert all(str(t) == "string" for t in arrow.dtypes)
+    assert arrow.astype(object).where(arrow.notna(), None).to_dict("list") == plain.to_dict("list")
+    assert plain["name"].tolist() == ["José", None, None]
