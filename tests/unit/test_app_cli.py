@@ -105,3 +105,22 @@ def test_a_missing_column_is_reported_before_the_server_starts(tmp_path):
     )
     assert proc.returncode == 2
     assert "no column 'surname'" in proc.stderr
+
+
+@pytest.mark.parametrize("kind", ["garbage", "missing-folder"])
+def test_an_unreadable_database_stops_the_start_with_one_line(tmp_path, kind):
+    path = tmp_path / "x.db"
+    if kind == "garbage":
+        path.write_bytes(b"this is not a database, " * 200)
+    else:
+        path = tmp_path / "no" / "such" / "x.db"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--db", f"sqlite:///{path}", "--port", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "cannot open the database" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -209,6 +209,20 @@ def test_a_deleted_database_file_refuses_decisions(tmp_path):
     assert desk.log.healthy() is False
 
 
+def test_a_replaced_database_file_refuses_decisions(tmp_path):
+    import shutil
+
+    path = tmp_path / "live.db"
+    desk = open_desk(f"sqlite:///{path}")
+    view = desk.next_view("ann")
+    other = tmp_path / "copy.db"
+    shutil.copy(path, other)
+    os.replace(other, path)  # a restore from backup under the running server
+    assert desk.log.healthy() is False
+    with pytest.raises(DatabaseGone):
+        desk.decide("ann", view, "accept", ["101"])
+
+
 def test_threads_racing_for_one_record_one_wins(url):
     desks = [open_desk(url, lease_seconds=0) for _ in range(8)]
     go = threading.Barrier(len(desks))
