@@ -123,6 +123,7 @@ class Ledger:
         self.last_seq = 0
         self.undecided = np.ones(n, dtype=bool)
         self.waiting = np.ones(n, dtype=bool)  # undecided and not skipped
+        self._undecided_count = self._waiting_count = n
         self.active: dict[str, _Act] = {}
         self.by_left: dict[str, list[str]] = {}
         self.by_batch: dict[str, list[str]] = {}
@@ -191,8 +192,11 @@ class Ledger:
             self.skipped.discard(left)
         pos = self.left_pos.get(left)
         if pos is not None:
-            self.undecided[pos] = decision is None
-            self.waiting[pos] = decision is None and not skipped
+            undecided, waiting = decision is None, decision is None and not skipped
+            self._undecided_count += int(undecided) - int(self.undecided[pos])
+            self._waiting_count += int(waiting) - int(self.waiting[pos])
+            self.undecided[pos] = undecided
+            self.waiting[pos] = waiting
 
     # -- questions -----------------------------------------------------------
 
@@ -264,8 +268,7 @@ class Ledger:
 
     def counts(self) -> dict[str, int]:
         """``decided``, ``skipped`` and ``open`` (neither) records of the queue."""
-        undecided = int(self.undecided.sum())
-        waiting = int(self.waiting.sum())
+        undecided, waiting = self._undecided_count, self._waiting_count
         return {
             "decided": len(self.undecided) - undecided,
             "skipped": undecided - waiting,
@@ -352,8 +355,8 @@ class ReviewDesk:
 
     def _fresh_ledger(self) -> Ledger:
         ledger = Ledger(self.project.queue, self.project.left_pos)
-        for seq, event in self.log.event_rows(self.project_id):
-            ledger.apply(event)
+        for seq, *facts in self.log.event_facts(self.project_id):
+            ledger.apply(_Act(*facts))
             ledger.last_seq = seq
         return ledger
 

@@ -276,8 +276,8 @@ def test_processes_racing_for_one_record_one_wins(url):
     assert len(DecisionLog(url).events(PROJECT.project_id)) == 1
 
 
-@pytest.mark.skipif(not POSTGRES, reason="no PostgreSQL server (scripts/test starts one)")
-def test_race_and_long_names_on_postgres():
+def empty_postgres() -> str:
+    """The test PostgreSQL database, emptied of matchdesk's tables."""
     import sqlalchemy as sa
 
     engine = sa.create_engine(POSTGRES)
@@ -285,12 +285,48 @@ def test_race_and_long_names_on_postgres():
         for table in ("leases", "events", "heartbeat", "projects"):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
     engine.dispose()
+    return POSTGRES
+
+
+@pytest.mark.skipif(not POSTGRES, reason="no PostgreSQL server (scripts/test starts one)")
+def test_race_and_long_names_on_postgres():
+    empty_postgres()
     assert _race_processes(POSTGRES) == ["lost", "lost", "lost", "won"]
     desk = open_desk(POSTGRES)
     name = "r" * 250
     view = desk.next_view(name)
     assert desk.decide(name, view, "accept", ["101"]).ok
     assert desk.log.state(PROJECT.project_id).decisions["1"].reviewer == name
+
+
+def many_records(n: int):
+    ids = [f"L{i}" for i in range(n)]
+    left = pd.DataFrame({"id": ids, "name": [f"name {i}" for i in range(n)]})
+    right = pd.DataFrame({"id": [f"R{i}" for i in range(n)], "name": left["name"]})
+    spec = Spec((Field("name"),), left_id="id", right_id="id")
+    return build_project(left, right, spec, name="many", keep=0.9, select=0.95, top_k=1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_large_batch_is_written_once_read_back_and_undone(tmp_path, backend):
+    if backend == "postgresql":
+        if not POSTGRES:
+            pytest.skip("no PostgreSQL server (scripts/test starts one)")
+        url = empty_postgres()
+    else:
+        url = f"sqlite:///{tmp_path / 'many.db'}"
+    project = many_records(1200)
+    lead = open_desk(url, project=project)
+    held = lead.next_view("bob")["left_id"]
+    done = lead.apply_bulk("lee", "accept", threshold=0.9, batch="b-1", role="lead")
+    assert done.written == 1199
+    assert lead.apply_bulk("lee", "accept", threshold=0.9, batch="b-1", role="lead").written == 0
+    fresh = open_desk(url, project=project)  # another worker reads the log
+    assert fresh.ledger().counts() == {"decided": 1199, "skipped": 0, "open": 1}
+    assert fresh.ledger().decisions["L7"].right_ids == ("R7",)
+    assert fresh.next_view("bob")["left_id"] == held
+    assert fresh.undo("lee", role="lead").ok
+    assert lead.refresh().counts()["decided"] == 0
 
 
 # -- the ledger against replay, and the rules under any interleaving -------------------
@@ -336,6 +372,8 @@ def test_ledger_folds_exactly_like_replay(raw):
         k: (d.status, d.right_ids, d.event_id) for k, d in ledger.decisions.items()
     }
     assert set(state.skipped) == ledger.skipped
+    assert ledger.counts()["decided"] == len(state.decisions) == (~ledger.undecided).sum()
+    assert ledger.counts()["open"] == ledger.waiting.sum()
     for who in ("ann", "bob"):
         expected = next((e.event_id for e in reversed(state.active) if e.reviewer == who), None)
         assert ledger.undo_target(who) == expected
