@@ -8,9 +8,35 @@ from callbacks.services import Services, services_of
 from components.ids import ids
 from components.matched import matched_columns, record_columns
 from matching.export import matched_table, to_csv_bytes, to_excel_bytes, to_parquet_bytes
+from matching.matched import matched_frame, page
 from matching.project import Project
 
-__all__ = ["register", "matched_frame", "remove_matches", "update_matched", "export_matches"]
+__all__ = [
+    "register",
+    "export_frame",
+    "remove_matches",
+    "update_matched",
+    "matched_rows",
+    "export_matches",
+    "MATCHED_OUTPUTS",
+]
+
+#: The Matched tab callback's outputs, by name.
+MATCHED_OUTPUTS = {
+    "columns": Output(ids.MATCHED_GRID, "columnDefs"),
+    "summary": Output(ids.MATCHED_SUMMARY, "children"),
+    "store": Output(ids.MATCHED_STORE, "data"),
+    "options": Output(ids.MATCHED_COLUMNS, "options"),
+}
+
+# After a removal or undo the grid's cached blocks are stale: ask for them again.
+_REFRESH_GRID = """
+function(store, gridId) {
+    if (store) {
+        dash_ag_grid.getApiAsync(gridId).then(api => api.purgeInfiniteCache());
+    }
+}
+"""
 
 _WRITERS = {
     ids.EXPORT_CSV: (to_csv_bytes, "csv"),
@@ -19,8 +45,8 @@ _WRITERS = {
 }
 
 
-def matched_frame(services: Services, project: Project):
-    """The matched table of a project, read from the decision log."""
+def export_frame(services: Services, project: Project):
+    """The matched table of a project with every recorded detail, read from the decision log."""
     state = services.log.state(project.project_id)
     return matched_table(
         state,
@@ -51,18 +77,20 @@ def remove_matches(
 
 def update_matched(
     services: Services, project_id, tab, trigger, selected, reviewer, seen, chosen=None
-):
-    """Apply a removal or undo, then list the accepted pairs.
+) -> dict:
+    """Apply a removal or undo, then describe the matched table.
 
     ``seen`` is what the page's Undo would revert (the server said so when it
-    drew the page); ``chosen`` the record columns to show.
+    drew the page); ``chosen`` the record columns to show. The rows themselves
+    are sent a block at a time by :func:`matched_rows`.
     """
+    skip = dict.fromkeys(MATCHED_OUTPUTS, no_update)
     project = services.project(project_id if isinstance(project_id, str) else None)
     if project is None:
-        return [], [], "", None, []
+        return {"columns": [], "summary": "", "store": None, "options": []}
     acting = trigger in (ids.MATCHED_REMOVE, ids.MATCHED_UNDO)
     if tab != "matched" and not acting:
-        return no_update, no_update, no_update, no_update, no_update
+        return skip
     who, role = services.actor(reviewer)
     desk = services.desk(project)
     message = ""
@@ -76,16 +104,36 @@ def update_matched(
         target = seen.get("undo_target") if isinstance(seen, dict) else None
         outcome = desk.undo(who, role=role, target=target)
         message = (outcome.message or "Undone.") + " "
-    frame = matched_frame(services, project)
-    summary = f"{message}{len(frame)} accepted pairs"
+    frame = desk.memo("matched", lambda ledger: matched_frame(project, ledger))
+    ledger = desk.refresh()
     columns = list(frame.columns)
-    return (
-        frame.to_dict("records"),
-        matched_columns(columns, chosen),
-        summary,
-        {"undo_target": desk.refresh().undo_target(who)},
-        record_columns(columns),
+    return {
+        "columns": matched_columns(columns, chosen if isinstance(chosen, list) else None),
+        "summary": f"{message}{len(frame):,} accepted pairs",
+        "store": {"undo_target": ledger.undo_target(who), "version": ledger.last_seq},
+        "options": record_columns(columns),
+    }
+
+
+def matched_rows(services: Services, project_id, request) -> dict:
+    """One block of matched rows for the grid, sorted and filtered on the server."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
+    if project is None or not isinstance(request, dict):
+        return {"rowData": [], "rowCount": 0}
+    desk = services.desk(project)
+    frame = desk.memo("matched", lambda ledger: matched_frame(project, ledger))
+    try:
+        start, end = int(request.get("startRow", 0)), int(request.get("endRow", 100))
+    except (TypeError, ValueError):
+        start, end = 0, 100
+    rows, count = page(
+        frame,
+        start=start,
+        end=end,
+        sort_model=request.get("sortModel"),
+        filter_model=request.get("filterModel"),
     )
+    return {"rowData": rows, "rowCount": count}
 
 
 def export_matches(services: Services, project_id, trigger):
@@ -93,31 +141,47 @@ def export_matches(services: Services, project_id, trigger):
     if project is None or trigger not in _WRITERS:
         return no_update
     writer, ending = _WRITERS[trigger]
-    data = writer(matched_frame(services, project))
+    data = writer(export_frame(services, project))
     return dcc.send_bytes(data, f"matches-{project.project_id}.{ending}")
 
 
 def register(app) -> None:
     services = services_of(app)
 
-    app.callback(
-        Output(ids.MATCHED_GRID, "rowData"),
-        Output(ids.MATCHED_GRID, "columnDefs"),
-        Output(ids.MATCHED_SUMMARY, "children"),
-        Output(ids.MATCHED_STORE, "data"),
-        Output(ids.MATCHED_COLUMNS, "options"),
-        Input(ids.PROJECT_SELECT, "value"),
-        Input(ids.TABS, "active_tab"),
-        Input(ids.MATCHED_REMOVE, "n_clicks"),
-        Input(ids.MATCHED_UNDO, "n_clicks"),
-        Input(ids.MATCHED_COLUMNS, "value"),
-        State(ids.MATCHED_GRID, "selectedRows"),
-        State(ids.REVIEWER, "value"),
-        State(ids.MATCHED_STORE, "data"),
-    )(
-        lambda project_id, tab, _r, _u, chosen, selected, reviewer, seen: update_matched(
+    def describe_matches(project_id, tab, _remove, _undo, chosen, selected, reviewer, seen):
+        return update_matched(
             services, project_id, tab, ctx.triggered_id, selected, reviewer, seen, chosen
         )
+
+    app.callback(
+        output=MATCHED_OUTPUTS,
+        inputs=[
+            Input(ids.PROJECT_SELECT, "value"),
+            Input(ids.TABS, "active_tab"),
+            Input(ids.MATCHED_REMOVE, "n_clicks"),
+            Input(ids.MATCHED_UNDO, "n_clicks"),
+            Input(ids.MATCHED_COLUMNS, "value"),
+            State(ids.MATCHED_GRID, "selectedRows"),
+            State(ids.REVIEWER, "value"),
+            State(ids.MATCHED_STORE, "data"),
+        ],
+    )(describe_matches)
+
+    def send_matched_rows(request, project_id):
+        return matched_rows(services, project_id, request)
+
+    app.callback(
+        Output(ids.MATCHED_GRID, "getRowsResponse"),
+        Input(ids.MATCHED_GRID, "getRowsRequest"),
+        State(ids.PROJECT_SELECT, "value"),
+        prevent_initial_call=True,
+    )(send_matched_rows)
+
+    app.clientside_callback(
+        _REFRESH_GRID,
+        Input(ids.MATCHED_STORE, "data"),
+        State(ids.MATCHED_GRID, "id"),
+        prevent_initial_call=True,
     )
 
     app.callback(

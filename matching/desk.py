@@ -25,6 +25,7 @@ size.
 
 from __future__ import annotations
 
+import gc
 import secrets
 import threading
 import time as _time
@@ -80,6 +81,7 @@ class _Act(NamedTuple):
     automatic: bool
     batch: str | None
     target: str | None
+    edits: Mapping[str, Mapping[str, str]] | None = None
 
     @classmethod
     def of(cls, e: Event) -> _Act:
@@ -93,6 +95,7 @@ class _Act(NamedTuple):
             e.automatic,
             e.batch,
             e.target,
+            e.edits or None,
         )
 
 
@@ -105,6 +108,7 @@ class Standing(NamedTuple):
     reviewer: str
     time: float
     automatic: bool
+    edits: Mapping[str, Mapping[str, str]] | None = None
 
 
 class Ledger:
@@ -175,6 +179,7 @@ class Ledger:
                     a.reviewer,
                     a.time,
                     a.automatic,
+                    a.edits,
                 )
                 skipped = False
             elif a.kind == "skip":
@@ -346,6 +351,7 @@ class ReviewDesk:
         self._thresholds = thresholds
         self._lock = threading.RLock()
         self._ledger: Ledger | None = None
+        self._memo: dict[str, tuple[int, object]] = {}
 
     @property
     def project_id(self) -> str:
@@ -365,6 +371,10 @@ class ReviewDesk:
         with self._lock:
             if self._ledger is None:
                 self._ledger = self._fresh_ledger()
+                # A large log leaves millions of long-lived objects; Python's full
+                # collections would walk them all, pausing a review step for tens of
+                # milliseconds. Frozen objects are left out of those walks.
+                gc.freeze()
             return self._ledger
 
     def _catch_up(self, tx: ProjectTransaction) -> Ledger:
@@ -387,6 +397,17 @@ class ReviewDesk:
                 ledger.apply(event)
                 ledger.last_seq = seq
             return ledger
+
+    def memo(self, name: str, build: Callable[[Ledger], _T]) -> _T:
+        """``build(ledger)``, kept until the log changes: one value per ``name``."""
+        with self._lock:
+            ledger = self.refresh()
+            hit = self._memo.get(name)
+            if hit is not None and hit[0] == ledger.last_seq:
+                return hit[1]
+            value = build(ledger)
+            self._memo[name] = (ledger.last_seq, value)
+            return value
 
     def still_showing(self, reviewer: str, view: Mapping | None) -> bool:
         """True when ``view`` is still what ``reviewer`` should see: its record is
@@ -789,6 +810,8 @@ class ReviewDesk:
             return written
 
         written = self._transaction(work)
+        if written > 10_000:
+            gc.freeze()  # as after a first read of the log: keep the collector off them
         return Outcome(True, None, written)
 
     def _bulk_events(self, ledger, held, reviewer, kind, threshold, margin, batch, now):

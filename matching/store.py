@@ -105,6 +105,9 @@ class DatabaseGone(SQLAlchemyError):
     """
 
 
+# The fields of an event's JSON payload that the review rules read.
+_FACTS = ("right_ids", "target", "edits")
+
 # SQLite allows 32766 bound parameters; stay far below it on every backend.
 _CHUNK = 500
 
@@ -469,60 +472,41 @@ class DecisionLog:
         return self._rows(project_id, after_seq=after_seq)
 
     def event_facts(self, project_id: str, *, after_seq: int = 0) -> Iterator[tuple]:
-        """What review rules read of each event, without its scores and edits.
+        """What review rules read of each event, without its scores and thresholds.
 
         Yields ``(seq, event_id, kind, left_id, right_ids, reviewer, time,
-        automatic, batch, target)`` oldest first. The database picks the two
-        fields out of the stored JSON, so reading a million events does not
-        parse a million payloads in Python.
+        automatic, batch, target, edits)`` oldest first (``edits`` None when
+        the event has none). The database picks these fields out of the stored
+        JSON, so reading a million events does not parse a million payloads in
+        Python.
         """
         backend = self.url.get_backend_name()
         payload = _events.c.payload
         if backend == "sqlite":
-            rights = sa.func.json_extract(payload, "$.right_ids")
-            target = sa.func.json_extract(payload, "$.target")
+            picked = [sa.func.json_extract(payload, f"$.{k}") for k in _FACTS]
         elif backend == "postgresql":
             as_json = sa.cast(payload, sa.JSON)
-            rights = sa.func.json_extract_path_text(as_json, "right_ids")
-            target = sa.func.json_extract_path_text(as_json, "target")
+            picked = [sa.func.json_extract_path_text(as_json, k) for k in _FACTS]
         else:
             for seq, e in self._rows(project_id, after_seq=after_seq):
-                yield (
-                    seq,
-                    e.event_id,
-                    e.kind,
-                    e.left_id,
-                    e.right_ids,
-                    e.reviewer,
-                    e.time,
-                    e.automatic,
-                    e.batch,
-                    e.target,
-                )
+                facts = (e.event_id, e.kind, e.left_id, e.right_ids, e.reviewer, e.time)
+                yield (seq, *facts, e.automatic, e.batch, e.target, e.edits or None)
             return
         c = _events.c
+        rights, target, edits = picked
         query = (
-            sa.select(
-                c.seq,
-                c.event_id,
-                c.kind,
-                c.left_id,
-                rights,
-                c.reviewer,
-                c.time,
-                c.automatic,
-                c.batch,
-                target,
-            )
+            sa.select(c.seq, c.event_id, c.kind, c.left_id, rights, c.reviewer, c.time)
+            .add_columns(c.automatic, c.batch, target, edits)
             .where(c.project_id == project_id, c.seq > after_seq)
             .order_by(c.seq)
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
         loads = json.loads
-        for seq, eid, kind, left, right_ids, who, when, auto, batch, tgt in rows:
+        for seq, eid, kind, left, right_ids, who, when, auto, batch, tgt, changed in rows:
             rights_list = tuple(loads(right_ids)) if right_ids else ()
-            yield (seq, eid, kind, left, rights_list, who, when, bool(auto), batch, tgt)
+            cells = loads(changed) if changed and changed != "{}" else None
+            yield (seq, eid, kind, left, rights_list, who, when, bool(auto), batch, tgt, cells)
 
     def last_seq(self, project_id: str) -> int:
         """The sequence number of the project's latest event (0 when it has none)."""

@@ -9,12 +9,21 @@ import pandas as pd
 import pytest
 
 from callbacks.data import build_spec, count_message, read_upload
-from callbacks.matched import export_matches, remove_matches, update_matched
+from callbacks.matched import export_matches, matched_rows, remove_matches, update_matched
 from callbacks.review import current_view, update_review
 from components import ids as ids_module
 from components.ids import ids
 from matching.io import TableReadError
 from tests.helpers import review_step
+
+
+def matched(services, project, trigger=None, selected=(), who="ann", seen=None, chosen=None):
+    """The Matched tab after ``trigger``: its outputs, and the rows of its first block."""
+    out = update_matched(
+        services, project.project_id, "matched", trigger, list(selected), who, seen, chosen
+    )
+    block = matched_rows(services, project.project_id, {"startRow": 0, "endRow": 100})
+    return out, block["rowData"]
 
 
 def review(
@@ -80,10 +89,8 @@ def test_edits_travel_with_the_accepted_match(services, project):
     view = review(services, project)["view"]
     edits = {"1": {"101": {"CarName": "Toyota Yaris"}}}
     review(services, project, ids.ACCEPT, view, ["101"], edits)
-    frame, _, _, _, _ = update_matched(
-        services, project.project_id, "matched", None, [], "ann", None
-    )
-    assert any("Toyota Yaris" in str(v) for row in frame for v in row.values())
+    _, rows = matched(services, project)
+    assert rows[0]["right_CarName"] == "Toyota Yaris" and rows[0]["edited"] == "CarName"
     assert project.right.loc[0, "CarName"] == "Toyota Corolla"
 
 
@@ -106,17 +113,11 @@ def test_done_when_every_record_is_decided(services, project):
 def test_remove_and_undo_on_matched(services, project):
     view = review(services, project)["view"]
     review(services, project, ids.ACCEPT, view, ["101"])
-    rows, _, summary, seen, _ = update_matched(
-        services, project.project_id, "matched", None, [], "ann", None
-    )
-    assert len(rows) == 1 and "1 accepted" in summary
-    rows, _, summary, seen, _ = update_matched(
-        services, project.project_id, "matched", ids.MATCHED_REMOVE, rows, "ann", seen
-    )
-    assert rows == []
-    rows, _, summary, seen, _ = update_matched(
-        services, project.project_id, "matched", ids.MATCHED_UNDO, [], "ann", seen
-    )
+    out, rows = matched(services, project)
+    assert len(rows) == 1 and "1 accepted" in out["summary"]
+    out, rows = matched(services, project, ids.MATCHED_REMOVE, rows, seen=out["store"])
+    assert rows == [] and "Removed 1" in out["summary"]
+    out, rows = matched(services, project, ids.MATCHED_UNDO, seen=out["store"])
     assert len(rows) == 1
 
 
@@ -310,16 +311,10 @@ def test_browser_store_is_keyed_by_project_and_a_bad_one_is_reported(services, p
 def test_matched_shows_only_the_chosen_record_columns(services, project):
     view = review(services, project)["view"]
     review(services, project, ids.ACCEPT, view, ["101"])
-    rows, columns, _, _, options = update_matched(
-        services,
-        project.project_id,
-        "matched",
-        ids.MATCHED_COLUMNS,
-        [],
-        "ann",
-        None,
-        ["left_OwnerName", "right_CarName"],
+    out, rows = matched(
+        services, project, ids.MATCHED_COLUMNS, chosen=["left_OwnerName", "right_CarName"]
     )
+    columns, options = out["columns"], out["options"]
     assert "left_OwnerEmail" in options and "right_CarName" in options
     hidden = {c["field"] for c in columns if c["hide"]}
     assert "left_OwnerEmail" in hidden and "right_OwnerSurname" in hidden

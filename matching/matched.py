@@ -1,0 +1,217 @@
+"""The accepted matches as a table, paged, sorted and filtered on the server.
+
+The Matched tab shows every accepted pair of a project. At a million records
+that table is too big to send to a browser, so the browser asks for one block
+of rows at a time (AG Grid's infinite row model) with its sort and filter, and
+:func:`page` answers from a frame :func:`matched_frame` builds once per change
+of the decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from matching.desk import Ledger
+from matching.project import Project
+
+__all__ = ["matched_frame", "page", "MAX_BLOCK"]
+
+#: The most rows one request may ask for.
+MAX_BLOCK = 1000
+
+
+def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
+    """One row per accepted pair, from the ledger's decisions in force.
+
+    Returns
+    -------
+    DataFrame
+        ``left_id, right_id, score`` (the candidate's score, NaN when the pair
+        is not a candidate), ``left_<col>`` and ``right_<col>`` for the tables'
+        columns but the ID columns (the reviewer's corrections applied),
+        ``reviewer, decided_at`` (ISO 8601 UTC text), ``automatic`` and
+        ``edited`` (the corrected right columns, comma separated, or None).
+        Rows are in decision order, then in the order the right ids were chosen.
+    """
+    accepted = sorted(
+        ((left, d) for left, d in ledger.decisions.items() if d.status == "accepted"),
+        key=lambda item: item[1].time,
+    )
+    lefts, rights, who, when, auto, edits = [], [], [], [], [], []
+    for left, d in accepted:
+        for r in d.right_ids:
+            lefts.append(left)
+            rights.append(r)
+            who.append(d.reviewer)
+            when.append(d.time)
+            auto.append(d.automatic)
+            edits.append((d.edits or {}).get(r))
+    pairs = pd.DataFrame({"left_id": lefts, "right_id": rights}, dtype=object)
+    scores = pairs.merge(
+        project.candidates[["left_id", "right_id", "score"]], on=["left_id", "right_id"], how="left"
+    )["score"].to_numpy(np.float64)
+
+    spec = project.spec
+    left_cols = [c for c in project.left.columns if c != spec.left_id]
+    right_cols = [c for c in project.right.columns if c != spec.right_id]
+    left_rows = np.fromiter((project.left_pos[x] for x in lefts), dtype=np.int64, count=len(lefts))
+    right_rows = np.fromiter(
+        (project.right_pos[x] for x in rights), dtype=np.int64, count=len(rights)
+    )
+    left_part = project.left.iloc[left_rows][left_cols].reset_index(drop=True)
+    right_part = project.right.iloc[right_rows][right_cols].reset_index(drop=True).astype(object)
+    edited: list[str | None] = [None] * len(rights)
+    for i, cells in enumerate(edits):
+        if cells:
+            for col, value in cells.items():
+                if col in right_part.columns:
+                    right_part.iat[i, right_part.columns.get_loc(col)] = value
+            edited[i] = ", ".join(cells)
+    decided_at = pd.to_datetime(pd.Series(when, dtype=np.float64), unit="s", utc=True)
+    return pd.concat(
+        [
+            pairs.assign(score=scores),
+            left_part.add_prefix("left_"),
+            right_part.add_prefix("right_"),
+            pd.DataFrame(
+                {
+                    "reviewer": pd.Series(who, dtype=object),
+                    "decided_at": decided_at.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str[:-4] + "Z",
+                    "automatic": pd.Series(auto, dtype=bool),
+                    "edited": pd.Series(edited, dtype=object),
+                }
+            ),
+        ],
+        axis=1,
+    )
+
+
+_TEXT_TESTS = {
+    "contains": lambda s, v: s.str.contains(v, case=False, regex=False),
+    "notContains": lambda s, v: ~s.str.contains(v, case=False, regex=False),
+    "equals": lambda s, v: s.str.lower() == v.lower(),
+    "notEqual": lambda s, v: s.str.lower() != v.lower(),
+    "startsWith": lambda s, v: s.str.lower().str.startswith(v.lower()),
+    "endsWith": lambda s, v: s.str.lower().str.endswith(v.lower()),
+}
+
+_NUMBER_TESTS = {
+    "equals": lambda s, v, _: s == v,
+    "notEqual": lambda s, v, _: s != v,
+    "lessThan": lambda s, v, _: s < v,
+    "lessThanOrEqual": lambda s, v, _: s <= v,
+    "greaterThan": lambda s, v, _: s > v,
+    "greaterThanOrEqual": lambda s, v, _: s >= v,
+    "inRange": lambda s, v, w: (s >= v) & (s <= w),
+}
+
+
+def _condition(column: pd.Series, cond: Mapping) -> pd.Series | None:
+    kind = cond.get("type")
+    if kind == "blank":
+        return column.isna() | (column.astype(str) == "")
+    if kind == "notBlank":
+        return column.notna() & (column.astype(str) != "")
+    if cond.get("filterType") == "number" or pd.api.types.is_numeric_dtype(column):
+        test = _NUMBER_TESTS.get(kind)
+        try:
+            value = float(cond.get("filter"))
+            other = float(cond.get("filterTo", value))
+        except (TypeError, ValueError):
+            return None
+        values = pd.to_numeric(column, errors="coerce")
+        return None if test is None else test(values, value, other).fillna(False)
+    test = _TEXT_TESTS.get(kind)
+    value = cond.get("filter")
+    if test is None or not isinstance(value, str):
+        return None
+    return test(column.astype(str).where(column.notna(), ""), value).fillna(False)
+
+
+def _filter_mask(frame: pd.DataFrame, filter_model) -> np.ndarray:
+    mask = np.ones(len(frame), dtype=bool)
+    if not isinstance(filter_model, Mapping):
+        return mask
+    for col, model in filter_model.items():
+        if col not in frame.columns or not isinstance(model, Mapping):
+            continue  # a column the table does not have: nothing to filter on
+        conditions = model.get("conditions")
+        if isinstance(conditions, list):
+            parts = [_condition(frame[col], c) for c in conditions if isinstance(c, Mapping)]
+            parts = [p for p in parts if p is not None]
+            if not parts:
+                continue
+            combined = parts[0]
+            for p in parts[1:]:
+                combined = (combined | p) if model.get("operator") == "OR" else (combined & p)
+        else:
+            combined = _condition(frame[col], model)
+            if combined is None:
+                continue
+        mask &= np.asarray(combined, dtype=bool)
+    return mask
+
+
+def page(
+    frame: pd.DataFrame,
+    *,
+    start: int,
+    end: int,
+    sort_model: Sequence[Mapping] | None = None,
+    filter_model: Mapping | None = None,
+) -> tuple[list[dict], int]:
+    """One block of the filtered, sorted table, and how many rows match in all.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        What :func:`matched_frame` returns.
+    start, end : int
+        The block's first row and the first row after it; at most
+        :data:`MAX_BLOCK` rows are returned whatever ``end`` says.
+    sort_model : list of dict, optional
+        AG Grid's ``[{"colId": column, "sort": "asc" | "desc"}, ...]``, first
+        key first; ties keep decision order.
+    filter_model : dict, optional
+        AG Grid's filter model: ``{column: {"filterType": "text" | "number",
+        "type": ..., "filter": ..., "filterTo": ...}}`` or combined
+        ``{"operator": "AND" | "OR", "conditions": [...]}``. Text tests ignore
+        case. Columns the table does not have, and tests it does not know, are
+        ignored: the page sends them, so nothing in them is trusted.
+
+    Returns
+    -------
+    rows : list of dict
+        JSON-safe rows (None for missing values).
+    count : int
+        Rows matching the filter.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"left_id": ["1", "2", "3"], "score": [0.5, 0.9, 0.7]})
+    >>> page(frame, start=0, end=2, sort_model=[{"colId": "score", "sort": "desc"}])
+    ([{'left_id': '2', 'score': 0.9}, {'left_id': '3', 'score': 0.7}], 3)
+    >>> page(frame, start=0, end=10, filter_model={"score": {"type": "lessThan", "filter": 0.8}})
+    ([{'left_id': '1', 'score': 0.5}, {'left_id': '3', 'score': 0.7}], 2)
+    """
+    start = max(0, int(start))
+    end = min(int(end), start + MAX_BLOCK)
+    chosen = frame.loc[_filter_mask(frame, filter_model)]
+    keys = [
+        (m.get("colId"), m.get("sort") == "desc")
+        for m in (sort_model if isinstance(sort_model, list) else [])
+        if isinstance(m, Mapping) and m.get("colId") in frame.columns
+    ]
+    if keys:
+        chosen = chosen.sort_values(
+            [k for k, _ in keys],
+            ascending=[not desc for _, desc in keys],
+            kind="stable",
+            na_position="last",
+        )
+    block = chosen.iloc[start:end].astype(object)
+    block = block.where(block.notna(), None)
+    return block.to_dict("records"), len(chosen)
