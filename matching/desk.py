@@ -799,13 +799,22 @@ class ReviewDesk:
         ):
             return Outcome(False, "A bulk rule needs thresholds between 0 and 1" + _NOTHING)
 
+        # The events are made before the lock is taken, from the ledger as it is
+        # now, so reviewers wait only for the insert; inside the lock the records
+        # decided or taken meanwhile are dropped.
+        ledger = self.refresh()
+        name = batch or f"auto-{kind}|{ledger.last_seq}|{threshold}|{margin}"
+        events = self._bulk_events(ledger, set(), reviewer, kind, threshold, margin, name, now)
+
         def work(tx: ProjectTransaction, ledger: Ledger):
-            held = tx.busy(reviewer, now)
-            name = batch or f"auto-{kind}|{ledger.last_seq}|{threshold}|{margin}"
-            events = self._bulk_events(ledger, held, reviewer, kind, threshold, margin, name, now)
-            written = tx.insert(events)
+            held = {self.project.left_pos.get(x) for x in tx.busy(reviewer, now)}
+            pos = self.project.left_pos
+            still = [
+                e for e in events if ledger.undecided[pos[e.left_id]] and pos[e.left_id] not in held
+            ]
+            written = tx.insert(still)
             if written:
-                for e in events:
+                for e in still:
                     ledger.apply(e)
             return written
 

@@ -223,7 +223,12 @@ def test_a_replaced_database_file_refuses_decisions(tmp_path):
         desk.decide("ann", view, "accept", ["101"])
 
 
-def test_threads_racing_for_one_record_one_wins(url):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_threads_racing_for_one_record_one_wins(url, backend):
+    if backend == "postgresql":
+        if not POSTGRES:
+            pytest.skip("no PostgreSQL server (scripts/test starts one)")
+        url = empty_postgres()
     desks = [open_desk(url, lease_seconds=0) for _ in range(8)]
     go = threading.Barrier(len(desks))
     results = []
