@@ -1,0 +1,141 @@
+"""Scoring on a Dask cluster gives the local result, row for row, even if a worker dies."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from matching.candidates import generate_candidates, plan
+from matching.demo import generate_tables
+from matching.spec import Field, Spec, parse_block
+
+distributed = pytest.importorskip("distributed")
+
+from matching.distributed import connect, run_plan_dask  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+FIELDS = (Field("given_name"), Field("surname", scorer="jaro_winkler", weight=2), Field("street"))
+RULES = ("exact:postcode", "exact:surname+birth_date", "sorted:street:2")
+
+
+@pytest.fixture(scope="module")
+def people():
+    tables = generate_tables(400, seed=3)
+    return tables.owners, tables.cars
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    with distributed.Client(cluster) as client:
+        yield client
+    cluster.close()
+
+
+def blocked(ids: bool = True) -> Spec:
+    return Spec(
+        FIELDS,
+        left_id="owner_id" if ids else None,
+        right_id="car_id" if ids else None,
+        block=tuple(parse_block(r) for r in RULES),
+    )
+
+
+@pytest.mark.parametrize("ids", [True, False])
+def test_cluster_run_equals_the_local_run(people, client, ids):
+    left, right = people
+    local = generate_candidates(left, right, blocked(ids), keep=0.2, top_k=3)
+    job, ranges = plan(left, right, blocked(ids), keep=0.2, top_k=3, chunk_elements=300)
+    assert len(ranges) > 4
+    seen = []
+    frames = list(run_plan_dask(job, ranges, client, progress=lambda d, t: seen.append((d, t))))
+    assert len(frames) == len(ranges)
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), local, check_exact=True)
+    assert seen[-1] == (len(left), len(left))
+
+
+def test_full_comparison_on_the_cluster_equals_the_local_run(people, client):
+    left, right = people[0].iloc[:60], people[1].iloc[:80]
+    spec = Spec(FIELDS)
+    local = generate_candidates(left, right, spec, keep=0.3, top_k=4)
+    job, ranges = plan(left, right, spec, keep=0.3, top_k=4, slices=5)
+    frames = list(run_plan_dask(job, ranges, client))
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), local, check_exact=True)
+
+
+class SlowJob:
+    """A job whose ranges take a while, so that a worker can be killed while it works."""
+
+    def __init__(self, job) -> None:
+        self.job = job
+
+    def run(self, start: int, stop: int, *, workers: int = -1) -> pd.DataFrame:
+        time.sleep(0.15)
+        return self.job.run(start, stop, workers=workers)
+
+
+def test_a_worker_killed_mid_run_does_not_change_the_result(people, client):
+    left, right = people
+    local = generate_candidates(left, right, blocked(), keep=0.2, top_k=3)
+    job, ranges = plan(left, right, blocked(), keep=0.2, top_k=3, chunk_elements=50)
+    assert len(ranges) > 20
+    before = set(client.scheduler_info()["workers"])
+    frames = []
+    victim = None
+    for frame in run_plan_dask(SlowJob(job), ranges, client):
+        frames.append(frame)
+        if victim is None:
+            victim = next(w for w, tasks in client.processing().items() if tasks)
+            pid = client.run(os.getpid, workers=[victim])[victim]
+            os.kill(pid, signal.SIGKILL)
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), local, check_exact=True)
+    client.wait_for_workers(2, timeout=60)
+    # The killed worker left while it had work: its nanny started a new one.
+    assert victim in before
+    assert victim not in client.scheduler_info()["workers"]
+
+
+def test_bad_local_address_is_a_value_error():
+    with pytest.raises(ValueError, match="expected local:N"):
+        connect("local:zero")
+
+
+def test_command_line_with_a_local_cluster_writes_the_local_result(people, tmp_path):
+    left, right = people
+    paths = tmp_path / "owners.parquet", tmp_path / "cars.parquet"
+    left.to_parquet(paths[0], index=False)
+    right.to_parquet(paths[1], index=False)
+    common = [
+        "-m", "matching", "--left", str(paths[0]), "--right", str(paths[1]),
+        "--left-id", "owner_id", "--right-id", "car_id",
+        "--field", "given_name", "--field", "surname:jaro_winkler@2", "--field", "street",
+        *(a for r in RULES for a in ("--block", r)), "--keep", "0.2", "--top-k", "3",
+    ]  # fmt: skip
+    for name, extra in (("local", []), ("dask", ["--dask", "local:2"])):
+        done = subprocess.run(
+            [sys.executable, *common, *extra, "--out", str(tmp_path / f"{name}.parquet")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "dask.parquet"),
+        pd.read_parquet(tmp_path / "local.parquet"),
+        check_exact=True,
+    )
