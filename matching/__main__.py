@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import sys
 import time
 from collections.abc import Sequence
 
 from matching.blocking import Blocking
-from matching.candidates import plan, run_plan, validate_columns
+from matching.candidates import learn, plan, run_plan, validate_columns
 from matching.distributed import close, connect, run_plan_dask
 from matching.io import CandidateWriter, TableReadError, load_table
 from matching.spec import Spec, parse_block, parse_field
@@ -95,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="output CSV or Parquet (.parquet), or - for CSV on standard output"
     )
     parser.add_argument(
+        "--weights",
+        choices=("mean", "learn"),
+        default="mean",
+        help="mean: the weighted mean of the fields (default); learn: Fellegi-Sunter "
+        "weights learned by EM over the candidate pairs (needs --block)",
+    )
+    parser.add_argument(
         "--dask",
         metavar="ADDRESS",
         help="score on a Dask cluster: a scheduler address (tcp://host:8786) or local:N "
@@ -176,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             err.write(f"{pairs:,} pairs to score after blocking\n")
         else:
             err.write(f"{len(left.frame) * len(right.frame):,} pairs to score in full\n")
+        if args.weights == "learn":
+            learned = learn(job, ranges, workers=args.workers)
+            err.write(learned.report() + "\n")
+            job.spec = dataclasses.replace(spec, learned=learned)
         if args.dask:
             frames = run_plan_dask(job, ranges, client, progress=_progress(err))
         else:

@@ -290,6 +290,17 @@ class Blocking:
                 li, ri = li[new], ri[new]
             yield own, li, ri
 
+    def rule_sizes(self) -> list[int]:
+        """Each rule's own pair count (before the union)."""
+        return [
+            int(j.per_left(self.n_left).sum() if isinstance(j, _Sorted) else j.per_left().sum())
+            for j in self._joins
+        ]
+
+    def rule_pairs(self, k: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rule ``k``'s own pairs for left rows ``start:stop`` (earlier rules' included)."""
+        return self._joins[k].pairs(start, stop)
+
     def pairs(self, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Left and right row positions of the union's pairs for left rows ``start:stop``.
 

@@ -20,12 +20,14 @@ import pandas as pd
 from matching.blocking import Blocking
 from matching.scoring import normalize_codes, score_matrix, score_pairs
 from matching.spec import Block, Field, Normalization, Spec
+from matching.weights import LearnedWeights, learn_weights
 
 __all__ = [
     "generate_candidates",
     "iter_candidates",
     "plan",
     "run_plan",
+    "learn",
     "count_pairs",
     "validate_columns",
     "record_ids",
@@ -377,9 +379,17 @@ def _full_chunk(
 
 
 def _pair_scores(
-    coded: list[_Coded], li: np.ndarray, ri: np.ndarray, workers: int
+    coded: list[_Coded],
+    li: np.ndarray,
+    ri: np.ndarray,
+    workers: int,
+    learned: LearnedWeights | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Weighted-mean and per-field scores of explicit pairs; each distinct pair scored once."""
+    """Pair and per-field scores of explicit pairs; each distinct pair of values scored once.
+
+    The pair's score is the weighted mean of its fields, or with ``learned``
+    its rescaled Fellegi-Sunter match weight.
+    """
     num = np.zeros(len(li))
     den = np.zeros(len(li))
     fields = []
@@ -402,6 +412,8 @@ def _pair_scores(
             num[both] += c.weight * fs[both]
             den[both] += c.weight
         fields.append(fs)
+    if learned is not None:
+        return learned.score(fields), fields
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(den > 0, num / den, np.nan)
     return score, fields
@@ -557,7 +569,7 @@ class _BlockedJob:
     def run(self, start: int, stop: int, *, workers: int = -1) -> pd.DataFrame:
         """Candidates of left rows ``start:stop``, in the documented order."""
         li, ri = self.blocking.pairs(start, stop)
-        score, fields = _pair_scores(self.coded, li, ri, workers)
+        score, fields = _pair_scores(self.coded, li, ri, workers, self.spec.learned)
         ok = score >= self.keep
         li, ri, score, fields = li[ok], ri[ok], score[ok], [f[ok] for f in fields]
         order = _rank_and_cut(li, ri, score, self.top_k, presorted=True)
@@ -629,11 +641,55 @@ def plan(
         blocking = Blocking(left, right, spec.block, cache=cache)
         job = _BlockedJob(spec, coded, blocking, left_ids, right_ids, keep, top_k)
         return job, blocking.chunks(chunk_elements)
+    if spec.learned is not None:
+        raise ValueError("learned weights need blocking (--block)")
     record_ids(left, spec.left_id, "left")
     record_ids(right, spec.right_id, "right")
     bounds = np.linspace(0, len(left), max(1, min(slices, len(left))) + 1).astype(int)
     ranges = [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
     return _FullJob(left, right, spec, keep, top_k, chunk_elements), ranges
+
+
+def learn(
+    job: _BlockedJob,
+    ranges: list[tuple[int, int]],
+    *,
+    sample: int = 2_000_000,
+    random_pairs: int = 200_000,
+    seed: int = 0,
+    workers: int = -1,
+) -> LearnedWeights:
+    """Learn Fellegi-Sunter weights for a blocked :func:`plan`.
+
+    ``u`` comes from ``random_pairs`` random pairs of the two tables; ``m`` and
+    the prior by EM over each rule's pairs in evenly spread ranges of left
+    rows, about ``sample`` pairs in all (see
+    :func:`matching.weights.learn_weights`). Seeded: the same inputs learn the
+    same weights.
+    """
+    if not isinstance(job, _BlockedJob):
+        raise ValueError("learned weights need blocking (--block)")
+    rules = job.blocking.rules
+    per_rule = max(1, sample // len(rules))
+    sessions = []
+    for k, rule in enumerate(rules):
+        own = job.blocking.rule_sizes()[k]
+        # Evenly spread ranges of left rows, about per_rule of this rule's pairs.
+        step = max(1, round(own / per_rule))
+        fields: list[list[np.ndarray]] = [[] for _ in job.coded]
+        for start, stop in ranges[::step]:
+            li, ri = job.blocking.rule_pairs(k, start, stop)
+            for acc, fs in zip(fields, _pair_scores(job.coded, li, ri, workers)[1]):
+                acc.append(fs)
+        keys = {key.left for key in rule.keys}
+        active = [f.left not in keys for f in job.spec.fields]
+        sessions.append(([np.concatenate(a) if a else np.empty(0) for a in fields], active))
+    rng = np.random.default_rng(seed)
+    n_left, n_right = len(job.left_ids), len(job.right_ids)
+    li = rng.integers(n_left, size=random_pairs) if n_left else np.empty(0, np.int64)
+    ri = rng.integers(n_right, size=random_pairs) if n_right else np.empty(0, np.int64)
+    random_fields = _pair_scores(job.coded, li, ri, workers)[1]
+    return learn_weights([f.name for f in job.spec.fields], sessions, random_fields)
 
 
 def _check_options(keep: float, top_k: int | None) -> None:
@@ -759,6 +815,8 @@ def generate_candidates(
             )
         )
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if spec.learned is not None:
+        raise ValueError("learned weights need blocking (--block)")
     validate_columns(left, right, spec)
     left_ids = record_ids(left, spec.left_id, "left")
     right_ids = record_ids(right, spec.right_id, "right")

@@ -13,6 +13,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+from matching.weights import LearnedWeights
+
 __all__ = [
     "SCORERS",
     "BLOCK_KINDS",
@@ -236,12 +238,17 @@ class Spec:
     block : tuple of Block
         Blocking rules, whose union is scored; empty scores every pair. A
         single Block, a list or None is accepted and stored as a tuple.
+    learned : LearnedWeights or None
+        Fellegi-Sunter weights learned for these fields: a pair's score is
+        then its rescaled match weight instead of the weighted mean (the
+        fields' ``weight`` is not used). Needs blocking.
     """
 
     fields: tuple[Field, ...]
     left_id: str | None = None
     right_id: str | None = None
     block: tuple[Block, ...] = ()
+    learned: LearnedWeights | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))
@@ -252,6 +259,11 @@ class Spec:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"field names must be unique; repeated: {', '.join(dupes)}")
+        if self.learned is not None and tuple(self.learned.fields) != tuple(names):
+            raise ValueError(
+                f"learned weights are for the fields {', '.join(self.learned.fields)},"
+                f" not {', '.join(names)}"
+            )
 
     def to_dict(self) -> dict:
         """A JSON-safe dict; :meth:`from_dict` reverses it.
@@ -267,6 +279,8 @@ class Spec:
         }
         if len(self.block) == 1 and "keys" not in out["block"][0]:
             out["block"] = out["block"][0]
+        if self.learned is not None:
+            out["learned"] = self.learned.to_dict()
         return out
 
     @classmethod
@@ -276,7 +290,9 @@ class Spec:
             for f in data["fields"]
         )
         block = _rules(data.get("block"))
+        learned = data.get("learned")
         return cls(
+            learned=LearnedWeights.from_dict(learned) if learned else None,
             fields=fields,
             left_id=data.get("left_id"),
             right_id=data.get("right_id"),
