@@ -25,7 +25,8 @@
         const count = api.getDisplayedRowCount();
         if (!count) { return; }
         const focused = api.getFocusedCell();
-        let row = focused ? focused.rowIndex + step : 0;
+        // From the pinned left record row, the next candidate is the first.
+        let row = focused && !focused.rowPinned ? focused.rowIndex + step : 0;
         row = Math.max(0, Math.min(count - 1, row));
         const column = api.getAllDisplayedColumns()[1] || api.getAllDisplayedColumns()[0];
         api.ensureIndexVisible(row);
@@ -52,7 +53,7 @@
             moveFocus(api, key === "j" || key === "ArrowDown" ? 1 : -1);
         } else if (key === " " && !inGrid) {
             const focused = api.getFocusedCell();
-            if (!focused) { return; }
+            if (!focused || focused.rowPinned) { return; }
             event.preventDefault();
             const node = api.getDisplayedRowAtIndex(focused.rowIndex);
             if (node) { node.setSelected(!node.isSelected()); }

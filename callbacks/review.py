@@ -7,12 +7,12 @@ owns every review rule) and renders the view the desk returns.
 
 from __future__ import annotations
 
-from dash import Input, Output, State, ctx, no_update
+from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from callbacks.services import Services, services_of
 from components.ids import ids
-from components.review import candidate_columns, record_card
+from components.review import candidate_columns, record_card, typical_chars
 from matching.project import Project
 
 __all__ = [
@@ -36,12 +36,15 @@ OUTPUTS = {
     "progress_label": Output(ids.PROGRESS, "label"),
     "rows": Output(ids.CANDIDATE_GRID, "rowData"),
     "columns": Output(ids.CANDIDATE_GRID, "columnDefs"),
+    "grid_options": Output(ids.CANDIDATE_GRID, "dashGridOptions"),
     "selected": Output(ids.CANDIDATE_GRID, "selectedRows"),
     "no_candidates": Output(ids.NO_CANDIDATES, "is_open"),
     "done": Output(ids.DONE, "is_open"),
     "done_heading": Output(ids.DONE_HEADING, "children"),
     "done_text": Output(ids.DONE_TEXT, "children"),
     "body_style": Output(ids.REVIEW_BODY, "style"),
+    "legend_style": Output(ids.LEGEND, "style"),
+    "show_scores_disabled": Output(ids.SHOW_SCORES, "disabled"),
     "view": Output(ids.VIEW_STORE, "data"),
     "message": Output(ids.MESSAGE, "children"),
     "message_open": Output(ids.MESSAGE, "is_open"),
@@ -115,12 +118,15 @@ def _empty(message: str | None) -> dict:
         "progress_label": "",
         "rows": [],
         "columns": [],
+        "grid_options": _pinned([]),
         "selected": {"ids": []},
         "no_candidates": False,
         "done": False,
         "done_heading": "",
         "done_text": "",
         "body_style": {"display": "none"},
+        "legend_style": no_update,
+        "show_scores_disabled": no_update,
         "view": None,
         "message": message or "Open a project with the Data button.",
         "message_open": True,
@@ -144,17 +150,62 @@ def _done_text(view: dict) -> tuple[str, str]:
     return "The queue is done.", text
 
 
-def render(project: Project, view: dict, message: str | None, color: str = "warning") -> dict:
-    """The page for ``view`` (a desk view), with ``message`` shown above it."""
+#: Row id of the pinned left record (the grid asks every row for one).
+LEFT_ROW_ID = "(left record)"
+
+
+def _pinned(rows: list[dict]) -> Patch:
+    options = Patch()
+    options["pinnedTopRowData"] = rows
+    return options
+
+
+#: What the page keeps of a view: enough for the desk to check it again, not its rows.
+_VIEW_KEPT_OUT = ("rows", "left", "pinned", "left_rest")
+
+
+def _stored(view: dict, blind: bool) -> dict:
+    out = {k: v for k, v in view.items() if k not in _VIEW_KEPT_OUT}
+    if blind:
+        out.pop("selected", None)
+    return out
+
+
+def _chars(project: Project, rows: list[dict]) -> dict[str, int]:
+    chars = typical_chars(project.right)
+    right_id = project.spec.right_id
+    if right_id in chars:  # an id is never cut
+        longest = max((len(r.get(right_id) or "") for r in rows), default=0)
+        chars[right_id] = max(chars[right_id], longest)
+    return chars
+
+
+def render(
+    project: Project,
+    view: dict,
+    message: str | None,
+    color: str = "warning",
+    *,
+    blind: bool = False,
+    show_scores: bool = False,
+) -> dict:
+    """The page for ``view`` (a desk view), with ``message`` shown above it.
+
+    In ``blind`` mode the candidates go out without their scores and marks of
+    difference, the grid without its tint and the record without its
+    pre-selection; the layout stays the same.
+    """
     total = max(view["total"], 1)
     out = {
         "progress": round(100 * view["decided"] / total),
         "progress_label": f"{view['decided']:,} of {view['total']:,} decided",
-        "view": view,
+        "view": _stored(view, blind),
         "message": message,
         "message_open": bool(message),
         "message_color": color,
         "session": no_update,
+        "legend_style": {"visibility": "hidden"} if blind else {},
+        "show_scores_disabled": blind,
     }
     if view.get("left_id") is None:
         heading, text = _done_text(view)
@@ -163,6 +214,7 @@ def render(project: Project, view: dict, message: str | None, color: str = "warn
             label="",
             rows=[],
             columns=no_update,
+            grid_options=_pinned([]),
             selected={"ids": []},
             no_candidates=False,
             done=True,
@@ -172,14 +224,29 @@ def render(project: Project, view: dict, message: str | None, color: str = "warn
         )
         return out
     fields = project.spec.fields
+    rows = view["rows"]
+    if blind:
+        hidden = {"score"}
+        hidden.update(f"score_{f.name}" for f in fields)
+        hidden.update(f"_diff_{f.right}" for f in fields)
+        rows = [{k: v for k, v in row.items() if k not in hidden} for row in rows]
+    right_id = project.spec.right_id
+    columns = list(project.right.columns)
+    pinned = {**view["pinned"], "_right_id": LEFT_ROW_ID}
     out.update(
-        card=record_card(view["left"], f"Left record {view['left_id']}"),
+        card=record_card(view["left_id"], view["left_rest"]),
         label=f"Record {view['position'] + 1:,} of {view['total']:,}",
-        rows=view["rows"],
+        rows=rows,
         columns=candidate_columns(
-            list(project.right.columns), [f.name for f in fields], [f.right for f in fields]
+            columns,
+            fields,
+            right_id=right_id,
+            blind=blind,
+            show_scores=show_scores,
+            chars=_chars(project, [pinned, *rows]),
         ),
-        selected={"ids": view["selected"]},
+        grid_options=_pinned([pinned]),
+        selected={"ids": [] if blind else view["selected"]},
         no_candidates=not view["rows"],
         done=False,
         done_heading="",
@@ -200,6 +267,8 @@ def update_review(
     services: Services,
     trigger,
     tab: str = "review",
+    blind: bool = False,
+    show_scores: bool = False,
 ) -> dict:
     """Decode the trigger, act through the review desk, render the record to show next."""
     project = services.project(project_id if isinstance(project_id, str) else None)
@@ -243,7 +312,7 @@ def update_review(
         if reload and position_problem(project, saved[project.project_id]):
             message = message or _MISFIT_STORE
         fresh = desk.next_view(who, restart=trigger == ids.REVIEW_SKIPPED)
-    out = render(project, fresh, message, color)
+    out = render(project, fresh, message, color, blind=blind, show_scores=show_scores)
     if fresh.get("left_id") is not None:
         saved = dict(saved)
         saved[project.project_id] = {k: fresh[k] for k in ("left_id", "position")}
@@ -270,7 +339,9 @@ function(changes, edits, view) {
 def register(app) -> None:
     services = services_of(app)
 
-    def record_decision(project_id, reviewer, tab, clicks, selected_rows, edits, view, session):
+    def record_decision(
+        project_id, reviewer, tab, clicks, selected_rows, edits, view, session, blind, scores
+    ):
         return update_review(
             project_id,
             reviewer,
@@ -281,6 +352,8 @@ def register(app) -> None:
             services=services,
             trigger=ctx.triggered_id,
             tab=tab,
+            blind=blind is True,
+            show_scores=scores is True,
         )
 
     app.callback(
@@ -296,6 +369,8 @@ def register(app) -> None:
                 Input(ids.UNDO, "n_clicks"),
                 Input(ids.REVIEW_SKIPPED, "n_clicks"),
             ],
+            "blind": Input(ids.BLIND, "value"),
+            "scores": Input(ids.SHOW_SCORES, "value"),
             "selected_rows": State(ids.CANDIDATE_GRID, "selectedRows"),
             "edits": State(ids.EDITS_STORE, "data"),
             "view": State(ids.VIEW_STORE, "data"),

@@ -38,6 +38,9 @@ class ids:
     EDITS_STORE = "edits-store"
     VIEW_STORE = "view-store"
     REVIEW_BODY = "review-body"
+    BLIND = "blind-switch"
+    SHOW_SCORES = "show-scores-switch"
+    LEGEND = "similarity-legend"
 
     # matched
     MATCHED_GRID = "matched-grid"

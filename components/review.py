@@ -1,16 +1,39 @@
-"""Review tab: the current left record, its candidates and the decision buttons."""
+"""Review tab: the current left record, its candidates and the decision buttons.
+
+The candidate grid is one comparison table: the left record is its pinned top
+row and each candidate follows in the same columns, compared fields first.
+Each compared cell of a candidate is tinted by its field's similarity (see
+:data:`SIMILARITY_BANDS`), unless the page is in blind mode.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
+import pandas as pd
 from dash import dcc, html
 
 from components.ids import ids
 
-__all__ = ["review_tab", "record_card", "candidate_columns", "KEY_HELP"]
+if TYPE_CHECKING:
+    from matching.spec import Field
+
+__all__ = [
+    "review_tab",
+    "record_card",
+    "candidate_columns",
+    "similarity_legend",
+    "breakable",
+    "typical_chars",
+    "KEY_HELP",
+    "SIMILARITY_BANDS",
+    "LEFT_ROW_CLASS",
+    "MISSING_CLASS",
+]
 
 #: Keyboard shortcuts, as listed in the help popover.
 KEY_HELP = [
@@ -23,51 +46,211 @@ KEY_HELP = [
     ("space", "Select or clear the highlighted candidate"),
 ]
 
+#: Tint of a compared cell: (CSS class, lowest field score, label), from
+#: disagreement to agreement. A band runs up to the next band's lowest score.
+SIMILARITY_BANDS = (
+    ("sim-0", 0.0, "< 0.5"),
+    ("sim-1", 0.5, "0.5+"),
+    ("sim-2", 0.7, "0.7+"),
+    ("sim-3", 0.85, "0.85+"),
+    ("sim-4", 1.0, "1"),
+)
 
-def record_card(left: dict, label: str) -> dbc.Card:
-    """The left record as a card: every column and its value."""
-    rows = [
-        html.Tr([html.Th(col, className="text-muted fw-normal pe-3"), html.Td(value or "—")])
-        for col, value in left.items()
+#: Tint of a compared cell with no score (a value is missing on one side).
+MISSING_CLASS = "sim-missing"
+
+#: Class of the pinned left record row.
+LEFT_ROW_CLASS = "left-record-row"
+
+_BREAK_AFTER = "_.-/"
+
+
+def breakable(name: str) -> str:
+    """``name`` with a zero-width space after each ``_ . - /``, so a header can wrap there."""
+    return "".join(c + "\u200b" if c in _BREAK_AFTER else c for c in name)
+
+
+def record_card(left_id: str, rest: dict) -> html.Div:
+    """The left record's id and the columns the grid does not show, on one line."""
+    items: list = [html.Span(f"Left record {left_id}", className="fw-semibold me-3")]
+    for col, value in rest.items():
+        items.append(
+            html.Span(
+                [html.Span(col, className="text-muted me-1"), value or "—"],
+                className="me-3 text-nowrap",
+            )
+        )
+    return html.Div(items, className="left-record-card d-flex flex-wrap align-items-baseline")
+
+
+def similarity_legend() -> html.Div:
+    """The tint scale, from disagreement to agreement."""
+    swatches = [
+        html.Span(label, className=f"legend-swatch {cls}", title=f"field similarity {label}")
+        for cls, _, label in SIMILARITY_BANDS
     ]
-    return dbc.Card(
-        [
-            dbc.CardHeader(label),
-            dbc.CardBody(html.Table(html.Tbody(rows), className="table table-sm mb-0")),
-        ]
+    swatches.append(
+        html.Span(
+            "missing", className=f"legend-swatch {MISSING_CLASS}", title="no value to compare"
+        )
+    )
+    return html.Div(
+        [html.Span("Field similarity", className="me-2 text-muted"), *swatches],
+        className="similarity-legend small d-flex align-items-center",
     )
 
 
+def _tint_rules(score_key: str) -> dict[str, str]:
+    value = f"params.data[{json.dumps(score_key)}]"
+    rules = {}
+    for (cls, low, _), upper in zip(
+        SIMILARITY_BANDS, [b[1] for b in SIMILARITY_BANDS[1:]] + [None]
+    ):
+        rule = f"{value} != null && {value} >= {low}"
+        if upper is not None:
+            rule += f" && {value} < {upper}"
+        rules[cls] = rule
+    rules[MISSING_CLASS] = f"{value} == null && !params.node.rowPinned"
+    return rules
+
+
+_NOT_PINNED = {"function": "!params.node.rowPinned"}
+
+# Width of a character and a cell's padding, in pixels, in the grid's font.
+_CHAR_PX, _PAD_PX = 8, 34
+
+
+def _clamp(value: int, low: int, high: int) -> int:
+    return max(low, min(high, value))
+
+
+def _flex(chars: dict[str, int], col: str) -> int:
+    return _clamp(chars.get(col, 8), 5, 30)
+
+
+def typical_chars(frame: pd.DataFrame, *, rows: int = 200, share: float = 0.95) -> dict[str, int]:
+    """Column -> characters that ``share`` of its values fit in, or its name's longest word.
+
+    Measured on the first ``rows`` rows, so that every record gets the same
+    column widths.
+
+    >>> typical_chars(pd.DataFrame({"city": ["Oslo", None, "Rome"], "birth_date": ["", "", ""]}))
+    {'city': 4, 'birth_date': 6}
+    """
+    out = {}
+    head = frame.head(rows)
+    for col in frame.columns:
+        words = breakable(str(col)).replace("\u200b", " ").split()
+        lengths = sorted(len(v) for v in head[col].tolist() if isinstance(v, str))
+        typical = lengths[int(share * (len(lengths) - 1))] if lengths else 0
+        out[col] = max([typical, *(len(w) for w in words)])
+    return out
+
+
 def candidate_columns(
-    right_columns: list[str], field_names: list[str], compared: list[str]
+    right_columns: Sequence[str],
+    fields: Sequence[Field],
+    *,
+    right_id: str | None = None,
+    blind: bool = False,
+    show_scores: bool = False,
+    chars: dict[str, int] | None = None,
 ) -> list[dict]:
-    """Grid columns: score, per-field scores, then the right table's columns (editable)."""
+    """Grid columns: the total score, compared fields in spec order, then the rest.
+
+    Parameters
+    ----------
+    right_columns : sequence of str
+        The right table's columns, in table order.
+    fields : sequence of Field
+        The spec's compared fields; each compared right column appears once,
+        tinted by the first field that compares it.
+    right_id : str, optional
+        The right id column, placed first after the compared fields and never
+        narrower than its ids.
+    blind : bool
+        Leave out the tint, the marks on differing values and the scores.
+    show_scores : bool
+        Write each field's score in its compared cells (not in blind mode);
+        otherwise the score shows on hover.
+    chars : dict, optional
+        Column -> characters of its typical value (see :func:`typical_chars`);
+        columns share the grid's width in proportion, within bounds, so long
+        values get more room and a compared column never gets too little.
+
+    Returns
+    -------
+    list of dict
+        AG Grid column definitions. Candidate cells are editable; the pinned
+        left record row is not.
+    """
+    chars = chars or {}
     cols: list[dict] = [
         {
             "field": "score",
             "headerName": "Score",
             "editable": False,
-            "width": 100,
-            "valueFormatter": {"function": "d3.format('.2f')(params.value)"},
+            "flex": 0,
+            "width": 120,
+            "minWidth": 120,
+            "cellRenderer": "ScoreBar",
+            "cellClass": "score-cell",
         },
     ]
-    for name in field_names:
-        cols.append(
-            {
-                "field": f"score_{name}",
-                "headerName": f"{name} score",
-                "editable": False,
-                "width": 120,
-                "valueFormatter": {
-                    "function": "params.value == null ? '—' : d3.format('.2f')(params.value)"
-                },
+    first_field: dict[str, Field] = {}
+    for f in fields:
+        first_field.setdefault(f.right, f)
+    for col, f in first_field.items():
+        same = f.left == f.right
+        differs = json.dumps(f"_diff_{col}")
+        spec = {
+            "field": col,
+            "headerName": breakable(col),
+            "headerTooltip": (
+                f"{col}: compared with the left record's {f.left} ({f.scorer}, weight {f.weight:g})"
+                if not same
+                else f"{col} ({f.scorer}, weight {f.weight:g})"
+            ),
+            "editable": _NOT_PINNED,
+            "flex": _flex(chars, col),
+            "minWidth": _clamp(_CHAR_PX * chars.get(col, 8) + _PAD_PX, 80, 130),
+            "headerClass": "compared-header",
+        }
+        score_key = json.dumps(f"score_{f.name}")
+        if blind:
+            spec["tooltipField"] = col
+        else:
+            spec["cellClassRules"] = {
+                "cell-differs": f"params.data[{differs}] === true",
+                **_tint_rules(f"score_{f.name}"),
             }
-        )
-    for col in right_columns:
-        spec = {"field": col, "headerName": col, "editable": True}
-        if col in compared:
-            key = json.dumps(f"_diff_{col}")  # any column name, quotes included
-            spec["cellClassRules"] = {"cell-differs": f"params.data[{key}] === true"}
+            spec["tooltipValueGetter"] = {
+                "function": (
+                    f"params.data[{score_key}] == null ? params.value : "
+                    f"(params.value == null ? '—' : params.value) + ' · similarity ' + "
+                    f"d3.format('.2f')(params.data[{score_key}])"
+                )
+            }
+            if show_scores:
+                spec["cellRenderer"] = "ValueWithScore"
+                spec["cellRendererParams"] = {"scoreField": f"score_{f.name}"}
+        cols.append(spec)
+    others = [c for c in right_columns if c not in first_field]
+    if right_id in others:
+        others.remove(right_id)
+        others.insert(0, right_id)
+    for col in others:
+        spec = {
+            "field": col,
+            "headerName": breakable(col),
+            "headerTooltip": col,
+            "editable": _NOT_PINNED,
+            "tooltipField": col,
+            "flex": _flex(chars, col),
+        }
+        if col == right_id:
+            spec["minWidth"] = max(90, _CHAR_PX * chars.get(col, 8) + _PAD_PX)
+            spec["headerTooltip"] = f"{col} (id)"
         cols.append(spec)
     return cols
 
@@ -80,21 +263,58 @@ def review_tab() -> html.Div:
             dbc.Button("Skip", id=ids.SKIP, color="secondary", outline=True, title="s"),
             dbc.Button("Undo", id=ids.UNDO, color="secondary", outline=True, title="u"),
         ],
-        className="mb-2",
+        className="me-4",
     )
+    switches = [
+        dbc.Switch(
+            id=ids.SHOW_SCORES,
+            label="Show scores",
+            value=False,
+            className="me-3 mb-0",
+            persistence=True,
+            persistence_type="local",
+        ),
+        dbc.Switch(
+            id=ids.BLIND,
+            label="Blind",
+            value=False,
+            className="me-3 mb-0",
+            persistence=True,
+            persistence_type="local",
+        ),
+    ]
     grid = dag.AgGrid(
         id=ids.CANDIDATE_GRID,
         rowData=[],
         columnDefs=[],
         getRowId="params.data._right_id",
-        defaultColDef={"resizable": True, "sortable": False, "minWidth": 90, "flex": 1},
+        defaultColDef={
+            "resizable": True,
+            "sortable": False,
+            "minWidth": 90,
+            "flex": 1,
+            "wrapHeaderText": True,
+            "autoHeaderHeight": True,
+            "suppressHeaderMenuButton": True,
+        },
         dashGridOptions={
             "rowSelection": {
                 "mode": "multiRow",
                 "checkboxes": True,
                 "headerCheckbox": False,
                 "enableClickSelection": False,
+                "isRowSelectable": {"function": "!params.rowPinned"},
             },
+            "selectionColumnDef": {
+                "width": 44,
+                "minWidth": 44,
+                "maxWidth": 44,
+                "resizable": False,
+                "suppressHeaderMenuButton": True,
+            },
+            "pinnedTopRowData": [],
+            "rowClassRules": {LEFT_ROW_CLASS: "params.node.rowPinned === 'top'"},
+            "enableBrowserTooltips": True,
             "domLayout": "autoHeight",
             "singleClickEdit": False,
             "stopEditingWhenCellsLoseFocus": True,
@@ -137,27 +357,25 @@ def review_tab() -> html.Div:
                                 style={"height": "0.8rem"},
                             ),
                         ],
-                        className="d-flex align-items-center mb-3",
+                        className="d-flex align-items-center mb-2",
                     ),
-                    dbc.Row(
+                    html.Div(
                         [
-                            dbc.Col(html.Div(id=ids.RECORD_CARD), md=4),
-                            dbc.Col(
-                                [
-                                    buttons,
-                                    dbc.Alert(
-                                        "No candidate scores above the keep threshold for this "
-                                        "record. Choose No match or Skip.",
-                                        id=ids.NO_CANDIDATES,
-                                        color="warning",
-                                        is_open=False,
-                                    ),
-                                    grid,
-                                ],
-                                md=8,
-                            ),
-                        ]
+                            buttons,
+                            *switches,
+                            html.Div(similarity_legend(), id=ids.LEGEND, className="ms-auto"),
+                        ],
+                        className="d-flex align-items-center flex-wrap mb-2",
                     ),
+                    html.Div(id=ids.RECORD_CARD, className="mb-2"),
+                    dbc.Alert(
+                        "No candidate scores above the keep threshold for this "
+                        "record. Choose No match or Skip.",
+                        id=ids.NO_CANDIDATES,
+                        color="warning",
+                        is_open=False,
+                    ),
+                    grid,
                 ],
                 id=ids.REVIEW_BODY,
             ),

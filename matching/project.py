@@ -23,6 +23,7 @@ __all__ = [
     "build_project",
     "project_id_for",
     "record_view",
+    "left_as_right",
     "save_tables",
     "load_tables",
 ]
@@ -140,7 +141,10 @@ def record_view(project: Project, left_id: str, *, keep: float, select: float) -
         candidate scoring at least ``keep`` (right columns, ``_right_id``,
         ``score``, ``score_<field>`` and ``_diff_<right column>`` True where
         the field's cleaned value differs from the left record's), best first;
-        ``selected``: right ids scoring at least ``select``.
+        ``selected``: right ids scoring at least ``select``; ``pinned``: the
+        left record keyed by right column, so that it lines up with the
+        candidates (see :func:`left_as_right`); ``left_rest``: the left
+        columns ``pinned`` does not show, in table order.
     """
     pos = project.left_pos[left_id]
     left_row = project.left.iloc[pos]
@@ -161,12 +165,59 @@ def record_view(project: Project, left_id: str, *, keep: float, select: float) -
             b = normalize(right_row[f.right], f.normalization)
             row[f"_diff_{f.right}"] = a != b
         rows.append(row)
+    left = {col: _text(left_row[col]) for col in project.left.columns}
+    pinned, rest = left_as_right(project, left, left_id)
     return {
         "left_id": left_id,
-        "left": {col: _text(left_row[col]) for col in project.left.columns},
+        "left": left,
         "rows": rows,
         "selected": cands.loc[cands["score"] >= select, "right_id"].tolist(),
+        "pinned": pinned,
+        "left_rest": rest,
     }
+
+
+def left_as_right(project: Project, left: dict, left_id: str) -> tuple[dict, dict]:
+    """The left record keyed by right columns, and the left columns that have none.
+
+    A compared right column takes the value of its field's left column (the
+    first field, when several compare it); the right id column takes the left
+    id; any other right column takes the left column of the same name, if
+    there is one.
+
+    Returns
+    -------
+    tuple of dict
+        ``pinned``: right column -> left value, in right table order;
+        ``rest``: the other left columns -> value, in left table order,
+        leaving out the left id column.
+
+    Examples
+    --------
+    >>> from matching.spec import Field, Spec
+    >>> spec = Spec(fields=(Field("name", "full_name"),), left_id="id", right_id="rid")
+    >>> left = pd.DataFrame({"id": ["1"], "name": ["Ann"], "email": ["a@x"]})
+    >>> right = pd.DataFrame({"rid": ["9"], "full_name": ["ann"], "car": ["Kia"]})
+    >>> project = build_project(left, right, spec, name="doc", keep=0.0)
+    >>> left_as_right(project, {"id": "1", "name": "Ann", "email": "a@x"}, "1")
+    ({'rid': '1', 'full_name': 'Ann'}, {'email': 'a@x'})
+    """
+    source: dict[str, str] = {}
+    for f in project.spec.fields:
+        source.setdefault(f.right, f.left)
+    right_id = project.spec.right_id
+    pinned: dict[str, str | None] = {}
+    used = {project.spec.left_id}
+    for col in project.right.columns:
+        if col == right_id:
+            pinned[col] = left_id
+        elif col in source:
+            pinned[col] = left.get(source[col])
+            used.add(source[col])
+        elif col in left:
+            pinned[col] = left[col]
+            used.add(col)
+    return pinned, {col: value for col, value in left.items() if col not in used}
 
 
 def save_tables(left: pd.DataFrame, right: pd.DataFrame, folder: str | Path) -> tuple[Path, Path]:

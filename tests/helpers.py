@@ -8,7 +8,17 @@ from callbacks.review import update_review
 
 
 def review_step(
-    services, project, trigger=None, view=None, selected=(), edits=None, who="ann", session=None
+    services,
+    project,
+    trigger=None,
+    view=None,
+    selected=(),
+    edits=None,
+    who="ann",
+    session=None,
+    *,
+    blind=False,
+    show_scores=False,
 ) -> dict:
     """Call the review callback as the page would; returns its outputs by name."""
     out = update_review(
@@ -20,6 +30,8 @@ def review_step(
         session,
         services=services,
         trigger=trigger,
+        blind=blind,
+        show_scores=show_scores,
     )
     return out
 
@@ -63,6 +75,40 @@ def review_post(client, values: dict, changed: str) -> dict:
     if response.status_code == 204 or not text:
         return {"status": response.status_code}
     return {"status": response.status_code, **json.loads(text)}
+
+
+def patched(patch) -> dict:
+    """What a ``dash.Patch`` assigns, as ``{key path: value}``."""
+    return {
+        tuple(op["location"]): op["params"]["value"]
+        for op in patch.to_plotly_json()["operations"]
+        if op["operation"] == "Assign"
+    }
+
+
+def six_field_app(tmp_path, *, n: int = 40, keep: float = 0.45, select: float = 0.8):
+    """An app on generated owners and cars compared on six fields (``GENERATED_FIELDS``)."""
+    from app import create_app
+    from callbacks.services import AppConfig
+    from matching.demo import GENERATED_FIELDS, generate_tables
+    from matching.spec import Field, Spec
+
+    tables = generate_tables(n, seed=3)
+    spec = Spec(
+        fields=tuple(Field(f) for f in GENERATED_FIELDS), left_id="owner_id", right_id="car_id"
+    )
+    return create_app(
+        AppConfig(
+            left=tables.owners,
+            right=tables.cars,
+            spec=spec,
+            keep=keep,
+            select=select,
+            name="six fields",
+            db_url=f"sqlite:///{tmp_path / 'six.db'}",
+            data_dir=str(tmp_path / "six-data"),
+        )
+    )
 
 
 # -- browser tests ---------------------------------------------------------------------
