@@ -138,13 +138,18 @@ def _estimate_text(estimate: dict | None, reviewed: int, cut: float) -> str:
     def pct(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.0%}"
 
+    def ci(name: str) -> str:
+        low, high = estimate[f"{name}_low"], estimate[f"{name}_high"]
+        return "" if low is None else f" (95% interval {low:.0%} to {high:.0%})"
+
     return (
         f"Estimate from {estimate['reviewed']:,} reviewed pairs: pre-selecting pairs from"
-        f" {cut:.2f} gives precision {pct(estimate['precision'])}"
-        f" ({estimate['selected_accepted']:,} of {estimate['selected']:,} pre-selected pairs"
-        f" accepted) and recall {pct(estimate['recall'])}"
-        f" ({estimate['selected_accepted']:,} of {estimate['accepted']:,} accepted pairs"
-        " pre-selected). The reviewed pairs are a sample, not the whole table."
+        f" {cut:.2f} gives precision {pct(estimate['precision'])}{ci('precision')},"
+        f" {estimate['selected_accepted']:,} of {estimate['selected']:,} pre-selected pairs"
+        f" accepted; and recall {pct(estimate['recall'])}{ci('recall')},"
+        f" {estimate['selected_accepted']:,} of {estimate['accepted']:,} accepted pairs"
+        " pre-selected. Reviewers reached these pairs in queue order, not at random: the"
+        " intervals cover chance, not that bias. Automatic decisions are not counted."
     )
 
 

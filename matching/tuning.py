@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from matching.audit import wilson_interval
 from matching.review import Event, ReviewState, event_id
 
 __all__ = [
@@ -526,7 +527,12 @@ def estimate_from_reviewed(
     select: float,
     min_reviewed: int = MIN_REVIEWED_PAIRS,
 ) -> dict[str, float | int | None] | None:
-    """:func:`estimate_precision_recall` from the output of :func:`reviewed_pairs`."""
+    """:func:`estimate_precision_recall` from the output of :func:`reviewed_pairs`.
+
+    Also returns ``precision_low, precision_high, recall_low, recall_high``:
+    95% Wilson intervals (None where the estimate is None). They cover the
+    chance in which pairs were reviewed, not a bias in which were.
+    """
     scores = np.asarray(scores, np.float64)
     accepted = np.asarray(accepted, bool)
     n_reviewed = len(scores)
@@ -536,9 +542,15 @@ def estimate_from_reviewed(
     n_accepted = int(np.count_nonzero(accepted))
     n_selected = int(np.count_nonzero(selected))
     hits = int(np.count_nonzero(selected & accepted))
+    precision_ci = wilson_interval(hits, n_selected) if n_selected else (None, None)
+    recall_ci = wilson_interval(hits, n_accepted) if n_accepted else (None, None)
     return {
         "precision": hits / n_selected if n_selected else None,
+        "precision_low": precision_ci[0],
+        "precision_high": precision_ci[1],
         "recall": hits / n_accepted if n_accepted else None,
+        "recall_low": recall_ci[0],
+        "recall_high": recall_ci[1],
         "reviewed": n_reviewed,
         "accepted": n_accepted,
         "selected": n_selected,

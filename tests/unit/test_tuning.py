@@ -376,6 +376,7 @@ def test_precision_recall_estimate_agrees_with_brute_force(data, include_automat
     selected = [st_ for s, st_ in reviewed if s >= max(select, keep)]
     accepted = [s for s, st_ in reviewed if st_ == "accepted"]
     hits = selected.count("accepted")
+    intervals = {k: got.pop(k) for k in list(got) if k.endswith(("_low", "_high"))}
     assert got == {
         "precision": hits / len(selected) if selected else None,
         "recall": hits / len(accepted) if accepted else None,
@@ -384,6 +385,11 @@ def test_precision_recall_estimate_agrees_with_brute_force(data, include_automat
         "selected": len(selected),
         "selected_accepted": hits,
     }
+    for name in ("precision", "recall"):
+        if got[name] is None:
+            assert intervals[f"{name}_low"] is None
+        else:
+            assert intervals[f"{name}_low"] <= got[name] <= intervals[f"{name}_high"]
 
 
 def test_precision_recall_on_a_literal_review():

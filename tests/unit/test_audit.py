@@ -1,0 +1,70 @@
+"""Intervals, audit sample sizes and kappa against hand-computed values and properties."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from matching.agreement import cohen_kappa
+from matching.audit import audit_sample_size, audited_errors, draw_sample, wilson_interval
+
+
+@given(st.integers(0, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_interval_holds_the_proportion_inside_zero_one(pair):
+    k, n = pair
+    low, high = wilson_interval(k, n)
+    assert 0.0 <= low <= high <= 1.0
+    if n:
+        assert low - 1e-12 <= k / n <= high + 1e-12
+
+
+def test_wilson_interval_known_values():
+    assert [round(x, 4) for x in wilson_interval(81, 263)] == [0.2553, 0.3662]
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        wilson_interval(5, 3)
+
+
+def test_audit_sample_size_matches_the_textbook_formula():
+    assert audit_sample_size(10**9, margin=0.05) == 385
+    assert audit_sample_size(10**9, margin=0.03) == 1068
+    assert audit_sample_size(5000) == 880
+    assert audit_sample_size(0) == 0
+    sizes = [audit_sample_size(100_000, margin=m) for m in (0.01, 0.02, 0.03, 0.05)]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_a_sample_is_random_repeatable_and_without_repeats():
+    ids = [str(i) for i in range(1000)]
+    one = draw_sample(ids, 100, seed=7)
+    assert one == draw_sample(ids, 100, seed=7) != draw_sample(ids, 100, seed=8)
+    assert len(set(one)) == 100 and one == sorted(one, key=int)
+    assert draw_sample(ids, 5000, seed=1) == ids
+
+
+def test_audited_errors_scale_to_the_batch():
+    r = audited_errors(0, 880, 5000)
+    assert r["rate"] == 0 and r["estimated_wrong"] == 0 and r["estimated_wrong_high"] > 0
+
+
+def test_kappa_hand_computed_table():
+    # 50 records: both yes 20, first yes second no 5, first no second yes 10, both no 15.
+    first = ["y"] * 25 + ["n"] * 25
+    second = ["y"] * 20 + ["n"] * 5 + ["y"] * 10 + ["n"] * 15
+    r = cohen_kappa(first, second)
+    assert r["observed"] == pytest.approx(0.7) and r["expected"] == pytest.approx(0.5)
+    assert r["kappa"] == pytest.approx(0.4)
+    se = math.sqrt(0.7 * 0.3 / (50 * 0.25))
+    assert r["low"] == pytest.approx(0.4 - 1.959964 * se, abs=1e-5)
+
+
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.sampled_from("abc")), min_size=1))
+def test_kappa_is_symmetric_and_one_for_identical_verdicts(pairs):
+    a, b = [p[0] for p in pairs], [p[1] for p in pairs]
+    ab, ba = cohen_kappa(a, b), cohen_kappa(b, a)
+    assert ab["kappa"] == pytest.approx(ba["kappa"], nan_ok=True)
+    same = cohen_kappa(a, a)
+    assert math.isnan(same["kappa"]) or same["kappa"] == pytest.approx(1.0)
