@@ -42,10 +42,29 @@ from matching.roles import PermissionDenied, require
 from matching.store import DecisionLog, ProjectTransaction
 from matching.tuning import auto_accept_events, auto_reject_events
 
-__all__ = ["ReviewDesk", "Ledger", "Outcome", "DECISION_KINDS"]
+__all__ = [
+    "ReviewDesk",
+    "Ledger",
+    "Outcome",
+    "DECISION_KINDS",
+    "CARDINALITIES",
+    "DEFAULT_CARDINALITY",
+]
 
 #: What a reviewer may decide about the record they are shown.
 DECISION_KINDS = ("accept", "reject", "skip")
+
+#: How records may pair: (each left matched to at most one right, each right at most once).
+CARDINALITIES = {
+    "one-to-one": (True, True),
+    "many-to-one": (False, True),
+    "one-to-many": (True, False),
+    "many-to-many": (False, False),
+}
+
+#: Each right record at most once, a left record any number of times: the tutorial's
+#: cars each have one owner, and an owner may have several cars.
+DEFAULT_CARDINALITY = "many-to-one"
 
 _NOTHING = "; nothing was recorded."
 
@@ -82,6 +101,7 @@ class _Act(NamedTuple):
     batch: str | None
     target: str | None
     edits: Mapping[str, Mapping[str, str]] | None = None
+    exception: bool = False
 
     @classmethod
     def of(cls, e: Event) -> _Act:
@@ -96,6 +116,7 @@ class _Act(NamedTuple):
             e.batch,
             e.target,
             e.edits or None,
+            e.exception,
         )
 
 
@@ -109,6 +130,7 @@ class Standing(NamedTuple):
     time: float
     automatic: bool
     edits: Mapping[str, Mapping[str, str]] | None = None
+    exception: bool = False
 
 
 class Ledger:
@@ -134,6 +156,8 @@ class Ledger:
         self.stacks: dict[str, list[str]] = {}
         self.decisions: dict[str, Standing] = {}
         self.skipped: set[str] = set()
+        #: Right id -> the left ids whose decision in force accepts it.
+        self.right_owners: dict[str, set[str]] = {}
 
     # -- folding -------------------------------------------------------------
 
@@ -180,6 +204,7 @@ class Ledger:
                     a.time,
                     a.automatic,
                     a.edits,
+                    a.exception,
                 )
                 skipped = False
             elif a.kind == "skip":
@@ -187,10 +212,19 @@ class Ledger:
             elif a.kind == "unmatch" and decision is not None:
                 remaining = tuple(r for r in decision.right_ids if r not in a.right_ids)
                 decision = decision._replace(right_ids=remaining) if remaining else None
+        before = self.decisions.get(left)
+        for r in before.right_ids if before is not None else ():
+            owners = self.right_owners.get(r)
+            if owners is not None:
+                owners.discard(left)
+                if not owners:
+                    del self.right_owners[r]
         if decision is None:
             self.decisions.pop(left, None)
         else:
             self.decisions[left] = decision
+            for r in decision.right_ids:
+                self.right_owners.setdefault(r, set()).add(left)
         if skipped:
             self.skipped.add(left)
         else:
@@ -271,6 +305,20 @@ class Ledger:
                 i, step = end, min(step * 4, 1 << 20)
         return None
 
+    def conflicts(self) -> dict[str, list[str]]:
+        """Right ids accepted for more than one left record, with those left ids.
+
+        A decision a lead marked as an exception does not count. Left ids are
+        in decision order (the first one matched it first).
+        """
+        out = {}
+        for right, owners in self.right_owners.items():
+            if len(owners) > 1:
+                live = [x for x in owners if not self.decisions[x].exception]
+                if len(live) > 1:
+                    out[right] = sorted(owners, key=lambda x: self.decisions[x].time)
+        return out
+
     def counts(self) -> dict[str, int]:
         """``decided``, ``skipped`` and ``open`` (neither) records of the queue."""
         undecided, waiting = self._undecided_count, self._waiting_count
@@ -304,6 +352,10 @@ class ReviewDesk:
     thresholds : callable, optional
         Returns ``{"keep": ..., "select": ...}`` in force (the Tuning tab may
         change them); the project's own when None.
+    cardinality : str or callable
+        How records may pair (see :data:`CARDINALITIES`), or a callable that
+        returns it. An accept whose right record is already matched where the
+        cardinality allows once is recorded as a conflict for a lead.
 
     Notes
     -----
@@ -344,11 +396,13 @@ class ReviewDesk:
         *,
         lease_seconds: float = 300,
         thresholds: Callable[[], Mapping[str, float]] | None = None,
+        cardinality: str | Callable[[], str] = DEFAULT_CARDINALITY,
     ) -> None:
         self.log = log
         self.project = project
         self.lease_seconds = lease_seconds
         self._thresholds = thresholds
+        self._cardinality = cardinality
         self._lock = threading.RLock()
         self._ledger: Ledger | None = None
         self._memo: dict[str, tuple[int, object]] = {}
@@ -482,13 +536,31 @@ class ReviewDesk:
             left_id = self.project.queue[pos]
             view.update(record_view(self.project, left_id, keep=th["keep"], select=th["select"]))
             view["position"] = pos
+            view["taken"] = self._taken(ledger, left_id, [r["_right_id"] for r in view["rows"]])
         return view
+
+    def _taken(self, ledger: Ledger, left_id: str, rights: list[str]) -> dict[str, dict]:
+        """The candidates already matched to other records, where that makes a conflict."""
+        if not CARDINALITIES[self.cardinality()][1]:
+            return {}
+        out = {}
+        for r in rights:
+            others = [x for x in ledger.right_owners.get(r, ()) if x != left_id]
+            if others:
+                d = ledger.decisions[others[0]]
+                out[r] = {"left_id": others[0], "reviewer": d.reviewer, "automatic": d.automatic}
+        return out
 
     def thresholds(self) -> dict[str, float]:
         """Keep and select in force."""
         if self._thresholds is None:
             return {"keep": self.project.keep, "select": self.project.select}
         return dict(self._thresholds())
+
+    def cardinality(self) -> str:
+        """How records may pair in this project now (see :data:`CARDINALITIES`)."""
+        value = self._cardinality() if callable(self._cardinality) else self._cardinality
+        return value if value in CARDINALITIES else DEFAULT_CARDINALITY
 
     def next_view(self, reviewer: str, *, restart: bool = False, now: float | None = None) -> dict:
         """The record ``reviewer`` should see now, leased to them, as JSON-safe data.
@@ -592,7 +664,7 @@ class ReviewDesk:
             )
             tx.insert([event])
             ledger.apply(event)
-            return True, None, 1
+            return True, self._conflict_note(ledger, left_id, rights), 1
 
         def work(tx: ProjectTransaction, ledger: Ledger):
             try:
@@ -622,11 +694,32 @@ class ReviewDesk:
             return None
         if not right_ids:
             return "Select at least one candidate to accept, or choose No match"
+        if CARDINALITIES[self.cardinality()][0] and len(set(map(str, right_ids))) > 1:
+            return (
+                f"This project pairs each left record with one right record ({self.cardinality()})"
+                "; tick one candidate"
+            )
         proposed = set(self.project.candidate_rows(left_id)["right_id"])
         foreign = [str(r) for r in right_ids if str(r) not in proposed]
         if foreign:
             return f"{', '.join(foreign[:3])} was never proposed for record {left_id!r}"
         return None
+
+    def _conflict_note(self, ledger: Ledger, left_id: str, rights: list[str]) -> str | None:
+        """What to tell a reviewer whose accept made a conflict (None when it made none)."""
+        if not CARDINALITIES[self.cardinality()][1]:
+            return None
+        clashes = ledger.conflicts()  # the caller checked the cardinality
+        hits = [(r, [x for x in clashes[r] if x != left_id]) for r in rights if r in clashes]
+        if not hits:
+            return None
+        r, others = hits[0]
+        d = ledger.decisions[others[0]]
+        more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
+        return (
+            f"Recorded as a conflict: {r} is already matched to record {others[0]!r} by "
+            f"{d.reviewer}{more}. A lead will choose which match stands."
+        )
 
     def _decided_message(self, left_id: str, standing: Standing, reviewer: str, now: float):
         when = _ago(standing.time, now)
@@ -763,12 +856,123 @@ class ReviewDesk:
             return Outcome(False, problem + _NOTHING)
         return Outcome(True, None, written)
 
+    def conflicts(self) -> dict[str, list[str]]:
+        """Right ids matched to more than one left record where the project allows one,
+        with those left ids in decision order (see :meth:`Ledger.conflicts`)."""
+        if not CARDINALITIES[self.cardinality()][1]:
+            return {}
+        return self.refresh().conflicts()
+
+    def resolve_conflict(
+        self,
+        reviewer: str,
+        right_id: str,
+        keep: str | None,
+        *,
+        role: str = "reviewer",
+        now: float | None = None,
+    ) -> Outcome:
+        """A lead settles which records keep a right record that several accepted.
+
+        ``keep`` is the left id whose match stands (the others lose this right
+        record; a record left with none returns to the queue), ``"*"`` to keep
+        them all as an exception, or None to send them all back: every one of
+        them loses this right record and is reviewed again if it has no other.
+        Each change is an ordinary, undoable event naming the decision it changes.
+        """
+        try:
+            require(role, "change_others")
+        except PermissionDenied as exc:
+            return Outcome(False, str(exc).capitalize() + _NOTHING)
+        now = _time.time() if now is None else now
+        right_id = str(right_id)
+        thresholds = self.thresholds()
+
+        once = CARDINALITIES[self.cardinality()][1]
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            owners = ledger.conflicts().get(right_id) if once else None
+            if owners is None:
+                return f"{right_id} is not in conflict (resolved already?)", 0
+            if keep not in (None, "*") and keep not in owners:
+                return f"Record {keep!r} does not claim {right_id}", 0
+            events = []
+            # One batch, so one undo puts the conflict back as it was.
+            batch = event_id(self.project_id, "resolve", right_id, ledger.last_seq)
+            for left in owners:
+                d = ledger.decisions[left]
+                if keep == "*":
+                    if d.exception or left == owners[0]:
+                        continue
+                    eid = event_id(self.project_id, "keep-both", left, right_id, d.event_id)
+                    events.append(
+                        make_event(
+                            "accept",
+                            event_id=eid,
+                            reviewer=reviewer,
+                            now=now,
+                            left_id=left,
+                            right_ids=d.right_ids,
+                            edits=d.edits or {},
+                            replaces=d.event_id,
+                            batch=batch,
+                            exception=True,
+                            thresholds=thresholds,
+                            reason=f"kept with {owners[0]} as an exception",
+                        )
+                    )
+                elif left != keep:
+                    eid = event_id(self.project_id, "unmatch", left, right_id, d.event_id)
+                    events.append(
+                        make_event(
+                            "unmatch",
+                            event_id=eid,
+                            reviewer=reviewer,
+                            now=now,
+                            left_id=left,
+                            right_ids=[right_id],
+                            replaces=d.event_id,
+                            batch=batch,
+                            reason="conflict resolved" + (f": kept {keep}" if keep else ""),
+                        )
+                    )
+            written = tx.insert(events)
+            for e in events:
+                ledger.apply(e)
+            return None, written
+
+        problem, written = self._transaction(work)
+        if problem:
+            return Outcome(False, problem + _NOTHING)
+        return Outcome(True, None, written)
+
     # -- bulk ------------------------------------------------------------------
 
     def bulk_preview(self, reviewer: str, kind: str, *, threshold: float, margin: float = 0.0):
         """How many undecided records a bulk rule would decide now (nothing is written)."""
         ledger = self.refresh()
-        return len(self._bulk_events(ledger, set(), reviewer, kind, threshold, margin, "x", 0))
+        events = self._bulk_events(ledger, set(), reviewer, kind, threshold, margin, "x", 0)
+        return len(self._without_conflicts(ledger, events)[0])
+
+    def _without_conflicts(self, ledger: Ledger, events: list[Event]) -> tuple[list[Event], int]:
+        """The events that make no conflict, and how many were left out.
+
+        Where each right record may be matched once, an automatic accept never
+        takes a right record that is matched already, nor one that two records
+        of the same batch would both take: those records are left for review.
+        """
+        if not CARDINALITIES[self.cardinality()][1]:
+            return events, 0
+        wanted: dict[str, int] = {}
+        for e in events:
+            for r in e.right_ids:
+                wanted[r] = wanted.get(r, 0) + 1
+        kept = [
+            e
+            for e in events
+            if all(wanted[r] == 1 and r not in ledger.right_owners for r in e.right_ids)
+        ]
+        return kept, len(events) - len(kept)
 
     def apply_bulk(
         self,
@@ -805,6 +1009,7 @@ class ReviewDesk:
         ledger = self.refresh()
         name = batch or f"auto-{kind}|{ledger.last_seq}|{threshold}|{margin}"
         events = self._bulk_events(ledger, set(), reviewer, kind, threshold, margin, name, now)
+        events, clashing = self._without_conflicts(ledger, events)
 
         def work(tx: ProjectTransaction, ledger: Ledger):
             held = {self.project.left_pos.get(x) for x in tx.busy(reviewer, now)}
@@ -812,6 +1017,8 @@ class ReviewDesk:
             still = [
                 e for e in events if ledger.undecided[pos[e.left_id]] and pos[e.left_id] not in held
             ]
+            # Matched meanwhile by a reviewer: leave those for review too.
+            still = [e for e in still if not any(r in ledger.right_owners for r in e.right_ids)]
             written = tx.insert(still)
             if written:
                 for e in still:
@@ -821,7 +1028,14 @@ class ReviewDesk:
         written = self._transaction(work)
         if written > 10_000:
             gc.freeze()  # as after a first read of the log: keep the collector off them
-        return Outcome(True, None, written)
+        note = None
+        if clashing:
+            records = "record was" if clashing == 1 else "records were"
+            note = (
+                f"{clashing:,} {records} left for review: their best candidate is matched "
+                "to another record already, or is the best candidate of another record too."
+            )
+        return Outcome(True, note, written)
 
     def _bulk_events(self, ledger, held, reviewer, kind, threshold, margin, batch, now):
         queue = np.asarray(self.project.queue, dtype=object)

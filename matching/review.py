@@ -39,7 +39,9 @@ class Event:
     reviewer changed, ``scores`` a right id to its score when decided.
     ``replaces`` is set on an accept or reject that changes a standing decision:
     the id of the event that made it, so the log says who changed whose decision.
-    ``reason`` is the reviewer's optional reason or comment.
+    ``reason`` is the reviewer's optional reason or comment. ``exception`` marks
+    an accept a lead let stand although its right record is matched elsewhere
+    (a conflict kept on purpose).
     """
 
     event_id: str
@@ -56,6 +58,7 @@ class Event:
     thresholds: Mapping[str, float] = field(default_factory=dict)
     replaces: str | None = None
     reason: str | None = None
+    exception: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
@@ -81,6 +84,7 @@ class Event:
             "thresholds": dict(self.thresholds),
             "replaces": self.replaces,
             "reason": self.reason,
+            "exception": self.exception,
         }
 
     @classmethod
@@ -102,6 +106,8 @@ class Decision:
     scores: Mapping[str, float]
     thresholds: Mapping[str, float]
     event_id: str
+    exception: bool = False
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +194,8 @@ def replay(events: Iterable[Event]) -> ReviewState:
                 scores=e.scores,
                 thresholds=e.thresholds,
                 event_id=e.event_id,
+                exception=e.exception,
+                reason=e.reason,
             )
             skipped.discard(e.left_id)
         elif e.kind == "skip":

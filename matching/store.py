@@ -106,7 +106,7 @@ class DatabaseGone(SQLAlchemyError):
 
 
 # The fields of an event's JSON payload that the review rules read.
-_FACTS = ("right_ids", "target", "edits")
+_FACTS = ("right_ids", "target", "edits", "exception")
 
 # SQLite allows 32766 bound parameters; stay far below it on every backend.
 _CHUNK = 500
@@ -475,8 +475,8 @@ class DecisionLog:
         """What review rules read of each event, without its scores and thresholds.
 
         Yields ``(seq, event_id, kind, left_id, right_ids, reviewer, time,
-        automatic, batch, target, edits)`` oldest first (``edits`` None when
-        the event has none). The database picks these fields out of the stored
+        automatic, batch, target, edits, exception)`` oldest first (``edits``
+        None when the event has none). The database picks these fields out of the stored
         JSON, so reading a million events does not parse a million payloads in
         Python.
         """
@@ -490,23 +490,37 @@ class DecisionLog:
         else:
             for seq, e in self._rows(project_id, after_seq=after_seq):
                 facts = (e.event_id, e.kind, e.left_id, e.right_ids, e.reviewer, e.time)
-                yield (seq, *facts, e.automatic, e.batch, e.target, e.edits or None)
+                yield (seq, *facts, e.automatic, e.batch, e.target, e.edits or None, e.exception)
             return
         c = _events.c
-        rights, target, edits = picked
+        rights, target, edits, exception = picked
         query = (
             sa.select(c.seq, c.event_id, c.kind, c.left_id, rights, c.reviewer, c.time)
-            .add_columns(c.automatic, c.batch, target, edits)
+            .add_columns(c.automatic, c.batch, target, edits, exception)
             .where(c.project_id == project_id, c.seq > after_seq)
             .order_by(c.seq)
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
         loads = json.loads
-        for seq, eid, kind, left, right_ids, who, when, auto, batch, tgt, changed in rows:
+        for seq, eid, kind, left, right_ids, who, when, auto, batch, tgt, changed, exc in rows:
             rights_list = tuple(loads(right_ids)) if right_ids else ()
             cells = loads(changed) if changed and changed != "{}" else None
-            yield (seq, eid, kind, left, rights_list, who, when, bool(auto), batch, tgt, cells)
+            kept = exc in (1, True, "true", "1")
+            yield (
+                seq,
+                eid,
+                kind,
+                left,
+                rights_list,
+                who,
+                when,
+                bool(auto),
+                batch,
+                tgt,
+                cells,
+                kept,
+            )
 
     def last_seq(self, project_id: str) -> int:
         """The sequence number of the project's latest event (0 when it has none)."""

@@ -377,6 +377,11 @@ def test_ledger_folds_exactly_like_replay(raw):
         k: (d.status, d.right_ids, d.event_id) for k, d in ledger.decisions.items()
     }
     assert set(state.skipped) == ledger.skipped
+    owners: dict[str, set[str]] = {}
+    for k, d in state.decisions.items():
+        for r in d.right_ids:
+            owners.setdefault(r, set()).add(k)
+    assert owners == ledger.right_owners
     assert ledger.counts()["decided"] == len(state.decisions) == (~ledger.undecided).sum()
     assert ledger.counts()["open"] == ledger.waiting.sum()
     for who in ("ann", "bob"):

@@ -1,0 +1,119 @@
+"""Cardinality and conflicts: a right record matched twice is a conflict a lead resolves."""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+import pytest
+
+from matching.desk import ReviewDesk
+from matching.project import build_project
+from matching.spec import Field, Spec
+from matching.store import DecisionLog
+
+
+def twins_project():
+    """Two left records (and a third) whose best candidate is the same right record."""
+    left = pd.DataFrame({"id": ["L1", "L2", "L3"], "name": ["Ann Lee", "Anne Lee", "Bob Ray"]})
+    right = pd.DataFrame({"id": ["R1", "R2", "R3"], "name": ["Ann Lee", "Bob Ray", "Ann Leigh"]})
+    spec = Spec((Field("name"),), left_id="id", right_id="id")
+    return build_project(left, right, spec, name="twins", keep=0.5, select=0.8)
+
+
+PROJECT = twins_project()
+
+
+def desk_for(tmp_path, cardinality="many-to-one", **kw) -> ReviewDesk:
+    log = DecisionLog(f"sqlite:///{tmp_path / 'c.db'}")
+    log.ensure_project(PROJECT.project_id, name="twins", meta={})
+    return ReviewDesk(log, PROJECT, cardinality=cardinality, **kw)
+
+
+def view(left: str, tag: str = "") -> dict:
+    return {"left_id": left, "view_id": f"{left}{tag}"}
+
+
+@pytest.mark.parametrize(
+    ("cardinality", "conflict"),
+    [("one-to-one", True), ("many-to-one", True), ("one-to-many", False), ("many-to-many", False)],
+)
+def test_a_right_record_accepted_twice_is_a_conflict_only_where_once_is_the_rule(
+    tmp_path, cardinality, conflict
+):
+    desk = desk_for(tmp_path, cardinality, lease_seconds=0)
+    assert desk.decide("ann", view("L1"), "accept", ["R1"]).message is None
+    second = desk.decide("bob", view("L2"), "accept", ["R1"])
+    assert second.ok  # recorded either way: never silently refused or allowed
+    assert (second.message is not None) == conflict
+    assert (desk.conflicts() == {"R1": ["L1", "L2"]}) == conflict
+    if conflict:
+        assert "already matched to record 'L1' by ann" in second.message
+
+
+@pytest.mark.parametrize(("cardinality", "refused"), [("one-to-one", True), ("many-to-one", False)])
+def test_two_rights_for_one_left_only_where_many_are_allowed(tmp_path, cardinality, refused):
+    desk = desk_for(tmp_path, cardinality)
+    out = desk.decide("ann", desk.next_view("ann"), "accept", ["R1", "R3"])
+    assert out.ok is not refused
+    if refused:
+        assert "tick one candidate" in out.message
+
+
+def test_the_review_view_marks_a_candidate_matched_elsewhere(tmp_path):
+    desk = desk_for(tmp_path, lease_seconds=0)
+    desk.decide("ann", view("L1"), "accept", ["R1"])
+    shown = desk.next_view("bob")
+    assert shown["left_id"] == "L2"
+    assert shown["taken"]["R1"] == {"left_id": "L1", "reviewer": "ann", "automatic": False}
+
+
+def test_two_reviewers_racing_for_one_right_record_make_one_conflict(tmp_path):
+    desks = [desk_for(tmp_path, lease_seconds=0) for _ in range(2)]
+    go = threading.Barrier(2)
+    outs = {}
+
+    def race(i, left):
+        go.wait()
+        outs[left] = desks[i].decide(f"r{i}", view(left), "accept", ["R1"])
+
+    threads = [threading.Thread(target=race, args=a) for a in ((0, "L1"), (1, "L2"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(o.ok for o in outs.values())
+    told = [left for left, o in outs.items() if o.message is not None]
+    assert len(told) == 1  # the later one is told
+    first = next(left for left in outs if left not in told)
+    assert desks[0].conflicts() == {"R1": [first, told[0]]}
+
+
+@pytest.mark.parametrize(
+    ("keep", "remaining"),
+    [("L2", {"L2": ("R1",)}), ("*", {"L1": ("R1",), "L2": ("R1",)}), (None, {})],
+)
+def test_a_lead_resolves_a_conflict_and_undo_brings_it_back(tmp_path, keep, remaining):
+    desk = desk_for(tmp_path, lease_seconds=0)
+    desk.decide("ann", view("L1"), "accept", ["R1"])
+    desk.decide("bob", view("L2"), "accept", ["R1"])
+    assert not desk.resolve_conflict("bob", "R1", keep, role="reviewer").ok
+    out = desk.resolve_conflict("lee", "R1", keep, role="lead")
+    assert out.ok and out.written >= 1
+    ledger = desk.refresh()
+    assert desk.conflicts() == {}
+    assert {k: d.right_ids for k, d in ledger.decisions.items()} == remaining
+    again = desk.resolve_conflict("lee", "R1", keep, role="lead")
+    assert not again.ok and "not in conflict" in again.message
+    assert desk.undo("lee", role="lead").ok  # the resolution is one batch: one undo
+    assert desk.conflicts() == {"R1": ["L1", "L2"]}
+
+
+def test_bulk_auto_accept_never_makes_a_conflict_and_says_how_many_it_left(tmp_path):
+    desk = desk_for(tmp_path)
+    out = desk.apply_bulk("lee", "accept", threshold=0.6, role="lead")
+    assert out.ok and "left for review" in out.message
+    ledger = desk.refresh()
+    assert desk.conflicts() == {}
+    assert "L3" in ledger.decisions and "L1" not in ledger.decisions
+    assert desk.bulk_preview("lee", "accept", threshold=0.6) == 0
