@@ -313,6 +313,8 @@ def update_review(
             message = message or _MISFIT_STORE
         fresh = desk.next_view(who, restart=trigger == ids.REVIEW_SKIPPED)
     out = render(project, fresh, message, color, blind=blind, show_scores=show_scores)
+    if trigger == ids.SHOW_SCORES and view and fresh.get("left_id") == view.get("left_id"):
+        out.update(rows=no_update, selected=no_update)  # keep the reviewer's ticks and edits
     if fresh.get("left_id") is not None:
         saved = dict(saved)
         saved[project.project_id] = {k: fresh[k] for k in ("left_id", "position")}

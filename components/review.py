@@ -124,11 +124,12 @@ def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(high, value))
 
 
-def _flex(chars: dict[str, int], col: str) -> int:
-    return _clamp(chars.get(col, 8), 5, 30)
+def _flex(chars: dict[str, int], col: str, weight: float = 1.0) -> float:
+    # The padding counts as four characters; columns not compared get less room.
+    return round((_clamp(chars.get(col, 8), 6, 20) + 4) * weight, 1)
 
 
-def typical_chars(frame: pd.DataFrame, *, rows: int = 200, share: float = 0.95) -> dict[str, int]:
+def typical_chars(frame: pd.DataFrame, *, rows: int = 200, share: float = 1.0) -> dict[str, int]:
     """Column -> characters that ``share`` of its values fit in, or its name's longest word.
 
     Measured on the first ``rows`` rows, so that every record gets the same
@@ -246,7 +247,7 @@ def candidate_columns(
             "headerTooltip": col,
             "editable": _NOT_PINNED,
             "tooltipField": col,
-            "flex": _flex(chars, col),
+            "flex": _flex(chars, col, 1.0 if col == right_id else 0.6),
         }
         if col == right_id:
             spec["minWidth"] = max(90, _CHAR_PX * chars.get(col, 8) + _PAD_PX)

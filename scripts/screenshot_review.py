@@ -3,7 +3,7 @@
 Run: ``python scripts/screenshot_review.py docs/review-tab.png [--n 300]``. The
 project is 300 generated owners and cars compared on given name, surname, street,
 city, postcode and birth date; the shot shows its third record (two fields differ) after
-skipping the first two.
+skipping the first two. ``--eight`` adds email and phone to the compared fields.
 """
 
 from __future__ import annotations
@@ -23,10 +23,7 @@ from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from app import create_app  # noqa: E402
-from callbacks.services import AppConfig  # noqa: E402
-from matching.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
-from matching.spec import Field, Spec  # noqa: E402
+from tests.helpers import generated_app  # noqa: E402
 
 
 def main() -> None:
@@ -35,26 +32,21 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300, help="records per table")
     parser.add_argument("--keep", type=float, default=0.45, help="keep threshold")
     parser.add_argument("--record", type=int, default=3, help="which record to show (1-based)")
+    parser.add_argument(
+        "--eight", action="store_true", help="also compare email and phone (eight fields)"
+    )
     parser.add_argument("--script", default="", help="JavaScript to run before the shot")
     parser.add_argument("--port", type=int, default=8078)
     args = parser.parse_args()
 
-    tables = generate_tables(args.n, seed=3)
-    spec = Spec(
-        fields=tuple(Field(f) for f in GENERATED_FIELDS), left_id="owner_id", right_id="car_id"
-    )
     folder = Path(tempfile.mkdtemp(prefix="matchdesk-shot-"))
-    app = create_app(
-        AppConfig(
-            left=tables.owners,
-            right=tables.cars,
-            spec=spec,
-            keep=args.keep,
-            select=0.8,
-            name="Owners ↔ cars (300, six fields)",
-            db_url=f"sqlite:///{folder / 'shot.db'}",
-            data_dir=str(folder / "data"),
-        )
+    fields = "eight" if args.eight else "six"
+    app = generated_app(
+        folder,
+        n=args.n,
+        keep=args.keep,
+        eight=args.eight,
+        name=f"Owners ↔ cars ({args.n}, {fields} fields)",
     )
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = make_server("127.0.0.1", args.port, app.server, threaded=True)

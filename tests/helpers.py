@@ -86,27 +86,45 @@ def patched(patch) -> dict:
     }
 
 
-def six_field_app(tmp_path, *, n: int = 40, keep: float = 0.45, select: float = 0.8):
-    """An app on generated owners and cars compared on six fields (``GENERATED_FIELDS``)."""
+def generated_app(
+    folder, *, n: int = 40, keep: float = 0.45, select: float = 0.8, eight=False, name=None
+):
+    """An app on generated owners and cars compared on six fields (``GENERATED_FIELDS``).
+
+    Its database and data live in ``folder`` (a ``pathlib.Path``).
+
+    With ``eight``, the cars also carry their owner's email and both tables a
+    phone number, and those two are compared too (after ``surname``, at the end).
+    """
+    import numpy as np
+
     from app import create_app
     from callbacks.services import AppConfig
     from matching.demo import GENERATED_FIELDS, generate_tables
     from matching.spec import Field, Spec
 
     tables = generate_tables(n, seed=3)
-    spec = Spec(
-        fields=tuple(Field(f) for f in GENERATED_FIELDS), left_id="owner_id", right_id="car_id"
-    )
+    left, right = tables.owners.copy(), tables.cars.copy()
+    names = list(GENERATED_FIELDS)
+    if eight:
+        rng = np.random.default_rng(3)
+        left["phone"] = [f"+61 4{d:08d}" for d in rng.integers(0, 10**8, size=len(left))]
+        owner = dict(zip(tables.links["right_id"], tables.links["left_id"]))
+        by_owner = left.set_index("owner_id")
+        right["email"] = [by_owner["email"].get(owner.get(c)) for c in right["car_id"]]
+        right["phone"] = [by_owner["phone"].get(owner.get(c)) for c in right["car_id"]]
+        names = [*names[:2], "email", *names[2:], "phone"]
+    spec = Spec(fields=tuple(Field(f) for f in names), left_id="owner_id", right_id="car_id")
     return create_app(
         AppConfig(
-            left=tables.owners,
-            right=tables.cars,
+            left=left,
+            right=right,
             spec=spec,
             keep=keep,
             select=select,
-            name="six fields",
-            db_url=f"sqlite:///{tmp_path / 'six.db'}",
-            data_dir=str(tmp_path / "six-data"),
+            name=name or ("eight fields" if eight else "six fields"),
+            db_url=f"sqlite:///{folder / 'generated.db'}",
+            data_dir=str(folder / "generated-data"),
         )
     )
 

@@ -8,7 +8,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 
 from matching.demo import GENERATED_FIELDS
-from tests.helpers import LABEL, six_field_app
+from tests.helpers import LABEL, generated_app
 
 GRID = "#candidate-grid"
 PINNED = f"{GRID} .ag-floating-top .ag-row"
@@ -50,7 +50,7 @@ def classes(dash_duo, selector: str) -> set[str]:
 
 @pytest.fixture
 def six_app(tmp_path):
-    return six_field_app(tmp_path)
+    return generated_app(tmp_path)
 
 
 def test_left_record_and_first_candidate_are_seen_whole_at_1440_by_900(dash_duo, six_app):
@@ -147,4 +147,60 @@ def test_blind_switch_hides_tint_scores_and_ticks_and_keeps_the_layout(dash_duo,
     )
     dash_duo.find_element("label[for='blind-switch']").click()
     dash_duo.wait_for_element(f"{row} .score-with-bar")
+    assert dash_duo.get_logs() == []
+
+
+def test_eight_compared_fields_fit_1440_with_headers_and_ids_readable(dash_duo, tmp_path):
+    app = generated_app(tmp_path, eight=True, keep=0.4)
+    project = app.matchdesk.project(app.matchdesk.project_options()[0]["value"])
+    compared = [f.right for f in project.spec.fields]
+    assert len(compared) == 8
+    dash_duo.start_server(app)
+    viewport(dash_duo)
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 40", timeout=15)
+    best = project.candidate_rows("O0000001")["right_id"].iloc[0]
+    row = f"{ROWS} [row-id='{best}']"
+    dash_duo.wait_for_element(row)
+    headers = dash_duo.driver.execute_script(
+        """
+        return [...document.querySelectorAll('#candidate-grid .ag-header-cell-text')]
+            .map(e => [e.textContent.replace(/\\u200b/g, ''), e.scrollWidth <= e.clientWidth + 1]);
+        """
+    )
+    names = [name for name, _ in headers if name]
+    assert names[: len(compared) + 2] == ["Score", *compared, "car_id"]
+    assert all(whole for _, whole in headers), f"a header is cut: {headers}"
+    assert seen_whole(dash_duo, f"{row} [col-id='car_id']"), "the candidate's id is cut"
+    assert seen_whole(dash_duo, f"{PINNED} [col-id='car_id']"), "the left record's id is cut"
+    right_edge = dash_duo.driver.execute_script(
+        """
+        const view = document.querySelector('#candidate-grid .ag-center-cols-viewport');
+        const cells = [...document.querySelectorAll(arguments[0])];
+        return [view.getBoundingClientRect().right, window.innerWidth,
+                Math.max(...cells.map(c => c.getBoundingClientRect().right))];
+        """,
+        ", ".join(f"{row} [col-id='{c}']" for c in compared),
+    )
+    view_right, window_width, cells_right = right_edge
+    assert cells_right <= min(view_right, window_width) + 1, "compared fields need a scroll"
+    assert dash_duo.get_logs() == []
+
+
+def test_show_scores_writes_field_scores_in_the_cells_and_keeps_the_ticks(dash_duo, six_app):
+    dash_duo.start_server(six_app)
+    viewport(dash_duo)
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 40", timeout=15)
+    project = six_app.matchdesk.project(six_app.matchdesk.project_options()[0]["value"])
+    second = f"{ROWS} [row-id='{project.candidate_rows('O0000001')['right_id'].iloc[1]}']"
+    dash_duo.wait_for_element(second)
+    press(dash_duo, "jj ")
+    deadline = time.time() + 5
+    while "ag-row-selected" not in classes(dash_duo, second):
+        assert time.time() < deadline, "space did not tick the second candidate"
+        time.sleep(0.1)
+    assert not dash_duo.driver.find_elements("css selector", f"{second} .cell-score")
+    dash_duo.find_element("label[for='show-scores-switch']").click()
+    dash_duo.wait_for_element(f"{second} [col-id='surname'] .cell-score")
+    assert "ag-row-selected" in classes(dash_duo, second), "turning on scores lost a tick"
+    assert dash_duo.find_element(LABEL).text == "Record 1 of 40"
     assert dash_duo.get_logs() == []

@@ -8,6 +8,7 @@ import subprocess
 
 import pandas as pd
 import pytest
+from dash import no_update
 
 from components.ids import ids
 from components.review import (
@@ -22,7 +23,7 @@ from components.review import (
 from matching.demo import GENERATED_FIELDS
 from matching.project import record_view
 from matching.spec import Field
-from tests.helpers import patched, review_step, six_field_app
+from tests.helpers import generated_app, patched, review_step
 
 TINTS = {cls for cls, _, _ in SIMILARITY_BANDS} | {MISSING_CLASS}
 
@@ -30,7 +31,7 @@ TINTS = {cls for cls, _, _ in SIMILARITY_BANDS} | {MISSING_CLASS}
 @pytest.fixture
 def six(tmp_path):
     """The six-field app's services and project."""
-    services = six_field_app(tmp_path).matchdesk
+    services = generated_app(tmp_path).matchdesk
     return services, services.project(services.project_options()[0]["value"])
 
 
@@ -206,3 +207,12 @@ def test_every_record_gets_the_same_columns(six):
     second = review_step(services, project, ids.SKIP, first["view"])
     assert second["label"] == "Record 2 of 40"
     assert second["columns"] == first["columns"]
+
+
+def test_show_scores_keeps_the_record_and_the_reviewers_ticks(six):
+    services, project = six
+    first = review_step(services, project)
+    out = review_step(services, project, ids.SHOW_SCORES, first["view"], show_scores=True)
+    assert out["label"] == first["label"]
+    assert out["rows"] is no_update and out["selected"] is no_update
+    assert any(c.get("cellRenderer") == "ValueWithScore" for c in out["columns"])
