@@ -7,9 +7,11 @@ from dash import Input, Output, State, ctx, dcc, no_update
 from callbacks.services import Services, services_of
 from components.ids import ids
 from components.matched import matched_columns, record_columns
+from matching.desk import CARDINALITIES
 from matching.export import matched_table, to_csv_bytes, to_excel_bytes, to_parquet_bytes
-from matching.matched import matched_frame, page
+from matching.matched import conflict_rows, matched_frame, page
 from matching.project import Project
+from matching.roles import allowed
 
 __all__ = [
     "register",
@@ -17,6 +19,7 @@ __all__ = [
     "remove_matches",
     "update_matched",
     "matched_rows",
+    "update_conflicts",
     "export_matches",
     "MATCHED_OUTPUTS",
 ]
@@ -136,6 +139,73 @@ def matched_rows(services: Services, project_id, request) -> dict:
     return {"rowData": rows, "rowCount": count}
 
 
+#: Conflict button -> what the lead keeps: the selected record, all of them, or none.
+RESOLUTIONS = {
+    ids.CONFLICT_KEEP: "selected",
+    ids.CONFLICT_KEEP_ALL: "*",
+    ids.CONFLICT_SEND_BACK: None,
+}
+
+CONFLICT_OUTPUTS = {
+    "rows": Output(ids.CONFLICT_GRID, "rowData"),
+    "summary": Output(ids.CONFLICT_SUMMARY, "children"),
+    "cardinality": Output(ids.CARDINALITY, "value"),
+    "done": Output(ids.CONFLICT_DONE, "data"),
+}
+
+
+def _set_cardinality(services: Services, project: Project, value, role: str) -> str | None:
+    """Save how records pair; returns a message when refused."""
+    if value not in CARDINALITIES:
+        return "Choose one of the listed ways records pair; nothing was changed."
+    if not allowed(role, "save_thresholds"):
+        return "Only a lead or an admin may change how records pair; nothing was changed."
+    record = services.log.project(project.project_id)
+    services.log.update_project_meta(project.project_id, {**record["meta"], "cardinality": value})
+    return None
+
+
+def update_conflicts(
+    services: Services, project_id, tab, trigger, selected, reviewer, cardinality
+) -> dict:
+    """Resolve the selected conflict or save how records pair, then list the conflicts."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
+    if project is None:
+        return {"rows": [], "summary": "", "cardinality": None, "done": no_update}
+    acting = trigger in RESOLUTIONS or trigger == ids.CARDINALITY
+    if tab != "matched" and not acting:
+        return dict.fromkeys(CONFLICT_OUTPUTS, no_update)
+    who, role = services.actor(reviewer)
+    desk = services.desk(project)
+    message, done = "", no_update
+    if trigger == ids.CARDINALITY and cardinality != desk.cardinality():
+        message = _set_cardinality(services, project, cardinality, role) or "Saved. "
+    elif trigger in RESOLUTIONS:
+        row = selected[0] if isinstance(selected, list) and selected else None
+        if not isinstance(row, dict) or "right_id" not in row:
+            message = "Select a conflict first. "
+        else:
+            keep = RESOLUTIONS[trigger]
+            keep = str(row.get("left_id")) if keep == "selected" else keep
+            outcome = desk.resolve_conflict(who, str(row["right_id"]), keep, role=role)
+            message = (outcome.message or "Resolved; Undo on this tab reverts it.") + " "
+            done = {"written": outcome.written, "version": desk.refresh().last_seq}
+    conflicts = desk.conflicts()
+    count = len(conflicts)
+    summary = (
+        "No conflicts."
+        if not count
+        else f"{count:,} right record{'s are' if count > 1 else ' is'} matched to more than "
+        "one left record. A lead keeps one, keeps all as exceptions, or sends them back."
+    )
+    return {
+        "rows": conflict_rows(project, desk.refresh(), conflicts),
+        "summary": message + summary,
+        "cardinality": desk.cardinality(),
+        "done": done,
+    }
+
+
 def export_matches(services: Services, project_id, trigger):
     project = services.project(project_id)
     if project is None or trigger not in _WRITERS:
@@ -148,7 +218,9 @@ def export_matches(services: Services, project_id, trigger):
 def register(app) -> None:
     services = services_of(app)
 
-    def describe_matches(project_id, tab, _remove, _undo, chosen, selected, reviewer, seen):
+    def describe_matches(
+        project_id, tab, _remove, _undo, chosen, _resolved, selected, reviewer, seen
+    ):
         return update_matched(
             services, project_id, tab, ctx.triggered_id, selected, reviewer, seen, chosen
         )
@@ -161,11 +233,29 @@ def register(app) -> None:
             Input(ids.MATCHED_REMOVE, "n_clicks"),
             Input(ids.MATCHED_UNDO, "n_clicks"),
             Input(ids.MATCHED_COLUMNS, "value"),
+            Input(ids.CONFLICT_DONE, "data"),
             State(ids.MATCHED_GRID, "selectedRows"),
             State(ids.REVIEWER, "value"),
             State(ids.MATCHED_STORE, "data"),
         ],
     )(describe_matches)
+
+    def describe_conflicts(project_id, tab, _clicks, cardinality, selected, reviewer):
+        return update_conflicts(
+            services, project_id, tab, ctx.triggered_id, selected, reviewer, cardinality
+        )
+
+    app.callback(
+        output=CONFLICT_OUTPUTS,
+        inputs=[
+            Input(ids.PROJECT_SELECT, "value"),
+            Input(ids.TABS, "active_tab"),
+            [Input(button, "n_clicks") for button in RESOLUTIONS],
+            Input(ids.CARDINALITY, "value"),
+            State(ids.CONFLICT_GRID, "selectedRows"),
+            State(ids.REVIEWER, "value"),
+        ],
+    )(describe_conflicts)
 
     def send_matched_rows(request, project_id):
         return matched_rows(services, project_id, request)

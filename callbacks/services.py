@@ -15,7 +15,7 @@ import pandas as pd
 from flask_caching import Cache
 from sqlalchemy.exc import SQLAlchemyError
 
-from matching.desk import ReviewDesk
+from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
 from matching.project import Project, build_project, load_tables, save_tables
 from matching.spec import Spec
 from matching.store import DecisionLog
@@ -88,6 +88,7 @@ class Services:
                 project,
                 lease_seconds=self.config.lease_seconds,
                 thresholds=lambda: self.thresholds(project),
+                cardinality=lambda: self.cardinality(project),
             )
             self._desks[project.project_id] = desk
         return desk
@@ -170,6 +171,11 @@ class Services:
             "keep": float(meta.get("keep", project.keep)),
             "select": float(meta.get("select", project.select)),
         }
+
+    def cardinality(self, project: Project) -> str:
+        """How records may pair in a project (see ``matching.desk.CARDINALITIES``)."""
+        record = self.log.project(project.project_id) or {"meta": {}}
+        return str(record["meta"].get("cardinality", DEFAULT_CARDINALITY))
 
     def project_options(self) -> list[dict]:
         """The projects for the navbar; none while the database cannot be read."""

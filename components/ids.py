@@ -53,6 +53,13 @@ class ids:
     MATCHED_SUMMARY = "matched-summary"
     MATCHED_STORE = "matched-store"
     MATCHED_COLUMNS = "matched-columns"
+    CONFLICT_GRID = "conflict-grid"
+    CONFLICT_SUMMARY = "conflict-summary"
+    CONFLICT_KEEP = "conflict-keep-button"
+    CONFLICT_KEEP_ALL = "conflict-keep-all-button"
+    CONFLICT_SEND_BACK = "conflict-send-back-button"
+    CARDINALITY = "cardinality-select"
+    CONFLICT_DONE = "conflict-done-store"
 
     # data panel
     DATA_PANEL = "data-panel"

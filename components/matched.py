@@ -8,7 +8,14 @@ from dash import dcc, html
 
 from components.ids import ids
 
-__all__ = ["matched_tab", "matched_columns", "record_columns"]
+__all__ = [
+    "matched_tab",
+    "matched_columns",
+    "record_columns",
+    "conflicts_panel",
+    "CARDINALITY_OPTIONS",
+    "CONFLICT_COLUMNS",
+]
 
 
 def record_columns(columns: list[str]) -> list[str]:
@@ -34,6 +41,92 @@ def matched_columns(columns: list[str], shown: list[str] | None = None) -> list[
             spec["filter"] = "agNumberColumnFilter"
         out.append(spec)
     return out
+
+
+#: What the cardinality choices mean, for the page.
+CARDINALITY_OPTIONS = [
+    {
+        "label": "Each right record matched once; a left record may have several",
+        "value": "many-to-one",
+    },
+    {"label": "One to one: each record on both sides matched once", "value": "one-to-one"},
+    {
+        "label": "Each left record matched once; a right record may match several",
+        "value": "one-to-many",
+    },
+    {"label": "Many to many: no limit", "value": "many-to-many"},
+]
+
+CONFLICT_COLUMNS = [
+    {"field": "right_id", "headerName": "Right record", "width": 130},
+    {"field": "right", "headerName": "Right values", "flex": 2},
+    {"field": "left_id", "headerName": "Matched to", "width": 130},
+    {"field": "left", "headerName": "Left values", "flex": 2},
+    {"field": "reviewer", "headerName": "By", "width": 120},
+    {"field": "decided_at", "headerName": "When", "width": 170},
+    {"field": "automatic", "headerName": "Automatic", "width": 110},
+]
+
+
+def conflicts_panel() -> html.Div:
+    """Right records matched to several left records, and what a lead may do about each."""
+    return html.Div(
+        [
+            html.H5("Conflicts", className="mt-4"),
+            html.Div(
+                [
+                    html.Label("How records pair", htmlFor=ids.CARDINALITY, className="me-2"),
+                    dcc.Dropdown(
+                        id=ids.CARDINALITY,
+                        options=CARDINALITY_OPTIONS,
+                        clearable=False,
+                        style={"minWidth": "32rem"},
+                    ),
+                ],
+                className="d-flex align-items-center mb-2",
+            ),
+            html.P(id=ids.CONFLICT_SUMMARY, className="text-muted mb-2"),
+            html.Div(
+                [
+                    dbc.Button(
+                        "Keep selected match",
+                        id=ids.CONFLICT_KEEP,
+                        color="success",
+                        outline=True,
+                        className="me-2",
+                    ),
+                    dbc.Button(
+                        "Keep all as exceptions",
+                        id=ids.CONFLICT_KEEP_ALL,
+                        color="secondary",
+                        outline=True,
+                        className="me-2",
+                    ),
+                    dbc.Button(
+                        "Send back for review",
+                        id=ids.CONFLICT_SEND_BACK,
+                        color="danger",
+                        outline=True,
+                    ),
+                ],
+                className="mb-2",
+            ),
+            dag.AgGrid(
+                id=ids.CONFLICT_GRID,
+                rowData=[],
+                columnDefs=CONFLICT_COLUMNS,
+                getRowId="params.data.right_id + '\u241f' + params.data.left_id",
+                defaultColDef={"resizable": True, "sortable": True},
+                dashGridOptions={
+                    "rowSelection": {"mode": "singleRow", "checkboxes": True},
+                    "domLayout": "autoHeight",
+                    "suppressFieldDotNotation": True,
+                },
+                className="ag-theme-quartz",
+                style={"width": "100%"},
+            ),
+        ]
+    )
 
 
 def matched_tab() -> html.Div:
@@ -100,6 +193,8 @@ def matched_tab() -> html.Div:
                 className="ag-theme-quartz",
                 style={"height": "60vh", "width": "100%"},
             ),
+            conflicts_panel(),
+            dcc.Store(id=ids.CONFLICT_DONE, data=None),
             dcc.Download(id=ids.DOWNLOAD),
             dcc.Store(id=ids.MATCHED_STORE, data=None),
         ],

@@ -157,7 +157,9 @@ class Ledger:
         self.decisions: dict[str, Standing] = {}
         self.skipped: set[str] = set()
         #: Right id -> the left ids whose decision in force accepts it.
-        self.right_owners: dict[str, set[str]] = {}
+        self.right_owners: dict[str, dict[str, None]] = {}
+        #: Event id -> the order it was applied in (the log's commit order).
+        self.order: dict[str, int] = {}
 
     # -- folding -------------------------------------------------------------
 
@@ -168,6 +170,7 @@ class Ledger:
             self._undo(act)
             return
         self.active[act.event_id] = act
+        self.order[act.event_id] = len(self.order)
         if act.batch:
             self.by_batch.setdefault(act.batch, []).append(act.event_id)
         self.stacks.setdefault(act.reviewer, []).append(act.event_id)
@@ -216,7 +219,7 @@ class Ledger:
         for r in before.right_ids if before is not None else ():
             owners = self.right_owners.get(r)
             if owners is not None:
-                owners.discard(left)
+                owners.pop(left, None)
                 if not owners:
                     del self.right_owners[r]
         if decision is None:
@@ -224,7 +227,7 @@ class Ledger:
         else:
             self.decisions[left] = decision
             for r in decision.right_ids:
-                self.right_owners.setdefault(r, set()).add(left)
+                self.right_owners.setdefault(r, {})[left] = None
         if skipped:
             self.skipped.add(left)
         else:
@@ -309,14 +312,16 @@ class Ledger:
         """Right ids accepted for more than one left record, with those left ids.
 
         A decision a lead marked as an exception does not count. Left ids are
-        in decision order (the first one matched it first).
+        in the order their decisions were written (the first one matched it first).
         """
         out = {}
         for right, owners in self.right_owners.items():
             if len(owners) > 1:
                 live = [x for x in owners if not self.decisions[x].exception]
                 if len(live) > 1:
-                    out[right] = sorted(owners, key=lambda x: self.decisions[x].time)
+                    out[right] = sorted(
+                        owners, key=lambda x: self.order[self.decisions[x].event_id]
+                    )
         return out
 
     def counts(self) -> dict[str, int]:

@@ -17,7 +17,7 @@ import pandas as pd
 from matching.desk import Ledger
 from matching.project import Project
 
-__all__ = ["matched_frame", "page", "MAX_BLOCK"]
+__all__ = ["matched_frame", "conflict_rows", "page", "MAX_BLOCK"]
 
 #: The most rows one request may ask for.
 MAX_BLOCK = 1000
@@ -87,6 +87,49 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
         ],
         axis=1,
     )
+
+
+def conflict_rows(
+    project: Project, ledger: Ledger, conflicts: Mapping[str, Sequence[str]]
+) -> list[dict]:
+    """One row per record in conflict over a right record, both sides shown.
+
+    Returns
+    -------
+    list of dict
+        ``right_id, left_id``, ``right`` and ``left`` (each record's values but
+        its ID, joined with " · "), ``reviewer, decided_at, automatic`` and
+        ``first`` (True for the record that matched it first), grouped by right
+        id, first match first.
+    """
+
+    def summary(frame: pd.DataFrame, pos: int, id_column: str | None) -> str:
+        row = frame.iloc[pos]
+        return " · ".join(
+            str(v) for c, v in row.items() if c != id_column and v is not None and v == v
+        )
+
+    spec = project.spec
+    rows = []
+    for right, lefts in conflicts.items():
+        right_text = summary(project.right, project.right_pos[right], spec.right_id)
+        for i, left in enumerate(lefts):
+            d = ledger.decisions[left]
+            rows.append(
+                {
+                    "right_id": right,
+                    "right": right_text,
+                    "left_id": left,
+                    "left": summary(project.left, project.left_pos[left], spec.left_id),
+                    "reviewer": d.reviewer,
+                    "decided_at": pd.Timestamp(d.time, unit="s", tz="UTC").strftime(
+                        "%Y-%m-%d %H:%M UTC"
+                    ),
+                    "automatic": bool(d.automatic),
+                    "first": i == 0,
+                }
+            )
+    return rows
 
 
 _TEXT_TESTS = {

@@ -69,13 +69,15 @@ def test_the_review_view_marks_a_candidate_matched_elsewhere(tmp_path):
 
 
 def test_two_reviewers_racing_for_one_right_record_make_one_conflict(tmp_path):
-    desks = [desk_for(tmp_path, lease_seconds=0) for _ in range(2)]
+    desks = [desk_for(tmp_path) for _ in range(2)]  # two workers' desks on one log
+    views = [desks[0].next_view("r0"), desks[1].next_view("r1")]
+    assert [v["left_id"] for v in views] == ["L1", "L2"]
     go = threading.Barrier(2)
     outs = {}
 
     def race(i, left):
         go.wait()
-        outs[left] = desks[i].decide(f"r{i}", view(left), "accept", ["R1"])
+        outs[left] = desks[i].decide(f"r{i}", views[i], "accept", ["R1"])
 
     threads = [threading.Thread(target=race, args=a) for a in ((0, "L1"), (1, "L2"))]
     for t in threads:
@@ -117,3 +119,51 @@ def test_bulk_auto_accept_never_makes_a_conflict_and_says_how_many_it_left(tmp_p
     assert desk.conflicts() == {}
     assert "L3" in ledger.decisions and "L1" not in ledger.decisions
     assert desk.bulk_preview("lee", "accept", threshold=0.6) == 0
+
+
+def test_conflicts_panel_resolves_for_a_lead_only(tmp_path):
+    from app import create_app
+    from callbacks.matched import update_conflicts
+    from callbacks.services import AppConfig
+    from components.ids import ids
+
+    app = create_app(
+        AppConfig(
+            left=PROJECT.left,
+            right=PROJECT.right,
+            spec=PROJECT.spec,
+            keep=0.5,
+            select=0.8,
+            db_url=f"sqlite:///{tmp_path / 'app.db'}",
+            data_dir=str(tmp_path / "data"),
+        )
+    )
+    services = app.matchdesk
+    project = services.project(services.project_options()[0]["value"])
+    desk = services.desk(project)
+    desk.decide("ann", view("L1"), "accept", ["R1"])
+    desk.release("ann")  # ann was given L2 next; bob takes it
+    assert desk.decide("bob", desk.next_view("bob"), "accept", ["R1"]).message
+
+    def panel(trigger=None, selected=(), who="lee", cardinality="many-to-one", role="lead"):
+        services.actor = lambda typed: (who, role)
+        return update_conflicts(
+            services, project.project_id, "matched", trigger, list(selected), who, cardinality
+        )
+
+    shown = panel()
+    assert [(r["right_id"], r["left_id"], r["first"]) for r in shown["rows"]] == [
+        ("R1", "L1", True),
+        ("R1", "L2", False),
+    ]
+    assert "Ann Lee" in shown["rows"][0]["right"] and shown["cardinality"] == "many-to-one"
+    refused = panel(ids.CONFLICT_KEEP, [shown["rows"][1]], who="bob", role="reviewer")
+    assert "lead" in refused["summary"] and len(refused["rows"]) == 2
+    kept = panel(ids.CONFLICT_KEEP, [shown["rows"][1]])
+    assert kept["rows"] == [] and kept["done"]["written"] == 1
+    assert {k: d.right_ids for k, d in desk.refresh().decisions.items()} == {"L2": ("R1",)}
+    assert "Only a lead" in panel(ids.CARDINALITY, cardinality="one-to-one", role="reviewer")[
+        "summary"
+    ]
+    assert panel(ids.CARDINALITY, cardinality="one-to-one")["cardinality"] == "one-to-one"
+    assert desk.cardinality() == "one-to-one"
