@@ -541,7 +541,16 @@ class ReviewDesk:
             left_id = self.project.queue[pos]
             view.update(record_view(self.project, left_id, keep=th["keep"], select=th["select"]))
             view["position"] = pos
-            view["taken"] = self._taken(ledger, left_id, [r["_right_id"] for r in view["rows"]])
+            taken = self._taken(ledger, left_id, [r["_right_id"] for r in view["rows"]])
+            view["taken"] = taken
+            # A candidate matched elsewhere is never ticked for the reviewer: accepting it
+            # would make a conflict, which should be a choice, not a default.
+            view["selected"] = [r for r in view["selected"] if r not in taken]
+            for row in view["rows"]:
+                hit = taken.get(row["_right_id"])
+                if hit is not None:
+                    how = " automatically" if hit["automatic"] else ""
+                    row["_taken"] = f"matched to {hit['left_id']}{how} by {hit['reviewer']}"
         return view
 
     def _taken(self, ledger: Ledger, left_id: str, rights: list[str]) -> dict[str, dict]:

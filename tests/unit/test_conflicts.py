@@ -66,6 +66,8 @@ def test_the_review_view_marks_a_candidate_matched_elsewhere(tmp_path):
     shown = desk.next_view("bob")
     assert shown["left_id"] == "L2"
     assert shown["taken"]["R1"] == {"left_id": "L1", "reviewer": "ann", "automatic": False}
+    assert "R1" not in shown["selected"]  # never ticked for the reviewer
+    assert shown["rows"][0]["_taken"] == "matched to L1 by ann"
 
 
 def test_two_reviewers_racing_for_one_right_record_make_one_conflict(tmp_path):
