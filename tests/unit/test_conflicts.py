@@ -164,8 +164,9 @@ def test_conflicts_panel_resolves_for_a_lead_only(tmp_path):
     kept = panel(ids.CONFLICT_KEEP, [shown["rows"][1]])
     assert kept["rows"] == [] and kept["done"]["written"] == 1
     assert {k: d.right_ids for k, d in desk.refresh().decisions.items()} == {"L2": ("R1",)}
-    assert "Only a lead" in panel(ids.CARDINALITY, cardinality="one-to-one", role="reviewer")[
-        "summary"
-    ]
+    assert (
+        "Only a lead"
+        in panel(ids.CARDINALITY, cardinality="one-to-one", role="reviewer")["summary"]
+    )
     assert panel(ids.CARDINALITY, cardinality="one-to-one")["cardinality"] == "one-to-one"
     assert desk.cardinality() == "one-to-one"
