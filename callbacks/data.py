@@ -6,17 +6,33 @@ import base64
 import hashlib
 from pathlib import Path
 
-from dash import ALL, Input, Output, Patch, State, ctx, no_update
+import pandas as pd
+from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
 
 from callbacks.services import Services, services_of
-from components.data import field_controls
+from components.data import field_controls, learned_table, rule_count_table
 from components.ids import field_row, ids
+from matching.blocking import Blocking
+from matching.candidates import learn, plan
 from matching.io import TableReadError, load_table, read_table
-from matching.spec import Field, Spec
+from matching.spec import Block, Field, Spec, parse_block
+from matching.weights import LearnedWeights
 
-__all__ = ["register", "read_upload", "build_spec", "count_message"]
+__all__ = [
+    "register",
+    "read_upload",
+    "build_spec",
+    "count_message",
+    "parse_rules",
+    "count_view",
+    "learn_for",
+    "PAIR_BUDGET",
+]
 
 SIDES = ("left", "right")
+
+#: Above this many pairs the Data panel warns before a run.
+PAIR_BUDGET = 50_000_000
 
 
 def read_upload(services: Services, contents: str, filename: str) -> dict:
@@ -48,8 +64,43 @@ def uploaded_frame(services: Services, info: dict):
     return read_table(Path(services.config.data_dir) / "uploads" / f"{info['token']}.parquet")
 
 
-def build_spec(lefts, rights, scorers, weights, left_id, right_id) -> Spec:
-    """The Spec of the Data panel's field rows; rows without a left column are ignored."""
+def parse_rules(text: str | None) -> tuple[Block, ...]:
+    """Blocking rules, one per line (blank lines ignored); ``ValueError`` names a bad one."""
+    return tuple(parse_block(line) for line in (text or "").splitlines() if line.strip())
+
+
+def count_view(left: pd.DataFrame, right: pd.DataFrame, rules_text: str | None):
+    """The pair count the panel shows: per rule with blocking, else the full product.
+
+    Raises ``ValueError`` naming a bad rule or a rule's missing column.
+    """
+    rules = parse_rules(rules_text)
+    if not rules:
+        total = len(left) * len(right)
+        note = f"{total:,} pairs to score ({len(left):,} x {len(right):,})"
+        return rule_count_table([], total, budget=PAIR_BUDGET, note=note)
+    counts = Blocking(left, right, rules).count()
+    rows = [(c.rule, c.pairs, c.added) for c in counts]
+    total = sum(c.added for c in counts)
+    note = f"{total:,} pairs to score after blocking"
+    return rule_count_table(rows, total, budget=PAIR_BUDGET, note=note)
+
+
+def learn_for(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> LearnedWeights:
+    """Fellegi-Sunter weights for the spec's fields over its blocked pairs."""
+    if not spec.block:
+        raise ValueError("add a blocking rule first: weights are learned over blocked pairs")
+    job, ranges = plan(left, right, spec, keep=0.0, top_k=None)
+    return learn(job, ranges)
+
+
+def build_spec(
+    lefts, rights, scorers, weights, left_id, right_id, rules_text=None, learned=None
+) -> Spec:
+    """The Spec of the Data panel's field rows; rows without a left column are ignored.
+
+    ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields.
+    """
     fields = []
     for left, right, scorer, weight in zip(lefts, rights, scorers, weights):
         if not left:
@@ -59,7 +110,16 @@ def build_spec(lefts, rights, scorers, weights, left_id, right_id) -> Spec:
         fields.append(
             Field(left=left, right=right or left, scorer=scorer or "qratio", weight=float(weight))
         )
-    return Spec(fields=tuple(fields), left_id=left_id or None, right_id=right_id or None)
+    weights_for = None
+    if learned and tuple(learned["fields"]) == tuple(f.name for f in fields):
+        weights_for = LearnedWeights.from_dict(learned)
+    return Spec(
+        fields=tuple(fields),
+        left_id=left_id or None,
+        right_id=right_id or None,
+        block=parse_rules(rules_text),
+        learned=weights_for,
+    )
 
 
 def count_message(uploads: dict) -> str:
@@ -124,22 +184,65 @@ def register(app) -> None:
         prevent_initial_call=True,
     )(update_fields)
 
-    def update_pair_count(uploads, lefts):
+    def update_pair_count(uploads, lefts, rules_text):
         ready = all(s in (uploads or {}) for s in SIDES) and any(lefts or [])
-        return count_message(uploads), not ready
+        if not all(s in (uploads or {}) for s in SIDES):
+            return count_message(uploads), True
+        try:
+            left = uploaded_frame(services, uploads["left"])
+            right = uploaded_frame(services, uploads["right"])
+            return count_view(left, right, rules_text), not ready
+        except (ValueError, OSError) as exc:
+            return f"⚠ {exc}", True
 
     app.callback(
         Output(ids.PAIR_COUNT, "children"),
         Output(ids.RUN, "disabled"),
         Input(ids.UPLOAD_STORE, "data"),
         Input(field_row("left", ALL), "value"),
+        Input(ids.BLOCK_RULES, "value"),
     )(update_pair_count)
 
-    def run_project(_n, uploads, lefts, rights, scorers, weights, left_id, right_id, keep, select):
+    def learn_weights(_n, uploads, lefts, rights, scorers, weights, left_id, right_id, rules):
         try:
             if not all(s in (uploads or {}) for s in SIDES):
                 raise ValueError("upload both tables first")
-            spec = build_spec(lefts, rights, scorers, weights, left_id, right_id)
+            spec = build_spec(lefts, rights, scorers, weights, left_id, right_id, rules)
+            left = uploaded_frame(services, uploads["left"])
+            right = uploaded_frame(services, uploads["right"])
+            learned = learn_for(left, right, spec).to_dict()
+        except (ValueError, TableReadError, OSError) as exc:
+            return None, f"⚠ Could not learn weights: {exc}"
+        caption = html.Div(
+            "Learned match weights, log2(m/u); Run scores with them while the fields stay "
+            "the same.",
+            className="text-muted",
+        )
+        return learned, html.Div([learned_table(learned), caption])
+
+    app.callback(
+        Output(ids.LEARNED_STORE, "data"),
+        Output(ids.LEARNED_VIEW, "children"),
+        Input(ids.LEARN_WEIGHTS, "n_clicks"),
+        State(ids.UPLOAD_STORE, "data"),
+        State(field_row("left", ALL), "value"),
+        State(field_row("right", ALL), "value"),
+        State(field_row("scorer", ALL), "value"),
+        State(field_row("weight", ALL), "value"),
+        State(ids.LEFT_ID, "value"),
+        State(ids.RIGHT_ID, "value"),
+        State(ids.BLOCK_RULES, "value"),
+        prevent_initial_call=True,
+    )(learn_weights)
+
+    def run_project(
+        _n, uploads, lefts, rights, scorers, weights, left_id, right_id, keep, select, *more
+    ):
+        rules, learned = more
+        try:
+            if not all(s in (uploads or {}) for s in SIDES):
+                raise ValueError("upload both tables first")
+            spec = build_spec(lefts, rights, scorers, weights, left_id, right_id, rules, learned)
             for name, value in (("keep", keep), ("pre-select", select)):
                 if value is None or not 0 <= float(value) <= 1:
                     raise ValueError(f"{name} must be a number between 0 and 1")
@@ -179,6 +282,8 @@ def register(app) -> None:
         State(ids.RIGHT_ID, "value"),
         State(ids.KEEP, "value"),
         State(ids.SELECT, "value"),
+        State(ids.BLOCK_RULES, "value"),
+        State(ids.LEARNED_STORE, "data"),
         prevent_initial_call=True,
     )(run_project)
 

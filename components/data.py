@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.ids import field_row, ids
 from matching.spec import SCORERS
 
-__all__ = ["data_panel", "field_controls"]
+__all__ = ["data_panel", "field_controls", "rule_count_table", "learned_table"]
 
 
 def _upload(component_id: str, info_id: str, label: str) -> html.Div:
@@ -79,6 +81,65 @@ def field_controls(
     )
 
 
+def rule_count_table(
+    rows: list[tuple[str, int, int]], total: int, *, budget: int, note: str = ""
+) -> html.Div:
+    """Pairs per blocking rule (its own, and what it adds to the rules above), then the total.
+
+    No table without rules; ``note`` follows it. A warning shows above when the
+    total is over ``budget``.
+    """
+    children = []
+    if total > budget:
+        children.append(
+            dbc.Alert(
+                f"{total:,} pairs is over the budget of {budget:,}: add a column to a rule "
+                "or use a narrower one.",
+                color="warning",
+                className="py-1 mb-1",
+            )
+        )
+    if rows:
+        body = [
+            html.Tr([html.Td(rule), html.Td(f"{own:,}"), html.Td(f"{added:,}")])
+            for rule, own, added in rows
+        ]
+        body.append(html.Tr([html.Th("total"), html.Td(""), html.Th(f"{total:,}")]))
+        children.append(
+            dbc.Table(
+                [
+                    html.Thead(html.Tr([html.Th("rule"), html.Th("pairs"), html.Th("adds")])),
+                    html.Tbody(body),
+                ],
+                size="sm",
+                className="mb-1",
+            )
+        )
+    if note:
+        children.append(html.Div(note))
+    return html.Div(children)
+
+
+def learned_table(learned: dict) -> dbc.Table:
+    """Learned match weights, log2(m/u), per field and similarity level."""
+    levels = ["exact", *(f"≥ {b:g}" for b in learned["bounds"]), "other"]
+    rows = []
+    for name, m, u in zip(learned["fields"], learned["m"], learned["u"]):
+        cells = [html.Td(name)]
+        for mk, uk in zip(m, u):
+            weight = math.log2(max(mk, 1e-4) / max(uk, 1e-4))
+            cells.append(html.Td(f"{weight:+.1f}", title=f"m {mk:.3f}, u {uk:.4f}"))
+        rows.append(html.Tr(cells))
+    return dbc.Table(
+        [
+            html.Thead(html.Tr([html.Th("field"), *(html.Th(level) for level in levels)])),
+            html.Tbody(rows),
+        ],
+        size="sm",
+        className="mb-1",
+    )
+
+
 def data_panel() -> dbc.Offcanvas:
     return dbc.Offcanvas(
         [
@@ -114,6 +175,31 @@ def data_panel() -> dbc.Offcanvas:
                 size="sm",
                 color="secondary",
                 outline=True,
+                className="mb-3",
+            ),
+            dbc.Label(
+                "Blocking rules, one per line (e.g. exact:postcode or exact:surname+birth_date)"
+            ),
+            dbc.Textarea(
+                id=ids.BLOCK_RULES,
+                placeholder="none: every pair is scored",
+                rows=3,
+                debounce=True,
+                className="mb-2 font-monospace small",
+            ),
+            html.Div(
+                [
+                    dbc.Button(
+                        "Learn weights",
+                        id=ids.LEARN_WEIGHTS,
+                        size="sm",
+                        color="secondary",
+                        outline=True,
+                        className="mb-1",
+                    ),
+                    html.Div(id=ids.LEARNED_VIEW, className="small"),
+                    dcc.Store(id=ids.LEARNED_STORE, data=None),
+                ],
                 className="mb-3",
             ),
             dbc.Row(

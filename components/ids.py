@@ -75,6 +75,10 @@ class ids:
     KEEP = "keep-input"
     SELECT = "select-input"
     PAIR_COUNT = "pair-count"
+    BLOCK_RULES = "block-rules-input"
+    LEARN_WEIGHTS = "learn-weights-button"
+    LEARNED_VIEW = "learned-weights"
+    LEARNED_STORE = "learned-store"
     RUN = "run-button"
     DATA_MESSAGE = "data-message"
 

@@ -1,0 +1,98 @@
+"""Data panel: blocking rules with a live per-rule pair count, learned weights, run."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from callbacks.data import PAIR_BUDGET, build_spec, count_view, learn_for, parse_rules
+from components.data import learned_table
+from matching.blocking import Blocking
+from matching.demo import generate_tables
+from matching.spec import parse_block
+
+
+@pytest.fixture(scope="module")
+def people():
+    tables = generate_tables(600, seed=9)
+    return tables.owners, tables.cars
+
+
+def texts(component) -> list[str]:
+    """Every string in a component tree, in order."""
+    out = []
+
+    def walk(node):
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, (list, tuple)):
+            for child in node:
+                walk(child)
+        elif hasattr(node, "children"):
+            walk(node.children)
+
+    walk(component)
+    return out
+
+
+def test_rules_are_read_one_per_line_and_a_bad_one_is_named():
+    assert parse_rules("exact:postcode\n\n  exact:surname+birth_date \n") == (
+        parse_block("exact:postcode"),
+        parse_block("exact:surname+birth_date"),
+    )
+    assert parse_rules(None) == ()
+    with pytest.raises(ValueError, match="block 'exact:a\\[x\\]'"):
+        parse_rules("exact:postcode\nexact:a[x]")
+
+
+def test_count_shows_each_rule_what_it_adds_and_the_total(people):
+    left, right = people
+    text = "exact:postcode\nexact:surname+birth_date"
+    shown = texts(count_view(left, right, text))
+    counts = Blocking(left, right, parse_rules(text)).count()
+    for c in counts:
+        i = shown.index(c.rule)
+        assert shown[i + 1 : i + 3] == [f"{c.pairs:,}", f"{c.added:,}"]
+    total = sum(c.added for c in counts)
+    assert shown[-2:] == [f"{total:,}", f"{total:,} pairs to score after blocking"]
+    assert not any("budget" in t for t in shown)
+
+
+def test_count_without_rules_warns_above_the_pair_budget():
+    big = pd.DataFrame({"a": ["x"] * 10_000})
+    shown = texts(count_view(big, big.iloc[: PAIR_BUDGET // 10_000 + 1], ""))
+    assert any("over the budget" in t for t in shown)
+    assert shown[-1] == "50,010,000 pairs to score (10,000 x 5,001)"
+
+
+def test_count_of_a_rule_on_a_missing_column_names_the_rule(people):
+    left, right = people
+    with pytest.raises(ValueError, match="block 'exact:nope': the left table has no column"):
+        count_view(left, right, "exact:nope")
+
+
+def test_learned_weights_are_shown_and_used_by_the_run_while_the_fields_stay(people):
+    left, right = people
+    args = (
+        ["given_name", "surname"],
+        [None, None],
+        ["qratio", "qratio"],
+        [1, 1],
+        "owner_id",
+        "car_id",
+    )
+    spec = build_spec(*args, "exact:postcode\nexact:surname+birth_date")
+    learned = learn_for(left, right, spec).to_dict()
+    shown = texts(learned_table(learned))
+    assert shown[:2] == ["field", "exact"] and "given_name" in shown
+    with_weights = build_spec(*args, "exact:postcode", learned)
+    assert with_weights.learned is not None and with_weights.block
+    other_fields = build_spec(["surname"], [None], ["qratio"], [1], None, None, "", learned)
+    assert other_fields.learned is None
+
+
+def test_learning_needs_a_blocking_rule(people):
+    left, right = people
+    spec = build_spec(["surname"], [None], ["qratio"], [1], None, None, "")
+    with pytest.raises(ValueError, match="add a blocking rule first"):
+        learn_for(left, right, spec)
