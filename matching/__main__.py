@@ -8,9 +8,10 @@ import dataclasses
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 from matching.blocking import Blocking
-from matching.candidates import learn, plan, run_plan, validate_columns
+from matching.candidates import DEFAULT_CHUNK_ELEMENTS, learn, plan, run_plan, validate_columns
 from matching.distributed import close, connect, run_plan_dask
 from matching.io import CandidateWriter, TableReadError, load_table
 from matching.spec import Spec, parse_block, parse_field
@@ -155,6 +156,14 @@ def _count_table(left, right, spec: Spec) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _close_when_ready(pending) -> None:
+    try:
+        client = pending.result()
+    except Exception:  # the error was reported where the result was asked for
+        return
+    close(client)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -164,6 +173,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack = contextlib.ExitStack()
     try:
         spec = spec_from_args(args)
+        if args.dask and not args.count_only:
+            # Start (or reach) the cluster while the tables are read.
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+            pending = pool.submit(connect, args.dask)
+            stack.callback(_close_when_ready, pending)
         # Arrow-backed text: a tenth of the memory of Python strings at a million rows.
         left = load_table(args.left, arrow=True)
         right = load_table(args.right, arrow=True)
@@ -172,9 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             validate_columns(left.frame, right.frame, spec)
             sys.stdout.write(_count_table(left.frame, right.frame, spec))
             return 0
-        if args.dask:
-            client = connect(args.dask)
-            stack.callback(close, client)
+        client = pending.result() if args.dask else None
         slices = 4 * len(client.scheduler_info()["workers"]) if args.dask else 1
         job, ranges = plan(
             left.frame, right.frame, spec, keep=args.keep, top_k=args.top_k, slices=slices
@@ -182,6 +194,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if spec.block:
             pairs = sum(c.added for c in job.blocking.count())
             err.write(f"{pairs:,} pairs to score after blocking\n")
+            if client is not None:
+                # At least four tasks a worker, so that every worker has work to the end.
+                ranges = job.blocking.chunks(min(DEFAULT_CHUNK_ELEMENTS, pairs // slices + 1))
         else:
             err.write(f"{len(left.frame) * len(right.frame):,} pairs to score in full\n")
         if args.weights == "learn":

@@ -39,19 +39,24 @@ def connect(address: str, *, timeout: float = 30.0):
         count = address.partition(":")[2]
         if not count.isdigit() or int(count) < 1:
             raise ValueError(f"--dask {address!r}: expected local:N with N at least 1")
-        cluster = LocalCluster(
-            n_workers=int(count),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        try:
+            cluster = LocalCluster(
+                n_workers=int(count),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
+        except (OSError, RuntimeError) as exc:
+            raise ValueError(
+                f"--dask {address!r}: the local cluster did not start ({exc})"
+            ) from None
         client = Client(cluster)
         client.close_cluster = True  # read by close()
         return client
     try:
         return Client(address, timeout=timeout)
-    except (OSError, TimeoutError, ValueError) as exc:
+    except (OSError, TimeoutError, ValueError, RuntimeError) as exc:
         raise ValueError(f"--dask {address!r}: cannot reach the scheduler ({exc})") from None
 
 

@@ -114,6 +114,11 @@ def test_bad_local_address_is_a_value_error():
         connect("local:zero")
 
 
+def test_unreachable_scheduler_is_a_value_error_naming_it():
+    with pytest.raises(ValueError, match=r"'tcp://127\.0\.0\.1:9': cannot reach the scheduler"):
+        connect("tcp://127.0.0.1:9", timeout=1)
+
+
 def test_command_line_with_a_local_cluster_writes_the_local_result(people, tmp_path):
     left, right = people
     paths = tmp_path / "owners.parquet", tmp_path / "cars.parquet"
