@@ -36,6 +36,7 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
+from matching.audit import audit_sample_size, audited_errors, draw_sample
 from matching.project import Project, record_view
 from matching.review import Event, event_id, make_event
 from matching.roles import PermissionDenied, require
@@ -102,6 +103,7 @@ class _Act(NamedTuple):
     target: str | None
     edits: Mapping[str, Mapping[str, str]] | None = None
     exception: bool = False
+    sample: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, e: Event) -> _Act:
@@ -117,6 +119,7 @@ class _Act(NamedTuple):
             e.target,
             e.edits or None,
             e.exception,
+            e.sample,
         )
 
 
@@ -160,6 +163,9 @@ class Ledger:
         self.right_owners: dict[str, dict[str, None]] = {}
         #: Event id -> the order it was applied in (the log's commit order).
         self.order: dict[str, int] = {}
+        #: Audit event id -> the audit event; and its verdicts, left id -> verdict event.
+        self.audits: dict[str, _Act] = {}
+        self.verdicts: dict[str, dict[str, _Act]] = {}
 
     # -- folding -------------------------------------------------------------
 
@@ -174,6 +180,13 @@ class Ledger:
         if act.batch:
             self.by_batch.setdefault(act.batch, []).append(act.event_id)
         self.stacks.setdefault(act.reviewer, []).append(act.event_id)
+        if act.kind == "audit":
+            self.audits[act.event_id] = act
+            self.verdicts.setdefault(act.event_id, {})
+            return
+        if act.kind == "verdict":
+            self.verdicts.setdefault(act.target, {})[act.left_id] = act
+            return
         if act.left_id is not None:
             self.by_left.setdefault(act.left_id, []).append(act.event_id)
             self._fold(act.left_id)
@@ -186,7 +199,12 @@ class Ledger:
         lefts = set()
         for v in victims:
             gone = self.active.pop(v, None)
-            if gone is not None and gone.left_id is not None:
+            if gone is not None and gone.kind == "audit":
+                self.audits.pop(v, None)
+                self.verdicts.pop(v, None)
+            elif gone is not None and gone.kind == "verdict":
+                self.verdicts.get(gone.target, {}).pop(gone.left_id, None)
+            elif gone is not None and gone.left_id is not None:
                 self.by_left[gone.left_id].remove(v)
                 lefts.add(gone.left_id)
         for left in lefts:
@@ -959,6 +977,222 @@ class ReviewDesk:
         if problem:
             return Outcome(False, problem + _NOTHING)
         return Outcome(True, None, written)
+
+    # -- audits of automatic decisions ----------------------------------------
+
+    def automatic_batches(self) -> list[dict]:
+        """The automatic batches in force: ``batch, kind, reviewer, time, records``."""
+        ledger = self.refresh()
+        out = []
+        for batch, members in ledger.by_batch.items():
+            first = ledger.active.get(members[0]) if members else None
+            if first is None or not first.automatic or first.kind not in ("accept", "reject"):
+                continue
+            out.append(
+                {
+                    "batch": batch,
+                    "kind": first.kind,
+                    "reviewer": first.reviewer,
+                    "time": first.time,
+                    "records": len(members),
+                }
+            )
+        return out
+
+    def draw_audit(
+        self,
+        reviewer: str,
+        batch: str,
+        *,
+        margin: float = 0.03,
+        confidence: float = 0.95,
+        role: str = "reviewer",
+        now: float | None = None,
+    ) -> Outcome:
+        """Draw a random sample of an automatic batch for blind review by auditors.
+
+        The sample is as large as :func:`~matching.audit.audit_sample_size`
+        says for ``margin`` at ``confidence``; the same batch and margin draw
+        the same sample again (and write nothing more).
+        """
+        try:
+            require(role, "bulk")
+        except PermissionDenied as exc:
+            return Outcome(False, str(exc).capitalize() + _NOTHING)
+        if not (isinstance(margin, (int, float)) and 0.001 <= margin <= 0.5):
+            return Outcome(False, "The audit margin must be between 0.001 and 0.5" + _NOTHING)
+        now = _time.time() if now is None else now
+        ledger = self.refresh()
+        members = ledger.by_batch.get(batch, [])
+        lefts = sorted({ledger.active[m].left_id for m in members if m in ledger.active})
+        if not lefts or batch not in {b["batch"] for b in self.automatic_batches()}:
+            return Outcome(False, "There is no automatic batch of that name in force" + _NOTHING)
+        size = audit_sample_size(len(lefts), margin=margin, confidence=confidence)
+        seed = int(event_id(self.project_id, "audit", batch)[2:14], 16)
+        sample = draw_sample(lefts, size, seed=seed)
+        event = make_event(
+            "audit",
+            event_id=event_id(self.project_id, "audit", batch, margin, confidence),
+            reviewer=reviewer,
+            now=now,
+            target=batch,
+            sample=sample,
+            thresholds={"margin": float(margin), "confidence": float(confidence)},
+        )
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            written = tx.insert([event])
+            if written:
+                ledger.apply(event)
+            return written
+
+        written = self._transaction(work)
+        return Outcome(
+            True,
+            f"{size:,} of {len(lefts):,} records drawn for a blind audit"
+            f" (±{margin:.0%} at {confidence:.0%}).",
+            written,
+        )
+
+    def _audit_next(self, ledger: Ledger, busy: set[str]) -> tuple[str, str] | None:
+        """The first sampled record with no verdict that nobody else holds."""
+        for audit_id, audit in ledger.audits.items():
+            done = ledger.verdicts.get(audit_id, {})
+            for left in audit.sample:
+                if left not in done and left not in busy and left in self.project.left_pos:
+                    return audit_id, left
+        return None
+
+    def next_audit_view(self, reviewer: str, *, now: float | None = None) -> dict:
+        """The next record of an open audit for ``reviewer``, leased to them, shown blind.
+
+        Like :meth:`next_view`, with ``audit`` (the audit's id) and ``blind``
+        True; ``left_id`` is None when every drawn record has a verdict.
+        """
+        now = _time.time() if now is None else now
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            pick = self._audit_next(ledger, tx.busy(reviewer, now))
+            if pick is None:
+                tx.release(reviewer)
+                return None
+            tx.lease(pick[1], reviewer, now + self.lease_seconds)
+            return pick
+
+        pick = self._transaction(work)
+        ledger = self.ledger()
+        pending = sum(
+            len([x for x in a.sample if x not in ledger.verdicts.get(k, {})])
+            for k, a in ledger.audits.items()
+        )
+        if pick is None:
+            view = self._view(reviewer, None)
+            view.update(audit=None, blind=True, audit_open=pending)
+            return view
+        view = self._view(reviewer, self.project.left_pos[pick[1]])
+        view.update(audit=pick[0], blind=True, selected=[], audit_open=pending)
+        return view
+
+    def record_verdict(
+        self,
+        reviewer: str,
+        view: Mapping,
+        kind: str,
+        right_ids: Sequence[str] = (),
+        *,
+        role: str = "reviewer",
+        now: float | None = None,
+    ) -> Outcome:
+        """An auditor's blind answer on a drawn record; the first verdict wins.
+
+        The record's decision is not changed. ``view`` is what
+        :meth:`next_audit_view` returned; its ``audit`` and ``left_id`` are checked.
+        """
+        now = _time.time() if now is None else now
+        audit_id = view.get("audit") if isinstance(view, Mapping) else None
+        left_id = view.get("left_id") if isinstance(view, Mapping) else None
+        problem = None
+        if kind == "skip":
+            return Outcome(True, None, 0, self.next_audit_view(reviewer, now=now))
+        problem = self._decision_problem(left_id, kind, right_ids, role)
+        ledger = self.refresh()
+        audit = ledger.audits.get(audit_id) if isinstance(audit_id, str) else None
+        if problem is None and (audit is None or left_id not in audit.sample):
+            problem = "That record is not in an open audit"
+        if problem:
+            return Outcome(False, problem + _NOTHING, view=self.next_audit_view(reviewer, now=now))
+        rights = list(dict.fromkeys(map(str, right_ids))) if kind == "accept" else []
+        eid = event_id(self.project_id, reviewer, "verdict", audit_id, left_id, view.get("view_id"))
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            if tx.has_event(eid):
+                return True, None, 0
+            earlier = ledger.verdicts.get(audit_id, {}).get(left_id)
+            if earlier is not None:
+                return False, f"Record {left_id!r} was audited by {earlier.reviewer} already", 0
+            event = make_event(
+                "verdict",
+                event_id=eid,
+                reviewer=reviewer,
+                now=now,
+                left_id=left_id,
+                right_ids=rights,
+                target=audit_id,
+            )
+            tx.insert([event])
+            ledger.apply(event)
+            return True, None, 1
+
+        ok, message, written = self._transaction(work)
+        if not ok:
+            message += _NOTHING
+        return Outcome(ok, message, written, self.next_audit_view(reviewer, now=now))
+
+    def audit_results(self, *, confidence: float = 0.95) -> list[dict]:
+        """Each audit's findings: what the auditors found wrong, as a rate with its
+        Wilson interval, and the wrong automatic decisions that makes in the batch.
+
+        A verdict disagrees with an automatic accept when it says no match or
+        accepts other candidates, and with an automatic no match when it accepts.
+        """
+        ledger = self.refresh()
+        batches = {b["batch"]: b for b in self.automatic_batches()}
+        out = []
+        for audit_id, audit in ledger.audits.items():
+            batch = batches.get(audit.target)
+            if batch is None:
+                continue
+            wrong = 0
+            verdicts = ledger.verdicts.get(audit_id, {})
+            for left, verdict in verdicts.items():
+                auto = next(
+                    (
+                        ledger.active[i]
+                        for i in ledger.by_left.get(left, ())
+                        if ledger.active[i].batch == audit.target
+                    ),
+                    None,
+                )
+                if auto is None:
+                    continue
+                if auto.kind == "accept":
+                    wrong += verdict.right_ids == () or set(verdict.right_ids) != set(
+                        auto.right_ids
+                    )
+                else:
+                    wrong += bool(verdict.right_ids)
+            found = audited_errors(wrong, len(verdicts), batch["records"], confidence=confidence)
+            out.append(
+                {
+                    "audit": audit_id,
+                    "batch": audit.target,
+                    "kind": batch["kind"],
+                    "records": batch["records"],
+                    "sampled": len(audit.sample),
+                    **found,
+                }
+            )
+        return out
 
     # -- bulk ------------------------------------------------------------------
 

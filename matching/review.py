@@ -26,7 +26,7 @@ __all__ = [
     "accepted_pairs",
 ]
 
-EVENT_KINDS = ("accept", "reject", "skip", "unmatch", "undo")
+EVENT_KINDS = ("accept", "reject", "skip", "unmatch", "undo", "audit", "verdict")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,10 @@ class Event:
     the id of the event that made it, so the log says who changed whose decision.
     ``reason`` is the reviewer's optional reason or comment. ``exception`` marks
     an accept a lead let stand although its right record is matched elsewhere
-    (a conflict kept on purpose).
+    (a conflict kept on purpose). An ``audit`` event lists in ``sample`` the
+    records drawn from the automatic batch named by ``target``; a ``verdict``
+    is an auditor's blind answer on one of them (``right_ids`` accepted, none
+    for no match), ``target`` naming the audit. Neither changes a decision.
     """
 
     event_id: str
@@ -59,11 +62,13 @@ class Event:
     replaces: str | None = None
     reason: str | None = None
     exception: bool = False
+    sample: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in EVENT_KINDS:
             raise ValueError(f"unknown event kind {self.kind!r}")
         object.__setattr__(self, "right_ids", tuple(str(r) for r in self.right_ids))
+        object.__setattr__(self, "sample", tuple(str(r) for r in self.sample))
         if self.left_id is not None:
             object.__setattr__(self, "left_id", str(self.left_id))
 
@@ -85,6 +90,7 @@ class Event:
             "replaces": self.replaces,
             "reason": self.reason,
             "exception": self.exception,
+            "sample": list(self.sample),
         }
 
     @classmethod

@@ -106,7 +106,7 @@ class DatabaseGone(SQLAlchemyError):
 
 
 # The fields of an event's JSON payload that the review rules read.
-_FACTS = ("right_ids", "target", "edits", "exception")
+_FACTS = ("right_ids", "target", "edits", "exception", "sample")
 
 # SQLite allows 32766 bound parameters; stay far below it on every backend.
 _CHUNK = 500
@@ -475,8 +475,8 @@ class DecisionLog:
         """What review rules read of each event, without its scores and thresholds.
 
         Yields ``(seq, event_id, kind, left_id, right_ids, reviewer, time,
-        automatic, batch, target, edits, exception)`` oldest first (``edits``
-        None when the event has none). The database picks these fields out of the stored
+        automatic, batch, target, edits, exception, sample)`` oldest first
+        (``edits`` None when the event has none). The database picks these fields out of the stored
         JSON, so reading a million events does not parse a million payloads in
         Python.
         """
@@ -490,13 +490,14 @@ class DecisionLog:
         else:
             for seq, e in self._rows(project_id, after_seq=after_seq):
                 facts = (e.event_id, e.kind, e.left_id, e.right_ids, e.reviewer, e.time)
-                yield (seq, *facts, e.automatic, e.batch, e.target, e.edits or None, e.exception)
+                extra = (e.edits or None, e.exception, e.sample)
+                yield (seq, *facts, e.automatic, e.batch, e.target, *extra)
             return
         c = _events.c
-        rights, target, edits, exception = picked
+        rights, target, edits, exception, sample = picked
         query = (
             sa.select(c.seq, c.event_id, c.kind, c.left_id, rights, c.reviewer, c.time)
-            .add_columns(c.automatic, c.batch, target, edits, exception)
+            .add_columns(c.automatic, c.batch, target, edits, exception, sample)
             .where(c.project_id == project_id, c.seq > after_seq)
             .order_by(c.seq)
         )

@@ -68,3 +68,66 @@ def test_kappa_is_symmetric_and_one_for_identical_verdicts(pairs):
     assert ab["kappa"] == pytest.approx(ba["kappa"], nan_ok=True)
     same = cohen_kappa(a, a)
     assert math.isnan(same["kappa"]) or same["kappa"] == pytest.approx(1.0)
+
+
+# -- audits through the review desk ----------------------------------------------------
+
+
+def _desk(tmp_path, n=400):
+    import pandas as pd
+
+    from matching.desk import ReviewDesk
+    from matching.project import build_project
+    from matching.spec import Field, Spec, parse_block
+    from matching.store import DecisionLog
+
+    names = [f"person {i:04d}" for i in range(n)]
+    left = pd.DataFrame({"id": [f"L{i:04d}" for i in range(n)], "name": names})
+    right = pd.DataFrame({"id": [f"R{i:04d}" for i in range(n)], "name": names})
+    spec = Spec((Field("name"),), left_id="id", right_id="id", block=(parse_block("exact:name"),))
+    project = build_project(left, right, spec, name="audit", keep=0.5, select=0.9)
+    log = DecisionLog(f"sqlite:///{tmp_path / 'a.db'}")
+    log.ensure_project(project.project_id, name="audit", meta={})
+    return ReviewDesk(log, project)
+
+
+def test_an_audit_samples_a_batch_blind_and_estimates_its_errors(tmp_path):
+    desk = _desk(tmp_path)
+    assert desk.apply_bulk("lee", "accept", threshold=0.9, role="lead").written == 400
+    (batch,) = desk.automatic_batches()
+    assert not desk.draw_audit("ann", batch["batch"], role="reviewer").ok
+    drawn = desk.draw_audit("lee", batch["batch"], margin=0.05, role="lead")
+    assert drawn.ok and drawn.written == 1
+    assert desk.draw_audit("lee", batch["batch"], margin=0.05, role="lead").written == 0
+    size = audit_sample_size(400, margin=0.05)
+    # The truth, as a generator's links would give it: every 20th automatic match is wrong.
+    wrong_truth = {f"L{i:04d}" for i in range(0, 400, 20)}
+
+    view = desk.next_audit_view("ann")
+    assert view["blind"] is True and view["selected"] == [] and view["audit"]
+    other = desk.next_audit_view("bob")
+    assert other["left_id"] != view["left_id"]  # two auditors, two records
+    audited = []
+    while view["left_id"] is not None:
+        left = view["left_id"]
+        audited.append(left)
+        if left in wrong_truth:
+            out = desk.record_verdict("ann", view, "reject")
+        else:
+            out = desk.record_verdict("ann", view, "accept", [view["rows"][0]["_right_id"]])
+        assert out.ok, out.message
+        view = out.view
+        if len(audited) == 1:
+            late = desk.record_verdict("bob", {**other, "left_id": left}, "reject")
+            assert not late.ok and "audited by ann" in late.message
+    desk.release("bob")
+    view = desk.next_audit_view("ann")
+    while view["left_id"] is not None:  # the record bob held
+        audited.append(view["left_id"])
+        view = desk.record_verdict("ann", view, "accept", [view["rows"][0]["_right_id"]]).view
+    (result,) = desk.audit_results()
+    assert result["audited"] == result["sampled"] == size == len(set(audited))
+    assert result["wrong"] == len(wrong_truth & set(audited))
+    assert result["low"] <= 0.05 <= result["high"]
+    assert result["estimated_wrong"] == round(result["wrong"] / size * 400)
+    assert desk.refresh().counts()["decided"] == 400  # audits change no decision
