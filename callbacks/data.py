@@ -99,7 +99,8 @@ def build_spec(
 ) -> Spec:
     """The Spec of the Data panel's field rows; rows without a left column are ignored.
 
-    ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields.
+    ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields
+    and there are blocking rules (learned weights score blocked pairs only).
     """
     fields = []
     for left, right, scorer, weight in zip(lefts, rights, scorers, weights):
@@ -110,14 +111,15 @@ def build_spec(
         fields.append(
             Field(left=left, right=right or left, scorer=scorer or "qratio", weight=float(weight))
         )
+    rules = parse_rules(rules_text)
     weights_for = None
-    if learned and tuple(learned["fields"]) == tuple(f.name for f in fields):
+    if rules and learned and tuple(learned["fields"]) == tuple(f.name for f in fields):
         weights_for = LearnedWeights.from_dict(learned)
     return Spec(
         fields=tuple(fields),
         left_id=left_id or None,
         right_id=right_id or None,
-        block=parse_rules(rules_text),
+        block=rules,
         learned=weights_for,
     )
 

@@ -89,6 +89,7 @@ def test_learned_weights_are_shown_and_used_by_the_run_while_the_fields_stay(peo
     assert with_weights.learned is not None and with_weights.block
     other_fields = build_spec(["surname"], [None], ["qratio"], [1], None, None, "", learned)
     assert other_fields.learned is None
+    assert build_spec(*args, "", learned).learned is None
 
 
 def test_learning_needs_a_blocking_rule(people):
