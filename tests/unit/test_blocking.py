@@ -269,3 +269,38 @@ def test_bad_rule_exits_2_naming_it(files, tmp_path, rule, message):
     assert done.returncode == 2
     assert message in done.stderr.strip().splitlines()[-1]
     assert not out.exists()
+
+
+short = st.sampled_from(["ab", "Ab", "ac", "b", "bc", "", None, "x y"])
+rule_texts = st.lists(
+    st.sampled_from(
+        ["exact:a", "exact:a+b", "prefix:a:1", "exact:a[:1]+b", "sorted:b:2", "sorted:a+b:1"]
+    ),
+    min_size=1,
+    max_size=4,
+    unique=True,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    left=st.lists(st.tuples(short, short), max_size=12),
+    right=st.lists(st.tuples(short, short), max_size=12),
+    texts=rule_texts,
+)
+def test_union_of_any_rules_is_each_rules_pairs_once(left, right, texts):
+    lf = pd.DataFrame(left or None, columns=["a", "b"], dtype=object)
+    rf = pd.DataFrame(right or None, columns=["a", "b"], dtype=object)
+    rules = [parse_block(t) for t in texts]
+    union = Blocking(lf, rf, rules)
+    li, ri = union.pairs()
+    found = list(zip(li.tolist(), ri.tolist()))
+    assert len(found) == len(set(found))
+    each = [pair_set(Blocking(lf, rf, [r])) for r in rules]
+    assert set(found) == set().union(*each)
+    counts = union.count()
+    assert [c.pairs for c in counts] == [len(e) for e in each]
+    assert sum(c.added for c in counts) == len(found)
+    for rule, own in zip(rules, each):
+        if rule.kind != "sorted":
+            assert own == reference_pairs(lf, rf, rule)
