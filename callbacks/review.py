@@ -269,8 +269,13 @@ def update_review(
     tab: str = "review",
     blind: bool = False,
     show_scores: bool = False,
+    audit: bool = False,
 ) -> dict:
-    """Decode the trigger, act through the review desk, render the record to show next."""
+    """Decode the trigger, act through the review desk, render the record to show next.
+
+    With ``audit`` on, the reviewer is served the records drawn for audits,
+    blind, and their answers are recorded as verdicts that change no decision.
+    """
     project = services.project(project_id if isinstance(project_id, str) else None)
     if project is None:
         return _empty(None)
@@ -284,6 +289,8 @@ def update_review(
         raise PreventUpdate
     if trigger == ids.REVIEWER and previous and previous != who:
         desk.release(previous)  # the record stays free for whoever types their name next
+    if audit:
+        return _audit_step(desk, project, who, role, trigger, view, selected_rows)
     saved, message = decode_session(session, project.project_id)
     color = "warning"
     if trigger in ACTIONS and view:
@@ -322,6 +329,38 @@ def update_review(
     return out
 
 
+def _audit_step(desk, project: Project, who: str, role: str, trigger, view, selected_rows) -> dict:
+    """One step of a blind audit: record the verdict asked for, show the next drawn record."""
+    message, color = None, "warning"
+    if trigger in ACTIONS and view and view.get("audit"):
+        kind = ACTIONS[trigger]
+        if kind == "undo":
+            outcome = desk.undo(who, role=role, target=view.get("undo_target"))
+            fresh = desk.next_audit_view(who)
+        else:
+            outcome = desk.record_verdict(who, view, kind, _selected_ids(selected_rows), role=role)
+            fresh = outcome.view
+        message, color = outcome.message, "warning" if outcome.ok else "danger"
+    else:
+        fresh = desk.next_audit_view(who)
+    out = render(project, fresh, message, color, blind=True)
+    if fresh.get("left_id") is None:
+        left = fresh.get("audit_open", 0)
+        out["done_heading"] = "No audit records for you right now."
+        out["done_text"] = (
+            f"{left:,} drawn records are open with other auditors."
+            if left
+            else "Every drawn record has a verdict; the Tuning tab shows what the audits "
+            "found. Turn Audit off to go back to the queue."
+        )
+    else:
+        out["label"] = (
+            f"Audit: record {fresh['position'] + 1:,} of {fresh['total']:,}"
+            f" · {fresh['audit_open']:,} drawn records to check"
+        )
+    return out
+
+
 _COLLECT_EDITS = """
 function(changes, edits, view) {
     if (!changes || !view || !view.left_id) { return window.dash_clientside.no_update; }
@@ -342,7 +381,17 @@ def register(app) -> None:
     services = services_of(app)
 
     def record_decision(
-        project_id, reviewer, tab, clicks, selected_rows, edits, view, session, blind, scores
+        project_id,
+        reviewer,
+        tab,
+        clicks,
+        selected_rows,
+        edits,
+        view,
+        session,
+        blind,
+        scores,
+        audit,
     ):
         return update_review(
             project_id,
@@ -356,6 +405,7 @@ def register(app) -> None:
             tab=tab,
             blind=blind is True,
             show_scores=scores is True,
+            audit=audit is True,
         )
 
     app.callback(
@@ -373,6 +423,7 @@ def register(app) -> None:
             ],
             "blind": Input(ids.BLIND, "value"),
             "scores": Input(ids.SHOW_SCORES, "value"),
+            "audit": Input(ids.AUDIT_MODE, "value"),
             "selected_rows": State(ids.CANDIDATE_GRID, "selectedRows"),
             "edits": State(ids.EDITS_STORE, "data"),
             "view": State(ids.VIEW_STORE, "data"),

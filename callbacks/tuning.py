@@ -16,7 +16,13 @@ from dash import Input, Output, State, ctx, no_update
 
 from callbacks.services import Services, services_of
 from components.ids import ids
-from components.tuning import SLIDER_IDS, band_figure, counts_panel, tuning_figure
+from components.tuning import (
+    SLIDER_IDS,
+    audit_table,
+    band_figure,
+    counts_panel,
+    tuning_figure,
+)
 from matching.project import Project
 from matching.review import ReviewState
 from matching.tuning import (
@@ -264,6 +270,48 @@ def handle_bulk(
     return False, no_update, no_update, None, no_update, no_update
 
 
+def _batch_label(batch: dict) -> str:
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(batch["time"]))
+    kind = "auto-accept" if batch["kind"] == "accept" else "auto-reject"
+    return f"{kind} of {batch['records']:,} records by {batch['reviewer']}, {when}"
+
+
+def update_audits(services: Services, project_id, tab, trigger, batch, margin, reviewer) -> dict:
+    """Draw an audit when asked, then list the automatic batches and what audits found."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
+    if project is None:
+        return {"options": [], "message": "", "table": audit_table([])}
+    if tab != "tuning" and trigger != ids.AUDIT_DRAW:
+        return dict.fromkeys(AUDIT_OUTPUTS, no_update)
+    desk = services.desk(project)
+    message = ""
+    if trigger == ids.AUDIT_DRAW:
+        who, role = services.actor(reviewer)
+        try:
+            share = float(margin) / 100
+        except (TypeError, ValueError):
+            share = float("nan")
+        if not isinstance(batch, str):
+            message = "Choose an automatic batch to audit first; nothing was drawn."
+        elif not 0.001 <= share <= 0.5:
+            message = "The margin must be between 0.1% and 50%; nothing was drawn."
+        else:
+            message = desk.draw_audit(who, batch, margin=share, role=role).message
+    batches = desk.automatic_batches()
+    return {
+        "options": [{"label": _batch_label(b), "value": b["batch"]} for b in batches],
+        "message": message,
+        "table": audit_table(desk.audit_results()),
+    }
+
+
+AUDIT_OUTPUTS = {
+    "options": Output(ids.AUDIT_BATCH, "options"),
+    "message": Output(ids.AUDIT_MESSAGE, "children"),
+    "table": Output(ids.AUDIT_TABLE, "children"),
+}
+
+
 def register(app) -> None:
     services = services_of(app)
     sliders = [Output(i, "value") for i in SLIDER_IDS.values()]
@@ -328,6 +376,23 @@ def register(app) -> None:
         return handle_bulk(
             services, project_id, reviewer, thresholds, pending, trigger=ctx.triggered_id
         )
+
+    def audits_callback(project_id, tab, _draw, _tick, _done, batch, margin, reviewer):
+        return update_audits(services, project_id, tab, ctx.triggered_id, batch, margin, reviewer)
+
+    app.callback(
+        output=AUDIT_OUTPUTS,
+        inputs=[
+            Input(ids.PROJECT_SELECT, "value"),
+            Input(ids.TABS, "active_tab"),
+            Input(ids.AUDIT_DRAW, "n_clicks"),
+            Input(ids.STATS_INTERVAL, "n_intervals"),
+            Input(ids.BULK_DONE, "data"),
+            State(ids.AUDIT_BATCH, "value"),
+            State(ids.AUDIT_MARGIN, "value"),
+            State(ids.REVIEWER, "value"),
+        ],
+    )(audits_callback)
 
     app.callback(
         output=[

@@ -60,6 +60,12 @@ class ids:
     CONFLICT_SEND_BACK = "conflict-send-back-button"
     CARDINALITY = "cardinality-select"
     CONFLICT_DONE = "conflict-done-store"
+    AUDIT_BATCH = "audit-batch-select"
+    AUDIT_MODE = "audit-mode-switch"
+    AUDIT_MARGIN = "audit-margin-input"
+    AUDIT_DRAW = "audit-draw-button"
+    AUDIT_MESSAGE = "audit-message"
+    AUDIT_TABLE = "audit-table"
 
     # data panel
     DATA_PANEL = "data-panel"

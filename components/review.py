@@ -283,6 +283,12 @@ def review_tab() -> html.Div:
             persistence=True,
             persistence_type="local",
         ),
+        dbc.Switch(
+            id=ids.AUDIT_MODE,
+            label="Audit",
+            value=False,
+            className="me-3 mb-0",
+        ),
     ]
     grid = dag.AgGrid(
         id=ids.CANDIDATE_GRID,

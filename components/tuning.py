@@ -94,6 +94,96 @@ def _bulk_modal() -> dbc.Modal:
     )
 
 
+def audit_panel() -> html.Div:
+    """Draw a blind audit of an automatic batch, and what the audits found."""
+    return html.Div(
+        [
+            html.H6("Audits of automatic decisions", className="mt-4"),
+            html.P(
+                "Draw a random sample of a batch; reviewers check it blind with Audit on the "
+                "Review tab. The estimate below covers the whole batch.",
+                className="small text-muted mb-2",
+            ),
+            html.Div(
+                [
+                    dcc.Dropdown(
+                        id=ids.AUDIT_BATCH,
+                        placeholder="Automatic batch",
+                        clearable=False,
+                        style={"minWidth": "22rem"},
+                        className="me-2",
+                    ),
+                    dbc.InputGroup(
+                        [
+                            dbc.InputGroupText("Margin ±"),
+                            dbc.Input(
+                                id=ids.AUDIT_MARGIN,
+                                type="number",
+                                value=3,
+                                min=0.1,
+                                max=50,
+                                step=0.5,
+                                style={"maxWidth": "5rem"},
+                            ),
+                            dbc.InputGroupText("% at 95%"),
+                        ],
+                        size="sm",
+                        className="me-2 w-auto",
+                    ),
+                    dbc.Button("Draw audit", id=ids.AUDIT_DRAW, size="sm", color="primary"),
+                ],
+                className="d-flex align-items-center mb-2",
+            ),
+            html.Div(id=ids.AUDIT_MESSAGE, className="small mb-2"),
+            html.Div(id=ids.AUDIT_TABLE),
+        ]
+    )
+
+
+def audit_table(results: Sequence[Mapping]) -> html.Table | html.P:
+    """One row per audit: batch, drawn and audited records, errors with their interval."""
+    if not results:
+        return html.P("No audits yet.", className="small text-muted")
+    head = html.Thead(
+        html.Tr(
+            [
+                html.Th(h)
+                for h in (
+                    "Batch",
+                    "Records",
+                    "Audited",
+                    "Wrong",
+                    "Error rate (95% interval)",
+                    "Estimated wrong in batch",
+                )
+            ]
+        )
+    )
+    rows = []
+    for r in results:
+        rate = "—" if not r["audited"] else f"{r['rate']:.1%} ({r['low']:.1%} to {r['high']:.1%})"
+        wrong = (
+            "—"
+            if not r["audited"]
+            else f"{r['estimated_wrong']:,} ({r['estimated_wrong_low']:,} to "
+            f"{r['estimated_wrong_high']:,})"
+        )
+        label = "auto-accept" if r["kind"] == "accept" else "auto-reject"
+        rows.append(
+            html.Tr(
+                [
+                    html.Td(label),
+                    html.Td(f"{r['records']:,}"),
+                    html.Td(f"{r['audited']:,} of {r['sampled']:,}"),
+                    html.Td(f"{r['wrong']:,}"),
+                    html.Td(rate),
+                    html.Td(wrong),
+                ]
+            )
+        )
+    return html.Table([head, html.Tbody(rows)], className="table table-sm small")
+
+
 def tuning_tab() -> html.Div:
     """Sliders on the left; chart, counts and estimates on the right."""
     controls = dbc.Col(
@@ -139,6 +229,7 @@ def tuning_tab() -> html.Div:
             dcc.Graph(
                 id=ids.BAND_CHART, config={"displayModeBar": False}, style={"display": "none"}
             ),
+            audit_panel(),
         ],
         md=8,
     )

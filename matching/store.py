@@ -504,24 +504,14 @@ class DecisionLog:
         with self._read() as conn:
             rows = conn.execute(query).all()
         loads = json.loads
-        for seq, eid, kind, left, right_ids, who, when, auto, batch, tgt, changed, exc in rows:
+        for seq, eid, kind, left, right_ids, who, when, auto, batch, tgt, *more in rows:
+            changed, exc, drawn = more
             rights_list = tuple(loads(right_ids)) if right_ids else ()
             cells = loads(changed) if changed and changed != "{}" else None
             kept = exc in (1, True, "true", "1")
-            yield (
-                seq,
-                eid,
-                kind,
-                left,
-                rights_list,
-                who,
-                when,
-                bool(auto),
-                batch,
-                tgt,
-                cells,
-                kept,
-            )
+            picks = tuple(loads(drawn)) if drawn and drawn != "[]" else ()
+            facts = (eid, kind, left, rights_list, who, when, bool(auto), batch, tgt)
+            yield (seq, *facts, cells, kept, picks)
 
     def last_seq(self, project_id: str) -> int:
         """The sequence number of the project's latest event (0 when it has none)."""

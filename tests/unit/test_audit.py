@@ -131,3 +131,55 @@ def test_an_audit_samples_a_batch_blind_and_estimates_its_errors(tmp_path):
     assert result["low"] <= 0.05 <= result["high"]
     assert result["estimated_wrong"] == round(result["wrong"] / size * 400)
     assert desk.refresh().counts()["decided"] == 400  # audits change no decision
+    from matching.desk import ReviewDesk
+    from matching.store import DecisionLog
+
+    again = ReviewDesk(DecisionLog(str(desk.log.url)), desk.project)  # another worker
+    assert again.audit_results() == desk.audit_results()
+
+
+def test_audit_mode_on_the_review_page_and_the_tuning_panel(services, project):
+    from callbacks.review import update_review
+    from callbacks.tuning import update_audits
+    from components.ids import ids
+
+    desk = services.desk(project)
+    assert desk.apply_bulk("ann", "accept", threshold=0.3, role="lead").written == 5
+    panel = update_audits(services, project.project_id, "tuning", None, None, 3, "ann")
+    (option,) = panel["options"]
+    assert option["label"].startswith("auto-accept of 5 records by ann")
+    refused = update_audits(
+        services, project.project_id, "tuning", ids.AUDIT_DRAW, option["value"], 90, "ann"
+    )
+    assert "between 0.1% and 50%" in refused["message"]
+    drawn = update_audits(
+        services, project.project_id, "tuning", ids.AUDIT_DRAW, option["value"], 3, "ann"
+    )
+    assert "5 of 5 records drawn" in drawn["message"]
+
+    def step(trigger=None, view=None, selected=()):
+        return update_review(
+            project.project_id,
+            "ann",
+            [{"_right_id": r} for r in selected],
+            {},
+            view,
+            services=services,
+            trigger=trigger,
+            audit=True,
+        )
+
+    out = step()
+    assert out["label"].startswith("Audit: record") and out["selected"] == {"ids": []}
+    assert all("score" not in row for row in out["rows"])  # blind
+    answers = 0
+    while not out["done"]:
+        view = out["view"]
+        rights = [r["_right_id"] for r in out["rows"]][:1]
+        out = step(ids.ACCEPT if answers % 2 else ids.REJECT, view, rights)
+        answers += 1
+    assert answers == 5 and "Every drawn record has a verdict" in out["done_text"]
+    table = update_audits(services, project.project_id, "tuning", None, None, 3, "ann")["table"]
+    cells = [str(td.children) for tr in table.children[1].children for td in tr.children]
+    assert cells[:4] == ["auto-accept", "5", "5 of 5", "3"]
+    assert desk.refresh().counts()["decided"] == 5

@@ -107,6 +107,8 @@ def test_a_lead_resolves_a_conflict_and_undo_brings_it_back(tmp_path, keep, rema
     ledger = desk.refresh()
     assert desk.conflicts() == {}
     assert {k: d.right_ids for k, d in ledger.decisions.items()} == remaining
+    other = ReviewDesk(DecisionLog(str(desk.log.url)), PROJECT)  # another worker reads the log
+    assert other.conflicts() == {} and other.refresh().decisions == ledger.decisions
     again = desk.resolve_conflict("lee", "R1", keep, role="lead")
     assert not again.ok and "not in conflict" in again.message
     assert desk.undo("lee", role="lead").ok  # the resolution is one batch: one undo
