@@ -7,6 +7,9 @@ owns every review rule) and renders the view the desk returns.
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
@@ -188,12 +191,14 @@ def render(
     *,
     blind: bool = False,
     show_scores: bool = False,
+    shown: dict | None = None,
 ) -> dict:
     """The page for ``view`` (a desk view), with ``message`` shown above it.
 
     In ``blind`` mode the candidates go out without their scores and marks of
     difference, the grid without its tint and the record without its
-    pre-selection; the layout stays the same.
+    pre-selection; the layout stays the same. ``shown`` is the view the page
+    shows now: when its grid had the same columns, they are not sent again.
     """
     total = max(view["total"], 1)
     out = {
@@ -207,8 +212,10 @@ def render(
         "legend_style": {"visibility": "hidden"} if blind else {},
         "show_scores_disabled": blind,
     }
+    shown_grid = shown.get("grid") if isinstance(shown, dict) else None
     if view.get("left_id") is None:
         heading, text = _done_text(view)
+        out["view"]["grid"] = shown_grid  # the grid keeps its columns
         out.update(
             card=[],
             label="",
@@ -233,18 +240,22 @@ def render(
     right_id = project.spec.right_id
     columns = list(project.right.columns)
     pinned = {**view["pinned"], "_right_id": LEFT_ROW_ID}
+    defs = candidate_columns(
+        columns,
+        fields,
+        right_id=right_id,
+        blind=blind,
+        show_scores=show_scores,
+        chars=_chars(project, [pinned, *rows]),
+    )
+    # Most records have the same columns: the grid then keeps its own, unprocessed.
+    grid = hashlib.blake2b(json.dumps(defs).encode(), digest_size=8).hexdigest()
+    out["view"]["grid"] = grid
     out.update(
         card=record_card(view["left_id"], view["left_rest"]),
         label=f"Record {view['position'] + 1:,} of {view['total']:,}",
         rows=rows,
-        columns=candidate_columns(
-            columns,
-            fields,
-            right_id=right_id,
-            blind=blind,
-            show_scores=show_scores,
-            chars=_chars(project, [pinned, *rows]),
-        ),
+        columns=no_update if grid == shown_grid else defs,
         grid_options=_pinned([pinned]),
         selected={"ids": [] if blind else view["selected"]},
         no_candidates=not view["rows"],
@@ -319,7 +330,7 @@ def update_review(
         if reload and position_problem(project, saved[project.project_id]):
             message = message or _MISFIT_STORE
         fresh = desk.next_view(who, restart=trigger == ids.REVIEW_SKIPPED)
-    out = render(project, fresh, message, color, blind=blind, show_scores=show_scores)
+    out = render(project, fresh, message, color, blind=blind, show_scores=show_scores, shown=view)
     if trigger == ids.SHOW_SCORES and view and fresh.get("left_id") == view.get("left_id"):
         out.update(rows=no_update, selected=no_update)  # keep the reviewer's ticks and edits
     if fresh.get("left_id") is not None:

@@ -201,12 +201,17 @@ def _find(component, id_):
     return None
 
 
-def test_every_record_gets_the_same_columns(six):
+def test_every_record_gets_the_same_columns_and_they_are_sent_once(six):
     services, project = six
     first = review_step(services, project)
     second = review_step(services, project, ids.SKIP, first["view"])
     assert second["label"] == "Record 2 of 40"
-    assert second["columns"] == first["columns"]
+    assert second["columns"] is no_update, "the page has these columns already"
+    assert second["view"]["grid"] == first["view"]["grid"]
+    again = review_step(services, project, ids.SKIP, {**second["view"], "grid": None})
+    assert again["columns"] == first["columns"]
+    blind = review_step(services, project, ids.BLIND, again["view"], blind=True)
+    assert blind["columns"] is not no_update and blind["view"]["grid"] != first["view"]["grid"]
 
 
 def test_show_scores_keeps_the_record_and_the_reviewers_ticks(six):
