@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import time
 
-from dash import Input, Output, State, ctx, no_update
+from dash import ALL, Input, Output, State, ctx, no_update
 
 from callbacks.services import Services, services_of
-from components.ids import ids
+from components.ids import ids, pattern_part
 from components.tuning import (
     SLIDER_IDS,
     audit_table,
     band_figure,
     counts_panel,
+    pattern_rows,
+    pattern_sample,
     tuning_figure,
 )
 from matching.project import Project
 from matching.review import ReviewState
 from matching.tuning import (
     MIN_REVIEWED_PAIRS,
+    PATTERN_OPS,
     acceptance_by_band,
     estimate_from_reviewed,
     histogram_by_status,
@@ -305,6 +308,66 @@ def update_audits(services: Services, project_id, tab, trigger, batch, margin, r
     }
 
 
+def pattern_conditions(fields: list[str], ops, values) -> tuple[dict, str | None]:
+    """The page's pattern rows as conditions, or a message saying what is wrong with them."""
+    ops = ops if isinstance(ops, list) else []
+    values = values if isinstance(values, list) else []
+    conditions = {}
+    for name, op, value in zip(fields, ops, values):
+        if op in (None, "any"):
+            continue
+        if op not in PATTERN_OPS:
+            return {}, f"{op!r} is not a comparison; nothing was decided."
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return {}, f"Give {name} a score between 0 and 1; nothing was decided."
+        if not 0.0 <= number <= 1.0:
+            return {}, f"Give {name} a score between 0 and 1; nothing was decided."
+        conditions[name] = (op, number)
+    if not conditions:
+        return {}, "Choose a comparison for at least one field; nothing was decided."
+    return conditions, None
+
+
+def update_pattern(services: Services, project_id, trigger, ops, values, reviewer):
+    """Preview an agreement pattern, or decide the records it picks as one batch."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
+    if project is None or trigger not in PATTERN_BUTTONS:
+        return no_update
+    fields = [f.name for f in project.spec.fields]
+    conditions, problem = pattern_conditions(fields, ops, values)
+    if problem:
+        return problem
+    desk = services.desk(project)
+    if trigger == ids.PATTERN_PREVIEW:
+        count, rows = desk.pattern_preview("accept", conditions)
+        rejects, _ = desk.pattern_preview("reject", conditions)
+        return [
+            pattern_sample(count, "accept", rows),
+            f"With No match: {rejects:,} records would be marked no match.",
+        ]
+    who, role = services.actor(reviewer)
+    kind = PATTERN_BUTTONS[trigger]
+    outcome = desk.apply_pattern(who, kind, conditions, role=role)
+    if not outcome.ok:
+        return outcome.message
+    verb = "accepted" if kind == "accept" else "marked no match"
+    note = f" {outcome.message}" if outcome.message else ""
+    return (
+        f"{outcome.written:,} records {verb} automatically by {who}; Undo on the Review tab "
+        f"reverts them.{note}"
+    )
+
+
+#: Pattern button -> what it does.
+PATTERN_BUTTONS = {
+    ids.PATTERN_PREVIEW: "preview",
+    ids.PATTERN_ACCEPT: "accept",
+    ids.PATTERN_REJECT: "reject",
+}
+
+
 AUDIT_OUTPUTS = {
     "options": Output(ids.AUDIT_BATCH, "options"),
     "message": Output(ids.AUDIT_MESSAGE, "children"),
@@ -376,6 +439,29 @@ def register(app) -> None:
         return handle_bulk(
             services, project_id, reviewer, thresholds, pending, trigger=ctx.triggered_id
         )
+
+    def pattern_fields_callback(project_id):
+        project = services.project(project_id if isinstance(project_id, str) else None)
+        return pattern_rows([f.name for f in project.spec.fields] if project else [])
+
+    app.callback(Output(ids.PATTERN_FIELDS, "children"), Input(ids.PROJECT_SELECT, "value"))(
+        pattern_fields_callback
+    )
+
+    def pattern_callback(_clicks, project_id, ops, values, reviewer):
+        return update_pattern(services, project_id, ctx.triggered_id, ops, values, reviewer)
+
+    app.callback(
+        Output(ids.PATTERN_RESULT, "children"),
+        inputs=[
+            [Input(button, "n_clicks") for button in PATTERN_BUTTONS],
+            State(ids.PROJECT_SELECT, "value"),
+            State(pattern_part("op", ALL), "value"),
+            State(pattern_part("value", ALL), "value"),
+            State(ids.REVIEWER, "value"),
+        ],
+        prevent_initial_call=True,
+    )(pattern_callback)
 
     def audits_callback(project_id, tab, _draw, _tick, _done, batch, margin, reviewer):
         return update_audits(services, project_id, tab, ctx.triggered_id, batch, margin, reviewer)

@@ -62,6 +62,11 @@ class ids:
     CONFLICT_DONE = "conflict-done-store"
     AUDIT_BATCH = "audit-batch-select"
     AUDIT_MODE = "audit-mode-switch"
+    PATTERN_FIELDS = "pattern-fields"
+    PATTERN_PREVIEW = "pattern-preview-button"
+    PATTERN_ACCEPT = "pattern-accept-button"
+    PATTERN_REJECT = "pattern-reject-button"
+    PATTERN_RESULT = "pattern-result"
     AUDIT_MARGIN = "audit-margin-input"
     AUDIT_DRAW = "audit-draw-button"
     AUDIT_MESSAGE = "audit-message"
@@ -118,6 +123,11 @@ class ids:
     STATS_OVER_TIME = "stats-over-time-chart"
     STATS_REVIEWERS = "stats-reviewers"
     STATS_SCORES = "stats-scores-chart"
+
+
+def pattern_part(part: str, index: int | str) -> dict:
+    """ID of a control in an agreement-pattern row; ``part``: op or value."""
+    return {"type": f"pattern-{part}", "index": index}
 
 
 def field_row(part: str, index: int | str) -> dict:

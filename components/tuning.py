@@ -8,7 +8,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from components.ids import ids
+from components.ids import ids, pattern_part
 
 __all__ = [
     "tuning_tab",
@@ -92,6 +92,122 @@ def _bulk_modal() -> dbc.Modal:
         id=ids.BULK_MODAL,
         is_open=False,
     )
+
+
+#: The comparisons offered for an agreement pattern; "any" leaves the field out.
+PATTERN_CHOICES = [
+    {"label": "any", "value": "any"},
+    {"label": "≥", "value": ">="},
+    {"label": "≤", "value": "<="},
+    {"label": "=", "value": "="},
+    {"label": ">", "value": ">"},
+    {"label": "<", "value": "<"},
+]
+
+
+def pattern_panel() -> html.Div:
+    """Choose per-field agreement, preview the records it picks, decide them as one batch."""
+    return html.Div(
+        [
+            html.H6("Decide by agreement pattern", className="mt-4"),
+            html.P(
+                "Pick records by how their fields agree, for example surname ≥ 0.95 and date"
+                " of birth = 1. Accept takes each record's best candidate that fits; No match"
+                " takes records whose every candidate fits. One Undo on the Review tab"
+                " reverts the batch.",
+                className="small text-muted mb-2",
+            ),
+            html.Div(id=ids.PATTERN_FIELDS),
+            html.Div(
+                [
+                    dbc.Button(
+                        "Preview",
+                        id=ids.PATTERN_PREVIEW,
+                        size="sm",
+                        color="primary",
+                        className="me-2",
+                    ),
+                    dbc.Button(
+                        "Accept these",
+                        id=ids.PATTERN_ACCEPT,
+                        size="sm",
+                        color="success",
+                        outline=True,
+                        className="me-2",
+                    ),
+                    dbc.Button(
+                        "Mark these no match",
+                        id=ids.PATTERN_REJECT,
+                        size="sm",
+                        color="danger",
+                        outline=True,
+                    ),
+                ],
+                className="mt-2 mb-2",
+            ),
+            html.Div(id=ids.PATTERN_RESULT, className="small"),
+        ]
+    )
+
+
+def pattern_rows(fields: Sequence[str]) -> list:
+    """One row per compared field: the comparison and the score it is compared with."""
+    return [
+        html.Div(
+            [
+                html.Span(name, className="me-2", style={"minWidth": "9rem"}),
+                dcc.Dropdown(
+                    id=pattern_part("op", i),
+                    options=PATTERN_CHOICES,
+                    value="any",
+                    clearable=False,
+                    style={"width": "6rem"},
+                    className="me-2",
+                ),
+                dbc.Input(
+                    id=pattern_part("value", i),
+                    type="number",
+                    min=0,
+                    max=1,
+                    step=0.01,
+                    value=0.9,
+                    size="sm",
+                    style={"width": "6rem"},
+                ),
+            ],
+            className="d-flex align-items-center mb-1",
+        )
+        for i, name in enumerate(fields)
+    ]
+
+
+def pattern_sample(count: int, kind: str, rows: Sequence[Mapping]) -> html.Div:
+    """The preview: how many records a pattern picks, and a few of them."""
+    verb = "accepted" if kind == "accept" else "marked no match"
+    head = html.P(f"{count:,} undecided records would be {verb}.", className="mb-1")
+    if not rows:
+        return html.Div(head)
+    table = html.Table(
+        [
+            html.Thead(
+                html.Tr([html.Th("Left record"), html.Th("Right record"), html.Th("Score")])
+            ),
+            html.Tbody(
+                [
+                    html.Tr(
+                        [
+                            html.Td(r["left_id"]),
+                            html.Td(r["right_id"] or "—"),
+                            html.Td("—" if r["score"] is None else f"{r['score']:.2f}"),
+                        ]
+                    )
+                    for r in rows
+                ]
+            ),
+        ],
+        className="table table-sm small",
+    )
+    return html.Div([head, table])
 
 
 def audit_panel() -> html.Div:
@@ -229,6 +345,7 @@ def tuning_tab() -> html.Div:
             dcc.Graph(
                 id=ids.BAND_CHART, config={"displayModeBar": False}, style={"display": "none"}
             ),
+            pattern_panel(),
             audit_panel(),
         ],
         md=8,

@@ -41,7 +41,7 @@ from matching.project import Project, record_view
 from matching.review import Event, event_id, make_event
 from matching.roles import PermissionDenied, require
 from matching.store import DecisionLog, ProjectTransaction
-from matching.tuning import auto_accept_events, auto_reject_events
+from matching.tuning import auto_accept_events, auto_reject_events, pattern_events
 
 __all__ = [
     "ReviewDesk",
@@ -1252,11 +1252,20 @@ class ReviewDesk:
             return Outcome(False, "A bulk rule needs thresholds between 0 and 1" + _NOTHING)
 
         # The events are made before the lock is taken, from the ledger as it is
-        # now, so reviewers wait only for the insert; inside the lock the records
-        # decided or taken meanwhile are dropped.
+        # now, so reviewers wait only for the insert.
         ledger = self.refresh()
         name = batch or f"auto-{kind}|{ledger.last_seq}|{threshold}|{margin}"
         events = self._bulk_events(ledger, set(), reviewer, kind, threshold, margin, name, now)
+        return self._write_batch(reviewer, events, now)
+
+    def _write_batch(self, reviewer: str, events: list[Event], now: float) -> Outcome:
+        """Write one batch of automatic decisions, leaving out what a reviewer took meanwhile.
+
+        Records decided or held by another reviewer since the events were made,
+        and accepts that would make a conflict, are dropped; the outcome's
+        message says how many were left for review because of a conflict.
+        """
+        ledger = self.ledger()
         events, clashing = self._without_conflicts(ledger, events)
 
         def work(tx: ProjectTransaction, ledger: Ledger):
@@ -1284,6 +1293,66 @@ class ReviewDesk:
                 "to another record already, or is the best candidate of another record too."
             )
         return Outcome(True, note, written)
+
+    def _pattern_events(self, ledger, reviewer, kind, conditions, batch, now) -> list[Event]:
+        queue = np.asarray(self.project.queue, dtype=object)
+        state = SimpleNamespace(decisions=set(queue[~ledger.undecided].tolist()))
+        return pattern_events(
+            self.project.candidates,
+            state,
+            conditions,
+            kind=kind,
+            reviewer=reviewer,
+            batch=batch,
+            now=now,
+        )
+
+    def pattern_preview(
+        self, kind: str, conditions: Mapping[str, tuple[str, float]], *, sample: int = 10
+    ) -> tuple[int, list[dict]]:
+        """How many undecided records an agreement pattern would decide, and a few of them.
+
+        Returns the count and up to ``sample`` rows ``left_id, right_id`` (None
+        for a no match) and ``score``; ``ValueError`` names a bad condition.
+        """
+        ledger = self.refresh()
+        events = self._pattern_events(ledger, "", kind, conditions, "preview", 0.0)
+        events = self._without_conflicts(ledger, events)[0]
+        rows = []
+        for e in events[:sample]:
+            right = e.right_ids[0] if e.right_ids else None
+            score = max(e.scores.values()) if e.scores else None
+            rows.append({"left_id": e.left_id, "right_id": right, "score": score})
+        return len(events), rows
+
+    def apply_pattern(
+        self,
+        reviewer: str,
+        kind: str,
+        conditions: Mapping[str, tuple[str, float]],
+        *,
+        role: str = "reviewer",
+        now: float | None = None,
+    ) -> Outcome:
+        """Decide the records an agreement pattern picks, as one undoable automatic batch.
+
+        See :func:`matching.tuning.pattern_events` for which records and which
+        candidate; the rules of :meth:`apply_bulk` (a lead only, held and
+        conflicting records left for review) apply.
+        """
+        now = _time.time() if now is None else now
+        try:
+            require(role, "bulk")
+        except PermissionDenied as exc:
+            return Outcome(False, str(exc).capitalize() + _NOTHING)
+        ledger = self.refresh()
+        text = " & ".join(f"{f} {op} {v}" for f, (op, v) in sorted(conditions.items()))
+        batch = f"pattern-{kind}|{ledger.last_seq}|{text}"
+        try:
+            events = self._pattern_events(ledger, reviewer, kind, conditions, batch, now)
+        except ValueError as exc:
+            return Outcome(False, str(exc).capitalize() + _NOTHING)
+        return self._write_batch(reviewer, events, now)
 
     def _bulk_events(self, ledger, held, reviewer, kind, threshold, margin, batch, now):
         queue = np.asarray(self.project.queue, dtype=object)

@@ -14,6 +14,7 @@ They pass over the pairs once, so a caller caches them per ``state.version``.
 from __future__ import annotations
 
 import time as _time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,9 @@ __all__ = [
     "histogram_by_status",
     "auto_accept_events",
     "auto_reject_events",
+    "pattern_events",
+    "pattern_mask",
+    "PATTERN_OPS",
     "acceptance_by_band",
     "estimate_precision_recall",
     "MIN_REVIEWED_PAIRS",
@@ -428,6 +432,91 @@ def auto_reject_events(
         batch=batch,
         now=now,
         thresholds={"auto_reject": float(threshold)},
+    )
+
+
+#: Comparisons an agreement pattern may use on a field's score.
+PATTERN_OPS = {
+    ">=": np.greater_equal,
+    "<=": np.less_equal,
+    ">": np.greater,
+    "<": np.less,
+    "=": lambda a, b: np.isclose(a, b, atol=1e-9),
+}
+
+
+def pattern_mask(
+    candidates: pd.DataFrame, conditions: Mapping[str, tuple[str, float]]
+) -> np.ndarray:
+    """Per candidate row: True where every condition on a field's score holds.
+
+    ``conditions`` maps a field name to ``(op, value)`` with ``op`` one of
+    :data:`PATTERN_OPS`; the field's score is the ``score_<field>`` column. A
+    missing score (NaN) fails every condition. No condition selects every row.
+
+    >>> c = pd.DataFrame({"score_a": [1.0, 0.9, np.nan], "score_b": [0.2, 0.8, 1.0]})
+    >>> pattern_mask(c, {"a": (">=", 0.9), "b": (">", 0.5)}).tolist()
+    [False, True, False]
+    """
+    mask = np.ones(len(candidates), dtype=bool)
+    for field, (op, value) in conditions.items():
+        column = f"score_{field}"
+        if column not in candidates.columns:
+            raise ValueError(f"there is no field {field!r} to compare")
+        if op not in PATTERN_OPS:
+            raise ValueError(f"unknown comparison {op!r}; choose one of {', '.join(PATTERN_OPS)}")
+        scores = candidates[column].to_numpy(np.float64)
+        with np.errstate(invalid="ignore"):
+            mask &= np.asarray(PATTERN_OPS[op](scores, float(value)), bool) & ~np.isnan(scores)
+    return mask
+
+
+def pattern_events(
+    candidates: pd.DataFrame,
+    state: ReviewState,
+    conditions: Mapping[str, tuple[str, float]],
+    *,
+    kind: str,
+    reviewer: str,
+    batch: str,
+    now: float | None = None,
+) -> list[Event]:
+    """Events deciding the undecided records an agreement pattern picks, as one batch.
+
+    For ``kind="accept"`` a record is picked when at least one of its
+    candidates matches the pattern, and accepts the best-scoring of those. For
+    ``kind="reject"`` a record is picked when every one of its candidates
+    matches (the pattern then describes disagreement). Same contract as
+    :func:`auto_accept_events` otherwise; ``thresholds`` records the pattern.
+    """
+    _require(candidates, ("left_id", "right_id", "score"))
+    mask = pattern_mask(candidates, conditions)
+    recorded = {f"{f} {op}": float(v) for f, (op, v) in conditions.items()}
+    if kind == "accept":
+        chosen_rows = candidates[mask]
+        best = _best_per_record(chosen_rows)
+        pick = np.ones(len(best.left_ids), dtype=bool)
+        source = chosen_rows
+    elif kind == "reject":
+        best = _best_per_record(candidates)
+        codes = best.codes
+        present = codes >= 0
+        failing = np.zeros(len(best.left_ids), dtype=bool)
+        failing[codes[present & ~mask]] = True
+        pick = ~failing
+        source = candidates
+    else:
+        raise ValueError(f"kind must be accept or reject, not {kind!r}")
+    return _bulk_events(
+        source,
+        state,
+        pick,
+        best,
+        kind=kind,
+        reviewer=reviewer,
+        batch=batch,
+        now=now,
+        thresholds=recorded,
     )
 
 
