@@ -1,0 +1,140 @@
+"""Conflicts, audits and agreement patterns, as leads and reviewers use them."""
+
+from __future__ import annotations
+
+import time
+
+from dash.testing.errors import TestingTimeoutError
+from dash.testing.wait import until
+from selenium.common.exceptions import ElementClickInterceptedException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+
+from tests.helpers import LABEL, button, project_id, start, tab
+
+
+def press(dash_duo, keys: str) -> None:
+    dash_duo.find_element(".navbar-brand").click()  # keys go to the page, not a field
+    ActionChains(dash_duo.driver).send_keys(keys).perform()
+
+
+def click(dash_duo, element) -> None:
+    """Scroll ``element`` to the middle of the window and click it.
+
+    Near the foot of a long page the element cannot scroll to the middle, and
+    headless Chromium may then report the click as intercepted; the element's
+    own click() is what a person's click would fire.
+    """
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    try:
+        element.click()
+    except ElementClickInterceptedException:
+        dash_duo.driver.execute_script("arguments[0].click()", element)
+
+
+def select_option(dash_duo, dropdown: str, text: str) -> None:
+    """Open the dropdown ``dropdown`` (a CSS selector) and pick the option showing ``text``.
+
+    The options may arrive from the server after the page draws the dropdown,
+    so it is opened again until they are there.
+    """
+    trigger = f"{dropdown}.dash-dropdown, {dropdown} .dash-dropdown"
+
+    def options():
+        found = dash_duo.driver.find_elements(By.CSS_SELECTOR, "[role='option']")
+        return [o for o in found if text in o.text and o.is_displayed()]
+
+    for _ in range(5):
+        click(dash_duo, dash_duo.find_element(trigger))
+        try:
+            until(options, timeout=3)
+        except TestingTimeoutError:
+            ActionChains(dash_duo.driver).send_keys(Keys.ESCAPE).perform()
+            continue
+        click(dash_duo, options()[0])
+        return
+    raise AssertionError(f"no option showing {text!r} in {dropdown}")
+
+
+def test_a_car_accepted_for_two_owners_is_a_conflict_a_lead_resolves(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    press(dash_duo, "a")  # record 1: its car 101
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
+    press(dash_duo, "a")  # record 2: the pre-selected 102 and 103
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 3 of 5")
+    # Record 3's cars 102 and 103 are taken: nothing is pre-selected for them.
+    ticked = dash_duo.driver.execute_script(
+        "return dash_ag_grid.getApi('candidate-grid').getSelectedRows().map(r => r._right_id);"
+    )
+    assert "102" not in ticked and "103" not in ticked
+    dash_duo.driver.execute_script(
+        "dash_ag_grid.getApi('candidate-grid').forEachNode(n => {"
+        " if (n.data && n.data._right_id === '103') n.setSelected(true); });"
+    )
+    press(dash_duo, "a")
+    dash_duo.wait_for_contains_text("#page-message", "Recorded as a conflict", timeout=10)
+
+    click(dash_duo, tab(dash_duo, "Matched"))
+    dash_duo.wait_for_contains_text("#conflict-summary", "1 right record is matched", timeout=10)
+    rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conflict-grid .ag-row")
+    assert len(rows) == 2
+    assert any("Charlie" in r.text for r in rows)
+    dash_duo.driver.execute_script(
+        "dash_ag_grid.getApi('conflict-grid').forEachNode(n => {"
+        " if (n.data.left_id === '3') n.setSelected(true); });"
+    )
+    click(dash_duo, button(dash_duo, "Keep selected match"))
+    dash_duo.wait_for_contains_text("#conflict-summary", "No conflicts.", timeout=10)
+    state = demo_app.matchdesk.log.state(project_id(demo_app))
+    assert "103" in state.decisions["3"].right_ids
+    assert "103" not in state.decisions["2"].right_ids
+    assert dash_duo.get_logs() == []
+
+
+def test_a_lead_audits_an_auto_accept_blind_and_sees_the_error_rate(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    click(dash_duo, tab(dash_duo, "Tuning"))
+    dash_duo.wait_for_contains_text("#tuning-counts", "Pairs kept", timeout=10)
+    click(dash_duo, button(dash_duo, "Apply auto-accept"))
+    dash_duo.wait_for_contains_text("#bulk-modal-text", "undecided records", timeout=10)
+    click(dash_duo, button(dash_duo, "Confirm"))
+    dash_duo.wait_for_contains_text("#bulk-result-text", "accepted automatically", timeout=10)
+    time.sleep(0.5)
+    select_option(dash_duo, "#audit-batch-select", "auto-accept of")
+    click(dash_duo, button(dash_duo, "Draw audit"))
+    dash_duo.wait_for_contains_text("#audit-message", "drawn for a blind audit", timeout=10)
+    drawn = int(dash_duo.find_element("#audit-message").text.split()[0])
+
+    click(dash_duo, tab(dash_duo, "Review"))
+    click(dash_duo, dash_duo.find_element("#audit-mode-switch"))
+    dash_duo.wait_for_contains_text(LABEL, "Audit: record", timeout=10)
+    assert dash_duo.find_element("#candidate-grid").text.count("0.") == 0  # no scores shown
+    for _ in range(drawn):
+        press(dash_duo, "n")
+        time.sleep(0.3)
+    dash_duo.wait_for_contains_text("#queue-done-text", "Every drawn record has a verdict", 10)
+
+    click(dash_duo, tab(dash_duo, "Tuning"))
+    dash_duo.wait_for_contains_text("#audit-table", f"{drawn} of {drawn}", timeout=15)
+    assert "100.0%" in dash_duo.find_element("#audit-table").text  # every one said no match
+    assert dash_duo.get_logs() == []
+
+
+def test_a_lead_decides_by_agreement_pattern(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    click(dash_duo, tab(dash_duo, "Tuning"))
+    dash_duo.wait_for_contains_text("#tuning-counts", "Pairs kept", timeout=10)
+    select_option(dash_duo, "#pattern-fields", "=")
+    value = dash_duo.find_element("#pattern-fields input[type='number']")
+    value.clear()
+    value.send_keys("1")
+    click(dash_duo, button(dash_duo, "Preview"))
+    dash_duo.wait_for_contains_text("#pattern-result", "would be accepted", timeout=10)
+    count = int(dash_duo.find_element("#pattern-result").text.split()[0])
+    click(dash_duo, button(dash_duo, "Accept these"))
+    dash_duo.wait_for_contains_text("#pattern-result", "accepted automatically", timeout=10)
+    state = demo_app.matchdesk.log.state(project_id(demo_app))
+    assert len(state.decisions) == count > 0
+    assert all(d.automatic for d in state.decisions.values())
+    assert dash_duo.get_logs() == []
