@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from matching.blocking import Blocking
-from matching.candidates import DEFAULT_CHUNK_ELEMENTS, learn, plan, run_plan, validate_columns
-from matching.distributed import close, connect, run_plan_dask
+from matching.candidates import learn, plan, run_plan, validate_columns
+from matching.distributed import close, connect, run_plan_dask, task_ranges
 from matching.io import CandidateWriter, TableReadError, load_table
 from matching.spec import Spec, parse_block, parse_field
 
@@ -195,8 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pairs = sum(c.added for c in job.blocking.count())
             err.write(f"{pairs:,} pairs to score after blocking\n")
             if client is not None:
-                # At least four tasks a worker, so that every worker has work to the end.
-                ranges = job.blocking.chunks(min(DEFAULT_CHUNK_ELEMENTS, pairs // slices + 1))
+                ranges = task_ranges(job, ranges, client)
         else:
             err.write(f"{len(left.frame) * len(right.frame):,} pairs to score in full\n")
         if args.weights == "learn":

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 
-__all__ = ["connect", "close", "run_plan_dask"]
+__all__ = ["connect", "close", "run_plan_dask", "task_ranges", "generate_candidates_dask"]
 
 Progress = Callable[[int, int], None]
 
@@ -132,3 +132,43 @@ def run_plan_dask(
                 yield frame
     finally:
         client.cancel([*futures[following:], shared])
+
+
+def task_ranges(job, ranges: list[tuple[int, int]], client) -> list[tuple[int, int]]:
+    """The ranges to send as tasks: with blocking, at least four tasks a worker, so
+    that every worker has work to the end; a full comparison keeps its slices."""
+    from matching.candidates import DEFAULT_CHUNK_ELEMENTS
+
+    if not getattr(job, "blocking", None):
+        return ranges
+    slices = 4 * max(1, len(client.scheduler_info()["workers"]))
+    pairs = sum(c.added for c in job.blocking.count())
+    return job.blocking.chunks(min(DEFAULT_CHUNK_ELEMENTS, pairs // slices + 1))
+
+
+def generate_candidates_dask(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    spec,
+    *,
+    address: str,
+    keep: float = 0.5,
+    top_k: int | None = 10,
+    progress: Progress | None = None,
+) -> pd.DataFrame:
+    """:func:`matching.candidates.generate_candidates` run on the cluster at ``address``.
+
+    The result is the same, row for row; ``ValueError`` when the cluster
+    cannot be reached (see :func:`connect`).
+    """
+    from matching.candidates import plan
+
+    client = connect(address)
+    try:
+        slices = 4 * max(1, len(client.scheduler_info()["workers"]))
+        job, ranges = plan(left, right, spec, keep=keep, top_k=top_k, slices=slices)
+        ranges = task_ranges(job, ranges, client)
+        frames = list(run_plan_dask(job, ranges, client, progress=progress))
+    finally:
+        close(client)
+    return pd.concat(frames, ignore_index=True)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from matching.candidates import generate_candidates, record_ids
 from matching.io import read_table
@@ -21,6 +23,10 @@ from matching.spec import Spec
 __all__ = [
     "Project",
     "build_project",
+    "index_project",
+    "save_candidates",
+    "load_candidates",
+    "CANDIDATES_FILE",
     "project_id_for",
     "record_view",
     "left_as_right",
@@ -95,9 +101,39 @@ def build_project(
     select: float = 0.8,
     top_k: int | None = 10,
     workers: int = -1,
+    dask: str | None = None,
 ) -> Project:
-    """Score the candidates and index them for review; ``ValueError`` on a bad spec."""
-    candidates = generate_candidates(left, right, spec, keep=keep, top_k=top_k, workers=workers)
+    """Score the candidates and index them for review; ``ValueError`` on a bad spec.
+
+    ``dask`` (a scheduler address or ``local:N``) scores on a Dask cluster;
+    the candidates are the same, row for row.
+    """
+    if dask:
+        from matching.distributed import generate_candidates_dask
+
+        candidates = generate_candidates_dask(
+            left, right, spec, address=dask, keep=keep, top_k=top_k
+        )
+    else:
+        candidates = generate_candidates(left, right, spec, keep=keep, top_k=top_k, workers=workers)
+    return index_project(
+        left, right, spec, candidates, name=name, keep=keep, select=select, top_k=top_k
+    )
+
+
+def index_project(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    spec: Spec,
+    candidates: pd.DataFrame,
+    *,
+    name: str,
+    keep: float,
+    select: float,
+    top_k: int | None,
+) -> Project:
+    """A :class:`Project` of tables and their scored candidates (as ``generate_candidates``
+    returns them, or :func:`load_candidates` reads them back)."""
     candidates["left_id"] = candidates["left_id"].astype(str).astype(object)
     candidates["right_id"] = candidates["right_id"].astype(str).astype(object)
     queue = [str(i) for i in record_ids(left, spec.left_id, "left")]
@@ -123,6 +159,36 @@ def build_project(
         right_pos={k: i for i, k in enumerate(right_ids)},
         slices=slices,
     )
+
+
+#: The file a project's scored candidates are kept in, beside its tables.
+CANDIDATES_FILE = "candidates.parquet"
+
+
+def save_candidates(candidates: pd.DataFrame, folder: str | Path) -> Path:
+    """Write scored candidates as Parquet under ``folder`` (ids as text); returns the path.
+
+    Written to a temporary name and renamed, so a reader never sees half a file.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CANDIDATES_FILE
+    partial = path.with_suffix(".partial")
+    frame = candidates.assign(
+        left_id=candidates["left_id"].astype(str), right_id=candidates["right_id"].astype(str)
+    )
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), partial)
+    partial.replace(path)
+    return path
+
+
+def load_candidates(folder: str | Path) -> pd.DataFrame | None:
+    """The candidates :func:`save_candidates` wrote, read column-wise from a memory map;
+    None when there are none."""
+    path = Path(folder) / CANDIDATES_FILE
+    if not path.exists():
+        return None
+    return pq.read_table(path, memory_map=True).to_pandas()
 
 
 def _text(value: object) -> str | None:
