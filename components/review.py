@@ -372,7 +372,7 @@ def review_tab() -> html.Div:
                             *switches,
                             html.Div(similarity_legend(), id=ids.LEGEND, className="ms-auto"),
                         ],
-                        className="d-flex align-items-center flex-wrap mb-2",
+                        className="review-toolbar d-flex align-items-center flex-wrap mb-2",
                     ),
                     html.Div(id=ids.RECORD_CARD, className="mb-2"),
                     dbc.Alert(
