@@ -23,13 +23,32 @@ dagcomponentfuncs.ScoreBar = function (props) {
     );
 };
 
-// A compared value with its field's similarity score beside it ("Show scores").
-dagcomponentfuncs.ValueWithScore = function (props) {
-    const score = props.node.rowPinned ? null : props.data[props.scoreField];
+// A compared value with the characters that differ from the left record's marked
+// (props.marksField: {of, spans}) and, with "Show scores", its field's score.
+dagcomponentfuncs.CompareCell = function (props) {
+    const value = props.value == null ? "" : String(props.value);
+    const pinned = !!props.node.rowPinned;
+    const marks = pinned ? null : props.data[props.marksField];
+    const parts = [];
+    let at = 0;
+    // Marks describe the value as proposed; a corrected value is shown plain.
+    if (marks && marks.of === value) {
+        marks.spans.forEach(function (span, k) {
+            if (span[0] < at || span[1] > value.length) { return; }
+            parts.push(value.slice(at, span[0]));
+            parts.push(span[1] > span[0]
+                ? React.createElement("mark", {key: k, className: "char-diff"},
+                    value.slice(span[0], span[1]))
+                : React.createElement("span", {key: k, className: "char-gap"}));
+            at = span[1];
+        });
+    }
+    parts.push(value.slice(at));
+    const score = props.scoreField && !pinned ? props.data[props.scoreField] : null;
     return React.createElement(
         "span",
         {className: "value-with-score"},
-        React.createElement("span", {className: "cell-value"}, props.valueFormatted ?? props.value),
+        React.createElement("span", {className: "cell-value"}, ...parts),
         score == null ? null : React.createElement("span", {className: "cell-score"}, score.toFixed(2))
     );
 };

@@ -236,6 +236,7 @@ def render(
         hidden = {"score"}
         hidden.update(f"score_{f.name}" for f in fields)
         hidden.update(f"_diff_{f.right}" for f in fields)
+        hidden.update(f"_marks_{f.right}" for f in fields)
         rows = [{k: v for k, v in row.items() if k not in hidden} for row in rows]
     right_id = project.spec.right_id
     columns = list(project.right.columns)

@@ -173,7 +173,9 @@ def candidate_columns(
         Leave out the tint, the marks on differing values and the scores.
     show_scores : bool
         Write each field's score in its compared cells (not in blind mode);
-        otherwise the score shows on hover.
+        otherwise the score shows on hover. Either way, the characters that
+        differ from the left record's value are marked where the row has
+        ``_marks_<column>``.
     chars : dict, optional
         Column -> characters of its typical value (see :func:`typical_chars`);
         columns share the grid's width in proportion, within bounds, so long
@@ -232,9 +234,16 @@ def candidate_columns(
                     f"d3.format('.2f')(params.data[{score_key}])"
                 )
             }
+            marks = f"_marks_{col}"
+            spec["cellRendererParams"] = {"marksField": marks}
             if show_scores:
-                spec["cellRenderer"] = "ValueWithScore"
-                spec["cellRendererParams"] = {"scoreField": f"score_{f.name}"}
+                spec["cellRenderer"] = "CompareCell"
+                spec["cellRendererParams"]["scoreField"] = f"score_{f.name}"
+            else:  # the plain cell, faster, unless there are characters to mark
+                has_marks = f"params.data[{json.dumps(marks)}]"
+                spec["cellRendererSelector"] = {
+                    "function": f"{has_marks} ? {{component: 'CompareCell'}} : null"
+                }
         cols.append(spec)
     others = [c for c in right_columns if c not in first_field]
     if right_id in others:

@@ -6,6 +6,7 @@ so the browser only ever receives one record and its candidates.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ __all__ = [
     "project_id_for",
     "record_view",
     "left_as_right",
+    "differing_spans",
+    "NEAR",
     "save_tables",
     "load_tables",
 ]
@@ -206,7 +209,10 @@ def record_view(project: Project, left_id: str, *, keep: float, select: float) -
         ``left``: the record's columns and values; ``rows``: one dict per
         candidate scoring at least ``keep`` (right columns, ``_right_id``,
         ``score``, ``score_<field>`` and ``_diff_<right column>`` True where
-        the field's cleaned value differs from the left record's), best first;
+        the field's cleaned value differs from the left record's; for a field
+        scoring at least :data:`NEAR` whose values differ,
+        ``_marks_<right column>``: ``{"of": value, "spans": spans}`` with the
+        :func:`differing_spans` of the right value ``of``), best first;
         ``selected``: right ids scoring at least ``select``; ``pinned``: the
         left record keyed by right column, so that it lines up with the
         candidates (see :func:`left_as_right`); ``left_rest``: the left
@@ -230,6 +236,11 @@ def record_view(project: Project, left_id: str, *, keep: float, select: float) -
             a = normalize(left_row[f.left], f.normalization)
             b = normalize(right_row[f.right], f.normalization)
             row[f"_diff_{f.right}"] = a != b
+            marks = f"_marks_{f.right}"
+            if a != b and value >= NEAR and marks not in row:
+                spans = differing_spans(_text(left_row[f.left]), row[f.right])
+                if spans:
+                    row[marks] = {"of": row[f.right], "spans": spans}
         rows.append(row)
     left = {col: _text(left_row[col]) for col in project.left.columns}
     pinned, rest = left_as_right(project, left, left_id)
@@ -241,6 +252,41 @@ def record_view(project: Project, left_id: str, *, keep: float, select: float) -
         "pinned": pinned,
         "left_rest": rest,
     }
+
+
+#: Field score from which differing characters are marked: below it, the values are
+#: simply different and marking every character would say nothing.
+NEAR = 0.7
+
+
+def differing_spans(left: str | None, right: str | None) -> list[list[int]]:
+    """Where ``right`` differs from ``left``, ignoring case, as ``[start, end)`` spans of ``right``.
+
+    A span with ``start == end`` marks where ``left`` has characters that
+    ``right`` lacks. Empty when either value is missing or they are equal.
+
+    >>> differing_spans("Daniel", "Dniel")
+    [[1, 1]]
+    >>> differing_spans("70923", "70928")
+    [[4, 5]]
+    >>> differing_spans("Gordon", "GORDON")
+    []
+    """
+    if left is None or right is None:
+        return []
+    a, b = left.casefold(), right.casefold()
+    if len(a) != len(left) or len(b) != len(right):  # casefold changed lengths: compare as is
+        a, b = left, right
+    spans: list[list[int]] = []
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for tag, _, _, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if spans and spans[-1][1] == j1 and spans[-1][0] != spans[-1][1]:
+            spans[-1][1] = j2
+        else:
+            spans.append([j1, j2])
+    return spans
 
 
 def left_as_right(project: Project, left: dict, left_id: str) -> tuple[dict, dict]:

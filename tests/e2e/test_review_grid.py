@@ -82,6 +82,8 @@ def test_left_record_and_first_candidate_are_seen_whole_at_1440_by_900(dash_duo,
     assert header_names[:8] == ["Score", *GENERATED_FIELDS, "car_id"]
     cell = f"{row} [col-id='surname']"
     assert classes(dash_duo, cell) & {"sim-0", "sim-1", "sim-2", "sim-3", "sim-4"}
+    # WQLLIS against the left record's Willis: the Q is marked.
+    assert dash_duo.find_element(f"{cell} mark.char-diff").text == "Q"
     ActionChains(dash_duo.driver).move_to_element(dash_duo.find_element(cell)).perform()
     deadline = time.time() + 5
     while "similarity" not in (dash_duo.find_element(cell).get_attribute("title") or ""):

@@ -99,8 +99,8 @@ def test_blind_columns_have_no_tint_no_scores_and_the_same_layout():
 
 def test_show_scores_writes_the_field_score_in_its_cells():
     cols = candidate_columns(["a"], [Field("a")], show_scores=True)
-    assert cols[1]["cellRenderer"] == "ValueWithScore"
-    assert cols[1]["cellRendererParams"] == {"scoreField": "score_a"}
+    assert cols[1]["cellRenderer"] == "CompareCell"
+    assert cols[1]["cellRendererParams"] == {"marksField": "_marks_a", "scoreField": "score_a"}
     assert "cellRenderer" not in candidate_columns(["a"], [Field("a")])[1]
 
 
@@ -139,7 +139,7 @@ def test_blind_mode_sends_no_scores_no_marks_and_no_preselection(six):
     assert seen["selected"]["ids"] and blind["selected"] == {"ids": []}
     assert [r["_right_id"] for r in blind["rows"]] == [r["_right_id"] for r in seen["rows"]]
     sent = json.dumps([blind["rows"], blind["view"]])
-    assert '"score' not in sent and "_diff_" not in sent
+    assert '"score' not in sent and "_diff_" not in sent and "_marks_" not in sent
     assert "sim-" not in json.dumps(blind["columns"])
     assert blind["legend_style"] == {"visibility": "hidden"}
     assert blind["show_scores_disabled"] is True
@@ -220,4 +220,20 @@ def test_show_scores_keeps_the_record_and_the_reviewers_ticks(six):
     out = review_step(services, project, ids.SHOW_SCORES, first["view"], show_scores=True)
     assert out["label"] == first["label"]
     assert out["rows"] is no_update and out["selected"] is no_update
-    assert any(c.get("cellRenderer") == "ValueWithScore" for c in out["columns"])
+    assert any(c.get("cellRenderer") == "CompareCell" for c in out["columns"])
+
+
+def test_near_values_carry_the_characters_that_differ(services, project):
+    # Bob Johnson's candidates: Jonson (0.92) is near, the rest are not.
+    rows = record_view(project, "2", keep=0.26, select=1.0)["rows"]
+    jonson = next(r for r in rows if r["OwnerSurname"] == "Jonson")
+    assert jonson["_marks_OwnerSurname"] == {"of": "Jonson", "spans": [[2, 2]]}
+    assert all("_marks_OwnerSurname" not in r for r in rows if r is not jonson)
+
+
+def test_marked_cells_get_the_compare_renderer_only_when_there_are_marks():
+    col = candidate_columns(["a"], [Field("a")])[1]
+    assert "_marks_a" in col["cellRendererSelector"]["function"]
+    assert col["cellRendererParams"] == {"marksField": "_marks_a"}
+    blind = candidate_columns(["a"], [Field("a")], blind=True)[1]
+    assert "cellRendererSelector" not in blind and "cellRendererParams" not in blind
