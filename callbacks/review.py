@@ -249,6 +249,16 @@ def render(
         show_scores=show_scores,
         chars=_chars(project, [pinned, *rows]),
     )
+    if any(row.get("_taken") for row in rows):
+        # Where each right record may be matched once, say which candidates already are.
+        taken = {
+            "field": "_taken",
+            "headerName": "Already matched",
+            "editable": False,
+            "minWidth": 200,
+            "cellClass": "cell-taken",
+        }
+        defs = [*defs, taken]
     # Most records have the same columns: the grid then keeps its own, unprocessed.
     grid = hashlib.blake2b(json.dumps(defs).encode(), digest_size=8).hexdigest()
     out["view"]["grid"] = grid

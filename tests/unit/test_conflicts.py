@@ -172,3 +172,16 @@ def test_conflicts_panel_resolves_for_a_lead_only(tmp_path):
     )
     assert panel(ids.CARDINALITY, cardinality="one-to-one")["cardinality"] == "one-to-one"
     assert desk.cardinality() == "one-to-one"
+
+
+def test_the_review_grid_shows_which_candidates_are_matched_elsewhere(services, project):
+    from components.ids import ids
+    from tests.helpers import review_step
+
+    first = review_step(services, project)
+    second = review_step(services, project, ids.ACCEPT, first["view"], ["101"])
+    third = review_step(services, project, ids.ACCEPT, second["view"], ["102", "103"])
+    columns = [c.get("field") for c in third["columns"]]
+    assert "_taken" in columns
+    taken = {r["_right_id"]: r.get("_taken") for r in third["rows"]}
+    assert taken["103"] == "matched to 2 by ann" and "103" not in third["selected"]["ids"]
