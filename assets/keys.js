@@ -1,5 +1,6 @@
 // Keyboard shortcuts of the Review tab: a accept, n no match, s skip, u undo,
-// j/k or arrows move the highlighted candidate, space toggles its selection.
+// j/k or arrows move the highlighted candidate, space toggles its selection,
+// 1-9 pick the reason given with the next decision (the same digit again clears it).
 (function () {
     const BUTTONS = {a: "accept-button", n: "no-match-button", s: "skip-button", u: "undo-button"};
     const GRID = "candidate-grid";
@@ -43,6 +44,15 @@
             if (button && !button.disabled) {
                 event.preventDefault();
                 button.click();
+            }
+            return;
+        }
+        if (/^[1-9]$/.test(key)) {
+            const choices = document.querySelectorAll("#reason-choice input[type=radio]");
+            const choice = choices[Number(key) - 1];
+            if (choice) {
+                event.preventDefault();
+                choice.click();
             }
             return;
         }

@@ -15,8 +15,9 @@ from dash.exceptions import PreventUpdate
 
 from callbacks.services import Services, services_of
 from components.ids import ids
-from components.review import candidate_columns, record_card, typical_chars
+from components.review import candidate_columns, reason_options, record_card, typical_chars
 from matching.project import Project
+from matching.review import DEFAULT_REASONS
 
 __all__ = [
     "register",
@@ -53,6 +54,8 @@ OUTPUTS = {
     "message_open": Output(ids.MESSAGE, "is_open"),
     "message_color": Output(ids.MESSAGE, "color"),
     "session": Output(ids.SESSION_STORE, "data"),
+    "reason": Output(ids.REASON, "value"),
+    "comment": Output(ids.COMMENT, "value"),
 }
 
 _BAD_STORE = (
@@ -135,6 +138,8 @@ def _empty(message: str | None) -> dict:
         "message_open": True,
         "message_color": "info",
         "session": no_update,
+        "reason": no_update,
+        "comment": no_update,
     }
 
 
@@ -209,6 +214,8 @@ def render(
         "message_open": bool(message),
         "message_color": color,
         "session": no_update,
+        "reason": no_update,
+        "comment": no_update,
         "legend_style": {"visibility": "hidden"} if blind else {},
         "show_scores_disabled": blind,
     }
@@ -292,6 +299,8 @@ def update_review(
     blind: bool = False,
     show_scores: bool = False,
     audit: bool = False,
+    reason=None,
+    comment=None,
 ) -> dict:
     """Decode the trigger, act through the review desk, render the record to show next.
 
@@ -315,6 +324,7 @@ def update_review(
         return _audit_step(desk, project, who, role, trigger, view, selected_rows)
     saved, message = decode_session(session, project.project_id)
     color = "warning"
+    outcome = None
     if trigger in ACTIONS and view:
         kind = ACTIONS[trigger]
         if kind == "undo":
@@ -329,6 +339,7 @@ def update_review(
                 kind,
                 _selected_ids(selected_rows),
                 _edits_for(edits, view["left_id"]),
+                reason_text(reason, comment, project_reasons(services, project)),
                 role=role,
             )
         if outcome is not None:
@@ -342,6 +353,8 @@ def update_review(
             message = message or _MISFIT_STORE
         fresh = desk.next_view(who, restart=trigger == ids.REVIEW_SKIPPED)
     out = render(project, fresh, message, color, blind=blind, show_scores=show_scores, shown=view)
+    if trigger in ACTIONS and outcome is not None and outcome.written:
+        out.update(reason=None, comment="")  # a reason goes with one decision
     if trigger == ids.SHOW_SCORES and view and fresh.get("left_id") == view.get("left_id"):
         out.update(rows=no_update, selected=no_update)  # keep the reviewer's ticks and edits
     if fresh.get("left_id") is not None:
@@ -349,6 +362,30 @@ def update_review(
         saved[project.project_id] = {k: fresh[k] for k in ("left_id", "position")}
         out["session"] = saved
     return out
+
+
+def project_reasons(services: Services, project: Project) -> list[str]:
+    """The reasons a project offers (its own list, or the defaults)."""
+    record = services.log.project(project.project_id) or {"meta": {}}
+    reasons = record["meta"].get("reasons")
+    if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
+        return reasons[:9]
+    return list(DEFAULT_REASONS)
+
+
+def reason_text(reason, comment, allowed: list[str]) -> str | None:
+    """What is kept with a decision: ``"reason — comment"``, either part alone, or None.
+
+    A reason the project does not offer is dropped (the page sent it); a comment
+    is cut to 500 characters.
+    """
+    chosen = reason if isinstance(reason, str) and reason in allowed else ""
+    note = comment.strip()[:500] if isinstance(comment, str) else ""
+    if chosen and note:
+        return f"{chosen} — {note}"
+    if note:
+        return f"— {note}"
+    return chosen or None
 
 
 def _audit_step(desk, project: Project, who: str, role: str, trigger, view, selected_rows) -> dict:
@@ -414,6 +451,8 @@ def register(app) -> None:
         blind,
         scores,
         audit,
+        reason,
+        comment,
     ):
         return update_review(
             project_id,
@@ -428,6 +467,8 @@ def register(app) -> None:
             blind=blind is True,
             show_scores=scores is True,
             audit=audit is True,
+            reason=reason,
+            comment=comment,
         )
 
     app.callback(
@@ -450,8 +491,16 @@ def register(app) -> None:
             "edits": State(ids.EDITS_STORE, "data"),
             "view": State(ids.VIEW_STORE, "data"),
             "session": State(ids.SESSION_STORE, "data"),
+            "reason": State(ids.REASON, "value"),
+            "comment": State(ids.COMMENT, "value"),
         },
     )(record_decision)
+
+    def show_reasons(project_id):
+        project = services.project(project_id if isinstance(project_id, str) else None)
+        return reason_options(project_reasons(services, project) if project else [])
+
+    app.callback(Output(ids.REASON, "options"), Input(ids.PROJECT_SELECT, "value"))(show_reasons)
 
     app.clientside_callback(
         _COLLECT_EDITS,

@@ -10,12 +10,25 @@ from __future__ import annotations
 
 import math
 
-from dash import Input, Output, State, no_update
+from dash import Input, Output, State, html, no_update
 
 from callbacks.services import Services, services_of
 from components.ids import ids
-from components.statistics import over_time_figure, progress_panel, reviewer_table, scores_figure
-from matching.statistics import eta, per_reviewer, progress, progress_over_time, score_distribution
+from components.statistics import (
+    over_time_figure,
+    progress_panel,
+    reasons_table,
+    reviewer_table,
+    scores_figure,
+)
+from matching.statistics import (
+    eta,
+    per_reviewer,
+    progress,
+    progress_over_time,
+    reasons_breakdown,
+    score_distribution,
+)
 
 __all__ = ["register", "update_statistics", "time_step"]
 
@@ -54,7 +67,9 @@ def update_statistics(services: Services, project_id, tab, seen) -> tuple:
     return (
         progress_panel(done, eta(state, done["records_remaining"])),
         over_time_figure(over["time"], over["decided"], over["automatic"], over["manual"]),
-        reviewer_table(reviewers),
+        html.Div(
+            [reviewer_table(reviewers), reasons_table(reasons_breakdown(state).to_dict("records"))]
+        ),
         scores_figure(
             scores["bin_start"], scores["bin_end"], scores["accepted"], scores["rejected"]
         ),

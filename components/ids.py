@@ -62,6 +62,8 @@ class ids:
     CONFLICT_DONE = "conflict-done-store"
     AUDIT_BATCH = "audit-batch-select"
     AUDIT_MODE = "audit-mode-switch"
+    REASON = "reason-choice"
+    COMMENT = "reason-comment"
     PATTERN_FIELDS = "pattern-fields"
     PATTERN_PREVIEW = "pattern-preview-button"
     PATTERN_ACCEPT = "pattern-accept-button"

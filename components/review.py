@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from matching.spec import Field
 
 __all__ = [
+    "reason_options",
     "review_tab",
     "record_card",
     "candidate_columns",
@@ -265,6 +266,11 @@ def candidate_columns(
     return cols
 
 
+def reason_options(reasons) -> list[dict]:
+    """The reason choices, numbered for the keys 1 to 9 that pick them."""
+    return [{"label": f"{i} {r}", "value": r} for i, r in enumerate(reasons[:9], start=1)]
+
+
 def review_tab() -> html.Div:
     buttons = dbc.ButtonGroup(
         [
@@ -299,6 +305,21 @@ def review_tab() -> html.Div:
             className="me-3 mb-0",
         ),
     ]
+    reasons = html.Div(
+        [
+            html.Span("Reason (keys 1 to 9)", className="small text-muted me-2"),
+            dbc.RadioItems(id=ids.REASON, options=[], value=None, inline=True, className="small"),
+            dbc.Input(
+                id=ids.COMMENT,
+                placeholder="Comment (optional)",
+                value="",
+                size="sm",
+                maxLength=500,
+                style={"maxWidth": "22rem"},
+            ),
+        ],
+        className="d-flex align-items-center flex-wrap mb-2",
+    )
     grid = dag.AgGrid(
         id=ids.CANDIDATE_GRID,
         rowData=[],
@@ -383,6 +404,7 @@ def review_tab() -> html.Div:
                         ],
                         className="review-toolbar d-flex align-items-center flex-wrap mb-2",
                     ),
+                    reasons,
                     html.Div(id=ids.RECORD_CARD, className="mb-2"),
                     dbc.Alert(
                         "No candidate scores above the keep threshold for this "

@@ -160,6 +160,30 @@ def reviewer_table(rows: Sequence[Mapping]) -> html.Div | dbc.Table:
     return dbc.Table([head, body], size="sm", bordered=False, hover=True, className="w-auto")
 
 
+def reasons_table(rows: Sequence[Mapping]) -> html.Div:
+    """Decisions per reason given (see :func:`matching.statistics.reasons_breakdown`)."""
+    title = html.H6("Reasons given", className="mt-3")
+    if not rows:
+        return html.Div([title, html.Div("No reasons given yet.", className="small text-muted")])
+    titles = ("Reason", "Accepted", "No match", "With a comment")
+    head = html.Thead(html.Tr([html.Th(t) for t in titles]))
+    body = html.Tbody(
+        [
+            html.Tr(
+                [
+                    html.Td(r["reason"] or "(comment only)"),
+                    html.Td(f"{r['accepted']:,}"),
+                    html.Td(f"{r['rejected']:,}"),
+                    html.Td(f"{r['comments']:,}"),
+                ]
+            )
+            for r in rows
+        ]
+    )
+    table = dbc.Table([head, body], size="sm", bordered=False, hover=True, className="w-auto")
+    return html.Div([title, table])
+
+
 def _empty(figure: go.Figure, when_empty: bool) -> go.Figure:
     """Say so, instead of drawing empty axes, when there is nothing to show yet."""
     if when_empty:

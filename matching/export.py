@@ -112,6 +112,7 @@ def matched_table(
         columns and ``right_<col>`` for the right ones (with the reviewer's edits
         applied), then ``reviewer, decided_at`` (ISO 8601 UTC text),
         ``automatic``, ``edited`` (the edited right columns, comma separated; missing when none),
+        ``reason`` (the reviewer's reason and comment, "reason — comment"; missing when none),
         ``threshold_keep, threshold_select`` and ``threshold_<name>`` for any
         other threshold in force, NaN where none was recorded. Rows are in
         decision order, then in the order the right ids were chosen; the index
@@ -173,6 +174,7 @@ def matched_table(
                     "decided_at": pd.Series(decided_at, dtype=str),
                     "automatic": pairs["automatic"].astype(bool),
                     "edited": pd.Series(edited, dtype=str),
+                    "reason": pd.Series([d.reason for d in decisions], dtype=str),
                     **{k: pd.Series(v, dtype=float) for k, v in thresholds.items()},
                 }
             ),

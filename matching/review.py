@@ -17,6 +17,7 @@ import pandas as pd
 
 __all__ = [
     "EVENT_KINDS",
+    "DEFAULT_REASONS",
     "Event",
     "Decision",
     "ReviewState",
@@ -25,6 +26,9 @@ __all__ = [
     "event_id",
     "accepted_pairs",
 ]
+
+#: The reasons a project offers reviewers when it names none of its own.
+DEFAULT_REASONS = ("different person", "same family", "moved address", "data error", "unsure")
 
 EVENT_KINDS = ("accept", "reject", "skip", "unmatch", "undo", "audit", "verdict")
 

@@ -17,6 +17,7 @@ from matching.review import Decision, Event, ReviewState, replay
 from matching.tuning import bin_edges
 
 __all__ = [
+    "reasons_breakdown",
     "progress",
     "progress_over_time",
     "eta",
@@ -245,3 +246,41 @@ def score_distribution(state: ReviewState, *, bins: int = 20) -> pd.DataFrame:
             "rejected": np.histogram(rejected, bins=bins, range=(0.0, 1.0))[0].astype(np.int64),
         }
     )
+
+
+def reasons_breakdown(state: ReviewState) -> pd.DataFrame:
+    """Decisions in force per reason given, split by accepted and rejected.
+
+    A reason is the text before " — " in a decision's ``reason`` (what follows
+    is the reviewer's comment); decisions with none are left out.
+
+    Returns
+    -------
+    DataFrame
+        ``reason`` (str), ``accepted``, ``rejected``, ``comments`` (int64),
+        most used reason first.
+
+    Examples
+    --------
+    >>> from matching.review import Event, replay
+    >>> s = replay([Event("e1", "accept", "1", ("7",), reason="same family"),
+    ...             Event("e2", "reject", "2", reason="same family — twins"),
+    ...             Event("e3", "reject", "3")])
+    >>> reasons_breakdown(s).to_dict("records")
+    [{'reason': 'same family', 'accepted': 1, 'rejected': 1, 'comments': 1}]
+    """
+    counts: dict[str, list[int]] = {}
+    for d in state.decisions.values():
+        if not d.reason:
+            continue
+        reason, _, comment = d.reason.partition(" — ")
+        row = counts.setdefault(reason, [0, 0, 0])
+        row[0 if d.status == "accepted" else 1] += 1
+        row[2] += bool(comment)
+    rows = [
+        {"reason": k, "accepted": v[0], "rejected": v[1], "comments": v[2]}
+        for k, v in counts.items()
+    ]
+    rows.sort(key=lambda r: (-(r["accepted"] + r["rejected"]), r["reason"]))
+    frame = pd.DataFrame(rows, columns=["reason", "accepted", "rejected", "comments"])
+    return frame.astype({"accepted": "int64", "rejected": "int64", "comments": "int64"})

@@ -138,3 +138,23 @@ def test_a_lead_decides_by_agreement_pattern(dash_duo, demo_app):
     assert len(state.decisions) == count > 0
     assert all(d.automatic for d in state.decisions.values())
     assert dash_duo.get_logs() == []
+
+
+def test_a_digit_picks_the_reason_kept_with_the_next_decision(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    until(lambda: dash_duo.driver.find_elements(By.CSS_SELECTOR, "#reason-choice input"), 10)
+    press(dash_duo, "2")
+    until(
+        lambda: dash_duo.find_element("#reason-choice input[value='same family']").is_selected(), 5
+    )
+    press(dash_duo, "n")
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
+    until(
+        lambda: (
+            not dash_duo.find_element("#reason-choice input[value='same family']").is_selected()
+        ),
+        5,
+    )
+    state = demo_app.matchdesk.log.state(project_id(demo_app))
+    assert state.decisions["1"].reason == "same family"
+    assert dash_duo.get_logs() == []

@@ -183,3 +183,33 @@ def test_audit_mode_on_the_review_page_and_the_tuning_panel(services, project):
     cells = [str(td.children) for tr in table.children[1].children for td in tr.children]
     assert cells[:4] == ["auto-accept", "5", "5 of 5", "3"]
     assert desk.refresh().counts()["decided"] == 5
+
+
+def test_a_reason_and_comment_go_with_one_decision_to_the_log_and_statistics(services, project):
+    from callbacks.review import reason_text
+    from callbacks.statistics import update_statistics
+    from components.ids import ids
+    from tests.helpers import review_step
+
+    assert reason_text("same family", "  twins ", ["same family"]) == "same family — twins"
+    assert reason_text("forged", "", ["same family"]) is None
+    assert reason_text(None, "x" * 900, []) == "— " + "x" * 500
+    view = review_step(services, project)["view"]
+    from callbacks.review import update_review
+
+    out = update_review(
+        project.project_id,
+        "ann",
+        [{"_right_id": "101"}],
+        {},
+        view,
+        services=services,
+        trigger=ids.ACCEPT,
+        reason="same family",
+        comment="cousins",
+    )
+    assert out["reason"] is None and out["comment"] == ""  # cleared for the next record
+    state = services.log.state(project.project_id)
+    assert state.decisions["1"].reason == "same family — cousins"
+    stats = update_statistics(services, project.project_id, "statistics", None)
+    assert "same family" in str(stats[2]) and "Reasons given" in str(stats[2])

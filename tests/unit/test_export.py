@@ -185,6 +185,7 @@ def test_matched_table_has_one_row_per_accepted_pair_with_provenance(tables):
                 edits={"y": {"name": "Robert"}},
                 scores={"y": 0.8},
                 thresholds={"keep": 0.5, "select": 0.85},
+                reason="same family — twins, =both",
             ),
             make_event("reject", event_id="2", left_id="c", reviewer="ann", now=1700000001),
             make_event(
@@ -217,6 +218,9 @@ def test_matched_table_has_one_row_per_accepted_pair_with_provenance(tables):
             ],
             "automatic": [False, False, True],
             "edited": pd.Series([None, "name", None], dtype=str),
+            "reason": pd.Series(
+                ["same family — twins, =both", "same family — twins, =both", None], dtype=str
+            ),
             "threshold_keep": [0.5, 0.5, 0.5],
             "threshold_select": [0.85, 0.85, 0.9],
             "threshold_auto": [np.nan, np.nan, 0.95],
