@@ -119,6 +119,8 @@ _NOT_PINNED = {"function": "!params.node.rowPinned"}
 
 # Width of a character and a cell's padding, in pixels, in the grid's font.
 _CHAR_PX, _PAD_PX = 8, 34
+# The grid's width on a 1440 px screen, and what its selection and score columns take.
+_GRID_PX, _FIXED_PX = 1410, 44 + 120
 
 
 def _clamp(value: int, low: int, high: int) -> int:
@@ -204,6 +206,10 @@ def candidate_columns(
     first_field: dict[str, Field] = {}
     for f in fields:
         first_field.setdefault(f.right, f)
+    id_px = max(90, _CHAR_PX * chars.get(right_id, 8) + _PAD_PX) if right_id else 0
+    # Compared columns never shrink below their content, within what fits 1440 px:
+    # other columns scroll before a compared value is cut.
+    share = max(100, (_GRID_PX - _FIXED_PX - id_px) // max(1, len(first_field)))
     for col, f in first_field.items():
         same = f.left == f.right
         differs = json.dumps(f"_diff_{col}")
@@ -217,7 +223,7 @@ def candidate_columns(
             ),
             "editable": _NOT_PINNED,
             "flex": _flex(chars, col),
-            "minWidth": _clamp(_CHAR_PX * chars.get(col, 8) + _PAD_PX, 80, 130),
+            "minWidth": _clamp(_CHAR_PX * chars.get(col, 8) + _PAD_PX, 80, share),
             "headerClass": "compared-header",
         }
         score_key = json.dumps(f"score_{f.name}")
@@ -260,7 +266,7 @@ def candidate_columns(
             "flex": _flex(chars, col, 1.0 if col == right_id else 0.6),
         }
         if col == right_id:
-            spec["minWidth"] = max(90, _CHAR_PX * chars.get(col, 8) + _PAD_PX)
+            spec["minWidth"] = id_px
             spec["headerTooltip"] = f"{col} (id)"
         cols.append(spec)
     return cols

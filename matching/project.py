@@ -256,7 +256,7 @@ def record_view(project: Project, left_id: str, *, keep: float, select: float) -
 
 #: Field score from which differing characters are marked: below it, the values are
 #: simply different and marking every character would say nothing.
-NEAR = 0.7
+NEAR = 0.8
 
 
 def differing_spans(left: str | None, right: str | None) -> list[list[int]]:

@@ -112,8 +112,19 @@ def test_columns_share_the_width_by_content_and_ids_are_never_cut():
         ["id", "street", "zip"], [Field("street"), Field("zip")], right_id="id", chars=chars
     )
     street, zip_, id_ = cols[1:]
-    assert street["flex"] > zip_["flex"] and 80 <= zip_["minWidth"] <= street["minWidth"] <= 130
+    assert street["flex"] > zip_["flex"] and 80 <= zip_["minWidth"] < street["minWidth"]
+    assert street["minWidth"] >= 8 * 19, "a compared value is not cut while there is room"
     assert id_["minWidth"] > 8 * 24
+
+
+def test_eight_long_compared_fields_still_fit_1440_px_before_other_columns():
+    names = [f"field_{i}" for i in range(8)]
+    chars = {name: 40 for name in names} | {"id": 10, "note": 30}
+    cols = candidate_columns(
+        ["id", *names, "note"], [Field(n) for n in names], right_id="id", chars=chars
+    )
+    fixed = 44 + sum(c["minWidth"] for c in cols if c["field"] in ["score", "id", *names])
+    assert fixed <= 1410
 
 
 def test_headers_wrap_and_long_names_may_break_after_underscores():
