@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from callbacks import data, matched, review, statistics, tuning
+from callbacks import auth, data, matched, review, security, statistics, tuning
 
 __all__ = ["register"]
 
 
 def register(app) -> None:
-    for feature in (review, matched, data, tuning, statistics):
+    # security and auth first: their request hooks must run before anything else
+    for feature in (security, auth, review, matched, data, tuning, statistics):
         feature.register(app)

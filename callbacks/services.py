@@ -8,20 +8,32 @@ so any worker process, and a restarted server, can serve any project.
 
 from __future__ import annotations
 
+import re
+import shutil
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from flask import has_request_context
 from flask_caching import Cache
+from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
 from matching.project import Project, build_project, load_tables, save_tables
+from matching.roles import PermissionDenied
 from matching.spec import Spec
 from matching.store import DecisionLog
 from matching.tuning import ScoreIndex
+from matching.users import UserStore
 
-__all__ = ["AppConfig", "Services", "services_of"]
+__all__ = ["AppConfig", "Services", "services_of", "UPLOAD_ID"]
+
+#: What an upload id looks like: the server makes them, the browser only holds them.
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass
@@ -43,6 +55,16 @@ class AppConfig:
     cache_dir: str | None = None
     lease_seconds: int = 300
     sources: dict = field(default_factory=dict)
+    #: Largest request body, uploads included (a file travels base64-encoded: +33%).
+    max_upload_mb: float = 512
+    #: Most rows x columns a table may have.
+    max_cells: int = 20_000_000
+    #: Projects each process keeps in memory; the least recently used leave first.
+    max_projects: int = 8
+    #: Failed sign-ins allowed per client address (flask-limiter syntax).
+    login_limit: str = "10 per minute"
+    #: Session-signing secret; by default one is made and kept in the database.
+    secret_key: str | None = None
 
 
 class Services:
@@ -51,6 +73,8 @@ class Services:
     def __init__(self, config: AppConfig, server) -> None:
         self.config = config
         self.log = DecisionLog(config.db_url)
+        self.users = UserStore(config.db_url)
+        self._users_seen = (0.0, False)
         cache_config = {
             "CACHE_TYPE": "SimpleCache",
             "CACHE_DEFAULT_TIMEOUT": 0,
@@ -65,23 +89,49 @@ class Services:
             }
         self.cache = Cache(server, config=cache_config)
         # Unpickling a project on every request costs more than the review step
-        # itself, so each process also keeps the projects it has used.
-        self._projects: dict[str, Project] = {}
-        self._score_indexes: dict[str, ScoreIndex] = {}
-        self._desks: dict[str, ReviewDesk] = {}
+        # itself, so each process also keeps the projects it used last (an LRU).
+        self._projects: OrderedDict[str, Project] = OrderedDict()
+        self._score_indexes: OrderedDict[str, ScoreIndex] = OrderedDict()
+        self._desks: OrderedDict[str, ReviewDesk] = OrderedDict()
+        self._lru_lock = threading.Lock()
+
+    # -- who is acting ----------------------------------------------------
+
+    def sign_in_required(self) -> bool:
+        """True once any user exists (checked at most every 2 seconds per process)."""
+        seen, required = self._users_seen
+        if required:
+            return True
+        if time.monotonic() - seen > 2:
+            required = self.users.count() > 0
+            self._users_seen = (time.monotonic(), required)
+        return required
+
+    def signed_in(self) -> tuple[str, str] | None:
+        """``(name, role)`` of the request's signed-in user, or None."""
+        if has_request_context() and current_user.is_authenticated:
+            return current_user.name, current_user.role
+        return None
 
     def actor(self, typed_name: str | None) -> tuple[str, str]:
-        """Who acts, and their role: ``(name, role)``.
+        """``(name, role)`` of whoever sent the current request.
 
-        With nobody signed in (the app runs open, on the loopback address only,
-        for one person) the name typed in the navbar, with every right.
+        With sign-in on, the signed-in user (``typed_name`` is ignored) and
+        :class:`~matching.roles.PermissionDenied` when nobody is signed in.
+        With no users (open mode, loopback only: one person on a laptop), the
+        typed name, stripped, or "anonymous", as an admin.
         """
+        user = self.signed_in()
+        if user is not None:
+            return user
+        if self.sign_in_required():
+            raise PermissionDenied("sign in first")
         name = typed_name.strip() if isinstance(typed_name, str) else ""
         return name or "anonymous", "admin"
 
     def desk(self, project: Project) -> ReviewDesk:
         """The project's :class:`~matching.desk.ReviewDesk` in this process."""
-        desk = self._desks.get(project.project_id)
+        desk = self._recall(self._desks, project.project_id)
         if desk is None or desk.project is not project:
             desk = ReviewDesk(
                 self.log,
@@ -90,7 +140,7 @@ class Services:
                 thresholds=lambda: self.thresholds(project),
                 cardinality=lambda: self.cardinality(project),
             )
-            self._desks[project.project_id] = desk
+            self._keep(self._desks, project.project_id, desk)
         return desk
 
     def open_project(
@@ -123,16 +173,69 @@ class Services:
         return project
 
     def _remember(self, project: Project) -> None:
-        self._projects[project.project_id] = project
-        self.cache.set(f"project:{project.project_id}", project)
+        self._keep(self._projects, project.project_id, project)
+        if self.config.cache_dir:
+            self.cache.set(f"project:{project.project_id}", project)
+
+    def _keep(self, lru: OrderedDict, key: str, value) -> None:
+        with self._lru_lock:
+            lru[key] = value
+            lru.move_to_end(key)
+            while len(lru) > max(1, self.config.max_projects):
+                lru.popitem(last=False)
+
+    def _recall(self, lru: OrderedDict, key: str):
+        with self._lru_lock:
+            value = lru.get(key)
+            if value is not None:
+                lru.move_to_end(key)
+            return value
+
+    def delete_project(self, project_id: str) -> bool:
+        """Forget a project: its decisions, saved tables, uploads and cached candidates.
+
+        Returns False when there was no such project. Role checks are the caller's.
+        """
+        record = self.log.project(project_id)
+        if record is None:
+            return False
+        with self._lru_lock:
+            self._projects.pop(project_id, None)
+            self._score_indexes.pop(project_id, None)
+            self._desks.pop(project_id, None)
+        self.cache.delete(f"project:{project_id}")
+        data = Path(self.config.data_dir).resolve()
+        for token in record["meta"].get("uploads", []):
+            upload = self.upload_path(token, ".parquet")
+            if upload is not None:
+                upload.unlink(missing_ok=True)
+                upload.with_suffix(".json").unlink(missing_ok=True)
+        folder = (data / project_id).resolve()
+        if folder.parent == data and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+        self.log.delete_project(project_id)
+        return True
+
+    def upload_path(self, token: object, suffix: str = ".parquet") -> Path | None:
+        """Where the upload ``token`` is kept, or None when ``token`` is not an upload id.
+
+        An upload id is 32 lowercase hex digits, made by the server; anything
+        else (a path, ``..``, a longer string) names nothing.
+        """
+        if not isinstance(token, str) or not UPLOAD_ID.fullmatch(token):
+            return None
+        folder = (Path(self.config.data_dir) / "uploads").resolve()
+        path = (folder / f"{token}{suffix}").resolve()
+        return path if path.parent == folder else None
 
     def project(self, project_id: str | None) -> Project | None:
         """The project with this id, or None when there is none."""
         if not project_id:
             return None
-        if project_id in self._projects:
-            return self._projects[project_id]
-        project = self.cache.get(f"project:{project_id}")
+        project = self._recall(self._projects, project_id)
+        if project is not None:
+            return project
+        project = self.cache.get(f"project:{project_id}") if self.config.cache_dir else None
         if project is None:
             record = self.log.project(project_id)
             if record is None:
@@ -157,10 +260,10 @@ class Services:
         A project id names its candidates (a content hash), so the index never
         goes stale. Like the projects, each process keeps the indexes it built.
         """
-        index = self._score_indexes.get(project.project_id)
+        index = self._recall(self._score_indexes, project.project_id)
         if index is None:
             index = ScoreIndex.from_candidates(project.candidates)
-            self._score_indexes[project.project_id] = index
+            self._keep(self._score_indexes, project.project_id, index)
         return index
 
     def thresholds(self, project: Project) -> dict:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
+from components.auth import signed_in_menu
 from components.data import data_panel
 from components.ids import ids
 from components.matched import matched_tab
 from components.review import KEY_HELP, review_tab
 from components.statistics import statistics_tab
 from components.tuning import tuning_tab
+from matching.roles import allowed
 
 __all__ = ["main_layout"]
 
@@ -44,7 +46,56 @@ def _help() -> html.Div:
     )
 
 
-def _navbar(project_options: list[dict], project_id: str | None) -> dbc.Navbar:
+def _reviewer(user: tuple[str, str] | None):
+    """The name box in open mode; with sign-in, the signed-in user and Sign out."""
+    if user is None:
+        return dbc.Input(
+            id=ids.REVIEWER,
+            placeholder="Your name",
+            debounce=True,
+            size="sm",
+            className="ms-3",
+            style={"width": "10rem"},
+            persistence=True,
+            persistence_type="local",
+        )
+    # The callbacks still read the box; the server ignores it and uses the session.
+    hidden = dcc.Input(id=ids.REVIEWER, type="hidden", value=user[0])
+    return html.Div([hidden, signed_in_menu(*user)], className="d-flex align-items-center")
+
+
+#: What each action needs on the page, so a role sees only what it may do.
+_CONTROLS_FOR = {
+    "upload": (ids.DATA_BUTTON,),
+    "save_thresholds": (ids.TUNING_SAVE,),
+    "bulk": (ids.AUTO_ACCEPT, ids.AUTO_REJECT),
+}
+
+
+def _hide_forbidden(component, role: str):
+    """Hide (not remove: callbacks name them) the controls ``role`` may not use."""
+    hidden = {
+        i
+        for action, controls in _CONTROLS_FOR.items()
+        if not allowed(role, action)
+        for i in controls
+    }
+    stack = [component]
+    while stack:
+        node = stack.pop()
+        if getattr(node, "id", None) in hidden:
+            node.style = {**(getattr(node, "style", None) or {}), "display": "none"}
+        children = getattr(node, "children", None)
+        if isinstance(children, (list, tuple)):
+            stack.extend(c for c in children if hasattr(c, "to_plotly_json"))
+        elif hasattr(children, "to_plotly_json"):
+            stack.append(children)
+    return component
+
+
+def _navbar(
+    project_options: list[dict], project_id: str | None, user: tuple[str, str] | None
+) -> dbc.Navbar:
     return dbc.Navbar(
         dbc.Container(
             [
@@ -62,16 +113,7 @@ def _navbar(project_options: list[dict], project_id: str | None) -> dbc.Navbar:
                         dbc.Button(
                             "Data", id=ids.DATA_BUTTON, color="light", size="sm", className="ms-2"
                         ),
-                        dbc.Input(
-                            id=ids.REVIEWER,
-                            placeholder="Your name",
-                            debounce=True,
-                            size="sm",
-                            className="ms-3",
-                            style={"width": "10rem"},
-                            persistence=True,
-                            persistence_type="local",
-                        ),
+                        _reviewer(user),
                         _help(),
                     ],
                     className="d-flex align-items-center",
@@ -85,12 +127,21 @@ def _navbar(project_options: list[dict], project_id: str | None) -> dbc.Navbar:
     )
 
 
-def main_layout(project_options: list[dict], project_id: str | None) -> html.Div:
-    """The whole page; ``project_id`` is the project opened first."""
-    return html.Div(
+def main_layout(
+    project_options: list[dict],
+    project_id: str | None,
+    *,
+    user: tuple[str, str] | None = None,
+) -> html.Div:
+    """The whole page; ``project_id`` is the project opened first.
+
+    ``user`` is the signed-in ``(name, role)``, or None in open mode (where
+    the reviewer types a name and may do everything).
+    """
+    page = html.Div(
         [
             dcc.Store(id=ids.SESSION_STORE, storage_type="local", data={}),
-            _navbar(project_options, project_id),
+            _navbar(project_options, project_id, user),
             data_panel(),
             dbc.Container(
                 [
@@ -110,3 +161,4 @@ def main_layout(project_options: list[dict], project_id: str | None) -> html.Div
             ),
         ]
     )
+    return page if user is None else _hide_forbidden(page, user[1])

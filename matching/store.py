@@ -668,6 +668,16 @@ class DecisionLog:
             return False
         return True
 
+    def delete_project(self, project_id: str) -> bool:
+        """Delete a project with its events and leases; False when there was none."""
+        with self._write() as conn:
+            for table in (_leases, _events):
+                conn.execute(table.delete().where(table.c.project_id == project_id))
+            done = conn.execute(_projects.delete().where(_projects.c.project_id == project_id))
+        with self._lock:
+            self._caches.pop(project_id, None)
+        return done.rowcount > 0
+
 
 class ProjectTransaction:
     """What a rule may read and write inside :meth:`DecisionLog.transaction`."""

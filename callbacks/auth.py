@@ -1,0 +1,193 @@
+"""Sign-in: sessions, the ``/login`` page, Sign out, and the gate in front of every route.
+
+Once any user exists, every route but ``/health``, ``/login`` and ``/logout``
+(and the sign-in page's stylesheet) needs a signed-in session: Dash's own
+routes and anything that is not a page answer 401, pages redirect to
+``/login``. With no users the app is open, but only to a browser on the same
+machine: the client address and the ``Host`` header must both be loopback
+(the latter stops a DNS-rebinding page from driving the open app).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlencode
+
+from flask import Response, g, jsonify, redirect, request, session
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+
+from callbacks.services import Services, services_of
+from components.auth import BOOTSTRAP_CSS, login_page
+from matching.users import User
+
+__all__ = ["register", "is_loopback", "loopback_host", "SessionUser", "OPEN_ONLY_LOCAL"]
+
+PUBLIC_PATHS = frozenset({"/health", "/login", "/logout", BOOTSTRAP_CSS})
+
+OPEN_ONLY_LOCAL = (
+    "matchdesk has no users yet, so it serves only this machine (127.0.0.1). "
+    "Add an admin with: python app.py user add NAME --role admin"
+)
+
+
+def is_loopback(address: str | None) -> bool:
+    """True for 127.0.0.0/8 and ::1.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("::1"), is_loopback("10.0.0.2"), is_loopback(None)
+    (True, True, False, False)
+    """
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_host(host: str) -> bool:
+    """True when a ``Host`` header (or a ``--host`` value) names this machine.
+
+    >>> loopback_host("127.0.0.1:8050"), loopback_host("localhost"), loopback_host("[::1]:80")
+    (True, True, True)
+    >>> loopback_host("evil.example:8050"), loopback_host("0.0.0.0")
+    (False, False)
+    """
+    name = host.rsplit(":", 1)[0] if host.count(":") == 1 or "]" in host else host
+    name = name.strip("[]").lower()
+    return name == "localhost" or is_loopback(name)
+
+
+class SessionUser(UserMixin):
+    """The signed-in user as flask-login sees it.
+
+    The session holds ``name:key``, where the key derives from the password
+    hash: changing a password (or removing the user) ends their sessions.
+    """
+
+    def __init__(self, user: User) -> None:
+        self.name = user.name
+        self.role = user.role
+        self._key = user.session_key
+
+    def get_id(self) -> str:
+        return f"{self.name}:{self._key}"
+
+
+class _Sessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions with the secret read lazily from the database,
+    and the Secure flag set whenever the request came over HTTPS."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def get_signing_serializer(self, app):
+        if not app.secret_key:
+            try:
+                app.secret_key = self._services.users.secret()
+            except Exception:
+                return None  # database down: no session this time; /health still answers
+        return super().get_signing_serializer(app)
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
+
+
+def _safe_next(value: str | None) -> str:
+    """A local path to go back to after signing in; anything else goes to ``/``.
+
+    >>> _safe_next("/?tab=1"), _safe_next("//evil.example/"), _safe_next("https://x/")
+    ('/?tab=1', '/', '/')
+    """
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def _refuse_unsigned() -> Response:
+    if request.method == "GET" and not request.path.startswith("/_") and _wants_page():
+        query = urlencode({"next": request.full_path.rstrip("?")})
+        return redirect(f"/login?{query}", code=302)
+    response = jsonify({"error": "sign in first"})
+    response.status_code = 401
+    return response
+
+
+def _wants_page() -> bool:
+    accept = request.accept_mimetypes
+    return accept.accept_html or not accept
+
+
+def register(app) -> None:
+    services = services_of(app)
+    server = app.server
+    config = services.config
+    server.secret_key = config.secret_key
+    server.session_interface = _Sessions(services)
+    server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+
+    manager = LoginManager(server)
+
+    @manager.user_loader
+    def load_user(session_id: str):
+        name, _, key = session_id.rpartition(":")
+        user = services.users.get(name)
+        if user is None or user.session_key != key:
+            return None
+        return SessionUser(user)
+
+    limiter = Limiter(get_remote_address, app=server, storage_uri="memory://")
+
+    @server.before_request
+    def gate():
+        if request.path in PUBLIC_PATHS:
+            return None
+        if not services.sign_in_required():
+            if is_loopback(request.remote_addr) and loopback_host(request.host):
+                return None
+            return Response(OPEN_ONLY_LOCAL, status=403, mimetype="text/plain")
+        if current_user.is_authenticated:
+            return None
+        return _refuse_unsigned()
+
+    def login():
+        next_url = _safe_next(request.values.get("next"))
+        if request.method == "GET":
+            if not services.sign_in_required():
+                return redirect(next_url)
+            return login_page(next_url=next_url)
+        name = request.form.get("username", "")
+        user = services.users.check(name, request.form.get("password", ""))
+        if user is None:
+            # 200, not 401: the browser shows the page again without a console error.
+            g.failed_sign_in = True
+            return login_page(error="Wrong name or password.", next_url=next_url, name=name)
+        session.clear()
+        login_user(SessionUser(user))
+        return redirect(next_url, code=303)
+
+    server.add_url_rule(
+        "/login",
+        "login",
+        limiter.limit(
+            config.login_limit,
+            methods=["POST"],
+            deduct_when=lambda _r: g.get("failed_sign_in", False),
+        )(login),
+        methods=["GET", "POST"],
+    )
+
+    def logout():
+        logout_user()
+        session.clear()
+        return redirect("/login", code=303)
+
+    server.add_url_rule("/logout", "logout", logout, methods=["POST"])
+
+    @server.errorhandler(429)
+    def too_many(_error):
+        page = login_page(
+            error="Too many failed sign-ins from this address. Wait a minute and try again.",
+            name=request.form.get("username", ""),
+        )
+        return page, 429

@@ -1,0 +1,67 @@
+"""Sign-in page (plain HTML: it must work before any Dash script may load) and the
+navbar's signed-in user with its Sign out button."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+from markupsafe import escape
+
+__all__ = ["login_page", "signed_in_menu", "BOOTSTRAP_CSS"]
+
+#: The one asset the sign-in page uses; served to anyone.
+BOOTSTRAP_CSS = "/assets/vendor/bootstrap.min.css"
+
+
+def login_page(*, error: str = "", next_url: str = "/", name: str = "") -> str:
+    """The sign-in form: fields labelled Name and Password, a Sign in button.
+
+    It posts ``username``, ``password`` and ``next`` to ``/login``.
+    """
+    alert = f'<div class="alert alert-danger" role="alert">{escape(error)}</div>' if error else ""
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · matchdesk</title>
+<link rel="stylesheet" href="{BOOTSTRAP_CSS}">
+</head>
+<body class="bg-light">
+<main class="container" style="max-width: 24rem; margin-top: 12vh">
+<h1 class="h3 mb-4">matchdesk</h1>
+{alert}
+<form method="post" action="/login">
+<input type="hidden" name="next" value="{escape(next_url)}">
+<div class="mb-3">
+<label for="username" class="form-label">Name</label>
+<input id="username" name="username" class="form-control" autocomplete="username"
+ value="{escape(name)}" required autofocus>
+</div>
+<div class="mb-3">
+<label for="password" class="form-label">Password</label>
+<input id="password" name="password" type="password" class="form-control"
+ autocomplete="current-password" required>
+</div>
+<button type="submit" class="btn btn-primary w-100">Sign in</button>
+</form>
+</main>
+</body>
+</html>
+"""
+
+
+def signed_in_menu(name: str, role: str) -> html.Div:
+    """Who is signed in, and a Sign out button (a POST, so no other site can trigger it)."""
+    return html.Div(
+        [
+            html.Span(f"{name} ({role})", className="text-light small ms-3"),
+            html.Form(
+                dbc.Button("Sign out", type="submit", color="light", size="sm"),
+                action="/logout",
+                method="POST",
+                className="ms-2 mb-0",
+            ),
+        ],
+        className="d-flex align-items-center",
+    )

@@ -1,0 +1,234 @@
+"""People who may sign in, with their roles, in the same database as the decisions.
+
+Passwords are kept only as scrypt hashes in werkzeug's format
+(``scrypt:N:r:p$salt$hex``), computed with the standard library, so the engine
+needs no web package and werkzeug's ``check_password_hash`` accepts them too.
+
+The same database also keeps the app's session-signing secret (see
+:meth:`UserStore.secret`), so every process and host that shares the database
+signs and accepts the same sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time as _time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from matching.roles import ROLES
+
+__all__ = ["User", "UserStore", "hash_password", "check_password", "valid_name"]
+
+_metadata = sa.MetaData()
+
+_users = sa.Table(
+    "users",
+    _metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("created", sa.Float, nullable=False),
+)
+
+_settings = sa.Table(
+    "settings",
+    _metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+#: scrypt cost: werkzeug's default (2**15, 8, 1), about 50 ms and 32 MB per check.
+SCRYPT = (2**15, 8, 1)
+
+_NAME = re.compile(r"^[^\s:][^:]{0,98}[^\s:]$|^[^\s:]$")
+
+
+def valid_name(name: str) -> bool:
+    """A user name: 1-100 characters, no colon, no leading or trailing space.
+
+    >>> valid_name("ann"), valid_name("Ann Lee"), valid_name(" ann"), valid_name("a:b")
+    (True, True, False, False)
+    """
+    return bool(_NAME.match(name or ""))
+
+
+def hash_password(password: str, *, cost: tuple[int, int, int] = SCRYPT) -> str:
+    """A salted scrypt hash of ``password`` in werkzeug's format.
+
+    >>> check_password(hash_password("s3cret", cost=(2, 1, 1)), "s3cret")
+    True
+    """
+    n, r, p = cost
+    salt = secrets.token_urlsafe(12)[:16]
+    digest = hashlib.scrypt(
+        password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
+    ).hex()
+    return f"scrypt:{n}:{r}:{p}${salt}${digest}"
+
+
+def check_password(stored: str, password: str) -> bool:
+    """True when ``password`` matches the hash ``stored``; False for any malformed hash."""
+    try:
+        method, salt, digest = stored.split("$", 2)
+        kind, n, r, p = method.split(":")
+        if kind != "scrypt":
+            return False
+        n, r, p = int(n), int(r), int(p)
+        computed = hashlib.scrypt(
+            password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
+        ).hex()
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(computed, digest)
+
+
+@dataclass(frozen=True)
+class User:
+    """A person who may sign in. ``session_key`` changes when the password does."""
+
+    name: str
+    role: str
+    password_hash: str
+
+    @property
+    def session_key(self) -> str:
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
+
+def _engine(url: str) -> sa.Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    options: dict = {"connect_args": {"timeout": 30.0, "check_same_thread": False}}
+    if parsed.database in (None, "", ":memory:"):
+        options["poolclass"] = StaticPool
+    return sa.create_engine(parsed, **options)
+
+
+class UserStore:
+    """Users and their roles, and the app's signing secret, in a SQLAlchemy database.
+
+    Examples
+    --------
+    >>> store = UserStore("sqlite://", cost=(2, 1, 1))
+    >>> store.add("ann", "lead", "pw")
+    >>> store.check("ann", "pw").role, store.check("ann", "nope")
+    ('lead', None)
+    >>> [u.name for u in store.list()], store.count()
+    (['ann'], 1)
+    """
+
+    def __init__(self, url: str, *, cost: tuple[int, int, int] = SCRYPT) -> None:
+        self._engine = _engine(url)
+        self._cost = cost
+        self._ready = False
+
+    def close(self) -> None:
+        """Close pooled connections (before a fork); they reopen when used again."""
+        self._engine.dispose()
+
+    def _begin(self):
+        if not self._ready:
+            _metadata.create_all(self._engine)
+            self._ready = True
+        return self._engine.begin()
+
+    def count(self) -> int:
+        with self._begin() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(_users)).scalar())
+
+    def list(self) -> list[User]:
+        """Every user, by name."""
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(_users).order_by(_users.c.name)).mappings().all()
+        return [User(r["name"], r["role"], r["password_hash"]) for r in rows]
+
+    def get(self, name: str) -> User | None:
+        with self._begin() as conn:
+            row = conn.execute(sa.select(_users).where(_users.c.name == name)).mappings().first()
+        return None if row is None else User(row["name"], row["role"], row["password_hash"])
+
+    def add(self, name: str, role: str, password: str) -> None:
+        """Add a user; ``ValueError`` for a bad name or role, an empty password or a taken name."""
+        _check(name, role, password)
+        row = {
+            "name": name,
+            "role": role,
+            "password_hash": hash_password(password, cost=self._cost),
+            "created": _time.time(),
+        }
+        try:
+            with self._begin() as conn:
+                conn.execute(_users.insert().values(**row))
+        except IntegrityError:
+            raise ValueError(f"there is already a user {name!r}") from None
+
+    def set_password(self, name: str, password: str) -> None:
+        """Change a password, which signs the user out everywhere."""
+        if not password:
+            raise ValueError("the password is empty")
+        self._update(name, password_hash=hash_password(password, cost=self._cost))
+
+    def set_role(self, name: str, role: str) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+        self._update(name, role=role)
+
+    def _update(self, name: str, **values) -> None:
+        with self._begin() as conn:
+            done = conn.execute(_users.update().where(_users.c.name == name).values(**values))
+        if done.rowcount == 0:
+            raise ValueError(f"there is no user {name!r}")
+
+    def remove(self, name: str) -> None:
+        with self._begin() as conn:
+            done = conn.execute(_users.delete().where(_users.c.name == name))
+        if done.rowcount == 0:
+            raise ValueError(f"there is no user {name!r}")
+
+    def check(self, name: str, password: str) -> User | None:
+        """The user when ``password`` is theirs, else None (unknown names cost the same)."""
+        user = self.get(name or "")
+        stored = user.password_hash if user else _DUMMY.get(self._cost)
+        if stored is None:
+            stored = _DUMMY[self._cost] = hash_password("", cost=self._cost)
+        ok = check_password(stored, password or "")
+        return user if user is not None and ok else None
+
+    def secret(self, key: str = "session_secret") -> str:
+        """A random secret kept in the database, made on first use, the same for every process."""
+        with self._begin() as conn:
+            query = sa.select(_settings.c.value).where(_settings.c.key == key)
+            value = conn.execute(query).scalar()
+            if value is not None:
+                return value
+        try:
+            with self._begin() as conn:
+                conn.execute(_settings.insert().values(key=key, value=secrets.token_hex(32)))
+        except IntegrityError:
+            pass  # another process made it first: use theirs
+        with self._begin() as conn:
+            return conn.execute(query).scalar()
+
+
+_DUMMY: dict[tuple[int, int, int], str] = {}
+
+
+def _check(name: str, role: str, password: str) -> None:
+    if not valid_name(name):
+        raise ValueError(
+            f"{name!r} is not a valid user name (1-100 characters, no colon, "
+            "no space at either end)"
+        )
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+    if not password:
+        raise ValueError("the password is empty")

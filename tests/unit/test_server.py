@@ -1,0 +1,154 @@
+"""A production server: ``gunicorn 'app:server'`` with two workers, and the start-up rules."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from matching.store import DecisionLog
+from matching.users import UserStore
+from tests.conftest import ROOT
+from tests.dash_http import callback_payload, response_values
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited: {proc.stderr.read()}")
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer in {seconds} s")
+
+
+@pytest.fixture
+def gunicorn_server(tmp_path):
+    """``gunicorn -w 2 'app:server'`` on a free port, a fresh database and one lead, ann."""
+    db = f"sqlite:///{tmp_path / 'decisions.db'}"
+    UserStore(db).add("ann", "lead", "ann's password")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MATCHDESK_ARGS": f"--db {db} --data-dir {tmp_path / 'data'}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:server"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{base}/health", proc)
+        yield base, db
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_gunicorn_two_workers_serve_a_signed_in_decision(gunicorn_server):
+    base, db = gunicorn_server
+    web = requests.Session()
+    web.headers["Origin"] = base
+    assert web.get(f"{base}/", allow_redirects=False).status_code == 302
+    signed = web.post(
+        f"{base}/login", data={"username": "ann", "password": "ann's password", "next": "/"}
+    )
+    assert signed.status_code == 200 and "_dash-config" in signed.text
+    deps = web.get(f"{base}/_dash-dependencies").json()
+    project_id = DecisionLog(db).projects()[0]["project_id"]
+    common = {"project-select.value": project_id, "tabs.active_tab": "review"}
+
+    # Several requests, so both workers answer with the session made by one of them.
+    for _ in range(4):
+        first = web.post(
+            f"{base}/_dash-update-component",
+            json=callback_payload(deps, "view-store.data", common, ["project-select.value"]),
+        )
+        assert first.status_code == 200
+    view = response_values(first.json())["view-store.data"]
+    assert view["left_id"] == "1"
+
+    values = {
+        **common,
+        "reviewer-name.value": "someone else",  # ignored: the session says who decides
+        "accept-button.n_clicks": 1,
+        "candidate-grid.selectedRows": [{"_right_id": "101"}],
+        "view-store.data": view,
+    }
+    decided = web.post(
+        f"{base}/_dash-update-component",
+        json=callback_payload(deps, "view-store.data", values, ["accept-button.n_clicks"]),
+    )
+    assert decided.status_code == 200
+    decision = DecisionLog(db).state(project_id).decisions["1"]
+    assert decision.right_ids == ("101",)
+    assert decision.reviewer == "ann"
+
+
+def _run_app(tmp_path, *args, env=None):
+    return subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "MATCHDESK_PASSWORD"} | (env or {}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--host", "0.0.0.0"], "python app.py user add NAME --role admin"),
+        (["--debug", "--host", "0.0.0.0"], "--debug"),
+    ],
+)
+def test_unsafe_serving_options_refuse_to_start_with_one_line(tmp_path, args, message):
+    proc = _run_app(tmp_path, *args, "--db", f"sqlite:///{tmp_path / 'd.db'}")
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_user_commands_add_list_password_remove(tmp_path):
+    db = ["--db", f"sqlite:///{tmp_path / 'd.db'}"]
+    pw = {"MATCHDESK_PASSWORD": "first"}
+    assert _run_app(tmp_path, "user", *db, "add", "ann", "--role", "admin", env=pw).returncode == 0
+    assert (
+        _run_app(tmp_path, "user", *db, "add", "bo", "--role", "reviewer", env=pw).returncode == 0
+    )
+    listed = _run_app(tmp_path, "user", *db, "list")
+    assert listed.stdout.splitlines() == ["ann\tadmin", "bo\treviewer"]
+    store = UserStore(db[1])
+    before = store.get("bo").session_key
+    changed = _run_app(tmp_path, "user", *db, "password", "bo", env={"MATCHDESK_PASSWORD": "2nd"})
+    assert changed.returncode == 0
+    assert store.check("bo", "2nd") is not None and store.check("bo", "first") is None
+    assert store.get("bo").session_key != before
+    assert _run_app(tmp_path, "user", *db, "remove", "bo").returncode == 0
+    again = _run_app(tmp_path, "user", *db, "remove", "bo")
+    assert again.returncode == 2 and "no user 'bo'" in again.stderr
+    bad = _run_app(tmp_path, "user", *db, "add", "cy", "--role", "boss", env=pw)
+    assert bad.returncode == 2
+    no_password = _run_app(tmp_path, "user", *db, "add", "cy", "--role", "lead")
+    assert no_password.returncode == 2 and "MATCHDESK_PASSWORD" in no_password.stderr
