@@ -83,7 +83,13 @@ def create_app(config: AppConfig | None = None) -> Dash:
         ).project_id
     projects = services.project_options()
     default = first or (projects[0]["value"] if projects else None)
-    app.layout = lambda: main_layout(services.project_options(), default, user=services.signed_in())
+    max_request = int(config.max_upload_mb * 1024 * 1024)
+    app.layout = lambda: main_layout(
+        services.project_options(),
+        default,
+        user=services.signed_in(),
+        max_request_bytes=max_request,
+    )
 
     @app.server.route("/health")
     def health():

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
-from pathlib import Path
+import json
 
 import pandas as pd
 from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
@@ -15,12 +16,15 @@ from components.ids import field_row, ids
 from matching.blocking import Blocking
 from matching.candidates import learn, plan
 from matching.io import TableReadError, load_table, read_table
+from matching.roles import PermissionDenied, require
+from matching.safety import check_shape, check_table_bytes
 from matching.spec import Block, Field, Spec, parse_block
 from matching.weights import LearnedWeights
 
 __all__ = [
     "register",
     "read_upload",
+    "uploaded",
     "build_spec",
     "count_message",
     "parse_rules",
@@ -36,32 +40,57 @@ PAIR_BUDGET = 50_000_000
 
 
 def read_upload(services: Services, contents: str, filename: str) -> dict:
-    """Decode an upload, keep the table on the server and describe it.
+    """Decode an upload, check it, keep the table on the server and describe it.
 
-    Returns ``{"token", "name", "columns", "rows", "report"}``; raises
-    :class:`TableReadError` with a message for the page.
+    Returns ``{"token", "name", "columns", "rows", "report"}``, where
+    ``token`` is the server's id for the table (see :func:`uploaded`); the
+    rest is for the page only. Raises :class:`TableReadError` with a message
+    for the page; a file that would cost too much to read
+    (:func:`~matching.safety.check_table_bytes`) is refused before parsing.
     """
+    name = str(filename or "upload")
     try:
         _, payload = contents.split(",", 1)
-        raw = base64.b64decode(payload)
-    except ValueError:
-        raise TableReadError(f"{filename}: the upload could not be decoded") from None
-    loaded = load_table(raw, name=filename)
-    token = hashlib.sha256(raw).hexdigest()[:16]
-    folder = Path(services.config.data_dir) / "uploads"
-    folder.mkdir(parents=True, exist_ok=True)
-    loaded.frame.to_parquet(folder / f"{token}.parquet", index=False)
-    return {
+        raw = base64.b64decode(payload, validate=True)
+    except (ValueError, AttributeError, binascii.Error):
+        raise TableReadError(f"{name}: the upload could not be decoded") from None
+    max_cells = services.config.max_cells
+    check_table_bytes(raw, name, max_cells=max_cells)
+    loaded = load_table(raw, name=name)
+    check_shape(loaded.frame, name, max_cells=max_cells)
+    token = hashlib.sha256(raw).hexdigest()[:32]
+    info = {
         "token": token,
-        "name": filename,
+        "name": name,
         "columns": list(loaded.frame.columns),
         "rows": len(loaded.frame),
         "report": loaded.report,
     }
+    path = services.upload_path(token)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    loaded.frame.to_parquet(path, index=False)
+    path.with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
+    return info
 
 
-def uploaded_frame(services: Services, info: dict):
-    return read_table(Path(services.config.data_dir) / "uploads" / f"{info['token']}.parquet")
+def uploaded(services: Services, info: object):
+    """The server's record of an upload and its table, from the id the page holds.
+
+    The page's copy of the name, columns and row count is not trusted: they
+    are read again from what the server kept. Raises ``ValueError`` when the
+    id is not one the server made.
+    """
+    token = info.get("token") if isinstance(info, dict) else None
+    path = services.upload_path(token)
+    if path is None or not path.exists():
+        raise ValueError("that upload is not on the server; upload the table again")
+    record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    return record, read_table(path)
+
+
+def uploaded_frame(services: Services, info: object) -> pd.DataFrame:
+    """The table of an upload, by the id the page holds (see :func:`uploaded`)."""
+    return uploaded(services, info)[1]
 
 
 def parse_rules(text: str | None) -> tuple[Block, ...]:
@@ -125,42 +154,152 @@ def build_spec(
 
 
 def count_message(uploads: dict) -> str:
-    if not all(side in (uploads or {}) for side in SIDES):
+    """How many pairs a Run would score (from the page's copy: display only)."""
+    try:
+        left, right = (int(uploads[side]["rows"]) for side in SIDES)
+    except (KeyError, TypeError, ValueError):
         return "Upload both tables to see how many pairs will be scored."
-    n = uploads["left"]["rows"] * uploads["right"]["rows"]
-    return f"{n:,} pairs to score ({uploads['left']['rows']:,} x {uploads['right']['rows']:,})"
+    return f"{left * right:,} pairs to score ({left:,} x {right:,})"
+
+
+def store_upload_of(services: Services, inbox, uploads) -> tuple:
+    """Read the file in the inbox (or report it too large), for the upload store and info.
+
+    ``inbox`` is ``{"side", "name", "contents"}``, or ``{"side", "name",
+    "too_large": bytes}`` when the browser found it over the limit.
+    """
+    uploads = dict(uploads or {})
+    side = (inbox or {}).get("side")
+    if side not in SIDES:
+        return no_update, no_update, no_update
+    info_out = [no_update, no_update]
+    slot = SIDES.index(side)
+    try:
+        require(services.actor(None)[1], "upload")
+        if "too_large" in inbox:
+            raise TableReadError(_too_large(services, inbox))
+        uploads[side] = read_upload(services, inbox.get("contents"), inbox.get("name"))
+        info_out[slot] = uploads[side]["report"]
+    except (TableReadError, PermissionDenied) as exc:
+        uploads.pop(side, None)
+        info_out[slot] = f"⚠ {exc}"
+    return uploads, *info_out
+
+
+def _too_large(services: Services, inbox: dict) -> str:
+    limit = services.config.max_upload_mb
+    size = float(inbox.get("too_large") or 0) / 1024 / 1024
+    return (
+        f"{inbox.get('name')}: {size:,.0f} MB is more than this server takes ({limit:g} MB"
+        " per upload, which holds a file of about"
+        f" {limit * 3 / 4:,.0f} MB); ask the admin to raise --max-upload-mb, or split the file"
+    )
+
+
+#: In the browser: pass an upload on to the server, or only its size when it is too large.
+#: A file travels base64-encoded (4 characters per 3 bytes) in a JSON request.
+_SIZE_CHECK = """
+function(left, right, leftName, rightName, limit) {
+    const trig = window.dash_clientside.callback_context.triggered_id;
+    const side = trig === "__LEFT__" ? "left" : "right";
+    const contents = side === "left" ? left : right;
+    const name = side === "left" ? leftName : rightName;
+    if (!contents) { return window.dash_clientside.no_update; }
+    if (contents.length + 65536 > limit) {
+        return {side: side, name: name, too_large: Math.round(contents.length * 3 / 4)};
+    }
+    return {side: side, name: name, contents: contents};
+}
+""".replace("__LEFT__", ids.UPLOAD_LEFT)
+
+
+def run_project(services: Services, uploads, fields: tuple, keep, select) -> tuple:
+    """Score a new project from two uploads: project options, the new project, a message.
+
+    Everything is read again on the server: the tables by their upload ids,
+    the role of whoever asks. Returns ``(options, project_id, message, color,
+    open)``.
+    """
+    try:
+        require(services.actor(None)[1], "create_project")
+        if not isinstance(uploads, dict) or not all(s in uploads for s in SIDES):
+            raise ValueError("upload both tables first")
+        spec = build_spec(*fields)
+        for label, value in (("keep", keep), ("pre-select", select)):
+            if not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:
+                raise ValueError(f"{label} must be a number between 0 and 1")
+        (left_info, left), (right_info, right) = (uploaded(services, uploads[s]) for s in SIDES)
+        project = services.open_project(
+            left,
+            right,
+            spec,
+            name=f"{left_info['name']} ↔ {right_info['name']}",
+            keep=float(keep),
+            select=float(select),
+            sources={
+                "left": left_info["name"],
+                "right": right_info["name"],
+                "uploads": [left_info["token"], right_info["token"]],
+            },
+        )
+    except (ValueError, TypeError, TableReadError, OSError, PermissionDenied) as exc:
+        return no_update, no_update, f"Could not run: {exc}", "danger", True
+    text = (
+        f"Ready: {len(project.candidates):,} candidate pairs for "
+        f"{len(project.queue):,} records. Close this panel to review."
+    )
+    return services.project_options(), project.project_id, text, "success", True
+
+
+def confirm_delete(services: Services, project_id) -> tuple:
+    """Open the confirmation naming the project (admins only), or say why not."""
+    record = services.log.project(project_id) if isinstance(project_id, str) else None
+    if record is None:
+        return True, "Choose a project first."
+    return True, (
+        f"Delete the project {record['name']!r}? Its decisions, its tables and its scored"
+        " candidates are removed for everyone. This cannot be undone."
+    )
+
+
+def delete_project(services: Services, project_id) -> tuple:
+    """Delete a project (admins only): options without it, the next project, a message."""
+    try:
+        require(services.actor(None)[1], "delete_project")
+        if not isinstance(project_id, str) or not services.delete_project(project_id):
+            raise ValueError("there is no such project")
+    except (ValueError, PermissionDenied) as exc:
+        return no_update, no_update, f"Could not delete: {exc}", "danger", True
+    options = services.project_options()
+    following = options[0]["value"] if options else None
+    return options, following, "Project deleted.", "success", True
 
 
 def register(app) -> None:
     services = services_of(app)
 
-    def store_upload(left_contents, right_contents, left_name, right_name, uploads):
-        uploads = dict(uploads or {})
-        side = "left" if ctx.triggered_id == ids.UPLOAD_LEFT else "right"
-        contents, name = (
-            (left_contents, left_name) if side == "left" else (right_contents, right_name)
-        )
-        info_out = [no_update, no_update]
-        slot = SIDES.index(side)
-        try:
-            uploads[side] = read_upload(services, contents, name)
-            info_out[slot] = uploads[side]["report"]
-        except TableReadError as exc:
-            uploads.pop(side, None)
-            info_out[slot] = f"⚠ {exc}"
-        return uploads, *info_out
+    def store_upload(inbox, uploads):
+        return store_upload_of(services, inbox, uploads)
 
     app.callback(
         Output(ids.UPLOAD_STORE, "data"),
         Output(ids.UPLOAD_LEFT_INFO, "children"),
         Output(ids.UPLOAD_RIGHT_INFO, "children"),
+        Input(ids.UPLOAD_INBOX, "data"),
+        State(ids.UPLOAD_STORE, "data"),
+        prevent_initial_call=True,
+    )(store_upload)
+
+    app.clientside_callback(
+        _SIZE_CHECK,
+        Output(ids.UPLOAD_INBOX, "data"),
         Input(ids.UPLOAD_LEFT, "contents"),
         Input(ids.UPLOAD_RIGHT, "contents"),
         State(ids.UPLOAD_LEFT, "filename"),
         State(ids.UPLOAD_RIGHT, "filename"),
-        State(ids.UPLOAD_STORE, "data"),
+        State(ids.UPLOAD_LIMIT, "data"),
         prevent_initial_call=True,
-    )(store_upload)
+    )
 
     def update_fields(uploads, _add, children):
         left_cols = (uploads or {}).get("left", {}).get("columns", [])
@@ -207,13 +346,14 @@ def register(app) -> None:
 
     def learn_weights(_n, uploads, lefts, rights, scorers, weights, left_id, right_id, rules):
         try:
+            require(services.actor(None)[1], "create_project")
             if not all(s in (uploads or {}) for s in SIDES):
                 raise ValueError("upload both tables first")
             spec = build_spec(lefts, rights, scorers, weights, left_id, right_id, rules)
             left = uploaded_frame(services, uploads["left"])
             right = uploaded_frame(services, uploads["right"])
             learned = learn_for(left, right, spec).to_dict()
-        except (ValueError, TableReadError, OSError) as exc:
+        except (ValueError, TableReadError, OSError, PermissionDenied) as exc:
             return None, f"⚠ Could not learn weights: {exc}"
         caption = html.Div(
             "Learned match weights, log2(m/u); Run scores with them while the fields stay "
@@ -237,36 +377,24 @@ def register(app) -> None:
         prevent_initial_call=True,
     )(learn_weights)
 
-    def run_project(
-        _n, uploads, lefts, rights, scorers, weights, left_id, right_id, keep, select, *more
+    def projects_callback(
+        _run,
+        _delete,
+        uploads,
+        lefts,
+        rights,
+        scorers,
+        weights,
+        left_id,
+        right_id,
+        keep,
+        select,
+        project_id,
     ):
-        rules, learned = more
-        try:
-            if not all(s in (uploads or {}) for s in SIDES):
-                raise ValueError("upload both tables first")
-            spec = build_spec(lefts, rights, scorers, weights, left_id, right_id, rules, learned)
-            for name, value in (("keep", keep), ("pre-select", select)):
-                if value is None or not 0 <= float(value) <= 1:
-                    raise ValueError(f"{name} must be a number between 0 and 1")
-            left = uploaded_frame(services, uploads["left"])
-            right = uploaded_frame(services, uploads["right"])
-            name = f"{uploads['left']['name']} ↔ {uploads['right']['name']}"
-            project = services.open_project(
-                left,
-                right,
-                spec,
-                name=name,
-                keep=float(keep),
-                select=float(select),
-                sources={"left": uploads["left"]["name"], "right": uploads["right"]["name"]},
-            )
-        except (ValueError, TableReadError, OSError) as exc:
-            return no_update, no_update, f"Could not run: {exc}", "danger", True
-        text = (
-            f"Ready: {len(project.candidates):,} candidate pairs for "
-            f"{len(project.queue):,} records. Close this panel to review."
-        )
-        return services.project_options(), project.project_id, text, "success", True
+        if ctx.triggered_id == ids.DELETE_CONFIRM:
+            return delete_project(services, project_id)
+        fields = (lefts, rights, scorers, weights, left_id, right_id)
+        return run_project(services, uploads, fields, keep, select)
 
     app.callback(
         Output(ids.PROJECT_SELECT, "options"),
@@ -275,6 +403,7 @@ def register(app) -> None:
         Output(ids.DATA_MESSAGE, "color"),
         Output(ids.DATA_MESSAGE, "is_open"),
         Input(ids.RUN, "n_clicks"),
+        Input(ids.DELETE_CONFIRM, "submit_n_clicks"),
         State(ids.UPLOAD_STORE, "data"),
         State(field_row("left", ALL), "value"),
         State(field_row("right", ALL), "value"),
@@ -286,8 +415,20 @@ def register(app) -> None:
         State(ids.SELECT, "value"),
         State(ids.BLOCK_RULES, "value"),
         State(ids.LEARNED_STORE, "data"),
+        State(ids.PROJECT_SELECT, "value"),
         prevent_initial_call=True,
-    )(run_project)
+    )(projects_callback)
+
+    def ask_delete(_n, project_id):
+        return confirm_delete(services, project_id)
+
+    app.callback(
+        Output(ids.DELETE_CONFIRM, "displayed"),
+        Output(ids.DELETE_CONFIRM, "message"),
+        Input(ids.DELETE_PROJECT, "n_clicks"),
+        State(ids.PROJECT_SELECT, "value"),
+        prevent_initial_call=True,
+    )(ask_delete)
 
     app.callback(
         Output(ids.DATA_PANEL, "is_open"),

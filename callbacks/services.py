@@ -205,7 +205,7 @@ class Services:
             self._desks.pop(project_id, None)
         self.cache.delete(f"project:{project_id}")
         data = Path(self.config.data_dir).resolve()
-        for token in record["meta"].get("uploads", []):
+        for token in record["meta"].get("sources", {}).get("uploads", []):
             upload = self.upload_path(token, ".parquet")
             if upload is not None:
                 upload.unlink(missing_ok=True)

@@ -140,7 +140,8 @@ def learned_table(learned: dict) -> dbc.Table:
     )
 
 
-def data_panel() -> dbc.Offcanvas:
+def data_panel(max_request_bytes: int = 512 * 1024 * 1024) -> dbc.Offcanvas:
+    """The Data panel; uploads over ``max_request_bytes`` (as sent) are refused in the page."""
     return dbc.Offcanvas(
         [
             html.P(
@@ -227,6 +228,17 @@ def data_panel() -> dbc.Offcanvas:
             dbc.Button("Run", id=ids.RUN, color="primary", disabled=True),
             dbc.Alert(id=ids.DATA_MESSAGE, is_open=False, className="mt-3"),
             dcc.Store(id=ids.UPLOAD_STORE, data={}),
+            dcc.Store(id=ids.UPLOAD_INBOX),
+            dcc.Store(id=ids.UPLOAD_LIMIT, data=max_request_bytes),
+            html.Hr(className="my-4"),
+            dbc.Button(
+                "Delete this project",
+                id=ids.DELETE_PROJECT,
+                color="danger",
+                outline=True,
+                size="sm",
+            ),
+            dcc.ConfirmDialog(id=ids.DELETE_CONFIRM),
         ],
         id=ids.DATA_PANEL,
         title="Data",

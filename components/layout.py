@@ -132,6 +132,7 @@ def main_layout(
     project_id: str | None,
     *,
     user: tuple[str, str] | None = None,
+    max_request_bytes: int = 512 * 1024 * 1024,
 ) -> html.Div:
     """The whole page; ``project_id`` is the project opened first.
 
@@ -142,7 +143,7 @@ def main_layout(
         [
             dcc.Store(id=ids.SESSION_STORE, storage_type="local", data={}),
             _navbar(project_options, project_id, user),
-            data_panel(),
+            data_panel(max_request_bytes),
             dbc.Container(
                 [
                     dbc.Alert(id=ids.MESSAGE, is_open=False, dismissable=True, color="danger"),
