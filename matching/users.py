@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 import time as _time
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from matching.roles import ROLES
@@ -130,12 +131,18 @@ class UserStore:
         self._engine = _engine(url)
         self._cost = cost
         self._ready = False
+        parsed = make_url(url)
+        memory = parsed.database in (None, "", ":memory:")
+        self._file = None if parsed.get_backend_name() != "sqlite" or memory else parsed.database
 
     def close(self) -> None:
         """Close pooled connections (before a fork); they reopen when used again."""
         self._engine.dispose()
 
     def _begin(self):
+        if self._ready and self._file and not os.path.exists(self._file):
+            # Connecting would make a new, empty file and hide that the database is gone.
+            raise SQLAlchemyError(f"the database file {self._file} is gone")
         if not self._ready:
             _metadata.create_all(self._engine)
             self._ready = True

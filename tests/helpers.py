@@ -70,7 +70,9 @@ def review_post(client, values: dict, changed: str) -> dict:
     """
     dependencies = client.get("/_dash-dependencies").get_json()
     body = dash_request(dependencies, "record-label.children", values, changed)
-    response = client.post("/_dash-update-component", json=body)
+    response = client.post(
+        "/_dash-update-component", json=body, headers={"Origin": "http://localhost"}
+    )
     text = response.get_data(as_text=True)
     if response.status_code == 204 or not text:
         return {"status": response.status_code}
