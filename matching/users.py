@@ -70,7 +70,7 @@ def hash_password(password: str, *, cost: tuple[int, int, int] = SCRYPT) -> str:
     n, r, p = cost
     salt = secrets.token_urlsafe(12)[:16]
     digest = hashlib.scrypt(
-        password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
+        password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=max(132 * n * r * p, 2**25)
     ).hex()
     return f"scrypt:{n}:{r}:{p}${salt}${digest}"
 
@@ -84,7 +84,7 @@ def check_password(stored: str, password: str) -> bool:
             return False
         n, r, p = int(n), int(r), int(p)
         computed = hashlib.scrypt(
-            password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=132 * n * r * p
+            password.encode(), salt=salt.encode(), n=n, r=r, p=p, maxmem=max(132 * n * r * p, 2**25)
         ).hex()
     except (ValueError, TypeError):
         return False
