@@ -11,6 +11,7 @@ machine: the client address and the ``Host`` header must both be loopback
 from __future__ import annotations
 
 import ipaddress
+import os
 from urllib.parse import urlencode
 
 from flask import Response, g, jsonify, redirect, request, session
@@ -123,7 +124,7 @@ def register(app) -> None:
     services = services_of(app)
     server = app.server
     config = services.config
-    server.secret_key = config.secret_key
+    server.secret_key = config.secret_key or os.environ.get("MATCHDESK_SECRET_KEY") or None
     server.session_interface = _Sessions(services)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
 

@@ -58,7 +58,7 @@ def read_upload(services: Services, contents: str, filename: str) -> dict:
     check_table_bytes(raw, name, max_cells=max_cells)
     loaded = load_table(raw, name=name)
     check_shape(loaded.frame, name, max_cells=max_cells)
-    token = hashlib.sha256(raw).hexdigest()[:32]
+    token = hashlib.sha256(name.encode() + b"\0" + raw).hexdigest()[:32]
     info = {
         "token": token,
         "name": name,

@@ -27,6 +27,8 @@ from components.tuning import (
 )
 from matching.project import Project
 from matching.review import ReviewState
+from matching.roles import PermissionDenied, require
+from matching.safety import threshold_problem
 from matching.tuning import (
     MIN_REVIEWED_PAIRS,
     PATTERN_OPS,
@@ -186,14 +188,21 @@ def update_estimates(services: Services, project_id, keep, select, status, *, tr
 
 def save_thresholds(services: Services, project_id, keep, select) -> str:
     """Store keep and select in the project's meta: what reviewers see next."""
-    record = services.log.project(project_id) if project_id else None
+    record = services.log.project(project_id) if isinstance(project_id, str) else None
     if record is None or keep is None or select is None:
         return ""
+    try:
+        require(services.actor(None)[1], "save_thresholds")
+    except PermissionDenied as exc:
+        return f"Not saved: {exc}."
+    problem = threshold_problem(keep=keep, select=select)
+    if problem:
+        return f"Not saved: {problem}."
     meta = {**record["meta"], "keep": float(keep), "select": float(select)}
     services.log.update_project_meta(project_id, meta)
     return (
         f"Saved: reviewers now see pairs scoring {keep:.2f} or more, pre-selected from"
-        f" {max(keep, select):.2f}. Records already decided are unchanged."
+        f" {select:.2f}. Records already decided are unchanged."
     )
 
 
