@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from matching.blocking import Blocking
 from matching.candidates import learn, plan, run_plan, validate_columns
 from matching.distributed import close, connect, run_plan_dask, task_ranges
+from matching.export import neutralise_frame
 from matching.io import CandidateWriter, TableReadError, load_table
 from matching.spec import Spec, parse_block, parse_field
 
@@ -108,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="score on a Dask cluster: a scheduler address (tcp://host:8786) or local:N "
         "for N worker processes on this machine",
+    )
+    parser.add_argument(
+        "--no-neutralise",
+        action="store_true",
+        help="write CSV IDs as they are, even those a spreadsheet would run as formulas "
+        "(by default they get a leading quote; Parquet is never changed)",
     )
     parser.add_argument(
         "--count-only",
@@ -212,9 +219,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     try:
         with stack, CandidateWriter(args.out) as out:
-            out.write(first)
+            safe = neutralise_frame if not (args.no_neutralise or out.parquet) else None
+            out.write(safe(first) if safe else first)
             for frame in frames:
-                out.write(frame)
+                out.write(safe(frame) if safe else frame)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         parser.exit(2, f"{parser.prog}: error: cannot write {args.out}: {reason}\n")

@@ -4,9 +4,10 @@
 source tables, with the provenance of every decision. The writers make files
 that are safe to open in a spreadsheet and the readers give back the same frame:
 
-- A text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
-  return would run as a formula in a spreadsheet, so CSV and Excel write it
-  behind a single quote (``'=1+1``); a text that starts with a quote gets one
+- A text cell starting with ``=``, ``+``, ``-``, ``@`` (or their full-width forms
+  U+FF1D, U+FF0B, U+FF0D, U+FF20), also after leading spaces or non-breaking spaces, or with a tab
+  or a carriage return, would run as a formula in a spreadsheet, so CSV and
+  Excel write it behind a single quote (``'=1+1``); a text that starts with a quote gets one
   more, so :func:`read_export` strips exactly one quote from every text cell
   that starts with one. Column names are treated the same way.
 - Numbers and booleans stay numbers and booleans: unquoted in CSV, numeric
@@ -39,13 +40,17 @@ __all__ = [
     "to_parquet_bytes",
     "read_export",
     "neutralise",
+    "neutralise_frame",
     "unneutralise",
 ]
 
 #: The formats :func:`read_export` reads, and their file extensions.
 EXPORT_FORMATS = ("csv", "xlsx", "parquet")
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+#: Text a spreadsheet could run as a formula: a formula character, also full-width and
+#: after any leading white space (non-breaking, zero-width and ideographic included),
+#: or a tab, carriage return or quote first.
+_FORMULA = re.compile(r"[\t\r']|[\s\u200b\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
 _BOM = "\ufeff"
 _SHEET = "matches"
 _INTEGER = "0"
@@ -192,8 +197,30 @@ def neutralise(text: str) -> str:
 
     >>> neutralise("=SUM(A1:A9)"), neutralise("'quoted"), neutralise("plain")
     ("'=SUM(A1:A9)", "''quoted", 'plain')
+    >>> neutralise("  =1+1"), neutralise("\u00a0@SUM(1)"), neutralise("\uff1d1+1")
+    ("'  =1+1", "'\xa0@SUM(1)", "'\uff1d1+1")
     """
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if _FORMULA.match(text) else text
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` with every text value neutralised (numbers unchanged).
+
+    For writers that do not quote cells themselves (``python -m matching --out``).
+
+    >>> neutralise_frame(pd.DataFrame({"id": ["=1+1", "7"], "score": [0.5, 1.0]}))["id"].tolist()
+    ["'=1+1", '7']
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            out[column] = values.cat.rename_categories(
+                [neutralise(c) if isinstance(c, str) else c for c in values.cat.categories]
+            )
+        elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+            out[column] = values.map(lambda v: neutralise(v) if isinstance(v, str) else v)
+    return out
 
 
 def unneutralise(text: str) -> str:

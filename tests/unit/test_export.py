@@ -11,6 +11,8 @@ from openpyxl import load_workbook
 
 from matching.export import (
     matched_table,
+    neutralise,
+    neutralise_frame,
     read_export,
     to_csv_bytes,
     to_excel_bytes,
@@ -44,7 +46,14 @@ HOSTILE = [
     "1e5",
     "True",
     " padded ",
-    "",
+    "  =1+1",
+    "\u00a0=1+1",
+    "\u3000@SUM(A1)",
+    "\uff1d1+1",
+    "\uff0bcmd",
+    "\uff0d2",
+    "\uff20SUM(A1)",
+    ' \u00a0 \uff1dHYPERLINK("http://x")',
 ]
 
 texts = st.one_of(
@@ -144,6 +153,40 @@ def test_excel_formula_cell_is_neutralised_when_opened():
         [("'@cmd", "s"), (-2.0, "n")],
         [("plain", "s"), (3.0, "n")],
     ]
+
+
+FORMULAS_AFTER_SPACES = ["  =1+1", "\u00a0=1+1", "\u3000@SUM(A1)", "\u200b-2", "\ufeff+1"]
+FULL_WIDTH = ["\uff1d1+1", "\uff0bcmd", "\uff0d2", "\uff20SUM(A1)", " \uff1dA1"]
+
+
+@pytest.mark.parametrize("text", FORMULAS_AFTER_SPACES + FULL_WIDTH)
+def test_formulas_after_spaces_and_full_width_ones_are_neutralised(text):
+    assert neutralise(text) == "'" + text
+    frame = pd.DataFrame({"t": [text]})
+    assert to_csv_bytes(frame).decode("utf-8-sig").splitlines()[1] == f'"\'{text}"'
+    sheet = load_workbook(io.BytesIO(to_excel_bytes(frame))).active
+    assert sheet["A2"].value == "'" + text
+    pd.testing.assert_frame_equal(read_export(to_csv_bytes(frame), "csv"), frame)
+
+
+@pytest.mark.parametrize("text", ["plain", "a=b", "x-1", " padded ", "7", "\uff58\uff1d1"])
+def test_ordinary_text_is_left_alone(text):
+    assert neutralise(text) == text
+
+
+def test_neutralise_frame_quotes_text_and_keeps_numbers():
+    frame = pd.DataFrame(
+        {
+            "left_id": ["=1+1", "ok", None],
+            "right_id": pd.Categorical(["@x", "y", "@x"]),
+            "score": [0.5, 1.0, -1.0],
+        }
+    )
+    out = neutralise_frame(frame)
+    assert out["left_id"].tolist()[:2] == ["'=1+1", "ok"] and out["left_id"].isna()[2]
+    assert out["right_id"].astype(str).tolist() == ["'@x", "y", "'@x"]
+    assert out["score"].tolist() == [0.5, 1.0, -1.0]
+    assert frame["left_id"][0] == "=1+1"  # the input is not changed
 
 
 def test_excel_escapes_control_characters_the_way_excel_does():
