@@ -152,3 +152,35 @@ def test_user_commands_add_list_password_remove(tmp_path):
     assert bad.returncode == 2
     no_password = _run_app(tmp_path, "user", *db, "add", "cy", "--role", "lead")
     assert no_password.returncode == 2 and "MATCHDESK_PASSWORD" in no_password.stderr
+
+
+def test_python_app_py_workers_serves_with_gunicorn(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "app.py"),
+            "--workers",
+            "2",
+            "--port",
+            str(port),
+            "--db",
+            f"sqlite:///{tmp_path / 'd.db'}",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(f"{base}/health", proc)
+        page = requests.get(f"{base}/", timeout=10)
+        assert page.status_code == 200
+        assert page.headers["X-Frame-Options"] == "DENY"
+    finally:
+        proc.terminate()
+        _, errors = proc.communicate(timeout=30)
+    assert "gunicorn" in errors.lower() and "Booting worker" in errors
