@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dash.testing.wait import until
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -27,6 +28,11 @@ def test_a_file_over_the_upload_limit_is_refused_in_the_page(dash_duo, app_confi
 def test_delete_the_open_project_after_confirming(dash_duo, demo_app):
     start(dash_duo, demo_app)
     button(dash_duo, "Data").click()
+    dash_duo.wait_for_element("#upload-left input")
+    until(lambda: dash_duo.find_element("#delete-project-button").is_displayed(), timeout=10)
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView();", dash_duo.find_element("#delete-project-button")
+    )
     button(dash_duo, "Delete this project").click()
     alert = WebDriverWait(dash_duo.driver, 10).until(expected_conditions.alert_is_present())
     assert "Delete the project 'Tutorial: car owners" in alert.text
