@@ -377,23 +377,12 @@ def register(app) -> None:
         prevent_initial_call=True,
     )(learn_weights)
 
-    def projects_callback(
-        _run,
-        _delete,
-        uploads,
-        lefts,
-        rights,
-        scorers,
-        weights,
-        left_id,
-        right_id,
-        keep,
-        select,
-        project_id,
-    ):
+    def projects_callback(_run, _delete, uploads, *form):
+        lefts, rights, scorers, weights, left_id, right_id, keep, select, *rest = form
+        rules, learned, project_id = rest
         if ctx.triggered_id == ids.DELETE_CONFIRM:
             return delete_project(services, project_id)
-        fields = (lefts, rights, scorers, weights, left_id, right_id)
+        fields = (lefts, rights, scorers, weights, left_id, right_id, rules, learned)
         return run_project(services, uploads, fields, keep, select)
 
     app.callback(
