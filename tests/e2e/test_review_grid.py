@@ -95,7 +95,7 @@ def test_left_record_and_first_candidate_are_seen_whole_at_1440_by_900(dash_duo,
     assert dash_duo.get_logs() == []
 
 
-def test_keys_move_and_tick_candidates_never_the_left_record(dash_duo, six_app):
+def test_keys_move_and_tick_candidates_never_the_left_record_nor_edit_it(dash_duo, six_app):
     dash_duo.start_server(six_app)
     viewport(dash_duo)
     dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 40", timeout=15)
@@ -118,6 +118,11 @@ def test_keys_move_and_tick_candidates_never_the_left_record(dash_duo, six_app):
         assert time.time() < deadline, "space did not clear the highlighted candidate"
         time.sleep(0.1)
     assert "ag-row-selected" not in classes(dash_duo, PINNED)
+    pinned_cell = dash_duo.find_element(f"{PINNED} [col-id='surname']")
+    ActionChains(dash_duo.driver).double_click(pinned_cell).perform()
+    time.sleep(0.3)
+    assert not dash_duo.driver.find_elements("css selector", f"{GRID} .ag-cell-inline-editing")
+    dash_duo.find_element(LABEL).click()
     press(dash_duo, "a")
     dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 40")
     state = six_app.matchdesk.log.state(project.project_id)
