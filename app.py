@@ -112,6 +112,11 @@ def _parser() -> argparse.ArgumentParser:
         help="share scored projects between app processes through this folder "
         "(default: each process keeps its own in memory)",
     )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="score new projects on a Dask cluster: a scheduler address or local:N",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8050)
     parser.add_argument(
@@ -146,6 +151,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
         "db_url": args.db,
         "data_dir": args.data_dir,
         "cache_dir": args.cache_dir,
+        "dask": args.dask,
         "max_upload_mb": args.max_upload_mb,
         "max_cells": args.max_cells,
     }

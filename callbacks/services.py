@@ -23,7 +23,16 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
-from matching.project import Project, build_project, load_tables, save_tables
+from matching.project import (
+    Project,
+    build_project,
+    index_project,
+    load_candidates,
+    load_tables,
+    project_id_for,
+    save_candidates,
+    save_tables,
+)
 from matching.roles import PermissionDenied
 from matching.spec import Spec
 from matching.store import DecisionLog
@@ -53,6 +62,8 @@ class AppConfig:
     db_url: str = "sqlite:///matchdesk.db"
     data_dir: str = "matchdesk-data"
     cache_dir: str | None = None
+    #: A Dask scheduler address (or ``local:N``) that scores new projects; None scores here.
+    dask: str | None = None
     lease_seconds: int = 300
     sources: dict = field(default_factory=dict)
     #: Largest request body, uploads included (a file travels base64-encoded: +33%).
@@ -154,9 +165,15 @@ class Services:
         select: float,
         sources: dict | None = None,
     ) -> Project:
-        """Build (or reopen) the project of these inputs and record it in the log."""
-        project = build_project(left, right, spec, name=name, keep=keep, select=select)
-        folder = Path(self.config.data_dir) / project.project_id
+        """Build (or reopen) the project of these inputs and record it in the log.
+
+        The candidates are scored once (on the Dask cluster when one is
+        configured) and kept as Parquet beside the tables, so reopening the
+        project, in this process or another, reads them instead of scoring again.
+        """
+        project_id = project_id_for(left, right, spec, keep=keep, top_k=10)
+        folder = Path(self.config.data_dir) / project_id
+        project = self._scored(left, right, spec, folder, name=name, keep=keep, select=select)
         if not (folder / "left.parquet").exists():
             save_tables(left, right, folder)
         meta = {
@@ -170,6 +187,21 @@ class Services:
         }
         self.log.ensure_project(project.project_id, name=name, meta=meta)
         self._remember(project)
+        return project
+
+    def _scored(
+        self, left, right, spec: Spec, folder: Path, *, name: str, keep: float, select: float
+    ) -> Project:
+        """The project of these inputs: its saved candidates read back, or scored and saved."""
+        saved = load_candidates(folder)
+        if saved is not None:
+            return index_project(
+                left, right, spec, saved, name=name, keep=keep, select=select, top_k=10
+            )
+        project = build_project(
+            left, right, spec, name=name, keep=keep, select=select, dask=self.config.dask
+        )
+        save_candidates(project.candidates, folder)
         return project
 
     def _remember(self, project: Project) -> None:
@@ -242,10 +274,11 @@ class Services:
                 return None
             meta = record["meta"]
             left, right = load_tables(meta["tables"])
-            project = build_project(
+            project = self._scored(
                 left,
                 right,
                 Spec.from_dict(meta["spec"]),
+                Path(meta["tables"]),
                 name=record["name"],
                 keep=meta["keep"],
                 select=meta["select"],

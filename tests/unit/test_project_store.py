@@ -37,3 +37,26 @@ def test_a_project_built_on_a_local_dask_cluster_equals_the_local_one():
     local = build_project(left, right, spec, name="p", keep=0.5, select=0.8)
     remote = build_project(left, right, spec, name="p", keep=0.5, select=0.8, dask="local:1")
     pd.testing.assert_frame_equal(remote.candidates, local.candidates)
+
+
+def test_a_restarted_app_reads_the_saved_candidates_instead_of_scoring_again(tmp_path, monkeypatch):
+    import matching.project as project_module
+    from app import create_app, demo_config
+
+    config = demo_config(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
+    first = create_app(config).matchdesk
+    pid = first.project_options()[0]["value"]
+    assert (tmp_path / "data" / pid / "candidates.parquet").exists()
+
+    def no_scoring(*args, **kwargs):
+        raise AssertionError("scored again")
+
+    monkeypatch.setattr(project_module, "generate_candidates", no_scoring)
+    again = create_app(config).matchdesk  # another worker, or a restart
+    pd.testing.assert_frame_equal(again.project(pid).candidates, first.project(pid).candidates)
+
+
+def test_python_app_takes_a_dask_address():
+    from app import config_from_args
+
+    assert config_from_args(["--dask", "local:2"])[0].dask == "local:2"
