@@ -1,6 +1,6 @@
 // Keyboard shortcuts of the Review tab: a accept, n no match, s skip, u undo,
 // j/k or arrows move the highlighted candidate, space toggles its selection,
-// 1-9 pick the reason given with the next decision (the same digit again clears it).
+// 1-9 pick the reason given with the next decision.
 (function () {
     const BUTTONS = {a: "accept-button", n: "no-match-button", s: "skip-button", u: "undo-button"};
     const GRID = "candidate-grid";
