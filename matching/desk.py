@@ -25,6 +25,7 @@ size.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import secrets
 import threading
@@ -36,6 +37,7 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 
+from matching.agreement import cohen_kappa
 from matching.audit import audit_sample_size, audited_errors, draw_sample
 from matching.project import Project, record_view
 from matching.review import Event, event_id, make_event
@@ -68,6 +70,16 @@ CARDINALITIES = {
 DEFAULT_CARDINALITY = "many-to-one"
 
 _NOTHING = "; nothing was recorded."
+
+#: The target of the draw of records to be reviewed twice, and the prefix of a lead's
+#: settlements of its disagreements.
+DOUBLE_REVIEW = "double-review"
+ADJUDICATED = "adjudicated:"
+
+
+def _verdict_text(right_ids: Sequence[str]) -> str:
+    return ", ".join(sorted(right_ids)) if right_ids else "no match"
+
 
 _T = TypeVar("_T")
 
@@ -281,8 +293,8 @@ class Ledger:
         first = None
         for v in victims:
             a = self.active[v]
-            if a.left_id is None or a.kind == "skip":
-                continue
+            if a.left_id is None or a.kind not in ("accept", "reject", "unmatch"):
+                continue  # a skip, an audit or a verdict changes no decision
             later = [
                 self.active[i] for i in self.by_left[a.left_id] if self.active[i].kind != "skip"
             ]
@@ -1054,13 +1066,23 @@ class ReviewDesk:
             written,
         )
 
-    def _audit_next(self, ledger: Ledger, busy: set[str]) -> tuple[str, str] | None:
-        """The first sampled record with no verdict that nobody else holds."""
+    def _audit_next(self, ledger: Ledger, busy: set[str], reviewer: str) -> tuple[str, str] | None:
+        """The first drawn record with no verdict that nobody else holds.
+
+        A record drawn for double review waits until someone decided it, and
+        is never given to the reviewer who did.
+        """
         for audit_id, audit in ledger.audits.items():
             done = ledger.verdicts.get(audit_id, {})
+            double = audit.target == DOUBLE_REVIEW
             for left in audit.sample:
-                if left not in done and left not in busy and left in self.project.left_pos:
-                    return audit_id, left
+                if left in done or left in busy or left not in self.project.left_pos:
+                    continue
+                if double:
+                    d = ledger.decisions.get(left)
+                    if d is None or d.reviewer == reviewer or d.automatic:
+                        continue
+                return audit_id, left
         return None
 
     def next_audit_view(self, reviewer: str, *, now: float | None = None) -> dict:
@@ -1072,7 +1094,7 @@ class ReviewDesk:
         now = _time.time() if now is None else now
 
         def work(tx: ProjectTransaction, ledger: Ledger):
-            pick = self._audit_next(ledger, tx.busy(reviewer, now))
+            pick = self._audit_next(ledger, tx.busy(reviewer, now), reviewer)
             if pick is None:
                 tx.release(reviewer)
                 return None
@@ -1147,6 +1169,171 @@ class ReviewDesk:
         if not ok:
             message += _NOTHING
         return Outcome(ok, message, written, self.next_audit_view(reviewer, now=now))
+
+    def set_double_review(
+        self,
+        reviewer: str,
+        share: float,
+        *,
+        role: str = "reviewer",
+        now: float | None = None,
+    ) -> Outcome:
+        """Draw ``share`` of the project's records to be reviewed twice.
+
+        Each drawn record, once decided, is offered to another reviewer with
+        Audit on, blind to the first decision. Disagreements go to
+        :meth:`adjudication` for a lead. Drawing again with another share adds
+        a new draw; records already drawn keep their second reviews.
+        """
+        try:
+            require(role, "bulk")
+        except PermissionDenied as exc:
+            return Outcome(False, str(exc).capitalize() + _NOTHING)
+        if not (isinstance(share, (int, float)) and 0.0 < share <= 1.0):
+            return Outcome(False, "The share must be above 0% and at most 100%" + _NOTHING)
+        now = _time.time() if now is None else now
+        queue = list(self.project.queue)
+        size = max(1, round(share * len(queue)))
+        seed = int(event_id(self.project_id, DOUBLE_REVIEW, share)[2:14], 16)
+        sample = draw_sample(queue, size, seed=seed)
+        event = make_event(
+            "audit",
+            event_id=event_id(self.project_id, DOUBLE_REVIEW, share),
+            reviewer=reviewer,
+            now=now,
+            target=DOUBLE_REVIEW,
+            sample=sample,
+            thresholds={"share": float(share)},
+        )
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            written = tx.insert([event])
+            if written:
+                ledger.apply(event)
+            return written
+
+        written = self._transaction(work)
+        return Outcome(True, f"{size:,} records ({share:.0%}) will be reviewed twice.", written)
+
+    def second_reviews(self) -> list[dict]:
+        """Each double-reviewed record: ``left_id, first, second`` (reviewer names),
+        ``first_verdict, second_verdict`` (``"no match"`` or the accepted right ids
+        joined with ", "), ``agree`` and ``adjudicated`` (True once a lead settled it)."""
+        ledger = self.refresh()
+        out = []
+        for audit_id, audit in ledger.audits.items():
+            if audit.target != DOUBLE_REVIEW:
+                continue
+            settled = ledger.verdicts.get(ADJUDICATED + audit_id, {})
+            for left, verdict in ledger.verdicts.get(audit_id, {}).items():
+                # The decision the second reviewer answered blind, even if a lead changed it since.
+                limit = ledger.order[verdict.event_id]
+                earlier = [
+                    ledger.active[i]
+                    for i in ledger.by_left.get(left, ())
+                    if ledger.active[i].kind in ("accept", "reject") and ledger.order[i] < limit
+                ]
+                if not earlier:
+                    continue
+                first = earlier[-1]
+                one = _verdict_text(first.right_ids if first.kind == "accept" else ())
+                two = _verdict_text(verdict.right_ids)
+                out.append(
+                    {
+                        "audit": audit_id,
+                        "left_id": left,
+                        "first": first.reviewer,
+                        "second": verdict.reviewer,
+                        "first_verdict": one,
+                        "second_verdict": two,
+                        "agree": one == two,
+                        "adjudicated": left in settled,
+                    }
+                )
+        return out
+
+    def adjudication(self) -> list[dict]:
+        """Double-reviewed records whose two reviews disagree and no lead has settled."""
+        return [r for r in self.second_reviews() if not r["agree"] and not r["adjudicated"]]
+
+    def adjudicate(
+        self,
+        reviewer: str,
+        left_id: str,
+        keep: str,
+        *,
+        role: str = "reviewer",
+        now: float | None = None,
+    ) -> Outcome:
+        """A lead settles a disagreement: ``keep`` is ``"first"`` (the decision
+        stands) or ``"second"`` (the decision becomes the second reviewer's)."""
+        try:
+            require(role, "change_others")
+        except PermissionDenied as exc:
+            return Outcome(False, str(exc).capitalize() + _NOTHING)
+        row = next((r for r in self.adjudication() if r["left_id"] == left_id), None)
+        if row is None or keep not in ("first", "second"):
+            return Outcome(False, f"Record {left_id!r} is not waiting for a lead" + _NOTHING)
+        now = _time.time() if now is None else now
+        ledger = self.ledger()
+        second = ledger.verdicts[row["audit"]][left_id]
+        standing = ledger.decisions[left_id]
+        settle = make_event(
+            "verdict",
+            event_id=event_id(self.project_id, "adjudicate", row["audit"], left_id),
+            reviewer=reviewer,
+            now=now,
+            left_id=left_id,
+            right_ids=second.right_ids if keep == "second" else standing.right_ids,
+            target=ADJUDICATED + row["audit"],
+            reason=f"kept the {keep} review",
+        )
+        events = [settle]
+        if keep == "second":
+            kind = "accept" if second.right_ids else "reject"
+            events.append(
+                make_event(
+                    kind,
+                    event_id=event_id(self.project_id, "adjudicated", left_id, standing.event_id),
+                    reviewer=reviewer,
+                    now=now,
+                    left_id=left_id,
+                    right_ids=second.right_ids,
+                    replaces=standing.event_id,
+                    reason=f"adjudicated: {row['second']}'s review kept",
+                    batch=settle.event_id,
+                )
+            )
+            events[0] = dataclasses.replace(settle, batch=settle.event_id)
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            written = tx.insert(events)
+            for e in events:
+                ledger.apply(e)
+            return written
+
+        return Outcome(True, None, self._transaction(work))
+
+    def agreement(self) -> list[dict]:
+        """Cohen's kappa per pair of reviewers, and over all pairs (``pair`` "all").
+
+        Each row: ``pair``, and what :func:`matching.agreement.cohen_kappa`
+        returns for their double-reviewed records.
+        """
+        rows = self.second_reviews()
+        groups: dict[str, list[dict]] = {}
+        for r in rows:
+            pair = " & ".join(sorted((r["first"], r["second"])))
+            groups.setdefault(pair, []).append(r)
+        if rows:
+            groups["all"] = rows
+        return [
+            {
+                "pair": pair,
+                **cohen_kappa([r["first_verdict"] for r in g], [r["second_verdict"] for r in g]),
+            }
+            for pair, g in groups.items()
+        ]
 
     def audit_results(self, *, confidence: float = 0.95) -> list[dict]:
         """Each audit's findings: what the auditors found wrong, as a rate with its

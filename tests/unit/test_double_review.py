@@ -1,0 +1,59 @@
+"""Double review: a share of records reviewed twice, blind; agreement and adjudication."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from matching.desk import ReviewDesk
+from matching.project import build_project
+from matching.spec import Field, Spec, parse_block
+from matching.store import DecisionLog
+
+
+def _desk(tmp_path, n=40) -> ReviewDesk:
+    names = [f"person {i:03d}" for i in range(n)]
+    left = pd.DataFrame({"id": [f"L{i:03d}" for i in range(n)], "name": names})
+    right = pd.DataFrame({"id": [f"R{i:03d}" for i in range(n)], "name": names})
+    spec = Spec((Field("name"),), left_id="id", right_id="id", block=(parse_block("exact:name"),))
+    project = build_project(left, right, spec, name="twice", keep=0.5, select=0.9)
+    log = DecisionLog(f"sqlite:///{tmp_path / 'd.db'}")
+    log.ensure_project(project.project_id, name="twice", meta={})
+    return ReviewDesk(log, project)
+
+
+def test_a_share_is_reviewed_twice_blind_by_someone_else_then_adjudicated(tmp_path):
+    desk = _desk(tmp_path)
+    assert not desk.set_double_review("ann", 0.25, role="reviewer").ok
+    drawn = desk.set_double_review("lee", 0.25, role="lead")
+    assert drawn.ok and "10 records" in drawn.message
+    (sample,) = [a.sample for a in desk.refresh().audits.values()]
+    # ann decides every record: accept, except "no match" on every fourth.
+    view = desk.next_view("ann")
+    while view["left_id"] is not None:
+        i = int(view["left_id"][1:])
+        right = [view["rows"][0]["_right_id"]] if i % 4 else []
+        view = desk.decide("ann", view, "accept" if right else "reject", right).view
+    assert desk.next_audit_view("ann")["left_id"] is None  # never her own decisions
+    bob = desk.next_audit_view("bob")
+    assert bob["blind"] and bob["left_id"] in sample and bob["selected"] == []
+    while bob["left_id"] is not None:  # bob accepts everything
+        bob = desk.record_verdict("bob", bob, "accept", [bob["rows"][0]["_right_id"]]).view
+    reviews = desk.second_reviews()
+    assert len(reviews) == 10 and {r["second"] for r in reviews} == {"bob"}
+    disagree = [r for r in reviews if not r["agree"]]
+    assert disagree and all(int(r["left_id"][1:]) % 4 == 0 for r in disagree)
+    assert desk.adjudication() == disagree
+
+    (pair, overall) = desk.agreement()
+    assert pair["pair"] == "ann & bob" and overall["pair"] == "all"
+    assert pair["n"] == 10 and pair["observed"] == (10 - len(disagree)) / 10
+
+    first = disagree[0]["left_id"]
+    assert not desk.adjudicate("bob", first, "second", role="reviewer").ok
+    assert desk.adjudicate("lee", first, "second", role="lead").ok
+    assert desk.refresh().decisions[first].status == "accepted"
+    assert first not in [r["left_id"] for r in desk.adjudication()]
+    assert desk.agreement()[0]["observed"] == pair["observed"]  # kappa keeps the blind answers
+    assert desk.undo("lee", role="lead").ok  # one undo: the decision and the settlement
+    assert desk.refresh().decisions[first].status == "rejected"
+    assert first in [r["left_id"] for r in desk.adjudication()]
