@@ -20,6 +20,7 @@ __all__ = [
     "update_matched",
     "matched_rows",
     "update_conflicts",
+    "update_adjudication",
     "export_matches",
     "MATCHED_OUTPUTS",
 ]
@@ -206,6 +207,45 @@ def update_conflicts(
     }
 
 
+ADJUDICATION_OUTPUTS = {
+    "rows": Output(ids.ADJUDICATION_GRID, "rowData"),
+    "summary": Output(ids.ADJUDICATION_SUMMARY, "children"),
+    "done": Output(ids.ADJUDICATION_DONE, "data"),
+}
+
+#: Adjudication button -> which review stands.
+KEEPS = {ids.KEEP_FIRST: "first", ids.KEEP_SECOND: "second"}
+
+
+def update_adjudication(services: Services, project_id, tab, trigger, selected, reviewer) -> dict:
+    """Settle the selected disagreement when a lead asks, then list those left."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
+    if project is None:
+        return {"rows": [], "summary": "", "done": no_update}
+    if tab != "matched" and trigger not in KEEPS:
+        return dict.fromkeys(ADJUDICATION_OUTPUTS, no_update)
+    desk = services.desk(project)
+    message, done = "", no_update
+    if trigger in KEEPS:
+        row = selected[0] if isinstance(selected, list) and selected else None
+        if not isinstance(row, dict) or "left_id" not in row:
+            message = "Select a record first. "
+        else:
+            who, role = services.actor(reviewer)
+            outcome = desk.adjudicate(who, str(row["left_id"]), KEEPS[trigger], role=role)
+            message = (outcome.message or "Settled; Undo on this tab reverts it.") + " "
+            done = {"written": outcome.written}
+    rows = desk.adjudication()
+    count = len(rows)
+    summary = (
+        "No disagreements between first and second reviews."
+        if not count
+        else f"{count:,} double-reviewed record{'s' if count > 1 else ''} where the two "
+        "reviews disagree. A lead keeps one of them."
+    )
+    return {"rows": rows, "summary": message + summary, "done": done}
+
+
 def export_matches(services: Services, project_id, trigger):
     project = services.project(project_id)
     if project is None or trigger not in _WRITERS:
@@ -219,7 +259,7 @@ def register(app) -> None:
     services = services_of(app)
 
     def describe_matches(
-        project_id, tab, _remove, _undo, chosen, _resolved, selected, reviewer, seen
+        project_id, tab, _remove, _undo, chosen, _resolved, _settled, selected, reviewer, seen
     ):
         return update_matched(
             services, project_id, tab, ctx.triggered_id, selected, reviewer, seen, chosen
@@ -234,6 +274,7 @@ def register(app) -> None:
             Input(ids.MATCHED_UNDO, "n_clicks"),
             Input(ids.MATCHED_COLUMNS, "value"),
             Input(ids.CONFLICT_DONE, "data"),
+            Input(ids.ADJUDICATION_DONE, "data"),
             State(ids.MATCHED_GRID, "selectedRows"),
             State(ids.REVIEWER, "value"),
             State(ids.MATCHED_STORE, "data"),
@@ -256,6 +297,20 @@ def register(app) -> None:
             State(ids.REVIEWER, "value"),
         ],
     )(describe_conflicts)
+
+    def describe_adjudication(project_id, tab, _clicks, selected, reviewer):
+        return update_adjudication(services, project_id, tab, ctx.triggered_id, selected, reviewer)
+
+    app.callback(
+        output=ADJUDICATION_OUTPUTS,
+        inputs=[
+            Input(ids.PROJECT_SELECT, "value"),
+            Input(ids.TABS, "active_tab"),
+            [Input(button, "n_clicks") for button in KEEPS],
+            State(ids.ADJUDICATION_GRID, "selectedRows"),
+            State(ids.REVIEWER, "value"),
+        ],
+    )(describe_adjudication)
 
     def send_matched_rows(request, project_id):
         return matched_rows(services, project_id, request)

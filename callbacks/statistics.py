@@ -15,6 +15,7 @@ from dash import Input, Output, State, html, no_update
 from callbacks.services import Services, services_of
 from components.ids import ids
 from components.statistics import (
+    agreement_table,
     over_time_figure,
     progress_panel,
     reasons_table,
@@ -68,7 +69,11 @@ def update_statistics(services: Services, project_id, tab, seen) -> tuple:
         progress_panel(done, eta(state, done["records_remaining"])),
         over_time_figure(over["time"], over["decided"], over["automatic"], over["manual"]),
         html.Div(
-            [reviewer_table(reviewers), reasons_table(reasons_breakdown(state).to_dict("records"))]
+            [
+                reviewer_table(reviewers),
+                reasons_table(reasons_breakdown(state).to_dict("records")),
+                agreement_table(services.desk(project).agreement()),
+            ]
         ),
         scores_figure(
             scores["bin_start"], scores["bin_end"], scores["accepted"], scores["rejected"]

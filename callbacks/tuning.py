@@ -288,15 +288,28 @@ def _batch_label(batch: dict) -> str:
     return f"{kind} of {batch['records']:,} records by {batch['reviewer']}, {when}"
 
 
-def update_audits(services: Services, project_id, tab, trigger, batch, margin, reviewer) -> dict:
-    """Draw an audit when asked, then list the automatic batches and what audits found."""
+def update_audits(
+    services: Services, project_id, tab, trigger, batch, margin, reviewer, share=None
+) -> dict:
+    """Draw an audit or a double-review share when asked, then list the automatic
+    batches and what audits found."""
     project = services.project(project_id if isinstance(project_id, str) else None)
     if project is None:
         return {"options": [], "message": "", "table": audit_table([])}
-    if tab != "tuning" and trigger != ids.AUDIT_DRAW:
+    if tab != "tuning" and trigger not in (ids.AUDIT_DRAW, ids.DOUBLE_DRAW):
         return dict.fromkeys(AUDIT_OUTPUTS, no_update)
     desk = services.desk(project)
     message = ""
+    if trigger == ids.DOUBLE_DRAW:
+        who, role = services.actor(reviewer)
+        try:
+            part = float(share) / 100
+        except (TypeError, ValueError):
+            part = float("nan")
+        if not 0.0 < part <= 1.0:
+            message = "The share must be between 1% and 100%; nothing was drawn."
+        else:
+            message = desk.set_double_review(who, part, role=role).message
     if trigger == ids.AUDIT_DRAW:
         who, role = services.actor(reviewer)
         try:
@@ -472,8 +485,11 @@ def register(app) -> None:
         prevent_initial_call=True,
     )(pattern_callback)
 
-    def audits_callback(project_id, tab, _draw, _tick, _done, batch, margin, reviewer):
-        return update_audits(services, project_id, tab, ctx.triggered_id, batch, margin, reviewer)
+    def audits_callback(
+        project_id, tab, _draw, _double, _tick, _done, batch, margin, reviewer, share
+    ):
+        trigger = ctx.triggered_id
+        return update_audits(services, project_id, tab, trigger, batch, margin, reviewer, share)
 
     app.callback(
         output=AUDIT_OUTPUTS,
@@ -481,11 +497,13 @@ def register(app) -> None:
             Input(ids.PROJECT_SELECT, "value"),
             Input(ids.TABS, "active_tab"),
             Input(ids.AUDIT_DRAW, "n_clicks"),
+            Input(ids.DOUBLE_DRAW, "n_clicks"),
             Input(ids.STATS_INTERVAL, "n_intervals"),
             Input(ids.BULK_DONE, "data"),
             State(ids.AUDIT_BATCH, "value"),
             State(ids.AUDIT_MARGIN, "value"),
             State(ids.REVIEWER, "value"),
+            State(ids.DOUBLE_SHARE, "value"),
         ],
     )(audits_callback)
 

@@ -13,6 +13,7 @@ __all__ = [
     "matched_columns",
     "record_columns",
     "conflicts_panel",
+    "adjudication_panel",
     "CARDINALITY_OPTIONS",
     "CONFLICT_COLUMNS",
 ]
@@ -129,6 +130,55 @@ def conflicts_panel() -> html.Div:
     )
 
 
+ADJUDICATION_COLUMNS = [
+    {"field": "left_id", "headerName": "Left record", "width": 130},
+    {"field": "first", "headerName": "First review by", "width": 150},
+    {"field": "first_verdict", "headerName": "First review", "flex": 1},
+    {"field": "second", "headerName": "Second review by", "width": 160},
+    {"field": "second_verdict", "headerName": "Second review", "flex": 1},
+]
+
+
+def adjudication_panel() -> html.Div:
+    """Records whose two reviews disagree, for a lead to settle."""
+    return html.Div(
+        [
+            html.H5("Adjudication", className="mt-4"),
+            html.P(id=ids.ADJUDICATION_SUMMARY, className="text-muted mb-2"),
+            html.Div(
+                [
+                    dbc.Button(
+                        "Keep first review",
+                        id=ids.KEEP_FIRST,
+                        color="secondary",
+                        outline=True,
+                        className="me-2",
+                    ),
+                    dbc.Button(
+                        "Keep second review", id=ids.KEEP_SECOND, color="secondary", outline=True
+                    ),
+                ],
+                className="mb-2",
+            ),
+            dag.AgGrid(
+                id=ids.ADJUDICATION_GRID,
+                rowData=[],
+                columnDefs=ADJUDICATION_COLUMNS,
+                getRowId="params.data.left_id",
+                defaultColDef={"resizable": True, "sortable": True},
+                dashGridOptions={
+                    "rowSelection": {"mode": "singleRow", "checkboxes": True},
+                    "domLayout": "autoHeight",
+                    "suppressFieldDotNotation": True,
+                },
+                className="ag-theme-quartz",
+                style={"width": "100%"},
+            ),
+            dcc.Store(id=ids.ADJUDICATION_DONE, data=None),
+        ]
+    )
+
+
 def matched_tab() -> html.Div:
     return html.Div(
         [
@@ -194,6 +244,7 @@ def matched_tab() -> html.Div:
                 style={"height": "60vh", "width": "100%"},
             ),
             conflicts_panel(),
+            adjudication_panel(),
             dcc.Store(id=ids.CONFLICT_DONE, data=None),
             dcc.Download(id=ids.DOWNLOAD),
             dcc.Store(id=ids.MATCHED_STORE, data=None),

@@ -184,6 +184,37 @@ def reasons_table(rows: Sequence[Mapping]) -> html.Div:
     return html.Div([title, table])
 
 
+def agreement_table(rows: Sequence[Mapping]) -> html.Div:
+    """Cohen's kappa per pair of reviewers and overall, with 95% intervals."""
+    title = html.H6("Agreement between reviewers (double review)", className="mt-3")
+    if not rows:
+        return html.Div([title, html.Div("No double reviews yet.", className="small text-muted")])
+
+    def kappa(r) -> str:
+        if r["kappa"] != r["kappa"]:  # NaN: one answer only, kappa undefined
+            return "n/a"
+        return f"{r['kappa']:.2f} ({r['low']:.2f} to {r['high']:.2f})"
+
+    head = html.Thead(
+        html.Tr([html.Th(t) for t in ("Reviewers", "Records", "Agree", "Kappa (95% interval)")])
+    )
+    body = html.Tbody(
+        [
+            html.Tr(
+                [
+                    html.Td("All pairs" if r["pair"] == "all" else r["pair"]),
+                    html.Td(f"{r['n']:,}"),
+                    html.Td(f"{r['observed']:.0%}"),
+                    html.Td(kappa(r)),
+                ]
+            )
+            for r in rows
+        ]
+    )
+    table = dbc.Table([head, body], size="sm", bordered=False, hover=True, className="w-auto")
+    return html.Div([title, table])
+
+
 def _empty(figure: go.Figure, when_empty: bool) -> go.Figure:
     """Say so, instead of drawing empty axes, when there is nothing to show yet."""
     if when_empty:

@@ -250,6 +250,31 @@ def audit_panel() -> html.Div:
                 ],
                 className="d-flex align-items-center mb-2",
             ),
+            html.Div(
+                [
+                    dbc.InputGroup(
+                        [
+                            dbc.InputGroupText("Review"),
+                            dbc.Input(
+                                id=ids.DOUBLE_SHARE,
+                                type="number",
+                                value=10,
+                                min=1,
+                                max=100,
+                                step=1,
+                                style={"maxWidth": "5rem"},
+                            ),
+                            dbc.InputGroupText("% of records twice"),
+                        ],
+                        size="sm",
+                        className="me-2 w-auto",
+                    ),
+                    dbc.Button(
+                        "Draw for double review", id=ids.DOUBLE_DRAW, size="sm", color="primary"
+                    ),
+                ],
+                className="d-flex align-items-center mb-2",
+            ),
             html.Div(id=ids.AUDIT_MESSAGE, className="small mb-2"),
             html.Div(id=ids.AUDIT_TABLE),
         ]

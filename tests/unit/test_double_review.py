@@ -57,3 +57,34 @@ def test_a_share_is_reviewed_twice_blind_by_someone_else_then_adjudicated(tmp_pa
     assert desk.undo("lee", role="lead").ok  # one undo: the decision and the settlement
     assert desk.refresh().decisions[first].status == "rejected"
     assert first in [r["left_id"] for r in desk.adjudication()]
+
+
+def test_double_review_through_the_tabs(services, project):
+    from callbacks.matched import update_adjudication
+    from callbacks.statistics import update_statistics
+    from callbacks.tuning import update_audits
+    from components.ids import ids
+
+    pid = project.project_id
+    drawn = update_audits(services, pid, "tuning", ids.DOUBLE_DRAW, None, 3, "lee", 100)
+    assert "5 records (100%) will be reviewed twice" in drawn["message"]
+    assert (
+        "between 1% and 100%"
+        in update_audits(services, pid, "tuning", ids.DOUBLE_DRAW, None, 3, "lee", 0)["message"]
+    )
+    desk = services.desk(project)
+    view = desk.next_view("ann")
+    while view["left_id"] is not None:
+        view = desk.decide("ann", view, "reject").view
+    bob = desk.next_audit_view("bob")
+    while bob["left_id"] is not None:
+        rights = [bob["rows"][0]["_right_id"]] if bob["rows"] else []
+        bob = desk.record_verdict("bob", bob, "accept" if rights else "reject", rights).view
+    panel = update_adjudication(services, pid, "matched", None, [], "lee")
+    assert len(panel["rows"]) >= 1 and "reviews disagree" in panel["summary"]
+    settled = update_adjudication(
+        services, pid, "matched", ids.KEEP_FIRST, panel["rows"][:1], "lee"
+    )
+    assert len(settled["rows"]) == len(panel["rows"]) - 1 and settled["done"]["written"] == 1
+    stats = update_statistics(services, pid, "statistics", None)
+    assert "ann &amp; bob" in str(stats[2]) or "ann & bob" in str(stats[2])
