@@ -213,3 +213,7 @@ def test_a_reason_and_comment_go_with_one_decision_to_the_log_and_statistics(ser
     assert state.decisions["1"].reason == "same family — cousins"
     stats = update_statistics(services, project.project_id, "statistics", None)
     assert "same family" in str(stats[2]) and "Reasons given" in str(stats[2])
+
+
+def test_wilson_interval_ends_exactly_at_zero_and_one():
+    assert wilson_interval(0, 862)[0] == 0.0 and wilson_interval(862, 862)[1] == 1.0
