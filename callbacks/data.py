@@ -248,6 +248,13 @@ def run_project(services: Services, uploads, fields: tuple, keep, select) -> tup
         f"Ready: {len(project.candidates):,} candidate pairs for "
         f"{len(project.queue):,} records. Close this panel to review."
     )
+    carried = (services.log.project(project.project_id) or {"meta": {}})["meta"].get("carried")
+    if carried:
+        text += (
+            f" From the earlier version of these tables: {carried['carried']:,} decisions"
+            f" carried over, {carried['came_back']:,} changed records back in the queue,"
+            f" {carried['new']:,} new records."
+        )
     return services.project_options(), project.project_id, text, "success", True
 
 

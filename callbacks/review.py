@@ -271,7 +271,8 @@ def render(
     out["view"]["grid"] = grid
     out.update(
         card=record_card(view["left_id"], view["left_rest"]),
-        label=f"Record {view['position'] + 1:,} of {view['total']:,}",
+        label=f"Record {view['position'] + 1:,} of {view['total']:,}"
+        + (f" · {view['note']}" if view.get("note") else ""),
         rows=rows,
         columns=no_update if grid == shown_grid else defs,
         grid_options=_pinned([pinned]),

@@ -33,6 +33,7 @@ from matching.project import (
     save_candidates,
     save_tables,
 )
+from matching.rerun import carry_over
 from matching.roles import PermissionDenied
 from matching.spec import Spec
 from matching.store import DecisionLog
@@ -150,6 +151,7 @@ class Services:
                 lease_seconds=self.config.lease_seconds,
                 thresholds=lambda: self.thresholds(project),
                 cardinality=lambda: self.cardinality(project),
+                notes=lambda: self.notes(project),
             )
             self._keep(self._desks, project.project_id, desk)
         return desk
@@ -185,9 +187,47 @@ class Services:
             "left_rows": len(left),
             "right_rows": len(right),
         }
-        self.log.ensure_project(project.project_id, name=name, meta=meta)
+        created = self.log.ensure_project(project.project_id, name=name, meta=meta)
         self._remember(project)
+        if created:
+            self._inherit(project, name=name, spec=spec)
         return project
+
+    def _previous_version(self, project: Project, *, name: str, spec: Spec) -> str | None:
+        """The latest other project of this name with the same ID columns and fields."""
+        same = [
+            p
+            for p in self.log.projects()
+            if p["project_id"] != project.project_id
+            and p["name"] == name
+            and _same_setup(p["meta"].get("spec", {}), spec.to_dict())
+        ]
+        return same[-1]["project_id"] if same else None
+
+    def _inherit(self, project: Project, *, name: str, spec: Spec) -> None:
+        """Carry the decisions that still hold over from the previous version, if any."""
+        previous = self._previous_version(project, name=name, spec=spec)
+        old = self.project(previous) if previous else None
+        if old is None:
+            return
+        decisions = self.desk(old).refresh().decisions
+        inherited = carry_over(old, decisions, project, reviewer="matchdesk")
+        desk = self.desk(project)
+        desk.log.append_many(project.project_id, inherited.events)
+        record = self.log.project(project.project_id)
+        meta = {
+            **record["meta"],
+            "version_of": previous,
+            "carried": inherited.counts,
+            "changed": inherited.changed,
+        }
+        self.log.update_project_meta(project.project_id, meta)
+
+    def notes(self, project: Project) -> dict:
+        """Notes to show with records of a project (records that changed since decided)."""
+        record = self.log.project(project.project_id) or {"meta": {}}
+        changed = record["meta"].get("changed")
+        return changed if isinstance(changed, dict) else {}
 
     def _scored(
         self, left, right, spec: Spec, folder: Path, *, name: str, keep: float, select: float
@@ -320,6 +360,12 @@ class Services:
         except SQLAlchemyError:
             return []
         return [{"label": p["name"], "value": p["project_id"]} for p in projects]
+
+
+def _same_setup(old: dict, new: dict) -> bool:
+    """True when two specs compare the same fields with the same ID columns."""
+    keys = ("left_id", "right_id", "fields")
+    return all(old.get(k) == new.get(k) for k in keys)
 
 
 def services_of(app) -> Services:

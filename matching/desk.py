@@ -387,6 +387,9 @@ class ReviewDesk:
     thresholds : callable, optional
         Returns ``{"keep": ..., "select": ...}`` in force (the Tuning tab may
         change them); the project's own when None.
+    notes : callable, optional
+        Returns a note per left id to show with its record, such as
+        "changed since decided by alice on 2026-11-20" after a re-run.
     cardinality : str or callable
         How records may pair (see :data:`CARDINALITIES`), or a callable that
         returns it. An accept whose right record is already matched where the
@@ -432,12 +435,14 @@ class ReviewDesk:
         lease_seconds: float = 300,
         thresholds: Callable[[], Mapping[str, float]] | None = None,
         cardinality: str | Callable[[], str] = DEFAULT_CARDINALITY,
+        notes: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.log = log
         self.project = project
         self.lease_seconds = lease_seconds
         self._thresholds = thresholds
         self._cardinality = cardinality
+        self._notes = notes
         self._lock = threading.RLock()
         self._ledger: Ledger | None = None
         self._memo: dict[str, tuple[int, object]] = {}
@@ -571,6 +576,9 @@ class ReviewDesk:
             left_id = self.project.queue[pos]
             view.update(record_view(self.project, left_id, keep=th["keep"], select=th["select"]))
             view["position"] = pos
+            note = (self._notes() if self._notes else {}).get(left_id)
+            if note:
+                view["note"] = note
             taken = self._taken(ledger, left_id, [r["_right_id"] for r in view["rows"]])
             view["taken"] = taken
             # A candidate matched elsewhere is never ticked for the reviewer: accepting it
