@@ -46,7 +46,7 @@ OUTPUTS = {
     "done": Output(ids.DONE, "is_open"),
     "done_heading": Output(ids.DONE_HEADING, "children"),
     "done_text": Output(ids.DONE_TEXT, "children"),
-    "body_style": Output(ids.REVIEW_BODY, "style"),
+    "body_style": Output(ids.REVIEW_RECORD, "style"),
     "legend_style": Output(ids.LEGEND, "style"),
     "show_scores_disabled": Output(ids.SHOW_SCORES, "disabled"),
     "view": Output(ids.VIEW_STORE, "data"),

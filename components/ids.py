@@ -38,6 +38,7 @@ class ids:
     EDITS_STORE = "edits-store"
     VIEW_STORE = "view-store"
     REVIEW_BODY = "review-body"
+    REVIEW_RECORD = "review-record"
     BLIND = "blind-switch"
     SHOW_SCORES = "show-scores-switch"
     LEGEND = "similarity-legend"

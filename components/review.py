@@ -411,15 +411,22 @@ def review_tab() -> html.Div:
                         className="review-toolbar d-flex align-items-center flex-wrap mb-2",
                     ),
                     reasons,
-                    html.Div(id=ids.RECORD_CARD, className="mb-2"),
-                    dbc.Alert(
-                        "No candidate scores above the keep threshold for this "
-                        "record. Choose No match or Skip.",
-                        id=ids.NO_CANDIDATES,
-                        color="warning",
-                        is_open=False,
+                    # Hidden when no record is shown; the buttons and switches stay, so a
+                    # reviewer who is done can still turn Audit on or off.
+                    html.Div(
+                        [
+                            html.Div(id=ids.RECORD_CARD, className="mb-2"),
+                            dbc.Alert(
+                                "No candidate scores above the keep threshold for this "
+                                "record. Choose No match or Skip.",
+                                id=ids.NO_CANDIDATES,
+                                color="warning",
+                                is_open=False,
+                            ),
+                            grid,
+                        ],
+                        id=ids.REVIEW_RECORD,
                     ),
-                    grid,
                 ],
                 id=ids.REVIEW_BODY,
             ),

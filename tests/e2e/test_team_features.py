@@ -158,3 +158,40 @@ def test_a_digit_picks_the_reason_kept_with_the_next_decision(dash_duo, demo_app
     state = demo_app.matchdesk.log.state(project_id(demo_app))
     assert state.decisions["1"].reason == "same family"
     assert dash_duo.get_logs() == []
+
+
+def test_double_review_blind_then_adjudicated_and_counted(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    name = dash_duo.find_element("#reviewer-name")
+    name.send_keys("ann\n")
+    click(dash_duo, tab(dash_duo, "Tuning"))
+    dash_duo.wait_for_contains_text("#tuning-counts", "Pairs kept", timeout=10)
+    share = dash_duo.find_element("#double-review-share")
+    share.clear()
+    share.send_keys("100")
+    click(dash_duo, button(dash_duo, "Draw for double review"))
+    dash_duo.wait_for_contains_text("#audit-message", "will be reviewed twice", timeout=10)
+
+    click(dash_duo, tab(dash_duo, "Review"))
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=10)
+    for i in range(5):  # ann: no match on everything
+        press(dash_duo, "n")
+        if i < 4:
+            dash_duo.wait_for_text_to_equal(LABEL, f"Record {i + 2} of 5", timeout=10)
+    dash_duo.wait_for_contains_text("#queue-done-text", "All 5 records", timeout=10)
+
+    name.clear()
+    name.send_keys("bob\n")
+    click(dash_duo, dash_duo.find_element("#audit-mode-switch"))
+    dash_duo.wait_for_contains_text(LABEL, "Audit: record", timeout=10)
+    for _ in range(5):  # bob, blind, says No match too
+        press(dash_duo, "n")
+        time.sleep(0.3)
+    dash_duo.wait_for_contains_text("#queue-done-text", "Every drawn record has a verdict", 10)
+
+    click(dash_duo, tab(dash_duo, "Statistics"))
+    dash_duo.wait_for_contains_text("#stats-reviewers", "ann & bob", timeout=15)
+    assert "100%" in dash_duo.find_element("#stats-reviewers").text  # they agreed on all
+    click(dash_duo, tab(dash_duo, "Matched"))
+    dash_duo.wait_for_contains_text("#adjudication-summary", "No disagreements", timeout=10)
+    assert dash_duo.get_logs() == []
