@@ -22,6 +22,7 @@ from components.statistics import (
     reviewer_table,
     scores_figure,
 )
+from matching.roles import allowed
 from matching.statistics import (
     eta,
     per_reviewer,
@@ -61,6 +62,9 @@ def update_statistics(services: Services, project_id, tab, seen) -> tuple:
     times = [d.time for d in state.decisions.values()]
     over = progress_over_time(state, freq=time_step(max(times) - min(times) if times else 0))
     reviewers = per_reviewer(state).to_dict("records")
+    who, role = services.actor(None)
+    if not allowed(role, "statistics_all"):  # a reviewer sees their own row only
+        reviewers = [row for row in reviewers if row["reviewer"] == who]
     for row in reviewers:
         if math.isnan(row["decisions_per_hour"]):
             row["decisions_per_hour"] = None

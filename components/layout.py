@@ -68,7 +68,14 @@ def _reviewer(user: tuple[str, str] | None):
 _CONTROLS_FOR = {
     "upload": (ids.DATA_BUTTON,),
     "save_thresholds": (ids.TUNING_SAVE,),
-    "bulk": (ids.AUTO_ACCEPT, ids.AUTO_REJECT),
+    "bulk": (
+        ids.AUTO_ACCEPT,
+        ids.AUTO_REJECT,
+        ids.PATTERN_ACCEPT,
+        ids.PATTERN_REJECT,
+        ids.AUDIT_DRAW,
+    ),
+    "change_others": (ids.CONFLICT_KEEP, ids.CONFLICT_KEEP_ALL, ids.CONFLICT_SEND_BACK),
 }
 
 

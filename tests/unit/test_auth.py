@@ -171,8 +171,19 @@ def _style_of(layout, component_id):
 @pytest.mark.parametrize(
     ("name", "hidden", "shown"),
     [
-        ("cy", ["data-button", "tuning-save-button", "auto-accept-button"], []),
-        ("bo", ["data-button"], ["tuning-save-button", "auto-accept-button"]),
+        (
+            "cy",
+            [
+                "data-button",
+                "tuning-save-button",
+                "auto-accept-button",
+                "pattern-accept-button",
+                "audit-draw-button",
+                "conflict-keep-button",
+            ],
+            [],
+        ),
+        ("bo", ["data-button"], ["tuning-save-button", "auto-accept-button", "audit-draw-button"]),
         ("ann", [], ["data-button", "tuning-save-button", "auto-reject-button"]),
     ],
 )

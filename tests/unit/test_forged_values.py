@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from callbacks.statistics import update_statistics
 from callbacks.tuning import save_thresholds
+from components.ids import ids
 from tests.dash_http import ORIGIN, callback_payload, response_values
+from tests.helpers import review_step
 from tests.unit.test_auth import PASSWORDS, ROLES, sign_in
 
 
@@ -74,3 +77,18 @@ def test_a_reviewer_cannot_upload_by_raw_post(demo_app):
     out = response_values(response.get_json())
     assert "only a admin or above may upload" in out["upload-left-info.children"]
     assert out["upload-store.data"] == {}
+
+
+@pytest.mark.parametrize(
+    ("name", "role", "rows"), [("cy", "reviewer", ["cy"]), ("bo", "lead", ["bo", "cy"])]
+)
+def test_only_a_lead_sees_everyones_statistics(services, project, monkeypatch, name, role, rows):
+    for who in ("bo", "cy"):
+        view = review_step(services, project, who=who)["view"]
+        review_step(services, project, ids.REJECT, view, who=who)
+    services.users.add("ann", "admin", "pw")
+    monkeypatch.setattr(services, "signed_in", lambda: (name, role))
+    table = update_statistics(services, project.project_id, "statistics", None)[2]
+    text = str(table.to_plotly_json())
+    assert all(f"'{r}'" in text for r in rows)
+    assert ("'bo'" in text) == ("bo" in rows)
