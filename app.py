@@ -26,6 +26,7 @@ from pathlib import Path
 from dash import Dash
 from flask import jsonify
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import callbacks
 from callbacks.auth import loopback_host
@@ -96,6 +97,10 @@ def create_app(config: AppConfig | None = None) -> Dash:
         ok = services.log.healthy()
         return jsonify({"database": "ok" if ok else "unavailable"}), 200 if ok else 503
 
+    if config.behind_proxy:
+        # One proxy in front: its X-Forwarded-* headers give the client's address,
+        # scheme (Secure cookies) and host (the Origin check).
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=1, x_proto=1, x_host=1)
     callbacks.register(app)
     return app
 
@@ -139,6 +144,12 @@ def _parser() -> argparse.ArgumentParser:
         default=20_000_000,
         help="most rows x columns an uploaded table may have (default 20,000,000)",
     )
+    parser.add_argument(
+        "--behind-proxy",
+        action="store_true",
+        help="trust one reverse proxy's X-Forwarded-For/-Proto/-Host (for HTTPS, client "
+        "addresses and the Origin check); needs users",
+    )
     parser.add_argument("--debug", action="store_true", help="Dash's debugger (loopback only)")
     parser.set_defaults(keep=None)
     return parser
@@ -154,6 +165,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
         "dask": args.dask,
         "max_upload_mb": args.max_upload_mb,
         "max_cells": args.max_cells,
+        "behind_proxy": args.behind_proxy,
     }
     if not args.left and not args.right:
         overrides = {
@@ -251,9 +263,10 @@ def serving_problem(args: argparse.Namespace, users: int) -> str | None:
         return "--debug shows an interactive debugger: use it only with --host 127.0.0.1"
     if args.debug and args.workers:
         return "--debug runs one process: leave out --workers"
-    if not local and users == 0:
+    if (args.behind_proxy or not local) and users == 0:
+        where = "behind a proxy" if args.behind_proxy else args.host
         return (
-            f"refusing to serve {args.host} with no users: anyone could decide. "
+            f"refusing to serve {where} with no users: anyone could decide. "
             "Add an admin first: python app.py user add NAME --role admin"
         )
     return None

@@ -77,6 +77,8 @@ class AppConfig:
     login_limit: str = "10 per minute"
     #: Session-signing secret; by default one is made and kept in the database.
     secret_key: str | None = None
+    #: Trust one reverse proxy's X-Forwarded-For/-Proto/-Host headers.
+    behind_proxy: bool = False
 
 
 class Services:

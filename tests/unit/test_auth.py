@@ -269,3 +269,21 @@ def test_a_raw_callback_without_a_session_changes_nothing(signed_app, project):
     )
     assert response.status_code == 401
     assert signed_app.matchdesk.log.events(project.project_id) == []
+
+
+def test_behind_a_proxy_the_forwarded_scheme_and_client_count(app_config):
+    from app import create_app
+
+    app_config.behind_proxy = True
+    app = create_app(app_config)
+    client = app.server.test_client()
+    forwarded = {"X-Forwarded-For": "10.1.2.3", "X-Forwarded-Proto": "https"}
+    assert client.get("/", headers=forwarded).status_code == 403  # open mode: loopback only
+    app.matchdesk.users.add("ann", "admin", PASSWORDS["ann"])
+    response = client.post(
+        "/login",
+        data={"username": "ann", "password": PASSWORDS["ann"]},
+        headers={**forwarded, "Origin": "https://localhost"},
+    )
+    assert response.status_code == 303
+    assert "Secure" in response.headers["Set-Cookie"]

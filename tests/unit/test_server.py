@@ -121,6 +121,7 @@ def _run_app(tmp_path, *args, env=None):
     [
         (["--host", "0.0.0.0"], "python app.py user add NAME --role admin"),
         (["--debug", "--host", "0.0.0.0"], "--debug"),
+        (["--behind-proxy"], "refusing to serve behind a proxy with no users"),
     ],
 )
 def test_unsafe_serving_options_refuse_to_start_with_one_line(tmp_path, args, message):
