@@ -188,6 +188,7 @@ class Services:
             "sources": sources or {},
             "left_rows": len(left),
             "right_rows": len(right),
+            "columns": [list(map(str, left.columns)), list(map(str, right.columns))],
         }
         created = self.log.ensure_project(project.project_id, name=name, meta=meta)
         self._remember(project)
@@ -196,13 +197,16 @@ class Services:
         return project
 
     def _previous_version(self, project: Project, *, name: str, spec: Spec) -> str | None:
-        """The latest other project of this name with the same ID columns and fields."""
+        """The latest other project with the same ID columns and fields over tables of the
+        same columns (or, for projects that did not record their columns, the same name):
+        an earlier version of these tables."""
+        columns = [list(map(str, project.left.columns)), list(map(str, project.right.columns))]
         same = [
             p
             for p in self.log.projects()
             if p["project_id"] != project.project_id
-            and p["name"] == name
             and _same_setup(p["meta"].get("spec", {}), spec.to_dict())
+            and p["meta"].get("columns", columns if p["name"] == name else None) == columns
         ]
         return same[-1]["project_id"] if same else None
 

@@ -195,3 +195,59 @@ def test_double_review_blind_then_adjudicated_and_counted(dash_duo, demo_app):
     click(dash_duo, tab(dash_duo, "Matched"))
     dash_duo.wait_for_contains_text("#adjudication-summary", "No disagreements", timeout=10)
     assert dash_duo.get_logs() == []
+
+
+def _upload(dash_duo, side: str, path) -> None:
+    """Choose ``path`` in the side's upload field until the panel names it.
+
+    The field can miss a file chosen while the panel is still opening.
+    """
+    for _ in range(3):
+        dash_duo.find_element(f"#upload-{side} input").send_keys(str(path))
+        try:
+            until(lambda: path.name in dash_duo.find_element(f"#upload-{side}-info").text, 8)
+            return
+        except TestingTimeoutError:
+            continue
+    raise AssertionError(f"the {side} upload never showed {path.name}")
+
+
+def _upload_and_run(dash_duo, left, right) -> None:
+    click(dash_duo, button(dash_duo, "Data"))
+    dash_duo.wait_for_element("#upload-left input")
+    _upload(dash_duo, "left", left)
+    _upload(dash_duo, "right", right)
+    dash_duo.wait_for_contains_text("#pair-count", "pairs to score", timeout=10)
+    dash_duo.select_dcc_dropdown("#left-id-select", value="pid")
+    dash_duo.select_dcc_dropdown("#right-id-select", value="cid")
+    click(dash_duo, button(dash_duo, "Run"))
+    dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=20)
+
+
+def test_a_new_version_of_the_tables_keeps_the_work(dash_duo, demo_app, tmp_path):
+    versions = {"1": ("Ann Lee", "Bo Chen"), "2": ("Ann Lee", "Bob Chen")}
+    for v, rows in versions.items():
+        (tmp_path / f"people-v{v}.csv").write_text(
+            "pid,name\n" + "".join(f"P{i},{n}\n" for i, n in enumerate(rows)), encoding="utf-8"
+        )
+        extra = "A3,eve ray\n" if v == "2" else ""  # a new customer in version 2
+        (tmp_path / f"customers-v{v}.csv").write_text(
+            "cid,name\nA1,ann lee\nA2,BO CHEN\n" + extra, encoding="utf-8"
+        )
+    start(dash_duo, demo_app)
+    _upload_and_run(dash_duo, tmp_path / "people-v1.csv", tmp_path / "customers-v1.csv")
+    click(dash_duo, dash_duo.find_element(".offcanvas .btn-close"))
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 2", timeout=15)
+    press(dash_duo, "a")
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 2", timeout=10)
+    press(dash_duo, "a")
+    dash_duo.wait_for_contains_text("#queue-done-text", "All 2 records", timeout=10)
+
+    _upload_and_run(dash_duo, tmp_path / "people-v2.csv", tmp_path / "customers-v2.csv")
+    dash_duo.wait_for_contains_text("#data-message", "carried over", timeout=20)
+    message = dash_duo.find_element("#data-message").text
+    assert "1 decisions carried over, 1 changed records back in the queue" in message
+    click(dash_duo, dash_duo.find_element(".offcanvas .btn-close"))
+    dash_duo.wait_for_contains_text(LABEL, "changed since decided by", timeout=15)
+    assert "Record 2 of 2" in dash_duo.find_element(LABEL).text
+    assert dash_duo.get_logs() == []
