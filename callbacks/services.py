@@ -228,6 +228,7 @@ class Services:
             "changed": inherited.changed,
         }
         self.log.update_project_meta(project.project_id, meta)
+        self._remember(project)  # the new version, not the old, is the one in use
 
     def notes(self, project: Project) -> dict:
         """Notes to show with records of a project (records that changed since decided)."""
