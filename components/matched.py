@@ -69,6 +69,24 @@ CONFLICT_COLUMNS = [
 ]
 
 
+def pick_one_grid(grid_id: str, columns: list[dict], row_id: str) -> dag.AgGrid:
+    """A small grid whose rows a lead picks one at a time (conflicts, adjudication)."""
+    return dag.AgGrid(
+        id=grid_id,
+        rowData=[],
+        columnDefs=columns,
+        getRowId=row_id,
+        defaultColDef={"resizable": True, "sortable": True},
+        dashGridOptions={
+            "rowSelection": {"mode": "singleRow", "checkboxes": True},
+            "domLayout": "autoHeight",
+            "suppressFieldDotNotation": True,
+        },
+        className="ag-theme-quartz",
+        style={"width": "100%"},
+    )
+
+
 def conflicts_panel() -> html.Div:
     """Right records matched to several left records, and what a lead may do about each."""
     return html.Div(
@@ -112,19 +130,10 @@ def conflicts_panel() -> html.Div:
                 ],
                 className="mb-2",
             ),
-            dag.AgGrid(
-                id=ids.CONFLICT_GRID,
-                rowData=[],
-                columnDefs=CONFLICT_COLUMNS,
-                getRowId="params.data.right_id + '\u241f' + params.data.left_id",
-                defaultColDef={"resizable": True, "sortable": True},
-                dashGridOptions={
-                    "rowSelection": {"mode": "singleRow", "checkboxes": True},
-                    "domLayout": "autoHeight",
-                    "suppressFieldDotNotation": True,
-                },
-                className="ag-theme-quartz",
-                style={"width": "100%"},
+            pick_one_grid(
+                ids.CONFLICT_GRID,
+                CONFLICT_COLUMNS,
+                "params.data.right_id + '\u241f' + params.data.left_id",
             ),
         ]
     )
@@ -160,20 +169,7 @@ def adjudication_panel() -> html.Div:
                 ],
                 className="mb-2",
             ),
-            dag.AgGrid(
-                id=ids.ADJUDICATION_GRID,
-                rowData=[],
-                columnDefs=ADJUDICATION_COLUMNS,
-                getRowId="params.data.left_id",
-                defaultColDef={"resizable": True, "sortable": True},
-                dashGridOptions={
-                    "rowSelection": {"mode": "singleRow", "checkboxes": True},
-                    "domLayout": "autoHeight",
-                    "suppressFieldDotNotation": True,
-                },
-                className="ag-theme-quartz",
-                style={"width": "100%"},
-            ),
+            pick_one_grid(ids.ADJUDICATION_GRID, ADJUDICATION_COLUMNS, "params.data.left_id"),
             dcc.Store(id=ids.ADJUDICATION_DONE, data=None),
         ]
     )

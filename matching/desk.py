@@ -886,18 +886,7 @@ class ReviewDesk:
                         require(role, "change_others")
                     except PermissionDenied as exc:
                         return str(exc).capitalize(), 0
-                eid = event_id(self.project_id, "unmatch", left, right, d.event_id)
-                events.append(
-                    make_event(
-                        "unmatch",
-                        event_id=eid,
-                        reviewer=reviewer,
-                        now=now,
-                        left_id=left,
-                        right_ids=[right],
-                        replaces=d.event_id,
-                    )
-                )
+                events.append(self._unmatch_event(reviewer, now, left, right, d))
             written = tx.insert(events)
             for e in events:
                 ledger.apply(e)
@@ -907,6 +896,33 @@ class ReviewDesk:
         if problem:
             return Outcome(False, problem + _NOTHING)
         return Outcome(True, None, written)
+
+    def _unmatch_event(
+        self, reviewer: str, now: float, left: str, right: str, decision: Standing, **extra
+    ) -> Event:
+        """An event taking ``right`` out of ``decision`` on ``left``, naming the decision."""
+        return make_event(
+            "unmatch",
+            event_id=event_id(self.project_id, "unmatch", left, right, decision.event_id),
+            reviewer=reviewer,
+            now=now,
+            left_id=left,
+            right_ids=[right],
+            replaces=decision.event_id,
+            **extra,
+        )
+
+    def _write_new(self, events: list[Event]) -> int:
+        """Write events the caller made (none that a rule must check), and fold them in."""
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            written = tx.insert(events)
+            if written:
+                for e in events:
+                    ledger.apply(e)
+            return written
+
+        return self._transaction(work)
 
     def conflicts(self) -> dict[str, list[str]]:
         """Right ids matched to more than one left record where the project allows one,
@@ -974,18 +990,10 @@ class ReviewDesk:
                         )
                     )
                 elif left != keep:
-                    eid = event_id(self.project_id, "unmatch", left, right_id, d.event_id)
+                    note = "conflict resolved" + (f": kept {keep}" if keep else "")
                     events.append(
-                        make_event(
-                            "unmatch",
-                            event_id=eid,
-                            reviewer=reviewer,
-                            now=now,
-                            left_id=left,
-                            right_ids=[right_id],
-                            replaces=d.event_id,
-                            batch=batch,
-                            reason="conflict resolved" + (f": kept {keep}" if keep else ""),
+                        self._unmatch_event(
+                            reviewer, now, left, right_id, d, batch=batch, reason=note
                         )
                     )
             written = tx.insert(events)
@@ -1060,13 +1068,7 @@ class ReviewDesk:
             thresholds={"margin": float(margin), "confidence": float(confidence)},
         )
 
-        def work(tx: ProjectTransaction, ledger: Ledger):
-            written = tx.insert([event])
-            if written:
-                ledger.apply(event)
-            return written
-
-        written = self._transaction(work)
+        written = self._write_new([event])
         return Outcome(
             True,
             f"{size:,} of {len(lefts):,} records drawn for a blind audit"
@@ -1214,13 +1216,7 @@ class ReviewDesk:
             thresholds={"share": float(share)},
         )
 
-        def work(tx: ProjectTransaction, ledger: Ledger):
-            written = tx.insert([event])
-            if written:
-                ledger.apply(event)
-            return written
-
-        written = self._transaction(work)
+        written = self._write_new([event])
         return Outcome(True, f"{size:,} records ({share:.0%}) will be reviewed twice.", written)
 
     def second_reviews(self) -> list[dict]:
