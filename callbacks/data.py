@@ -66,6 +66,7 @@ def read_upload(services: Services, contents: str, filename: str) -> dict:
         "rows": len(loaded.frame),
         "report": loaded.report,
     }
+    services.sweep_uploads()
     path = services.upload_path(token)
     path.parent.mkdir(parents=True, exist_ok=True)
     loaded.frame.to_parquet(path, index=False)

@@ -295,6 +295,24 @@ class Services:
         self.log.delete_project(project_id)
         return True
 
+    def sweep_uploads(self, *, max_age: float = 86400.0) -> int:
+        """Delete uploads older than ``max_age`` seconds; returns how many files went.
+
+        An upload is only needed until Run: a project keeps its own copy of
+        its tables, so an upload left for a day is an abandoned one.
+        """
+        folder = Path(self.config.data_dir) / "uploads"
+        cutoff = time.time() - max_age
+        gone = 0
+        for path in folder.glob("*") if folder.is_dir() else []:
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    gone += 1
+            except OSError:
+                pass  # another process removed it first
+        return gone
+
     def upload_path(self, token: object, suffix: str = ".parquet") -> Path | None:
         """Where the upload ``token`` is kept, or None when ``token`` is not an upload id.
 

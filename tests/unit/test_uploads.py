@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import time
 import tracemalloc
 import zipfile
 
@@ -249,3 +251,14 @@ def test_projects_leave_process_memory_least_recently_used_first(services, proje
 def test_thresholds_are_validated(values, problem):
     found = threshold_problem(**values)
     assert (found is None) if problem is None else problem in found
+
+
+def test_uploads_left_for_a_day_are_swept_at_the_next_upload(services):
+    old = read_upload(services, _data_url(_csv(2)), "old.csv")
+    path = services.upload_path(old["token"])
+    day_ago = time.time() - 2 * 86400
+    for file in (path, path.with_suffix(".json")):
+        os.utime(file, (day_ago, day_ago))
+    fresh = read_upload(services, _data_url(_csv(3)), "new.csv")
+    assert not path.exists() and not path.with_suffix(".json").exists()
+    assert services.upload_path(fresh["token"]).exists()
