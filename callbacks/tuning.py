@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 
 from dash import ALL, Input, Output, State, ctx, no_update
+from itsdangerous import BadSignature, URLSafeSerializer
 
 from callbacks.services import Services, services_of
 from components.ids import ids, pattern_part
@@ -234,13 +235,33 @@ def _question(pending: dict, count: int) -> str:
     )
 
 
+def bulk_signer(services: Services) -> URLSafeSerializer:
+    """Signs a pending bulk action, so the page can hold it but not change it.
+
+    The key is kept in the database, the same for every worker process.
+    """
+    return URLSafeSerializer(services.users.secret("bulk_secret"), salt="matchdesk-bulk")
+
+
+def read_pending(services: Services, pending) -> dict | None:
+    """The pending bulk action the page sent back, or None unless the server signed it."""
+    if not isinstance(pending, str):
+        return None
+    try:
+        action = bulk_signer(services).loads(pending)
+    except BadSignature:
+        return None
+    return action if isinstance(action, dict) else None
+
+
 def handle_bulk(
     services: Services, project_id, reviewer, thresholds: dict, pending, *, trigger
 ) -> tuple:
     """Open the confirmation (naming the count), cancel it, or write the batch.
 
-    Returns modal open, modal text, Confirm disabled, pending action, result
-    text and the done store (which refreshes the chart).
+    Returns modal open, modal text, Confirm disabled, the pending action (signed
+    by the server: see :func:`bulk_signer`), result text and the done store
+    (which refreshes the chart).
     """
     skip = (no_update,) * 6
     project = services.project(project_id if isinstance(project_id, str) else None)
@@ -257,8 +278,16 @@ def handle_bulk(
         count = desk.bulk_preview(
             who, action["kind"], threshold=action["threshold"], margin=action["margin"]
         )
-        return True, _question(action, count), count == 0, action, no_update, no_update
-    if trigger == ids.BULK_CONFIRM and isinstance(pending, dict):
+        token = bulk_signer(services).dumps(action)
+        return True, _question(action, count), count == 0, token, no_update, no_update
+    if trigger == ids.BULK_CONFIRM:
+        pending = read_pending(services, pending)
+        if pending is None:
+            refused = (
+                "That confirmation could not be checked; open the dialog again. "
+                "Nothing was recorded."
+            )
+            return False, no_update, True, None, refused, no_update
         if pending.get("project_id") != project_id:
             refused = "That action belongs to another project; nothing was recorded."
             return False, no_update, True, None, refused, no_update
@@ -299,7 +328,8 @@ def update_audits(
     if tab != "tuning" and trigger not in (ids.AUDIT_DRAW, ids.DOUBLE_DRAW):
         return dict.fromkeys(AUDIT_OUTPUTS, no_update)
     desk = services.desk(project)
-    message = ""
+    # Only a click says something new; a refresh (the tab's interval) keeps the message.
+    message = "" if trigger == ids.PROJECT_SELECT else no_update
     if trigger == ids.DOUBLE_DRAW:
         who, role = services.actor(reviewer)
         try:
@@ -313,15 +343,15 @@ def update_audits(
     if trigger == ids.AUDIT_DRAW:
         who, role = services.actor(reviewer)
         try:
-            share = float(margin) / 100
+            fraction = float(margin) / 100
         except (TypeError, ValueError):
-            share = float("nan")
+            fraction = float("nan")
         if not isinstance(batch, str):
             message = "Choose an automatic batch to audit first; nothing was drawn."
-        elif not 0.001 <= share <= 0.5:
+        elif not 0.001 <= fraction <= 0.5:
             message = "The margin must be between 0.1% and 50%; nothing was drawn."
         else:
-            message = desk.draw_audit(who, batch, margin=share, role=role).message
+            message = desk.draw_audit(who, batch, margin=fraction, role=role).message
     batches = desk.automatic_batches()
     return {
         "options": [{"label": _batch_label(b), "value": b["batch"]} for b in batches],

@@ -74,8 +74,15 @@ _CONTROLS_FOR = {
         ids.PATTERN_ACCEPT,
         ids.PATTERN_REJECT,
         ids.AUDIT_DRAW,
+        ids.DOUBLE_DRAW,
     ),
-    "change_others": (ids.CONFLICT_KEEP, ids.CONFLICT_KEEP_ALL, ids.CONFLICT_SEND_BACK),
+    "change_others": (
+        ids.CONFLICT_KEEP,
+        ids.CONFLICT_KEEP_ALL,
+        ids.CONFLICT_SEND_BACK,
+        ids.KEEP_FIRST,
+        ids.KEEP_SECOND,
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from callbacks.statistics import time_step, update_statistics
 from callbacks.tuning import (
     handle_bulk,
     load_thresholds,
+    read_pending,
     refresh_status,
     save_thresholds,
     update_estimates,
@@ -134,12 +135,13 @@ def test_chart_is_coloured_by_status_once_decided(services, project):
 def test_dialog_names_the_count_of_undecided_records(services, project):
     review(services, project, ids.ACCEPT, review(services, project), ["101"])
     th = dict(keep=0.26, select=0.33, auto_accept=0.5, margin=0.0, auto_reject=0.26)
-    is_open, text, disabled, pending, *_ = handle_bulk(
+    is_open, text, disabled, token, *_ = handle_bulk(
         services, project.project_id, "ann", th, None, trigger=ids.AUTO_ACCEPT
     )
     _, counts = update_tuning_view(services, project.project_id, th, None)
     assert is_open is True and disabled is False
     assert f"of {tiles(counts)['auto_accept'] - 1} undecided records" in text
+    pending = read_pending(services, token)
     assert pending["batch"] == "auto-accept|1|0.5|0.0"
 
 
@@ -167,7 +169,7 @@ def test_bulk_accept_is_automatic_one_batch_and_a_second_confirm_writes_nothing(
     events = services.log.events(project.project_id)
     assert confirmed[5]["written"] == len(events) == 5
     assert {(e.automatic, e.reviewer, e.batch) for e in events} == {
-        (True, "ann", opened[3]["batch"])
+        (True, "ann", read_pending(services, opened[3])["batch"])
     }
     again = handle_bulk(
         services, project.project_id, "ann", th, opened[3], trigger=ids.BULK_CONFIRM
@@ -289,3 +291,21 @@ def test_time_step_keeps_the_progress_line_short():
     assert time_step(0) == "1min"
     assert time_step(3 * 3600) == "10min"
     assert time_step(90 * 86400) == "1D"
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"kind": "reject", "threshold": 1.01, "margin": 0.0, "batch": "x"},
+        "not-a-signed-action",
+        None,
+    ],
+)
+def test_a_forged_pending_bulk_action_records_nothing(services, project, forged):
+    th = dict(keep=0.26, select=0.33, auto_accept=0.3, margin=0.0, auto_reject=0.26)
+    is_open, _, _, pending, result, _ = handle_bulk(
+        services, project.project_id, "ann", th, forged, trigger=ids.BULK_CONFIRM
+    )
+    assert is_open is False and pending is None
+    assert "could not be checked" in result and "Nothing was recorded" in result
+    assert services.log.events(project.project_id) == []
