@@ -344,8 +344,14 @@ class Ledger:
         A decision a lead marked as an exception does not count. Left ids are
         in the order their decisions were written (the first one matched it first).
         """
+        return self.conflicts_of(self.right_owners)
+
+    def conflicts_of(self, rights) -> dict[str, list[str]]:
+        """:meth:`conflicts` among the right ids given only, so that checking one
+        accept does not pass over every match."""
         out = {}
-        for right, owners in self.right_owners.items():
+        for right in rights:
+            owners = self.right_owners.get(right, ())
             if len(owners) > 1:
                 live = [x for x in owners if not self.decisions[x].exception]
                 if len(live) > 1:
@@ -761,7 +767,7 @@ class ReviewDesk:
         """What to tell a reviewer whose accept made a conflict (None when it made none)."""
         if not CARDINALITIES[self.cardinality()][1]:
             return None
-        clashes = ledger.conflicts()  # the caller checked the cardinality
+        clashes = ledger.conflicts_of(rights)
         hits = [(r, [x for x in clashes[r] if x != left_id]) for r in rights if r in clashes]
         if not hits:
             return None
