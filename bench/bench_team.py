@@ -89,6 +89,8 @@ class Reviewer(threading.Thread):
         self.rng = random.Random(seed)
         self.results = results
         self.session = requests.Session()
+        # The server refuses posts from other sites: say where the page is, as a browser does.
+        self.session.headers["Origin"] = base
         self.clicks = 0
 
     def post(self, values: dict, changed: str) -> dict | None:
@@ -275,8 +277,10 @@ def main(argv=None) -> int:
                 "acknowledged_missing_or_replaced",
                 "false_all_done",
                 "stale_tab_decisions_accepted",
+                "errors",
             )
         )
+        failed |= not result["decisions_acknowledged"]  # a run that decided nothing proves nothing
     return 1 if failed else 0
 
 
