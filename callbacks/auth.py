@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.services import Services, services_of
 from components.auth import BOOTSTRAP_CSS, login_page
+from components.ids import LOGIN_NAME, LOGIN_PASSWORD
 from matching.users import User
 
 __all__ = ["register", "is_loopback", "loopback_host", "SessionUser", "OPEN_ONLY_LOCAL"]
@@ -168,8 +169,8 @@ def register(app) -> None:
             if not services.sign_in_required():
                 return redirect(next_url)
             return login_page(next_url=next_url)
-        name = request.form.get("username", "")
-        user = services.users.check(name, request.form.get("password", ""))
+        name = request.form.get(LOGIN_NAME, "")
+        user = services.users.check(name, request.form.get(LOGIN_PASSWORD, ""))
         if user is None:
             # 200, not 401: the browser shows the page again without a console error.
             g.failed_sign_in = True
@@ -200,6 +201,6 @@ def register(app) -> None:
     def too_many(_error):
         page = login_page(
             error="Too many failed sign-ins from this address. Wait a minute and try again.",
-            name=request.form.get("username", ""),
+            name=request.form.get(LOGIN_NAME, ""),
         )
         return page, 429

@@ -7,6 +7,8 @@ import dash_bootstrap_components as dbc
 from dash import html
 from markupsafe import escape
 
+from components.ids import LOGIN_NAME, LOGIN_PASSWORD
+
 __all__ = ["login_page", "signed_in_menu", "BOOTSTRAP_CSS"]
 
 #: The one asset the sign-in page uses; served to anyone.
@@ -34,13 +36,13 @@ def login_page(*, error: str = "", next_url: str = "/", name: str = "") -> str:
 <form method="post" action="/login">
 <input type="hidden" name="next" value="{escape(next_url)}">
 <div class="mb-3">
-<label for="username" class="form-label">Name</label>
-<input id="username" name="username" class="form-control" autocomplete="username"
+<label for="{LOGIN_NAME}" class="form-label">Name</label>
+<input id="{LOGIN_NAME}" name="{LOGIN_NAME}" class="form-control" autocomplete="username"
  value="{escape(name)}" required autofocus>
 </div>
 <div class="mb-3">
-<label for="password" class="form-label">Password</label>
-<input id="password" name="password" type="password" class="form-control"
+<label for="{LOGIN_PASSWORD}" class="form-label">Password</label>
+<input id="{LOGIN_PASSWORD}" name="{LOGIN_PASSWORD}" type="password" class="form-control"
  autocomplete="current-password" required>
 </div>
 <button type="submit" class="btn btn-primary w-100">Sign in</button>

@@ -139,6 +139,11 @@ class ids:
     STATS_SCORES = "stats-scores-chart"
 
 
+#: IDs (and form field names) of the plain-HTML sign-in page, which is not a Dash layout.
+LOGIN_NAME = "username"
+LOGIN_PASSWORD = "password"
+
+
 def pattern_part(part: str, index: int | str) -> dict:
     """ID of a control in an agreement-pattern row; ``part``: op or value."""
     return {"type": f"pattern-{part}", "index": index}
