@@ -210,6 +210,29 @@ def pattern_sample(count: int, kind: str, rows: Sequence[Mapping]) -> html.Div:
     return html.Div([head, table])
 
 
+def _percent_input(
+    before: str, input_id: str, after: str, value: float, low: float, high: float, step: float
+) -> dbc.InputGroup:
+    """A small number field with its words on either side, e.g. "Margin ± [3] % at 95%"."""
+    return dbc.InputGroup(
+        [
+            dbc.InputGroupText(before),
+            dbc.Input(
+                id=input_id,
+                type="number",
+                value=value,
+                min=low,
+                max=high,
+                step=step,
+                style={"maxWidth": "5rem"},
+            ),
+            dbc.InputGroupText(after),
+        ],
+        size="sm",
+        className="me-2 w-auto",
+    )
+
+
 def audit_panel() -> html.Div:
     """Draw a blind audit of an automatic batch, and what the audits found."""
     return html.Div(
@@ -229,46 +252,14 @@ def audit_panel() -> html.Div:
                         style={"minWidth": "22rem"},
                         className="me-2",
                     ),
-                    dbc.InputGroup(
-                        [
-                            dbc.InputGroupText("Margin ±"),
-                            dbc.Input(
-                                id=ids.AUDIT_MARGIN,
-                                type="number",
-                                value=3,
-                                min=0.1,
-                                max=50,
-                                step=0.5,
-                                style={"maxWidth": "5rem"},
-                            ),
-                            dbc.InputGroupText("% at 95%"),
-                        ],
-                        size="sm",
-                        className="me-2 w-auto",
-                    ),
+                    _percent_input("Margin ±", ids.AUDIT_MARGIN, "% at 95%", 3, 0.1, 50, 0.5),
                     dbc.Button("Draw audit", id=ids.AUDIT_DRAW, size="sm", color="primary"),
                 ],
                 className="d-flex align-items-center mb-2",
             ),
             html.Div(
                 [
-                    dbc.InputGroup(
-                        [
-                            dbc.InputGroupText("Review"),
-                            dbc.Input(
-                                id=ids.DOUBLE_SHARE,
-                                type="number",
-                                value=10,
-                                min=1,
-                                max=100,
-                                step=1,
-                                style={"maxWidth": "5rem"},
-                            ),
-                            dbc.InputGroupText("% of records twice"),
-                        ],
-                        size="sm",
-                        className="me-2 w-auto",
-                    ),
+                    _percent_input("Review", ids.DOUBLE_SHARE, "% of records twice", 10, 1, 100, 1),
                     dbc.Button(
                         "Draw for double review", id=ids.DOUBLE_DRAW, size="sm", color="primary"
                     ),
