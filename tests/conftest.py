@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -33,6 +34,25 @@ def pytest_setup_options():
     if chromium:
         options.binary_location = chromium
     return options
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _own_dash_port():
+    """Each dash_duo server on a free port of its own, not dash's fixed 8050 onwards.
+
+    Another test run on the same machine (a second checkout, a benchmark) may hold
+    8050; a browser test must never talk to someone else's app.
+    """
+    from dash.testing.application_runners import BaseDashRunner
+
+    BaseDashRunner._next_port = _free_port()
+    yield
 
 
 @pytest.fixture
