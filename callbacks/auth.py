@@ -14,17 +14,15 @@ import ipaddress
 import os
 from urllib.parse import urlencode
 
-from flask import Response, g, jsonify, redirect, request, session
+from flask import Response, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from callbacks.services import Services, services_of
 from components.auth import BOOTSTRAP_CSS, login_page
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD
-from matching.users import User
+from matching.users import User, parse_limit
 
 __all__ = ["register", "is_loopback", "loopback_host", "SessionUser", "OPEN_ONLY_LOCAL"]
 
@@ -34,6 +32,24 @@ OPEN_ONLY_LOCAL = (
     "matchdesk has no users yet, so it serves only this machine (127.0.0.1). "
     "Add an admin with: python app.py user add NAME --role admin"
 )
+
+
+TOO_MANY = {
+    "address": "Too many failed sign-ins from this address. Wait {wait} and try again.",
+    "name": "Too many failed sign-ins for this name. Wait {wait} and try again, "
+    "or ask an admin to check the account.",
+}
+
+
+def _wait_text(seconds: float) -> str:
+    """How long a limit's window is, in words.
+
+    >>> _wait_text(60), _wait_text(600), _wait_text(30), _wait_text(3600)
+    ('a minute', '10 minutes', '30 seconds', '60 minutes')
+    """
+    if seconds < 60:
+        return f"{seconds:g} seconds"
+    return "a minute" if seconds == 60 else f"{seconds / 60:g} minutes"
 
 
 def is_loopback(address: str | None) -> bool:
@@ -142,7 +158,9 @@ def register(app) -> None:
             return None
         return SessionUser(user)
 
-    limiter = Limiter(get_remote_address, app=server, storage_uri="memory://")
+    address_limit = parse_limit(config.login_limit)
+    name_limit = parse_limit(config.login_name_limit)
+    keep_failures = max(address_limit[1], name_limit[1])
 
     @server.before_request
     def gate():
@@ -170,25 +188,24 @@ def register(app) -> None:
                 return redirect(next_url)
             return login_page(next_url=next_url)
         name = request.form.get(LOGIN_NAME, "")
+        address = request.remote_addr or ""
+        refusal = services.users.sign_in_refusal(
+            name, address, address_limit=address_limit, name_limit=name_limit
+        )
+        if refusal is not None:
+            window = address_limit[1] if refusal == "address" else name_limit[1]
+            error = TOO_MANY[refusal].format(wait=_wait_text(window))
+            return login_page(error=error, next_url=next_url, name=name), 429
         user = services.users.check(name, request.form.get(LOGIN_PASSWORD, ""))
         if user is None:
+            services.users.record_failed_sign_in(name, address, keep_seconds=keep_failures)
             # 200, not 401: the browser shows the page again without a console error.
-            g.failed_sign_in = True
             return login_page(error="Wrong name or password.", next_url=next_url, name=name)
         session.clear()
         login_user(SessionUser(user))
         return redirect(next_url, code=303)
 
-    server.add_url_rule(
-        "/login",
-        "login",
-        limiter.limit(
-            config.login_limit,
-            methods=["POST"],
-            deduct_when=lambda _r: g.get("failed_sign_in", False),
-        )(login),
-        methods=["GET", "POST"],
-    )
+    server.add_url_rule("/login", "login", login, methods=["GET", "POST"])
 
     def logout():
         logout_user()
@@ -196,11 +213,3 @@ def register(app) -> None:
         return redirect("/login", code=303)
 
     server.add_url_rule("/logout", "logout", logout, methods=["POST"])
-
-    @server.errorhandler(429)
-    def too_many(_error):
-        page = login_page(
-            error="Too many failed sign-ins from this address. Wait a minute and try again.",
-            name=request.form.get(LOGIN_NAME, ""),
-        )
-        return page, 429

@@ -73,8 +73,10 @@ class AppConfig:
     max_cells: int = 20_000_000
     #: Projects each process keeps in memory; the least recently used leave first.
     max_projects: int = 8
-    #: Failed sign-ins allowed per client address (flask-limiter syntax).
+    #: Failed sign-ins allowed per client address, counted in the database for every process.
     login_limit: str = "10 per minute"
+    #: Failed sign-ins allowed per name typed, from any address.
+    login_name_limit: str = "20 per 10 minutes"
     #: Session-signing secret; by default one is made and kept in the database.
     secret_key: str | None = None
     #: Trust one reverse proxy's X-Forwarded-For/-Proto/-Host headers.

@@ -6,7 +6,8 @@ needs no web package and werkzeug's ``check_password_hash`` accepts them too.
 
 The same database also keeps the app's session-signing secret (see
 :meth:`UserStore.secret`), so every process and host that shares the database
-signs and accepts the same sessions.
+signs and accepts the same sessions, and the recent failed sign-ins (see
+:meth:`UserStore.sign_in_refusal`), so their limit holds across all of them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,14 @@ from sqlalchemy.pool import StaticPool
 
 from matching.roles import ROLES
 
-__all__ = ["User", "UserStore", "hash_password", "check_password", "valid_name"]
+__all__ = [
+    "User",
+    "UserStore",
+    "hash_password",
+    "check_password",
+    "valid_name",
+    "parse_limit",
+]
 
 _metadata = sa.MetaData()
 
@@ -46,6 +54,18 @@ _settings = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+_failures = sa.Table(
+    "sign_in_failures",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    #: "name" (the name typed) or "address" (the client's address)
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Index("ix_sign_in_failures_key", "kind", "key", "at"),
+    sa.Index("ix_sign_in_failures_at", "at"),
+)
+
 #: scrypt cost: werkzeug's default (2**15, 8, 1), about 50 ms and 32 MB per check.
 SCRYPT = (2**15, 8, 1)
 
@@ -59,6 +79,26 @@ def valid_name(name: str) -> bool:
     (True, True, False, False)
     """
     return bool(_NAME.match(name or ""))
+
+
+_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_LIMIT = re.compile(r"^\s*(\d+)\s*(?:per|/)\s*(\d+)?\s*(second|minute|hour|day)s?\s*$")
+
+
+def parse_limit(text: str) -> tuple[int, float]:
+    """``(count, seconds)`` of a limit written ``"10 per minute"`` or ``"20 per 10 minutes"``.
+
+    >>> parse_limit("10 per minute"), parse_limit("20 per 10 minutes"), parse_limit("5/hour")
+    ((10, 60.0), (20, 600.0), (5, 3600.0))
+    >>> parse_limit("often")
+    Traceback (most recent call last):
+    ValueError: 'often' is not a limit like '10 per minute' or '20 per 10 minutes'
+    """
+    match = _LIMIT.match(text.lower())
+    if not match or int(match.group(1)) < 1 or match.group(2) == "0":
+        raise ValueError(f"{text!r} is not a limit like '10 per minute' or '20 per 10 minutes'")
+    count, many, unit = match.groups()
+    return int(count), float(int(many or 1) * _UNITS[unit])
 
 
 def hash_password(password: str, *, cost: tuple[int, int, int] = SCRYPT) -> str:
@@ -224,6 +264,69 @@ class UserStore:
             pass  # another process made it first: use theirs
         with self._begin() as conn:
             return conn.execute(query).scalar()
+
+    # -- failed sign-ins, shared by every process on this database ----------
+
+    def sign_in_refusal(
+        self,
+        name: str,
+        address: str,
+        *,
+        address_limit: tuple[int, float],
+        name_limit: tuple[int, float],
+        now: float | None = None,
+    ) -> str | None:
+        """Why a sign-in must wait, or None when it may be tried.
+
+        ``address_limit`` and ``name_limit`` are ``(count, seconds)``: once the
+        client's address, or the name typed, has ``count`` failures within the
+        last ``seconds`` (from any process sharing the database), every attempt
+        waits, right password or not, until the oldest of them is that old.
+        Returns ``"address"`` or ``"name"``.
+        """
+        now = _time.time() if now is None else now
+        with self._begin() as conn:
+            for kind, key, (count, seconds) in (
+                ("address", address, address_limit),
+                ("name", name, name_limit),
+            ):
+                query = (
+                    sa.select(sa.func.count())
+                    .select_from(_failures)
+                    .where(
+                        _failures.c.kind == kind,
+                        _failures.c.key == _key(key),
+                        _failures.c.at > now - seconds,
+                    )
+                )
+                if conn.execute(query).scalar() >= count:
+                    return kind
+        return None
+
+    def record_failed_sign_in(
+        self, name: str, address: str, *, keep_seconds: float, now: float | None = None
+    ) -> None:
+        """Count one failed sign-in against ``name`` and ``address``; forget failures
+        older than ``keep_seconds`` (the longest window any limit looks at)."""
+        now = _time.time() if now is None else now
+        with self._begin() as conn:
+            conn.execute(_failures.delete().where(_failures.c.at < now - keep_seconds))
+            conn.execute(
+                _failures.insert(),
+                [
+                    {"kind": "address", "key": _key(address), "at": now},
+                    {"kind": "name", "key": _key(name), "at": now},
+                ],
+            )
+
+    def failed_sign_ins(self) -> int:
+        """How many failed sign-ins the database remembers (after pruning)."""
+        with self._begin() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(_failures)).scalar())
+
+
+def _key(value: str | None) -> str:
+    return (value or "")[:200]
 
 
 _DUMMY: dict[tuple[int, int, int], str] = {}

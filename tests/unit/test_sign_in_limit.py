@@ -1,0 +1,98 @@
+"""Failed sign-ins are counted in the database, so their limit holds across processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from matching.users import UserStore, parse_limit
+from tests.dash_http import ORIGIN
+
+
+def _post(app, name: str, password: str, address: str = "127.0.0.1"):
+    return app.server.test_client().post(
+        "/login",
+        data={"username": name, "password": password},
+        headers={"Origin": ORIGIN},
+        environ_overrides={"REMOTE_ADDR": address},
+    )
+
+
+@pytest.fixture
+def two_apps(app_config):
+    """Two app instances (two workers) on one database, with a user ann."""
+    from app import create_app
+
+    first, second = create_app(app_config), create_app(app_config)
+    first.matchdesk.users.add("ann", "admin", "ann-pw")
+    return first, second
+
+
+def test_the_address_limit_holds_across_two_app_instances(two_apps):
+    first, second = two_apps
+    for attempt in range(10):
+        app = (first, second)[attempt % 2]
+        assert "Wrong name or password." in _post(app, "ann", "guess").get_data(as_text=True)
+    for app in (first, second):
+        refused = _post(app, "ann", "ann-pw")  # even the right password waits now
+        assert refused.status_code == 429
+        text = refused.get_data(as_text=True)
+        assert "Too many failed sign-ins from this address. Wait a minute" in text
+    # Another address is not held up by this one.
+    assert _post(second, "ann", "ann-pw", address="10.0.0.7").status_code == 303
+
+
+def test_the_name_limit_holds_across_addresses_and_instances(two_apps):
+    first, second = two_apps
+    for attempt in range(20):
+        app = (first, second)[attempt % 2]
+        response = _post(app, "ann", "guess", address=f"10.0.{attempt}.1")
+        assert response.status_code == 200
+    refused = _post(first, "ann", "ann-pw", address="10.9.9.9")
+    assert refused.status_code == 429
+    assert "Too many failed sign-ins for this name" in refused.get_data(as_text=True)
+    assert _post(second, "ann", "guess", address="10.9.9.9").status_code == 429
+
+
+def test_a_right_password_after_a_few_failures_still_signs_in(two_apps):
+    first, second = two_apps
+    for _ in range(9):
+        _post(first, "ann", "guess")
+    assert _post(second, "ann", "ann-pw").status_code == 303
+
+
+def test_failures_wait_out_their_window_and_are_pruned(tmp_path):
+    store = UserStore(f"sqlite:///{tmp_path / 'u.db'}", cost=(2, 1, 1))
+    limits = {"address_limit": (3, 60.0), "name_limit": (5, 600.0)}
+    for second in range(3):
+        store.record_failed_sign_in("ann", "1.2.3.4", keep_seconds=600, now=1000.0 + second)
+    assert store.sign_in_refusal("ann", "1.2.3.4", now=1003.0, **limits) == "address"
+    assert store.sign_in_refusal("bo", "1.2.3.5", now=1003.0, **limits) is None
+    # A minute after the first failure, the address may try again.
+    assert store.sign_in_refusal("ann", "1.2.3.4", now=1061.0, **limits) is None
+    assert store.failed_sign_ins() == 6  # one row by name, one by address
+    store.record_failed_sign_in("cy", "1.2.3.6", keep_seconds=600, now=1700.0)
+    assert store.failed_sign_ins() == 2  # the old ones are gone
+
+
+def test_the_window_counts_only_recent_failures_by_name(tmp_path):
+    store = UserStore(f"sqlite:///{tmp_path / 'u.db'}", cost=(2, 1, 1))
+    limits = {"address_limit": (100, 60.0), "name_limit": (2, 600.0)}
+    store.record_failed_sign_in("ann", "a", keep_seconds=600, now=0.0)
+    store.record_failed_sign_in("ann", "b", keep_seconds=600, now=500.0)
+    assert store.sign_in_refusal("ann", "c", now=550.0, **limits) == "name"
+    assert store.sign_in_refusal("ann", "c", now=601.0, **limits) is None
+    assert store.sign_in_refusal("Ann", "c", now=550.0, **limits) is None
+
+
+@pytest.mark.parametrize("text", ["ten per minute", "10 per fortnight", "0 per minute", ""])
+def test_a_bad_limit_is_refused_with_its_text(text):
+    with pytest.raises(ValueError, match="is not a limit like"):
+        parse_limit(text)
+
+
+def test_a_bad_limit_stops_the_app_at_start(app_config):
+    from app import create_app
+
+    app_config.login_limit = "lots"
+    with pytest.raises(ValueError, match="'lots' is not a limit"):
+        create_app(app_config)
