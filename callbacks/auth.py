@@ -6,6 +6,11 @@ routes and anything that is not a page answer 401, pages redirect to
 ``/login``. With no users the app is open, but only to a browser on the same
 machine: the client address and the ``Host`` header must both be loopback
 (the latter stops a DNS-rebinding page from driving the open app).
+
+A callback request from an open page whose session has ended (it carries
+``X-Matchdesk-Page``, see ``assets/session.js``) gets 204, Dash's "no update",
+with ``X-Matchdesk-Session: ended`` (or ``unavailable`` when the database could
+not be asked), and the page says so; any other request gets 401.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import ipaddress
 import os
 from urllib.parse import urlencode
 
-from flask import Response, jsonify, redirect, request, session
+from flask import Response, g, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +32,10 @@ from matching.users import User, parse_limit
 __all__ = ["register", "is_loopback", "loopback_host", "SessionUser", "OPEN_ONLY_LOCAL"]
 
 PUBLIC_PATHS = frozenset({"/health", "/login", "/logout", BOOTSTRAP_CSS})
+
+#: Sent by the page's callback requests (assets/session.js), and the answer's reason.
+PAGE_HEADER = "X-Matchdesk-Page"
+STATE_HEADER = "X-Matchdesk-Session"
 
 OPEN_ONLY_LOCAL = (
     "matchdesk has no users yet, so it serves only this machine (127.0.0.1). "
@@ -127,6 +136,13 @@ def _refuse_unsigned() -> Response:
     if request.method == "GET" and not request.path.startswith("/_") and _wants_page():
         query = urlencode({"next": request.full_path.rstrip("?")})
         return redirect(f"/login?{query}", code=302)
+    if request.headers.get(PAGE_HEADER) and request.path.endswith("/_dash-update-component"):
+        # The open page (assets/session.js) asked: 204 is Dash's "no update", and the
+        # header tells the page why, without a 401 in the browser's console.
+        response = Response(status=204)
+        unchecked = g.get("session_unchecked", False)
+        response.headers[STATE_HEADER] = "unavailable" if unchecked else "ended"
+        return response
     response = jsonify({"error": "sign in first"})
     response.status_code = 401
     return response
@@ -153,10 +169,13 @@ def register(app) -> None:
         try:
             user = services.users.get(name)
         except SQLAlchemyError:
+            g.session_unchecked = True
             return None  # the database is down: nobody is signed in until it is back
         if user is None or user.session_key != key:
             return None
         return SessionUser(user)
+
+    page = login_page
 
     address_limit = parse_limit(config.login_limit)
     name_limit = parse_limit(config.login_name_limit)
@@ -186,7 +205,7 @@ def register(app) -> None:
         if request.method == "GET":
             if not services.sign_in_required():
                 return redirect(next_url)
-            return login_page(next_url=next_url)
+            return page(next_url=next_url)
         name = request.form.get(LOGIN_NAME, "")
         address = request.remote_addr or ""
         refusal = services.users.sign_in_refusal(
@@ -195,12 +214,12 @@ def register(app) -> None:
         if refusal is not None:
             window = address_limit[1] if refusal == "address" else name_limit[1]
             error = TOO_MANY[refusal].format(wait=_wait_text(window))
-            return login_page(error=error, next_url=next_url, name=name), 429
+            return page(error=error, next_url=next_url, name=name), 429
         user = services.users.check(name, request.form.get(LOGIN_PASSWORD, ""))
         if user is None:
             services.users.record_failed_sign_in(name, address, keep_seconds=keep_failures)
             # 200, not 401: the browser shows the page again without a console error.
-            return login_page(error="Wrong name or password.", next_url=next_url, name=name)
+            return page(error="Wrong name or password.", next_url=next_url, name=name)
         session.clear()
         login_user(SessionUser(user))
         return redirect(next_url, code=303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
 from tests.helpers import LABEL, button, project_id
@@ -48,4 +49,29 @@ def test_sign_in_review_and_sign_out_with_a_clean_console(dash_duo, demo_app):
     button(dash_duo, "Sign out").click()
     dash_duo.wait_for_text_to_equal("h1", "matchdesk", timeout=10)
     assert "/login" in dash_duo.driver.current_url
+    assert dash_duo.get_logs() == []
+
+
+def test_a_session_ended_mid_page_says_so_with_a_link_to_sign_in(dash_duo, demo_app):
+    users = demo_app.matchdesk.users
+    users.add("ann", "lead", "ann-pw")
+    dash_duo.start_server(demo_app, navigate=False)
+    dash_duo.driver.get(dash_duo.server.url)
+    dash_duo.wait_for_text_to_equal("h1", "matchdesk", timeout=15)
+    _sign_in(dash_duo, "ann", "ann-pw")
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=20)
+
+    users.set_password("ann", "new-pw")  # ends ann's sessions on the server
+    ActionChains(dash_duo.driver).send_keys("a").perform()  # Accept, by its key
+    dash_duo.wait_for_contains_text(
+        ".session-banner", "Your session has ended — sign in again.", timeout=10
+    )
+    assert demo_app.matchdesk.log.events(project_id(demo_app)) == []
+    assert dash_duo.find_element(LABEL).text == "Record 1 of 5"
+
+    dash_duo.driver.find_element(By.LINK_TEXT, "sign in again").click()
+    dash_duo.wait_for_text_to_equal("h1", "matchdesk", timeout=10)
+    _sign_in(dash_duo, "ann", "new-pw")
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=20)
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, ".session-banner")
     assert dash_duo.get_logs() == []

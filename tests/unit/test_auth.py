@@ -287,3 +287,37 @@ def test_behind_a_proxy_the_forwarded_scheme_and_client_count(app_config):
     )
     assert response.status_code == 303
     assert "Secure" in response.headers["Set-Cookie"]
+
+
+def _page_callback(client):
+    """A callback request as the open page sends it (assets/session.js marks it)."""
+    return client.post(
+        "/_dash-update-component",
+        json={"output": "x.children", "outputs": {}, "inputs": [], "changedPropIds": []},
+        headers={"Origin": ORIGIN, "X-Matchdesk-Page": "1"},
+    )
+
+
+def test_a_page_whose_session_ended_is_told_without_a_401(signed_app):
+    client, _ = sign_in(signed_app, "cy")
+    signed_app.matchdesk.users.set_password("cy", "new")
+    response = _page_callback(client)
+    assert response.status_code == 204  # Dash's "no update": nothing runs
+    assert response.headers["X-Matchdesk-Session"] == "ended"
+    assert _page_callback(signed_app.server.test_client()).headers["X-Matchdesk-Session"] == (
+        "ended"
+    )
+
+
+def test_a_session_unchecked_for_a_database_outage_is_told_apart(signed_app, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    client, _ = sign_in(signed_app, "cy")
+
+    def down(name):
+        raise OperationalError("select", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(signed_app.matchdesk.users, "get", down)
+    response = _page_callback(client)
+    assert response.status_code == 204
+    assert response.headers["X-Matchdesk-Session"] == "unavailable"
