@@ -31,8 +31,8 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
         try:
             if requests.get(url, timeout=5).status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+        except (requests.ConnectionError, requests.Timeout):
+            pass  # not listening yet, or a worker still booting on a busy machine
         time.sleep(0.3)
     raise AssertionError(f"{url} did not answer in {seconds} s")
 
