@@ -151,6 +151,47 @@ def _parser() -> argparse.ArgumentParser:
         "addresses and the Origin check); needs users",
     )
     parser.add_argument("--debug", action="store_true", help="Dash's debugger (loopback only)")
+    oidc = parser.add_argument_group(
+        "sign-in through OpenID Connect",
+        "Offer 'Sign in with <provider>' beside the password form. Register matchdesk "
+        "at the provider with the redirect URI https://HOST/login/oidc/callback. Each "
+        "option can also come from the environment variable named in its help.",
+    )
+    env = os.environ.get
+    oidc.add_argument(
+        "--oidc-issuer",
+        metavar="URL",
+        default=env("MATCHDESK_OIDC_ISSUER"),
+        help="the provider's issuer URL; its /.well-known/openid-configuration is read "
+        "(MATCHDESK_OIDC_ISSUER)",
+    )
+    oidc.add_argument(
+        "--oidc-client-id",
+        metavar="ID",
+        default=env("MATCHDESK_OIDC_CLIENT_ID"),
+        help="matchdesk's client id at the provider (MATCHDESK_OIDC_CLIENT_ID)",
+    )
+    oidc.add_argument(
+        "--oidc-client-secret",
+        metavar="SECRET",
+        default=env("MATCHDESK_OIDC_CLIENT_SECRET"),
+        help="its client secret; prefer the environment variable, which other users of "
+        "the machine cannot read from the process list (MATCHDESK_OIDC_CLIENT_SECRET); "
+        "leave out for a public client",
+    )
+    oidc.add_argument(
+        "--oidc-name",
+        metavar="NAME",
+        default=env("MATCHDESK_OIDC_NAME"),
+        help="the provider's name on the button (default: the issuer's host; MATCHDESK_OIDC_NAME)",
+    )
+    oidc.add_argument(
+        "--oidc-new-role",
+        choices=ROLES,
+        default=env("MATCHDESK_OIDC_NEW_ROLE"),
+        help="add someone the provider vouches for who has no account, with this role "
+        "(default: refuse them until an admin adds them; MATCHDESK_OIDC_NEW_ROLE)",
+    )
     parser.set_defaults(keep=None)
     return parser
 
@@ -166,6 +207,11 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
         "max_upload_mb": args.max_upload_mb,
         "max_cells": args.max_cells,
         "behind_proxy": args.behind_proxy,
+        "oidc_issuer": args.oidc_issuer,
+        "oidc_client_id": args.oidc_client_id,
+        "oidc_client_secret": args.oidc_client_secret,
+        "oidc_name": args.oidc_name,
+        "oidc_new_role": args.oidc_new_role,
     }
     if not args.left and not args.right:
         overrides = {

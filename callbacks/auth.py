@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from functools import partial
 from urllib.parse import urlencode
 
 from flask import Response, g, jsonify, redirect, request, session
@@ -24,6 +25,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from callbacks import oidc
 from callbacks.services import Services, services_of
 from components.auth import BOOTSTRAP_CSS, login_page
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD
@@ -31,7 +33,7 @@ from matching.users import User, parse_limit
 
 __all__ = ["register", "is_loopback", "loopback_host", "SessionUser", "OPEN_ONLY_LOCAL"]
 
-PUBLIC_PATHS = frozenset({"/health", "/login", "/logout", BOOTSTRAP_CSS})
+PUBLIC_PATHS = frozenset({"/health", "/login", "/logout", BOOTSTRAP_CSS, oidc.START, oidc.CALLBACK})
 
 #: Sent by the page's callback requests (assets/session.js), and the answer's reason.
 PAGE_HEADER = "X-Matchdesk-Page"
@@ -175,7 +177,16 @@ def register(app) -> None:
             return None
         return SessionUser(user)
 
-    page = login_page
+    provider = oidc.oidc_settings(config)
+    page = partial(login_page, provider=provider.name if provider else None)
+    if provider is not None:
+        oidc.register_oidc(
+            server,
+            provider,
+            users=services.users,
+            sign_in=lambda user: login_user(SessionUser(user)),
+            safe_next=_safe_next,
+        )
 
     address_limit = parse_limit(config.login_limit)
     name_limit = parse_limit(config.login_name_limit)
@@ -205,7 +216,7 @@ def register(app) -> None:
         if request.method == "GET":
             if not services.sign_in_required():
                 return redirect(next_url)
-            return page(next_url=next_url)
+            return page(error=session.pop(oidc.LOGIN_ERROR, ""), next_url=next_url)
         name = request.form.get(LOGIN_NAME, "")
         address = request.remote_addr or ""
         refusal = services.users.sign_in_refusal(

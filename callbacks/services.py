@@ -81,6 +81,15 @@ class AppConfig:
     secret_key: str | None = None
     #: Trust one reverse proxy's X-Forwarded-For/-Proto/-Host headers.
     behind_proxy: bool = False
+    #: OpenID Connect: the issuer URL (its discovery document is read), None for passwords only.
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    #: None for a public client (PKCE only).
+    oidc_client_secret: str | None = None
+    #: The provider's name on the "Sign in with ..." button (default: the issuer's host).
+    oidc_name: str | None = None
+    #: Role given to someone the provider vouches for who has no account; None refuses them.
+    oidc_new_role: str | None = None
 
 
 class Services:

@@ -3,24 +3,39 @@ navbar's signed-in user with its Sign out button."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import dash_bootstrap_components as dbc
 from dash import html
 from markupsafe import escape
 
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD
 
-__all__ = ["login_page", "signed_in_menu", "BOOTSTRAP_CSS"]
+__all__ = ["login_page", "signed_in_menu", "BOOTSTRAP_CSS", "OIDC_START"]
+
+#: Where the "Sign in with <provider>" button leads (callbacks/oidc.py serves it).
+OIDC_START = "/login/oidc"
 
 #: The one asset the sign-in page uses; served to anyone.
 BOOTSTRAP_CSS = "/assets/vendor/bootstrap.min.css"
 
 
-def login_page(*, error: str = "", next_url: str = "/", name: str = "") -> str:
+def login_page(
+    *, error: str = "", next_url: str = "/", name: str = "", provider: str | None = None
+) -> str:
     """The sign-in form: fields labelled Name and Password, a Sign in button.
 
-    It posts ``username``, ``password`` and ``next`` to ``/login``.
+    It posts ``username``, ``password`` and ``next`` to ``/login``. With a
+    ``provider`` (an OpenID Connect provider's name) a "Sign in with <provider>"
+    button follows, a link to ``/login/oidc``.
     """
     alert = f'<div class="alert alert-danger" role="alert">{escape(error)}</div>' if error else ""
+    other = ""
+    if provider:
+        start = f"{OIDC_START}?{urlencode({'next': next_url})}"
+        other = f"""<div class="text-center text-muted my-3">or</div>
+<a href="{escape(start)}" class="btn btn-outline-primary w-100">
+Sign in with {escape(provider)}</a>"""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -47,6 +62,7 @@ def login_page(*, error: str = "", next_url: str = "/", name: str = "") -> str:
 </div>
 <button type="submit" class="btn btn-primary w-100">Sign in</button>
 </form>
+{other}
 </main>
 </body>
 </html>

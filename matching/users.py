@@ -12,12 +12,15 @@ signs and accepts the same sessions, and the recent failed sign-ins (see
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import re
 import secrets
+import shlex
 import time as _time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -34,6 +37,8 @@ __all__ = [
     "check_password",
     "valid_name",
     "parse_limit",
+    "claimed_names",
+    "UnknownUser",
 ]
 
 _metadata = sa.MetaData()
@@ -129,6 +134,32 @@ def check_password(stored: str, password: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(computed, digest)
+
+
+class UnknownUser(LookupError):
+    """Someone an identity provider vouches for has no matchdesk account."""
+
+
+def claimed_names(claims: Mapping) -> list[str]:
+    """The names an identity provider's claims offer, to look up in order.
+
+    ``preferred_username``, then ``email``; an email the provider marks
+    unverified (``email_verified`` false) is not offered, nor any value that
+    is not a valid user name.
+
+    >>> claimed_names({"preferred_username": "ann", "email": "ann@example.org"})
+    ['ann', 'ann@example.org']
+    >>> claimed_names({"email": "bo@example.org", "email_verified": False}), claimed_names({})
+    ([], [])
+    """
+    names = []
+    for claim in ("preferred_username", "email"):
+        value = claims.get(claim)
+        if claim == "email" and claims.get("email_verified") is False:
+            continue
+        if isinstance(value, str) and valid_name(value) and value not in names:
+            names.append(value)
+    return names
 
 
 @dataclass(frozen=True)
@@ -264,6 +295,33 @@ class UserStore:
             pass  # another process made it first: use theirs
         with self._begin() as conn:
             return conn.execute(query).scalar()
+
+    def for_claims(self, claims: Mapping, *, new_role: str | None = None) -> User:
+        """The user an identity provider's ID-token claims name (see :func:`claimed_names`).
+
+        Someone with no account raises :class:`UnknownUser`, whose message says
+        how an admin adds them, unless ``new_role`` is given: then they are added
+        with that role and a random password (they sign in through the provider).
+        """
+        names = claimed_names(claims)
+        if not names:
+            raise UnknownUser(
+                "the identity provider sent neither a usable preferred_username nor a "
+                "verified email, so matchdesk cannot tell who you are"
+            )
+        for name in names:
+            user = self.get(name)
+            if user is not None:
+                return user
+        if new_role is None:
+            raise UnknownUser(
+                f"{names[0]} has no matchdesk account. Ask an admin to add it: "
+                f"python app.py user add {shlex.quote(names[0])} --role reviewer"
+            )
+        # Added at the same moment by another sign-in (ValueError): use that one.
+        with contextlib.suppress(ValueError):
+            self.add(names[0], new_role, secrets.token_urlsafe(32))
+        return self.get(names[0])
 
     # -- failed sign-ins, shared by every process on this database ----------
 

@@ -75,3 +75,27 @@ def test_a_session_ended_mid_page_says_so_with_a_link_to_sign_in(dash_duo, demo_
     dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=20)
     assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, ".session-banner")
     assert dash_duo.get_logs() == []
+
+
+def test_sign_in_with_an_openid_provider_from_the_login_page(dash_duo, app_config):
+    from app import create_app
+    from tests.fake_oidc import FakeProvider
+
+    provider = FakeProvider()
+    try:
+        app_config.oidc_issuer = provider.issuer
+        app_config.oidc_client_id = provider.client_id
+        app_config.oidc_client_secret = provider.client_secret
+        app_config.oidc_name = "Example ID"
+        app = create_app(app_config)
+        app.matchdesk.users.add("ann", "lead", "ann-pw")
+        dash_duo.start_server(app, navigate=False)
+        dash_duo.driver.get(dash_duo.server.url)
+        dash_duo.wait_for_text_to_equal("h1", "matchdesk", timeout=15)
+        dash_duo.driver.find_element(By.LINK_TEXT, "Sign in with Example ID").click()
+        dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=20)
+        dash_duo.wait_for_contains_text(".navbar", "ann (lead)")
+        assert provider.authorizations[-1]["code_challenge_method"] == "S256"
+        assert dash_duo.get_logs() == []
+    finally:
+        provider.close()
