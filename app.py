@@ -1,8 +1,10 @@
 """matchdesk: review fuzzy matches between two tables in the browser.
 
-``python app.py`` starts on the tutorial's car owners and cars;
-``python app.py --left L --right R --left-id COL --right-id COL --field SPEC``
-starts on your files (the field syntax of ``python -m matching``);
+``python app.py`` starts on the tutorial's car owners and cars, ``python app.py
+--demo people`` on 5,000 generated people;
+``python app.py --left L --right R`` starts on your files with a proposed set-up
+(printed), ``--field SPEC`` and the other options of ``python -m matching`` choose
+it yourself, and ``--spec FILE`` opens a saved set-up;
 ``python app.py user add NAME --role admin`` adds a user (then everyone signs in).
 
 For a WSGI server, ``server`` is the Flask app, built on first use from the
@@ -33,9 +35,10 @@ from callbacks.auth import loopback_host
 from callbacks.errors import show_error
 from callbacks.services import AppConfig, Services
 from components.layout import main_layout
-from matching.__main__ import add_table_arguments
-from matching.demo import tutorial_cars, tutorial_owners
-from matching.io import TableReadError, load_table
+from matching.__main__ import add_table_arguments, resolve_setup, save_setup_for
+from matching.demo import generate_tables, tutorial_cars, tutorial_owners
+from matching.io import TableReadError
+from matching.propose import propose
 from matching.roles import ROLES
 from matching.spec import Field, Spec
 from matching.users import UserStore
@@ -56,6 +59,35 @@ def demo_config(**overrides) -> AppConfig:
     }
     values.update(overrides)
     return AppConfig(**values)
+
+
+#: Size and seed of the generated people of ``--demo people``.
+PEOPLE_DEMO = {"n": 5_000, "seed": 2024}
+
+
+def people_demo_config(**overrides) -> AppConfig:
+    """5,000 generated owners and their cars, with the proposed set-up.
+
+    The true links are not in the tables (reviewers never see them); they are
+    written beside the data folder's projects as ``demo-people-true-links.csv``.
+    """
+    tables = generate_tables(PEOPLE_DEMO["n"], seed=PEOPLE_DEMO["seed"])
+    values = {
+        "left": tables.owners,
+        "right": tables.cars,
+        "spec": propose(tables.owners, tables.cars).spec,
+        "keep": 0.5,
+        "select": 0.8,
+        "name": f"Demo: {PEOPLE_DEMO['n']:,} people (generated)",
+    }
+    values.update(overrides)
+    config = AppConfig(**values)
+    folder = Path(config.data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    links = folder / "demo-people-true-links.csv"
+    tables.links.to_csv(links, index=False)
+    config.sources = {"demo": "people", "true_links": str(links)}
+    return config
 
 
 def create_app(config: AppConfig | None = None) -> Dash:
@@ -107,7 +139,13 @@ def create_app(config: AppConfig | None = None) -> Dash:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python app.py", description=__doc__.splitlines()[0])
-    add_table_arguments(parser, required=False)
+    add_table_arguments(parser)
+    parser.add_argument(
+        "--demo",
+        choices=("tutorial", "people"),
+        help="with no tables: tutorial (the 5 car owners, the default) or people "
+        "(5,000 generated people, their true links kept aside)",
+    )
     parser.add_argument("--select", type=float, default=None, help="pre-select pairs from this")
     parser.add_argument("--name", help="project name (default: the two file names)")
     parser.add_argument("--db", default="sqlite:///matchdesk.db", help="SQLAlchemy URL")
@@ -213,32 +251,33 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
         "oidc_name": args.oidc_name,
         "oidc_new_role": args.oidc_new_role,
     }
-    if not args.left and not args.right:
+    tables_given = args.left or args.right or args.spec
+    if args.demo and tables_given:
+        parser.exit(
+            2,
+            f"{parser.prog}: error: --demo opens its own tables: leave out"
+            " --left, --right and --spec\n",
+        )
+    if not tables_given:
         overrides = {
             k: v for k, v in (("keep", args.keep), ("select", args.select)) if v is not None
         }
-        return demo_config(**common, **overrides), args
+        make = people_demo_config if args.demo == "people" else demo_config
+        return make(**common, **overrides), args
     try:
-        if not (args.left and args.right):
-            raise ValueError("give both --left and --right")
-        if not args.field:
-            raise ValueError("give at least one --field")
-        left, right = load_table(args.left), load_table(args.right)
-        spec = Spec(
-            fields=tuple(args.field), left_id=args.left_id, right_id=args.right_id, block=args.block
-        )
+        setup, left, right = resolve_setup(args, err=sys.stderr)
+        if args.save_spec:
+            save_setup_for(setup, args.save_spec)
     except (TableReadError, ValueError) as exc:
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
-    keep = 0.5 if args.keep is None else args.keep
-    select = args.select if args.select is not None else max(keep, 0.8)
     config = AppConfig(
         left=left.frame,
         right=right.frame,
-        spec=spec,
-        keep=keep,
-        select=select,
+        spec=setup.spec,
+        keep=setup.keep,
+        select=setup.select,
         name=args.name or f"{left.name} ↔ {right.name}",
-        sources={"left": str(args.left), "right": str(args.right)},
+        sources={"left": str(setup.left), "right": str(setup.right)},
         **common,
     )
     return config, args

@@ -58,7 +58,12 @@ def _transform(uniques: np.ndarray, transform: str) -> np.ndarray:
 def _key_codes(
     left: pd.DataFrame, right: pd.DataFrame, key: Key, cache: dict
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Codes of one key column on both sides, in the sort order of its values."""
+    """Codes of one key column on both sides, in the sort order of its values.
+
+    Kept in ``cache`` under ``("key", key)``: rules sharing a key column code it once.
+    """
+    if ("key", key) in cache:
+        return cache["key", key]
     norm = Normalization()
     sides = []
     for frame, column, side in ((left, key.left, "left"), (right, key.right, "right")):
@@ -73,7 +78,8 @@ def _key_codes(
     # A trailing -1 so that missing values (code -1) map to -1.
     lmap = np.append(joint[: len(lu)], -1)
     rmap = np.append(joint[len(lu) :], -1)
-    return lmap[lc], rmap[rc], len(distinct)
+    cache["key", key] = lmap[lc], rmap[rc], len(distinct)
+    return cache["key", key]
 
 
 def _rule_codes(
@@ -214,8 +220,9 @@ class Blocking:
         At least one rule.
     cache : dict, optional
         Cleaned codes by ``(side, column, Normalization)``, as
-        :func:`matching.scoring.normalize_codes` returns them; filled and reused,
-        so columns also compared as fields are cleaned once.
+        :func:`matching.scoring.normalize_codes` returns them, and each key
+        column's codes by ``("key", Key)``; filled and reused, so columns also
+        compared as fields are cleaned once and rules sharing a key code it once.
 
     Examples
     --------
@@ -300,6 +307,10 @@ class Blocking:
     def rule_pairs(self, k: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """Rule ``k``'s own pairs for left rows ``start:stop`` (earlier rules' included)."""
         return self._joins[k].pairs(start, stop)
+
+    def keeps(self, k: int, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+        """Whether rule ``k`` keeps each pair of left rows ``li`` and right rows ``ri``."""
+        return self._joins[k].contains(np.asarray(li, np.int64), np.asarray(ri, np.int64))
 
     def pairs(self, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Left and right row positions of the union's pairs for left rows ``start:stop``.

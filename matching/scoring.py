@@ -21,6 +21,8 @@ __all__ = [
     "score_pair",
     "score_matrix",
     "score_pairs",
+    "parse_date",
+    "DATE_SCORES",
 ]
 
 _PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
@@ -39,6 +41,69 @@ _RAPIDFUZZ: dict[str, tuple[Callable, float]] = {
     "jaro_winkler": (distance.JaroWinkler.normalized_similarity, 1.0),
     "levenshtein": (distance.Levenshtein.normalized_similarity, 1.0),
 }
+
+
+#: The ``date`` scorer: the same date; the same year with day and month swapped; two of
+#: the three parts the same (a slip in one); otherwise 0. A value that does not read as a
+#: date is compared as text instead: 1 when the same, else its Levenshtein similarity
+#: scaled by ``unreadable``.
+DATE_SCORES = {"same": 1.0, "swapped": 0.8, "one_part": 0.6, "unreadable": 0.6}
+
+_DATE_PARTS = re.compile(r"^(\d{1,4})\D+(\d{1,2})\D+(\d{1,4})(?:\D|$)")
+_DATE_DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})(?:\D|$)")
+
+
+def parse_date(text: str | None) -> tuple[int, int, int] | None:
+    """``(year, month, day)`` of a date written year first or day first, else None.
+
+    Reads ``1990-05-06``, ``1990 05 06`` (a cleaned ISO date), ``19900506``,
+    ``06/05/1990`` (day first) and ``05/16/1990`` (month first, when the first
+    part cannot be a month); a time after the date is ignored.
+
+    >>> parse_date("1990 05 06"), parse_date("6/5/1990"), parse_date("1990-13-01")
+    ((1990, 5, 6), (1990, 5, 6), None)
+    """
+    if not text:
+        return None
+    m = _DATE_PARTS.match(text) or _DATE_DIGITS.match(text)
+    if m is None:
+        return None
+    a, b, c = m.groups()
+    if len(a) == 4:
+        year, month, day = int(a), int(b), int(c)
+    elif len(c) == 4:
+        day, month, year = int(a), int(b), int(c)
+        if month > 12 >= day:
+            day, month = month, day
+    else:
+        return None
+    if not (1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return year, month, day
+
+
+def _date_parts(values: Sequence[str]) -> np.ndarray:
+    """Each value's (year, month, day); a row of -1 where it does not read as a date."""
+    parsed = [parse_date(v) or (-1, -1, -1) for v in values]
+    return np.array(parsed, dtype=np.int64).reshape(len(parsed), 3)
+
+
+def _date_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Date scores of parsed dates ``a`` and ``b`` (broadcast over their leading axes)."""
+    same = (a == b).sum(axis=-1)
+    swapped = (a[..., 0] == b[..., 0]) & (a[..., 1] == b[..., 2]) & (a[..., 2] == b[..., 1])
+    s = DATE_SCORES
+    return np.where(
+        same == 3,
+        s["same"],
+        np.where(swapped, s["swapped"], np.where(same == 2, s["one_part"], 0.0)),
+    )
+
+
+def _unreadable(a: str, b: str) -> float:
+    if a == b:
+        return 1.0
+    return DATE_SCORES["unreadable"] * distance.Levenshtein.normalized_similarity(a, b)
 
 
 def _is_missing(value: object) -> bool:
@@ -190,6 +255,11 @@ def score_pair(a: str | None, b: str | None, scorer: str) -> float:
         return float("nan")
     if scorer == "exact":
         return 1.0 if a == b else 0.0
+    if scorer == "date":
+        da, db = parse_date(a), parse_date(b)
+        if da is None or db is None:
+            return _unreadable(a, b)
+        return float(_date_score(np.array(da), np.array(db)))
     fn, scale = _RAPIDFUZZ[scorer]
     return float(fn(a, b, processor=None)) / scale
 
@@ -202,6 +272,8 @@ def score_matrix(
         q = np.asarray(queries, dtype=object)
         c = np.asarray(choices, dtype=object)
         return (q[:, None] == c[None, :]).astype(np.float64)
+    if scorer == "date":
+        return _date_matrix(queries, choices, workers)
     fn, scale = _RAPIDFUZZ[scorer]
     m = process.cdist(
         queries, choices, scorer=fn, processor=None, dtype=np.float64, workers=workers
@@ -219,6 +291,8 @@ def score_pairs(
         q = np.asarray(queries, dtype=object)
         c = np.asarray(choices, dtype=object)
         return (q == c).astype(np.float64)
+    if scorer == "date":
+        return _date_pairs(queries, choices, workers)
     fn, scale = _RAPIDFUZZ[scorer]
     v = process.cpdist(
         queries, choices, scorer=fn, processor=None, dtype=np.float64, workers=workers
@@ -226,3 +300,37 @@ def score_pairs(
     if scale != 1.0:
         v /= scale
     return v
+
+
+def _date_matrix(queries: Sequence[str], choices: Sequence[str], workers: int) -> np.ndarray:
+    q, c = _date_parts(queries), _date_parts(choices)
+    out = _date_score(q[:, None, :], c[None, :, :]).astype(np.float64)
+    bad_q = np.flatnonzero(q[:, 0] < 0)
+    bad_c = np.flatnonzero(c[:, 0] < 0)
+    if len(bad_q) and len(choices):
+        out[bad_q, :] = _unreadable_matrix([queries[i] for i in bad_q], list(choices), workers)
+    if len(bad_c) and len(queries):
+        out[:, bad_c] = _unreadable_matrix(list(queries), [choices[j] for j in bad_c], workers)
+    return out
+
+
+def _unreadable_matrix(queries: list[str], choices: list[str], workers: int) -> np.ndarray:
+    lev = distance.Levenshtein.normalized_similarity
+    m = process.cdist(
+        queries, choices, scorer=lev, processor=None, dtype=np.float64, workers=workers
+    )
+    same = np.asarray(queries, dtype=object)[:, None] == np.asarray(choices, dtype=object)[None, :]
+    return np.where(same, 1.0, DATE_SCORES["unreadable"] * m)
+
+
+def _date_pairs(queries: Sequence[str], choices: Sequence[str], workers: int) -> np.ndarray:
+    q, c = _date_parts(queries), _date_parts(choices)
+    out = _date_score(q, c).astype(np.float64)
+    bad = np.flatnonzero((q[:, 0] < 0) | (c[:, 0] < 0))
+    if len(bad):
+        a, b = [queries[i] for i in bad], [choices[i] for i in bad]
+        lev = distance.Levenshtein.normalized_similarity
+        v = process.cpdist(a, b, scorer=lev, processor=None, dtype=np.float64, workers=workers)
+        same = np.asarray(a, dtype=object) == np.asarray(b, dtype=object)
+        out[bad] = np.where(same, 1.0, DATE_SCORES["unreadable"] * v)
+    return out

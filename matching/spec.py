@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from matching.weights import LearnedWeights
 
@@ -26,6 +28,12 @@ __all__ = [
     "Spec",
     "parse_field",
     "parse_block",
+    "Setup",
+    "dumps_setup",
+    "loads_setup",
+    "read_setup",
+    "write_setup",
+    "setup_format",
 ]
 
 #: Scorer names accepted in a field, in the order the app lists them.
@@ -39,6 +47,7 @@ SCORERS: tuple[str, ...] = (
     "jaro_winkler",
     "levenshtein",
     "exact",
+    "date",
 )
 
 #: Blocking kinds: an exact key, the first N characters, a sorted-neighbourhood window.
@@ -102,6 +111,16 @@ class Field:
     def name(self) -> str:
         """The field's name: its left column. Output column is ``score_<name>``."""
         return self.left
+
+    @property
+    def text(self) -> str:
+        """The field as ``--field`` takes it, e.g. ``surname:jaro_winkler@2``.
+
+        >>> Field("OwnerSurname", "Surname", "exact", 1.0).text
+        'OwnerSurname=Surname:exact'
+        """
+        cols = self.left if self.right == self.left else f"{self.left}={self.right}"
+        return f"{cols}:{self.scorer}" + (f"@{self.weight:g}" if self.weight != 1 else "")
 
 
 #: Transforms of a blocking key column, written after it in brackets: ``[:N]`` (the
@@ -377,3 +396,184 @@ def parse_block(text: str) -> Block:
         return Block(kind=kind, size=size, keys=keys)
     except ValueError as exc:
         raise ValueError(f"block {text!r}: {exc}") from None
+
+
+#: What a set-up file says it is, and the version of its layout.
+SETUP_FORMAT = "matchdesk-setup"
+SETUP_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A saved set-up: the tables, the spec and the thresholds, as a file holds them.
+
+    Parameters
+    ----------
+    spec : Spec
+        IDs, fields (scorers, weights), blocking rules and learned weights.
+    left, right : str or None
+        The tables' files (a relative path is relative to the set-up file).
+    keep, select : float
+        Keep pairs scoring at least ``keep``; pre-select from ``select``.
+    """
+
+    spec: Spec
+    left: str | None = None
+    right: str | None = None
+    keep: float = 0.5
+    select: float = 0.8
+
+    def to_dict(self) -> dict:
+        """The file's content: JSON- and TOML-safe (no None values)."""
+        tables = {"left": self.left, "right": self.right}
+        tables |= {"left_id": self.spec.left_id, "right_id": self.spec.right_id}
+        fields = []
+        for f in self.spec.fields:
+            one = {"left": f.left, "right": f.right, "scorer": f.scorer, "weight": f.weight}
+            if f.normalization != Normalization():
+                one["normalization"] = dataclasses.asdict(f.normalization)
+            fields.append(one)
+        out = {
+            "format": SETUP_FORMAT,
+            "version": SETUP_VERSION,
+            "tables": {k: v for k, v in tables.items() if v is not None},
+            "fields": fields,
+            "rules": [b.text for b in self.spec.block],
+            "thresholds": {"keep": self.keep, "select": self.select},
+        }
+        if self.spec.learned is not None:
+            out["learned"] = self.spec.learned.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, data: object) -> Setup:
+        """Read :meth:`to_dict`'s layout; ``ValueError`` says what is wrong."""
+        if not isinstance(data, dict) or data.get("format") != SETUP_FORMAT:
+            raise ValueError(f"not a set-up file (it should say format = {SETUP_FORMAT!r})")
+        version = data.get("version", SETUP_VERSION)
+        if not isinstance(version, int) or version > SETUP_VERSION:
+            raise ValueError(f"set-up version {version!r} is not one this matchdesk reads")
+        tables = data.get("tables") or {}
+        thresholds = data.get("thresholds") or {}
+        try:
+            fields = tuple(
+                Field(
+                    left=f["left"],
+                    right=f.get("right"),
+                    scorer=f.get("scorer", "qratio"),
+                    weight=float(f.get("weight", 1.0)),
+                    normalization=Normalization(**f.get("normalization", {})),
+                )
+                for f in data.get("fields") or []
+            )
+            rules = tuple(parse_block(r) for r in data.get("rules") or [])
+            learned = data.get("learned")
+            spec = Spec(
+                fields=fields,
+                left_id=tables.get("left_id"),
+                right_id=tables.get("right_id"),
+                block=rules,
+                learned=LearnedWeights.from_dict(learned) if learned else None,
+            )
+            keep = float(thresholds.get("keep", 0.5))
+            select = float(thresholds.get("select", max(keep, 0.8)))
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"the set-up is incomplete or malformed: {exc}") from None
+        for label, value in (("keep", keep), ("select", select)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{label} must be between 0 and 1, got {value}")
+        return cls(spec, tables.get("left"), tables.get("right"), keep, select)
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        # JSON's escapes are TOML's; non-ASCII text is written as it is (no surrogates).
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _toml_table(data: dict, prefix: str, lines: list[str]) -> None:
+    def is_tables(v: object) -> bool:
+        return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+    for key, value in data.items():
+        if not isinstance(value, dict) and not is_tables(value):
+            lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in data.items():
+        name = f"{prefix}{_toml_key(key)}"
+        if isinstance(value, dict):
+            lines += ["", f"[{name}]"]
+            _toml_table(value, f"{name}.", lines)
+        elif is_tables(value):
+            for item in value:
+                lines += ["", f"[[{name}]]"]
+                _toml_table(item, f"{name}.", lines)
+
+
+def dumps_setup(setup: Setup, fmt: str = "toml") -> str:
+    """The set-up as TOML (``fmt="toml"``) or JSON (``fmt="json"``) text."""
+    data = setup.to_dict()
+    if fmt == "json":
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if fmt != "toml":
+        raise ValueError(f"unknown set-up format {fmt!r}; use toml or json")
+    lines = ["# matchdesk set-up: run it with python -m matching --spec FILE --out OUT.csv"]
+    _toml_table(data, "", lines)
+    return "\n".join(lines) + "\n"
+
+
+def loads_setup(text: str, fmt: str = "toml") -> Setup:
+    """Read a set-up from TOML or JSON text; ``ValueError`` says what is wrong."""
+    import tomllib
+
+    try:
+        data = json.loads(text) if fmt == "json" else tomllib.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read the set-up as {fmt.upper()}: {exc}") from None
+    return Setup.from_dict(data)
+
+
+def setup_format(path: str | os.PathLike) -> str:
+    """``"toml"`` or ``"json"`` by the file's ending; ``ValueError`` for any other."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".toml", ".json"):
+        raise ValueError(f"{path}: a set-up file ends in .toml or .json")
+    return suffix[1:]
+
+
+def write_setup(setup: Setup, path: str | os.PathLike) -> None:
+    """Save a set-up as TOML or JSON, by the file's ending."""
+    Path(path).write_text(dumps_setup(setup, setup_format(path)), encoding="utf-8")
+
+
+def read_setup(path: str | os.PathLike) -> Setup:
+    """Read a set-up file (TOML or JSON, by its ending).
+
+    Table paths in it that are relative are taken as relative to the file's
+    folder. Raises ``ValueError`` naming the file when it cannot be read.
+    """
+    fmt = setup_format(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the set-up: {exc}") from None
+    try:
+        setup = loads_setup(text, fmt)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    folder = Path(path).parent
+
+    def near(table: str | None) -> str | None:
+        return None if table is None else str(folder / table)
+
+    return dataclasses.replace(setup, left=near(setup.left), right=near(setup.right))

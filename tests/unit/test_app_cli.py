@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from tests.conftest import ROOT
@@ -124,3 +125,53 @@ def test_an_unreadable_database_stops_the_start_with_one_line(tmp_path, kind):
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "cannot open the database" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_demo_people_opens_generated_people_with_the_proposed_set_up(tmp_path):
+    from app import PEOPLE_DEMO
+    from matching.demo import generate_tables
+
+    cfg = config(["--demo", "people", "--data-dir", str(tmp_path / "data")])
+    assert (len(cfg.left), len(cfg.right)) == (5_000, 5_500)
+    assert (cfg.spec.left_id, cfg.spec.right_id) == ("owner_id", "car_id")
+    assert [f.scorer for f in cfg.spec.fields] == [
+        "jaro_winkler", "jaro_winkler", "token_sort", "jaro_winkler", "levenshtein", "date",
+    ]  # fmt: skip
+    assert cfg.spec.block and cfg.name == "Demo: 5,000 people (generated)"
+    # The true links are kept aside, in a file of their own, not in the tables.
+    links = pd.read_csv(cfg.sources["true_links"], dtype=str)
+    truth = generate_tables(PEOPLE_DEMO["n"], seed=PEOPLE_DEMO["seed"]).links
+    pd.testing.assert_frame_equal(links, truth.astype(str))
+    assert not {"left_id", "right_id"} & (set(cfg.left.columns) | set(cfg.right.columns))
+
+
+def test_files_without_fields_get_the_proposal_printed(tmp_path, capsys):
+    from matching.demo import tutorial_cars, tutorial_owners
+
+    tutorial_owners().to_csv(tmp_path / "owners.csv", index=False)
+    tutorial_cars().to_csv(tmp_path / "cars.csv", index=False)
+    saved = tmp_path / "setup.json"
+    args = ["--left", str(tmp_path / "owners.csv"), "--right", str(tmp_path / "cars.csv")]
+    cfg = config([*args, "--keep", "0.3", "--save-spec", str(saved)])
+    assert [f.text for f in cfg.spec.fields] == [
+        "OwnerName:jaro_winkler",
+        "OwnerSurname:jaro_winkler",
+    ]
+    assert "--field OwnerName:jaro_winkler" in capsys.readouterr().err
+    again = config(["--spec", str(saved)])
+    assert again.spec == cfg.spec and (again.keep, again.select) == (0.3, 0.8)
+    pd.testing.assert_frame_equal(again.left, cfg.left)
+
+
+def test_demo_with_tables_is_refused(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--demo", "people", "--left", "x.csv"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "python app.py: error: --demo opens its own tables: leave out --left, --right and --spec\n"
+    )

@@ -105,11 +105,68 @@ def test_missing_required_option_exits_2_with_one_line():
     assert "required" in done.stderr
 
 
-def test_no_field_exits_2(tables):
+def test_without_field_the_proposal_is_printed_and_run(tables, tmp_path):
     left, right = tables
-    done = run("--left", str(left), "--right", str(right), "--out", "-")
+    out = tmp_path / "pairs.csv"
+    done = run("--left", str(left), "--right", str(right), "--top-k", "2", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "No --field given, so this set-up is proposed" in done.stderr
+    options = [
+        "--left-id OwnerID",
+        "--right-id CarID",
+        "--field OwnerName:jaro_winkler",
+        "--field OwnerSurname:jaro_winkler",
+    ]
+    for option in options:
+        assert option in done.stderr
+    assert "only in the left table: OwnerEmail" in done.stderr
+    proposed = pd.read_csv(out, dtype={"left_id": str, "right_id": str})
+    # The printed options, given back, run to the same candidates.
+    again = run(*base_args(*tables)[:4], *" ".join(options).split(), "--top-k", "2", "--out", "-")
+    assert again.returncode == 0, again.stderr
+    assert "proposed" not in again.stderr
+    given = pd.read_csv(io.StringIO(again.stdout), dtype={"left_id": str, "right_id": str})
+    pd.testing.assert_frame_equal(proposed, given)
+    assert proposed.groupby("left_id").head(1)["right_id"].tolist() == [
+        "101", "102", "103", "104", "105",
+    ]  # fmt: skip
+
+
+def test_a_saved_set_up_reruns_to_the_same_candidates(tables, tmp_path):
+    left, right = tables
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    saved = tmp_path / "setup.toml"
+    done = run(
+        *base_args(left, right), "--keep", "0.3", "--save-spec", str(saved), "--out", str(first)
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"set-up saved to {saved}" in done.stderr
+    again = run("--spec", str(saved), "--out", str(second))
+    assert again.returncode == 0, again.stderr
+    assert first.read_text() == second.read_text()
+    assert len(first.read_text().splitlines()) > 5
+
+
+def test_tables_with_no_shared_columns_exit_2_with_a_clear_line(tmp_path):
+    (tmp_path / "a.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_text("c,d\n1,2\n", encoding="utf-8")
+    done = run("--left", str(tmp_path / "a.csv"), "--right", str(tmp_path / "c.csv"), "--out", "-")
     assert done.returncode == 2
-    assert done.stderr.strip() == "python -m matching: error: give at least one --field"
+    assert done.stderr.endswith("\n")
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith("python -m matching: error: the two tables have no column names")
+    assert "(--field LEFTCOL=RIGHTCOL)" in last
+    assert done.stdout == ""
+
+
+def test_a_bad_spec_file_exits_2_naming_it(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text("{}", encoding="utf-8")
+    done = run("--spec", str(path), "--out", "-")
+    assert done.returncode == 2
+    assert done.stderr == f"python -m matching: error: {path}: not a set-up file" + (
+        " (it should say format = 'matchdesk-setup')\n"
+    )
 
 
 @pytest.mark.parametrize(

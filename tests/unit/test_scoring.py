@@ -34,6 +34,8 @@ REFERENCE = {
     "jaro_winkler": distance.JaroWinkler.normalized_similarity,
     "levenshtein": distance.Levenshtein.normalized_similarity,
     "exact": lambda a, b: float(a == b),
+    # Text that does not read as a date is compared by scaled Levenshtein similarity.
+    "date": lambda a, b: 1.0 if a == b else 0.6 * distance.Levenshtein.normalized_similarity(a, b),
 }
 
 
@@ -175,3 +177,22 @@ def test_normalize_codes_of_mixed_values_falls_back_to_each_value():
         == expected
         == ["ana", "1", "1 0", "true", None, "1"]
     )
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        ("1990 05 06", "1990 05 06", 1.0),
+        ("1990 05 06", "06 05 1990", 1.0),  # day first
+        ("1990 05 06", "19900506", 1.0),
+        ("1990 05 06", "1990 06 05", 0.8),  # day and month swapped
+        ("1990 05 06", "1991 05 06", 0.6),  # one part differs
+        ("1990 05 06", "1990 05 07", 0.6),
+        ("1990 05 06", "1991 07 06", 0.0),
+        ("1990 05 06", "1990 05", 0.6 * 0.7),  # not a date: scaled Levenshtein
+    ],
+)
+def test_date_scorer_reads_dates(a, b, expected):
+    assert score_pair(a, b, "date") == pytest.approx(expected)
+    assert score_matrix([a], [b], "date")[0, 0] == pytest.approx(expected)
+    assert score_pairs([a], [b], "date")[0] == pytest.approx(expected)
