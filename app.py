@@ -39,7 +39,8 @@ from matching.__main__ import add_table_arguments, resolve_setup, save_setup_for
 from matching.demo import generate_tables, tutorial_cars, tutorial_owners
 from matching.io import TableReadError
 from matching.propose import propose
-from matching.roles import ROLES
+from matching.roles import ROLES, allowed
+from matching.safety import files_inside
 from matching.spec import Field, Spec
 from matching.users import UserStore
 
@@ -116,13 +117,19 @@ def create_app(config: AppConfig | None = None) -> Dash:
         ).project_id
     projects = services.project_options()
     default = first or (projects[0]["value"] if projects else None)
-    max_request = int(config.max_upload_mb * 1024 * 1024)
-    app.layout = lambda: main_layout(
-        services.project_options(),
-        default,
-        user=services.signed_in(),
-        max_request_bytes=max_request,
-    )
+
+    def layout():
+        user = services.signed_in()
+        may_open = config.data_root and (user is None or allowed(user[1], "upload"))
+        return main_layout(
+            services.project_options(),
+            default,
+            user=user,
+            root_files=files_inside(config.data_root) if may_open else None,
+            max_upload_bytes=int(config.max_upload_mb * 1024 * 1024),
+        )
+
+    app.layout = layout
 
     @app.server.route("/health")
     def health():
@@ -173,8 +180,12 @@ def _parser() -> argparse.ArgumentParser:
         "--max-upload-mb",
         type=float,
         default=512,
-        help="largest request, uploads included, in MB (default 512; a file is sent "
-        "base64-encoded, so the largest file is about three quarters of this)",
+        help="largest file an admin may upload, and largest request, in MB (default 512)",
+    )
+    parser.add_argument(
+        "--data-root",
+        metavar="FOLDER",
+        help="admins may also open tables by path inside this folder (never outside it)",
     )
     parser.add_argument(
         "--max-cells",
@@ -237,6 +248,8 @@ def _parser() -> argparse.ArgumentParser:
 def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argparse.Namespace]:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.data_root and not Path(args.data_root).is_dir():
+        parser.exit(2, f"{parser.prog}: error: --data-root {args.data_root}: no such folder\n")
     common = {
         "db_url": args.db,
         "data_dir": args.data_dir,
@@ -250,6 +263,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
         "oidc_client_secret": args.oidc_client_secret,
         "oidc_name": args.oidc_name,
         "oidc_new_role": args.oidc_new_role,
+        "data_root": args.data_root,
     }
     tables_given = args.left or args.right or args.spec
     if args.demo and tables_given:

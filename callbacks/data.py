@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
 
 from callbacks.services import Services, services_of
+from callbacks.uploads import chunked_uploads, uploader
 from components.data import field_controls, learned_table, rule_count_table
 from components.ids import field_row, ids
 from matching.blocking import Blocking
 from matching.candidates import learn, plan
 from matching.io import TableReadError, load_table, read_table
 from matching.roles import PermissionDenied, require
-from matching.safety import check_shape, check_table_bytes
+from matching.safety import check_shape, check_table_file, inside_folder
 from matching.spec import Block, Field, Spec, parse_block
+from matching.uploads import UploadRefused, too_large_message
 from matching.weights import LearnedWeights
 
 __all__ = [
     "register",
     "read_upload",
+    "finish_upload",
+    "open_from_root",
+    "store_upload_of",
     "uploaded",
     "build_spec",
     "count_message",
@@ -39,39 +43,73 @@ SIDES = ("left", "right")
 PAIR_BUDGET = 50_000_000
 
 
-def read_upload(services: Services, contents: str, filename: str) -> dict:
-    """Decode an upload, check it, keep the table on the server and describe it.
+def read_upload(services: Services, path: str | Path, filename: str) -> dict:
+    """Check and read the table in a file on the server, keep it, and describe it.
 
+    ``path`` is a finished chunked upload or a file under ``--data-root``;
+    ``filename`` gives the format (by its ending) and the name shown.
     Returns ``{"token", "name", "columns", "rows", "report"}``, where
     ``token`` is the server's id for the table (see :func:`uploaded`); the
     rest is for the page only. Raises :class:`TableReadError` with a message
     for the page; a file that would cost too much to read
-    (:func:`~matching.safety.check_table_bytes`) is refused before parsing.
+    (:func:`~matching.safety.check_table_file`) is refused before parsing.
     """
     name = str(filename or "upload")
-    try:
-        _, payload = contents.split(",", 1)
-        raw = base64.b64decode(payload, validate=True)
-    except (ValueError, AttributeError, binascii.Error):
-        raise TableReadError(f"{name}: the upload could not be decoded") from None
     max_cells = services.config.max_cells
-    check_table_bytes(raw, name, max_cells=max_cells)
-    loaded = load_table(raw, name=name)
+    check_table_file(path, name, max_cells=max_cells)
+    loaded = load_table(path, name=name)
     check_shape(loaded.frame, name, max_cells=max_cells)
-    token = hashlib.sha256(name.encode() + b"\0" + raw).hexdigest()[:32]
     info = {
-        "token": token,
+        "token": _content_token(path, name),
         "name": name,
         "columns": list(loaded.frame.columns),
         "rows": len(loaded.frame),
         "report": loaded.report,
     }
     services.sweep_uploads()
-    path = services.upload_path(token)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    loaded.frame.to_parquet(path, index=False)
-    path.with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
+    kept = services.upload_path(info["token"])
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    loaded.frame.to_parquet(kept, index=False)
+    kept.with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
     return info
+
+
+def _content_token(path: str | Path, name: str) -> str:
+    """The id of a table: a hash of its name and content, read a block at a time."""
+    digest = hashlib.sha256(name.encode() + b"\0")
+    with open(path, "rb") as file:
+        while block := file.read(8 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()[:32]
+
+
+def finish_upload(services: Services, upload_id: object) -> dict:
+    """Read the table of a chunked upload whose bytes have all arrived (see read_upload).
+
+    The upload's file is removed afterwards, whether its table could be read
+    or not. Raises :class:`~matching.uploads.UploadRefused` (a ``ValueError``)
+    for an upload that is not this user's or not complete.
+    """
+    uploads = chunked_uploads(services)
+    path, state = uploads.finished(upload_id, owner=uploader(services))
+    try:
+        return read_upload(services, path, state.name)
+    finally:
+        uploads.discard(upload_id)
+
+
+def open_from_root(services: Services, typed: object) -> dict:
+    """Read a table by its path inside ``--data-root`` (see read_upload).
+
+    Raises :class:`TableReadError` when no data root is configured, or the path
+    is empty, outside the folder (``..``, a symlink leading out), or names no file.
+    """
+    root = services.config.data_root
+    if not root:
+        raise TableReadError("this server has no data folder (--data-root) to open files from")
+    uploader(services)
+    path = inside_folder(root, typed if isinstance(typed, str) else "")
+    return read_upload(services, path, path.name)
 
 
 def uploaded(services: Services, info: object):
@@ -163,55 +201,46 @@ def count_message(uploads: dict) -> str:
     return f"{left * right:,} pairs to score ({left:,} x {right:,})"
 
 
-def store_upload_of(services: Services, inbox, uploads) -> tuple:
-    """Read the file in the inbox (or report it too large), for the upload store and info.
+def store_upload_of(services: Services, trigger, inbox, typed: dict, uploads) -> dict:
+    """A new table for one side: a finished chunked upload, or a file under --data-root.
 
-    ``inbox`` is ``{"side", "name", "contents"}``, or ``{"side", "name",
-    "too_large": bytes}`` when the browser found it over the limit.
+    ``trigger`` is the id of what was used: the upload inbox, where the page
+    puts ``{"side", "upload_id"}`` when its last chunk is in (``{"side",
+    "name", "too_large": bytes}`` for a file over the limit, ``{"side",
+    "error"}`` when the server refused the upload), or a side's Open button,
+    with ``typed`` the paths typed per side. Returns ``{"uploads",
+    "left_info", "right_info"}``.
     """
     uploads = dict(uploads or {})
-    side = (inbox or {}).get("side")
+    side = _OPEN_SIDES.get(trigger) or (inbox or {}).get("side")
+    out = {"uploads": no_update, "left_info": no_update, "right_info": no_update}
     if side not in SIDES:
-        return no_update, no_update, no_update
-    info_out = [no_update, no_update]
-    slot = SIDES.index(side)
+        return out
     try:
-        require(services.actor(None)[1], "upload")
-        if "too_large" in inbox:
+        if trigger in _OPEN_SIDES:
+            uploads[side] = open_from_root(services, (typed or {}).get(side))
+        elif "too_large" in inbox:
             raise TableReadError(_too_large(services, inbox))
-        uploads[side] = read_upload(services, inbox.get("contents"), inbox.get("name"))
-        info_out[slot] = uploads[side]["report"]
-    except (TableReadError, PermissionDenied) as exc:
+        elif "error" in inbox:
+            raise TableReadError(str(inbox["error"]))
+        else:
+            uploads[side] = finish_upload(services, inbox.get("upload_id"))
+        message = uploads[side]["report"]
+    except (TableReadError, UploadRefused, PermissionDenied) as exc:
         uploads.pop(side, None)
-        info_out[slot] = f"⚠ {exc}"
-    return uploads, *info_out
+        message = f"⚠ {exc}"
+    return {**out, "uploads": uploads, f"{side}_info": message}
 
 
 def _too_large(services: Services, inbox: dict) -> str:
-    limit = services.config.max_upload_mb
-    size = float(inbox.get("too_large") or 0) / 1024 / 1024
-    return (
-        f"{inbox.get('name')}: {size:,.0f} MB is more than this server takes ({limit:g} MB"
-        " per upload, which holds a file of about"
-        f" {limit * 3 / 4:,.0f} MB); ask the admin to raise --max-upload-mb, or split the file"
-    )
+    size = inbox.get("too_large")
+    size = size if isinstance(size, (int, float)) else 0
+    most = int(services.config.max_upload_mb * 1024 * 1024)
+    return too_large_message(str(inbox.get("name") or "upload"), int(size), most)
 
 
-#: In the browser: pass an upload on to the server, or only its size when it is too large.
-#: A file travels base64-encoded (4 characters per 3 bytes) in a JSON request.
-_SIZE_CHECK = """
-function(left, right, leftName, rightName, limit) {
-    const trig = window.dash_clientside.callback_context.triggered_id;
-    const side = trig === "__LEFT__" ? "left" : "right";
-    const contents = side === "left" ? left : right;
-    const name = side === "left" ? leftName : rightName;
-    if (!contents) { return window.dash_clientside.no_update; }
-    if (contents.length + 65536 > limit) {
-        return {side: side, name: name, too_large: Math.round(contents.length * 3 / 4)};
-    }
-    return {side: side, name: name, contents: contents};
-}
-""".replace("__LEFT__", ids.UPLOAD_LEFT)
+#: The Open button of each side's --data-root path.
+_OPEN_SIDES = {ids.DATA_ROOT_OPEN_LEFT: "left", ids.DATA_ROOT_OPEN_RIGHT: "right"}
 
 
 def run_project(services: Services, uploads, fields: tuple, keep, select) -> tuple:
@@ -286,28 +315,28 @@ def delete_project(services: Services, project_id) -> tuple:
 def register(app) -> None:
     services = services_of(app)
 
-    def store_upload(inbox, uploads):
-        return store_upload_of(services, inbox, uploads)
+    def store_upload(inbox, _open_left, _open_right, left_path, right_path, uploads):
+        typed = {"left": left_path, "right": right_path}
+        return store_upload_of(services, ctx.triggered_id, inbox, typed, uploads)
 
     app.callback(
-        Output(ids.UPLOAD_STORE, "data"),
-        Output(ids.UPLOAD_LEFT_INFO, "children"),
-        Output(ids.UPLOAD_RIGHT_INFO, "children"),
-        Input(ids.UPLOAD_INBOX, "data"),
-        State(ids.UPLOAD_STORE, "data"),
+        output={
+            "uploads": Output(ids.UPLOAD_STORE, "data"),
+            "left_info": Output(ids.UPLOAD_LEFT_INFO, "children"),
+            "right_info": Output(ids.UPLOAD_RIGHT_INFO, "children"),
+        },
+        inputs=[
+            Input(ids.UPLOAD_INBOX, "data"),
+            Input(ids.DATA_ROOT_OPEN_LEFT, "n_clicks"),
+            Input(ids.DATA_ROOT_OPEN_RIGHT, "n_clicks"),
+        ],
+        state=[
+            State(ids.DATA_ROOT_LEFT, "value"),
+            State(ids.DATA_ROOT_RIGHT, "value"),
+            State(ids.UPLOAD_STORE, "data"),
+        ],
         prevent_initial_call=True,
     )(store_upload)
-
-    app.clientside_callback(
-        _SIZE_CHECK,
-        Output(ids.UPLOAD_INBOX, "data"),
-        Input(ids.UPLOAD_LEFT, "contents"),
-        Input(ids.UPLOAD_RIGHT, "contents"),
-        State(ids.UPLOAD_LEFT, "filename"),
-        State(ids.UPLOAD_RIGHT, "filename"),
-        State(ids.UPLOAD_LIMIT, "data"),
-        prevent_initial_call=True,
-    )
 
     def update_fields(uploads, _add, children):
         left_cols = (uploads or {}).get("left", {}).get("columns", [])

@@ -8,7 +8,6 @@ so any worker process, and a restarted server, can serve any project.
 
 from __future__ import annotations
 
-import re
 import shutil
 import threading
 import time
@@ -38,12 +37,10 @@ from matching.roles import PermissionDenied
 from matching.spec import Spec
 from matching.store import DecisionLog
 from matching.tuning import ScoreIndex
+from matching.uploads import UPLOAD_ID
 from matching.users import UserStore
 
 __all__ = ["AppConfig", "Services", "services_of", "UPLOAD_ID"]
-
-#: What an upload id looks like: the server makes them, the browser only holds them.
-UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 @dataclass
@@ -67,8 +64,12 @@ class AppConfig:
     dask: str | None = None
     lease_seconds: int = 300
     sources: dict = field(default_factory=dict)
-    #: Largest request body, uploads included (a file travels base64-encoded: +33%).
+    #: Largest upload (a file's total size) and largest request body.
     max_upload_mb: float = 512
+    #: A folder admins may open tables from by path (never outside it); None: no such folder.
+    data_root: str | None = None
+    #: Size of the chunks the page sends a file in.
+    upload_chunk_bytes: int = 8 * 1024 * 1024
     #: Most rows x columns a table may have.
     max_cells: int = 20_000_000
     #: Projects each process keeps in memory; the least recently used leave first.

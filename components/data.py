@@ -13,17 +13,65 @@ from matching.spec import SCORERS
 __all__ = ["data_panel", "field_controls", "rule_count_table", "learned_table"]
 
 
-def _upload(component_id: str, info_id: str, label: str) -> html.Div:
+#: File endings the file picker offers (the server reads these; see matching.io.FORMATS).
+ACCEPT = ".csv,.tsv,.txt,.xlsx,.parquet,.pq,.jsonl,.ndjson"
+
+
+def _upload(side: str, label: str, *, root: bool, max_bytes: int) -> html.Div:
+    """One side's upload area: drop zone, progress, open by path, info.
+
+    ``assets/uploads.js`` finds the area by its ``data-upload-side``, adds the
+    file input (Dash has no file input component but ``dcc.Upload``, which
+    reads the whole file into the page) and reads the ids of the inbox and
+    progress bar from its data attributes.
+    """
+    box, info, progress, typed, open_button = {
+        "left": (
+            ids.UPLOAD_LEFT,
+            ids.UPLOAD_LEFT_INFO,
+            ids.UPLOAD_LEFT_PROGRESS,
+            ids.DATA_ROOT_LEFT,
+            ids.DATA_ROOT_OPEN_LEFT,
+        ),
+        "right": (
+            ids.UPLOAD_RIGHT,
+            ids.UPLOAD_RIGHT_INFO,
+            ids.UPLOAD_RIGHT_PROGRESS,
+            ids.DATA_ROOT_RIGHT,
+            ids.DATA_ROOT_OPEN_RIGHT,
+        ),
+    }[side]
     return html.Div(
         [
             html.Label(label, className="form-label fw-semibold"),
-            dcc.Upload(
-                id=component_id,
-                children=html.Div(["Drop a file here or ", html.A("choose one")]),
+            html.Div(
+                ["Drop a file here or ", html.Span("choose one", className="link-primary")],
+                id=box,
                 className="upload-box",
-                multiple=False,
+                role="button",
+                **{
+                    "data-upload-side": side,
+                    "data-accept": ACCEPT,
+                    "data-max-bytes": str(max_bytes),
+                    "data-inbox": ids.UPLOAD_INBOX,
+                    "data-progress": progress,
+                },
             ),
-            html.Div(id=info_id, className="small text-muted mt-1"),
+            dbc.Progress(id=progress, value=0, className="mt-1 d-none", style={"height": "1.2rem"}),
+            dbc.InputGroup(
+                [
+                    dbc.Input(
+                        id=typed,
+                        placeholder="or a file in the server's data folder, e.g. crm/people.csv",
+                        list=ids.DATA_ROOT_FILES,
+                        size="sm",
+                    ),
+                    dbc.Button("Open", id=open_button, size="sm", color="secondary", outline=True),
+                ],
+                size="sm",
+                className="mt-1" if root else "d-none",
+            ),
+            html.Div(id=info, className="small text-muted mt-1"),
         ],
         className="mb-3",
     )
@@ -140,8 +188,15 @@ def learned_table(learned: dict) -> dbc.Table:
     )
 
 
-def data_panel(max_request_bytes: int = 512 * 1024 * 1024) -> dbc.Offcanvas:
-    """The Data panel; uploads over ``max_request_bytes`` (as sent) are refused in the page."""
+def data_panel(
+    root_files: list[str] | None = None, max_upload_bytes: int = 512 * 1024 * 1024
+) -> dbc.Offcanvas:
+    """The Data panel; a file over ``max_upload_bytes`` is refused in the page.
+
+    ``root_files`` are the files an admin may open by path (relative to the
+    server's ``--data-root``), offered as suggestions; None when the server has
+    no such folder, and then the path boxes are not shown.
+    """
     return dbc.Offcanvas(
         [
             html.P(
@@ -149,8 +204,11 @@ def data_panel(max_request_bytes: int = 512 * 1024 * 1024) -> dbc.Offcanvas:
                 "columns and the fields to compare, then Run.",
                 className="small",
             ),
-            _upload(ids.UPLOAD_LEFT, ids.UPLOAD_LEFT_INFO, "Left table"),
-            _upload(ids.UPLOAD_RIGHT, ids.UPLOAD_RIGHT_INFO, "Right table"),
+            *(
+                _upload(side, label, root=root_files is not None, max_bytes=max_upload_bytes)
+                for side, label in (("left", "Left table"), ("right", "Right table"))
+            ),
+            html.Datalist([html.Option(value=f) for f in root_files or []], id=ids.DATA_ROOT_FILES),
             dbc.Row(
                 [
                     dbc.Col(
@@ -229,7 +287,6 @@ def data_panel(max_request_bytes: int = 512 * 1024 * 1024) -> dbc.Offcanvas:
             dbc.Alert(id=ids.DATA_MESSAGE, is_open=False, className="mt-3"),
             dcc.Store(id=ids.UPLOAD_STORE, data={}),
             dcc.Store(id=ids.UPLOAD_INBOX),
-            dcc.Store(id=ids.UPLOAD_LIMIT, data=max_request_bytes),
             html.Hr(className="my-4"),
             dbc.Button(
                 "Delete this project",

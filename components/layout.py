@@ -146,18 +146,20 @@ def main_layout(
     project_id: str | None,
     *,
     user: tuple[str, str] | None = None,
-    max_request_bytes: int = 512 * 1024 * 1024,
+    root_files: list[str] | None = None,
+    max_upload_bytes: int = 512 * 1024 * 1024,
 ) -> html.Div:
     """The whole page; ``project_id`` is the project opened first.
 
     ``user`` is the signed-in ``(name, role)``, or None in open mode (where
-    the reviewer types a name and may do everything).
+    the reviewer types a name and may do everything). ``root_files`` and
+    ``max_upload_bytes``: see :func:`~components.data.data_panel`.
     """
     page = html.Div(
         [
             dcc.Store(id=ids.SESSION_STORE, storage_type="local", data={}),
             _navbar(project_options, project_id, user),
-            data_panel(max_request_bytes),
+            data_panel(root_files, max_upload_bytes),
             dbc.Container(
                 [
                     dbc.Alert(id=ids.MESSAGE, is_open=False, dismissable=True, color="danger"),

@@ -1,10 +1,13 @@
 """Checks of what comes from outside, before the server spends memory or time on it.
 
-- :func:`check_table_bytes` looks at an uploaded file without parsing it: an
-  ``.xlsx`` is a zip whose entries could unpack to gigabytes (a "zip bomb"),
-  a Parquet file states its shape in its footer. It raises
-  :class:`~matching.io.TableReadError` with a message for the person who
-  uploaded it, in milliseconds, whatever the file claims to hold.
+- :func:`check_table_bytes` (and :func:`check_table_file` for a file on disk)
+  looks at an uploaded file without parsing it: an ``.xlsx`` is a zip whose
+  entries could unpack to gigabytes (a "zip bomb"), a Parquet file states its
+  shape in its footer. It raises :class:`~matching.io.TableReadError` with a
+  message for the person who uploaded it, in milliseconds, whatever the file
+  claims to hold.
+- :func:`inside_folder` resolves a path typed by an admin and refuses one
+  that leads outside the folder the server was given (``..``, symlinks).
 - :func:`check_shape` refuses a parsed table with too many cells.
 - :func:`threshold_problem` says what is wrong with thresholds sent by a page.
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import zipfile
 from pathlib import Path
 
@@ -26,7 +30,10 @@ from matching.io import FORMATS, TableReadError
 
 __all__ = [
     "check_table_bytes",
+    "check_table_file",
     "check_shape",
+    "inside_folder",
+    "files_inside",
     "threshold_problem",
     "MAX_UNCOMPRESSED",
     "MAX_RATIO",
@@ -71,18 +78,112 @@ def check_table_bytes(
     """
     fmt = FORMATS.get(Path(name).suffix.lower())
     if fmt == "excel":
-        _check_xlsx(raw, name, max_cells, max_uncompressed, max_ratio)
+        _check_xlsx(io.BytesIO(raw), name, max_cells, max_uncompressed, max_ratio)
     elif fmt == "parquet":
-        _check_parquet(raw, name, max_cells)
+        _check_parquet(io.BytesIO(raw), name, max_cells)
     elif raw.count(b"\n") > max_cells:
-        raise TableReadError(
-            f"{name}: more than {max_cells:,} lines; the limit is {max_cells:,} cells"
-        )
+        _too_many_lines(name, max_cells)
 
 
-def _check_xlsx(raw: bytes, name: str, max_cells: int, max_uncompressed: int, max_ratio) -> None:
+def check_table_file(
+    path: str | Path,
+    name: str | None = None,
+    *,
+    max_cells: int = MAX_CELLS,
+    max_uncompressed: int = MAX_UNCOMPRESSED,
+    max_ratio: float = MAX_RATIO,
+) -> None:
+    """:func:`check_table_bytes` for a file on disk, read a block at a time.
+
+    ``name`` gives the format (by its ending) and is used in messages; by
+    default the file's own name. Memory stays at one block (8 MB) whatever
+    the file's size. Raises :class:`~matching.io.TableReadError` as
+    :func:`check_table_bytes` does, and when the file cannot be read.
+    """
+    path = Path(path)
+    name = name or path.name
+    fmt = FORMATS.get(Path(name).suffix.lower())
     try:
-        archive = zipfile.ZipFile(io.BytesIO(raw))
+        if fmt == "excel":
+            _check_xlsx(path, name, max_cells, max_uncompressed, max_ratio)
+        elif fmt == "parquet":
+            _check_parquet(path, name, max_cells)
+        else:
+            lines = 0
+            with path.open("rb") as file:
+                while block := file.read(8 * _MB):
+                    lines += block.count(b"\n")
+                    if lines > max_cells:
+                        _too_many_lines(name, max_cells)
+    except OSError as exc:
+        raise TableReadError(f"{name}: cannot read the file ({exc.strerror})") from None
+
+
+def _too_many_lines(name: str, max_cells: int) -> None:
+    raise TableReadError(f"{name}: more than {max_cells:,} lines; the limit is {max_cells:,} cells")
+
+
+def inside_folder(root: str | Path, typed: str) -> Path:
+    """The file that ``typed`` names inside ``root``, symlinks and ``..`` resolved.
+
+    ``typed`` is relative to ``root`` (an absolute path is taken as it is). The
+    resolved file must be inside the resolved ``root``: a ``..`` or a symlink
+    that leads out is refused, even when the file it leads to exists.
+
+    Raises
+    ------
+    TableReadError
+        With a message for the page: nothing typed, outside the folder, no such
+        file, or a folder rather than a file.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as root:
+    ...     _ = (Path(root) / "a.csv").write_text("id\\n1\\n")
+    ...     inside_folder(root, "a.csv").name
+    'a.csv'
+    """
+    text = (typed or "").strip()
+    if not text:
+        raise TableReadError("type the path of a file inside the data folder")
+    folder = Path(root).resolve()
+    try:
+        path = (folder / text).resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte
+        raise TableReadError(f"{text}: not a path that can be opened") from None
+    if not path.is_relative_to(folder):
+        raise TableReadError(
+            f"{text}: outside the data folder; only files inside {folder} can be opened"
+        )
+    if path.is_dir():
+        raise TableReadError(f"{text}: a folder; give the path of a file in it")
+    if not path.is_file():
+        raise TableReadError(f"{text}: no such file in the data folder")
+    return path
+
+
+def files_inside(root: str | Path, *, limit: int = 500) -> list[str]:
+    """Up to ``limit`` table files under ``root``, as paths relative to it, sorted.
+
+    Only files with a known table ending that :func:`inside_folder` would
+    open: a symlink leading out of ``root`` is left out. An unreadable root
+    gives an empty list.
+    """
+    folder = Path(root).resolve()
+    found: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            path = Path(dirpath) / filename
+            if path.suffix.lower() in FORMATS and path.resolve().is_relative_to(folder):
+                found.append(path.relative_to(folder).as_posix())
+                if len(found) >= limit:
+                    return found
+    return found
+
+
+def _check_xlsx(source, name: str, max_cells: int, max_uncompressed: int, max_ratio) -> None:
+    try:
+        archive = zipfile.ZipFile(source)
         entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
         raise TableReadError(
@@ -101,7 +202,7 @@ def _check_xlsx(raw: bytes, name: str, max_cells: int, max_uncompressed: int, ma
                 f"{name}: {entry.filename} is compressed {ratio:,.0f} times (more than"
                 f" {max_ratio:g}), which real workbooks never are; it was not opened"
             )
-    rows, cols = _xlsx_dimension(raw)
+    rows, cols = _xlsx_dimension(source)
     if rows * cols > max_cells:
         raise TableReadError(
             f"{name}: the first sheet has {rows:,} rows x {cols:,} columns, more than the"
@@ -109,12 +210,14 @@ def _check_xlsx(raw: bytes, name: str, max_cells: int, max_uncompressed: int, ma
         )
 
 
-def _xlsx_dimension(raw: bytes) -> tuple[int, int]:
+def _xlsx_dimension(source) -> tuple[int, int]:
     """Rows and columns the first sheet declares (0, 0 when it declares none)."""
     import openpyxl
 
+    if isinstance(source, io.BytesIO):
+        source.seek(0)
     try:
-        book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        book = openpyxl.load_workbook(source, read_only=True, data_only=True)
     except Exception:  # a broken workbook: the reader reports it with its own message
         return 0, 0
     try:
@@ -126,11 +229,11 @@ def _xlsx_dimension(raw: bytes) -> tuple[int, int]:
         book.close()
 
 
-def _check_parquet(raw: bytes, name: str, max_cells: int) -> None:
+def _check_parquet(source, name: str, max_cells: int) -> None:
     import pyarrow.parquet as pq
 
     try:
-        meta = pq.ParquetFile(io.BytesIO(raw)).metadata
+        meta = pq.ParquetFile(source).metadata
     except Exception:  # the reader reports a broken file with its own message
         return
     if meta.num_rows * meta.num_columns > max_cells:

@@ -138,17 +138,17 @@ def test_export_csv_download(services, project):
     assert out["filename"].endswith(".csv")
 
 
-def test_upload_reads_and_reports_the_delimiter(services):
-    contents = "data:text/csv;base64," + base64.b64encode(b"a;b\n01;NA\n").decode()
-    info = read_upload(services, contents, "t.csv")
+def test_upload_reads_and_reports_the_delimiter(services, tmp_path):
+    (tmp_path / "t.csv").write_bytes(b"a;b\n01;NA\n")
+    info = read_upload(services, tmp_path / "t.csv", "t.csv")
     assert info["columns"] == ["a", "b"] and info["rows"] == 1
     assert "delimiter ';'" in info["report"]
 
 
-def test_upload_of_a_ragged_file_names_the_line(services):
-    contents = "data:text/csv;base64," + base64.b64encode(b"a,b\n1,2\n3\n").decode()
+def test_upload_of_a_ragged_file_names_the_line(services, tmp_path):
+    (tmp_path / "bad.csv").write_bytes(b"a,b\n1,2\n3\n")
     with pytest.raises(TableReadError, match="line 3"):
-        read_upload(services, contents, "bad.csv")
+        read_upload(services, tmp_path / "bad.csv", "bad.csv")
 
 
 def test_build_spec_and_pair_count():

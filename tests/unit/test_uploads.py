@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import os
 import time
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import openpyxl
 import pandas as pd
 import pytest
 
 from callbacks.data import (
-    _SIZE_CHECK,
     confirm_delete,
     delete_project,
     read_upload,
@@ -22,14 +21,20 @@ from callbacks.data import (
     store_upload_of,
     uploaded,
 )
+from components.ids import ids
 from matching.io import TableReadError
 from matching.safety import check_shape, check_table_bytes, threshold_problem
 
 MB = 1024 * 1024
 
 
-def _data_url(raw: bytes) -> str:
-    return "data:application/octet-stream;base64," + base64.b64encode(raw).decode()
+def _file(services, raw: bytes, name: str):
+    """``raw`` in a file on the server, as a finished upload or a --data-root file is."""
+    folder = Path(services.config.data_dir) / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(raw)
+    return path
 
 
 def _csv(rows: int = 3) -> bytes:
@@ -77,7 +82,7 @@ def test_an_xlsx_zip_bomb_is_refused_without_being_unpacked(services, zip_bomb, 
     )
     tracemalloc.start()
     with pytest.raises(TableReadError, match="unpacks to 1,100 MB"):
-        read_upload(services, _data_url(zip_bomb), "bomb.xlsx")
+        read_upload(services, _file(services, zip_bomb, "bomb.xlsx"), "bomb.xlsx")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert "xl/worksheets/sheet1.xml" not in inflated
@@ -106,14 +111,14 @@ def test_a_parquet_file_is_checked_by_its_footer():
 def test_a_table_over_the_cell_limit_is_refused(services):
     services.config.max_cells = 10
     with pytest.raises(TableReadError, match="more than the 10 cells allowed"):
-        read_upload(services, _data_url(_csv(6)), "t.csv")
+        read_upload(services, _file(services, _csv(6), "t.csv"), "t.csv")
     with pytest.raises(TableReadError):
         check_shape(pd.DataFrame({"a": range(11)}), "t", max_cells=10)
 
 
 def test_a_real_workbook_passes_the_checks(services):
     raw = _xlsx([["id", "name"], ["1", "ann"], ["2", "bo"]])
-    info = read_upload(services, _data_url(raw), "people.xlsx")
+    info = read_upload(services, _file(services, raw, "people.xlsx"), "people.xlsx")
     assert info["rows"] == 2
 
 
@@ -144,8 +149,8 @@ def test_run_with_a_forged_upload_id_is_refused_with_a_message(services, tmp_pat
 
 
 def test_run_reads_names_and_tables_from_the_server_not_the_page(services):
-    left = read_upload(services, _data_url(_csv(3)), "left.csv")
-    right = read_upload(services, _data_url(_csv(4)), "right.csv")
+    left = read_upload(services, _file(services, _csv(3), "left.csv"), "left.csv")
+    right = read_upload(services, _file(services, _csv(4), "right.csv"), "right.csv")
     lied = {"left": {**left, "name": "<b>evil</b>", "rows": 10**9}, "right": right}
     options, project_id, message, color, _ = run_project(
         services, lied, (["name"], ["name"], ["qratio"], [1], "id", "id"), 0.5, 0.8
@@ -156,22 +161,17 @@ def test_run_reads_names_and_tables_from_the_server_not_the_page(services):
 
 def test_an_upload_too_large_for_the_server_is_reported_in_the_page(services):
     inbox = {"side": "right", "name": "huge.csv", "too_large": 700 * MB}
-    uploads, _, right_info = store_upload_of(services, inbox, {})
-    assert "huge.csv: 700 MB is more than this server takes (512 MB" in right_info
-    assert "right" not in uploads
-
-
-def test_the_browser_sends_only_the_size_of_an_oversized_file():
-    assert "too_large" in _SIZE_CHECK and "upload-left" in _SIZE_CHECK
+    out = store_upload_of(services, ids.UPLOAD_INBOX, inbox, {}, {"right": {"token": "x"}})
+    assert "huge.csv: 700 MB is more than this server takes (512 MB" in out["right_info"]
+    assert "right" not in out["uploads"]
 
 
 def test_uploads_need_an_admin(signed_services):
     services, act_as = signed_services
     act_as("bo", "lead")
-    _, _, right_info = store_upload_of(
-        services, {"side": "right", "name": "t.csv", "contents": _data_url(_csv())}, {}
-    )
-    assert "only a admin or above may upload" in right_info
+    inbox = {"side": "right", "upload_id": "0" * 32}
+    out = store_upload_of(services, ids.UPLOAD_INBOX, inbox, {}, {})
+    assert "only a admin or above may upload" in out["right_info"]
     out = run_project(services, {}, ([], [], [], [], None, None), 0.5, 0.8)
     assert "may create project" in out[2]
 
@@ -188,8 +188,8 @@ def signed_services(services, monkeypatch):
 
 
 def test_an_admin_deletes_a_project_with_its_tables_and_uploads(services, project):
-    left = read_upload(services, _data_url(_csv(3)), "l.csv")
-    right = read_upload(services, _data_url(_csv(3)), "r.csv")
+    left = read_upload(services, _file(services, _csv(3), "l.csv"), "l.csv")
+    right = read_upload(services, _file(services, _csv(3), "r.csv"), "r.csv")
     _, new_id, _, color, _ = run_project(
         services,
         {"left": left, "right": right},
@@ -222,7 +222,7 @@ def test_projects_leave_process_memory_least_recently_used_first(services, proje
     services.config.max_projects = 2
     made = []
     for n in (3, 4):
-        left = read_upload(services, _data_url(_csv(n)), f"l{n}.csv")
+        left = read_upload(services, _file(services, _csv(n), f"l{n}.csv"), f"l{n}.csv")
         out = run_project(
             services,
             {"left": left, "right": left},
@@ -254,11 +254,11 @@ def test_thresholds_are_validated(values, problem):
 
 
 def test_uploads_left_for_a_day_are_swept_at_the_next_upload(services):
-    old = read_upload(services, _data_url(_csv(2)), "old.csv")
+    old = read_upload(services, _file(services, _csv(2), "old.csv"), "old.csv")
     path = services.upload_path(old["token"])
     day_ago = time.time() - 2 * 86400
     for file in (path, path.with_suffix(".json")):
         os.utime(file, (day_ago, day_ago))
-    fresh = read_upload(services, _data_url(_csv(3)), "new.csv")
+    fresh = read_upload(services, _file(services, _csv(3), "new.csv"), "new.csv")
     assert not path.exists() and not path.with_suffix(".json").exists()
     assert services.upload_path(fresh["token"]).exists()

@@ -1,0 +1,50 @@
+"""Chunked uploads and --data-root in headless Chromium."""
+
+from __future__ import annotations
+
+from tests.helpers import button, start
+
+
+def test_upload_two_files_in_chunks_and_open_one_by_path(dash_duo, app_config, tmp_path):
+    from app import create_app
+
+    root = tmp_path / "root"
+    (root / "crm").mkdir(parents=True)
+    (root / "crm" / "people.csv").write_text("pid,name\n1,Ann\n2,Bo\n", encoding="utf-8")
+    (tmp_path / "secret.csv").write_text("salary\n100\n", encoding="utf-8")
+    app_config.data_root = str(root)
+    app_config.upload_chunk_bytes = 64 * 1024  # several chunks for a small file
+    left = tmp_path / "owners.csv"
+    left.write_text(
+        "pid;name\n" + "".join(f"{i:06d};Owner number {i}\n" for i in range(12_000)),
+        encoding="utf-8",
+    )
+    right = tmp_path / "cars.csv"
+    right.write_text("cid,name\nA1,owner number 1\nA2,owner number 2\n", encoding="utf-8")
+    start(dash_duo, create_app(app_config))
+    button(dash_duo, "Data").click()
+    dash_duo.wait_for_element("#upload-left input")
+    dash_duo.find_element("#upload-left input").send_keys(str(left))
+    dash_duo.wait_for_contains_text("#upload-left-info", "12000 rows, 2 columns", timeout=20)
+    assert "KB uploaded" in dash_duo.find_element("#upload-left-progress").text
+    dash_duo.find_element("#upload-right input").send_keys(str(right))
+    dash_duo.wait_for_contains_text("#upload-right-info", "cars.csv: 2 rows", timeout=10)
+    dash_duo.wait_for_contains_text("#pair-count", "24,000 pairs to score", timeout=10)
+    typed = dash_duo.find_element("#data-root-right-input")
+    typed.send_keys("../secret.csv")
+    dash_duo.find_element("#data-root-right-open-button").click()
+    dash_duo.wait_for_contains_text("#upload-right-info", "outside the data folder", timeout=10)
+    typed.clear()
+    typed.send_keys("crm/people.csv")
+    dash_duo.find_element("#data-root-right-open-button").click()
+    dash_duo.wait_for_contains_text("#upload-right-info", "people.csv: 2 rows", timeout=10)
+    dash_duo.wait_for_contains_text("#pair-count", "24,000 pairs to score", timeout=10)
+    assert dash_duo.get_logs() == []
+
+
+def test_without_a_data_root_no_path_box_is_shown(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    button(dash_duo, "Data").click()
+    dash_duo.wait_for_element("#upload-left input")
+    assert not dash_duo.find_element("#data-root-left-input").is_displayed()
+    assert dash_duo.get_logs() == []
