@@ -115,8 +115,20 @@ def _decode(raw: bytes, name: str) -> tuple[str, str]:
         return raw.decode("latin-1"), "latin-1"
 
 
+def _head(text: str, lines: int) -> str:
+    """The first ``lines`` newline-ended lines of ``text`` (all of it when it has fewer),
+    without splitting or copying the rest: a large upload is hundreds of MB of text."""
+    end = 0
+    for _ in range(lines):
+        found = text.find("\n", end)
+        if found < 0:
+            return text
+        end = found + 1
+    return text[:end]
+
+
 def _sniff_delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
+    sample = "\n".join(_head(text, 50).splitlines()[:50])
     try:
         return csv.Sniffer().sniff(sample, delimiters="".join(_DELIMITERS)).delimiter
     except csv.Error:
@@ -172,8 +184,13 @@ def _arrow_csv(text: str, delimiter: str, *, arrow: bool = False) -> pd.DataFram
     such files are left to the Python reader, which gives the same result or
     the error that names the line.
     """
-    lines = io.StringIO(text, newline="")
+    # The header from the first MB (a StringIO of all the text would hold 4 bytes a
+    # character); all of it only when the header record does not end in that MB.
+    head = text[: 1 << 20]
+    lines = io.StringIO(head, newline="")
     first = next(csv.reader(lines, delimiter=delimiter), [])
+    if len(head) < len(text) and lines.tell() >= len(head):
+        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
     header = [h.strip() for h in first]
     if len(header) < 2 or len(set(header)) < len(header) or not all(header):
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import tracemalloc
 from pathlib import Path
 
 import pandas as pd
@@ -254,3 +255,26 @@ def test_chunked_store_refuses_what_it_did_not_make(tmp_path):
     for size in (0, -1, 1.5, "10", True):
         with pytest.raises(UploadRefused):
             store.start("t.csv", size, owner="ann")
+
+
+class _Zeros:
+    """A request body of ``size`` zero bytes, made as it is read."""
+
+    def __init__(self, size: int) -> None:
+        self.left = size
+
+    def read(self, size: int) -> bytes:
+        size = min(size, self.left)
+        self.left -= size
+        return bytes(size)
+
+
+def test_a_chunk_goes_to_disk_a_block_at_a_time(tmp_path):
+    store = ChunkedUploads(tmp_path, max_bytes=32 * MB)
+    state = store.start("big.csv", 32 * MB, owner="ann")
+    tracemalloc.start()
+    after = store.append(state.upload_id, 0, _Zeros(32 * MB), 32 * MB, owner="ann")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert after.complete and (tmp_path / f"{state.upload_id}.part").stat().st_size == 32 * MB
+    assert peak < 4 * MB
