@@ -156,11 +156,16 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--select", type=float, default=None, help="pre-select pairs from this")
     parser.add_argument("--name", help="project name (default: the two file names)")
     parser.add_argument("--db", default="sqlite:///matchdesk.db", help="SQLAlchemy URL")
-    parser.add_argument("--data-dir", default="matchdesk-data", help="folder for saved tables")
+    parser.add_argument(
+        "--data-dir",
+        default="matchdesk-data",
+        help="folder for each project's tables and scored candidates (Arrow files that "
+        "every app process on this machine maps and shares)",
+    )
     parser.add_argument(
         "--cache-dir",
-        help="share scored projects between app processes through this folder "
-        "(default: each process keeps its own in memory)",
+        help="share the Tuning tab's computed figures between app processes through this "
+        "folder (default: each process keeps its own in memory)",
     )
     parser.add_argument(
         "--dask",

@@ -1,9 +1,12 @@
 """Server-side services the callbacks share: configuration, the decision log, projects.
 
-One :class:`Services` object belongs to one app (``app.matchdesk``). Projects
-(tables plus candidates) are cached with flask-caching, keyed by project id;
-on a miss, a project is rebuilt from the tables saved under the data folder,
-so any worker process, and a restarted server, can serve any project.
+One :class:`Services` object belongs to one app (``app.matchdesk``). A project's
+tables and scored candidates are kept as Arrow files in its folder under the
+data folder and read through memory maps, so any worker process, and a
+restarted server, opens any project without scoring it again, and the worker
+processes of one machine share one copy of its data in the page cache. Each
+process keeps the lookups it built for the projects it used last (an LRU
+bounded by count and by size).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
 from matching.project import (
     Project,
     build_project,
+    has_tables,
     index_project,
     load_candidates,
     load_tables,
@@ -72,8 +76,11 @@ class AppConfig:
     upload_chunk_bytes: int = 8 * 1024 * 1024
     #: Most rows x columns a table may have.
     max_cells: int = 20_000_000
-    #: Projects each process keeps in memory; the least recently used leave first.
+    #: Projects each process keeps open; the least recently used leave first.
     max_projects: int = 8
+    #: Memory each process may spend on the lookups of the projects it keeps open (MB),
+    #: besides the mapped files the processes share; at least one project stays open.
+    max_project_mb: float = 1024
     #: Failed sign-ins allowed per client address, counted in the database for every process.
     login_limit: str = "10 per minute"
     #: Failed sign-ins allowed per name typed, from any address.
@@ -114,12 +121,14 @@ class Services:
                 "CACHE_THRESHOLD": 64,
             }
         self.cache = Cache(server, config=cache_config)
-        # Unpickling a project on every request costs more than the review step
-        # itself, so each process also keeps the projects it used last (an LRU).
+        # Opening a project builds its lookups (ids, slices): each process keeps the
+        # projects it used last (an LRU); their tables and candidates are mapped files.
         self._projects: OrderedDict[str, Project] = OrderedDict()
         self._score_indexes: OrderedDict[str, ScoreIndex] = OrderedDict()
         self._desks: OrderedDict[str, ReviewDesk] = OrderedDict()
         self._lru_lock = threading.Lock()
+        #: How many times this process scored a project (tests check reopening does not).
+        self.scorings = 0
 
     # -- who is acting ----------------------------------------------------
 
@@ -183,15 +192,19 @@ class Services:
     ) -> Project:
         """Build (or reopen) the project of these inputs and record it in the log.
 
-        The candidates are scored once (on the Dask cluster when one is
-        configured) and kept as Parquet beside the tables, so reopening the
-        project, in this process or another, reads them instead of scoring again.
+        The tables are saved as Arrow files and the project works on their
+        memory maps. The candidates are scored once (on the Dask cluster when
+        one is configured) and kept beside the tables, so reopening the
+        project, in this process or another, maps them instead of scoring again.
         """
         project_id = project_id_for(left, right, spec, keep=keep, top_k=10)
         folder = Path(self.config.data_dir) / project_id
-        project = self._scored(left, right, spec, folder, name=name, keep=keep, select=select)
-        if not (folder / "left.parquet").exists():
+        if not has_tables(folder):
             save_tables(left, right, folder)
+        left, right = load_tables(folder)
+        project = self._scored(
+            left, right, spec, folder, name=name, keep=keep, select=select, project_id=project_id
+        )
         meta = {
             "spec": spec.to_dict(),
             "keep": keep,
@@ -249,30 +262,52 @@ class Services:
         return changed if isinstance(changed, dict) else {}
 
     def _scored(
-        self, left, right, spec: Spec, folder: Path, *, name: str, keep: float, select: float
+        self,
+        left,
+        right,
+        spec: Spec,
+        folder: Path,
+        *,
+        name: str,
+        keep: float,
+        select: float,
+        project_id: str,
     ) -> Project:
-        """The project of these inputs: its saved candidates read back, or scored and saved."""
+        """The project of these inputs: its saved candidates mapped, or scored, saved and
+        mapped (so the process that scores shares them like any other)."""
         saved = load_candidates(folder)
-        if saved is not None:
-            return index_project(
-                left, right, spec, saved, name=name, keep=keep, select=select, top_k=10
+        if saved is None:
+            self.scorings += 1
+            scored = build_project(
+                left, right, spec, name=name, keep=keep, select=select, dask=self.config.dask
             )
-        project = build_project(
-            left, right, spec, name=name, keep=keep, select=select, dask=self.config.dask
+            save_candidates(scored.candidates, folder)
+            del scored
+            saved = load_candidates(folder)
+        return index_project(
+            left,
+            right,
+            spec,
+            saved,
+            name=name,
+            keep=keep,
+            select=select,
+            top_k=10,
+            project_id=project_id,
         )
-        save_candidates(project.candidates, folder)
-        return project
 
     def _remember(self, project: Project) -> None:
         self._keep(self._projects, project.project_id, project)
-        if self.config.cache_dir:
-            self.cache.set(f"project:{project.project_id}", project)
 
     def _keep(self, lru: OrderedDict, key: str, value) -> None:
         with self._lru_lock:
             lru[key] = value
             lru.move_to_end(key)
-            while len(lru) > max(1, self.config.max_projects):
+            budget = self.config.max_project_mb * 1024 * 1024
+            while len(lru) > 1 and (
+                len(lru) > max(1, self.config.max_projects)
+                or sum(_size(v) for v in lru.values()) > budget
+            ):
                 lru.popitem(last=False)
 
     def _recall(self, lru: OrderedDict, key: str):
@@ -294,7 +329,6 @@ class Services:
             self._projects.pop(project_id, None)
             self._score_indexes.pop(project_id, None)
             self._desks.pop(project_id, None)
-        self.cache.delete(f"project:{project_id}")
         data = Path(self.config.data_dir).resolve()
         for token in record["meta"].get("sources", {}).get("uploads", []):
             upload = self.upload_path(token, ".parquet")
@@ -344,23 +378,21 @@ class Services:
         project = self._recall(self._projects, project_id)
         if project is not None:
             return project
-        project = self.cache.get(f"project:{project_id}") if self.config.cache_dir else None
-        if project is None:
-            record = self.log.project(project_id)
-            if record is None:
-                return None
-            meta = record["meta"]
-            left, right = load_tables(meta["tables"])
-            project = self._scored(
-                left,
-                right,
-                Spec.from_dict(meta["spec"]),
-                Path(meta["tables"]),
-                name=record["name"],
-                keep=meta["keep"],
-                select=meta["select"],
-            )
-            project.project_id = project_id
+        record = self.log.project(project_id)
+        if record is None:
+            return None
+        meta = record["meta"]
+        left, right = load_tables(meta["tables"])
+        project = self._scored(
+            left,
+            right,
+            Spec.from_dict(meta["spec"]),
+            Path(meta["tables"]),
+            name=record["name"],
+            keep=meta["keep"],
+            select=meta["select"],
+            project_id=project_id,
+        )
         self._remember(project)
         return project
 
@@ -397,6 +429,13 @@ class Services:
         except SQLAlchemyError:
             return []
         return [{"label": p["name"], "value": p["project_id"]} for p in projects]
+
+
+def _size(value) -> int:
+    """Bytes a cached value holds in this process: a project's lookups, an index's arrays."""
+    if isinstance(value, Project):
+        return value.index_bytes
+    return int(getattr(value, "nbytes", 0))
 
 
 def _same_setup(old: dict, new: dict) -> bool:

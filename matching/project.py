@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from matching.candidates import generate_candidates, record_ids
+from matching.candidates import generate_candidates
 from matching.io import read_table
 from matching.scoring import normalize
 from matching.spec import Spec
@@ -28,6 +32,12 @@ __all__ = [
     "save_candidates",
     "load_candidates",
     "CANDIDATES_FILE",
+    "LEFT_FILE",
+    "RIGHT_FILE",
+    "IdList",
+    "IdIndex",
+    "Slices",
+    "has_tables",
     "project_id_for",
     "record_view",
     "left_as_right",
@@ -38,14 +48,261 @@ __all__ = [
 ]
 
 
+class IdList(Sequence[str]):
+    """Record ids in table order, kept in one Arrow text array (no Python strings).
+
+    Behaves as a read-only list of ``str``; ``np.asarray(ids, dtype=object)``
+    converts all of them at once.
+    """
+
+    def __init__(self, ids: pa.Array | pa.ChunkedArray) -> None:
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks() if ids.num_chunks != 1 else ids.chunk(0)
+        self.array: pa.LargeStringArray = ids.cast(pa.large_string())
+
+    @classmethod
+    def of(cls, values: Sequence[object] | np.ndarray | pd.Series) -> IdList:
+        """The ids ``values`` as text."""
+        if isinstance(values, pd.Series):
+            values = values.to_numpy(dtype=object)
+        return cls(pa.array([str(v) for v in values], pa.large_string()))
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.array[i].to_pylist()
+        return self.array[int(i)].as_py()
+
+    def __iter__(self) -> Iterator[str]:
+        step = 65_536
+        for start in range(0, len(self.array), step):
+            yield from self.array[start : start + step].to_pylist()
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = self.array.to_numpy(zero_copy_only=False)
+        return out if dtype is None else out.astype(dtype, copy=False)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, IdList):
+            return self.array.equals(other.array)
+        if isinstance(other, (list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:  # pragma: no cover - unhashable, like a list
+        raise TypeError("unhashable type: 'IdList'")
+
+    @property
+    def nbytes(self) -> int:
+        return self.array.nbytes
+
+
+#: Id bytes of all records, as fixed-width keys, above which long ids are hashed
+#: instead (one very long id would otherwise widen every key).
+_MAX_KEY_BYTES = 256 * 1024 * 1024
+
+
+def _fixed_width(array: pa.LargeStringArray, width: int | None = None) -> np.ndarray:
+    """Each text of ``array`` as UTF-8 bytes in a fixed-width ``S`` array (vectorized)."""
+    offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)
+    offsets = offsets[array.offset : array.offset + len(array) + 1]
+    lengths = np.diff(offsets)
+    data = array.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, np.uint8)
+    width = max(1, int(lengths.max(initial=0))) if width is None else width
+    out = np.zeros((len(array), width), np.uint8)
+    step = 262_144
+    for a in range(0, len(array), step):
+        b = min(a + step, len(array))
+        keep = np.minimum(lengths[a:b], width)
+        rows = np.repeat(np.arange(a, b), keep)
+        cols = np.arange(len(rows)) - np.repeat(np.cumsum(np.r_[0, keep[:-1]]), keep)
+        out[rows, cols] = data[np.repeat(offsets[a:b], keep) + cols]
+    return out.view(f"S{width}").ravel()
+
+
+def _digests(array: pa.LargeStringArray) -> np.ndarray:
+    return np.array(
+        [hashlib.blake2b(v.encode(), digest_size=16).digest() for v in IdList(array)], "S16"
+    )
+
+
+class IdIndex(Mapping[str, int]):
+    """Record id -> its position, as sorted fixed-width UTF-8 keys and their positions.
+
+    A lookup is a binary search (``np.searchsorted``): a million ids cost about
+    16 bytes each (their bytes and a position) instead of a dict of a million
+    Python strings. Iterating gives the ids in table order, like the dict it
+    replaces. :meth:`positions` looks many ids up at once.
+    """
+
+    def __init__(self, ids: IdList) -> None:
+        self.ids = ids
+        array = ids.array
+        self._hashed = False
+        lengths = pc.binary_length(array).to_numpy(zero_copy_only=False)
+        longest = int(lengths.max(initial=0))
+        if len(array) * max(1, longest) > _MAX_KEY_BYTES or _has_nul(array):
+            keys, self._hashed = _digests(array), True
+        else:
+            keys = _fixed_width(array)
+        order = np.argsort(keys, kind="stable")
+        self._keys = keys[order]
+        self._order = order.astype(np.int64)
+
+    def _encode(self, values: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
+        """Keys of ``values`` and a mask of those that could be present at all."""
+        if self._hashed:
+            return _digests(values), np.ones(len(values), bool)
+        width = self._keys.dtype.itemsize
+        fits = pc.less_equal(pc.binary_length(values), width).to_numpy(zero_copy_only=False)
+        has_nul = pc.match_substring(values, "\x00").to_numpy(zero_copy_only=False)
+        return _fixed_width(values, width), fits & ~has_nul
+
+    def positions(self, values: Sequence[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """Position of each of ``values`` (int64), -1 where an id is unknown."""
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if not isinstance(values, pa.Array):
+            values = pa.array([str(v) for v in values], pa.large_string())
+        values = values.cast(pa.large_string())
+        if len(values) == 0 or len(self._keys) == 0:
+            return np.full(len(values), -1, np.int64)
+        keys, possible = self._encode(values)
+        at = np.minimum(np.searchsorted(self._keys, keys), len(self._keys) - 1)
+        hit = possible & (self._keys[at] == keys)
+        return np.where(hit, self._order[at], -1)
+
+    def get(self, key, default=None):
+        if not isinstance(key, str) or not len(self._keys):
+            return default
+        try:
+            raw = key.encode()
+        except UnicodeEncodeError:  # a lone surrogate: no Arrow text holds one
+            return default
+        if self._hashed:
+            raw = hashlib.blake2b(raw, digest_size=16).digest()
+        elif len(raw) > self._keys.dtype.itemsize or b"\x00" in raw:
+            return default
+        at = int(np.searchsorted(self._keys, raw))
+        if at < len(self._keys) and self._keys[at] == raw:
+            return int(self._order[at])
+        return default
+
+    def __getitem__(self, key: str) -> int:
+        pos = self.get(key)
+        if pos is None:
+            raise KeyError(key)
+        return pos
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def items(self):  # type: ignore[override]
+        """``(id, position)`` in table order."""
+        return zip(self.ids, range(len(self.ids)))
+
+    def values(self):  # type: ignore[override]
+        """Positions in table order."""
+        return range(len(self.ids))
+
+    def first_repeat(self) -> str | None:
+        """The first id, in table order, that an earlier record already has; None if none."""
+        same = np.flatnonzero(self._keys[1:] == self._keys[:-1])
+        return self.ids[int(self._order[same + 1].min())] if len(same) else None
+
+    @property
+    def nbytes(self) -> int:
+        return self._keys.nbytes + self._order.nbytes
+
+
+def _has_nul(array: pa.LargeStringArray) -> bool:
+    return bool(pc.any(pc.match_substring(array, "\x00")).as_py() or False)
+
+
+class Slices(Mapping[str, tuple[int, int]]):
+    """Left id -> ``(start, stop)``, its rows of the candidates, for the ids that have some.
+
+    Two arrays over the left table's positions, not a dict per record.
+    """
+
+    def __init__(self, left: IdIndex, starts: np.ndarray, stops: np.ndarray) -> None:
+        self.left = left
+        self.starts = starts
+        self.stops = stops
+
+    @classmethod
+    def of(cls, left: IdIndex, candidate_lefts: pa.Array | pa.ChunkedArray) -> Slices:
+        """Slices of candidates whose left ids, ``candidate_lefts``, come grouped by record."""
+        n = len(left)
+        starts = np.zeros(n, np.int64)
+        stops = np.zeros(n, np.int64)
+        if len(candidate_lefts):
+            if isinstance(candidate_lefts, pa.ChunkedArray):
+                candidate_lefts = candidate_lefts.combine_chunks()
+            changed = pc.not_equal(candidate_lefts[1:], candidate_lefts[:-1])
+            firsts = np.r_[0, np.flatnonzero(changed.to_numpy(zero_copy_only=False)) + 1]
+            ends = np.r_[firsts[1:], len(candidate_lefts)]
+            pos = left.positions(candidate_lefts.take(pa.array(firsts)))
+            known = pos >= 0
+            # A record in two runs keeps the last one, as a dict built in order would.
+            starts[pos[known]] = firsts[known]
+            stops[pos[known]] = ends[known]
+        return cls(left, starts, stops)
+
+    def get(self, key, default=None):
+        pos = self.left.get(key)
+        if pos is None or self.stops[pos] <= self.starts[pos]:
+            return default
+        return int(self.starts[pos]), int(self.stops[pos])
+
+    def __getitem__(self, key: str) -> tuple[int, int]:
+        hit = self.get(key)
+        if hit is None:
+            raise KeyError(key)
+        return hit
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        has = self.stops > self.starts
+        return (k for k, h in zip(self.left.ids, has.tolist()) if h)
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.stops > self.starts))
+
+    def items(self):  # type: ignore[override]
+        has = np.flatnonzero(self.stops > self.starts)
+        ids = self.left.ids.array.take(pa.array(has))
+        return zip(ids.to_pylist(), zip(self.starts[has].tolist(), self.stops[has].tolist()))
+
+    @property
+    def nbytes(self) -> int:
+        return self.starts.nbytes + self.stops.nbytes
+
+
 @dataclass
 class Project:
     """Tables, spec and candidates of one review, with lookups by id.
 
     ``candidates`` has text ids and is sorted as
     :func:`matching.candidates.generate_candidates` documents. ``queue`` lists
-    every left id in table order; ``slices`` maps a left id to its rows of
-    ``candidates``.
+    every left id in table order; ``left_pos`` and ``right_pos`` map an id to
+    its row; ``slices`` maps a left id to its rows of ``candidates``. These are
+    columnar (:class:`IdList`, :class:`IdIndex`, :class:`Slices`): they behave
+    as a list and dicts but hold arrays. A project opened from its folder
+    (:func:`load_tables`, :func:`load_candidates`) reads its tables and
+    candidates from memory-mapped Arrow files, so processes that open the same
+    project share those pages.
     """
 
     project_id: str
@@ -57,14 +314,20 @@ class Project:
     select: float
     top_k: int | None
     candidates: pd.DataFrame
-    queue: list[str] = field(default_factory=list)
-    left_pos: dict[str, int] = field(default_factory=dict)
-    right_pos: dict[str, int] = field(default_factory=dict)
-    slices: dict[str, tuple[int, int]] = field(default_factory=dict)
+    queue: Sequence[str] = field(default_factory=list)
+    left_pos: Mapping[str, int] = field(default_factory=dict)
+    right_pos: Mapping[str, int] = field(default_factory=dict)
+    slices: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def candidate_rows(self, left_id: str) -> pd.DataFrame:
         a, b = self.slices.get(left_id, (0, 0))
         return self.candidates.iloc[a:b]
+
+    @property
+    def index_bytes(self) -> int:
+        """Bytes of the lookups this process built (the mapped files not counted)."""
+        parts = (self.left_pos, self.right_pos, self.slices)
+        return sum(getattr(p, "nbytes", 0) for p in parts)
 
 
 def _frame_digest(frame: pd.DataFrame) -> str:
@@ -134,21 +397,33 @@ def index_project(
     keep: float,
     select: float,
     top_k: int | None,
+    project_id: str | None = None,
 ) -> Project:
     """A :class:`Project` of tables and their scored candidates (as ``generate_candidates``
-    returns them, or :func:`load_candidates` reads them back)."""
-    candidates["left_id"] = candidates["left_id"].astype(str).astype(object)
-    candidates["right_id"] = candidates["right_id"].astype(str).astype(object)
-    queue = [str(i) for i in record_ids(left, spec.left_id, "left")]
-    right_ids = [str(i) for i in record_ids(right, spec.right_id, "right")]
-    lefts = candidates["left_id"].to_numpy()
-    slices: dict[str, tuple[int, int]] = {}
-    if len(lefts):
-        starts = np.r_[0, np.flatnonzero(lefts[1:] != lefts[:-1]) + 1]
-        ends = np.r_[starts[1:], len(lefts)]
-        slices = {lefts[a]: (int(a), int(b)) for a, b in zip(starts, ends)}
+    returns them, or :func:`load_candidates` reads them back).
+
+    ``project_id``, when the caller knows it, saves hashing both tables again.
+    ``ValueError`` when an ID column has empty or repeated values.
+    """
+    for column in ("left_id", "right_id"):
+        if not isinstance(candidates[column].dtype, pd.StringDtype):
+            candidates[column] = candidates[column].astype(str)
+    queue = _record_ids(left, spec.left_id, "left")
+    left_pos = IdIndex(queue)
+    right_pos = IdIndex(_record_ids(right, spec.right_id, "right"))
+    for side, column, index in (
+        ("left", spec.left_id, left_pos),
+        ("right", spec.right_id, right_pos),
+    ):
+        repeated = index.first_repeat()
+        if repeated is not None:
+            raise ValueError(
+                f"the {side} ID column {column!r} repeats {repeated!r}; ids must be unique"
+            )
+    if project_id is None:
+        project_id = project_id_for(left, right, spec, keep=keep, top_k=top_k)
     return Project(
-        project_id=project_id_for(left, right, spec, keep=keep, top_k=top_k),
+        project_id=project_id,
         name=name,
         left=left,
         right=right,
@@ -158,40 +433,104 @@ def index_project(
         top_k=top_k,
         candidates=candidates,
         queue=queue,
-        left_pos={k: i for i, k in enumerate(queue)},
-        right_pos={k: i for i, k in enumerate(right_ids)},
-        slices=slices,
+        left_pos=left_pos,
+        right_pos=right_pos,
+        slices=Slices.of(left_pos, _text_array(candidates["left_id"])),
     )
 
 
-#: The file a project's scored candidates are kept in, beside its tables.
-CANDIDATES_FILE = "candidates.parquet"
+def _text_array(values: pd.Series) -> pa.Array:
+    """A column as one Arrow ``large_string`` array (Arrow-backed text is not copied)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pa.array(values).cast(pa.large_string())
+    objects = values.to_numpy(dtype=object, na_value=None)
+    try:
+        array = pa.array(objects, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = None
+    if array is None or not (pa.types.is_string(array.type) or pa.types.is_null(array.type)):
+        array = pa.array([_text(v) for v in objects], pa.large_string())
+    return array.cast(pa.large_string())
 
 
-def save_candidates(candidates: pd.DataFrame, folder: str | Path) -> Path:
-    """Write scored candidates as Parquet under ``folder`` (ids as text); returns the path.
+def _record_ids(frame: pd.DataFrame, column: str | None, side: str) -> IdList:
+    """As :func:`matching.candidates.record_ids`, kept in Arrow memory."""
+    if column is None:
+        return IdList(pa.array(np.arange(len(frame)).astype(str)))
+    values = frame[column]
+    if values.isna().any() or (values.astype(str).str.strip() == "").any():
+        raise ValueError(f"the {side} ID column {column!r} has empty values")
+    return IdList(_text_array(values))
 
-    Written to a temporary name and renamed, so a reader never sees half a file.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / CANDIDATES_FILE
-    partial = path.with_suffix(".partial")
-    frame = candidates.assign(
-        left_id=candidates["left_id"].astype(str), right_id=candidates["right_id"].astype(str)
-    )
-    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), partial)
-    partial.replace(path)
+
+#: The files of a project's folder: uncompressed Arrow IPC, read through a memory map,
+#: so every process that opens the project shares one copy in the page cache.
+LEFT_FILE = "left.arrow"
+RIGHT_FILE = "right.arrow"
+CANDIDATES_FILE = "candidates.arrow"
+#: The Parquet files earlier versions kept; read once and rewritten as Arrow.
+_LEGACY = {
+    LEFT_FILE: "left.parquet",
+    RIGHT_FILE: "right.parquet",
+    CANDIDATES_FILE: "candidates.parquet",
+}
+
+
+def _write_arrow(table: pa.Table, path: Path) -> Path:
+    """Write ``table`` as one uncompressed Arrow IPC file, atomically (temporary name, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    table = table.replace_schema_metadata(None).combine_chunks()
+    try:
+        with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
+            out.write_table(table, max_chunksize=max(1, table.num_rows))
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
     return path
 
 
+def _read_arrow(path: Path) -> pd.DataFrame:
+    """The frame of an Arrow IPC file, its columns over the file's memory map.
+
+    Text columns become pandas' Arrow-backed ``str`` over the mapped buffers and
+    numbers without missing values are views of them: nothing is copied until
+    a column is changed.
+    """
+    with pa.memory_map(str(path), "r") as source:
+        table = pa.ipc.open_file(source).read_all()
+    return table.to_pandas(split_blocks=True)
+
+
+def save_candidates(candidates: pd.DataFrame, folder: str | Path) -> Path:
+    """Write scored candidates as an Arrow file under ``folder`` (ids as text); returns its path.
+
+    Written to a temporary name and renamed, so a reader never sees half a file.
+    Scores keep NaN as a value (not as missing), so reading maps them without a copy.
+    """
+    columns = {}
+    for column in candidates.columns:
+        values = candidates[column]
+        if column in ("left_id", "right_id"):
+            columns[str(column)] = _text_array(values.astype(str))
+        elif pd.api.types.is_float_dtype(values.dtype):
+            columns[str(column)] = pa.array(values.to_numpy(np.float64), from_pandas=False)
+        else:
+            columns[str(column)] = pa.array(values)
+    return _write_arrow(pa.table(columns), Path(folder) / CANDIDATES_FILE)
+
+
 def load_candidates(folder: str | Path) -> pd.DataFrame | None:
-    """The candidates :func:`save_candidates` wrote, read column-wise from a memory map;
-    None when there are none."""
-    path = Path(folder) / CANDIDATES_FILE
+    """The candidates :func:`save_candidates` wrote, mapped from their file; None when
+    there are none. Candidates an earlier version kept as Parquet are rewritten as Arrow."""
+    folder = Path(folder)
+    path = folder / CANDIDATES_FILE
     if not path.exists():
-        return None
-    return pq.read_table(path, memory_map=True).to_pandas()
+        legacy = folder / _LEGACY[CANDIDATES_FILE]
+        if not legacy.exists():
+            return None
+        save_candidates(pq.read_table(legacy).to_pandas(), folder)
+    return _read_arrow(path)
 
 
 def _text(value: object) -> str | None:
@@ -332,17 +671,29 @@ def left_as_right(project: Project, left: dict, left_id: str) -> tuple[dict, dic
     return pinned, {col: value for col, value in left.items() if col not in used}
 
 
-def save_tables(left: pd.DataFrame, right: pd.DataFrame, folder: str | Path) -> tuple[Path, Path]:
-    """Write both tables as Parquet under ``folder``; returns their paths."""
+def has_tables(folder: str | Path) -> bool:
+    """True when ``folder`` holds a project's two tables (Arrow, or earlier Parquet)."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = folder / "left.parquet", folder / "right.parquet"
+    return all(
+        (folder / n).exists() or (folder / _LEGACY[n]).exists() for n in (LEFT_FILE, RIGHT_FILE)
+    )
+
+
+def save_tables(left: pd.DataFrame, right: pd.DataFrame, folder: str | Path) -> tuple[Path, Path]:
+    """Write both tables, as text, to Arrow files under ``folder``; returns their paths."""
+    folder = Path(folder)
+    paths = folder / LEFT_FILE, folder / RIGHT_FILE
     for frame, path in zip((left, right), paths):
-        frame.astype(object).to_parquet(path, index=False)
+        table = pa.table({str(c): _text_array(frame[c]) for c in frame.columns})
+        _write_arrow(table, path)
     return paths
 
 
 def load_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read the tables :func:`save_tables` wrote, as text."""
+    """The tables :func:`save_tables` wrote, as text (``str``, missing as NaN), mapped from
+    their files. Tables an earlier version kept as Parquet are rewritten as Arrow first."""
     folder = Path(folder)
-    return read_table(folder / "left.parquet"), read_table(folder / "right.parquet")
+    if not all((folder / n).exists() for n in (LEFT_FILE, RIGHT_FILE)):
+        legacy = [read_table(folder / _LEGACY[n]) for n in (LEFT_FILE, RIGHT_FILE)]
+        save_tables(*legacy, folder)
+    return _read_arrow(folder / LEFT_FILE), _read_arrow(folder / RIGHT_FILE)

@@ -46,7 +46,7 @@ def test_a_restarted_app_reads_the_saved_candidates_instead_of_scoring_again(tmp
     config = demo_config(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
     first = create_app(config).matchdesk
     pid = first.project_options()[0]["value"]
-    assert (tmp_path / "data" / pid / "candidates.parquet").exists()
+    assert (tmp_path / "data" / pid / "candidates.arrow").exists()
 
     def no_scoring(*args, **kwargs):
         raise AssertionError("scored again")
@@ -54,6 +54,37 @@ def test_a_restarted_app_reads_the_saved_candidates_instead_of_scoring_again(tmp
     monkeypatch.setattr(project_module, "generate_candidates", no_scoring)
     again = create_app(config).matchdesk  # another worker, or a restart
     pd.testing.assert_frame_equal(again.project(pid).candidates, first.project(pid).candidates)
+
+
+def test_a_project_an_earlier_version_kept_as_parquet_opens_and_is_rewritten_as_arrow(tmp_path):
+    from app import create_app, demo_config
+    from callbacks.services import AppConfig
+
+    config = demo_config(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
+    first = create_app(config).matchdesk
+    pid = first.project_options()[0]["value"]
+    folder = tmp_path / "data" / pid
+    project = first.project(pid)
+    # The files as earlier versions wrote them, and no Arrow files.
+    project.left.astype(object).to_parquet(folder / "left.parquet", index=False)
+    project.right.astype(object).to_parquet(folder / "right.parquet", index=False)
+    project.candidates.astype({"left_id": object, "right_id": object}).to_parquet(
+        folder / "candidates.parquet", index=False
+    )
+    expected = project.candidates.copy()
+    for name in ("left.arrow", "right.arrow", "candidates.arrow"):
+        (folder / name).unlink()
+
+    again = create_app(AppConfig(db_url=config.db_url, data_dir=config.data_dir)).matchdesk
+    opened = again.project(pid)
+    assert again.scorings == 0
+    pd.testing.assert_frame_equal(opened.candidates, expected)
+    assert opened.left["OwnerSurname"].tolist() == project.left["OwnerSurname"].tolist()
+    assert {p.name for p in folder.glob("*.arrow")} == {
+        "left.arrow",
+        "right.arrow",
+        "candidates.arrow",
+    }
 
 
 def test_python_app_takes_a_dask_address():
