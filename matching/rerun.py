@@ -42,9 +42,10 @@ def record_signatures(project: Project) -> dict[str, str]:
     spec = project.spec
     left_cols = [f.left for f in spec.fields]
     right_cols = list(dict.fromkeys(f.right for f in spec.fields))
-    right_text = project.right[right_cols].astype(str).agg("\x1f".join, axis=1).tolist()
+    # Missing values read from a project's files are NaN, from an upload None: both "".
+    right_text = project.right[right_cols].fillna("").astype(str).agg("\x1f".join, axis=1).tolist()
     right_by_id = dict(zip(project.right_pos, (right_text[i] for i in project.right_pos.values())))
-    left_text = project.left[left_cols].astype(str).agg("\x1f".join, axis=1).tolist()
+    left_text = project.left[left_cols].fillna("").astype(str).agg("\x1f".join, axis=1).tolist()
     cands = project.candidates
     by_left: dict[str, list[str]] = {}
     for left, right in zip(cands["left_id"].tolist(), cands["right_id"].tolist()):

@@ -57,3 +57,17 @@ def test_a_new_version_keeps_unchanged_decisions_and_sends_changed_records_back(
     shown = review_step(again, new, who="bob")
     assert shown["view"]["left_id"] == "L1"
     assert "changed since decided by alice on" in shown["label"]
+
+
+def test_a_new_version_of_tables_with_missing_values_keeps_the_decisions(tmp_path):
+    names = ["Ann Lee", None, "Cy Kim", "Di Fox"]
+    services = app_for(tmp_path, *tables(names, names))
+    old = services.project(services.project_options()[0]["value"])
+    view = review_step(services, old, who="alice")["view"]
+    review_step(services, old, ids.ACCEPT, view, view["selected"], who="alice")  # L0
+
+    # L1 has no name in either version: its record is unchanged all the same.
+    again = app_for(tmp_path, *tables([*names, "Ed Orr"], [*names, "Ed Orr"]))
+    meta = again.log.project(again.project_options()[-1]["value"])["meta"]
+    assert meta["carried"] == {"carried": 1, "came_back": 0, "new": 1}
+    assert "L1" not in meta["changed"]
