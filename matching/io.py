@@ -143,7 +143,8 @@ def _read_csv(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
     if not text.strip():
         raise TableReadError(f"{name}: the file is empty")
     delimiter = _sniff_delimiter(text)
-    frame = _arrow_csv(text, delimiter, arrow=arrow)
+    # UTF-8 as it came is the text's own encoding: no second copy to hand Arrow.
+    frame = _arrow_csv(text, delimiter, arrow=arrow, utf8=raw if encoding == "utf-8" else None)
     if frame is not None:
         return LoadedTable(frame, name, "csv", delimiter, encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -176,13 +177,16 @@ def _read_csv(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
     return LoadedTable(_as_arrow(frame, arrow), name, "csv", delimiter, encoding)
 
 
-def _arrow_csv(text: str, delimiter: str, *, arrow: bool = False) -> pd.DataFrame | None:
+def _arrow_csv(
+    text: str, delimiter: str, *, arrow: bool = False, utf8: bytes | None = None
+) -> pd.DataFrame | None:
     """The table read by Arrow's CSV reader, or None where it might read it differently.
 
     Arrow is lenient where Python's strict ``csv`` module is not (text after a
     closing quote, ragged rows, blank-looking lines in a one-column file), so
     such files are left to the Python reader, which gives the same result or
-    the error that names the line.
+    the error that names the line. ``utf8``: ``text`` encoded as UTF-8, when the
+    caller has it.
     """
     # The header from the first MB (a StringIO of all the text would hold 4 bytes a
     # character); all of it only when the header record does not end in that MB.
@@ -200,7 +204,7 @@ def _arrow_csv(text: str, delimiter: str, *, arrow: bool = False) -> pd.DataFram
     raw_names = [f"c{i}" for i in range(len(header))]
     try:
         table = pa_csv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            io.BytesIO(text.encode("utf-8") if utf8 is None else utf8),
             read_options=pa_csv.ReadOptions(column_names=raw_names, block_size=1 << 24),
             parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
+from callbacks.data import _content_token
+from matching.io import read_table
+from matching.uploads import ChunkedUploads
 from tests.helpers import button, start
 
 
-def test_upload_two_files_in_chunks_and_open_one_by_path(dash_duo, app_config, tmp_path):
+def test_upload_two_files_in_chunks_and_open_one_by_path(
+    dash_duo, app_config, tmp_path, monkeypatch
+):
     from app import create_app
 
     root = tmp_path / "root"
@@ -21,12 +28,27 @@ def test_upload_two_files_in_chunks_and_open_one_by_path(dash_duo, app_config, t
     )
     right = tmp_path / "cars.csv"
     right.write_text("cid,name\nA1,owner number 1\nA2,owner number 2\n", encoding="utf-8")
-    start(dash_duo, create_app(app_config))
+    # The third chunk's connection drops after 1000 bytes: the server keeps them and
+    # answers with its count, and the page goes on from there.
+    append, calls = ChunkedUploads.append, []
+
+    def dropping(self, upload_id, offset, body, length, *, owner):
+        calls.append(offset)
+        cut = 1000 if len(calls) == 3 else length
+        return append(self, upload_id, offset, body, min(cut, length), owner=owner)
+
+    monkeypatch.setattr(ChunkedUploads, "append", dropping)
+    app = create_app(app_config)
+    start(dash_duo, app)
     button(dash_duo, "Data").click()
     dash_duo.wait_for_element("#upload-left input")
     dash_duo.find_element("#upload-left input").send_keys(str(left))
     dash_duo.wait_for_contains_text("#upload-left-info", "12000 rows, 2 columns", timeout=20)
     assert "KB uploaded" in dash_duo.find_element("#upload-left-progress").text
+    assert calls[3] == calls[2] + 1000 and len(calls) == 6  # 5 chunks and the short one
+    # the server's table is kept under the hash of the name and every byte it received
+    kept = app.matchdesk.upload_path(_content_token(left, left.name))
+    pd.testing.assert_frame_equal(read_table(kept), read_table(left))
     dash_duo.find_element("#upload-right input").send_keys(str(right))
     dash_duo.wait_for_contains_text("#upload-right-info", "cars.csv: 2 rows", timeout=10)
     dash_duo.wait_for_contains_text("#pair-count", "24,000 pairs to score", timeout=10)

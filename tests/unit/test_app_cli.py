@@ -68,6 +68,7 @@ def test_files_fields_and_thresholds(tmp_path):
         (["--left", "x.csv"], "give both --left and --right"),
         (["--left", "x.csv", "--right", "x.csv", "--field", "a:nope"], "unknown scorer"),
         (["--keep", "2"], "not between 0 and 1"),
+        (["--data-root", "no/such/folder"], "--data-root no/such/folder: no such folder"),
     ],
 )
 def test_bad_options_exit_2_with_one_line(tmp_path, args, message):

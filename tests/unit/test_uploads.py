@@ -86,7 +86,7 @@ def test_an_xlsx_zip_bomb_is_refused_without_being_unpacked(services, zip_bomb, 
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert "xl/worksheets/sheet1.xml" not in inflated
-    assert peak < 200 * MB  # the upload itself, decoded, is most of it
+    assert peak < 20 * MB  # read from disk: the checks never hold the whole file
 
 
 def test_a_highly_compressed_entry_is_refused_by_its_ratio(zip_bomb):
