@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import sqlalchemy as sa
 
 from matching.users import UserStore, parse_limit
 from tests.dash_http import ORIGIN
@@ -96,3 +99,25 @@ def test_a_bad_limit_stops_the_app_at_start(app_config):
     app_config.login_limit = "lots"
     with pytest.raises(ValueError, match="'lots' is not a limit"):
         create_app(app_config)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("MATCHDESK_TEST_POSTGRES_URL"),
+    reason="MATCHDESK_TEST_POSTGRES_URL is not set (bash scripts/test sets it)",
+)
+def test_two_stores_on_postgresql_share_the_count():
+    url = os.environ["MATCHDESK_TEST_POSTGRES_URL"]
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text('DROP TABLE IF EXISTS "sign_in_failures"'))
+    engine.dispose()
+    first, second = UserStore(url, cost=(2, 1, 1)), UserStore(url, cost=(2, 1, 1))
+    limits = {"address_limit": (4, 60.0), "name_limit": (100, 600.0)}
+    for attempt in range(4):
+        store = (first, second)[attempt % 2]
+        assert store.sign_in_refusal("ann", "10.0.0.1", now=100.0 + attempt, **limits) is None
+        store.record_failed_sign_in("ann", "10.0.0.1", keep_seconds=600, now=100.0 + attempt)
+    assert first.sign_in_refusal("ann", "10.0.0.1", now=104.0, **limits) == "address"
+    assert second.sign_in_refusal("ann", "10.0.0.1", now=104.0, **limits) == "address"
+    first.close()
+    second.close()
