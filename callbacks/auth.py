@@ -52,6 +52,9 @@ TOO_MANY = {
 }
 
 
+UNAVAILABLE = "matchdesk cannot reach its user database. Try again in a moment."
+
+
 def _wait_text(seconds: float) -> str:
     """How long a limit's window is, in words.
 
@@ -211,6 +214,23 @@ def register(app) -> None:
             return None
         return _refuse_unsigned()
 
+    def check_sign_in(name: str, password: str) -> tuple[str, int, User | None]:
+        """``(message, status, user)``: the user, or why not (limits counted in the database)."""
+        address = request.remote_addr or ""
+        users = services.users
+        refusal = users.sign_in_refusal(
+            name, address, address_limit=address_limit, name_limit=name_limit
+        )
+        if refusal is not None:
+            window = address_limit[1] if refusal == "address" else name_limit[1]
+            return TOO_MANY[refusal].format(wait=_wait_text(window)), 429, None
+        user = users.check(name, password)
+        if user is None:
+            users.record_failed_sign_in(name, address, keep_seconds=keep_failures)
+            # 200, not 401: the browser shows the page again without a console error.
+            return "Wrong name or password.", 200, None
+        return "", 200, user
+
     def login():
         next_url = _safe_next(request.values.get("next"))
         if request.method == "GET":
@@ -218,19 +238,12 @@ def register(app) -> None:
                 return redirect(next_url)
             return page(error=session.pop(oidc.LOGIN_ERROR, ""), next_url=next_url)
         name = request.form.get(LOGIN_NAME, "")
-        address = request.remote_addr or ""
-        refusal = services.users.sign_in_refusal(
-            name, address, address_limit=address_limit, name_limit=name_limit
-        )
-        if refusal is not None:
-            window = address_limit[1] if refusal == "address" else name_limit[1]
-            error = TOO_MANY[refusal].format(wait=_wait_text(window))
-            return page(error=error, next_url=next_url, name=name), 429
-        user = services.users.check(name, request.form.get(LOGIN_PASSWORD, ""))
+        try:
+            error, status, user = check_sign_in(name, request.form.get(LOGIN_PASSWORD, ""))
+        except SQLAlchemyError:
+            error, status, user = UNAVAILABLE, 503, None
         if user is None:
-            services.users.record_failed_sign_in(name, address, keep_seconds=keep_failures)
-            # 200, not 401: the browser shows the page again without a console error.
-            return page(error="Wrong name or password.", next_url=next_url, name=name)
+            return page(error=error, next_url=next_url, name=name), status
         session.clear()
         login_user(SessionUser(user))
         return redirect(next_url, code=303)

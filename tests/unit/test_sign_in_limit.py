@@ -121,3 +121,17 @@ def test_two_stores_on_postgresql_share_the_count():
     assert second.sign_in_refusal("ann", "10.0.0.1", now=104.0, **limits) == "address"
     first.close()
     second.close()
+
+
+def test_sign_in_with_the_database_down_says_so(two_apps, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    first, _ = two_apps
+
+    def down(*args, **kwargs):
+        raise OperationalError("select", {}, Exception("no connection"))
+
+    monkeypatch.setattr(first.matchdesk.users, "sign_in_refusal", down)
+    response = _post(first, "ann", "ann-pw")
+    assert response.status_code == 503
+    assert "cannot reach its user database" in response.get_data(as_text=True)
