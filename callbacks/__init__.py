@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from callbacks import auth, data, matched, review, security, statistics, tuning, uploads
+from callbacks import auth, data, matched, propose, review, security, statistics, tuning, uploads
 
 __all__ = ["register"]
 
 
 def register(app) -> None:
     # security and auth first: their request hooks must run before anything else
-    for feature in (security, auth, review, matched, data, uploads, tuning, statistics):
+    for feature in (security, auth, review, matched, data, propose, uploads, tuning, statistics):
         feature.register(app)

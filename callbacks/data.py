@@ -7,11 +7,11 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from dash import ALL, Input, Output, Patch, State, ctx, html, no_update
+from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from callbacks.services import Services, services_of
 from callbacks.uploads import chunked_uploads, uploader
-from components.data import field_controls, learned_table, rule_count_table
+from components.data import learned_table, rule_count_table
 from components.ids import field_row, ids
 from matching.blocking import Blocking
 from matching.candidates import learn, plan
@@ -338,30 +338,6 @@ def register(app) -> None:
         ],
         prevent_initial_call=True,
     )(store_upload)
-
-    def update_fields(uploads, _add, children):
-        left_cols = (uploads or {}).get("left", {}).get("columns", [])
-        right_cols = (uploads or {}).get("right", {}).get("columns", [])
-        if ctx.triggered_id == ids.ADD_FIELD:
-            patch = Patch()
-            patch.append(field_controls(len(children or []), left_cols, right_cols))
-            return patch, no_update, no_update, no_update, no_update
-        shared = [c for c in left_cols if c in right_cols]
-        first = shared[0] if shared else None
-        rows = [field_controls(0, left_cols, right_cols, first, first)]
-        return rows, left_cols, right_cols, None, None
-
-    app.callback(
-        Output(ids.FIELDS, "children"),
-        Output(ids.LEFT_ID, "options"),
-        Output(ids.RIGHT_ID, "options"),
-        Output(ids.LEFT_ID, "value"),
-        Output(ids.RIGHT_ID, "value"),
-        Input(ids.UPLOAD_STORE, "data"),
-        Input(ids.ADD_FIELD, "n_clicks"),
-        State(ids.FIELDS, "children"),
-        prevent_initial_call=True,
-    )(update_fields)
 
     def update_pair_count(uploads, lefts, rules_text):
         ready = all(s in (uploads or {}) for s in SIDES) and any(lefts or [])

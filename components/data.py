@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import math
 
+import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.ids import field_row, ids
 from matching.spec import SCORERS
 
-__all__ = ["data_panel", "field_controls", "rule_count_table", "learned_table"]
+__all__ = [
+    "data_panel",
+    "field_controls",
+    "rule_count_table",
+    "learned_table",
+    "preview_grid",
+    "proposed_badge",
+]
+
+#: Each kind of column as the preview names it.
+KIND_LABELS = {
+    "id": "ID",
+    "name": "name",
+    "text": "text",
+    "long_text": "long text",
+    "number": "number",
+    "code": "code",
+    "date": "date",
+    "email": "e-mail",
+}
 
 
 #: File endings the file picker offers (the server reads these; see matching.io.FORMATS).
@@ -77,14 +97,21 @@ def _upload(side: str, label: str, *, root: bool, max_bytes: int) -> html.Div:
     )
 
 
+def proposed_badge() -> dbc.Badge:
+    """The mark of a value the panel proposed and the user has not changed."""
+    return dbc.Badge("proposed", color="info", pill=True, className="proposed-badge")
+
+
 def field_controls(
     index: int,
     left_columns: list[str],
     right_columns: list[str],
     left: str | None = None,
     right: str | None = None,
+    scorer: str = "qratio",
+    weight: float = 1,
 ) -> dbc.Row:
-    """One field row: left column, right column, scorer and weight."""
+    """One field row: left column, right column, scorer, weight, and its 'proposed' mark."""
     return dbc.Row(
         [
             dbc.Col(
@@ -95,7 +122,7 @@ def field_controls(
                     placeholder="Left column",
                     clearable=True,
                 ),
-                width=4,
+                width=3,
             ),
             dbc.Col(
                 dcc.Dropdown(
@@ -108,24 +135,112 @@ def field_controls(
                 width=3,
             ),
             dbc.Col(
-                dcc.Dropdown(
-                    list(SCORERS), "qratio", id=field_row("scorer", index), clearable=False
-                ),
+                dcc.Dropdown(list(SCORERS), scorer, id=field_row("scorer", index), clearable=False),
                 width=3,
             ),
             dbc.Col(
                 dbc.Input(
                     id=field_row("weight", index),
                     type="number",
-                    value=1,
+                    value=weight,
                     min=0.1,
                     step=0.1,
                     placeholder="Weight",
                 ),
                 width=2,
             ),
+            dbc.Col(html.Span(id=field_row("mark", index)), width=1, className="small pt-2"),
         ],
         className="g-1 mb-1",
+    )
+
+
+def preview_grid(name: str, profiles: list[dict], rows: list[dict]) -> html.Div:
+    """The first rows of a table under headers that say what each column holds.
+
+    ``profiles`` are :class:`~matching.propose.ColumnProfile` dicts, one per
+    column in order; ``rows`` the first rows as ``{column: text}``. The pinned
+    first row gives each column's share of missing values and distinct count.
+    """
+    columns = [
+        {
+            "field": p["name"],
+            "headerName": f"{p['name']} ({KIND_LABELS.get(p['kind'], p['kind'])})",
+            "headerTooltip": f"{p['name']}: {KIND_LABELS.get(p['kind'], p['kind'])}",
+        }
+        for p in profiles
+    ]
+    summary = {
+        p["name"]: f"{100 * p['missing']:.0f}% missing · {p['distinct']:,} distinct"
+        for p in profiles
+    }
+    return html.Div(
+        [
+            html.Div(f"{name}: first {len(rows)} rows", className="small text-muted"),
+            dag.AgGrid(
+                rowData=rows,
+                columnDefs=columns,
+                defaultColDef={"resizable": True, "minWidth": 110},
+                dashGridOptions={
+                    "pinnedTopRowData": [summary],
+                    "domLayout": "autoHeight",
+                    "suppressFieldDotNotation": True,
+                    "suppressColumnVirtualisation": True,
+                    "rowHeight": 26,
+                    "headerHeight": 30,
+                },
+                className="ag-theme-quartz preview-grid",
+                style={"width": "100%"},
+            ),
+        ],
+        className="mb-3",
+    )
+
+
+def _labelled(text: str, mark_id: str) -> dbc.Label:
+    return dbc.Label([text, " ", html.Span(id=mark_id)])
+
+
+def _setup_controls() -> html.Div:
+    """Download the panel's set-up as a file, or load one."""
+    return html.Div(
+        [
+            dbc.Label("Set-up file (tables, IDs, fields, rules, thresholds)"),
+            html.Div(
+                [
+                    dbc.RadioItems(
+                        id=ids.SETUP_FORMAT,
+                        options=[
+                            {"label": "TOML", "value": "toml"},
+                            {"label": "JSON", "value": "json"},
+                        ],
+                        value="toml",
+                        inline=True,
+                        className="me-2",
+                    ),
+                    dbc.Button(
+                        "Download set-up",
+                        id=ids.SETUP_DOWNLOAD,
+                        size="sm",
+                        color="secondary",
+                        outline=True,
+                        className="me-2",
+                    ),
+                    dcc.Upload(
+                        id=ids.SETUP_UPLOAD,
+                        children=dbc.Button(
+                            "Load a set-up file", size="sm", color="secondary", outline=True
+                        ),
+                        accept=".toml,.json",
+                        multiple=False,
+                    ),
+                ],
+                className="d-flex align-items-center flex-wrap",
+            ),
+            html.Div(id=ids.SETUP_MESSAGE, className="small mt-1"),
+            dcc.Download(id=ids.SETUP_FILE),
+        ],
+        className="mb-3",
     )
 
 
@@ -205,21 +320,30 @@ def data_panel(
                 className="small",
             ),
             *(
-                _upload(side, label, root=root_files is not None, max_bytes=max_upload_bytes)
-                for side, label in (("left", "Left table"), ("right", "Right table"))
+                part
+                for side, label, preview in (
+                    ("left", "Left table", ids.PREVIEW_LEFT),
+                    ("right", "Right table", ids.PREVIEW_RIGHT),
+                )
+                for part in (
+                    _upload(side, label, root=root_files is not None, max_bytes=max_upload_bytes),
+                    html.Div(id=preview),
+                )
             ),
             html.Datalist([html.Option(value=f) for f in root_files or []], id=ids.DATA_ROOT_FILES),
+            html.Div(id=ids.PROPOSAL_NOTE, className="small mb-2"),
+            dcc.Store(id=ids.PROPOSAL_STORE, data=None),
             dbc.Row(
                 [
                     dbc.Col(
                         [
-                            dbc.Label("Left ID column"),
+                            _labelled("Left ID column", ids.LEFT_ID_MARK),
                             dcc.Dropdown(id=ids.LEFT_ID, placeholder="Row number"),
                         ]
                     ),
                     dbc.Col(
                         [
-                            dbc.Label("Right ID column"),
+                            _labelled("Right ID column", ids.RIGHT_ID_MARK),
                             dcc.Dropdown(id=ids.RIGHT_ID, placeholder="Row number"),
                         ]
                     ),
@@ -237,7 +361,11 @@ def data_panel(
                 className="mb-3",
             ),
             dbc.Label(
-                "Blocking rules, one per line (e.g. exact:postcode or exact:surname+birth_date)"
+                [
+                    "Blocking rules, one per line (e.g. exact:postcode or "
+                    "exact:surname+birth_date) ",
+                    html.Span(id=ids.RULES_MARK),
+                ]
             ),
             dbc.Textarea(
                 id=ids.BLOCK_RULES,
@@ -282,6 +410,7 @@ def data_panel(
                 ],
                 className="mb-3",
             ),
+            _setup_controls(),
             html.Div(id=ids.PAIR_COUNT, className="mb-2 fw-semibold"),
             dbc.Button("Run", id=ids.RUN, color="primary", disabled=True),
             dbc.Alert(id=ids.DATA_MESSAGE, is_open=False, className="mt-3"),

@@ -112,6 +112,18 @@ class ids:
     LEARNED_STORE = "learned-store"
     RUN = "run-button"
     DATA_MESSAGE = "data-message"
+    PREVIEW_LEFT = "preview-left"
+    PREVIEW_RIGHT = "preview-right"
+    PROPOSAL_STORE = "proposal-store"
+    PROPOSAL_NOTE = "proposal-note"
+    LEFT_ID_MARK = "left-id-proposed"
+    RIGHT_ID_MARK = "right-id-proposed"
+    RULES_MARK = "block-rules-proposed"
+    SETUP_FORMAT = "setup-format-select"
+    SETUP_DOWNLOAD = "setup-download-button"
+    SETUP_FILE = "setup-download"
+    SETUP_UPLOAD = "setup-upload"
+    SETUP_MESSAGE = "setup-message"
 
     # tuning
     TUNING_KEEP = "tuning-keep-slider"
@@ -156,5 +168,5 @@ def pattern_part(part: str, index: int | str) -> dict:
 
 
 def field_row(part: str, index: int | str) -> dict:
-    """ID of a control in a Data panel field row; ``part``: left, right, scorer, weight."""
+    """ID of a control in a Data panel field row; ``part``: left, right, scorer, weight, mark."""
     return {"type": f"field-{part}", "index": index}

@@ -119,7 +119,8 @@ def _words(name: str) -> list[str]:
 
 def _id_like(name: str) -> bool:
     words = _words(name)
-    return bool(words) and (words[-1] in _ID_WORDS or words[0] == "id")
+    short = len(words) == 1 and len(words[0]) == 3 and words[0].endswith("id")  # pid, cid
+    return bool(words) and (words[-1] in _ID_WORDS or words[0] == "id" or short)
 
 
 @dataclass(frozen=True)
@@ -242,10 +243,16 @@ def profile_table(
     return tuple(profiles)
 
 
-def scorer_for(kind: str, distinct: int) -> str:
-    """The scorer a field of this kind gets (codes and numbers: exact when few values)."""
+def scorer_for(kind: str, distinct: int, values: int) -> str:
+    """The scorer a field of this kind gets, with ``distinct`` of its ``values`` different.
+
+    Codes and numbers that are categories (at most :data:`FEW_VALUES` distinct
+    values, each repeated: a state, a sex) are compared exactly; other codes
+    and numbers (postcodes, phone numbers) by Levenshtein similarity.
+    """
     if kind in ("code", "number"):
-        return "exact" if distinct <= FEW_VALUES else "levenshtein"
+        category = distinct <= FEW_VALUES and 2 * distinct <= values
+        return "exact" if category else "levenshtein"
     return _SCORERS.get(kind, "token_sort")
 
 
@@ -540,7 +547,8 @@ def propose(
     for a, b in pairs:
         kind = _joint_kind(a.kind, b.kind)
         kinds[a.name] = kind
-        scorer = scorer_for(kind, max(a.distinct, b.distinct))
+        rows = min(len(left) * (1 - a.missing), len(right) * (1 - b.missing))
+        scorer = scorer_for(kind, max(a.distinct, b.distinct), int(rows))
         fields.append(Field(a.name, b.name, scorer=scorer))
     if left_id is None or right_id is None:
         missing = [s for s, c in (("left", left_id), ("right", right_id)) if c is None]

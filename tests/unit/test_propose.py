@@ -8,7 +8,7 @@ import pytest
 
 from matching.blocking import Blocking
 from matching.demo import GENERATED_FIELDS, generate_tables, tutorial_cars, tutorial_owners
-from matching.propose import NoSharedColumns, column_key, profile_table, propose
+from matching.propose import NoSharedColumns, column_key, profile_table, propose, scorer_for
 
 #: The scorer each generated field should get, by what it holds.
 EXPECTED_SCORERS = {
@@ -97,7 +97,7 @@ def test_column_names_match_ignoring_case_spaces_underscores_and_synonyms():
         "Surname=family_name:jaro_winkler",
         "First Name=forename:jaro_winkler",
         "DOB=date_of_birth:date",
-        "Zip=postal_code:exact",
+        "Zip=postal_code:levenshtein",
         "E-mail=EMAIL:levenshtein",
     ]
     assert (proposal.spec.left_id, proposal.spec.right_id) == ("Record ID", None)
@@ -189,3 +189,22 @@ def test_proposal_is_the_same_each_time(generated):
     a = propose(generated.owners, generated.cars, budget=500_000)
     b = propose(generated.owners, generated.cars, budget=500_000)
     assert a.spec == b.spec and a.rule_counts == b.rule_counts
+
+
+@pytest.mark.parametrize(
+    ("kind", "distinct", "values", "scorer"),
+    [
+        ("code", 8, 5_000, "exact"),  # a state: a category
+        ("number", 2, 300, "exact"),
+        ("code", 40, 40, "levenshtein"),  # every postcode different
+        ("code", 4_800, 5_000, "levenshtein"),
+        ("number", 400, 5_000, "levenshtein"),
+        ("name", 10, 5_000, "jaro_winkler"),
+        ("text", 10, 5_000, "token_sort"),
+        ("long_text", 10, 5_000, "token_set"),
+        ("date", 10, 5_000, "date"),
+        ("email", 10, 5_000, "levenshtein"),
+    ],
+)
+def test_each_kind_gets_its_scorer(kind, distinct, values, scorer):
+    assert scorer_for(kind, distinct, values) == scorer
