@@ -36,14 +36,15 @@ from types import SimpleNamespace
 from typing import NamedTuple, TypeVar
 
 import numpy as np
+import pandas as pd
 
 from matching.agreement import cohen_kappa
 from matching.audit import audit_sample_size, audited_errors, draw_sample
 from matching.project import Project, record_view
-from matching.review import Event, event_id, make_event
+from matching.review import Batch, Event, event_id, make_event
 from matching.roles import PermissionDenied, require
 from matching.store import DecisionLog, ProjectTransaction
-from matching.tuning import auto_accept_events, auto_reject_events, pattern_events
+from matching.tuning import bulk_batch, pattern_events
 
 __all__ = [
     "ReviewDesk",
@@ -181,8 +182,11 @@ class Ledger:
 
     # -- folding -------------------------------------------------------------
 
-    def apply(self, event: Event | _Act) -> None:
-        """Fold one event (oldest first; the log guarantees unique ids)."""
+    def apply(self, event: Event | _Act | Batch) -> None:
+        """Fold one event, or a compact batch (oldest first; the log guarantees unique ids)."""
+        if isinstance(event, Batch):
+            self._apply_batch(event)
+            return
         act = event if isinstance(event, _Act) else _Act.of(event)
         if act.kind == "undo":
             self._undo(act)
@@ -203,12 +207,78 @@ class Ledger:
             self.by_left.setdefault(act.left_id, []).append(act.event_id)
             self._fold(act.left_id)
 
+    def _apply_batch(self, batch: Batch) -> None:
+        """Fold every member of a compact batch, as :meth:`apply` would one by one.
+
+        A member whose record has no event in force (nearly all of them: a bulk
+        rule decides undecided records) gets its decision directly, and those
+        are set all at once; the others go through the general fold.
+        """
+        ids = batch.member_ids()
+        accept = batch.kind == "accept"
+        status = "accepted" if accept else "rejected"
+        who, when, name, kind = batch.reviewer, batch.time, batch.batch, batch.kind
+        start = len(self.order)
+        self.order.update(zip(ids, range(start, start + len(ids))))
+        self.by_batch.setdefault(name, []).extend(ids)
+        self.stacks.setdefault(who, []).extend(ids)
+        active, by_left = self.active, self.by_left
+        fresh: list[str] = []
+        standing: list[Standing] = []
+        folds: list[str] = []
+        # A million new objects would set off the collector's full passes again and
+        # again; they are all alive until the batch is undone anyway.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for eid, left, right in zip(ids, batch.left_ids, batch.right_ids):
+                rights = (right,) if accept else ()
+                active[eid] = _Act(eid, kind, left, rights, who, when, True, name, None)
+                earlier = by_left.get(left)
+                if earlier:
+                    earlier.append(eid)
+                    folds.append(left)
+                else:
+                    by_left[left] = [eid]
+                    fresh.append(left)
+                    standing.append(Standing(eid, status, rights, who, when, True))
+            self.decisions.update(zip(fresh, standing))
+            if accept:
+                owners = self.right_owners
+                for left, d in zip(fresh, standing):
+                    held = owners.get(d.right_ids[0])
+                    if held is None:
+                        owners[d.right_ids[0]] = {left: None}
+                    else:
+                        held[left] = None
+        finally:
+            if collecting:
+                gc.enable()
+        self.skipped.difference_update(fresh)
+        self._mark(fresh, undecided=False)
+        for left in folds:
+            self._fold(left)
+
+    def _mark(self, lefts: list[str], *, undecided: bool) -> None:
+        """Set the records (none skipped) decided or undecided in the queue's arrays."""
+        get = self.left_pos.get
+        pos = np.fromiter((get(x, -1) for x in lefts), np.int64, len(lefts))
+        pos = pos[pos >= 0]
+        flip = int((self.undecided[pos] != undecided).sum())
+        wait = int((self.waiting[pos] != undecided).sum())
+        sign = 1 if undecided else -1
+        self._undecided_count += sign * flip
+        self._waiting_count += sign * wait
+        self.undecided[pos] = undecided
+        self.waiting[pos] = undecided
+
     def _undo(self, act: _Act) -> None:
         hit = self.active.get(act.target) if act.target else None
         if hit is None:
             return
         victims = self.by_batch.pop(hit.batch, []) if hit.batch else [hit.event_id]
         lefts = set()
+        cleared: list[str] = []
         for v in victims:
             gone = self.active.pop(v, None)
             if gone is not None and gone.kind == "audit":
@@ -217,8 +287,25 @@ class Ledger:
             elif gone is not None and gone.kind == "verdict":
                 self.verdicts.get(gone.target, {}).pop(gone.left_id, None)
             elif gone is not None and gone.left_id is not None:
-                self.by_left[gone.left_id].remove(v)
-                lefts.add(gone.left_id)
+                events = self.by_left[gone.left_id]
+                if len(events) == 1 and events[0] == v:
+                    events.clear()
+                    cleared.append(gone.left_id)
+                else:
+                    events.remove(v)
+                    lefts.add(gone.left_id)
+        # Records whose only event in force went: undecided again, and not skipped.
+        owners = self.right_owners
+        for left in cleared:
+            before = self.decisions.pop(left, None)
+            for r in before.right_ids if before is not None else ():
+                held = owners.get(r)
+                if held is not None:
+                    held.pop(left, None)
+                    if not held:
+                        del owners[r]
+        self.skipped.difference_update(cleared)
+        self._mark(cleared, undecided=True)
         for left in lefts:
             self._fold(left)
 
@@ -245,6 +332,10 @@ class Ledger:
             elif a.kind == "unmatch" and decision is not None:
                 remaining = tuple(r for r in decision.right_ids if r not in a.right_ids)
                 decision = decision._replace(right_ids=remaining) if remaining else None
+        self._settle(left, decision, skipped)
+
+    def _settle(self, left: str, decision: Standing | None, skipped: bool) -> None:
+        """Make ``decision`` (None: none) the record's decision in force, and set its skip."""
         before = self.decisions.get(left)
         for r in before.right_ids if before is not None else ():
             owners = self.right_owners.get(r)
@@ -295,6 +386,8 @@ class Ledger:
             a = self.active[v]
             if a.left_id is None or a.kind not in ("accept", "reject", "unmatch"):
                 continue  # a skip, an audit or a verdict changes no decision
+            if self.by_left[a.left_id][-1] == v:
+                continue  # its record's latest event: nothing came after it
             later = [
                 self.active[i] for i in self.by_left[a.left_id] if self.active[i].kind != "skip"
             ]
@@ -462,7 +555,7 @@ class ReviewDesk:
     def _fresh_ledger(self) -> Ledger:
         ledger = Ledger(self.project.queue, self.project.left_pos)
         for seq, *facts in self.log.event_facts(self.project_id):
-            ledger.apply(_Act(*facts))
+            ledger.apply(facts[0] if len(facts) == 1 else _Act(*facts))
             ledger.last_seq = seq
         return ledger
 
@@ -479,7 +572,7 @@ class ReviewDesk:
 
     def _catch_up(self, tx: ProjectTransaction) -> Ledger:
         ledger = self.ledger()
-        for seq, event in tx.events_after(ledger.last_seq):
+        for seq, event in tx.events_after(ledger.last_seq, compact=True):
             ledger.apply(event)
             ledger.last_seq = seq
         return ledger
@@ -493,7 +586,8 @@ class ReviewDesk:
         """
         with self._lock:
             ledger = self.ledger()
-            for seq, event in self.log.event_rows(self.project_id, after_seq=ledger.last_seq):
+            rows = self.log.event_rows(self.project_id, after_seq=ledger.last_seq, compact=True)
+            for seq, event in rows:
                 ledger.apply(event)
                 ledger.last_seq = seq
             return ledger
@@ -1396,28 +1490,25 @@ class ReviewDesk:
     def bulk_preview(self, reviewer: str, kind: str, *, threshold: float, margin: float = 0.0):
         """How many undecided records a bulk rule would decide now (nothing is written)."""
         ledger = self.refresh()
-        events = self._bulk_events(ledger, set(), reviewer, kind, threshold, margin, "x", 0)
-        return len(self._without_conflicts(ledger, events)[0])
+        batch = self._bulk_batch(ledger, reviewer, kind, threshold, margin, "x", 0)
+        return len(self._without_conflicts(ledger, batch)[0])
 
-    def _without_conflicts(self, ledger: Ledger, events: list[Event]) -> tuple[list[Event], int]:
-        """The events that make no conflict, and how many were left out.
+    def _without_conflicts(self, ledger: Ledger, batch: Batch) -> tuple[Batch, int]:
+        """The batch without the records whose accept would make a conflict, and how
+        many were left out.
 
         Where each right record may be matched once, an automatic accept never
         takes a right record that is matched already, nor one that two records
         of the same batch would both take: those records are left for review.
         """
-        if not CARDINALITIES[self.cardinality()][1]:
-            return events, 0
-        wanted: dict[str, int] = {}
-        for e in events:
-            for r in e.right_ids:
-                wanted[r] = wanted.get(r, 0) + 1
-        kept = [
-            e
-            for e in events
-            if all(wanted[r] == 1 and r not in ledger.right_owners for r in e.right_ids)
-        ]
-        return kept, len(events) - len(kept)
+        if not CARDINALITIES[self.cardinality()][1] or batch.kind != "accept":
+            return batch, 0
+        if not len(batch):
+            return batch, 0
+        owners = ledger.right_owners
+        shared = pd.Series(batch.right_ids, dtype=object).duplicated(keep=False).to_numpy()
+        kept = ~shared & np.fromiter((r not in owners for r in batch.right_ids), bool, len(batch))
+        return batch.subset(kept), int(len(kept) - kept.sum())
 
     def apply_bulk(
         self,
@@ -1435,7 +1526,8 @@ class ReviewDesk:
         ``kind`` is ``"accept"`` (best candidate at least ``threshold`` and ahead
         of the runner-up by ``margin``) or ``"reject"`` (best below
         ``threshold``). Records another reviewer holds are left to them. The
-        same ``batch`` again writes nothing (a repeated confirm).
+        same ``batch`` again writes nothing (a repeated confirm). The batch is
+        written as one compact row (:class:`~matching.review.Batch`).
         """
         now = _time.time() if now is None else now
         try:
@@ -1448,35 +1540,36 @@ class ReviewDesk:
         ):
             return Outcome(False, "A bulk rule needs thresholds between 0 and 1" + _NOTHING)
 
-        # The events are made before the lock is taken, from the ledger as it is
+        # The batch is made before the lock is taken, from the ledger as it is
         # now, so reviewers wait only for the insert.
         ledger = self.refresh()
         name = batch or f"auto-{kind}|{ledger.last_seq}|{threshold}|{margin}"
-        events = self._bulk_events(ledger, set(), reviewer, kind, threshold, margin, name, now)
-        return self._write_batch(reviewer, events, now)
+        made = self._bulk_batch(ledger, reviewer, kind, threshold, margin, name, now)
+        return self._write_batch(reviewer, made, now)
 
-    def _write_batch(self, reviewer: str, events: list[Event], now: float) -> Outcome:
+    def _write_batch(self, reviewer: str, batch: Batch, now: float) -> Outcome:
         """Write one batch of automatic decisions, leaving out what a reviewer took meanwhile.
 
-        Records decided or held by another reviewer since the events were made,
+        Records decided or held by another reviewer since the batch was made,
         and accepts that would make a conflict, are dropped; the outcome's
         message says how many were left for review because of a conflict.
         """
         ledger = self.ledger()
-        events, clashing = self._without_conflicts(ledger, events)
+        batch, clashing = self._without_conflicts(ledger, batch)
+        pos = self.project.left_pos
+        rows = np.fromiter((pos[x] for x in batch.left_ids), np.int64, len(batch))
 
         def work(tx: ProjectTransaction, ledger: Ledger):
-            held = {self.project.left_pos.get(x) for x in tx.busy(reviewer, now)}
-            pos = self.project.left_pos
-            still = [
-                e for e in events if ledger.undecided[pos[e.left_id]] and pos[e.left_id] not in held
-            ]
+            held = [pos[x] for x in tx.busy(reviewer, now) if x in pos]
+            keep = ledger.undecided[rows] & ~np.isin(rows, held)
             # Matched meanwhile by a reviewer: leave those for review too.
-            still = [e for e in still if not any(r in ledger.right_owners for r in e.right_ids)]
-            written = tx.insert(still)
+            owners = ledger.right_owners
+            if owners and batch.kind == "accept":
+                keep &= np.fromiter((r not in owners for r in batch.right_ids), bool, len(rows))
+            still = batch.subset(keep)
+            written = tx.insert_batch(still)
             if written:
-                for e in still:
-                    ledger.apply(e)
+                ledger.apply(still)
             return written
 
         written = self._transaction(work)
@@ -1491,18 +1584,30 @@ class ReviewDesk:
             )
         return Outcome(True, note, written)
 
-    def _pattern_events(self, ledger, reviewer, kind, conditions, batch, now) -> list[Event]:
+    def _decided(self, ledger: Ledger) -> set[str]:
         queue = np.asarray(self.project.queue, dtype=object)
-        state = SimpleNamespace(decisions=set(queue[~ledger.undecided].tolist()))
-        return pattern_events(
+        return set(queue[~ledger.undecided].tolist())
+
+    def _pattern_batch(self, ledger, reviewer, kind, conditions, batch, now) -> Batch:
+        events = pattern_events(
             self.project.candidates,
-            state,
+            SimpleNamespace(decisions=self._decided(ledger)),
             conditions,
             kind=kind,
             reviewer=reviewer,
             batch=batch,
             now=now,
         )
+        return self._as_batch(events, kind=kind, reviewer=reviewer, batch=batch, now=now)
+
+    def _as_batch(self, events: list[Event], *, kind, reviewer, batch, now) -> Batch:
+        if events:
+            return Batch.from_events(event_id(self.project_id, "batch", batch, kind), events)
+        return Batch.of(
+            event_id(self.project_id, "batch", batch, kind), kind, batch=batch,
+            reviewer=reviewer, time=now, left_ids=[], right_ids=[], offsets=[0],
+            cand_right=[], cand_score=[],
+        )  # fmt: skip
 
     def pattern_preview(
         self, kind: str, conditions: Mapping[str, tuple[str, float]], *, sample: int = 10
@@ -1513,14 +1618,14 @@ class ReviewDesk:
         for a no match) and ``score``; ``ValueError`` names a bad condition.
         """
         ledger = self.refresh()
-        events = self._pattern_events(ledger, "", kind, conditions, "preview", 0.0)
-        events = self._without_conflicts(ledger, events)[0]
+        batch = self._pattern_batch(ledger, "", kind, conditions, "preview", 0.0)
+        batch = self._without_conflicts(ledger, batch)[0]
         rows = []
-        for e in events[:sample]:
+        for e in batch.subset(np.arange(len(batch)) < sample).events():
             right = e.right_ids[0] if e.right_ids else None
             score = max(e.scores.values()) if e.scores else None
             rows.append({"left_id": e.left_id, "right_id": right, "score": score})
-        return len(events), rows
+        return len(batch), rows
 
     def apply_pattern(
         self,
@@ -1544,23 +1649,25 @@ class ReviewDesk:
             return Outcome(False, str(exc).capitalize() + _NOTHING)
         ledger = self.refresh()
         text = " & ".join(f"{f} {op} {v}" for f, (op, v) in sorted(conditions.items()))
-        batch = f"pattern-{kind}|{ledger.last_seq}|{text}"
+        name = f"pattern-{kind}|{ledger.last_seq}|{text}"
         try:
-            events = self._pattern_events(ledger, reviewer, kind, conditions, batch, now)
+            batch = self._pattern_batch(ledger, reviewer, kind, conditions, name, now)
         except ValueError as exc:
             return Outcome(False, str(exc).capitalize() + _NOTHING)
-        return self._write_batch(reviewer, events, now)
+        return self._write_batch(reviewer, batch, now)
 
-    def _bulk_events(self, ledger, held, reviewer, kind, threshold, margin, batch, now):
-        queue = np.asarray(self.project.queue, dtype=object)
-        decided = set(queue[~ledger.undecided].tolist()) | set(held)
-        state = SimpleNamespace(decisions=decided)
-        common = {"reviewer": reviewer, "batch": batch, "now": now}
-        if kind == "accept":
-            return auto_accept_events(
-                self.project.candidates, state, threshold=threshold, margin=margin, **common
-            )
-        return auto_reject_events(self.project.candidates, state, threshold=threshold, **common)
+    def _bulk_batch(self, ledger, reviewer, kind, threshold, margin, batch, now) -> Batch:
+        return bulk_batch(
+            self.project.candidates,
+            self._decided(ledger),
+            kind=kind,
+            threshold=threshold,
+            margin=margin,
+            reviewer=reviewer,
+            batch=batch,
+            event_id=event_id(self.project_id, "batch", batch, kind),
+            now=now,
+        )
 
     def release(self, reviewer: str) -> None:
         """Free the record the reviewer holds, for whoever comes next."""

@@ -9,16 +9,21 @@ browser, the command line and a restarted server all agree on it.
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 import time as _time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 __all__ = [
     "EVENT_KINDS",
     "DEFAULT_REASONS",
     "Event",
+    "Batch",
     "Decision",
     "ReviewState",
     "replay",
@@ -100,6 +105,228 @@ class Event:
     @classmethod
     def from_dict(cls, data: Mapping) -> Event:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True, eq=False)
+class Batch:
+    """Automatic decisions of one kind on many records, written, read and undone as one.
+
+    A bulk rule may decide a million records at once. As a million :class:`Event`
+    objects (and log rows) that costs tens of seconds to write and to read back;
+    a batch is one log row with its records as columns. It stands for exactly
+    the events :meth:`events` returns, so :func:`replay` of the expanded log is
+    unchanged: member ``i`` is an event with id ``member_id(left_ids[i])``, kind
+    ``kind``, ``left_ids[i]``, ``right_ids[i]`` accepted (none for a reject),
+    ``reviewer``, ``time``, ``automatic=True``, ``batch``, ``thresholds`` and the
+    scores of that record's candidates (``cand_right``/``cand_score`` from
+    ``offsets[i]`` to ``offsets[i + 1]``).
+
+    Examples
+    --------
+    >>> b = Batch.of("b-1", "accept", batch="auto", reviewer="lee", time=0.0,
+    ...              left_ids=["1", "2"], right_ids=["a", "b"], offsets=[0, 2, 3],
+    ...              cand_right=["a", "x", "b"], cand_score=[0.9, 0.5, 0.95])
+    >>> [(e.event_id, e.left_id, e.right_ids, dict(e.scores)) for e in b.events()]
+    [('b-1/1', '1', ('a',), {'a': 0.9, 'x': 0.5}), ('b-1/2', '2', ('b',), {'b': 0.95})]
+    >>> Batch.from_bytes(b.to_bytes()).events() == b.events()
+    True
+    """
+
+    event_id: str
+    kind: str
+    batch: str
+    reviewer: str
+    time: float
+    thresholds: Mapping[str, float]
+    left_ids: list[str]
+    right_ids: list[str | None]
+    offsets: np.ndarray
+    cand_right: pa.Array
+    cand_score: np.ndarray
+
+    @classmethod
+    def of(
+        cls,
+        event_id: str,
+        kind: str,
+        *,
+        batch: str,
+        reviewer: str,
+        time: float,
+        left_ids,
+        right_ids,
+        offsets,
+        cand_right,
+        cand_score,
+        thresholds: Mapping[str, float] | None = None,
+    ) -> Batch:
+        """A batch from columns (lists or arrays); ``ValueError`` when they do not line up."""
+        if kind not in ("accept", "reject"):
+            raise ValueError(f"a batch accepts or rejects, not {kind!r}")
+        if not batch:
+            raise ValueError("batch must be a non-empty id, so one undo reverts the whole batch")
+        lefts = [str(x) for x in left_ids]
+        rights = [None if kind == "reject" or r is None else str(r) for r in right_ids]
+        offs = np.asarray(offsets, dtype=np.int64)
+        scores = np.asarray(cand_score, dtype=np.float64)
+        cands = cand_right
+        if not isinstance(cands, (pa.Array, pa.ChunkedArray)):
+            cands = pa.array(cand_right, pa.string())
+        if isinstance(cands, pa.ChunkedArray):
+            cands = cands.combine_chunks()
+        if (
+            len(rights) != len(lefts)
+            or len(offs) != len(lefts) + 1
+            or offs[0] != 0
+            or offs[-1] != len(scores)
+            or len(cands) != len(scores)
+            or np.any(np.diff(offs) < 0)
+        ):
+            raise ValueError("a batch's columns do not line up")
+        if len(set(lefts)) != len(lefts):
+            raise ValueError("a batch decides each record once")
+        if kind == "accept" and any(r is None for r in rights):
+            raise ValueError("every record of an accept batch names its right record")
+        return cls(
+            event_id, kind, batch, reviewer, float(time), dict(thresholds or {}),
+            lefts, rights, offs, cands.cast(pa.string()), scores,
+        )  # fmt: skip
+
+    @classmethod
+    def from_events(cls, event_id: str, events: list[Event]) -> Batch:
+        """The batch of automatic events that share kind, batch, reviewer, time and
+        thresholds, and accept at most one right record each; ``ValueError`` otherwise."""
+        if not events:
+            raise ValueError("a batch needs at least one event")
+        first = events[0]
+        head = (first.kind, first.batch, first.reviewer, first.time, dict(first.thresholds))
+        lefts, rights, counts, cands, scores = [], [], [], [], []
+        for e in events:
+            if (e.kind, e.batch, e.reviewer, e.time, dict(e.thresholds)) != head:
+                raise ValueError("the events of a batch share kind, batch, reviewer and time")
+            if len(e.right_ids) > 1 or e.edits or e.replaces or e.reason or e.exception:
+                raise ValueError("a batch's events accept one right record and nothing more")
+            lefts.append(e.left_id)
+            rights.append(e.right_ids[0] if e.right_ids else None)
+            counts.append(len(e.scores))
+            cands.extend(e.scores)
+            scores.extend(e.scores.values())
+        return cls.of(
+            event_id, first.kind, batch=first.batch, reviewer=first.reviewer, time=first.time,
+            left_ids=lefts, right_ids=rights, offsets=np.r_[0, np.cumsum(counts, dtype=np.int64)],
+            cand_right=cands, cand_score=scores, thresholds=first.thresholds,
+        )  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.left_ids)
+
+    def member_id(self, left_id: str) -> str:
+        """The id of the event that decides ``left_id`` in this batch."""
+        return f"{self.event_id}/{left_id}"
+
+    def member_ids(self) -> list[str]:
+        prefix = self.event_id + "/"
+        return [prefix + x for x in self.left_ids]
+
+    def subset(self, keep: np.ndarray) -> Batch:
+        """The batch with only the records where ``keep`` (a boolean array) is True."""
+        keep = np.asarray(keep, dtype=bool)
+        if keep.all():
+            return self
+        picks = np.flatnonzero(keep)
+        sizes = np.diff(self.offsets)[picks]
+        starts = self.offsets[:-1][picks]
+        rows = np.repeat(starts - np.r_[0, np.cumsum(sizes)[:-1]], sizes) + np.arange(sizes.sum())
+        return replace(
+            self,
+            left_ids=[self.left_ids[i] for i in picks.tolist()],
+            right_ids=[self.right_ids[i] for i in picks.tolist()],
+            offsets=np.r_[0, np.cumsum(sizes, dtype=np.int64)],
+            cand_right=self.cand_right.take(pa.array(rows, pa.int64())),
+            cand_score=self.cand_score[rows],
+        )
+
+    def events(self) -> list[Event]:
+        """The events this batch stands for, in order."""
+        names = self.cand_right.to_pylist()
+        scores = self.cand_score.tolist()
+        offsets = self.offsets.tolist()
+        accept = self.kind == "accept"
+        out = []
+        for i, (left, right) in enumerate(zip(self.left_ids, self.right_ids)):
+            a, b = offsets[i], offsets[i + 1]
+            out.append(
+                Event(
+                    event_id=self.member_id(left),
+                    kind=self.kind,
+                    left_id=left,
+                    right_ids=(right,) if accept else (),
+                    reviewer=self.reviewer,
+                    time=self.time,
+                    automatic=True,
+                    batch=self.batch,
+                    scores=dict(zip(names[a:b], scores[a:b])),
+                    thresholds=dict(self.thresholds),
+                )
+            )
+        return out
+
+    def header(self) -> dict:
+        """What the log keeps of the batch besides its columns (JSON-safe)."""
+        return {
+            "event_id": self.event_id,
+            "kind": self.kind,
+            "batch": self.batch,
+            "reviewer": self.reviewer,
+            "time": self.time,
+            "thresholds": dict(self.thresholds),
+            "records": len(self),
+        }
+
+    def to_bytes(self) -> bytes:
+        """The whole batch as Arrow IPC (its header in the schema's metadata)."""
+        sizes = np.diff(self.offsets)
+        member = np.repeat(np.arange(len(self), dtype=np.int64), sizes)
+        members = pa.table(
+            {
+                "left_id": pa.array(self.left_ids, pa.string()),
+                "right_id": pa.array(self.right_ids, pa.string()),
+            }
+        )
+        cands = pa.table(
+            {
+                "member": pa.array(member),
+                "right_id": self.cand_right,
+                "score": pa.array(self.cand_score),
+            }
+        )
+        sink = io.BytesIO()
+        meta = {b"matchdesk": json.dumps(self.header()).encode()}
+        for table in (members.replace_schema_metadata(meta), cands):
+            with pa.ipc.new_stream(sink, table.schema) as writer:
+                writer.write_table(table)
+        return sink.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Batch:
+        """Reverse :meth:`to_bytes`."""
+        source = pa.BufferReader(data)
+        reader = pa.ipc.open_stream(source)
+        members = reader.read_all()
+        cands = pa.ipc.open_stream(source).read_all()
+        head = json.loads(members.schema.metadata[b"matchdesk"])
+        member = cands.column("member").to_numpy()
+        counts = np.bincount(member, minlength=members.num_rows) if len(member) else None
+        offsets = np.zeros(members.num_rows + 1, dtype=np.int64)
+        if counts is not None:
+            offsets[1:] = np.cumsum(counts)
+        return cls(
+            head["event_id"], head["kind"], head["batch"], head["reviewer"],
+            float(head["time"]), head["thresholds"],
+            members.column("left_id").to_pylist(), members.column("right_id").to_pylist(),
+            offsets, cands.column("right_id").combine_chunks(),
+            cands.column("score").to_numpy(),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from matching.review import Event, ReviewState, replay
+from matching.review import Batch, Event, ReviewState, replay
 
 __all__ = ["DecisionLog", "DatabaseGone", "ProjectTransaction", "DEFAULT_URL", "BUSY_TIMEOUT"]
 
@@ -78,6 +78,18 @@ _events = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# The columns of a compact batch (see matching.review.Batch), beside its one events row.
+_batch_data = sa.Table(
+    "batch_data",
+    _metadata,
+    sa.Column("project_id", _ID, sa.ForeignKey("projects.project_id"), primary_key=True),
+    sa.Column("event_id", _ID, primary_key=True),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+)
+
+#: The ``kind`` of the events row that stands for a compact batch.
+BATCH_KIND = "batch"
+
 _leases = sa.Table(
     "leases",
     _metadata,
@@ -119,6 +131,7 @@ class _Cache:
     last_seq: int = 0
     events: list[Event] = field(default_factory=list)
     state: ReviewState | None = None
+    rows: int = 0
 
 
 def _sqlite_engine(url: sa.URL, *, busy_timeout: float) -> Engine:
@@ -464,21 +477,32 @@ class DecisionLog:
         return known
 
     def events(self, project_id: str, *, after_seq: int = 0) -> list[Event]:
-        """The project's events, oldest first; only those after ``after_seq`` when given."""
-        return [e for _, e in self._rows(project_id, after_seq=after_seq)]
+        """The project's events, oldest first; only those after ``after_seq`` when given.
 
-    def event_rows(self, project_id: str, *, after_seq: int = 0) -> list[tuple[int, Event]]:
-        """``(seq, event)`` of the project's events after ``after_seq``, oldest first."""
-        return self._rows(project_id, after_seq=after_seq)
+        A compact batch is expanded into the events it stands for.
+        """
+        return [e for _, e in _expand(self._rows(project_id, after_seq=after_seq))]
+
+    def event_rows(
+        self, project_id: str, *, after_seq: int = 0, compact: bool = False
+    ) -> list[tuple[int, Event | Batch]]:
+        """``(seq, event)`` of the project's events after ``after_seq``, oldest first.
+
+        With ``compact``, a batch is one :class:`~matching.review.Batch`;
+        otherwise it is expanded into its events, which all carry its ``seq``.
+        """
+        rows = self._rows(project_id, after_seq=after_seq)
+        return rows if compact else _expand(rows)
 
     def event_facts(self, project_id: str, *, after_seq: int = 0) -> Iterator[tuple]:
         """What review rules read of each event, without its scores and thresholds.
 
         Yields ``(seq, event_id, kind, left_id, right_ids, reviewer, time,
         automatic, batch, target, edits, exception, sample)`` oldest first
-        (``edits`` None when the event has none). The database picks these fields out of the stored
-        JSON, so reading a million events does not parse a million payloads in
-        Python.
+        (``edits`` None when the event has none), and ``(seq, batch)`` for a
+        compact :class:`~matching.review.Batch`. The database picks these fields
+        out of the stored JSON, so reading a million events does not parse a
+        million payloads in Python.
         """
         backend = self.url.get_backend_name()
         payload = _events.c.payload
@@ -489,6 +513,9 @@ class DecisionLog:
             picked = [sa.func.json_extract_path_text(as_json, k) for k in _FACTS]
         else:
             for seq, e in self._rows(project_id, after_seq=after_seq):
+                if isinstance(e, Batch):
+                    yield seq, e
+                    continue
                 facts = (e.event_id, e.kind, e.left_id, e.right_ids, e.reviewer, e.time)
                 extra = (e.edits or None, e.exception, e.sample)
                 yield (seq, *facts, e.automatic, e.batch, e.target, *extra)
@@ -503,8 +530,12 @@ class DecisionLog:
         )
         with self._read() as conn:
             rows = conn.execute(query).all()
+            batches = _batches(conn, project_id, [r.event_id for r in rows if r.kind == BATCH_KIND])
         loads = json.loads
         for seq, eid, kind, left, right_ids, who, when, auto, batch, tgt, *more in rows:
+            if kind == BATCH_KIND:
+                yield seq, batches[eid]
+                continue
             changed, exc, drawn = more
             rights_list = tuple(loads(right_ids)) if right_ids else ()
             cells = loads(changed) if changed and changed != "{}" else None
@@ -521,18 +552,11 @@ class DecisionLog:
 
     def _rows(
         self, project_id: str, *, after_seq: int = 0, conn: Connection | None = None
-    ) -> list[tuple[int, Event]]:
-        query = (
-            sa.select(_events.c.seq, _events.c.payload)
-            .where(_events.c.project_id == project_id, _events.c.seq > after_seq)
-            .order_by(_events.c.seq)
-        )
+    ) -> list[tuple[int, Event | Batch]]:
         if conn is None:
             with self._read() as conn:
-                rows = conn.execute(query).all()
-        else:
-            rows = conn.execute(query).all()
-        return [(seq, Event.from_dict(json.loads(payload))) for seq, payload in rows]
+                return _read_rows(conn, project_id, after_seq)
+        return _read_rows(conn, project_id, after_seq)
 
     def state(self, project_id: str) -> ReviewState:
         """The project's review state: :func:`~matching.review.replay` of its events.
@@ -548,12 +572,13 @@ class DecisionLog:
             # transaction committed an earlier seq late (possible on a server
             # database), so read everything again.
             total = conn.execute(count_query).scalar()
-            if total != len(cache.events) + len(new):
+            if total != cache.rows + len(new):
                 cache = _Cache()
                 new = self._rows(project_id, conn=conn)
         if new or cache.state is None:
-            events = cache.events + [e for _, e in new]
-            cache = _Cache(new[-1][0] if new else cache.last_seq, events, replay(events))
+            events = cache.events + [e for _, e in _expand(new)]
+            last = new[-1][0] if new else cache.last_seq
+            cache = _Cache(last, events, replay(events), cache.rows + len(new))
             with self._lock:
                 self._caches[project_id] = cache
         return cache.state
@@ -671,7 +696,7 @@ class DecisionLog:
     def delete_project(self, project_id: str) -> bool:
         """Delete a project with its events and leases; False when there was none."""
         with self._write() as conn:
-            for table in (_leases, _events):
+            for table in (_leases, _batch_data, _events):
                 conn.execute(table.delete().where(table.c.project_id == project_id))
             done = conn.execute(_projects.delete().where(_projects.c.project_id == project_id))
         with self._lock:
@@ -686,15 +711,40 @@ class ProjectTransaction:
         self.conn = conn
         self.project_id = project_id
 
-    def events_after(self, seq: int) -> list[tuple[int, Event]]:
-        """The project's events after ``seq``, oldest first, with their seq."""
-        query = (
-            sa.select(_events.c.seq, _events.c.payload)
-            .where(_events.c.project_id == self.project_id, _events.c.seq > seq)
-            .order_by(_events.c.seq)
+    def events_after(self, seq: int, *, compact: bool = False) -> list[tuple[int, Event | Batch]]:
+        """The project's events after ``seq``, oldest first, with their seq; with
+        ``compact``, a batch is one :class:`~matching.review.Batch` (see
+        :meth:`DecisionLog.event_rows`)."""
+        rows = _read_rows(self.conn, self.project_id, seq)
+        return rows if compact else _expand(rows)
+
+    def insert_batch(self, batch: Batch) -> int:
+        """Write a compact batch as one row (and its columns); returns how many records
+        it decides, or 0 when the project has this batch already (a repeated confirm).
+        An empty batch writes nothing."""
+        query = sa.select(_events.c.seq).where(
+            _events.c.project_id == self.project_id, _events.c.batch == batch.batch
         )
-        rows = self.conn.execute(query).all()
-        return [(s, Event.from_dict(json.loads(p))) for s, p in rows]
+        if not len(batch) or self.conn.execute(query.limit(1)).first() is not None:
+            return 0
+        row = {
+            "project_id": self.project_id,
+            "event_id": batch.event_id,
+            "kind": BATCH_KIND,
+            "left_id": None,
+            "reviewer": batch.reviewer,
+            "time": float(batch.time),
+            "automatic": True,
+            "batch": batch.batch,
+            "payload": json.dumps(batch.header()),
+        }
+        self.conn.execute(_events.insert().values(**row))
+        self.conn.execute(
+            _batch_data.insert().values(
+                project_id=self.project_id, event_id=batch.event_id, data=batch.to_bytes()
+            )
+        )
+        return len(batch)
 
     def last_seq(self) -> int:
         query = sa.select(sa.func.max(_events.c.seq)).where(_events.c.project_id == self.project_id)
@@ -786,6 +836,50 @@ def _sqlite_file(url: sa.URL) -> str | None:
     if database.startswith("file:"):
         database = database[5:].split("?", 1)[0]
     return os.path.abspath(database)
+
+
+def _batches(conn: Connection, project_id: str, event_ids: list[str]) -> dict[str, Batch]:
+    """The compact batches with these ids, read from their columns."""
+    out = {}
+    for start in range(0, len(event_ids), _CHUNK):
+        query = sa.select(_batch_data.c.event_id, _batch_data.c.data).where(
+            _batch_data.c.project_id == project_id,
+            _batch_data.c.event_id.in_(event_ids[start : start + _CHUNK]),
+        )
+        for eid, data in conn.execute(query):
+            out[eid] = Batch.from_bytes(bytes(data))
+    return out
+
+
+def _read_rows(
+    conn: Connection, project_id: str, after_seq: int
+) -> list[tuple[int, Event | Batch]]:
+    """``(seq, event or batch)`` of the project's rows after ``after_seq``, oldest first."""
+    c = _events.c
+    query = (
+        sa.select(c.seq, c.event_id, c.kind, c.payload)
+        .where(c.project_id == project_id, c.seq > after_seq)
+        .order_by(c.seq)
+    )
+    rows = conn.execute(query).all()
+    batches = _batches(conn, project_id, [r.event_id for r in rows if r.kind == BATCH_KIND])
+    return [
+        (seq, batches[eid] if kind == BATCH_KIND else Event.from_dict(json.loads(payload)))
+        for seq, eid, kind, payload in rows
+    ]
+
+
+def _expand(rows: list[tuple[int, Event | Batch]]) -> list[tuple[int, Event]]:
+    """Rows with each compact batch replaced by the events it stands for."""
+    if not any(isinstance(e, Batch) for _, e in rows):
+        return rows
+    out: list[tuple[int, Event]] = []
+    for seq, e in rows:
+        if isinstance(e, Batch):
+            out.extend((seq, m) for m in e.events())
+        else:
+            out.append((seq, e))
+    return out
 
 
 def _event_row(project_id: str, event: Event) -> dict:

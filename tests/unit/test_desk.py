@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from matching.demo import tutorial_cars, tutorial_owners
 from matching.desk import Ledger, ReviewDesk
-from matching.project import build_project
-from matching.review import make_event, replay
+from matching.project import Project, build_project
+from matching.review import Batch, make_event, replay
 from matching.spec import Field, Spec
 from matching.store import DatabaseGone, DecisionLog
 
@@ -432,3 +432,117 @@ def test_any_interleaving_never_overwrites_silently_and_undo_restores(ops):
         if e.kind in ("accept", "reject"):
             current = replay(events[:i]).decisions.get(e.left_id)
             assert e.replaces == (None if current is None else current.event_id)
+
+
+# -- compact batches: one row for a whole bulk decision --------------------------------
+
+
+@given(_events, st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["accept", "reject"]))))
+@settings(max_examples=150, deadline=None)
+def test_ledger_folds_compact_batches_exactly_like_replay_of_their_events(raw, batches):
+    events = []
+    for i, (kind, left, rights, who, _batch, target) in enumerate(raw):
+        if kind == "undo":
+            tid = events[target % len(events)].event_id if events else "none"
+            events.append(make_event("undo", event_id=f"e{i}", reviewer=who, target=tid))
+        else:
+            events.append(
+                make_event(
+                    kind,
+                    event_id=f"e{i}",
+                    reviewer=who,
+                    left_id=left,
+                    right_ids=sorted(rights) if kind in ("accept", "unmatch") else [],
+                )
+            )
+    # Compact batches slipped in anywhere, each deciding every record, then maybe undone.
+    items: list = list(events)
+    for n, (at, kind) in enumerate(batches):
+        batch = Batch.of(
+            f"b{n}", kind, batch=f"bulk{n}", reviewer="lee", time=float(n),
+            left_ids=LEFTS, right_ids=["a", "b", "c"], offsets=[0, 1, 2, 3],
+            cand_right=["a", "b", "c"], cand_score=[0.9, 0.8, 0.7],
+        )  # fmt: skip
+        items.insert(min(at, len(items)), batch)
+        if at % 3 == 0:
+            undo = make_event("undo", event_id=f"u{n}", reviewer="lee", target=f"b{n}/2")
+            items.insert(min(at + 2, len(items)), undo)
+    ledger = Ledger(LEFTS, {k: i for i, k in enumerate(LEFTS)})
+    expanded = []
+    for item in items:
+        ledger.apply(item)
+        expanded.extend(item.events() if isinstance(item, Batch) else [item])
+    state = replay(expanded)
+    assert {k: (d.status, d.right_ids, d.event_id) for k, d in state.decisions.items()} == {
+        k: (d.status, d.right_ids, d.event_id) for k, d in ledger.decisions.items()
+    }
+    assert set(state.skipped) == ledger.skipped
+    owners: dict[str, set[str]] = {}
+    for k, d in state.decisions.items():
+        for r in d.right_ids:
+            owners.setdefault(r, set()).add(k)
+    assert owners == {r: set(lefts) for r, lefts in ledger.right_owners.items()}
+    assert ledger.counts()["decided"] == len(state.decisions) == (~ledger.undecided).sum()
+    assert ledger.counts()["open"] == ledger.waiting.sum()
+    for who in ("ann", "bob", "lee"):
+        expected = next((e.event_id for e in reversed(state.active) if e.reviewer == who), None)
+        assert ledger.undo_target(who) == expected
+
+
+def synthetic_project(records: int, picked: int) -> Project:
+    """``records`` left records with one candidate each; the first ``picked`` score 0.95."""
+    ids = [f"L{i}" for i in range(records)]
+    rids = [f"R{i}" for i in range(records)]
+    names = [f"name {i}" for i in range(records)]
+    score = [0.95 if i < picked else 0.6 for i in range(records)]
+    return Project(
+        project_id="big",
+        name="big",
+        left=pd.DataFrame({"id": ids, "name": names}),
+        right=pd.DataFrame({"id": rids, "name": names}),
+        spec=Spec((Field("name"),), left_id="id", right_id="id"),
+        keep=0.5,
+        select=0.8,
+        top_k=1,
+        candidates=pd.DataFrame(
+            {"left_id": ids, "right_id": rids, "score": score, "score_name": score}
+        ),
+        queue=ids,
+        left_pos={k: i for i, k in enumerate(ids)},
+        right_pos={k: i for i, k in enumerate(rids)},
+        slices={k: (i, i + 1) for i, k in enumerate(ids)},
+    )
+
+
+def test_a_big_batch_is_one_row_another_worker_catches_up_and_undo_loses_nothing(tmp_path):
+    url = f"sqlite:///{tmp_path / 'big.db'}"
+    project = synthetic_project(50_000, 45_000)
+    lead = open_desk(url, project=project)
+    other = open_desk(url, project=project)  # another worker, its ledger read before the batch
+    other.ledger()
+    ann = other.next_view("ann")  # ann holds L0: the batch leaves it to her
+    assert ann["left_id"] == "L0"
+    done = lead.apply_bulk("lee", "accept", threshold=0.9, batch="big-1", role="lead")
+    assert done.ok and done.written == 44_999
+    assert lead.apply_bulk("lee", "accept", threshold=0.9, batch="big-1", role="lead").written == 0
+    assert lead.log.projects()[0]["events"] == 1  # one row for the whole batch
+    # Ann decides her record in the other worker, which first reads the batch.
+    step = other.decide("ann", ann, "accept", ["R0"])
+    assert step.ok and step.view["left_id"] == "L45000"
+    expected = {f"L{i}": ("accepted", (f"R{i}",)) for i in range(45_000)}
+    for desk in (lead, other, open_desk(url, project=project)):
+        got = {k: (d.status, d.right_ids) for k, d in desk.refresh().decisions.items()}
+        assert got == expected
+    state = lead.log.state(project.project_id)
+    assert {k: (d.status, d.right_ids) for k, d in state.decisions.items()} == expected
+    assert state.decisions["L7"].automatic and state.decisions["L7"].scores == {"R7": 0.95}
+    # The other worker undoes the batch; ann's decision stays, nothing else does.
+    undone = other.undo("lee", role="lead")
+    assert undone.ok, undone.message
+    for desk in (lead, other, open_desk(url, project=project)):
+        ledger = desk.refresh()
+        assert {k: d.reviewer for k, d in ledger.decisions.items()} == {"L0": "ann"}
+        assert ledger.counts() == {"decided": 1, "skipped": 0, "open": 49_999}
+        assert ledger.right_owners == {"R0": {"L0": None}}
+    assert set(lead.log.state(project.project_id).decisions) == {"L0"}
+    assert lead.undo("lee", role="lead").message.startswith("There is nothing of yours to undo")
