@@ -54,13 +54,15 @@ def update_statistics(services: Services, project_id, tab, seen) -> tuple:
     project = services.project(project_id)
     if project is None or tab != "statistics":
         return (no_update,) * _OUTPUTS
-    state = services.log.state(project.project_id)
-    drawn = {"project_id": project_id, "version": state.version}
+    desk = services.desk(project)
+    drawn = {"project_id": project_id, "version": desk.refresh().last_seq}
     if seen == drawn:
         return (no_update,) * _OUTPUTS
+    state = desk.decisions()  # the decisions in force, as columns the desk keeps
     done = progress(state, len(project.queue))
-    times = [d.time for d in state.decisions.values()]
-    over = progress_over_time(state, freq=time_step(max(times) - min(times) if times else 0))
+    times = state.frame["time"]
+    span = float(times.max() - times.min()) if len(times) else 0.0
+    over = progress_over_time(state, freq=time_step(span))
     reviewers = per_reviewer(state).to_dict("records")
     who, role = services.actor(None)
     if not allowed(role, "statistics_all"):  # a reviewer sees their own row only
@@ -76,7 +78,7 @@ def update_statistics(services: Services, project_id, tab, seen) -> tuple:
             [
                 reviewer_table(reviewers),
                 reasons_table(reasons_breakdown(state).to_dict("records")),
-                agreement_table(services.desk(project).agreement()),
+                agreement_table(desk.agreement()),
             ]
         ),
         scores_figure(

@@ -3,8 +3,9 @@
 A slider move costs a few binary searches on the project's
 :class:`~matching.tuning.ScoreIndex` (built once, kept by the services) and a
 figure. Work that passes over the pairs together with the decisions (the
-status histogram, the estimates) is cached per ``ReviewState.version`` in the
-services' cache, and its small result reaches the slider callback through the
+status histogram, the estimates) reads the review desk's columns, is cached per
+version of the decision log (the desk's ``last_seq``) in the services' cache,
+and its small result reaches the slider callback through the
 ``TUNING_STATUS`` store, so a slider move reads no decisions at all.
 """
 
@@ -27,7 +28,6 @@ from components.tuning import (
     tuning_figure,
 )
 from matching.project import Project
-from matching.review import ReviewState
 from matching.roles import PermissionDenied, require
 from matching.safety import threshold_problem
 from matching.tuning import (
@@ -70,12 +70,13 @@ def load_thresholds(services: Services, project_id) -> tuple:
     return th["keep"], th["select"], max(th["select"], 0.9), 0.1, th["keep"]
 
 
-def _status_bins(services: Services, project: Project, state: ReviewState) -> dict:
-    key = f"tuning-status:{project.project_id}:{state.version}"
+def _status_bins(services: Services, project: Project, version: int) -> dict:
+    key = f"tuning-status:{project.project_id}:{version}"
     hit = services.cache.get(key)
     if hit is None:
         bins = len(services.score_index(project).counts_by_bin)
-        frame = histogram_by_status(project.candidates, state, bins=bins)
+        pairs = services.desk(project).pair_status()
+        frame = histogram_by_status(project.candidates, pairs, bins=bins)
         hit = {k: frame[k].tolist() for k in ("accepted", "rejected", "undecided")}
         services.cache.set(key, hit)
     return hit
@@ -90,16 +91,13 @@ def refresh_status(services: Services, project_id, tab, seen) -> dict:
     project = services.project(project_id)
     if project is None or tab != "tuning":
         return no_update
-    state = services.log.state(project.project_id)
-    if seen and (seen.get("project_id"), seen.get("version")) == (project_id, state.version):
+    ledger = services.desk(project).refresh()
+    version = ledger.last_seq
+    if seen and (seen.get("project_id"), seen.get("version")) == (project_id, version):
         return no_update
-    bars = _status_bins(services, project, state) if state.decisions else None
-    return {
-        "project_id": project_id,
-        "version": state.version,
-        "decided": len(state.decisions),
-        "bars": bars,
-    }
+    decided = ledger.counts()["decided"]
+    bars = _status_bins(services, project, version) if decided else None
+    return {"project_id": project_id, "version": version, "decided": decided, "bars": bars}
 
 
 def update_tuning_view(services: Services, project_id, thresholds: dict, status) -> tuple:
@@ -122,10 +120,11 @@ def _estimate(services: Services, project: Project, version: int, cut: float) ->
     key = f"tuning-reviewed:{project.project_id}:{version}"
     hit = services.cache.get(key)
     if hit is None:
-        state = services.log.state(project.project_id)
-        scores, accepted = reviewed_pairs(project.candidates, state)
+        desk = services.desk(project)
+        now = desk.refresh().last_seq
+        scores, accepted = reviewed_pairs(project.candidates, desk.pair_status())
         hit = {"scores": scores, "accepted": accepted}
-        services.cache.set(f"tuning-reviewed:{project.project_id}:{state.version}", hit)
+        services.cache.set(f"tuning-reviewed:{project.project_id}:{now}", hit)
     return estimate_from_reviewed(hit["scores"], hit["accepted"], keep=cut, select=cut)
 
 
@@ -133,7 +132,7 @@ def _bands(services: Services, project: Project, version: int) -> dict:
     key = f"tuning-bands:{project.project_id}:{version}"
     hit = services.cache.get(key)
     if hit is None:
-        frame = acceptance_by_band(project.candidates, services.log.state(project.project_id))
+        frame = acceptance_by_band(project.candidates, services.desk(project).pair_status())
         hit = {c: frame[c].tolist() for c in frame.columns}
         hit["acceptance_rate"] = [None if r != r else r for r in hit["acceptance_rate"]]
         services.cache.set(key, hit)

@@ -43,8 +43,9 @@ from matching.audit import audit_sample_size, audited_errors, draw_sample
 from matching.project import Project, record_view
 from matching.review import Batch, Event, event_id, make_event
 from matching.roles import PermissionDenied, require
+from matching.statistics import Decisions
 from matching.store import DecisionLog, ProjectTransaction
-from matching.tuning import bulk_batch, pattern_events
+from matching.tuning import PairStatus, bulk_batch, pattern_events
 
 __all__ = [
     "ReviewDesk",
@@ -117,6 +118,7 @@ class _Act(NamedTuple):
     edits: Mapping[str, Mapping[str, str]] | None = None
     exception: bool = False
     sample: tuple[str, ...] = ()
+    reason: str | None = None
 
     @classmethod
     def of(cls, e: Event) -> _Act:
@@ -133,6 +135,7 @@ class _Act(NamedTuple):
             e.edits or None,
             e.exception,
             e.sample,
+            e.reason,
         )
 
 
@@ -147,6 +150,7 @@ class Standing(NamedTuple):
     automatic: bool
     edits: Mapping[str, Mapping[str, str]] | None = None
     exception: bool = False
+    reason: str | None = None
 
 
 class Ledger:
@@ -156,12 +160,37 @@ class Ledger:
     checks this on random histories), but keeps per-record lists and boolean
     arrays over the queue, so applying an event and finding the next open
     record never pass over the whole log or queue in Python.
+
+    It also keeps the decisions in force as columns over the queue (``status``,
+    ``automatic``, ``decided_at``, ``decided_by`` and, given ``right_pos``,
+    ``accepted_right``), so statistics over a million decisions are array
+    operations (see :meth:`columns`).
     """
 
-    def __init__(self, queue: Sequence[str], left_pos: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        queue: Sequence[str],
+        left_pos: Mapping[str, int],
+        right_pos: Mapping[str, int] | None = None,
+    ) -> None:
         n = len(queue)
         self.queue = queue
         self.left_pos = left_pos
+        self.right_pos = right_pos or {}
+        #: Per queue position: 0 undecided, 1 accepted, 2 rejected.
+        self.status = np.zeros(n, dtype=np.int8)
+        self.automatic = np.zeros(n, dtype=bool)
+        self.decided_at = np.zeros(n, dtype=np.float64)
+        #: Per queue position: the decider's index in ``reviewers`` (-1 undecided).
+        self.decided_by = np.full(n, -1, dtype=np.int32)
+        self.reviewers: list[str] = []
+        self._reviewer_code: dict[str, int] = {}
+        #: Per queue position: the row in the right table of the one accepted right
+        #: record; -1 when none, or when the decision accepts several (then in ``multi``).
+        self.accepted_right = np.full(n, -1, dtype=np.int64)
+        self.multi: dict[int, tuple[int, ...]] = {}
+        #: Per queue position: the reason given with the decision in force, if any.
+        self.reasons: dict[int, str] = {}
         self.last_seq = 0
         self.undecided = np.ones(n, dtype=bool)
         self.waiting = np.ones(n, dtype=bool)  # undecided and not skipped
@@ -255,15 +284,28 @@ class Ledger:
             if collecting:
                 gc.enable()
         self.skipped.difference_update(fresh)
-        self._mark(fresh, undecided=False)
+        pos, keep = self._mark(fresh, undecided=False)
+        self.status[pos] = 1 if accept else 2
+        self.automatic[pos] = True
+        self.decided_at[pos] = when
+        self.decided_by[pos] = self._code(who)
+        if accept:
+            get = self.right_pos.get
+            rights = np.fromiter((get(d.right_ids[0], -1) for d in standing), np.int64)
+            self.accepted_right[pos] = rights[keep]
+            for p in pos[rights[keep] < 0].tolist():
+                self.multi[p] = (-1,)
         for left in folds:
             self._fold(left)
 
-    def _mark(self, lefts: list[str], *, undecided: bool) -> None:
-        """Set the records (none skipped) decided or undecided in the queue's arrays."""
+    def _mark(self, lefts: list[str], *, undecided: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Set the records (none skipped, none with a reason or several rights) decided
+        or undecided in the queue's arrays; returns their positions and which of
+        ``lefts`` are in the queue."""
         get = self.left_pos.get
         pos = np.fromiter((get(x, -1) for x in lefts), np.int64, len(lefts))
-        pos = pos[pos >= 0]
+        keep = pos >= 0
+        pos = pos[keep]
         flip = int((self.undecided[pos] != undecided).sum())
         wait = int((self.waiting[pos] != undecided).sum())
         sign = 1 if undecided else -1
@@ -271,6 +313,14 @@ class Ledger:
         self._waiting_count += sign * wait
         self.undecided[pos] = undecided
         self.waiting[pos] = undecided
+        if undecided:
+            self.status[pos] = 0
+            self.accepted_right[pos] = -1
+            self.decided_by[pos] = -1
+            for p in pos.tolist() if self.multi or self.reasons else ():
+                self.multi.pop(p, None)
+                self.reasons.pop(p, None)
+        return pos, keep
 
     def _undo(self, act: _Act) -> None:
         hit = self.active.get(act.target) if act.target else None
@@ -325,6 +375,7 @@ class Ledger:
                     a.automatic,
                     a.edits,
                     a.exception,
+                    a.reason,
                 )
                 skipped = False
             elif a.kind == "skip":
@@ -360,6 +411,33 @@ class Ledger:
             self._waiting_count += int(waiting) - int(self.waiting[pos])
             self.undecided[pos] = undecided
             self.waiting[pos] = waiting
+            self._columns_at(pos, decision)
+
+    def _code(self, reviewer: str) -> int:
+        code = self._reviewer_code.get(reviewer)
+        if code is None:
+            code = self._reviewer_code[reviewer] = len(self.reviewers)
+            self.reviewers.append(reviewer)
+        return code
+
+    def _columns_at(self, pos: int, decision: Standing | None) -> None:
+        self.multi.pop(pos, None)
+        self.reasons.pop(pos, None)
+        if decision is None:
+            self.status[pos] = 0
+            self.accepted_right[pos] = -1
+            self.decided_by[pos] = -1
+            return
+        self.status[pos] = 1 if decision.status == "accepted" else 2
+        self.automatic[pos] = decision.automatic
+        self.decided_at[pos] = decision.time
+        self.decided_by[pos] = self._code(decision.reviewer)
+        rights = [self.right_pos.get(r, -1) for r in decision.right_ids]
+        self.accepted_right[pos] = rights[0] if len(rights) == 1 else -1
+        if len(rights) > 1 or (rights and rights[0] < 0):
+            self.multi[pos] = tuple(rights)
+        if decision.reason:
+            self.reasons[pos] = decision.reason
 
     # -- questions -----------------------------------------------------------
 
@@ -545,6 +623,7 @@ class ReviewDesk:
         self._lock = threading.RLock()
         self._ledger: Ledger | None = None
         self._memo: dict[str, tuple[int, object]] = {}
+        self._pair_codes: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def project_id(self) -> str:
@@ -553,7 +632,7 @@ class ReviewDesk:
     # -- the ledger ----------------------------------------------------------
 
     def _fresh_ledger(self) -> Ledger:
-        ledger = Ledger(self.project.queue, self.project.left_pos)
+        ledger = Ledger(self.project.queue, self.project.left_pos, self.project.right_pos)
         for seq, *facts in self.log.event_facts(self.project_id):
             ledger.apply(facts[0] if len(facts) == 1 else _Act(*facts))
             ledger.last_seq = seq
@@ -602,6 +681,66 @@ class ReviewDesk:
             value = build(ledger)
             self._memo[name] = (ledger.last_seq, value)
             return value
+
+    def _codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate row: its left record's queue position and its right record's row."""
+        if self._pair_codes is None:
+            c = self.project.candidates
+            lefts = pd.Index(self.project.queue).get_indexer(c["left_id"].astype(str))
+            rights = pd.Series(self.project.right_pos, dtype=np.int64)
+            found = rights.index.get_indexer(c["right_id"].astype(str))
+            rows = np.where(found >= 0, rights.to_numpy()[np.maximum(found, 0)], -1)
+            self._pair_codes = (lefts.astype(np.int64), rows.astype(np.int64))
+        return self._pair_codes
+
+    def pair_status(self) -> PairStatus:
+        """Each candidate pair's review status now, from the ledger's columns (kept
+        until the log changes); what :mod:`matching.tuning`'s counts take."""
+        return self.memo("pair-status", self._pair_status)
+
+    def _pair_status(self, ledger: Ledger) -> PairStatus:
+        lefts, rights = self._codes()
+        known = lefts >= 0
+        at = np.maximum(lefts, 0)
+        status = np.where(known, ledger.status[at], 0).astype(np.int8)
+        hit = (status == 1) & (rights >= 0) & (rights == ledger.accepted_right[at])
+        for pos, chosen in ledger.multi.items():
+            a, b = self.project.slices.get(self.project.queue[pos], (0, 0))
+            hit[a:b] |= np.isin(rights[a:b], [r for r in chosen if r >= 0])
+        status[(status == 1) & ~hit] = 2
+        return PairStatus(status, known & ledger.automatic[at] & (status > 0))
+
+    def decisions(self) -> Decisions:
+        """The decisions in force as columns (kept until the log changes), for
+        :mod:`matching.statistics`. Scores are the candidates' scores."""
+        return self.memo("decisions", self._decisions)
+
+    def _decisions(self, ledger: Ledger) -> Decisions:
+        pos = np.flatnonzero(ledger.status > 0)
+        accepted = ledger.status[pos] == 1
+        pairs = accepted.astype(np.int64)
+        reasons = [None] * len(pos)
+        where = {}
+        if ledger.multi or ledger.reasons:
+            where = {int(p): i for i, p in enumerate(pos.tolist())}
+        for p, chosen in ledger.multi.items():
+            pairs[where[p]] = len(chosen)
+        for p, text in ledger.reasons.items():
+            reasons[where[p]] = text
+        names = np.asarray([*ledger.reviewers, ""], dtype=object)
+        frame = pd.DataFrame(
+            {
+                "status": np.where(accepted, "accepted", "rejected").astype(object),
+                "pairs": pairs,
+                "reviewer": names[ledger.decided_by[pos]],
+                "time": ledger.decided_at[pos],
+                "automatic": ledger.automatic[pos],
+                "reason": pd.Series(reasons, dtype=object),
+            }
+        )
+        status = self.memo("pair-status", self._pair_status).status
+        scores = self.project.candidates["score"].to_numpy(np.float64)
+        return Decisions(frame, scores[status == 1], scores[status == 2], len(ledger.skipped))
 
     def still_showing(self, reviewer: str, view: Mapping | None) -> bool:
         """True when ``view`` is still what ``reviewer`` should see: its record is

@@ -1,14 +1,16 @@
 """Managers' statistics over a review: progress, throughput, reviewers and scores.
 
-Everything here is a pure function of a :class:`~matching.review.ReviewState`
-(the decisions in force, after undos), so the figures agree with what
-reviewers see. Times are the decisions' epoch seconds; frames carry UTC
-timestamps for charts.
+Everything here is a pure function of the decisions in force (after undos):
+a :class:`~matching.review.ReviewState`, or the same decisions as columns
+(:class:`Decisions`, which the review desk keeps up to date for a million
+records), so the figures agree with what reviewers see. Times are the
+decisions' epoch seconds; frames carry UTC timestamps for charts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -17,6 +19,7 @@ from matching.review import Decision, Event, ReviewState, replay
 from matching.tuning import bin_edges
 
 __all__ = [
+    "Decisions",
     "reasons_breakdown",
     "progress",
     "progress_over_time",
@@ -33,7 +36,50 @@ def _pair_scores(d: Decision) -> tuple[list[float], list[float]]:
     return accepted, rejected
 
 
-def progress(state: ReviewState, queue_length: int) -> dict[str, int | float | None]:
+@dataclass(frozen=True, eq=False)
+class Decisions:
+    """The decisions in force as columns: what every statistic here reads.
+
+    ``frame`` has one row per decision: ``status`` ("accepted" or "rejected"),
+    ``pairs`` (how many right records it accepts), ``reviewer``, ``time``
+    (epoch seconds), ``automatic`` and ``reason`` (None when none).
+    ``accepted_scores`` holds the scores of accepted pairs, ``rejected_scores``
+    those of the other pairs the decisions recorded a score for (every pair of
+    a "no match"); ``skipped`` counts skipped records.
+    """
+
+    frame: pd.DataFrame
+    accepted_scores: np.ndarray
+    rejected_scores: np.ndarray
+    skipped: int
+
+    @classmethod
+    def of(cls, state: ReviewState | Decisions) -> Decisions:
+        """The columns of a :class:`~matching.review.ReviewState` (itself when given one)."""
+        if isinstance(state, Decisions):
+            return state
+        rows = list(state.decisions.values())
+        accepted: list[float] = []
+        rejected: list[float] = []
+        for d in rows:
+            a, r = _pair_scores(d)
+            accepted += a
+            rejected += r
+        frame = pd.DataFrame(
+            {
+                "status": pd.Series([d.status for d in rows], dtype=object),
+                "pairs": np.array([len(d.right_ids) for d in rows], dtype=np.int64),
+                "reviewer": pd.Series([d.reviewer for d in rows], dtype=object),
+                "time": np.array([d.time for d in rows], dtype=np.float64),
+                "automatic": np.array([d.automatic for d in rows], dtype=bool),
+                "reason": pd.Series([d.reason for d in rows], dtype=object),
+            }
+        )
+        scores = np.array(accepted, np.float64), np.array(rejected, np.float64)
+        return cls(frame, *scores, len(state.skipped))
+
+
+def progress(state: ReviewState | Decisions, queue_length: int) -> dict[str, int | float | None]:
     """Where the review stands.
 
     Parameters
@@ -61,31 +107,34 @@ def progress(state: ReviewState, queue_length: int) -> dict[str, int | float | N
     >>> p["records_decided"], p["records_remaining"], p["pairs_rejected"], p["records_skipped"]
     (1, 3, 1, 1)
     """
-    decisions = list(state.decisions.values())
-    decided = len(decisions)
-    accepted = [d for d in decisions if d.status == "accepted"]
-    automatic = sum(d.automatic for d in decisions)
+    d = Decisions.of(state)
+    frame = d.frame
+    decided = len(frame)
+    accepted = (frame["status"] == "accepted").to_numpy(bool)
+    automatic = int(frame["automatic"].sum())
     return {
         "records_total": int(queue_length),
         "records_decided": decided,
         "records_remaining": max(int(queue_length) - decided, 0),
         "fraction_decided": min(decided / queue_length, 1.0) if queue_length else None,
-        "records_accepted": len(accepted),
-        "records_rejected": decided - len(accepted),
-        "records_skipped": len(state.skipped),
-        "pairs_accepted": sum(len(d.right_ids) for d in accepted),
-        "pairs_rejected": sum(len(_pair_scores(d)[1]) for d in decisions),
+        "records_accepted": int(accepted.sum()),
+        "records_rejected": decided - int(accepted.sum()),
+        "records_skipped": int(d.skipped),
+        "pairs_accepted": int(frame["pairs"].to_numpy()[accepted].sum()),
+        "pairs_rejected": len(d.rejected_scores),
         "automatic": automatic,
         "manual": decided - automatic,
     }
 
 
-def progress_over_time(source: ReviewState | Iterable[Event], *, freq: str = "1h") -> pd.DataFrame:
+def progress_over_time(
+    source: ReviewState | Decisions | Iterable[Event], *, freq: str = "1h"
+) -> pd.DataFrame:
     """Cumulative standing decisions over time, for a line chart.
 
     Parameters
     ----------
-    source : ReviewState or iterable of Event
+    source : ReviewState, Decisions or iterable of Event
         A state, or an event log that is replayed first: undone decisions do
         not count.
     freq : str
@@ -100,17 +149,18 @@ def progress_over_time(source: ReviewState | Iterable[Event], *, freq: str = "1h
         with zeros; the last row counts every decision. Empty (with those
         columns) when there is no decision.
     """
-    state = source if isinstance(source, ReviewState) else replay(source)
+    if not isinstance(source, (ReviewState, Decisions)):
+        source = replay(source)
+    frame = Decisions.of(source).frame
     columns = ["time", "decided", "automatic", "manual"]
-    decisions = list(state.decisions.values())
-    if not decisions:
+    if not len(frame):
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns}).assign(
             time=pd.Series(dtype="datetime64[ns, UTC]")
         )
     step = pd.tseries.frequencies.to_offset(freq)
-    seconds = np.array([d.time for d in decisions], dtype=float)
+    seconds = frame["time"].to_numpy(float)
     when = pd.to_datetime(seconds, unit="s", utc=True).as_unit("ns").floor(freq)
-    automatic = np.array([d.automatic for d in decisions], dtype=bool)
+    automatic = frame["automatic"].to_numpy(bool)
     periods = pd.date_range(when.min(), when.max(), freq=freq)
     per_period = pd.DataFrame({"period": when, "automatic": automatic, "manual": ~automatic})
     sums = per_period.groupby("period").sum().reindex(periods, fill_value=0).astype(np.int64)
@@ -126,12 +176,13 @@ def progress_over_time(source: ReviewState | Iterable[Event], *, freq: str = "1h
     ).astype({"decided": np.int64, "automatic": np.int64, "manual": np.int64})
 
 
-def _manual_times(state: ReviewState) -> np.ndarray:
-    return np.sort(np.array([d.time for d in state.decisions.values() if not d.automatic], float))
+def _manual_times(state: ReviewState | Decisions) -> np.ndarray:
+    frame = Decisions.of(state).frame
+    return np.sort(frame["time"].to_numpy(float)[~frame["automatic"].to_numpy(bool)])
 
 
 def eta(
-    state: ReviewState,
+    state: ReviewState | Decisions,
     remaining: int,
     *,
     window: float = 3600.0,
@@ -172,7 +223,7 @@ def eta(
     return float(remaining * interval)
 
 
-def per_reviewer(state: ReviewState, *, idle: float = 900.0) -> pd.DataFrame:
+def per_reviewer(state: ReviewState | Decisions, *, idle: float = 900.0) -> pd.DataFrame:
     """Manual decisions, accept rate and pace of each reviewer.
 
     Automatic decisions are left out. Pace counts only working time: the
@@ -188,13 +239,11 @@ def per_reviewer(state: ReviewState, *, idle: float = 900.0) -> pd.DataFrame:
         working interval).
     """
     rows = []
-    by_reviewer: dict[str, list[Decision]] = {}
-    for d in state.decisions.values():
-        if not d.automatic:
-            by_reviewer.setdefault(d.reviewer, []).append(d)
-    for reviewer, decisions in by_reviewer.items():
-        accepted = sum(d.status == "accepted" for d in decisions)
-        gaps = np.diff(np.sort([d.time for d in decisions]))
+    frame = Decisions.of(state).frame
+    manual = frame[~frame["automatic"].to_numpy(bool)]
+    for reviewer, decisions in manual.groupby("reviewer", sort=False):
+        accepted = int((decisions["status"] == "accepted").sum())
+        gaps = np.diff(np.sort(decisions["time"].to_numpy(float)))
         working = gaps[gaps <= idle]
         total = float(working.sum())
         rows.append(
@@ -217,7 +266,7 @@ def per_reviewer(state: ReviewState, *, idle: float = 900.0) -> pd.DataFrame:
     )
 
 
-def score_distribution(state: ReviewState, *, bins: int = 20) -> pd.DataFrame:
+def score_distribution(state: ReviewState | Decisions, *, bins: int = 20) -> pd.DataFrame:
     """Scores of accepted pairs against rejected ones, binned on :func:`bin_edges`.
 
     Scores come from the decisions (``Decision.scores``): an accepted pair is
@@ -232,12 +281,8 @@ def score_distribution(state: ReviewState, *, bins: int = 20) -> pd.DataFrame:
         rejected`` (int64).
     """
     edges = bin_edges(bins)
-    accepted: list[float] = []
-    rejected: list[float] = []
-    for d in state.decisions.values():
-        a, r = _pair_scores(d)
-        accepted += a
-        rejected += r
+    d = Decisions.of(state)
+    accepted, rejected = d.accepted_scores, d.rejected_scores
     return pd.DataFrame(
         {
             "bin_start": edges[:-1],
@@ -248,7 +293,7 @@ def score_distribution(state: ReviewState, *, bins: int = 20) -> pd.DataFrame:
     )
 
 
-def reasons_breakdown(state: ReviewState) -> pd.DataFrame:
+def reasons_breakdown(state: ReviewState | Decisions) -> pd.DataFrame:
     """Decisions in force per reason given, split by accepted and rejected.
 
     A reason is the text before " — " in a decision's ``reason`` (what follows
@@ -270,12 +315,14 @@ def reasons_breakdown(state: ReviewState) -> pd.DataFrame:
     [{'reason': 'same family', 'accepted': 1, 'rejected': 1, 'comments': 1}]
     """
     counts: dict[str, list[int]] = {}
-    for d in state.decisions.values():
-        if not d.reason:
+    frame = Decisions.of(state).frame
+    given = frame[frame["reason"].notna().to_numpy(bool)]
+    for text, status in zip(given["reason"].tolist(), given["status"].tolist()):
+        if not text:
             continue
-        reason, _, comment = d.reason.partition(" — ")
+        reason, _, comment = text.partition(" — ")
         row = counts.setdefault(reason, [0, 0, 0])
-        row[0 if d.status == "accepted" else 1] += 1
+        row[0 if status == "accepted" else 1] += 1
         row[2] += bool(comment)
     rows = [
         {"reason": k, "accepted": v[0], "rejected": v[1], "comments": v[2]}

@@ -118,7 +118,7 @@ class DatabaseGone(SQLAlchemyError):
 
 
 # The fields of an event's JSON payload that the review rules read.
-_FACTS = ("right_ids", "target", "edits", "exception", "sample")
+_FACTS = ("right_ids", "target", "edits", "exception", "sample", "reason")
 
 # SQLite allows 32766 bound parameters; stay far below it on every backend.
 _CHUNK = 500
@@ -498,7 +498,7 @@ class DecisionLog:
         """What review rules read of each event, without its scores and thresholds.
 
         Yields ``(seq, event_id, kind, left_id, right_ids, reviewer, time,
-        automatic, batch, target, edits, exception, sample)`` oldest first
+        automatic, batch, target, edits, exception, sample, reason)`` oldest first
         (``edits`` None when the event has none), and ``(seq, batch)`` for a
         compact :class:`~matching.review.Batch`. The database picks these fields
         out of the stored JSON, so reading a million events does not parse a
@@ -517,14 +517,14 @@ class DecisionLog:
                     yield seq, e
                     continue
                 facts = (e.event_id, e.kind, e.left_id, e.right_ids, e.reviewer, e.time)
-                extra = (e.edits or None, e.exception, e.sample)
+                extra = (e.edits or None, e.exception, e.sample, e.reason)
                 yield (seq, *facts, e.automatic, e.batch, e.target, *extra)
             return
         c = _events.c
-        rights, target, edits, exception, sample = picked
+        rights, target, edits, exception, sample, reason = picked
         query = (
             sa.select(c.seq, c.event_id, c.kind, c.left_id, rights, c.reviewer, c.time)
-            .add_columns(c.automatic, c.batch, target, edits, exception, sample)
+            .add_columns(c.automatic, c.batch, target, edits, exception, sample, reason)
             .where(c.project_id == project_id, c.seq > after_seq)
             .order_by(c.seq)
         )
@@ -536,13 +536,13 @@ class DecisionLog:
             if kind == BATCH_KIND:
                 yield seq, batches[eid]
                 continue
-            changed, exc, drawn = more
+            changed, exc, drawn, why = more
             rights_list = tuple(loads(right_ids)) if right_ids else ()
             cells = loads(changed) if changed and changed != "{}" else None
             kept = exc in (1, True, "true", "1")
             picks = tuple(loads(drawn)) if drawn and drawn != "[]" else ()
             facts = (eid, kind, left, rights_list, who, when, bool(auto), batch, tgt)
-            yield (seq, *facts, cells, kept, picks)
+            yield (seq, *facts, cells, kept, picks, why)
 
     def last_seq(self, project_id: str) -> int:
         """The sequence number of the project's latest event (0 when it has none)."""

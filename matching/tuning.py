@@ -33,6 +33,7 @@ __all__ = [
     "auto_accept_events",
     "auto_reject_events",
     "bulk_batch",
+    "PairStatus",
     "pattern_events",
     "pattern_mask",
     "PATTERN_OPS",
@@ -267,14 +268,31 @@ class ScoreIndex:
         }
 
 
+@dataclass(frozen=True, eq=False)
+class PairStatus:
+    """Each candidate row's review status, worked out already (the review desk keeps
+    what it takes as columns): ``status`` 0 undecided, 1 accepted, 2 rejected, as
+    :func:`histogram_by_status` defines them, and ``automatic`` where the record's
+    decision is automatic. Functions here that take a state take this too."""
+
+    status: np.ndarray
+    automatic: np.ndarray
+
+
 def _pair_status(
-    candidates: pd.DataFrame, state: ReviewState, *, include_automatic: bool = True
+    candidates: pd.DataFrame, state: ReviewState | PairStatus, *, include_automatic: bool = True
 ) -> np.ndarray:
     """Per candidate row: undecided, accepted or rejected (see :func:`histogram_by_status`).
 
     Only the rows of decided records are looked at one by one, so the cost
     beyond one pass over the left ids grows with the decisions, not the pairs.
     """
+    if isinstance(state, PairStatus):
+        if len(state.status) != len(candidates):
+            raise ValueError("the pair status is for other candidates")
+        if include_automatic:
+            return state.status
+        return np.where(state.automatic, np.int8(_UNDECIDED), state.status).astype(np.int8)
     _require(candidates, ("left_id", "right_id"))
     decisions = {
         d.left_id: d for d in state.decisions.values() if include_automatic or not d.automatic
@@ -294,7 +312,7 @@ def _pair_status(
 
 
 def histogram_by_status(
-    candidates: pd.DataFrame, state: ReviewState, *, bins: int = 100
+    candidates: pd.DataFrame, state: ReviewState | PairStatus, *, bins: int = 100
 ) -> pd.DataFrame:
     """Candidate pairs per score bin, split by review status.
 
@@ -588,7 +606,7 @@ def pattern_events(
 
 def acceptance_by_band(
     candidates: pd.DataFrame,
-    state: ReviewState,
+    state: ReviewState | PairStatus,
     *,
     bands: int = 10,
     include_automatic: bool = False,
@@ -661,7 +679,7 @@ def estimate_precision_recall(
 
 
 def reviewed_pairs(
-    candidates: pd.DataFrame, state: ReviewState, *, include_automatic: bool = False
+    candidates: pd.DataFrame, state: ReviewState | PairStatus, *, include_automatic: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """The scores of the reviewed pairs (those of decided records) and which were accepted.
 

@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,15 @@ from matching.desk import Ledger, ReviewDesk
 from matching.project import Project, build_project
 from matching.review import Batch, make_event, replay
 from matching.spec import Field, Spec
+from matching.statistics import (
+    per_reviewer,
+    progress,
+    progress_over_time,
+    reasons_breakdown,
+    score_distribution,
+)
 from matching.store import DatabaseGone, DecisionLog
+from matching.tuning import histogram_by_status, reviewed_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = os.environ.get("MATCHDESK_TEST_POSTGRES_URL")
@@ -432,6 +441,43 @@ def test_any_interleaving_never_overwrites_silently_and_undo_restores(ops):
         if e.kind in ("accept", "reject"):
             current = replay(events[:i]).decisions.get(e.left_id)
             assert e.replaces == (None if current is None else current.event_id)
+    assert_columns_agree(desk, replay(events))
+
+
+def assert_columns_agree(desk, state):
+    """The desk's columns give every statistic and tuning count the state gives."""
+    n, cands = len(desk.project.queue), desk.project.candidates
+    columns = desk.decisions()
+    assert progress(columns, n) == progress(state, n)
+    pd.testing.assert_frame_equal(per_reviewer(columns), per_reviewer(state))
+    pd.testing.assert_frame_equal(score_distribution(columns), score_distribution(state))
+    pd.testing.assert_frame_equal(reasons_breakdown(columns), reasons_breakdown(state))
+    pd.testing.assert_frame_equal(progress_over_time(columns), progress_over_time(state))
+    pairs = desk.pair_status()
+    pd.testing.assert_frame_equal(
+        histogram_by_status(cands, pairs), histogram_by_status(cands, state)
+    )
+    for auto in (False, True):
+        got, want = (
+            reviewed_pairs(cands, pairs, include_automatic=auto),
+            reviewed_pairs(cands, state, include_automatic=auto),
+        )
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_statistics_from_the_desks_columns_match_the_replayed_log(url):
+    desk = open_desk(url)
+    pid = PROJECT.project_id
+    two = desk.next_view("ann")
+    rights = desk.project.candidate_rows(two["left_id"])["right_id"].tolist()
+    assert desk.decide("ann", two, "accept", rights[:2], reason="same family — twins").ok
+    bob = desk.next_view("bob")
+    assert desk.decide("bob", bob, "reject", reason="data error").ok
+    assert desk.decide("bob", desk.next_view("bob"), "skip").ok
+    assert desk.apply_bulk("lee", "accept", threshold=0.3, role="lead").written
+    assert_columns_agree(desk, desk.log.state(pid))
+    assert desk.undo("lee", role="lead").ok
+    assert_columns_agree(open_desk(url), desk.log.state(pid))
 
 
 # -- compact batches: one row for a whole bulk decision --------------------------------
