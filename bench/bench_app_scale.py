@@ -27,10 +27,12 @@ Run: ``python bench/bench_app_scale.py [--records 1000000] [--keys 100] [--worke
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -132,11 +134,12 @@ def prepare(folder: Path, records: int) -> dict:
     from matching.demo import generate_tables
 
     t = time.perf_counter()
-    tables = generate_tables(records, seed=1)
-    tables.owners.to_parquet(folder / "owners.parquet", index=False)
-    tables.cars.to_parquet(folder / "cars.parquet", index=False)
+    if not (folder / "cars.parquet").exists():  # a kept --folder is used again
+        tables = generate_tables(records, seed=1)
+        tables.owners.to_parquet(folder / "owners.parquet", index=False)
+        tables.cars.to_parquet(folder / "cars.parquet", index=False)
+        del tables
     generated = time.perf_counter() - t
-    del tables
     t = time.perf_counter()
     config, _ = config_from_args(app_args(folder, records))
     app = create_app(config)
@@ -187,20 +190,36 @@ def memory_mb(pids: list[int]) -> tuple[float, float | None]:
 
 
 class Memory(threading.Thread):
-    """Samples the workers' summed RSS and PSS every second; keeps the largest."""
+    """Samples the workers' summed RSS and PSS every second; keeps the largest.
 
-    def __init__(self, master: int) -> None:
+    On a shared machine a server that outgrows ``limit_mb`` is stopped (its
+    master and workers killed) before it starves everything else.
+    """
+
+    def __init__(self, master: int, limit_mb: float) -> None:
         super().__init__(daemon=True)
         self.master = master
+        self.limit_mb = limit_mb
         self.peak_rss = 0.0
         self.peak_pss = 0.0
+        self.per_worker: list[float] = []
+        self.exceeded = False
         self.stop = threading.Event()
 
     def run(self) -> None:
         while not self.stop.wait(1.0):
-            rss, pss = memory_mb(workers_of(self.master))
+            pids = workers_of(self.master)
+            rss, pss = memory_mb(pids)
+            if rss > self.peak_rss:
+                self.per_worker = [memory_mb([p])[0] for p in pids]
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_pss = max(self.peak_pss, pss or 0.0)
+            if rss > self.limit_mb:
+                self.exceeded = True
+                for pid in [self.master, *pids]:
+                    with contextlib.suppress(OSError):
+                        os.kill(pid, signal.SIGKILL)
+                return
 
 
 def start_gunicorn(folder: Path, records: int, port: int, workers: int) -> subprocess.Popen:
@@ -547,7 +566,8 @@ def report(r: dict, prep: dict, args, boot_s: float, load: str) -> str:
          ms(r["export_ms"]) + ok(r["export_ms"], 30000), "≤ 30,000 ms"),
         (f"memory of the {args.workers} workers, peak (sum)",
          f"RSS {r['peak_rss_mb']:,.0f} MB{ok(r['peak_rss_mb'], 3072)}, PSS "
-         f"{r['peak_pss_mb']:,.0f} MB", "RSS ≤ 3,072 MB"),
+         f"{r['peak_pss_mb']:,.0f} MB; per worker "
+         + ", ".join(f"{x:,.0f}" for x in r.get("per_worker_mb", [])) + " MB", "RSS ≤ 3,072 MB"),
     ]  # fmt: skip
     lines = [
         f"{prep['left']:,} owners x {prep['right']:,} cars, {prep['candidates']:,} candidate "
@@ -571,6 +591,12 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--folder", help="keep the files here (default: a temporary folder)")
+    parser.add_argument(
+        "--max-rss-gb",
+        type=float,
+        default=12.0,
+        help="stop the server when its workers' RSS passes this (default 12 GB)",
+    )
     parser.add_argument("--prepare", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.prepare:
@@ -595,13 +621,23 @@ def main(argv=None) -> int:
     prep = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(prep), flush=True)
     proc = start_gunicorn(folder, args.records, args.port, args.workers)
+    memory = Memory(proc.pid, args.max_rss_gb * 1024)
+    memory.start()
     driver = None
     try:
-        boot_s = wait_ready(proc, args.port, args.workers, folder)
-        memory = Memory(proc.pid)
-        memory.start()
-        driver = browser(downloads)
-        r = measure(Page(driver), args, folder, downloads, memory)
+        try:
+            boot_s = wait_ready(proc, args.port, args.workers, folder)
+            driver = browser(downloads)
+            r = measure(Page(driver), args, folder, downloads, memory)
+        except Exception:
+            if not memory.exceeded:
+                raise
+            workers = ", ".join(f"{x:,.0f}" for x in memory.per_worker)
+            print(
+                f"stopped: the {args.workers} workers' RSS passed {args.max_rss_gb} GB "
+                f"({memory.peak_rss:,.0f} MB; per worker {workers} MB; target 3,072 MB in all)"
+            )
+            return 1
         rss, pss = memory_mb(workers_of(proc.pid))
         r["peak_rss_mb"], r["peak_pss_mb"] = (
             max(r["peak_rss_mb"], rss),

@@ -37,6 +37,8 @@ from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from matching.agreement import cohen_kappa
 from matching.audit import audit_sample_size, audited_errors, draw_sample
@@ -162,21 +164,15 @@ class Ledger:
     record never pass over the whole log or queue in Python.
 
     It also keeps the decisions in force as columns over the queue (``status``,
-    ``automatic``, ``decided_at``, ``decided_by`` and, given ``right_pos``,
-    ``accepted_right``), so statistics over a million decisions are array
-    operations (see :meth:`columns`).
+    ``automatic``, ``decided_at``, ``decided_by``, ``accepted_right``), so
+    statistics over a million decisions are array operations (see
+    :meth:`ReviewDesk.decisions`).
     """
 
-    def __init__(
-        self,
-        queue: Sequence[str],
-        left_pos: Mapping[str, int],
-        right_pos: Mapping[str, int] | None = None,
-    ) -> None:
+    def __init__(self, queue: Sequence[str], left_pos: Mapping[str, int]) -> None:
         n = len(queue)
         self.queue = queue
         self.left_pos = left_pos
-        self.right_pos = right_pos or {}
         #: Per queue position: 0 undecided, 1 accepted, 2 rejected.
         self.status = np.zeros(n, dtype=np.int8)
         self.automatic = np.zeros(n, dtype=bool)
@@ -185,10 +181,10 @@ class Ledger:
         self.decided_by = np.full(n, -1, dtype=np.int32)
         self.reviewers: list[str] = []
         self._reviewer_code: dict[str, int] = {}
-        #: Per queue position: the row in the right table of the one accepted right
-        #: record; -1 when none, or when the decision accepts several (then in ``multi``).
-        self.accepted_right = np.full(n, -1, dtype=np.int64)
-        self.multi: dict[int, tuple[int, ...]] = {}
+        #: Per queue position: the id of the one accepted right record; None when
+        #: none, or when the decision accepts several (then they are in ``multi``).
+        self.accepted_right = np.full(n, None, dtype=object)
+        self.multi: dict[int, tuple[str, ...]] = {}
         #: Per queue position: the reason given with the decision in force, if any.
         self.reasons: dict[int, str] = {}
         self.last_seq = 0
@@ -290,11 +286,9 @@ class Ledger:
         self.decided_at[pos] = when
         self.decided_by[pos] = self._code(who)
         if accept:
-            get = self.right_pos.get
-            rights = np.fromiter((get(d.right_ids[0], -1) for d in standing), np.int64)
+            rights = np.empty(len(standing), dtype=object)
+            rights[:] = [d.right_ids[0] for d in standing]
             self.accepted_right[pos] = rights[keep]
-            for p in pos[rights[keep] < 0].tolist():
-                self.multi[p] = (-1,)
         for left in folds:
             self._fold(left)
 
@@ -315,7 +309,7 @@ class Ledger:
         self.waiting[pos] = undecided
         if undecided:
             self.status[pos] = 0
-            self.accepted_right[pos] = -1
+            self.accepted_right[pos] = None
             self.decided_by[pos] = -1
             for p in pos.tolist() if self.multi or self.reasons else ():
                 self.multi.pop(p, None)
@@ -425,16 +419,16 @@ class Ledger:
         self.reasons.pop(pos, None)
         if decision is None:
             self.status[pos] = 0
-            self.accepted_right[pos] = -1
+            self.accepted_right[pos] = None
             self.decided_by[pos] = -1
             return
         self.status[pos] = 1 if decision.status == "accepted" else 2
         self.automatic[pos] = decision.automatic
         self.decided_at[pos] = decision.time
         self.decided_by[pos] = self._code(decision.reviewer)
-        rights = [self.right_pos.get(r, -1) for r in decision.right_ids]
-        self.accepted_right[pos] = rights[0] if len(rights) == 1 else -1
-        if len(rights) > 1 or (rights and rights[0] < 0):
+        rights = decision.right_ids
+        self.accepted_right[pos] = rights[0] if len(rights) == 1 else None
+        if len(rights) > 1:
             self.multi[pos] = tuple(rights)
         if decision.reason:
             self.reasons[pos] = decision.reason
@@ -623,7 +617,7 @@ class ReviewDesk:
         self._lock = threading.RLock()
         self._ledger: Ledger | None = None
         self._memo: dict[str, tuple[int, object]] = {}
-        self._pair_codes: tuple[np.ndarray, np.ndarray] | None = None
+        self._pair_codes: tuple[np.ndarray, pa.Array] | None = None
 
     @property
     def project_id(self) -> str:
@@ -632,7 +626,7 @@ class ReviewDesk:
     # -- the ledger ----------------------------------------------------------
 
     def _fresh_ledger(self) -> Ledger:
-        ledger = Ledger(self.project.queue, self.project.left_pos, self.project.right_pos)
+        ledger = Ledger(self.project.queue, self.project.left_pos)
         for seq, *facts in self.log.event_facts(self.project_id):
             ledger.apply(facts[0] if len(facts) == 1 else _Act(*facts))
             ledger.last_seq = seq
@@ -682,15 +676,17 @@ class ReviewDesk:
             self._memo[name] = (ledger.last_seq, value)
             return value
 
-    def _codes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per candidate row: its left record's queue position and its right record's row."""
+    def _codes(self) -> tuple[np.ndarray, pa.Array]:
+        """Per candidate row: its left record's queue position, and its right id."""
         if self._pair_codes is None:
             c = self.project.candidates
-            lefts = pd.Index(self.project.queue).get_indexer(c["left_id"].astype(str))
-            rights = pd.Series(self.project.right_pos, dtype=np.int64)
-            found = rights.index.get_indexer(c["right_id"].astype(str))
-            rows = np.where(found >= 0, rights.to_numpy()[np.maximum(found, 0)], -1)
-            self._pair_codes = (lefts.astype(np.int64), rows.astype(np.int64))
+            lefts = pd.Index(np.asarray(self.project.queue, dtype=object)).get_indexer(
+                c["left_id"].astype(str)
+            )
+            rights = pa.array(c["right_id"].astype(str), from_pandas=True)
+            if isinstance(rights, pa.ChunkedArray):
+                rights = rights.combine_chunks()
+            self._pair_codes = (lefts.astype(np.int64), rights)
         return self._pair_codes
 
     def pair_status(self) -> PairStatus:
@@ -703,10 +699,12 @@ class ReviewDesk:
         known = lefts >= 0
         at = np.maximum(lefts, 0)
         status = np.where(known, ledger.status[at], 0).astype(np.int8)
-        hit = (status == 1) & (rights >= 0) & (rights == ledger.accepted_right[at])
-        for pos, chosen in ledger.multi.items():
+        chosen = pa.array(ledger.accepted_right, pa.string(), from_pandas=True).take(at)
+        hit = pc.fill_null(pc.equal(rights, chosen), False).to_numpy(zero_copy_only=False)
+        hit &= status == 1
+        for pos, several in ledger.multi.items():
             a, b = self.project.slices.get(self.project.queue[pos], (0, 0))
-            hit[a:b] |= np.isin(rights[a:b], [r for r in chosen if r >= 0])
+            hit[a:b] |= np.isin(np.asarray(rights[a:b].to_pylist(), dtype=object), several)
         status[(status == 1) & ~hit] = 2
         return PairStatus(status, known & ledger.automatic[at] & (status > 0))
 
