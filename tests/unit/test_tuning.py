@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from matching.tuning import (
     auto_accept_events,
     auto_reject_events,
     bin_edges,
+    bulk_batch,
     estimate_precision_recall,
     histogram_by_status,
 )
@@ -328,6 +330,27 @@ def test_auto_accept_count_names_the_events_when_nothing_is_decided(data):
     assert len(accept) == ix.auto_accept_count(t, margin)
     assert len(reject) == ix.auto_reject_count(t)
     assert not {e.event_id for e in accept} & {e.event_id for e in reject}
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_compact_batch_stands_for_the_same_events_as_the_event_list(data):
+    c = data.draw(candidate_frames())
+    t = data.draw(thresholds(c))
+    margin = data.draw(st.sampled_from([0.0, 0.05, 0.3]))
+    kind = data.draw(st.sampled_from(["accept", "reject"]))
+    lefts = sorted({str(x) for x in c["left_id"]})
+    decided = data.draw(st.lists(st.sampled_from(lefts), unique=True)) if lefts else []
+    state = replay([Event(f"d{i}", "reject", left) for i, left in enumerate(decided)])
+    common = {"reviewer": "a", "batch": "b", "now": 5.0}
+    if kind == "accept":
+        events = auto_accept_events(c, state, threshold=t, margin=margin, **common)
+    else:
+        events = auto_reject_events(c, state, threshold=t, **common)
+    batch = bulk_batch(c, decided, kind=kind, threshold=t, margin=margin, event_id="x", **common)
+    got = [replace(e, event_id="") for e in batch.events()]
+    assert got == [replace(e, event_id="") for e in events]
+    assert [e.event_id for e in batch.events()] == [f"x/{e.left_id}" for e in events]
 
 
 def test_bulk_events_need_a_batch():
