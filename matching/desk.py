@@ -296,8 +296,7 @@ class Ledger:
         """Set the records (none skipped, none with a reason or several rights) decided
         or undecided in the queue's arrays; returns their positions and which of
         ``lefts`` are in the queue."""
-        get = self.left_pos.get
-        pos = np.fromiter((get(x, -1) for x in lefts), np.int64, len(lefts))
+        pos = _positions(self.left_pos, lefts)
         keep = pos >= 0
         pos = pos[keep]
         flip = int((self.undecided[pos] != undecided).sum())
@@ -535,6 +534,17 @@ class Ledger:
         }
 
 
+def _positions(index: Mapping[str, int], ids: Sequence[str] | pa.Array) -> np.ndarray:
+    """Positions of ``ids`` in ``index`` (-1 where unknown), all at once where it can."""
+    many = getattr(index, "positions", None)
+    if many is not None:
+        return np.asarray(many(ids), dtype=np.int64)
+    if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+        ids = ids.to_pylist()
+    get = index.get
+    return np.fromiter((get(x, -1) for x in ids), np.int64, len(ids))
+
+
 def _ago(when: float, now: float) -> str:
     seconds = max(0.0, now - when)
     if seconds < 90:
@@ -680,8 +690,8 @@ class ReviewDesk:
         """Per candidate row: its left record's queue position, and its right id."""
         if self._pair_codes is None:
             c = self.project.candidates
-            lefts = pd.Index(np.asarray(self.project.queue, dtype=object)).get_indexer(
-                c["left_id"].astype(str)
+            lefts = _positions(
+                self.project.left_pos, pa.array(c["left_id"].astype(str), from_pandas=True)
             )
             rights = pa.array(c["right_id"].astype(str), from_pandas=True)
             if isinstance(rights, pa.ChunkedArray):
@@ -1694,7 +1704,7 @@ class ReviewDesk:
         ledger = self.ledger()
         batch, clashing = self._without_conflicts(ledger, batch)
         pos = self.project.left_pos
-        rows = np.fromiter((pos[x] for x in batch.left_ids), np.int64, len(batch))
+        rows = _positions(pos, batch.left_ids)
 
         def work(tx: ProjectTransaction, ledger: Ledger):
             held = [pos[x] for x in tx.busy(reviewer, now) if x in pos]
