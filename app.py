@@ -33,6 +33,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import callbacks
 from callbacks.auth import loopback_host
 from callbacks.errors import show_error
+from callbacks.runs import manager_for
 from callbacks.services import AppConfig, Services
 from components.layout import main_layout
 from matching.__main__ import add_table_arguments, resolve_setup, save_setup_for
@@ -94,13 +95,16 @@ def people_demo_config(**overrides) -> AppConfig:
 def create_app(config: AppConfig | None = None) -> Dash:
     """Build the app: services, the first project, layout and callbacks."""
     config = config or demo_config()
+    runs = manager_for(config)  # where the Data panel's runs go: a process, or Celery
     app = Dash(
         __name__,
         title="matchdesk",
         assets_folder=str(HERE / "assets"),
         suppress_callback_exceptions=False,
         on_error=show_error,
+        background_callback_manager=runs,
     )
+    app.matchdesk_runs = runs
     services = Services(config, app.server)
     services.log.check()  # an unreadable database stops the start here, with its reason
     app.matchdesk = services
@@ -171,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
         "--dask",
         metavar="ADDRESS",
         help="score new projects on a Dask cluster: a scheduler address or local:N",
+    )
+    parser.add_argument(
+        "--celery-broker",
+        metavar="URL",
+        help="run the Data panel's scoring on Celery workers through this Redis URL "
+        "(start them with: MATCHDESK_ARGS='...same options...' celery -A app:celery_app "
+        "worker); default: a process of its own beside the server",
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8050)
@@ -269,6 +280,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
         "oidc_name": args.oidc_name,
         "oidc_new_role": args.oidc_new_role,
         "data_root": args.data_root,
+        "celery_broker": args.celery_broker,
     }
     tables_given = args.left or args.right or args.spec
     if args.demo and tables_given:
@@ -432,14 +444,23 @@ _server_lock = threading.Lock()
 
 
 def __getattr__(name: str):
-    """``app.server``: the WSGI app for ``gunicorn 'app:server'``, built on first use."""
-    if name != "server":
+    """``app.server``: the WSGI app for ``gunicorn 'app:server'``; ``app.celery_app``: the
+    Celery app for ``celery -A app:celery_app worker`` (with ``--celery-broker`` in
+    ``MATCHDESK_ARGS``). Both are built on first use from ``MATCHDESK_ARGS``."""
+    if name not in ("server", "celery_app"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     with _server_lock:
         if "server" not in globals():
             config, _ = config_from_args(shlex.split(os.environ.get("MATCHDESK_ARGS", "")))
-            globals()["server"] = create_app(config).server
-    return globals()["server"]
+            dash_app = create_app(config)
+            globals()["server"] = dash_app.server
+            manager = dash_app._background_manager
+            globals()["celery_app"] = (
+                getattr(manager, "handle", None) if config.celery_broker else None
+            )
+    if globals()[name] is None:
+        raise AttributeError("app.celery_app needs --celery-broker URL in MATCHDESK_ARGS")
+    return globals()[name]
 
 
 if __name__ == "__main__":

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from contextlib import ExitStack
 from pathlib import Path
 
 import pandas as pd
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
+from callbacks.runs import (
+    RunCancelled,
+    Ticket,
+    cancel_ticket,
+    discard_unrecorded,
+    reporter,
+    write_ticket,
+)
 from callbacks.services import Services, services_of
 from callbacks.uploads import chunked_uploads, uploader
 from components.data import learned_table, rule_count_table
 from components.ids import field_row, ids
 from matching.blocking import Blocking
-from matching.candidates import learn, plan
+from matching.candidates import StepProgress, learn, plan
 from matching.io import TableReadError, load_table, read_table
+from matching.project import project_id_for
 from matching.roles import PermissionDenied, require
 from matching.safety import check_shape, check_table_file, inside_folder
 from matching.spec import Block, Field, Spec, parse_block
@@ -35,7 +46,16 @@ __all__ = [
     "count_view",
     "learn_for",
     "PAIR_BUDGET",
+    "start_run",
+    "finish_run",
+    "run_project",
+    "cancelled_run",
 ]
+
+_log = logging.getLogger("matchdesk")
+
+#: What the page says of a run cancelled before it saved anything.
+CANCELLED = "Run cancelled: no project was made, and the open project is unchanged."
 
 SIDES = ("left", "right")
 
@@ -244,37 +264,134 @@ def _too_large(services: Services, inbox: dict) -> str:
 _OPEN_SIDES = {ids.DATA_ROOT_OPEN_LEFT: "left", ids.DATA_ROOT_OPEN_RIGHT: "right"}
 
 
-def run_project(services: Services, uploads, fields: tuple, keep, select) -> tuple:
-    """Score a new project from two uploads: project options, the new project, a message.
+def start_run(services: Services, uploads, fields: tuple, keep, select) -> str:
+    """Check a Run in the request and keep it on the server; returns its ticket id.
 
-    Everything is read again on the server: the tables by their upload ids,
-    the role of whoever asks. Returns ``(options, project_id, message, color,
-    open)``.
+    The role is that of the request's user; the uploads must be on the server
+    (only their ids are kept). Raises ``ValueError``, ``TypeError`` or
+    :class:`PermissionDenied` with a message for the page.
+    """
+    name, role = services.actor(None)
+    require(role, "create_project")
+    if not isinstance(uploads, dict) or not all(s in uploads for s in SIDES):
+        raise ValueError("upload both tables first")
+    spec = build_spec(*fields)
+    for label, value in (("keep", keep), ("pre-select", select)):
+        if not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:
+            raise ValueError(f"{label} must be a number between 0 and 1")
+    tokens = []
+    for side in SIDES:
+        info = uploads[side]
+        token = info.get("token") if isinstance(info, dict) else None
+        path = services.upload_path(token)
+        if path is None or not path.exists():
+            raise ValueError("that upload is not on the server; upload the table again")
+        tokens.append(token)
+    order = {
+        "actor": name,
+        "role": role,
+        "uploads": tokens,
+        "spec": spec.to_dict(),
+        "keep": float(keep),
+        "select": float(select),
+    }
+    return write_ticket(services, order)
+
+
+def _failed(problem: object) -> dict:
+    return {
+        "options": no_update,
+        "project": no_update,
+        "message": f"Could not run: {problem}",
+        "color": "danger",
+        "is_open": True,
+    }
+
+
+def finish_run(services: Services, ticket: object, progress: StepProgress | None = None) -> dict:
+    """Score the project of a Run's ticket; the outputs by name for the page.
+
+    Runs in the background process. Everything is read again on the server:
+    the order from the ticket, the role from the user store, the tables by
+    their upload ids. ``progress(step, done, total)`` hears ``"reading"``,
+    then the engine's steps (see :func:`matching.project.build_project`),
+    then ``"saving"``. A run that fails, or is cancelled before it saves,
+    leaves the project list, the open project and the data folder as they were.
     """
     try:
-        require(services.actor(None)[1], "create_project")
-        if not isinstance(uploads, dict) or not all(s in uploads for s in SIDES):
-            raise ValueError("upload both tables first")
-        spec = build_spec(*fields)
-        for label, value in (("keep", keep), ("pre-select", select)):
-            if not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:
-                raise ValueError(f"{label} must be a number between 0 and 1")
-        (left_info, left), (right_info, right) = (uploaded(services, uploads[s]) for s in SIDES)
-        project = services.open_project(
+        run = Ticket(services, ticket)
+    except ValueError as exc:
+        return _failed(exc)
+    folders: list[Path] = []
+    try:
+        project = _run(services, run, progress or (lambda *_: None), folders)
+    except RunCancelled:
+        outcome = {**_failed(""), "message": CANCELLED, "color": "warning"}
+    except (ValueError, TypeError, KeyError, TableReadError, OSError, PermissionDenied) as exc:
+        outcome = _failed(exc)
+    except MemoryError:
+        outcome = _failed("the server ran out of memory; add a blocking rule, or a narrower one")
+    except Exception as exc:  # a scorer's or the engine's own failure: say so in the page
+        _log.error("run failed", exc_info=exc)
+        outcome = _failed(f"the scoring failed ({type(exc).__name__}: {exc})")
+    else:
+        return {
+            "options": services.project_options(),
+            "project": project.project_id,
+            "message": _ready_text(services, project),
+            "color": "success",
+            "is_open": True,
+        }
+    finally:
+        run.close()
+    for folder in folders:
+        discard_unrecorded(services, folder)
+    return outcome
+
+
+def _run(services: Services, run: Ticket, report: StepProgress, folders: list[Path]):
+    """The project of a ticket, scored and recorded; ``folders`` gets the project
+    folder before anything is written to it."""
+    run.check_role()
+    order = run.order
+    report("reading", 0, 2)
+    left_info, left = uploaded(services, {"token": order["uploads"][0]})
+    report("reading", 1, 2)
+    right_info, right = uploaded(services, {"token": order["uploads"][1]})
+    report("reading", 2, 2)
+    spec = Spec.from_dict(order["spec"])
+    project_id = project_id_for(left, right, spec, keep=order["keep"], top_k=10)
+    folder = Path(services.config.data_dir) / project_id
+    created = not folder.exists()
+    if created:
+        folders.append(folder)
+    run.started(folder if created else None)
+    with ExitStack() as saving:
+        claimed = []
+
+        def step(name: str, done: int, total: int) -> None:
+            if name == "saving" and not claimed:
+                claimed.append(saving.enter_context(run.saving()))
+            report(name, done, total)
+
+        return services.open_project(
             left,
             right,
             spec,
             name=f"{left_info['name']} ↔ {right_info['name']}",
-            keep=float(keep),
-            select=float(select),
+            keep=order["keep"],
+            select=order["select"],
             sources={
                 "left": left_info["name"],
                 "right": right_info["name"],
-                "uploads": [left_info["token"], right_info["token"]],
+                "uploads": list(order["uploads"]),
             },
+            progress=step,
+            project_id=project_id,
         )
-    except (ValueError, TypeError, TableReadError, OSError, PermissionDenied) as exc:
-        return no_update, no_update, f"Could not run: {exc}", "danger", True
+
+
+def _ready_text(services: Services, project) -> str:
     text = (
         f"Ready: {len(project.candidates):,} candidate pairs for "
         f"{len(project.queue):,} records. Close this panel to review."
@@ -286,7 +403,34 @@ def run_project(services: Services, uploads, fields: tuple, keep, select) -> tup
             f" carried over, {carried['came_back']:,} changed records back in the queue,"
             f" {carried['new']:,} new records."
         )
-    return services.project_options(), project.project_id, text, "success", True
+    return text
+
+
+def run_project(services: Services, uploads, fields: tuple, keep, select, progress=None) -> tuple:
+    """A whole Run in this process (:func:`start_run` then :func:`finish_run`).
+
+    Returns ``(options, project_id, message, color, open)``.
+    """
+    try:
+        ticket = start_run(services, uploads, fields, keep, select)
+    except (ValueError, TypeError, PermissionDenied) as exc:
+        out = _failed(exc)
+    else:
+        out = finish_run(services, ticket, progress)
+    return out["options"], out["project"], out["message"], out["color"], out["is_open"]
+
+
+def cancelled_run(services: Services, ticket: object) -> dict:
+    """What the page says when Cancel is clicked: cancelled, or too late to cancel."""
+    if cancel_ticket(services, ticket):
+        text, color = CANCELLED, "warning"
+    else:
+        text, color = (
+            "The run had already begun saving, so it finishes: reload the page to find "
+            "the new project in the list.",
+            "info",
+        )
+    return {"message": text, "color": color, "is_open": True}
 
 
 def confirm_delete(services: Services, project_id) -> tuple:
@@ -395,32 +539,99 @@ def register(app) -> None:
         lefts, rights, scorers, weights, left_id, right_id, keep, select, *rest = form
         rules, learned, project_id = rest
         if ctx.triggered_id == ids.DELETE_CONFIRM:
-            return delete_project(services, project_id)
+            options, following, text, color, is_open = delete_project(services, project_id)
+            return {
+                "options": options,
+                "project": following,
+                "message": text,
+                "color": color,
+                "is_open": is_open,
+                "ticket": no_update,
+            }
         fields = (lefts, rights, scorers, weights, left_id, right_id, rules, learned)
-        return run_project(services, uploads, fields, keep, select)
+        try:
+            ticket = start_run(services, uploads, fields, keep, select)
+        except (ValueError, TypeError, PermissionDenied) as exc:
+            return {**_failed(exc), "ticket": no_update}
+        return {
+            "options": no_update,
+            "project": no_update,
+            "message": "",
+            "color": "info",
+            "is_open": False,
+            "ticket": ticket,
+        }
 
     app.callback(
-        Output(ids.PROJECT_SELECT, "options"),
-        Output(ids.PROJECT_SELECT, "value"),
-        Output(ids.DATA_MESSAGE, "children"),
-        Output(ids.DATA_MESSAGE, "color"),
-        Output(ids.DATA_MESSAGE, "is_open"),
-        Input(ids.RUN, "n_clicks"),
-        Input(ids.DELETE_CONFIRM, "submit_n_clicks"),
-        State(ids.UPLOAD_STORE, "data"),
-        State(field_row("left", ALL), "value"),
-        State(field_row("right", ALL), "value"),
-        State(field_row("scorer", ALL), "value"),
-        State(field_row("weight", ALL), "value"),
-        State(ids.LEFT_ID, "value"),
-        State(ids.RIGHT_ID, "value"),
-        State(ids.KEEP, "value"),
-        State(ids.SELECT, "value"),
-        State(ids.BLOCK_RULES, "value"),
-        State(ids.LEARNED_STORE, "data"),
-        State(ids.PROJECT_SELECT, "value"),
+        output={
+            "options": Output(ids.PROJECT_SELECT, "options"),
+            "project": Output(ids.PROJECT_SELECT, "value"),
+            "message": Output(ids.DATA_MESSAGE, "children"),
+            "color": Output(ids.DATA_MESSAGE, "color"),
+            "is_open": Output(ids.DATA_MESSAGE, "is_open"),
+            "ticket": Output(ids.RUN_TICKET, "data"),
+        },
+        inputs=[
+            Input(ids.RUN, "n_clicks"),
+            Input(ids.DELETE_CONFIRM, "submit_n_clicks"),
+            State(ids.UPLOAD_STORE, "data"),
+            State(field_row("left", ALL), "value"),
+            State(field_row("right", ALL), "value"),
+            State(field_row("scorer", ALL), "value"),
+            State(field_row("weight", ALL), "value"),
+            State(ids.LEFT_ID, "value"),
+            State(ids.RIGHT_ID, "value"),
+            State(ids.KEEP, "value"),
+            State(ids.SELECT, "value"),
+            State(ids.BLOCK_RULES, "value"),
+            State(ids.LEARNED_STORE, "data"),
+            State(ids.PROJECT_SELECT, "value"),
+        ],
         prevent_initial_call=True,
     )(projects_callback)
+
+    def run_in_background(set_progress, ticket):
+        services.after_fork()
+        return finish_run(services, ticket, reporter(set_progress))
+
+    app.callback(
+        output={
+            "options": Output(ids.PROJECT_SELECT, "options", allow_duplicate=True),
+            "project": Output(ids.PROJECT_SELECT, "value", allow_duplicate=True),
+            "message": Output(ids.DATA_MESSAGE, "children", allow_duplicate=True),
+            "color": Output(ids.DATA_MESSAGE, "color", allow_duplicate=True),
+            "is_open": Output(ids.DATA_MESSAGE, "is_open", allow_duplicate=True),
+        },
+        inputs={"ticket": Input(ids.RUN_TICKET, "data")},
+        background=True,
+        interval=500,
+        progress=[
+            Output(ids.RUN_PROGRESS, "value"),
+            Output(ids.RUN_PROGRESS, "label"),
+            Output(ids.RUN_STEP, "children"),
+        ],
+        progress_default=[0, "", "Starting…"],
+        running=[
+            (Output(ids.RUN, "disabled"), True, False),
+            (Output(ids.RUN_CANCEL, "disabled"), False, True),
+            (Output(ids.RUN_STATUS, "style"), {"display": "block"}, {"display": "none"}),
+        ],
+        cancel=[Input(ids.RUN_CANCEL, "n_clicks")],
+        prevent_initial_call=True,
+    )(run_in_background)
+
+    def say_cancelled(_n, ticket):
+        return cancelled_run(services, ticket)
+
+    app.callback(
+        output={
+            "message": Output(ids.DATA_MESSAGE, "children", allow_duplicate=True),
+            "color": Output(ids.DATA_MESSAGE, "color", allow_duplicate=True),
+            "is_open": Output(ids.DATA_MESSAGE, "is_open", allow_duplicate=True),
+        },
+        inputs=[Input(ids.RUN_CANCEL, "n_clicks"), State(ids.RUN_TICKET, "data")],
+        prevent_initial_call=True,
+    )(say_cancelled)
 
     def ask_delete(_n, project_id):
         return confirm_delete(services, project_id)

@@ -24,6 +24,7 @@ from flask_caching import Cache
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
+from matching.candidates import StepProgress
 from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
 from matching.project import (
     Project,
@@ -98,6 +99,9 @@ class AppConfig:
     oidc_name: str | None = None
     #: Role given to someone the provider vouches for who has no account; None refuses them.
     oidc_new_role: str | None = None
+    #: Run the Data panel's scoring on Celery workers through this broker (a Redis
+    #: URL); None runs it in a process of its own beside the server.
+    celery_broker: str | None = None
 
 
 class Services:
@@ -129,6 +133,13 @@ class Services:
         self._lru_lock = threading.Lock()
         #: How many times this process scored a project (tests check reopening does not).
         self.scorings = 0
+
+    def after_fork(self) -> None:
+        """In a process forked from the server's (a background run): connections and
+        locks of its own, leaving the server's pooled connections to the server."""
+        self.log.forget_connections()
+        self.users.forget_connections()
+        self._lru_lock = threading.Lock()
 
     # -- who is acting ----------------------------------------------------
 
@@ -189,6 +200,8 @@ class Services:
         keep: float,
         select: float,
         sources: dict | None = None,
+        progress: StepProgress | None = None,
+        project_id: str | None = None,
     ) -> Project:
         """Build (or reopen) the project of these inputs and record it in the log.
 
@@ -196,14 +209,27 @@ class Services:
         memory maps. The candidates are scored once (on the Dask cluster when
         one is configured) and kept beside the tables, so reopening the
         project, in this process or another, maps them instead of scoring again.
+        ``project_id`` is :func:`~matching.project.project_id_for` these inputs when
+        the caller has worked it out already. ``progress(step, done, total)`` hears
+        the scoring steps (see :func:`matching.project.build_project`), then
+        ``("saving", 0, 1)`` before the candidates are written and the project is
+        recorded; raising there leaves no candidates and no project in the log.
         """
-        project_id = project_id_for(left, right, spec, keep=keep, top_k=10)
+        project_id = project_id or project_id_for(left, right, spec, keep=keep, top_k=10)
         folder = Path(self.config.data_dir) / project_id
         if not has_tables(folder):
             save_tables(left, right, folder)
         left, right = load_tables(folder)
         project = self._scored(
-            left, right, spec, folder, name=name, keep=keep, select=select, project_id=project_id
+            left,
+            right,
+            spec,
+            folder,
+            name=name,
+            keep=keep,
+            select=select,
+            project_id=project_id,
+            progress=progress,
         )
         meta = {
             "spec": spec.to_dict(),
@@ -272,6 +298,7 @@ class Services:
         keep: float,
         select: float,
         project_id: str,
+        progress: StepProgress | None = None,
     ) -> Project:
         """The project of these inputs: its saved candidates mapped, or scored, saved and
         mapped (so the process that scores shares them like any other)."""
@@ -279,11 +306,22 @@ class Services:
         if saved is None:
             self.scorings += 1
             scored = build_project(
-                left, right, spec, name=name, keep=keep, select=select, dask=self.config.dask
+                left,
+                right,
+                spec,
+                name=name,
+                keep=keep,
+                select=select,
+                dask=self.config.dask,
+                progress=progress,
             )
+            if progress is not None:
+                progress("saving", 0, 1)
             save_candidates(scored.candidates, folder)
             del scored
             saved = load_candidates(folder)
+        elif progress is not None:
+            progress("saving", 0, 1)
         return index_project(
             left,
             right,

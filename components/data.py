@@ -18,6 +18,7 @@ __all__ = [
     "learned_table",
     "preview_grid",
     "proposed_badge",
+    "run_controls",
 ]
 
 #: Each kind of column as the preview names it.
@@ -303,6 +304,48 @@ def learned_table(learned: dict) -> dbc.Table:
     )
 
 
+def run_controls() -> html.Div:
+    """Run, and beside it while a run is under way its progress bar, Cancel and the
+    current step."""
+    return html.Div(
+        [
+            dbc.Button("Run", id=ids.RUN, color="primary", disabled=True),
+            html.Div(
+                [
+                    html.Div(
+                        [
+                            dbc.Progress(
+                                id=ids.RUN_PROGRESS,
+                                value=0,
+                                label="",
+                                striped=True,
+                                animated=True,
+                                className="flex-grow-1 me-2",
+                                style={"height": "1.5rem"},
+                            ),
+                            dbc.Button(
+                                "Cancel",
+                                id=ids.RUN_CANCEL,
+                                color="secondary",
+                                outline=True,
+                                size="sm",
+                                disabled=True,
+                            ),
+                        ],
+                        className="d-flex align-items-center",
+                    ),
+                    html.Div(id=ids.RUN_STEP, className="small text-muted"),
+                ],
+                id=ids.RUN_STATUS,
+                className="flex-grow-1 ms-2",
+                style={"display": "none"},
+            ),
+            dcc.Store(id=ids.RUN_TICKET),
+        ],
+        className="d-flex align-items-start",
+    )
+
+
 def data_panel(
     root_files: list[str] | None = None, max_upload_bytes: int = 512 * 1024 * 1024
 ) -> dbc.Offcanvas:
@@ -412,7 +455,7 @@ def data_panel(
             ),
             _setup_controls(),
             html.Div(id=ids.PAIR_COUNT, className="mb-2 fw-semibold"),
-            dbc.Button("Run", id=ids.RUN, color="primary", disabled=True),
+            run_controls(),
             dbc.Alert(id=ids.DATA_MESSAGE, is_open=False, className="mt-3"),
             dcc.Store(id=ids.UPLOAD_STORE, data={}),
             dcc.Store(id=ids.UPLOAD_INBOX),

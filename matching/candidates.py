@@ -24,6 +24,8 @@ from matching.weights import LearnedWeights, learn_weights
 
 __all__ = [
     "generate_candidates",
+    "score_in_steps",
+    "StepProgress",
     "iter_candidates",
     "plan",
     "run_plan",
@@ -53,6 +55,11 @@ _SAMPLE_STEP = 4
 _WHOLE_ELEMENTS = 24_000_000
 
 Progress = Callable[[int, int], None]
+
+#: ``progress(step, done, total)``: the step a run is at and how far it has got.
+#: :func:`score_in_steps` reports ``"blocking"`` (pairs found so far; ``total`` is 0
+#: until every pair is found) and ``"scoring"`` (pairs scored of the pairs to score).
+StepProgress = Callable[[str, int, int], None]
 
 
 #: A field is scored row by row rather than through its distinct values when at
@@ -740,6 +747,83 @@ def run_plan(
         yield job.run(start, stop, workers=workers)
         if progress:
             progress(stop, total)
+
+
+def _range_pairs(
+    job: _BlockedJob | _FullJob, ranges: list[tuple[int, int]], progress: StepProgress
+) -> list[int]:
+    """Pairs each range of a plan scores, reporting the ``"blocking"`` step as they are found.
+
+    One blocking rule knows its pairs per left row; a union of rules is counted
+    range by range (each pair once), which costs a pass over the pairs without
+    scoring them.
+    """
+    if isinstance(job, _FullJob):
+        sizes = [(stop - start) * len(job.right) for start, stop in ranges]
+        progress("blocking", sum(sizes), sum(sizes))
+        return sizes
+    progress("blocking", 0, 0)
+    if len(job.blocking.rules) == 1:
+        ends = np.r_[0, np.cumsum(job.blocking.per_left())]
+        sizes = [int(ends[stop] - ends[start]) for start, stop in ranges]
+    else:
+        sizes = []
+        for start, stop in ranges:
+            sizes.append(len(job.blocking.pairs(start, stop)[0]))
+            progress("blocking", sum(sizes), 0)
+    progress("blocking", sum(sizes), sum(sizes))
+    return sizes
+
+
+def score_in_steps(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    spec: Spec,
+    *,
+    keep: float = 0.5,
+    top_k: int | None = 10,
+    workers: int = -1,
+    chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
+    progress: StepProgress,
+) -> pd.DataFrame:
+    """:func:`generate_candidates`' result, telling ``progress`` how far the run has got.
+
+    ``progress(step, done, total)`` is called with ``("blocking", found, 0)`` while
+    the blocking rules' pairs are found, then ``("blocking", pairs, pairs)``
+    (without rules: every pair of the two tables), then ``("scoring", 0, pairs)``
+    and ``("scoring", scored, pairs)`` after each chunk, ending at ``scored ==
+    pairs``. Errors are raised as :func:`generate_candidates` raises them, before
+    any step for a bad spec or option.
+
+    Examples
+    --------
+    >>> from matching.spec import Field, Spec
+    >>> l = pd.DataFrame({"name": ["Smith", "Jones"]})
+    >>> r = pd.DataFrame({"name": ["smith", "Jonas", "Brown"]})
+    >>> steps = []
+    >>> spec = Spec(fields=(Field("name"),))
+    >>> found = score_in_steps(l, r, spec, progress=lambda *step: steps.append(step))
+    >>> steps
+    [('blocking', 6, 6), ('scoring', 0, 6), ('scoring', 6, 6)]
+    """
+    job, ranges = plan(left, right, spec, keep=keep, top_k=top_k, chunk_elements=chunk_elements)
+    sizes = _range_pairs(job, ranges, progress)
+    total = sum(sizes)
+    progress("scoring", 0, total)
+    if isinstance(job, _FullJob):
+        width = len(job.right)
+
+        def scored(rows: int, _rows_total: int) -> None:
+            progress("scoring", rows * width, total)
+
+    else:
+        through = dict(zip((stop for _, stop in ranges), itertools.accumulate(sizes)))
+
+        def scored(rows: int, _rows_total: int) -> None:
+            progress("scoring", int(through[rows]), total)
+
+    frames = list(run_plan(job, ranges, workers=workers, progress=scored))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def generate_candidates(

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from matching.candidates import generate_candidates
+from matching.candidates import StepProgress, generate_candidates, score_in_steps
 from matching.io import read_table
 from matching.scoring import normalize
 from matching.spec import Spec
@@ -368,17 +368,29 @@ def build_project(
     top_k: int | None = 10,
     workers: int = -1,
     dask: str | None = None,
+    progress: StepProgress | None = None,
 ) -> Project:
     """Score the candidates and index them for review; ``ValueError`` on a bad spec.
 
     ``dask`` (a scheduler address or ``local:N``) scores on a Dask cluster;
-    the candidates are the same, row for row.
+    the candidates are the same, row for row. ``progress(step, done, total)``
+    hears how far scoring has got, as :func:`matching.candidates.score_in_steps`
+    reports it; on Dask, the step ``"scoring records"`` counts left records
+    scored instead of pairs.
     """
     if dask:
         from matching.distributed import generate_candidates_dask
 
+        def records(done: int, total: int) -> None:
+            if progress is not None:
+                progress("scoring records", done, total)
+
         candidates = generate_candidates_dask(
-            left, right, spec, address=dask, keep=keep, top_k=top_k
+            left, right, spec, address=dask, keep=keep, top_k=top_k, progress=records
+        )
+    elif progress is not None:
+        candidates = score_in_steps(
+            left, right, spec, keep=keep, top_k=top_k, workers=workers, progress=progress
         )
     else:
         candidates = generate_candidates(left, right, spec, keep=keep, top_k=top_k, workers=workers)

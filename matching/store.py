@@ -219,6 +219,12 @@ class DecisionLog:
         """Close the pooled connections; the log reconnects if used again."""
         self._engine.dispose()
 
+    def forget_connections(self) -> None:
+        """After a fork, in the child: new connections from here on, leaving the
+        parent's pooled ones open for the parent (SQLAlchemy's multiprocessing advice)."""
+        self._engine.dispose(close=False)
+        self._lock = threading.Lock()
+
     # -- transactions ------------------------------------------------------
 
     def _setup(self) -> None:

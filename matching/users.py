@@ -210,6 +210,11 @@ class UserStore:
         """Close pooled connections (before a fork); they reopen when used again."""
         self._engine.dispose()
 
+    def forget_connections(self) -> None:
+        """After a fork, in the child: new connections from here on, leaving the
+        parent's pooled ones open for the parent (SQLAlchemy's multiprocessing advice)."""
+        self._engine.dispose(close=False)
+
     def _begin(self):
         if self._ready and self._file and not os.path.exists(self._file):
             # Connecting would make a new, empty file and hide that the database is gone.

@@ -1,0 +1,287 @@
+"""Runs of the Data panel in the background: where they run, their tickets, their progress.
+
+A Run is checked in the request (who asks, what to score) and written down as
+a *ticket*: a small JSON file under ``<data dir>/runs`` named by a random id,
+which is all the browser holds. The background process reads the ticket from
+there, never from the browser, checks the role again against the user store,
+and scores. Cancel and the start of saving race for the ticket by renaming it,
+so exactly one of them wins: a run cancelled before it saves writes nothing,
+and a run that has begun saving is let finish (the manager refuses to kill it)
+so that no project is left half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from dash import DiskcacheManager
+
+from callbacks.services import UPLOAD_ID, AppConfig, Services
+from matching.candidates import StepProgress
+from matching.roles import PermissionDenied, require
+
+__all__ = [
+    "RunManager",
+    "manager_for",
+    "runs_folder",
+    "write_ticket",
+    "Ticket",
+    "RunCancelled",
+    "cancel_ticket",
+    "discard_unrecorded",
+    "run_status",
+    "reporter",
+]
+
+
+class RunCancelled(Exception):
+    """The run's ticket was cancelled before the run began saving."""
+
+
+def runs_folder(config: AppConfig) -> Path:
+    """Where tickets and the default manager's cache live: ``<data dir>/runs``."""
+    return Path(config.data_dir) / "runs"
+
+
+def _saving_marker(folder: Path, job: object) -> Path:
+    return folder / f"saving-{job}"
+
+
+class RunManager(DiskcacheManager):
+    """Dash's :class:`~dash.DiskcacheManager`, which runs each job in a process of its
+    own, except that a job that has begun saving is not killed: it finishes."""
+
+    def __init__(self, folder: Path) -> None:
+        import diskcache
+
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        super().__init__(diskcache.Cache(str(self.folder / "cache")))
+
+    def terminate_job(self, job) -> None:
+        if job is not None and _saving_marker(self.folder, job).exists():
+            return
+        super().terminate_job(job)
+
+
+def manager_for(config: AppConfig):
+    """The background-callback manager of an app: Celery workers through
+    ``config.celery_broker`` (also the result backend), else a :class:`RunManager`
+    with its cache under the data folder."""
+    if config.celery_broker:
+        from celery import Celery
+        from dash import CeleryManager
+
+        celery = Celery("matchdesk", broker=config.celery_broker, backend=config.celery_broker)
+        return CeleryManager(celery)
+    return RunManager(runs_folder(config))
+
+
+def _ticket_path(config: AppConfig, ticket: object, suffix: str = ".json") -> Path | None:
+    if not isinstance(ticket, str) or not UPLOAD_ID.fullmatch(ticket):
+        return None
+    return runs_folder(config) / f"{ticket}{suffix}"
+
+
+def write_ticket(services: Services, order: dict, *, max_age: float = 86400.0) -> str:
+    """Keep a checked Run on the server; returns the id the browser holds for it.
+
+    Tickets left for ``max_age`` seconds (a page closed before its run
+    started) are swept first.
+    """
+    folder = runs_folder(services.config)
+    folder.mkdir(parents=True, exist_ok=True)
+    cutoff = time.time() - max_age
+    for old in folder.glob("*.json"):
+        with suppress(OSError):
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    ticket = secrets.token_hex(16)
+    partial = folder / f"{ticket}.partial"
+    partial.write_text(json.dumps(order), encoding="utf-8")
+    partial.replace(folder / f"{ticket}.json")
+    return ticket
+
+
+class Ticket:
+    """A Run's ticket, read by the process that runs it.
+
+    ``order`` is what the request checked and wrote. :meth:`check_role` asks
+    the user store again; :meth:`saving` is the point after which the run
+    cannot be cancelled.
+    """
+
+    def __init__(self, services: Services, ticket: object) -> None:
+        self.services = services
+        self.path = _ticket_path(services.config, ticket)
+        if self.path is None or not self.path.exists():
+            raise ValueError("that run is not on the server (already run or cancelled)")
+        self.order = json.loads(self.path.read_text(encoding="utf-8"))
+
+    def started(self, folder: Path | None) -> None:
+        """Note, beside the ticket, which process runs it and the project folder it
+        makes (None: the folder was there before), so that Cancel can remove that
+        folder once the process is gone."""
+        note = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "folder": str(folder) if folder else None,
+        }
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(note), encoding="utf-8")
+        partial.replace(self.path.with_suffix(".started"))
+
+    def check_role(self) -> None:
+        """Raise :class:`PermissionDenied` unless whoever asked may still create projects.
+
+        The role was checked in the request; with sign-in on, it is read again
+        from the user store, so a user removed or demoted meanwhile is refused.
+        """
+        name, role = self.order["actor"], self.order["role"]
+        require(role, "create_project")
+        if self.services.sign_in_required():
+            user = self.services.users.get(name)
+            if user is None:
+                raise PermissionDenied(f"{name} is no longer a user")
+            require(user.role, "create_project")
+
+    @contextmanager
+    def saving(self):
+        """Claim the ticket for saving; :class:`RunCancelled` when Cancel won.
+
+        While inside, the manager will not kill this process.
+        """
+        folder = self.path.parent
+        marker = _saving_marker(folder, os.getpid())
+        marker.touch()
+        try:
+            try:
+                self.path.replace(self.path.with_suffix(".saving"))
+            except FileNotFoundError:
+                raise RunCancelled("the run was cancelled") from None
+            yield
+        finally:
+            marker.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        """Remove the ticket, whatever state it is in."""
+        for suffix in (".json", ".saving", ".started"):
+            self.path.with_suffix(suffix).unlink(missing_ok=True)
+
+
+def discard_unrecorded(services: Services, folder: str | Path) -> bool:
+    """Remove a project folder under the data folder that no project in the log owns
+    (the tables a cancelled run wrote before scoring); True when it was removed."""
+    data = Path(services.config.data_dir).resolve()
+    folder = Path(folder).resolve()
+    if folder.parent != data or not folder.is_dir() or services.log.project(folder.name):
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    return True
+
+
+def _ended(pid: int, *, wait: float) -> bool:
+    import psutil
+
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def cancel_ticket(services: Services, ticket: object, *, wait: float = 5.0) -> bool:
+    """Cancel a Run's ticket; True when the run had not begun saving (so it records
+    nothing), False when it had (it finishes) or is over.
+
+    Once the run's process has ended (waiting up to ``wait`` seconds for the
+    manager to stop it), the tables it wrote before scoring are removed. A run in
+    another process that was not stopped finds its ticket cancelled when it is
+    about to save, and removes them itself.
+    """
+    path = _ticket_path(services.config, ticket)
+    if path is None:
+        return False
+    try:
+        path.replace(path.with_suffix(".cancelled"))
+    except FileNotFoundError:
+        return False
+    path.with_suffix(".cancelled").unlink(missing_ok=True)
+    started = path.with_suffix(".started")
+    try:
+        note = json.loads(started.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return True
+    here = note.get("host") == socket.gethostname()
+    pid = int(note.get("pid") or 0)
+    if note.get("folder") and here and pid != os.getpid() and _ended(pid, wait=wait):
+        discard_unrecorded(services, note["folder"])
+        started.unlink(missing_ok=True)
+    return True
+
+
+#: Each step's share of the progress bar, in percent.
+_SPANS = {
+    "reading": (0, 5),
+    "blocking": (5, 10),
+    "scoring": (10, 95),
+    "scoring records": (10, 95),
+    "saving": (95, 100),
+}
+
+
+def run_status(step: str, done: int, total: int) -> tuple[int, str, str]:
+    """The progress bar's value and label and the words for a step of a run.
+
+    >>> run_status("scoring", 500, 1000)
+    (52, '52%', 'Scoring: 500 of 1,000 pairs')
+    >>> run_status("blocking", 1200, 0)[2]
+    'Blocking: 1,200 pairs found so far'
+    """
+    low, high = _SPANS.get(step, (0, 100))
+    share = min(done / total, 1.0) if total > 0 else 0.0
+    value = round(low + (high - low) * share)
+    if step == "reading":
+        text = f"Reading the tables ({done} of {total})"
+    elif step == "blocking":
+        text = (
+            f"Blocking: {done:,} pairs found so far"
+            if total == 0
+            else f"Blocking: {total:,} pairs to score"
+        )
+    elif step == "scoring":
+        text = f"Scoring: {done:,} of {total:,} pairs"
+    elif step == "scoring records":
+        text = f"Scoring: {done:,} of {total:,} records"
+    elif step == "saving":
+        text = "Saving the project (it can no longer be cancelled)"
+    else:
+        text = step
+    return value, f"{value}%", text
+
+
+def reporter(set_progress: Callable[[tuple], None], *, every: float = 0.2) -> StepProgress:
+    """A ``progress(step, done, total)`` that sends :func:`run_status` to the page:
+    on every new step, at the end of a step, and otherwise at most every ``every`` s."""
+    last = {"step": None, "at": 0.0}
+
+    def progress(step: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if step == last["step"] and now - last["at"] < every and not (total and done >= total):
+            return
+        last.update(step=step, at=now)
+        set_progress(run_status(step, done, total))
+
+    return progress
