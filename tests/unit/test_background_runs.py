@@ -1,0 +1,326 @@
+"""Runs in steps: the engine's progress reports, run tickets, Cancel, failures, managers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from dash import CeleryManager, no_update
+
+import matching.candidates
+from app import config_from_args, create_app
+from callbacks.data import (
+    CANCELLED,
+    cancelled_run,
+    finish_run,
+    read_upload,
+    run_project,
+    start_run,
+)
+from callbacks.runs import RunManager, cancel_ticket, manager_for, reporter, run_status
+from matching.blocking import Blocking
+from matching.candidates import generate_candidates, score_in_steps
+from matching.project import build_project
+from matching.roles import PermissionDenied
+from matching.spec import Field, Spec, parse_block
+
+
+def _names(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    first = np.array(["ann", "bo", "cy", "dee", "eve", "fay", "gus", "hal"])
+    last = np.array(["lee", "chen", "diaz", "ray", "moss", "park"])
+    names = [f"{a} {b}" for a, b in zip(rng.choice(first, n), rng.choice(last, n))]
+    return pd.DataFrame(
+        {
+            "name": names,
+            "town": rng.choice(np.array(["york", "bath", "ely", "hull"]), n).tolist(),
+            "initial": [name[0] for name in names],
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    return _names(300, 1), _names(250, 2)
+
+
+def _steps(left, right, spec, **options):
+    steps = []
+    found = score_in_steps(left, right, spec, progress=lambda *s: steps.append(s), **options)
+    return found, steps
+
+
+def _check_scoring(steps, total):
+    scoring = [s for s in steps if s[0] == "scoring"]
+    assert scoring[0] == ("scoring", 0, total) and scoring[-1] == ("scoring", total, total)
+    done = [d for _, d, _ in scoring]
+    assert done == sorted(done) and all(t == total for *_, t in scoring)
+    return scoring
+
+
+def test_a_full_comparison_reports_every_pair_then_each_chunk_scored():
+    left = pd.DataFrame({"name": [f"name {i}" for i in range(300)]})
+    right = pd.DataFrame({"name": [f"Name {i}" for i in range(250)]})
+    spec = Spec(fields=(Field("name"),))
+    found, steps = _steps(left, right, spec, keep=0.3, chunk_elements=25_000)
+    pairs = len(left) * len(right)
+    assert steps[0] == ("blocking", pairs, pairs)
+    assert len(_check_scoring(steps, pairs)) >= 3  # several chunks, each reported
+    expected = generate_candidates(left, right, spec, keep=0.3, chunk_elements=25_000)
+    pd.testing.assert_frame_equal(found, expected)
+
+
+def test_one_blocking_rule_reports_its_pairs_and_scores_them_chunk_by_chunk(tables):
+    left, right = tables
+    rule = parse_block("exact:town")
+    spec = Spec(fields=(Field("name"),), block=(rule,))
+    found, steps = _steps(left, right, spec, keep=0.3, chunk_elements=2_000)
+    pairs = sum(c.added for c in Blocking(left, right, [rule]).count())
+    assert ("blocking", pairs, pairs) in steps
+    assert steps.index(("blocking", pairs, pairs)) < steps.index(("scoring", 0, pairs))
+    assert len(_check_scoring(steps, pairs)) > 3
+    expected = generate_candidates(left, right, spec, keep=0.3, chunk_elements=2_000)
+    pd.testing.assert_frame_equal(found, expected)
+
+
+def test_a_union_of_rules_counts_each_pair_once_as_it_finds_them(tables):
+    left, right = tables
+    rules = (parse_block("exact:town"), parse_block("exact:initial"))
+    spec = Spec(fields=(Field("name"),), block=rules)
+    found, steps = _steps(left, right, spec, keep=0.3, chunk_elements=2_000)
+    union = sum(c.added for c in Blocking(left, right, rules).count())
+    blocking = [s for s in steps if s[0] == "blocking"]
+    assert blocking[0] == ("blocking", 0, 0) and blocking[-1] == ("blocking", union, union)
+    so_far = [d for _, d, t in blocking if t == 0]
+    assert so_far == sorted(so_far) and len(so_far) > 2 and so_far[-1] == union
+    _check_scoring(steps, union)
+    expected = generate_candidates(left, right, spec, keep=0.3, chunk_elements=2_000)
+    pd.testing.assert_frame_equal(found, expected)
+
+
+def test_empty_tables_report_no_pairs_and_score_none():
+    empty = pd.DataFrame({"name": pd.Series([], dtype=str)})
+    found, steps = _steps(empty, _names(3, 0), Spec(fields=(Field("name"),)))
+    assert steps == [("blocking", 0, 0), ("scoring", 0, 0)]
+    assert found.empty
+
+
+def test_a_bad_spec_fails_before_any_step(tables):
+    left, right = tables
+    with pytest.raises(ValueError, match="no column 'nope'"):
+        _steps(left, right, Spec(fields=(Field("nope"),)))
+    with pytest.raises(ValueError, match="keep must be between 0 and 1"):
+        _steps(left, right, Spec(fields=(Field("name"),)), keep=2.0)
+
+
+def test_build_project_with_progress_gives_the_same_project(tables):
+    left, right = tables
+    spec = Spec(fields=(Field("name"), Field("town")), block=(parse_block("exact:initial"),))
+    steps = []
+    with_steps = build_project(
+        left, right, spec, name="p", keep=0.4, progress=lambda *s: steps.append(s)
+    )
+    plain = build_project(left, right, spec, name="p", keep=0.4)
+    pd.testing.assert_frame_equal(with_steps.candidates, plain.candidates)
+    assert with_steps.project_id == plain.project_id
+    assert {s[0] for s in steps} == {"blocking", "scoring"}
+
+
+@pytest.mark.parametrize(
+    ("step", "done", "total", "value", "text"),
+    [
+        ("reading", 1, 2, 2, "Reading the tables (1 of 2)"),
+        ("blocking", 7, 0, 5, "Blocking: 7 pairs found so far"),
+        ("blocking", 9, 9, 10, "Blocking: 9 pairs to score"),
+        ("scoring", 0, 4_000_000, 10, "Scoring: 0 of 4,000,000 pairs"),
+        ("scoring", 4_000_000, 4_000_000, 95, "Scoring: 4,000,000 of 4,000,000 pairs"),
+        ("scoring records", 5, 10, 52, "Scoring: 5 of 10 records"),
+        ("saving", 0, 1, 95, "Saving the project (it can no longer be cancelled)"),
+    ],
+)
+def test_each_step_has_its_place_on_the_bar_and_its_words(step, done, total, value, text):
+    assert run_status(step, done, total) == (value, f"{value}%", text)
+
+
+def test_the_page_hears_each_new_step_and_each_end_but_not_every_chunk():
+    sent = []
+    progress = reporter(sent.append, every=60)
+    for done in range(0, 101, 10):
+        progress("scoring", done, 100)
+    progress("saving", 0, 1)
+    assert [s[2] for s in sent] == [
+        "Scoring: 0 of 100 pairs",
+        "Scoring: 100 of 100 pairs",
+        "Saving the project (it can no longer be cancelled)",
+    ]
+
+
+# -- runs through tickets ------------------------------------------------------------
+
+
+def _upload(services, rows, name, *, repeat=False):
+    ids = ["1", *map(str, range(1, rows))] if repeat else list(map(str, range(rows)))
+    path = Path(services.config.data_dir).parent / name
+    path.write_text("id,name\n" + "".join(f"{i},name {j}\n" for j, i in enumerate(ids)))
+    return read_upload(services, path, name)
+
+
+FIELDS = (["name"], ["name"], ["qratio"], [1], "id", "id")
+
+
+@pytest.fixture
+def uploads(services):
+    return {"left": _upload(services, 30, "l.csv"), "right": _upload(services, 40, "r.csv")}
+
+
+def _projects_on_disk(services) -> list[str]:
+    data = Path(services.config.data_dir)
+    return sorted(p.name for p in data.iterdir() if p.name not in ("uploads", "runs"))
+
+
+def test_a_run_reports_reading_blocking_scoring_and_saving_in_order(services, uploads):
+    steps = []
+    options, project_id, message, color, _ = run_project(
+        services, uploads, FIELDS, 0.5, 0.8, progress=lambda *s: steps.append(s)
+    )
+    assert color == "success", message
+    order = list(dict.fromkeys(s[0] for s in steps))
+    assert order == ["reading", "blocking", "scoring", "saving"]
+    assert ("scoring", 1200, 1200) in steps
+    assert project_id in [o["value"] for o in options]
+    assert not list((Path(services.config.data_dir) / "runs").glob("*.*"))
+
+
+def test_cancel_before_saving_leaves_no_project_and_no_files(services, uploads):
+    before = (services.project_options(), _projects_on_disk(services))
+    ticket = start_run(services, uploads, FIELDS, 0.5, 0.8)
+
+    def cancel_while_scoring(step, done, total):
+        if step == "scoring" and done == 0:
+            assert cancelled_run(services, ticket)["message"] == CANCELLED
+
+    out = finish_run(services, ticket, cancel_while_scoring)
+    assert out["message"] == CANCELLED
+    assert out["options"] is no_update and out["project"] is no_update
+    assert (services.project_options(), _projects_on_disk(services)) == before
+    assert not list((Path(services.config.data_dir) / "runs").glob("*.*"))
+
+
+def test_cancel_once_saving_has_begun_lets_the_run_finish(services, uploads):
+    ticket = start_run(services, uploads, FIELDS, 0.5, 0.8)
+    answers = []
+
+    def cancel_while_saving(step, done, total):
+        if step == "saving":
+            answers.append(cancelled_run(services, ticket))
+
+    out = finish_run(services, ticket, cancel_while_saving)
+    assert out["color"] == "success"
+    assert "already begun saving" in answers[0]["message"]
+    assert out["project"] in [o["value"] for o in services.project_options()]
+
+
+def test_a_ticket_is_used_once_and_a_made_up_one_names_nothing(services, uploads):
+    ticket = start_run(services, uploads, FIELDS, 0.5, 0.8)
+    assert finish_run(services, ticket)["color"] == "success"
+    again = finish_run(services, ticket)
+    assert again["message"].startswith("Could not run: that run is not on the server")
+    for forged in ("../../etc/passwd", "0" * 32, None, 7):
+        assert "not on the server" in finish_run(services, forged)["message"]
+        assert cancel_ticket(services, forged) is False
+
+
+def test_a_failing_run_says_why_and_keeps_the_projects(services, project):
+    bad = {
+        "left": _upload(services, 5, "l.csv", repeat=True),
+        "right": _upload(services, 5, "r.csv"),
+    }
+    before = (services.project_options(), _projects_on_disk(services))
+    options, selected, message, color, _ = run_project(services, bad, FIELDS, 0.5, 0.8)
+    assert message == "Could not run: the left ID column 'id' repeats '1'; ids must be unique"
+    assert (options, selected, color) == (no_update, no_update, "danger")
+    assert (services.project_options(), _projects_on_disk(services)) == before
+
+
+def test_a_scorer_error_is_shown_and_writes_nothing(services, uploads, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("the scorer broke")
+
+    monkeypatch.setattr(matching.candidates, "score_matrix", broken)
+    before = (services.project_options(), _projects_on_disk(services))
+    _, _, message, color, _ = run_project(services, uploads, FIELDS, 0.5, 0.8)
+    assert message == "Could not run: the scoring failed (RuntimeError: the scorer broke)"
+    assert color == "danger"
+    assert (services.project_options(), _projects_on_disk(services)) == before
+
+
+def test_running_out_of_memory_is_a_message(services, uploads, monkeypatch):
+    def too_big(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(matching.candidates, "score_matrix", too_big)
+    message = run_project(services, uploads, FIELDS, 0.5, 0.8)[2]
+    assert message.startswith("Could not run: the server ran out of memory")
+
+
+def test_the_run_checks_the_role_again_from_the_user_store(services, uploads, monkeypatch):
+    services.users.add("ann", "admin", "pw")
+    monkeypatch.setattr(services, "signed_in", lambda: ("ann", "admin"))
+    ticket = start_run(services, uploads, FIELDS, 0.5, 0.8)
+    services.users.set_role("ann", "lead")
+    before = services.project_options()
+    out = finish_run(services, ticket)
+    assert out["message"] == (
+        "Could not run: only a admin or above may create project; you are a lead"
+    )
+    assert services.project_options() == before
+
+
+def test_only_an_admin_may_start_a_run(services, uploads, monkeypatch):
+    services.users.add("bo", "lead", "pw")
+    monkeypatch.setattr(services, "signed_in", lambda: ("bo", "lead"))
+    with pytest.raises(PermissionDenied, match="may create project"):
+        start_run(services, uploads, FIELDS, 0.5, 0.8)
+    assert not list((Path(services.config.data_dir) / "runs").glob("*.json"))
+
+
+# -- managers ------------------------------------------------------------------------
+
+
+def test_the_default_manager_keeps_its_cache_under_the_data_folder(app_config):
+    app = create_app(app_config)
+    manager = app.matchdesk_runs
+    assert isinstance(manager, RunManager)
+    assert Path(manager.handle.directory) == Path(app_config.data_dir) / "runs" / "cache"
+
+
+def test_a_celery_broker_gives_a_celery_manager(app_config):
+    config, _ = config_from_args(["--celery-broker", "redis://127.0.0.1:6399/0"])
+    assert config.celery_broker == "redis://127.0.0.1:6399/0"
+    app_config.celery_broker = config.celery_broker
+    manager = manager_for(app_config)
+    assert isinstance(manager, CeleryManager)
+    assert manager.handle.conf.broker_url == "redis://127.0.0.1:6399/0"
+    assert str(manager.handle.backend.url).startswith("redis://127.0.0.1:6399/0")
+
+
+def test_a_run_that_is_saving_is_not_killed(tmp_path):
+    manager = RunManager(tmp_path / "runs")
+    job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        marker = tmp_path / "runs" / f"saving-{job.pid}"
+        marker.touch()
+        manager.terminate_job(job.pid)
+        time.sleep(0.2)
+        assert job.poll() is None
+        marker.unlink()
+        manager.terminate_job(job.pid)
+        job.wait(timeout=5)  # ended, long before its 30 s
+    finally:
+        job.kill()
+        job.wait()
