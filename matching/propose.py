@@ -534,7 +534,12 @@ def propose(
     NoSharedColumns
         When no column name (or synonym) is on both sides, or the shared ones
         are IDs, nearly constant or nearly empty.
+    ValueError
+        When a table has no rows, or a given ID column is not in its table.
     """
+    for side, frame in (("left", left), ("right", right)):
+        if len(frame) == 0:
+            raise ValueError(f"the {side} table has no rows, so no set-up can be proposed")
     lp = profile_table(left, sample=sample, seed=seed)
     rp = profile_table(right, sample=sample, seed=seed)
     for side, frame, column in (("left", left, left_id), ("right", right, right_id)):

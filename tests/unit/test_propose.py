@@ -208,3 +208,9 @@ def test_proposal_is_the_same_each_time(generated):
 )
 def test_each_kind_gets_its_scorer(kind, distinct, values, scorer):
     assert scorer_for(kind, distinct, values) == scorer
+
+
+def test_an_empty_table_gets_a_clear_message():
+    left = pd.DataFrame({"name": ["Ann"]})
+    with pytest.raises(ValueError, match="the right table has no rows"):
+        propose(left, left.iloc[:0])
