@@ -13,8 +13,8 @@ profiles of two tables into a :class:`~matching.spec.Spec`:
 * blocking, when the tables have more pairs than the budget: exact rules on
   the fields (whole values, first letters, the year of a date, two fields
   together), picked greedily so that their union keeps as many likely matches
-  (pairs agreeing exactly on at least half of the fields, found in a sample) as
-  possible while its pair count stays within the budget.
+  (pairs, found in a sample, whose exact agreements would be too rare by
+  chance) as possible while its pair count stays within the budget.
 
 Examples
 --------
@@ -289,8 +289,9 @@ class Proposal:
     budget : int
         The pair budget the rules were chosen for.
     coverage : float or None
-        Share of the likely matches found in a sample (pairs agreeing exactly on
-        at least half of the fields) that the rules keep; None without rules.
+        Share of the likely matches found in a sample (pairs whose exact
+        agreements would be too rare by chance) that the rules keep; None
+        without rules.
     notes : tuple of str
         Columns left out and why, and anything else worth saying.
     """
@@ -419,12 +420,24 @@ def _candidate_rules(fields: Sequence[Field], kinds: dict) -> tuple[list[Block],
 
 
 def _likely_matches(
-    blocking: Blocking, plain: dict[str, int], n_left: int, *, cap: int
+    blocking: Blocking, plain: dict[str, int], n_left: int, *, cap: int, all_pairs: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs agreeing exactly on at least half of the fields (at least one)."""
-    need = max(1, math.ceil(len(plain) / 2))
+    """Pairs whose exact agreements are too unlikely by chance: likely matches.
+
+    A field that agrees adds ``log2(1/u)`` bits, ``u`` the share of random
+    pairs that agree on it (its rule's pairs in the sample over all the
+    sample's pairs). A pair is a likely match when its bits reach
+    ``log2(all_pairs) + 3`` (by chance, fewer than one such pair in eight among
+    all the pairs), or 60% of the bits of a pair agreeing everywhere when the
+    fields cannot give that many.
+    """
+    sizes = blocking.rule_sizes()
+    n = max(blocking.n_right, 1)
+    sample_pairs = max(n_left * n, 1)
+    bits = {k: -math.log2(max(sizes[k], 1) / sample_pairs) for k in plain.values()}
+    need = min(math.log2(max(all_pairs, 2)) - 3, 0.6 * sum(bits.values()))
     sources: list[int] = []
-    if need == 1:
+    if len(plain) == 1:
         sources = list(plain.values())
     else:
         wanted = {frozenset(c) for c in itertools.combinations(plain.values(), 2)}
@@ -432,15 +445,13 @@ def _likely_matches(
             whole = all(not key.transform for key in rule.keys) and len(rule.keys) == 2
             if whole and frozenset(plain[key.left] for key in rule.keys) in wanted:
                 sources.append(k)
-    sizes = blocking.rule_sizes()
-    n = max(blocking.n_right, 1)
     found = [blocking.rule_pairs(k, 0, n_left) for k in sources if 0 < sizes[k] <= cap]
     if not found:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     pair = np.unique(np.concatenate([li * n + ri for li, ri in found]))
     li, ri = pair // n, pair % n
-    agree = sum(blocking.keeps(k, li, ri).astype(np.int64) for k in plain.values())
-    keep = agree >= need
+    score = sum(blocking.keeps(k, li, ri) * w for k, w in bits.items())
+    keep = score >= need
     return li[keep], ri[keep]
 
 
@@ -455,7 +466,11 @@ def _choose_rules(
     max_rules: int,
     seed: int,
 ) -> tuple[list[Block], float | None]:
-    """Greedy rules: the most newly kept likely matches per step, within the budget."""
+    """Greedy rules: the most newly kept likely matches per step, within the budget.
+
+    Once every likely match is kept, rules that keep them a second time follow
+    (up to ``max_rules``), while the budget allows.
+    """
     rules, plain = _candidate_rules(fields, kinds)
     if not rules:
         return [], None
@@ -468,30 +483,34 @@ def _choose_rules(
     scale = len(left) / max(len(part), 1)
     blocking = Blocking(part, right, rules, cache={})
     estimate = np.array(blocking.rule_sizes(), dtype=np.float64) * scale
-    li, ri = _likely_matches(blocking, plain, len(part), cap=max(budget, 1))
+    li, ri = _likely_matches(
+        blocking, plain, len(part), cap=max(budget, 1), all_pairs=len(left) * len(right)
+    )
     if len(li) == 0:
         # Nothing agrees anywhere: the widest single-field rule the budget allows.
         singles = [k for k, r in enumerate(rules) if len(r.keys) == 1 and estimate[k] <= budget]
         best = max(singles, key=lambda k: estimate[k], default=None)
         return ([rules[best]] if best is not None else []), None
     kept = np.stack([blocking.keeps(k, li, ri) for k in range(len(rules))])
-    covered = np.zeros(len(li), bool)
+    # How many chosen rules keep each likely match. A match kept by a second rule
+    # counts half as much again: it survives a slip in the first rule's key.
+    times = np.zeros(len(li), np.int64)
     chosen: list[int] = []
     spent = 0.0
-    least = max(1, int(0.001 * len(li)))
     while len(chosen) < max_rules:
-        gains = (kept & ~covered).sum(axis=1)
+        gains = (kept & (times == 0)).sum(axis=1) + 0.5 * (kept & (times == 1)).sum(axis=1)
         fits = (estimate + spent <= budget) & (estimate > 0)
         fits[chosen] = False
-        if not fits.any() or gains[fits].max() < least:
+        if not fits.any() or gains[fits].max() < 1:
             break
         top = gains[fits].max()
         # Among rules nearly as good as the best, the one with the fewest pairs.
         near = np.flatnonzero(fits & (gains >= 0.98 * top))
         k = int(near[np.argmin(estimate[near])])
         chosen.append(k)
-        covered |= kept[k]
+        times += kept[k]
         spent += estimate[k]
+    covered = times > 0
     return [rules[k] for k in chosen], float(covered.mean())
 
 
@@ -574,6 +593,10 @@ def propose(
         if pairs_kept <= budget or len(rules) == 1:
             break
         rules = rules[:-1]  # the sample's estimate was short: drop the last rule
+    if any(c.added == 0 for c in counts) and len(rules) > 1:
+        # A rule whose pairs the rules before it all keep adds nothing but work.
+        rules = [r for r, c in zip(rules, counts) if c.added > 0] or rules[:1]
+        counts = Blocking(left, right, rules).count()
     if rules:
         total = sum(c.added for c in counts)
         if total > budget:
