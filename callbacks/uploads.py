@@ -77,7 +77,8 @@ def register(app) -> None:
             return _answer(error=exc, status=exc.status)
 
     def start_upload():
-        body = request.get_json(silent=True) or {}
+        body = request.get_json(silent=True)
+        body = body if isinstance(body, dict) else {}
         services.sweep_uploads()
         return handle(
             lambda uploads, who: uploads.start(body.get("name"), body.get("size"), owner=who)

@@ -161,17 +161,21 @@ def inside_folder(root: str | Path, typed: str) -> Path:
     return path
 
 
-def files_inside(root: str | Path, *, limit: int = 500) -> list[str]:
+def files_inside(root: str | Path, *, limit: int = 500, scan: int = 20_000) -> list[str]:
     """Up to ``limit`` table files under ``root``, as paths relative to it, sorted.
 
     Only files with a known table ending that :func:`inside_folder` would
-    open: a symlink leading out of ``root`` is left out. An unreadable root
+    open: a symlink leading out of ``root`` is left out. At most ``scan``
+    files are looked at (a page lists this on every load). An unreadable root
     gives an empty list.
     """
     folder = Path(root).resolve()
     found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
+        scan -= len(filenames)
+        if scan < 0:
+            return found
         for filename in sorted(filenames):
             path = Path(dirpath) / filename
             if path.suffix.lower() in FORMATS and path.resolve().is_relative_to(folder):

@@ -155,6 +155,9 @@ def test_an_upload_from_another_site_is_refused(client):
 def test_an_unknown_file_type_is_refused_at_the_start(client):
     answer = _start(client, "payroll.exe", 10)
     assert answer.status_code == 415 and "unknown file type" in answer.get_json()["error"]
+    for body in ([1, 2], "x", None):
+        answer = client.post("/upload/start", json=body, headers=ORIGIN)
+        assert answer.status_code == 400 and answer.get_json()["error"] == "the file has no name"
 
 
 def _sign_in(client, name: str) -> None:
