@@ -41,11 +41,20 @@
     async function answer(response) {
         let body = {};
         try { body = await response.json(); } catch (e) { body = {}; }
-        return {ok: response.ok, status: response.status, body: body};
+        // Only an answer with the upload's count is a success (not a sign-in page).
+        const ok = response.ok && typeof body.received === "number";
+        return {ok: ok, status: ok ? response.status : (response.ok ? 401 : response.status),
+            body: ok || body.error || !response.ok ? body
+                : {error: "sign in again, then choose the file again"}};
     }
 
     async function call(url, options) {
-        return answer(await fetch(url, {credentials: "same-origin", ...options}));
+        const settings = options || {};
+        return answer(await fetch(url, {
+            credentials: "same-origin",
+            ...settings,
+            headers: {Accept: "application/json", ...(settings.headers || {})},
+        }));
     }
 
     function resumeKey(file) {

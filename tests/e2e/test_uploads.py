@@ -70,3 +70,21 @@ def test_without_a_data_root_no_path_box_is_shown(dash_duo, demo_app):
     dash_duo.wait_for_element("#upload-left input")
     assert not dash_duo.find_element("#data-root-left-input").is_displayed()
     assert dash_duo.get_logs() == []
+
+
+def test_a_signed_in_admin_uploads_through_the_page(dash_duo, demo_app, tmp_path):
+    from tests.e2e.test_sign_in import _sign_in
+
+    demo_app.matchdesk.users.add("ann", "admin", "ann-pw")
+    table = tmp_path / "people.csv"
+    table.write_text("pid,name\n1,Ann\n2,Bo\n3,Cy\n", encoding="utf-8")
+    dash_duo.start_server(demo_app, navigate=False)
+    dash_duo.driver.get(dash_duo.server.url)
+    dash_duo.wait_for_text_to_equal("h1", "matchdesk", timeout=15)
+    _sign_in(dash_duo, "ann", "ann-pw")
+    dash_duo.wait_for_contains_text(".navbar", "ann (admin)", timeout=20)
+    button(dash_duo, "Data").click()
+    dash_duo.wait_for_element("#upload-left input")
+    dash_duo.find_element("#upload-left input").send_keys(str(table))
+    dash_duo.wait_for_contains_text("#upload-left-info", "people.csv: 3 rows", timeout=15)
+    assert dash_duo.get_logs() == []
