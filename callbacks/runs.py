@@ -236,7 +236,9 @@ def cancel_ticket(services: Services, ticket: object, *, wait: float = 5.0) -> b
 _SPANS = {
     "reading": (0, 5),
     "blocking": (5, 10),
+    "blocking at most": (5, 10),
     "scoring": (10, 95),
+    "scoring at most": (10, 95),
     "scoring records": (10, 95),
     "saving": (95, 100),
 }
@@ -247,8 +249,8 @@ def run_status(step: str, done: int, total: int) -> tuple[int, str, str]:
 
     >>> run_status("scoring", 500, 1000)
     (52, '52%', 'Scoring: 500 of 1,000 pairs')
-    >>> run_status("blocking", 1200, 0)[2]
-    'Blocking: 1,200 pairs found so far'
+    >>> run_status("scoring at most", 500, 1000)[2]
+    'Scoring: 500 of at most 1,000 pairs'
     """
     low, high = _SPANS.get(step, (0, 100))
     share = min(done / total, 1.0) if total > 0 else 0.0
@@ -256,13 +258,13 @@ def run_status(step: str, done: int, total: int) -> tuple[int, str, str]:
     if step == "reading":
         text = f"Reading the tables ({done} of {total})"
     elif step == "blocking":
-        text = (
-            f"Blocking: {done:,} pairs found so far"
-            if total == 0
-            else f"Blocking: {total:,} pairs to score"
-        )
+        text = f"Blocking: {total:,} pairs to score" if total else "Blocking: finding the pairs"
+    elif step == "blocking at most":
+        text = f"Blocking: at most {total:,} pairs to score (the rules overlap)"
     elif step == "scoring":
         text = f"Scoring: {done:,} of {total:,} pairs"
+    elif step == "scoring at most":
+        text = f"Scoring: {done:,} of at most {total:,} pairs"
     elif step == "scoring records":
         text = f"Scoring: {done:,} of {total:,} records"
     elif step == "saving":

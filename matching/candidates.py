@@ -57,8 +57,9 @@ _WHOLE_ELEMENTS = 24_000_000
 Progress = Callable[[int, int], None]
 
 #: ``progress(step, done, total)``: the step a run is at and how far it has got.
-#: :func:`score_in_steps` reports ``"blocking"`` (pairs found so far; ``total`` is 0
-#: until every pair is found) and ``"scoring"`` (pairs scored of the pairs to score).
+#: :func:`score_in_steps` reports ``"blocking"`` (``total`` 0 while the pairs are
+#: found, then the pairs to score) and ``"scoring"`` (pairs scored of the pairs to
+#: score), or ``"blocking at most"`` and ``"scoring at most"`` for a union of rules.
 StepProgress = Callable[[str, int, int], None]
 
 
@@ -749,30 +750,14 @@ def run_plan(
             progress(stop, total)
 
 
-def _range_pairs(
-    job: _BlockedJob | _FullJob, ranges: list[tuple[int, int]], progress: StepProgress
-) -> list[int]:
-    """Pairs each range of a plan scores, reporting the ``"blocking"`` step as they are found.
-
-    One blocking rule knows its pairs per left row; a union of rules is counted
-    range by range (each pair once), which costs a pass over the pairs without
-    scoring them.
-    """
+def _range_pairs(job: _BlockedJob | _FullJob, ranges: list[tuple[int, int]]) -> list[int]:
+    """Pairs each range of a plan scores; for a union of rules, an upper bound (a pair
+    that several rules keep counts once per rule), as counting the union would cost a
+    pass over the pairs without scoring them."""
     if isinstance(job, _FullJob):
-        sizes = [(stop - start) * len(job.right) for start, stop in ranges]
-        progress("blocking", sum(sizes), sum(sizes))
-        return sizes
-    progress("blocking", 0, 0)
-    if len(job.blocking.rules) == 1:
-        ends = np.r_[0, np.cumsum(job.blocking.per_left())]
-        sizes = [int(ends[stop] - ends[start]) for start, stop in ranges]
-    else:
-        sizes = []
-        for start, stop in ranges:
-            sizes.append(len(job.blocking.pairs(start, stop)[0]))
-            progress("blocking", sum(sizes), 0)
-    progress("blocking", sum(sizes), sum(sizes))
-    return sizes
+        return [(stop - start) * len(job.right) for start, stop in ranges]
+    ends = np.r_[0, np.cumsum(job.blocking.per_left())]
+    return [int(ends[stop] - ends[start]) for start, stop in ranges]
 
 
 def score_in_steps(
@@ -788,12 +773,14 @@ def score_in_steps(
 ) -> pd.DataFrame:
     """:func:`generate_candidates`' result, telling ``progress`` how far the run has got.
 
-    ``progress(step, done, total)`` is called with ``("blocking", found, 0)`` while
-    the blocking rules' pairs are found, then ``("blocking", pairs, pairs)``
-    (without rules: every pair of the two tables), then ``("scoring", 0, pairs)``
-    and ``("scoring", scored, pairs)`` after each chunk, ending at ``scored ==
-    pairs``. Errors are raised as :func:`generate_candidates` raises them, before
-    any step for a bad spec or option.
+    ``progress(step, done, total)`` is called with ``("blocking", 0, 0)`` while
+    the blocking rules' pairs are found (not without rules), then ``("blocking",
+    pairs, pairs)`` (without rules: every pair of the two tables), then
+    ``("scoring", 0, pairs)`` and ``("scoring", scored, pairs)`` after each chunk,
+    ending at ``scored == pairs``. With several rules, whose pairs may overlap, the
+    steps are ``"blocking at most"`` and ``"scoring at most"``: their counts are
+    upper bounds, a pair kept by several rules counting once per rule (it is
+    scored once). Errors are raised as :func:`generate_candidates` raises them.
 
     Examples
     --------
@@ -806,10 +793,16 @@ def score_in_steps(
     >>> steps
     [('blocking', 6, 6), ('scoring', 0, 6), ('scoring', 6, 6)]
     """
+    _check_options(keep, top_k)
+    validate_columns(left, right, spec)
+    if spec.block:
+        progress("blocking", 0, 0)
     job, ranges = plan(left, right, spec, keep=keep, top_k=top_k, chunk_elements=chunk_elements)
-    sizes = _range_pairs(job, ranges, progress)
+    sizes = _range_pairs(job, ranges)
     total = sum(sizes)
-    progress("scoring", 0, total)
+    bound = " at most" if len(spec.block) > 1 else ""
+    progress(f"blocking{bound}", total, total)
+    progress(f"scoring{bound}", 0, total)
     if isinstance(job, _FullJob):
         width = len(job.right)
 
@@ -820,7 +813,7 @@ def score_in_steps(
         through = dict(zip((stop for _, stop in ranges), itertools.accumulate(sizes)))
 
         def scored(rows: int, _rows_total: int) -> None:
-            progress("scoring", int(through[rows]), total)
+            progress(f"scoring{bound}", int(through[rows]), total)
 
     frames = list(run_plan(job, ranges, workers=workers, progress=scored))
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
