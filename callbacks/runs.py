@@ -16,7 +16,9 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable
 from contextlib import contextmanager, suppress
@@ -81,6 +83,7 @@ def manager_for(config: AppConfig):
         from dash import CeleryManager
 
         celery = Celery("matchdesk", broker=config.celery_broker, backend=config.celery_broker)
+        celery.conf.broker_connection_retry_on_startup = True
         return CeleryManager(celery)
     return RunManager(runs_folder(config))
 
@@ -157,11 +160,14 @@ class Ticket:
     def saving(self):
         """Claim the ticket for saving; :class:`RunCancelled` when Cancel won.
 
-        While inside, the manager will not kill this process.
+        While inside, the :class:`RunManager` will not kill this process, and
+        SIGTERM (how Celery stops a task) is ignored.
         """
         folder = self.path.parent
         marker = _saving_marker(folder, os.getpid())
         marker.touch()
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, signal.SIG_IGN) if main else None
         try:
             try:
                 self.path.replace(self.path.with_suffix(".saving"))
@@ -169,6 +175,8 @@ class Ticket:
                 raise RunCancelled("the run was cancelled") from None
             yield
         finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
             marker.unlink(missing_ok=True)
 
     def close(self) -> None:

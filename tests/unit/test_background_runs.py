@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -222,11 +224,13 @@ def test_cancel_once_saving_has_begun_lets_the_run_finish(services, uploads):
     def cancel_while_saving(step, done, total):
         if step == "saving":
             answers.append(cancelled_run(services, ticket))
+            os.kill(os.getpid(), signal.SIGTERM)  # how Celery stops a task: ignored now
 
     out = finish_run(services, ticket, cancel_while_saving)
     assert out["color"] == "success"
     assert "already begun saving" in answers[0]["message"]
     assert out["project"] in [o["value"] for o in services.project_options()]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
 def test_a_ticket_is_used_once_and_a_made_up_one_names_nothing(services, uploads):
