@@ -43,25 +43,25 @@ def slow_scorer(monkeypatch, tmp_path):
     return slow
 
 
-def _tables(tmp_path: Path, *, repeat_id: bool = False) -> tuple[Path, Path]:
+def _tables(tmp_path: Path, *, repeat_id: bool = False, rows: int = ROWS) -> tuple[Path, Path]:
     left, right = tmp_path / "people.csv", tmp_path / "customers.csv"
-    ids = ["1", *map(str, range(1, ROWS))] if repeat_id else list(map(str, range(ROWS)))
+    ids = ["1", *map(str, range(1, rows))] if repeat_id else list(map(str, range(rows)))
     left.write_text(
         "name,id\n" + "".join(f"person {i},{n}\n" for i, n in enumerate(ids)), encoding="utf-8"
     )
     right.write_text(
-        "name,id\n" + "".join(f"Person {i}x,c{i}\n" for i in range(ROWS)), encoding="utf-8"
+        "name,id\n" + "".join(f"Person {i}x,c{i}\n" for i in range(rows)), encoding="utf-8"
     )
     return left, right
 
 
-def _upload_and_run(dash_duo, left: Path, right: Path) -> None:
+def _upload_and_run(dash_duo, left: Path, right: Path, *, rows: int = ROWS) -> None:
     button(dash_duo, "Data").click()
     dash_duo.wait_for_element("#upload-left input")
     dash_duo.find_element("#upload-left input").send_keys(str(left))
-    dash_duo.wait_for_contains_text("#upload-left-info", f"{ROWS} rows", timeout=10)
+    dash_duo.wait_for_contains_text("#upload-left-info", f"{rows} rows", timeout=10)
     dash_duo.find_element("#upload-right input").send_keys(str(right))
-    dash_duo.wait_for_contains_text("#pair-count", f"{ROWS * ROWS:,} pairs to score", timeout=10)
+    dash_duo.wait_for_contains_text("#pair-count", f"{rows * rows:,} pairs to score", timeout=10)
     dash_duo.select_dcc_dropdown("#left-id-select", value="id")
     dash_duo.select_dcc_dropdown("#right-id-select", value="id")
     button(dash_duo, "Run").click()
@@ -141,7 +141,7 @@ def test_cancel_stops_a_run_and_leaves_no_project(dash_duo, demo_app, tmp_path, 
 def test_a_failing_run_says_why_and_keeps_the_open_project(dash_duo, demo_app, tmp_path):
     start(dash_duo, demo_app)
     before = _project_folders(demo_app)
-    _upload_and_run(dash_duo, *_tables(tmp_path, repeat_id=True))
+    _upload_and_run(dash_duo, *_tables(tmp_path, repeat_id=True, rows=200), rows=200)
     dash_duo.wait_for_contains_text("#data-message", "Could not run:", timeout=20)
     assert "the left ID column 'id' repeats '1'" in dash_duo.find_element("#data-message").text
     assert dash_duo.find_element("#run-button").is_enabled()
@@ -150,4 +150,20 @@ def test_a_failing_run_says_why_and_keeps_the_open_project(dash_duo, demo_app, t
     dash_duo.find_element(".offcanvas .btn-close").click()
     dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=10)
     assert "Tutorial" in dash_duo.find_element("#project-select").text
+    assert dash_duo.get_logs() == []
+
+
+def test_a_signed_in_admin_runs_in_the_background(dash_duo, demo_app, tmp_path):
+    from tests.e2e.test_sign_in import _sign_in
+
+    demo_app.matchdesk.users.add("ann", "admin", "ann-pw")
+    dash_duo.start_server(demo_app, navigate=False)
+    dash_duo.driver.get(dash_duo.server.url)
+    dash_duo.wait_for_text_to_equal("h1", "matchdesk", timeout=15)
+    _sign_in(dash_duo, "ann", "ann-pw")
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=20)
+    left, right = _tables(tmp_path, rows=200)
+    _upload_and_run(dash_duo, left, right, rows=200)
+    dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=30)
+    assert len(demo_app.matchdesk.project_options()) == 2
     assert dash_duo.get_logs() == []
