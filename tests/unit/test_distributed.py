@@ -144,3 +144,23 @@ def test_command_line_with_a_local_cluster_writes_the_local_result(people, tmp_p
         pd.read_parquet(tmp_path / "local.parquet"),
         check_exact=True,
     )
+
+
+def test_a_project_scored_on_the_cluster_reports_records_scored(people, client):
+    from matching.project import build_project
+
+    left, right = people
+    steps = []
+    project = build_project(
+        left,
+        right,
+        blocked(),
+        name="p",
+        keep=0.2,
+        dask=client.scheduler.address,
+        progress=lambda *s: steps.append(s),
+    )
+    local = build_project(left, right, blocked(), name="p", keep=0.2)
+    pd.testing.assert_frame_equal(project.candidates, local.candidates, check_exact=True)
+    assert {s[0] for s in steps} == {"scoring records"}
+    assert steps[-1] == ("scoring records", len(left), len(left))
