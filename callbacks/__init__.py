@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-from callbacks import auth, data, matched, propose, review, security, statistics, tuning, uploads
+from callbacks import (
+    auth,
+    data,
+    export,
+    matched,
+    propose,
+    review,
+    security,
+    statistics,
+    tuning,
+    uploads,
+)
 
 __all__ = ["register"]
 
 
 def register(app) -> None:
     # security and auth first: their request hooks must run before anything else
-    for feature in (security, auth, review, matched, data, propose, uploads, tuning, statistics):
+    features = (security, auth, review, matched, export, data, propose, uploads, tuning)
+    for feature in (*features, statistics):
         feature.register(app)

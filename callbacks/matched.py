@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from dash import Input, Output, State, ctx, dcc, no_update
+import json
+
+from dash import Input, Output, State, ctx, no_update
 
 from callbacks.services import Services, services_of
 from components.ids import ids
 from components.matched import matched_columns, record_columns
 from matching.desk import CARDINALITIES
-from matching.export import matched_table, to_csv_bytes, to_excel_bytes, to_parquet_bytes
 from matching.matched import conflict_rows, matched_frame, page
 from matching.project import Project
 from matching.roles import allowed
 
 __all__ = [
     "register",
-    "export_frame",
     "remove_matches",
     "update_matched",
     "matched_rows",
     "update_conflicts",
     "update_adjudication",
-    "export_matches",
     "MATCHED_OUTPUTS",
 ]
 
@@ -42,24 +41,42 @@ function(store, gridId) {
 }
 """
 
-_WRITERS = {
-    ids.EXPORT_CSV: (to_csv_bytes, "csv"),
-    ids.EXPORT_EXCEL: (to_excel_bytes, "xlsx"),
-    ids.EXPORT_PARQUET: (to_parquet_bytes, "parquet"),
+#: Export button -> the format the export route serves.
+EXPORT_BUTTONS = {ids.EXPORT_CSV: "csv", ids.EXPORT_EXCEL: "xlsx", ids.EXPORT_PARQUET: "parquet"}
+
+# An export is a file the server writes chunk by chunk and sends from its own route
+# (callbacks/export.py), not a callback response: the page fetches it, saves it, and
+# says in the page what happened, the server's reason included when it refused or failed.
+_EXPORT = """
+async function(_csv, _excel, _parquet, projectId) {
+    const formats = FORMATS;
+    const fmt = formats[window.dash_clientside.callback_context.triggered_id];
+    if (!fmt || !projectId) { return window.dash_clientside.no_update; }
+    const name = "matches-" + projectId + "." + fmt;
+    const failed = "text-danger small mb-2";
+    try {
+        const response = await fetch(
+            "/export/" + encodeURIComponent(projectId) + "/matches." + fmt,
+            {credentials: "same-origin", headers: {Accept: "application/octet-stream"}}
+        );
+        if (!response.ok) {
+            let reason = response.status + " " + response.statusText;
+            try { reason = (await response.json()).error || reason; } catch (e) {}
+            return ["The export failed: " + reason + ".", failed];
+        }
+        const link = document.createElement("a");
+        link.href = URL.createObjectURL(await response.blob());
+        link.download = name;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
+        return ["Exported " + name + ".", "text-success small mb-2"];
+    } catch (e) {
+        return ["The export failed: " + e.message + ".", failed];
+    }
 }
-
-
-def export_frame(services: Services, project: Project):
-    """The matched table of a project with every recorded detail, read from the decision log."""
-    state = services.log.state(project.project_id)
-    return matched_table(
-        state,
-        project.candidates,
-        project.left,
-        project.right,
-        spec_left_id=project.spec.left_id,
-        spec_right_id=project.spec.right_id,
-    )
+""".replace("FORMATS", json.dumps(EXPORT_BUTTONS))
 
 
 def remove_matches(
@@ -246,15 +263,6 @@ def update_adjudication(services: Services, project_id, tab, trigger, selected, 
     return {"rows": rows, "summary": message + summary, "done": done}
 
 
-def export_matches(services: Services, project_id, trigger):
-    project = services.project(project_id)
-    if project is None or trigger not in _WRITERS:
-        return no_update
-    writer, ending = _WRITERS[trigger]
-    data = writer(export_frame(services, project))
-    return dcc.send_bytes(data, f"matches-{project.project_id}.{ending}")
-
-
 def register(app) -> None:
     services = services_of(app)
 
@@ -329,11 +337,11 @@ def register(app) -> None:
         prevent_initial_call=True,
     )
 
-    app.callback(
-        Output(ids.DOWNLOAD, "data"),
-        Input(ids.EXPORT_CSV, "n_clicks"),
-        Input(ids.EXPORT_EXCEL, "n_clicks"),
-        Input(ids.EXPORT_PARQUET, "n_clicks"),
+    app.clientside_callback(
+        _EXPORT,
+        Output(ids.EXPORT_MESSAGE, "children"),
+        Output(ids.EXPORT_MESSAGE, "className"),
+        [Input(button, "n_clicks") for button in EXPORT_BUTTONS],
         State(ids.PROJECT_SELECT, "value"),
         prevent_initial_call=True,
-    )(lambda _c, _e, _p, project_id: export_matches(services, project_id, ctx.triggered_id))
+    )

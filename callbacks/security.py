@@ -16,7 +16,7 @@ from flask import jsonify, request
 
 from callbacks.services import services_of
 
-__all__ = ["register", "same_origin", "content_security_policy"]
+__all__ = ["register", "same_origin", "same_site_request", "content_security_policy"]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -49,6 +49,19 @@ def same_origin(origin: str | None, referer: str | None, host_url: str) -> bool:
     if origin:
         return origin.lower() == own
     return bool(referer) and _origin_of(referer) == own
+
+
+def same_site_request() -> bool:
+    """True when the current request comes from the app's own page.
+
+    For reads that hand out data (exports): a browser says where a request
+    comes from in ``Sec-Fetch-Site``; without it, ``Origin`` or ``Referer``
+    must be the app's own origin, as for every POST.
+    """
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None:
+        return site == "same-origin"
+    return same_origin(request.headers.get("Origin"), request.referrer, request.host_url)
 
 
 def content_security_policy(script_hashes: list[str]) -> str:

@@ -50,7 +50,7 @@ class ids:
     EXPORT_CSV = "export-csv-button"
     EXPORT_EXCEL = "export-excel-button"
     EXPORT_PARQUET = "export-parquet-button"
-    DOWNLOAD = "download"
+    EXPORT_MESSAGE = "export-message"
     MATCHED_SUMMARY = "matched-summary"
     MATCHED_STORE = "matched-store"
     MATCHED_COLUMNS = "matched-columns"

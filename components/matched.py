@@ -205,6 +205,7 @@ def matched_tab() -> html.Div:
                 ],
                 className="mb-2 d-flex align-items-center",
             ),
+            html.Div(id=ids.EXPORT_MESSAGE, role="status", className="small mb-2"),
             dcc.Dropdown(
                 id=ids.MATCHED_COLUMNS,
                 multi=True,
@@ -242,7 +243,6 @@ def matched_tab() -> html.Div:
             conflicts_panel(),
             adjudication_panel(),
             dcc.Store(id=ids.CONFLICT_DONE, data=None),
-            dcc.Download(id=ids.DOWNLOAD),
             dcc.Store(id=ids.MATCHED_STORE, data=None),
         ],
         className="pt-3",

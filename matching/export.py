@@ -25,7 +25,8 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,10 @@ __all__ = [
     "to_csv_bytes",
     "to_excel_bytes",
     "to_parquet_bytes",
+    "matched_chunks",
+    "write_csv",
+    "write_excel",
+    "write_parquet",
     "read_export",
     "neutralise",
     "neutralise_frame",
@@ -123,6 +128,40 @@ def matched_table(
         decision order, then in the order the right ids were chosen; the index
         is a fresh RangeIndex.
     """
+    chunks = matched_chunks(
+        state,
+        candidates,
+        left,
+        right,
+        spec_left_id=spec_left_id,
+        spec_right_id=spec_right_id,
+        columns=columns,
+    )
+    return pd.concat(list(chunks), ignore_index=True)
+
+
+#: Rows of the matched table built at a time by :func:`matched_chunks`.
+CHUNK_ROWS = 20_000
+
+
+def matched_chunks(
+    state: ReviewState,
+    candidates: pd.DataFrame,
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    *,
+    spec_left_id: str | None,
+    spec_right_id: str | None,
+    columns: Sequence[str] | None = None,
+    chunk_rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The rows of :func:`matched_table`, ``chunk_rows`` (default :data:`CHUNK_ROWS`) at a
+    time (at least one frame).
+
+    Every chunk has the same columns; concatenated they are the matched table.
+    Only one chunk of records is ever built, so an export of a million matches
+    is written piece by piece.
+    """
     if columns is not None:
         unknown = [c for c in columns if c not in left.columns and c not in right.columns]
         if unknown:
@@ -130,10 +169,36 @@ def matched_table(
     pairs = accepted_pairs(state)
     left_cols = _pick(left, spec_left_id, columns)
     right_cols = _pick(right, spec_right_id, columns)
-    left_rec = _take(_records(left, spec_left_id, "left"), list(pairs["left_id"]), "left")
-    right_rec = _take(_records(right, spec_right_id, "right"), list(pairs["right_id"]), "right")
-    right_rec = right_rec[right_cols].copy()
+    left_records = _records(left, spec_left_id, "left")
+    right_records = _records(right, spec_right_id, "right")
 
+    # A pair whose decision recorded no score takes it from the candidates.
+    wanted = candidates[candidates["left_id"].astype(str).isin(set(pairs["left_id"]))]
+    known = {
+        (str(a), str(b)): s
+        for a, b, s in zip(wanted["left_id"], wanted["right_id"], wanted["score"], strict=True)
+    }
+    names = ["keep", "select"]
+    for left_id in dict.fromkeys(pairs["left_id"]):
+        names += [k for k in state.decisions[left_id].thresholds if k not in names]
+    left_records, right_records = left_records[left_cols], right_records[right_cols]
+    step = max(1, CHUNK_ROWS if chunk_rows is None else chunk_rows)
+    for start in range(0, max(len(pairs), 1), step):
+        part = pairs.iloc[start : start + step].reset_index(drop=True)
+        yield _matched_part(state, part, known, names, left_records, right_records)
+
+
+def _matched_part(
+    state: ReviewState,
+    pairs: pd.DataFrame,
+    known: dict,
+    names: list[str],
+    left_rec: pd.DataFrame,
+    right_rec: pd.DataFrame,
+) -> pd.DataFrame:
+    """The matched table's rows of some accepted ``pairs``."""
+    left_rec = _take(left_rec, list(pairs["left_id"]), "left")
+    right_rec = _take(right_rec, list(pairs["right_id"]), "right").copy()
     edited = []
     for i, edits in enumerate(pairs["edits"]):
         for col, value in edits.items():
@@ -142,20 +207,10 @@ def matched_table(
                     right_rec[col] = right_rec[col].astype(object)
                 right_rec.loc[i, col] = value
         edited.append(", ".join(edits) or None)
-
-    # A pair whose decision recorded no score takes it from the candidates.
-    wanted = candidates[candidates["left_id"].astype(str).isin(set(pairs["left_id"]))]
-    known = {
-        (str(a), str(b)): s
-        for a, b, s in zip(wanted["left_id"], wanted["right_id"], wanted["score"], strict=True)
-    }
     fallback = [known.get(p, np.nan) for p in zip(pairs["left_id"], pairs["right_id"], strict=True)]
     score = pairs["score"].astype(float).fillna(pd.Series(fallback, dtype=float))
 
     decisions = [state.decisions[left_id] for left_id in pairs["left_id"]]
-    names = ["keep", "select"]
-    for d in decisions:
-        names += [k for k in d.thresholds if k not in names]
     thresholds = {
         f"threshold_{n}": [float(d.thresholds.get(n, np.nan)) for d in decisions] for n in names
     }
@@ -171,7 +226,7 @@ def matched_table(
                     "score": score,
                 }
             ),
-            left_rec[left_cols].add_prefix("left_"),
+            left_rec.add_prefix("left_"),
             right_rec.add_prefix("right_"),
             pd.DataFrame(
                 {
@@ -280,21 +335,38 @@ def _csv_field(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+def write_csv(chunks: Iterable[pd.DataFrame], out: BinaryIO) -> int:
+    """Write frames with the same columns as one CSV file, one frame at a time; returns rows.
+
+    The file is what :func:`to_csv_bytes` makes of the frames concatenated:
+    UTF-8 with a byte-order mark, text quoted and neutralised, numbers bare,
+    lines ending with CRLF. Nothing is written when ``chunks`` is empty.
+    """
+    rows = 0
+    for i, df in enumerate(chunks):
+        if i == 0:
+            header = ",".join(_csv_field(str(c)) for c in df.columns)
+            out.write((_BOM + header + "\r\n").encode("utf-8"))
+        lines = [",".join(_csv_field(v) for v in row) + "\r\n" for row in _rows(df)]
+        out.write("".join(lines).encode("utf-8"))
+        rows += len(df)
+    return rows
+
+
 def to_csv_bytes(df: pd.DataFrame) -> bytes:
     """CSV in UTF-8 with a byte-order mark; text quoted and neutralised, numbers bare.
 
     Lines end with CRLF (RFC 4180); a missing value is an empty unquoted field.
     """
-    lines = [",".join(_csv_field(str(c)) for c in df.columns)]
-    lines += [",".join(_csv_field(v) for v in row) for row in _rows(df)]
-    return (_BOM + "".join(line + "\r\n" for line in lines)).encode("utf-8")
+    buffer = io.BytesIO()
+    write_csv([df], buffer)
+    return buffer.getvalue()
 
 
-def to_excel_bytes(df: pd.DataFrame) -> bytes:
-    """An .xlsx workbook with one sheet; text neutralised and XML-safe, numbers numeric.
+def write_excel(chunks: Iterable[pd.DataFrame], out: BinaryIO | str) -> int:
+    """Write frames with the same columns as one .xlsx sheet, a frame at a time; returns rows.
 
-    Whole numbers get the number format ``0``, which is how the reader tells
-    them from floats (Excel stores every number as a float).
+    Cells as :func:`to_excel_bytes` writes them.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -314,12 +386,55 @@ def to_excel_bytes(df: pd.DataFrame) -> bytes:
             return written
         return value
 
-    sheet.append([_xml_escape(neutralise(str(c))) for c in df.columns])
-    for row in _rows(df):
-        sheet.append([cell(v) for v in row])
+    rows = 0
+    for i, df in enumerate(chunks):
+        if i == 0:
+            sheet.append([_xml_escape(neutralise(str(c))) for c in df.columns])
+        for row in _rows(df):
+            sheet.append([cell(v) for v in row])
+        rows += len(df)
+    book.save(out)
+    return rows
+
+
+def to_excel_bytes(df: pd.DataFrame) -> bytes:
+    """An .xlsx workbook with one sheet; text neutralised and XML-safe, numbers numeric.
+
+    Whole numbers get the number format ``0``, which is how the reader tells
+    them from floats (Excel stores every number as a float).
+    """
     buffer = io.BytesIO()
-    book.save(buffer)
+    write_excel([df], buffer)
     return buffer.getvalue()
+
+
+def write_parquet(chunks: Iterable[pd.DataFrame], out: BinaryIO | str) -> int:
+    """Write frames with the same columns as one Parquet file, a frame at a time; returns rows.
+
+    Values are stored as they are, as :func:`to_parquet_bytes` does; a column
+    with no value in the first frame is typed as text.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    rows = 0
+    try:
+        for df in chunks:
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            if writer is None:
+                fields = [
+                    f.with_type(pa.large_string()) if pa.types.is_null(f.type) else f
+                    for f in table.schema
+                ]
+                schema = pa.schema(fields, metadata=table.schema.metadata)
+                writer = pq.ParquetWriter(out, schema)
+            writer.write_table(table.cast(schema))
+            rows += len(df)
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 def to_parquet_bytes(df: pd.DataFrame) -> bytes:

@@ -19,6 +19,7 @@ ACTIONS = {
     "decide": "reviewer",
     "undo_own": "reviewer",
     "change_own": "reviewer",
+    "export": "reviewer",
     "change_others": "lead",
     "save_thresholds": "lead",
     "bulk": "lead",

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import base64
 import io
 
 import pandas as pd
 import pytest
 
 from callbacks.data import build_spec, count_message, read_upload
-from callbacks.matched import export_matches, matched_rows, remove_matches, update_matched
+from callbacks.export import write_export
+from callbacks.matched import matched_rows, remove_matches, update_matched
 from callbacks.review import current_view, update_review
 from components import ids as ids_module
 from components.ids import ids
@@ -127,15 +127,15 @@ def test_remove_of_an_unrecorded_match_is_refused(services, project):
     assert message.endswith("nothing was recorded.")
 
 
-def test_export_csv_download(services, project):
+def test_export_csv(services, project):
     view = review(services, project)["view"]
     review(services, project, ids.ACCEPT, view, ["101"])
-    out = export_matches(services, project.project_id, ids.EXPORT_CSV)
-    raw = base64.b64decode(out["content"]) if out.get("base64") else out["content"].encode()
+    out = io.BytesIO()
+    assert write_export(services, project, "csv", out) == 1
+    raw = out.getvalue()
     assert raw.startswith(b"\xef\xbb\xbf")
     frame = pd.read_csv(io.BytesIO(raw), dtype=str, encoding="utf-8-sig")
     assert list(frame["right_id"]) == ["101"]
-    assert out["filename"].endswith(".csv")
 
 
 def test_upload_reads_and_reports_the_delimiter(services, tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
 import pytest
 
@@ -88,7 +90,7 @@ def test_a_database_deleted_under_the_server_is_reported_not_acknowledged(tmp_pa
 
 def test_field_names_with_spaces_and_dots_review_and_export(tmp_path):
     from app import create_app
-    from callbacks.matched import export_matches
+    from callbacks.export import write_export
     from callbacks.services import AppConfig
     from matching.spec import Field, Spec
 
@@ -112,4 +114,6 @@ def test_field_names_with_spaces_and_dots_review_and_export(tmp_path):
     assert first["rows"][0]["score_First Name"] is not None
     after = review_step(services, project, ids.ACCEPT, first["view"], ["a"])
     assert after["label"] == "Record 2 of 2" and after["message_open"] is False
-    assert export_matches(services, project.project_id, ids.EXPORT_CSV)["content"]
+    out = io.BytesIO()
+    assert write_export(services, project, "csv", out) == 1
+    assert b'"First Name"' not in out.getvalue() and b'"left_First Name"' in out.getvalue()

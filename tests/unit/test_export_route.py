@@ -1,0 +1,168 @@
+"""The matched table exported from a Flask route, written chunk by chunk, with the app's
+sign-in, role and same-origin rules."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+import matching.export as export_module
+from callbacks.services import AppConfig
+from components.ids import ids
+from matching.export import (
+    matched_table,
+    read_export,
+    to_csv_bytes,
+    to_excel_bytes,
+    to_parquet_bytes,
+)
+from matching.users import UserStore
+from tests.dash_http import ORIGIN
+from tests.helpers import review_step
+
+SAME_PAGE = {"Referer": f"{ORIGIN}/", "Sec-Fetch-Site": "same-origin"}
+
+
+def _accept_two(services, project):
+    view = review_step(services, project, who="ann")["view"]
+    for _ in range(2):
+        view = review_step(services, project, ids.ACCEPT, view, view["selected"], who="ann")
+        view = view["view"]
+
+
+def _old_export(services, project) -> pd.DataFrame:
+    """The matched table as the Matched tab's export callback built it, whole."""
+    return matched_table(
+        services.log.state(project.project_id),
+        project.candidates,
+        project.left,
+        project.right,
+        spec_left_id=project.spec.left_id,
+        spec_right_id=project.spec.right_id,
+    )
+
+
+def test_the_route_sends_what_the_old_export_made(demo_app, services, project, monkeypatch):
+    _accept_two(services, project)
+    client = demo_app.server.test_client()
+    url = f"/export/{project.project_id}/matches"
+    csv = client.get(f"{url}.csv", headers=SAME_PAGE)
+    assert csv.status_code == 200
+    assert csv.headers["Content-Disposition"] == (
+        f"attachment; filename=matches-{project.project_id}.csv"
+    )
+    old = _old_export(services, project)
+    assert len(old) >= 2 and csv.data == to_csv_bytes(old)
+    for fmt, old_writer in (("xlsx", to_excel_bytes), ("parquet", to_parquet_bytes)):
+        answer = client.get(f"{url}.{fmt}", headers=SAME_PAGE)
+        assert answer.status_code == 200
+        expected = read_export(old_writer(old), fmt)
+        pd.testing.assert_frame_equal(read_export(answer.data, fmt), expected)
+    # One row at a time gives the same file as one chunk.
+    monkeypatch.setattr(export_module, "CHUNK_ROWS", 1)
+    assert client.get(f"{url}.csv", headers=SAME_PAGE).data == csv.data
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site", "Referer": f"{ORIGIN}/"},
+        {"Origin": "https://evil.example"},
+        {"Referer": "https://evil.example/page"},
+        {},
+    ],
+)
+def test_a_request_from_another_site_is_refused(demo_app, project, headers):
+    answer = demo_app.server.test_client().get(
+        f"/export/{project.project_id}/matches.csv", headers=headers
+    )
+    assert answer.status_code == 403 and "did not come from matchdesk" in answer.json["error"]
+
+
+def test_without_a_session_the_export_is_refused_and_a_reviewer_may_export(demo_app, project):
+    UserStore(demo_app.matchdesk.config.db_url).add("cy", "reviewer", "cy-pw")
+    client = demo_app.server.test_client()
+    url = f"/export/{project.project_id}/matches.csv"
+    # As the page's fetch asks: a JSON answer, not the sign-in page.
+    refused = client.get(url, headers={**SAME_PAGE, "Accept": "application/octet-stream"})
+    assert refused.status_code == 401 and refused.json["error"] == "sign in first"
+    client.post("/login", data={"username": "cy", "password": "cy-pw"}, headers={"Origin": ORIGIN})
+    assert client.get(url, headers=SAME_PAGE).status_code == 200
+
+
+def test_an_unknown_project_or_format_is_named(demo_app, project):
+    client = demo_app.server.test_client()
+    gone = client.get("/export/0123456789abcdef/matches.csv", headers=SAME_PAGE)
+    assert gone.status_code == 404 and "no project '0123456789abcdef'" in gone.json["error"]
+    odd = client.get(f"/export/{project.project_id}/matches.ods", headers=SAME_PAGE)
+    assert odd.status_code == 404 and "unknown export format 'ods'" in odd.json["error"]
+
+
+def test_a_failed_export_answers_with_its_reason(demo_app, project, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export_module.pd.DataFrame, "itertuples", broken)
+    answer = demo_app.server.test_client().get(
+        f"/export/{project.project_id}/matches.csv", headers=SAME_PAGE
+    )
+    assert answer.status_code == 500 and "disk full" in answer.json["error"]
+
+
+def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, monkeypatch):
+    from app import create_app
+    from matching.demo import generate_tables
+    from matching.spec import Field, Spec, parse_block
+
+    tables = generate_tables(10_000, seed=3, unlinked=0.0)
+    spec = Spec(
+        (Field("surname"), Field("given_name")),
+        left_id="owner_id",
+        right_id="car_id",
+        block=(parse_block("exact:postcode"),),
+    )
+    config = AppConfig(
+        left=tables.owners,
+        right=tables.cars,
+        spec=spec,
+        keep=0.0,
+        select=0.8,
+        db_url=f"sqlite:///{tmp_path / 'd.db'}",
+        data_dir=str(tmp_path / "data"),
+    )
+    app = create_app(config)
+    services = app.matchdesk
+    project = services.project(services.project_options()[0]["value"])
+    services.desk(project).apply_bulk("lead", "accept", threshold=0.0, role="lead")
+    accepted = len(services.log.state(project.project_id).decisions)
+    assert accepted >= 9_000
+
+    chunks = []
+    real = export_module.matched_chunks
+
+    def counted(*args, **kwargs):
+        for chunk in real(*args, **kwargs):
+            chunks.append(len(chunk))
+            yield chunk
+
+    def whole(*args, **kwargs):
+        raise AssertionError("the whole table was built")
+
+    monkeypatch.setattr("callbacks.export.matched_chunks", counted)
+    monkeypatch.setattr(export_module, "matched_table", whole)
+    monkeypatch.setattr(export_module, "CHUNK_ROWS", 1_000)
+    answer = app.server.test_client().get(
+        f"/export/{project.project_id}/matches.csv", headers=SAME_PAGE
+    )
+    assert answer.status_code == 200
+    frame = pd.read_csv(io.BytesIO(answer.data), dtype=str, encoding="utf-8-sig")
+    assert len(frame) == accepted and max(chunks) == 1_000 and sum(chunks) == accepted
+    # No callback on the server builds an export: the buttons' callback runs in the
+    # browser and fetches the route.
+    buttons = {"export-csv-button", "export-excel-button", "export-parquet-button"}
+    export_callbacks = [
+        c for c in app.callback_map.values() if buttons & {i["id"] for i in c["inputs"]}
+    ]
+    assert len(export_callbacks) == 1 and "callback" not in export_callbacks[0]
