@@ -5,9 +5,10 @@ a *ticket*: a small JSON file under ``<data dir>/runs`` named by a random id,
 which is all the browser holds. The background process reads the ticket from
 there, never from the browser, checks the role again against the user store,
 and scores. Cancel and the start of saving race for the ticket by renaming it,
-so exactly one of them wins: a run cancelled before it saves writes nothing,
-and a run that has begun saving is let finish (the manager refuses to kill it)
-so that no project is left half-written.
+so exactly one of them wins: a run cancelled before it saves records nothing
+(and the project folder it made is removed), and a run that has begun saving
+is let finish (the manager refuses to kill it) so that no project is left
+half-written.
 """
 
 from __future__ import annotations
@@ -107,6 +108,10 @@ def write_ticket(services: Services, order: dict, *, max_age: float = 86400.0) -
         with suppress(OSError):
             if old.stat().st_mtime < cutoff:
                 old.unlink()
+    for marker in folder.glob("saving-*"):  # left by a run that died while saving
+        with suppress(OSError, ValueError):
+            if not _alive(int(marker.name.removeprefix("saving-"))):
+                marker.unlink()
     ticket = secrets.token_hex(16)
     partial = folder / f"{ticket}.partial"
     partial.write_text(json.dumps(order), encoding="utf-8")
@@ -196,18 +201,22 @@ def discard_unrecorded(services: Services, folder: str | Path) -> bool:
     return True
 
 
-def _ended(pid: int, *, wait: float) -> bool:
+def _alive(pid: int) -> bool:
     import psutil
 
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _ended(pid: int, *, wait: float) -> bool:
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.05)
-    return False
+    return True
 
 
 def cancel_ticket(services: Services, ticket: object, *, wait: float = 5.0) -> bool:

@@ -317,6 +317,17 @@ def test_a_celery_broker_gives_a_celery_manager(app_config):
     assert str(manager.handle.backend.url).startswith("redis://127.0.0.1:6399/0")
 
 
+def test_a_saving_marker_of_a_process_that_is_gone_is_swept(services, uploads):
+    runs = Path(services.config.data_dir) / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (runs / f"saving-{gone.pid}").touch()
+    (runs / f"saving-{os.getpid()}").touch()
+    start_run(services, uploads, FIELDS, 0.5, 0.8)
+    assert sorted(p.name for p in runs.glob("saving-*")) == [f"saving-{os.getpid()}"]
+
+
 def test_a_run_that_is_saving_is_not_killed(tmp_path):
     manager = RunManager(tmp_path / "runs")
     job = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
