@@ -167,3 +167,34 @@ def test_a_signed_in_admin_runs_in_the_background(dash_duo, demo_app, tmp_path):
     dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=30)
     assert len(demo_app.matchdesk.project_options()) == 2
     assert dash_duo.get_logs() == []
+
+
+POSTGRES = os.environ.get("MATCHDESK_TEST_POSTGRES_URL")
+
+
+@pytest.mark.skipif(not POSTGRES, reason="MATCHDESK_TEST_POSTGRES_URL is not set")
+def test_a_run_with_the_log_on_postgresql_leaves_the_server_connections_working(
+    dash_duo, app_config, tmp_path
+):
+    import sqlalchemy as sa
+
+    from app import create_app
+
+    engine = sa.create_engine(POSTGRES)
+    tables = sa.MetaData()
+    tables.reflect(engine)
+    tables.drop_all(engine)
+    engine.dispose()
+    app_config.db_url = POSTGRES
+    app = create_app(app_config)
+    start(dash_duo, app)
+    button(dash_duo, "Accept").click()  # the server's pool holds a connection from here on
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5", timeout=10)
+    _upload_and_run(dash_duo, *_tables(tmp_path, rows=200), rows=200)
+    dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=30)
+    dash_duo.find_element(".offcanvas .btn-close").click()
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 200", timeout=15)
+    button(dash_duo, "Accept").click()
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 200", timeout=10)
+    assert app.matchdesk.log.healthy()
+    assert dash_duo.get_logs() == []
