@@ -30,6 +30,8 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from matching.review import ReviewState, accepted_pairs
 
@@ -173,11 +175,16 @@ def matched_chunks(
     right_records = _records(right, spec_right_id, "right")
 
     # A pair whose decision recorded no score takes it from the candidates.
-    wanted = candidates[candidates["left_id"].astype(str).isin(set(pairs["left_id"]))]
-    known = {
-        (str(a), str(b)): s
-        for a, b, s in zip(wanted["left_id"], wanted["right_id"], wanted["score"], strict=True)
-    }
+    unscored = set(pairs.loc[pairs["score"].isna(), "left_id"])
+    wanted = candidates[candidates["left_id"].astype(str).isin(unscored)] if unscored else None
+    known = (
+        {}
+        if wanted is None
+        else {
+            (str(a), str(b)): s
+            for a, b, s in zip(wanted["left_id"], wanted["right_id"], wanted["score"], strict=True)
+        }
+    )
     names = ["keep", "select"]
     for left_id in dict.fromkeys(pairs["left_id"]):
         names += [k for k in state.decisions[left_id].thresholds if k not in names]
@@ -335,20 +342,80 @@ def _csv_field(value: object) -> str:
     return repr(value) if isinstance(value, float) else str(value)
 
 
+#: The white space Python's ``\\s`` matches, which :data:`_FORMULA` allows before a
+#: formula character; spelled out for Arrow's regular expressions (RE2), whose ``\\s``
+#: is ASCII only.
+_SPACES = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+    "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _re2_class(chars: str) -> str:
+    return "".join(f"\\x{{{ord(c):x}}}" for c in chars)
+
+
+#: :data:`_FORMULA` for Arrow: it matches where ``_FORMULA.match`` does.
+_FORMULA_RE2 = (
+    f"^(?:[{_re2_class(chr(9) + chr(13) + chr(39))}]"
+    f"|[{_re2_class(_SPACES + chr(0x200B) + chr(0xFEFF))}]*"
+    f"[{_re2_class('=+-@' + chr(0xFF1D) + chr(0xFF0B) + chr(0xFF0D) + chr(0xFF20))}])"
+)
+
+
+def _quoted_text(text: pa.Array) -> pa.Array:
+    """CSV fields of a text column, as :func:`_csv_field` writes each value, in Arrow."""
+
+    def s(value: str) -> pa.Scalar:
+        return pa.scalar(value, pa.large_string())
+
+    text = text.cast(pa.large_string())
+    formula = pc.match_substring_regex(text, _FORMULA_RE2)
+    text = pc.if_else(formula, pc.binary_join_element_wise(s("'"), text, s("")), text)
+    text = pc.replace_substring(text, '"', '""')
+    return pc.fill_null(pc.binary_join_element_wise(s('"'), text, s('"'), s("")), s(""))
+
+
+def _csv_column(values: pd.Series) -> pa.Array:
+    """The CSV fields of one column, as :func:`_csv_field` of :func:`_cell` makes them."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return pa.array(np.where(values.to_numpy(), "True", "False"), pa.large_string())
+    if isinstance(dtype, np.dtype) and dtype.kind in "iu":
+        return pa.array([str(v) for v in values.tolist()], pa.large_string())
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        floats = values.to_numpy(np.float64).tolist()
+        return pa.array([repr(v) if v == v else "" for v in floats], pa.large_string())
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return _quoted_text(pa.array(values))
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
+        try:
+            text = pa.array(values.to_numpy(dtype=object), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            text = None
+        if text is not None and (pa.types.is_string(text.type) or pa.types.is_null(text.type)):
+            return _quoted_text(text)
+    return pa.array([_csv_field(_cell(v)) for v in values.tolist()], pa.large_string())
+
+
 def write_csv(chunks: Iterable[pd.DataFrame], out: BinaryIO) -> int:
     """Write frames with the same columns as one CSV file, one frame at a time; returns rows.
 
-    The file is what :func:`to_csv_bytes` makes of the frames concatenated:
     UTF-8 with a byte-order mark, text quoted and neutralised, numbers bare,
-    lines ending with CRLF. Nothing is written when ``chunks`` is empty.
+    lines ending with CRLF: exactly what :func:`_csv_field` makes of each cell.
+    Each frame is formatted column by column in Arrow. Nothing is written
+    when ``chunks`` is empty.
     """
     rows = 0
     for i, df in enumerate(chunks):
         if i == 0:
             header = ",".join(_csv_field(str(c)) for c in df.columns)
             out.write((_BOM + header + "\r\n").encode("utf-8"))
-        lines = [",".join(_csv_field(v) for v in row) + "\r\n" for row in _rows(df)]
-        out.write("".join(lines).encode("utf-8"))
+        if len(df):
+            fields = [_csv_column(df.iloc[:, j]) for j in range(df.shape[1])]
+            comma = pa.scalar(",", pa.large_string())
+            lines = pc.binary_join_element_wise(*fields, comma).to_pylist() if fields else []
+            out.write(("\r\n".join(lines or [""] * len(df)) + "\r\n").encode("utf-8"))
         rows += len(df)
     return rows
 

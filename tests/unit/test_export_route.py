@@ -104,7 +104,7 @@ def test_a_failed_export_answers_with_its_reason(demo_app, project, monkeypatch)
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(export_module.pd.DataFrame, "itertuples", broken)
+    monkeypatch.setattr("callbacks.export.write_export", broken)
     answer = demo_app.server.test_client().get(
         f"/export/{project.project_id}/matches.csv", headers=SAME_PAGE
     )
