@@ -457,29 +457,24 @@ def accepted_pairs(state: ReviewState) -> pd.DataFrame:
     Columns: ``left_id, right_id, score, reviewer, decided_at (UTC), automatic,
     edits`` (a dict of the edited cells of that right record, maybe empty).
     """
-    rows = []
+    columns = ["left_id", "right_id", "score", "reviewer", "decided_at", "automatic", "edits"]
+    values: dict[str, list] = {c: [] for c in columns}
+    lefts, rights, scores = values["left_id"], values["right_id"], values["score"]
+    reviewers, times, automatic = values["reviewer"], values["decided_at"], values["automatic"]
+    edits = values["edits"]
     for d in sorted(state.decisions.values(), key=lambda d: d.time):
         if d.status != "accepted":
             continue
         for r in d.right_ids:
-            rows.append(
-                {
-                    "left_id": d.left_id,
-                    "right_id": r,
-                    "score": d.scores.get(r, float("nan")),
-                    "reviewer": d.reviewer,
-                    "decided_at": pd.Timestamp(d.time, unit="s", tz="UTC"),
-                    "automatic": d.automatic,
-                    "edits": dict(d.edits.get(r, {})),
-                }
-            )
-    columns = [
-        "left_id",
-        "right_id",
-        "score",
-        "reviewer",
-        "decided_at",
-        "automatic",
-        "edits",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+            lefts.append(d.left_id)
+            rights.append(r)
+            scores.append(d.scores.get(r, float("nan")))
+            reviewers.append(d.reviewer)
+            times.append(d.time)
+            automatic.append(d.automatic)
+            edits.append(dict(d.edits.get(r, {})))
+    if not lefts:
+        return pd.DataFrame([], columns=columns)
+    # One conversion for the column: a Timestamp per pair took most of an export's time.
+    values["decided_at"] = pd.to_datetime(np.asarray(times, dtype=np.float64), unit="s", utc=True)
+    return pd.DataFrame(values, columns=columns)
