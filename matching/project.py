@@ -11,6 +11,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -502,6 +503,25 @@ def _write_arrow(table: pa.Table, path: Path) -> Path:
     return path
 
 
+@contextmanager
+def _converting(folder: Path):
+    """Hold the folder's lock while an earlier version's files are rewritten as Arrow, so
+    that worker processes opening the project at once convert it once and share the result.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: each process may convert; the rename keeps files whole
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".convert.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _read_arrow(path: Path) -> pd.DataFrame:
     """The frame of an Arrow IPC file, its columns over the file's memory map.
 
@@ -541,7 +561,9 @@ def load_candidates(folder: str | Path) -> pd.DataFrame | None:
         legacy = folder / _LEGACY[CANDIDATES_FILE]
         if not legacy.exists():
             return None
-        save_candidates(pq.read_table(legacy).to_pandas(), folder)
+        with _converting(folder):
+            if not path.exists():  # another process may have converted it meanwhile
+                save_candidates(pq.read_table(legacy).to_pandas(), folder)
     return _read_arrow(path)
 
 
@@ -705,7 +727,9 @@ def load_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tables :func:`save_tables` wrote, as text (``str``, missing as NaN), mapped from
     their files. Tables an earlier version kept as Parquet are rewritten as Arrow first."""
     folder = Path(folder)
-    if not all((folder / n).exists() for n in (LEFT_FILE, RIGHT_FILE)):
-        legacy = [read_table(folder / _LEGACY[n]) for n in (LEFT_FILE, RIGHT_FILE)]
-        save_tables(*legacy, folder)
+    names = (LEFT_FILE, RIGHT_FILE)
+    if not all((folder / n).exists() for n in names):
+        with _converting(folder):
+            if not all((folder / n).exists() for n in names):
+                save_tables(*(read_table(folder / _LEGACY[n]) for n in names), folder)
     return _read_arrow(folder / LEFT_FILE), _read_arrow(folder / RIGHT_FILE)

@@ -34,6 +34,16 @@ sys.stdin.readline()
 _FILES = ("left.arrow", "right.arrow", "candidates.arrow")
 
 
+def _mapped_inodes(pid: int, folder: Path) -> dict[str, set[int]]:
+    """The inodes of each file under ``folder`` mapped into the process."""
+    out: dict[str, set[int]] = {}
+    for line in Path(f"/proc/{pid}/maps").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and parts[5].startswith(str(folder)):
+            out.setdefault(Path(parts[5]).name, set()).add(int(parts[4]))
+    return out
+
+
 def _mapped_kb(pid: int, folder: Path) -> dict[str, int]:
     """Resident kB of each file under ``folder`` mapped into the process."""
     out: dict[str, int] = {}
@@ -47,7 +57,7 @@ def _mapped_kb(pid: int, folder: Path) -> dict[str, int]:
     return out
 
 
-def test_two_worker_processes_share_one_project_without_rebuilding_it(tmp_path):
+def _project(tmp_path):
     data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'd.db'}"
     tables = generate_tables(3000, seed=2)
     spec = Spec(
@@ -61,12 +71,14 @@ def test_two_worker_processes_share_one_project_without_rebuilding_it(tmp_path):
         tables.owners, tables.cars, spec, name="shared", keep=0.5, select=0.8
     )
     assert services.scorings == 1
-    folder = data / project.project_id
-    stamps = {n: ((folder / n).stat().st_ino, (folder / n).stat().st_mtime_ns) for n in _FILES}
+    return project, data, db
 
+
+def _open_in_workers(data: Path, db: str, project_id: str, folder: Path):
+    """Reports, mapped kB and mapped inodes of two worker processes that opened the project."""
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", _WORKER, str(data), db, project.project_id],
+            [sys.executable, "-c", _WORKER, str(data), db, project_id],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -77,11 +89,21 @@ def test_two_worker_processes_share_one_project_without_rebuilding_it(tmp_path):
     try:
         reports = [json.loads(w.stdout.readline()) for w in workers]
         mapped = [_mapped_kb(w.pid, folder) for w in workers]
+        inodes = [_mapped_inodes(w.pid, folder) for w in workers]
     finally:
         for w in workers:
             w.stdin.write("\n")
             w.stdin.close()
             w.wait(timeout=60)
+    return reports, mapped, inodes
+
+
+def test_two_worker_processes_share_one_project_without_rebuilding_it(tmp_path):
+    project, data, db = _project(tmp_path)
+    folder = data / project.project_id
+    stamps = {n: ((folder / n).stat().st_ino, (folder / n).stat().st_mtime_ns) for n in _FILES}
+
+    reports, mapped, inodes = _open_in_workers(data, db, project.project_id, folder)
 
     assert [r["scorings"] for r in reports] == [0, 0]
     # Each worker leased a different record, from the same queue.
@@ -93,3 +115,21 @@ def test_two_worker_processes_share_one_project_without_rebuilding_it(tmp_path):
         assert files["candidates.arrow"] > 0 and files["left.arrow"] > 0
     after = {n: ((folder / n).stat().st_ino, (folder / n).stat().st_mtime_ns) for n in _FILES}
     assert after == stamps
+    assert inodes[0] == inodes[1] == {n: {stamps[n][0]} for n in _FILES}
+
+
+def test_workers_opening_an_earlier_versions_parquet_project_at_once_share_one_conversion(
+    tmp_path,
+):
+    project, data, db = _project(tmp_path)
+    folder = data / project.project_id
+    project.left.astype(object).to_parquet(folder / "left.parquet", index=False)
+    project.right.astype(object).to_parquet(folder / "right.parquet", index=False)
+    project.candidates.to_parquet(folder / "candidates.parquet", index=False)
+    for name in _FILES:
+        (folder / name).unlink()
+
+    reports, _, inodes = _open_in_workers(data, db, project.project_id, folder)
+    assert [r["scorings"] for r in reports] == [0, 0]
+    final = {n: {(folder / n).stat().st_ino} for n in _FILES}
+    assert inodes[0] == inodes[1] == final
