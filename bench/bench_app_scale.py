@@ -214,7 +214,9 @@ class Memory(threading.Thread):
                 self.per_worker = [memory_mb([p])[0] for p in pids]
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_pss = max(self.peak_pss, pss or 0.0)
-            if rss > self.limit_mb:
+            # Pages of the project files the workers map are counted in every worker's
+            # RSS; PSS shares them out, so it is what the machine really holds.
+            if (pss if pss else rss) > self.limit_mb:
                 self.exceeded = True
                 for pid in [self.master, *pids]:
                     with contextlib.suppress(OSError):
@@ -595,7 +597,8 @@ def main(argv=None) -> int:
         "--max-rss-gb",
         type=float,
         default=12.0,
-        help="stop the server when its workers' RSS passes this (default 12 GB)",
+        help="stop the server when its workers' memory (PSS where /proc gives it, else "
+        "RSS) passes this (default 12 GB)",
     )
     parser.add_argument("--prepare", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -634,7 +637,7 @@ def main(argv=None) -> int:
                 raise
             workers = ", ".join(f"{x:,.0f}" for x in memory.per_worker)
             print(
-                f"stopped: the {args.workers} workers' RSS passed {args.max_rss_gb} GB "
+                f"stopped: the {args.workers} workers' memory passed {args.max_rss_gb} GB "
                 f"({memory.peak_rss:,.0f} MB; per worker {workers} MB; target 3,072 MB in all)"
             )
             return 1
