@@ -139,7 +139,9 @@ def prepare(folder: Path, records: int) -> dict:
     from matching.demo import generate_tables
 
     t = time.perf_counter()
-    if not (folder / "cars.parquet").exists():  # a kept --folder is used again
+    for name in ("log.db", "log.db-wal", "log.db-shm"):  # every run starts with no decisions
+        (folder / name).unlink(missing_ok=True)
+    if not (folder / "cars.parquet").exists():  # a kept --folder keeps its tables
         tables = generate_tables(records, seed=1)
         tables.owners.to_parquet(folder / "owners.parquet", index=False)
         tables.cars.to_parquet(folder / "cars.parquet", index=False)
