@@ -374,13 +374,14 @@ class Page:
         self.idle()
 
     def pick_project(self, name: str) -> None:
-        """Choose a project in the navbar's list, typing its name as a person would."""
-        from selenium.webdriver.common.action_chains import ActionChains
+        """Open the navbar's project list and click the project named ``name``."""
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.common.keys import Keys
+        from selenium.webdriver.support.ui import WebDriverWait
 
         self.driver.find_element(By.ID, "project-select").click()
-        ActionChains(self.driver).send_keys(name).send_keys(Keys.ENTER).perform()
+        path = f"//*[contains(@class, 'dash-options-list-option')][normalize-space()={name!r}]"
+        WebDriverWait(self.driver, 30).until(lambda d: d.find_elements(By.XPATH, path))
+        self.driver.find_element(By.XPATH, path).click()
 
     def keys(self, key: str, count: int) -> list[float]:
         out = []

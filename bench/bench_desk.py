@@ -78,10 +78,15 @@ def main(argv=None) -> dict:
     log = DecisionLog(url)
     log.ensure_project(project.project_id, name="bench", meta={})
     lead = ReviewDesk(log, project)
+    running = ReviewDesk(DecisionLog(url), project)  # a worker that read the log before
+    running.ledger()
     t = time.perf_counter()
     bulk = lead.apply_bulk("lead", "accept", threshold=0.9, role="lead")
     bulk_s = time.perf_counter() - t
     assert bulk.written == args.decided, bulk
+    t = time.perf_counter()
+    running.refresh()
+    catch_up_s = time.perf_counter() - t
 
     # A new worker: its own log connection and desk, reading the log once.
     ann_desk = ReviewDesk(DecisionLog(url), project)
@@ -102,6 +107,15 @@ def main(argv=None) -> dict:
         ann = out.view
         if i % 2:
             bob = bob_desk.decide("bob", bob, "reject").view
+    # The lead undoes the batch in the running worker; the first desk reads the undo.
+    t = time.perf_counter()
+    undone = running.undo("lead", role="lead")
+    undo_s = time.perf_counter() - t
+    assert undone.ok, undone.message
+    t = time.perf_counter()
+    left = ann_desk.refresh().counts()["decided"]
+    undo_catch_up_s = time.perf_counter() - t
+    assert left == args.steps + args.steps // 2, left
     result = {
         "records": args.records,
         "decided_before": args.decided,
@@ -110,7 +124,10 @@ def main(argv=None) -> dict:
         "step_ms_p99": round(float(np.percentile(steps, 99)), 2),
         "step_ms_max": round(max(steps), 2),
         "bulk_accept_s": round(bulk_s, 1),
+        "running_worker_catch_up_s": round(catch_up_s, 1),
         "first_read_of_log_s": round(load_s, 1),
+        "undo_of_batch_s": round(undo_s, 1),
+        "undo_catch_up_s": round(undo_catch_up_s, 1),
         "project_build_s": round(build_s, 1),
     }
     print(json.dumps(result))
@@ -123,7 +140,10 @@ def main(argv=None) -> dict:
         f"{result['step_ms_max']} ms | median ≤ 10 ms, p99 ≤ 50 ms |"
     )
     print(f"| bulk auto-accept of {args.decided:,} records | {result['bulk_accept_s']} s | |")
+    print(f"| a running worker reads the batch | {result['running_worker_catch_up_s']} s | |")
     print(f"| a new worker's first read of the log | {result['first_read_of_log_s']} s | |")
+    print(f"| undo of the batch | {result['undo_of_batch_s']} s | |")
+    print(f"| another worker reads the undo | {result['undo_catch_up_s']} s | |")
     return result
 
 
