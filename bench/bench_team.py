@@ -170,7 +170,7 @@ def run(db: str, reviewers: int, seconds: float, workers: int) -> dict:
 
         engine = sa.create_engine(url)
         with engine.begin() as conn:
-            for table in ("leases", "events", "heartbeat", "projects"):
+            for table in ("leases", "batch_data", "events", "heartbeat", "projects"):
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
         engine.dispose()
     env = {

@@ -296,7 +296,7 @@ def empty_postgres() -> str:
 
     engine = sa.create_engine(POSTGRES)
     with engine.begin() as conn:
-        for table in ("leases", "events", "heartbeat", "projects"):
+        for table in ("leases", "batch_data", "events", "heartbeat", "projects"):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table} CASCADE")
     engine.dispose()
     return POSTGRES

@@ -31,7 +31,7 @@ def reject(event_id: str, left: str, reviewer: str = "ann"):
 def log():
     engine = sa.create_engine(URL)
     with engine.begin() as conn:
-        for table in ("events", "leases", "projects", "heartbeat"):
+        for table in ("batch_data", "events", "leases", "projects", "heartbeat"):
             conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
     engine.dispose()
     log = DecisionLog(URL)
