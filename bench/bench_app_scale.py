@@ -398,8 +398,21 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, round(q / 100 * (len(values) - 1))))]
 
 
+class Figures(dict):
+    """The measurements so far; each is printed as it is taken, so a run stopped
+    midway (by the memory guard, or by hand) still tells what it measured."""
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        print(json.dumps({key: value}), flush=True)
+
+    def update(self, other=(), **more) -> None:
+        for key, value in dict(other, **more).items():
+            self[key] = value
+
+
 def measure(page: Page, args, folder: Path, downloads: Path, memory: Memory) -> dict:
-    r: dict = {}
+    r: dict = Figures()
     d = page.driver
     mark = f" of {args.records:,}"
     # Opening the project: with the tables in every worker, the page loads with it
@@ -692,6 +705,7 @@ def main(argv=None) -> int:
             max(r["peak_rss_mb"], rss),
             max(r["peak_pss_mb"], pss or 0),
         )
+        r["per_worker_mb"] = memory.per_worker
         load = Path("/proc/loadavg").read_text().split()[:3]
         print(json.dumps({k: v for k, v in r.items() if k != "logs"}), flush=True)
         print()
