@@ -378,6 +378,7 @@ class Page:
         from selenium.webdriver.common.by import By
         from selenium.webdriver.support.ui import WebDriverWait
 
+        WebDriverWait(self.driver, 120).until(lambda d: d.find_elements(By.ID, "project-select"))
         self.driver.find_element(By.ID, "project-select").click()
         path = f"//*[contains(@class, 'dash-options-list-option')][normalize-space()={name!r}]"
         WebDriverWait(self.driver, 30).until(lambda d: d.find_elements(By.XPATH, path))
