@@ -262,6 +262,12 @@ def wait_ready(proc: subprocess.Popen, port: int, workers: int, folder: Path) ->
         except requests.RequestException:
             pass
         time.sleep(0.5)
+    # A worker that has not served the page yet refuses Dash's scripts ("dash is not a
+    # registered library"): let every worker serve it once before the browser comes.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda _: requests.get(f"http://127.0.0.1:{port}/", timeout=600), range(32)))
     # Workers build the app (and read the project) before serving; wait until all are idle.
     quiet = 0
     last: dict[int, int] = {}
