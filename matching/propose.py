@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from matching.blocking import Blocking, RuleCount
+from matching.blocking import RuleCount, _ragged_arange, count_rules, group_codes, joint_key_codes
 from matching.scoring import parse_date
 from matching.spec import Block, Field, Key, Spec
 
@@ -203,6 +205,25 @@ def _guess_kind(values: list[str], name: str, unique: bool) -> str:
     return "text"
 
 
+def _value_codes(column: pd.Series) -> tuple[np.ndarray, pa.Array]:
+    """Each row's trimmed text as a code into its distinct values (-1: missing or blank)."""
+    array = pa.array(column.astype("string[pyarrow]"))
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    encoded = array.dictionary_encode()
+    raw = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = pc.utf8_trim_whitespace(encoded.dictionary)
+    if values.equals(encoded.dictionary):
+        per_value = np.arange(len(values), dtype=np.int64)
+    else:  # distinct texts that trim alike (" Ann", "Ann") are one value
+        trimmed = values.dictionary_encode()
+        values = trimmed.dictionary
+        per_value = trimmed.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    blank = pc.equal(values, "").to_numpy(zero_copy_only=False)
+    per_value = np.where(blank[per_value], -1, per_value) if blank.any() else per_value
+    return np.append(per_value, -1)[raw], values
+
+
 def profile_table(
     frame: pd.DataFrame, *, sample: int = 5_000, seed: int = 0
 ) -> tuple[ColumnProfile, ...]:
@@ -221,22 +242,22 @@ def profile_table(
     profiles = []
     rows = len(frame)
     for name in frame.columns:
-        text = frame[name].astype("string[pyarrow]").str.strip()
-        present = text[text.notna() & (text != "")]
-        counts = present.value_counts(sort=True)
-        distinct = len(counts)
+        codes, values = _value_codes(frame[name])
+        present = np.flatnonzero(codes >= 0)
+        counts = np.bincount(codes[present], minlength=len(values))
+        distinct = int(np.count_nonzero(counts))
         n = len(present)
         unique = n == rows and distinct == rows and rows > 0
         if n > sample:
-            present = present.sample(sample, random_state=seed)
-        kind = _guess_kind(present.astype(str).tolist(), str(name), unique)
+            present = np.sort(np.random.default_rng(seed).choice(present, sample, replace=False))
+        kind = _guess_kind(values.take(pa.array(codes[present])).to_pylist(), str(name), unique)
         profiles.append(
             ColumnProfile(
                 name=str(name),
                 kind=kind,
                 missing=(rows - n) / rows if rows else 0.0,
                 distinct=distinct,
-                top_share=float(counts.iloc[0]) / n if n else 0.0,
+                top_share=float(counts.max()) / n if n else 0.0,
                 unique=unique,
             )
         )
@@ -419,8 +440,110 @@ def _candidate_rules(fields: Sequence[Field], kinds: dict) -> tuple[list[Block],
     return rules, plain
 
 
+def _find(groups: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which ``codes`` are among the sorted ``groups``, and their places there.
+
+    A bit table of hashed groups first rules out most codes at the cost of a
+    gather, so only the few that may be there are searched for.
+    """
+    if not len(groups) or not len(codes):
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    shift = np.uint64(64 - _HASH_BITS)
+
+    def hashed(values: np.ndarray) -> np.ndarray:
+        return (values.astype(np.uint64) * _GOLDEN) >> shift
+
+    table = np.zeros(1 << _HASH_BITS, bool)
+    table[hashed(groups)] = True
+    maybe = np.flatnonzero(table[hashed(codes)])
+    at = np.minimum(np.searchsorted(groups, codes[maybe]), len(groups) - 1)
+    hit = groups[at] == codes[maybe]
+    return maybe[hit], at[hit]
+
+
+_HASH_BITS = 22
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+class _SampleRules:
+    """Candidate rules over sampled left rows and the whole right table, from joint key codes.
+
+    What :class:`~matching.blocking.Blocking` over the sample and the right table
+    gives (``rule_sizes``, ``rule_pairs``, ``keeps``), without sorting the right
+    table once per rule: right rows whose key values the sample lacks are
+    skipped, and the rest are matched to the sample's few distinct keys.
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[Block],
+        codes: dict[Key, tuple[np.ndarray, int]],
+        rows: np.ndarray,
+        n_left: int,
+    ) -> None:
+        self.rules = tuple(rules)
+        keys = {key for rule in rules for key in rule.keys}
+        self.n_left = len(rows)
+        self.n_right = len(next(iter(codes.values()))[0]) - n_left if codes else 0
+        self._left = {k: (codes[k][0][:n_left][rows], codes[k][1]) for k in keys}
+        self._right = {k: (codes[k][0][n_left:], codes[k][1]) for k in keys}
+        self._seen = {}
+        for k in keys:
+            seen = np.zeros(codes[k][1] + 1, bool)  # the last place: missing (-1)
+            lc = self._left[k][0]
+            seen[lc[lc >= 0]] = True
+            self._seen[k] = seen[self._right[k][0]]
+        self._sizes = [self._size(rule) for rule in self.rules]
+
+    def _codes(self, rule: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The sample's codes, the right rows the sample may pair with, their codes, how many."""
+        lcode, n = group_codes([self._left[k] for k in rule.keys])
+        mask = self._seen[rule.keys[0]]
+        for k in rule.keys[1:]:
+            mask = mask & self._seen[k]
+        rows = np.flatnonzero(mask)
+        rcode, _ = group_codes([(self._right[k][0][rows], self._right[k][1]) for k in rule.keys])
+        return lcode, rows, rcode, n
+
+    def _size(self, rule: Block) -> int:
+        lcode, _, rcode, n = self._codes(rule)
+        lcode = lcode[lcode >= 0]
+        if n <= 4 * max(len(rcode), 1):
+            return int(np.bincount(rcode, minlength=n)[lcode].sum())
+        groups = np.unique(lcode)
+        _, at = _find(groups, rcode)
+        per_group = np.bincount(at, minlength=len(groups))
+        return int(per_group[np.searchsorted(groups, lcode)].sum())
+
+    def rule_sizes(self) -> list[int]:
+        return list(self._sizes)
+
+    def rule_pairs(self, k: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        lcode, rows, rcode, _ = self._codes(self.rules[k])
+        lrows = np.arange(start, stop)
+        lcode = lcode[start:stop]
+        lrows, lcode = lrows[lcode >= 0], lcode[lcode >= 0]
+        groups, lgroup = np.unique(lcode, return_inverse=True)
+        if not len(groups):
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        found, at = _find(groups, rcode)
+        rows = rows[found]
+        order = np.argsort(lgroup, kind="stable")
+        count = np.bincount(lgroup, minlength=len(groups))
+        first = np.cumsum(count) - count
+        li = lrows[order][_ragged_arange(first[at], count[at])]
+        return li, np.repeat(rows, count[at])
+
+    def keeps(self, k: int, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+        out = np.ones(len(li), bool)
+        for key in self.rules[k].keys:
+            a = self._left[key][0][li]
+            out &= (a >= 0) & (a == self._right[key][0][ri])
+        return out
+
+
 def _likely_matches(
-    blocking: Blocking, plain: dict[str, int], n_left: int, *, cap: int, all_pairs: int
+    blocking: _SampleRules, plain: dict[str, int], n_left: int, *, cap: int, all_pairs: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pairs whose exact agreements are too unlikely by chance: likely matches.
 
@@ -448,11 +571,13 @@ def _likely_matches(
     found = [blocking.rule_pairs(k, 0, n_left) for k in sources if 0 < sizes[k] <= cap]
     if not found:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    pair = np.unique(np.concatenate([li * n + ri for li, ri in found]))
-    li, ri = pair // n, pair % n
+    li = np.concatenate([li for li, _ in found])
+    ri = np.concatenate([ri for _, ri in found])
     score = sum(blocking.keeps(k, li, ri) * w for k, w in bits.items())
     keep = score >= need
-    return li[keep], ri[keep]
+    # A pair found by several rules scores the same each time: drop the copies last.
+    pair = np.unique(li[keep] * n + ri[keep])
+    return pair // n, pair % n
 
 
 def _choose_rules(
@@ -465,6 +590,7 @@ def _choose_rules(
     sample: int,
     max_rules: int,
     seed: int,
+    cache: dict,
 ) -> tuple[list[Block], float | None]:
     """Greedy rules: the most newly kept likely matches per step, within the budget.
 
@@ -477,14 +603,15 @@ def _choose_rules(
     rng = np.random.default_rng(seed)
     if len(left) > sample:
         rows = np.sort(rng.choice(len(left), size=sample, replace=False))
-        part = left.iloc[rows].reset_index(drop=True)
     else:
-        part = left.reset_index(drop=True)
-    scale = len(left) / max(len(part), 1)
-    blocking = Blocking(part, right, rules, cache={})
+        rows = np.arange(len(left))
+    scale = len(left) / max(len(rows), 1)
+    keys = {key for rule in rules for key in rule.keys}
+    codes = {key: joint_key_codes(left, right, key, cache) for key in keys}
+    blocking = _SampleRules(rules, codes, rows, len(left))
     estimate = np.array(blocking.rule_sizes(), dtype=np.float64) * scale
     li, ri = _likely_matches(
-        blocking, plain, len(part), cap=max(budget, 1), all_pairs=len(left) * len(right)
+        blocking, plain, len(rows), cap=max(budget, 1), all_pairs=len(left) * len(right)
     )
     if len(li) == 0:
         # Nothing agrees anywhere: the widest single-field rule the budget allows.
@@ -582,13 +709,22 @@ def propose(
     total = len(left) * len(right)
     rules: list[Block] = []
     coverage = None
+    cache: dict = {}  # each key column cleaned once, for choosing and for counting
     if total > budget:
         rules, coverage = _choose_rules(
-            left, right, fields, kinds, budget=budget, sample=sample, max_rules=max_rules, seed=seed
+            left,
+            right,
+            fields,
+            kinds,
+            budget=budget,
+            sample=sample,
+            max_rules=max_rules,
+            seed=seed,
+            cache=cache,
         )
     counts: list[RuleCount] = []
     while rules:
-        counts = Blocking(left, right, rules).count()
+        counts = count_rules(left, right, rules, cache=cache)
         pairs_kept = sum(c.added for c in counts)
         if pairs_kept <= budget or len(rules) == 1:
             break
@@ -596,7 +732,7 @@ def propose(
     if any(c.added == 0 for c in counts) and len(rules) > 1:
         # A rule whose pairs the rules before it all keep adds nothing but work.
         rules = [r for r, c in zip(rules, counts) if c.added > 0] or rules[:1]
-        counts = Blocking(left, right, rules).count()
+        counts = count_rules(left, right, rules, cache=cache)
     if rules:
         total = sum(c.added for c in counts)
         if total > budget:

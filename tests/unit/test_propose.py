@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from matching.blocking import Blocking
+import matching.propose
+from matching.blocking import Blocking, joint_key_codes
 from matching.demo import GENERATED_FIELDS, generate_tables, tutorial_cars, tutorial_owners
 from matching.propose import NoSharedColumns, column_key, profile_table, propose, scorer_for
+from matching.spec import Block, Key
 
 #: The scorer each generated field should get, by what it holds.
 EXPECTED_SCORERS = {
@@ -214,3 +216,43 @@ def test_an_empty_table_gets_a_clear_message():
     left = pd.DataFrame({"name": ["Ann"]})
     with pytest.raises(ValueError, match="the right table has no rows"):
         propose(left, left.iloc[:0])
+
+
+def test_rules_chosen_on_a_sample_are_those_the_full_pair_joins_choose(generated, monkeypatch):
+    left, right = generated.owners, generated.cars
+    options = {"budget": 500_000, "sample": 700}  # a sample of the left rows, as at 1M rows
+    fast = propose(left, right, **options)
+
+    # The same choice made by joining the sample's pairs with Blocking and counting
+    # the union by making its pairs, as the proposal did before it counted group sizes.
+    def joined(rules, codes, rows, n_left):
+        return Blocking(left.iloc[rows].reset_index(drop=True), right, rules)
+
+    monkeypatch.setattr(matching.propose, "_SampleRules", joined)
+    monkeypatch.setattr(
+        matching.propose,
+        "count_rules",
+        lambda lf, rf, rules, cache: Blocking(lf, rf, rules).count(),
+    )
+    slow = propose(left, right, **options)
+    assert fast.spec == slow.spec and len(fast.spec.block) >= 2
+    assert fast.rule_counts == slow.rule_counts
+    assert (fast.pairs, fast.coverage) == (slow.pairs, slow.coverage)
+
+
+def test_sampled_rule_pairs_are_the_pairs_blocking_makes(generated):
+    left, right = generated.owners, generated.cars
+    rules = [
+        Block("exact", keys=(Key("surname", None, ":3"), Key("city"))),
+        Block("exact", "postcode"),
+    ]
+    rows = np.arange(0, len(left), 3)
+    cache: dict = {}
+    codes = {k: joint_key_codes(left, right, k, cache) for r in rules for k in r.keys}
+    fast = matching.propose._SampleRules(rules, codes, rows, len(left))
+    slow = Blocking(left.iloc[rows].reset_index(drop=True), right, rules)
+    assert fast.rule_sizes() == slow.rule_sizes()
+    for k in range(len(rules)):
+        li, ri = fast.rule_pairs(k, 0, len(rows))
+        assert sorted(zip(li, ri)) == list(zip(*slow.rule_pairs(k, 0, len(rows))))
+        assert slow.keeps(k, li, ri).all() and fast.keeps(k, li, ri).all()
