@@ -2,7 +2,10 @@
 
 After each upload the panel shows the table's first rows with what each column
 holds; after both, :func:`matching.propose.propose` fills the IDs, fields and
-blocking rules, each marked "proposed" while it keeps the proposed value. A
+blocking rules, each marked "proposed" while it keeps the proposed value. For
+large tables (a proposal takes seconds at 1,000,000 rows) the panel first says
+"Proposing a set-up…" and a chained callback fills the form, Run disabled
+meanwhile. A
 set-up can be downloaded (TOML or JSON) and loaded back, and opening a project
 shows the set-up it was run with.
 """
@@ -30,6 +33,7 @@ __all__ = [
     "panel_values",
     "proposal_for",
     "fill_panel",
+    "fill_proposal",
     "proposed_marks",
     "setup_file",
     "PREVIEW_ROWS",
@@ -37,6 +41,10 @@ __all__ = [
 
 #: Rows of each table the preview shows.
 PREVIEW_ROWS = 8
+
+#: Tables with more rows than this (both together) are proposed for after the upload
+#: has filled the panel, by a chained callback: at 1,000,000 rows a proposal takes seconds.
+PROPOSE_LATER_ROWS = 200_000
 
 #: Largest set-up file the panel reads.
 MAX_SETUP_BYTES = 1024 * 1024
@@ -166,7 +174,7 @@ def fill_panel(
     out = dict.fromkeys(
         ("fields", "left_options", "right_options", "left_id", "right_id", "rules"), no_update
     )
-    out |= dict.fromkeys(("keep", "select", "proposal", "note"), no_update)
+    out |= dict.fromkeys(("keep", "select", "proposal", "note", "request"), no_update)
     left_cols, right_cols = _columns(uploads)
     if trigger == ids.ADD_FIELD:
         patch = Patch()
@@ -183,7 +191,9 @@ def fill_panel(
         out |= {"left_options": left_cols, "right_options": right_cols, "proposal": None}
         out |= {"note": None, "rules": "", "keep": 0.5, "select": 0.8}
         values = {"left_id": None, "right_id": None, "fields": [], "rules": ""}
-        if left_cols and right_cols:
+        if left_cols and right_cols and _rows_of(uploads) > PROPOSE_LATER_ROWS:
+            out |= {"note": PROPOSING, "request": {s: uploads[s].get("token") for s in SIDES}}
+        elif left_cols and right_cols:
             try:
                 (_, left), (_, right) = (uploaded(services, uploads[s]) for s in SIDES)
                 proposed, note = proposal_for(left, right)
@@ -227,6 +237,47 @@ def fill_panel(
         "fields": _rows(values, left_cols, right_cols),
         "left_id": values["left_id"],
         "right_id": values["right_id"],
+    }
+
+
+#: What the panel says while a chained callback proposes the set-up.
+PROPOSING = "Proposing a set-up…"
+
+
+def _rows_of(uploads: dict) -> int:
+    """Rows of both uploads, as the page holds them (only to choose when to propose)."""
+    try:
+        return sum(int(uploads[side].get("rows") or 0) for side in SIDES)
+    except (TypeError, ValueError, AttributeError):
+        return 0
+
+
+def fill_proposal(services: Services, request: object, uploads: object) -> dict:
+    """The proposal's form values for the uploads ``request`` names (a chained callback).
+
+    ``request`` is ``{"left": token, "right": token}`` as :func:`fill_panel`
+    left it; when the uploads have changed since, nothing is filled (a newer
+    request follows). Returns the IDs, field rows, rules, proposal store and note.
+    """
+    keys = ("fields", "left_id", "right_id", "rules", "proposal", "note")
+    uploads = uploads if isinstance(uploads, dict) else {}
+    current = {s: (uploads.get(s) or {}).get("token") for s in SIDES}
+    if not isinstance(request, dict) or request != current:
+        return dict.fromkeys(keys, no_update)
+    left_cols, right_cols = _columns(uploads)
+    try:
+        (_, left), (_, right) = (uploaded(services, uploads[s]) for s in SIDES)
+        proposed, note = proposal_for(left, right)
+    except (ValueError, OSError, TableReadError) as exc:
+        proposed, note = None, html.Div(f"⚠ {exc}", className="text-danger")
+    values = proposed or {"left_id": None, "right_id": None, "fields": [], "rules": ""}
+    return {
+        "fields": _rows(values, left_cols, right_cols),
+        "left_id": values["left_id"],
+        "right_id": values["right_id"],
+        "rules": values["rules"],
+        "proposal": {"source": "proposal", **proposed} if proposed else None,
+        "note": note,
     }
 
 
@@ -345,6 +396,7 @@ def register(app) -> None:
             "select": Output(ids.SELECT, "value"),
             "proposal": Output(ids.PROPOSAL_STORE, "data"),
             "note": Output(ids.PROPOSAL_NOTE, "children"),
+            "request": Output(ids.PROPOSAL_REQUEST, "data"),
         },
         inputs=[
             Input(ids.UPLOAD_STORE, "data"),
@@ -358,6 +410,24 @@ def register(app) -> None:
             State(ids.PROPOSAL_STORE, "data"),
         ],
     )(fill_setup)
+
+    def fill_proposal_callback(request, uploads):
+        return fill_proposal(services, request, uploads)
+
+    app.callback(
+        output={
+            "fields": Output(ids.FIELDS, "children", allow_duplicate=True),
+            "left_id": Output(ids.LEFT_ID, "value", allow_duplicate=True),
+            "right_id": Output(ids.RIGHT_ID, "value", allow_duplicate=True),
+            "rules": Output(ids.BLOCK_RULES, "value", allow_duplicate=True),
+            "proposal": Output(ids.PROPOSAL_STORE, "data", allow_duplicate=True),
+            "note": Output(ids.PROPOSAL_NOTE, "children", allow_duplicate=True),
+        },
+        inputs=[Input(ids.PROPOSAL_REQUEST, "data")],
+        state=[State(ids.UPLOAD_STORE, "data")],
+        running=[(Output(ids.RUN, "disabled"), True, False)],
+        prevent_initial_call=True,
+    )(fill_proposal_callback)
 
     def mark_proposed(proposal, lefts, rights, scorers, weights, left_id, right_id, rules):
         return proposed_marks(proposal, lefts, rights, scorers, weights, left_id, right_id, rules)

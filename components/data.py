@@ -376,6 +376,7 @@ def data_panel(
             html.Datalist([html.Option(value=f) for f in root_files or []], id=ids.DATA_ROOT_FILES),
             html.Div(id=ids.PROPOSAL_NOTE, className="small mb-2"),
             dcc.Store(id=ids.PROPOSAL_STORE, data=None),
+            dcc.Store(id=ids.PROPOSAL_REQUEST, data=None),
             dbc.Row(
                 [
                     dbc.Col(

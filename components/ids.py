@@ -121,6 +121,7 @@ class ids:
     PREVIEW_RIGHT = "preview-right"
     PROPOSAL_STORE = "proposal-store"
     PROPOSAL_NOTE = "proposal-note"
+    PROPOSAL_REQUEST = "proposal-request"
     LEFT_ID_MARK = "left-id-proposed"
     RIGHT_ID_MARK = "right-id-proposed"
     RULES_MARK = "block-rules-proposed"

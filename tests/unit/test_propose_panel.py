@@ -9,8 +9,10 @@ import tomllib
 
 import pandas as pd
 import pytest
+from dash import no_update
 
-from callbacks.propose import fill_panel, proposed_marks, setup_file, update_previews
+import callbacks.propose
+from callbacks.propose import fill_panel, fill_proposal, proposed_marks, setup_file, update_previews
 from components.ids import ids
 from matching.demo import generate_tables
 from matching.spec import loads_setup
@@ -100,6 +102,26 @@ def test_both_uploads_fill_the_form_with_the_proposal(services, uploads):
     assert out["proposal"]["source"] == "proposal"
     assert (out["keep"], out["select"], out["rules"]) == (0.5, 0.8, "")
     assert "Set-up proposed" in " ".join(texts(out["note"]))
+
+
+def test_large_uploads_say_proposing_and_a_chained_callback_fills_the_proposal(
+    services, uploads, monkeypatch
+):
+    monkeypatch.setattr(callbacks.propose, "PROPOSE_LATER_ROWS", 100)  # these count as large
+    first = fill_panel(services, ids.UPLOAD_STORE, uploads, [], {}, None)
+    assert first["note"] == "Proposing a set-up…" and first["proposal"] is None
+    assert first["request"] == {s: uploads[s]["token"] for s in ("left", "right")}
+    assert field_values(first["fields"]) == [(None, None, "qratio", 1)]
+    later = fill_proposal(services, first["request"], uploads)
+    monkeypatch.setattr(callbacks.propose, "PROPOSE_LATER_ROWS", 10**9)
+    now = fill_panel(services, ids.UPLOAD_STORE, uploads, [], {}, None)
+    assert field_values(later["fields"]) == field_values(now["fields"])
+    for key in ("left_id", "right_id", "rules", "proposal"):
+        assert later[key] == now[key]
+    assert texts(later["note"]) == texts(now["note"])
+    # A request for uploads replaced since then fills nothing: the newer one will.
+    stale = fill_proposal(services, first["request"], {"left": uploads["left"]})
+    assert all(value is no_update for value in stale.values())
 
 
 def test_one_upload_offers_its_columns_and_proposes_nothing(services, uploads):
