@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+
 from dash.testing.wait import until
 from selenium.webdriver.common.keys import Keys
 
+import callbacks.propose
 from matching.demo import generate_tables
 from tests.helpers import LABEL, button, start
 
@@ -70,4 +73,34 @@ def test_upload_two_files_see_preview_and_proposal_run_and_review(dash_duo, demo
     truth = dict(zip(tables.links["left_id"], tables.links["right_id"]))
     ((left_id, decision),) = state.decisions.items()
     assert decision.right_ids == (truth[left_id],)
+    assert dash_duo.get_logs() == []
+
+
+def test_large_uploads_say_proposing_then_fill_the_form(dash_duo, demo_app, tmp_path, monkeypatch):
+    tables = generate_tables(40, seed=11)
+    left, right = tmp_path / "owners.csv", tmp_path / "cars.csv"
+    tables.owners.to_csv(left, index=False)
+    tables.cars.to_csv(right, index=False)
+    monkeypatch.setattr(callbacks.propose, "PROPOSE_LATER_ROWS", 50)  # 40 + 44 rows: large
+    release = threading.Event()  # the proposal waits until the page has been seen waiting
+    real = callbacks.propose.proposal_for
+
+    def held(*tables):
+        release.wait(timeout=30)
+        return real(*tables)
+
+    monkeypatch.setattr(callbacks.propose, "proposal_for", held)
+    start(dash_duo, demo_app)
+    button(dash_duo, "Data").click()
+    dash_duo.find_element("#upload-left input").send_keys(str(left))
+    dash_duo.wait_for_contains_text("#upload-left-info", "40 rows", timeout=15)
+    dash_duo.find_element("#upload-right input").send_keys(str(right))
+    dash_duo.wait_for_contains_text("#upload-right-info", "44 rows", timeout=15)
+    dash_duo.wait_for_contains_text("#proposal-note", "Proposing a set-up…", timeout=15)
+    run = button(dash_duo, "Run")
+    assert not run.is_enabled()
+    release.set()
+    dash_duo.wait_for_contains_text("#proposal-note", "Set-up proposed", timeout=15)
+    until(lambda: len(marked(dash_duo)) == 9, timeout=10)  # six fields, the IDs, the rules
+    until(run.is_enabled, timeout=10)
     assert dash_duo.get_logs() == []
