@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from dash.testing.errors import TestingTimeoutError
+from dash.testing import errors as dash_errors
 from dash.testing.wait import until
 from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.action_chains import ActionChains
@@ -49,7 +49,7 @@ def select_option(dash_duo, dropdown: str, text: str) -> None:
         click(dash_duo, dash_duo.find_element(trigger))
         try:
             until(options, timeout=3)
-        except TestingTimeoutError:
+        except dash_errors.TestingTimeoutError:
             ActionChains(dash_duo.driver).send_keys(Keys.ESCAPE).perform()
             continue
         click(dash_duo, options()[0])
@@ -207,7 +207,7 @@ def _upload(dash_duo, side: str, path) -> None:
         try:
             until(lambda: path.name in dash_duo.find_element(f"#upload-{side}-info").text, 8)
             return
-        except TestingTimeoutError:
+        except dash_errors.TestingTimeoutError:
             continue
     raise AssertionError(f"the {side} upload never showed {path.name}")
 
