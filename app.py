@@ -145,7 +145,21 @@ def create_app(config: AppConfig | None = None) -> Dash:
         # scheme (Secure cookies) and host (the Origin check).
         app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=1, x_proto=1, x_host=1)
     callbacks.register(app)
+    _setup_now(app)
     return app
+
+
+def _setup_now(app: Dash) -> None:
+    """Do Dash's set-up (its script list, the layout's check) now, not on a first request.
+
+    Dash does it on each process's first request and never again, even when that
+    request fails (say the database is busy); such a process then answers every
+    script request with 500 ("not a registered library") until someone loads the
+    page through it. Done here, a failure stops the start instead, and processes
+    forked from this one (``--workers``) inherit the finished set-up.
+    """
+    with app.server.test_request_context("/"):
+        app._setup_server()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -185,3 +185,32 @@ def test_python_app_py_workers_serves_with_gunicorn(tmp_path):
         proc.terminate()
         _, errors = proc.communicate(timeout=30)
     assert "gunicorn" in errors.lower() and "Booting worker" in errors
+
+
+def test_a_process_serves_the_pages_scripts_even_when_its_first_request_fails(tmp_path):
+    """Dash's set-up happens when the app is built, not on a process's first request.
+
+    A worker whose first request failed (the layout could not be read, say the
+    database was busy) used to answer every script request with 500 ("dash is not
+    a registered library") until someone loaded the page through it.
+    """
+    import re
+
+    from app import create_app, demo_config
+
+    def config(name):
+        return demo_config(db_url=f"sqlite:///{tmp_path / name}.db", data_dir=str(tmp_path / name))
+
+    page = create_app(config("page")).server.test_client().get("/").get_data(as_text=True)
+    scripts = re.findall(r'src="(/_dash-component-suites/[^"]+)"', page)
+    assert scripts
+
+    worker = create_app(config("worker"))
+
+    def unreadable():
+        raise RuntimeError("database is locked")
+
+    worker.layout = unreadable
+    client = worker.server.test_client()
+    assert client.get("/_dash-layout").status_code == 500
+    assert {path: client.get(path).status_code for path in scripts} == dict.fromkeys(scripts, 200)
