@@ -17,8 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import jsonify, send_file
+from flask import jsonify, request, send_file
 
+from callbacks.auth import PAGE_HEADER
 from callbacks.security import same_site_request
 from callbacks.services import Services, services_of
 from matching.export import matched_chunks, write_csv, write_excel, write_parquet
@@ -58,9 +59,22 @@ def write_export(services: Services, project: Project, fmt: str, out: BinaryIO) 
     return EXPORTS[fmt][0](chunks, out)
 
 
+#: Set on a refusal answered to the page, which reads the reason from the body.
+REFUSED_HEADER = "X-Matchdesk-Export"
+
+
 def _refuse(status: int, message: str):
+    """The refusal with its reason: the HTTP status, or 200 to the page's own fetch.
+
+    The page (its export buttons send ``X-Matchdesk-Page``) shows the reason in
+    the page; answered with an error status, the browser would also log the
+    response as a console error. Any other client gets the real status.
+    """
     response = jsonify({"error": message})
-    response.status_code = status
+    if request.headers.get(PAGE_HEADER):
+        response.headers[REFUSED_HEADER] = str(status)
+    else:
+        response.status_code = status
     return response
 
 

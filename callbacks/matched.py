@@ -57,9 +57,12 @@ async function(_csv, _excel, _parquet, projectId) {
     try {
         const response = await fetch(
             "/export/" + encodeURIComponent(projectId) + "/matches." + fmt,
-            {credentials: "same-origin", headers: {Accept: "application/octet-stream"}}
+            {
+                credentials: "same-origin",
+                headers: {Accept: "application/octet-stream", "X-Matchdesk-Page": "1"},
+            }
         );
-        if (!response.ok) {
+        if (!response.ok || response.headers.has("X-Matchdesk-Export")) {
             let reason = response.status + " " + response.statusText;
             try { reason = (await response.json()).error || reason; } catch (e) {}
             return ["The export failed: " + reason + ".", failed];

@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 
 import matching.export as export_module
+from callbacks.auth import PAGE_HEADER
+from callbacks.export import REFUSED_HEADER
 from callbacks.services import AppConfig
 from components.ids import ids
 from matching.export import (
@@ -109,6 +111,13 @@ def test_a_failed_export_answers_with_its_reason(demo_app, project, monkeypatch)
         f"/export/{project.project_id}/matches.csv", headers=SAME_PAGE
     )
     assert answer.status_code == 500 and "disk full" in answer.json["error"]
+    # The page's own fetch gets the reason with 200 and a header naming the status,
+    # so the browser's console stays clean while the page shows the reason.
+    page = demo_app.server.test_client().get(
+        f"/export/{project.project_id}/matches.csv", headers={**SAME_PAGE, PAGE_HEADER: "1"}
+    )
+    assert page.status_code == 200 and page.headers[REFUSED_HEADER] == "500"
+    assert "disk full" in page.json["error"]
 
 
 def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, monkeypatch):
