@@ -46,6 +46,7 @@ __all__ = [
     "count_view",
     "learn_for",
     "PAIR_BUDGET",
+    "FIELD_FORM",
     "start_run",
     "finish_run",
     "run_project",
@@ -58,6 +59,17 @@ _log = logging.getLogger("matchdesk")
 CANCELLED = "Run cancelled: no project was made, and the open project is unchanged."
 
 SIDES = ("left", "right")
+
+#: The set-up form's fields (left, right, scorer, weight of each row) and ID columns,
+#: in that order: read by Learn weights, Run and Download set-up.
+FIELD_FORM = (
+    State(field_row("left", ALL), "value"),
+    State(field_row("right", ALL), "value"),
+    State(field_row("scorer", ALL), "value"),
+    State(field_row("weight", ALL), "value"),
+    State(ids.LEFT_ID, "value"),
+    State(ids.RIGHT_ID, "value"),
+)
 
 #: Above this many pairs the Data panel warns before a run.
 PAIR_BUDGET = 50_000_000
@@ -525,12 +537,7 @@ def register(app) -> None:
         Output(ids.LEARNED_VIEW, "children"),
         Input(ids.LEARN_WEIGHTS, "n_clicks"),
         State(ids.UPLOAD_STORE, "data"),
-        State(field_row("left", ALL), "value"),
-        State(field_row("right", ALL), "value"),
-        State(field_row("scorer", ALL), "value"),
-        State(field_row("weight", ALL), "value"),
-        State(ids.LEFT_ID, "value"),
-        State(ids.RIGHT_ID, "value"),
+        *FIELD_FORM,
         State(ids.BLOCK_RULES, "value"),
         prevent_initial_call=True,
     )(learn_weights)
@@ -575,12 +582,7 @@ def register(app) -> None:
             Input(ids.RUN, "n_clicks"),
             Input(ids.DELETE_CONFIRM, "submit_n_clicks"),
             State(ids.UPLOAD_STORE, "data"),
-            State(field_row("left", ALL), "value"),
-            State(field_row("right", ALL), "value"),
-            State(field_row("scorer", ALL), "value"),
-            State(field_row("weight", ALL), "value"),
-            State(ids.LEFT_ID, "value"),
-            State(ids.RIGHT_ID, "value"),
+            *FIELD_FORM,
             State(ids.KEEP, "value"),
             State(ids.SELECT, "value"),
             State(ids.BLOCK_RULES, "value"),

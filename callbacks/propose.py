@@ -19,7 +19,7 @@ from pathlib import PurePath
 import pandas as pd
 from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 
-from callbacks.data import SIDES, build_spec, uploaded
+from callbacks.data import FIELD_FORM, SIDES, build_spec, uploaded
 from callbacks.services import Services, services_of
 from components.data import field_controls, preview_grid, proposed_badge
 from components.ids import field_row, ids
@@ -464,12 +464,7 @@ def register(app) -> None:
         state=[
             State(ids.UPLOAD_STORE, "data"),
             State(ids.PROJECT_SELECT, "value"),
-            State(field_row("left", ALL), "value"),
-            State(field_row("right", ALL), "value"),
-            State(field_row("scorer", ALL), "value"),
-            State(field_row("weight", ALL), "value"),
-            State(ids.LEFT_ID, "value"),
-            State(ids.RIGHT_ID, "value"),
+            *FIELD_FORM,
             State(ids.BLOCK_RULES, "value"),
             State(ids.LEARNED_STORE, "data"),
             State(ids.KEEP, "value"),
