@@ -187,6 +187,12 @@ class Ledger:
         self.multi: dict[int, tuple[str, ...]] = {}
         #: Per queue position: the reason given with the decision in force, if any.
         self.reasons: dict[int, str] = {}
+        #: Per queue position: the reviewer's corrections of the decision in force, if any.
+        self.edits: dict[int, Mapping[str, Mapping[str, str]]] = {}
+        #: Per queue position: when its decision in force entered ``decisions`` (that
+        #: dict's order, so decision order among equal times); -1 undecided.
+        self.decided_seq = np.full(n, -1, dtype=np.int64)
+        self._next_seq = 0
         self.last_seq = 0
         self.undecided = np.ones(n, dtype=bool)
         self.waiting = np.ones(n, dtype=bool)  # undecided and not skipped
@@ -285,6 +291,8 @@ class Ledger:
         self.automatic[pos] = True
         self.decided_at[pos] = when
         self.decided_by[pos] = self._code(who)
+        self.decided_seq[pos] = self._next_seq + np.flatnonzero(keep)
+        self._next_seq += len(fresh)
         if accept:
             rights = np.empty(len(standing), dtype=object)
             rights[:] = [d.right_ids[0] for d in standing]
@@ -310,9 +318,11 @@ class Ledger:
             self.status[pos] = 0
             self.accepted_right[pos] = None
             self.decided_by[pos] = -1
-            for p in pos.tolist() if self.multi or self.reasons else ():
+            self.decided_seq[pos] = -1
+            for p in pos.tolist() if self.multi or self.reasons or self.edits else ():
                 self.multi.pop(p, None)
                 self.reasons.pop(p, None)
+                self.edits.pop(p, None)
         return pos, keep
 
     def _undo(self, act: _Act) -> None:
@@ -416,11 +426,16 @@ class Ledger:
     def _columns_at(self, pos: int, decision: Standing | None) -> None:
         self.multi.pop(pos, None)
         self.reasons.pop(pos, None)
+        self.edits.pop(pos, None)
         if decision is None:
             self.status[pos] = 0
             self.accepted_right[pos] = None
             self.decided_by[pos] = -1
+            self.decided_seq[pos] = -1
             return
+        if self.decided_seq[pos] < 0:  # a new entry of ``decisions``, last in its order
+            self.decided_seq[pos] = self._next_seq
+            self._next_seq += 1
         self.status[pos] = 1 if decision.status == "accepted" else 2
         self.automatic[pos] = decision.automatic
         self.decided_at[pos] = decision.time
@@ -431,6 +446,8 @@ class Ledger:
             self.multi[pos] = tuple(rights)
         if decision.reason:
             self.reasons[pos] = decision.reason
+        if decision.edits:
+            self.edits[pos] = decision.edits
 
     # -- questions -----------------------------------------------------------
 

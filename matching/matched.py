@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from matching.desk import Ledger
 from matching.project import Project
@@ -26,6 +27,11 @@ MAX_BLOCK = 1000
 def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
     """One row per accepted pair, from the ledger's decisions in force.
 
+    Built column by column from the ledger's arrays over the queue (status,
+    accepted right id, decider, time, order), so a million matches cost array
+    operations, not a pass over the decisions in Python; only decisions that
+    accept several right records or carry corrections are looked at one by one.
+
     Returns
     -------
     DataFrame
@@ -36,41 +42,57 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
         ``edited`` (the corrected right columns, comma separated, or None).
         Rows are in decision order, then in the order the right ids were chosen.
     """
-    accepted = sorted(
-        ((left, d) for left, d in ledger.decisions.items() if d.status == "accepted"),
-        key=lambda item: item[1].time,
-    )
-    lefts, rights, who, when, auto, edits = [], [], [], [], [], []
-    for left, d in accepted:
-        for r in d.right_ids:
-            lefts.append(left)
-            rights.append(r)
-            who.append(d.reviewer)
-            when.append(d.time)
-            auto.append(d.automatic)
-            edits.append((d.edits or {}).get(r))
+    pos = np.flatnonzero(ledger.status == 1)
+    pos = pos[np.lexsort((ledger.decided_seq[pos], ledger.decided_at[pos]))]
+    single = np.not_equal(ledger.accepted_right[pos], None)
+    counts = single.astype(np.int64)
+    rank = {}
+    if ledger.multi or ledger.edits:
+        order = np.full(len(ledger.status), -1, dtype=np.int64)
+        order[pos] = np.arange(len(pos))
+        rank = {p: int(order[p]) for p in (*ledger.multi, *ledger.edits) if order[p] >= 0}
+    for p, chosen in ledger.multi.items():
+        if p in rank:
+            counts[rank[p]] = len(chosen)
+    starts = np.cumsum(counts) - counts
+    rows = np.repeat(pos, counts)
+    rights = np.empty(len(rows), dtype=object)
+    rights[starts[single]] = ledger.accepted_right[pos[single]]
+    for p, chosen in ledger.multi.items():
+        if p in rank:
+            at = int(starts[rank[p]])
+            rights[at : at + len(chosen)] = list(chosen)
+    queue = project.queue
+    if hasattr(queue, "array"):
+        lefts = queue.array.take(pa.array(rows)).to_numpy(zero_copy_only=False).astype(object)
+    else:
+        lefts = np.asarray(queue, dtype=object)[rows]
+    left_rows = _positions(project.left_pos, lefts)
+    right_rows = _positions(project.right_pos, rights)
+
     pairs = pd.DataFrame({"left_id": lefts, "right_id": rights}, dtype=object)
-    scores = pairs.merge(
-        project.candidates[["left_id", "right_id", "score"]], on=["left_id", "right_id"], how="left"
-    )["score"].to_numpy(np.float64)
+    scores = _scores(project, left_rows, right_rows)
 
     spec = project.spec
     left_cols = [c for c in project.left.columns if c != spec.left_id]
     right_cols = [c for c in project.right.columns if c != spec.right_id]
-    left_rows = np.fromiter((project.left_pos[x] for x in lefts), dtype=np.int64, count=len(lefts))
-    right_rows = np.fromiter(
-        (project.right_pos[x] for x in rights), dtype=np.int64, count=len(rights)
-    )
     left_part = project.left.iloc[left_rows][left_cols].reset_index(drop=True)
     right_part = project.right.iloc[right_rows][right_cols].reset_index(drop=True).astype(object)
-    edited: list[str | None] = [None] * len(rights)
-    for i, cells in enumerate(edits):
-        if cells:
-            for col, value in cells.items():
-                if col in right_part.columns:
-                    right_part.iat[i, right_part.columns.get_loc(col)] = value
-            edited[i] = ", ".join(cells)
+    edited = np.full(len(rows), None, dtype=object)
+    for p, edits in ledger.edits.items():
+        if p not in rank or ledger.status[p] != 1:
+            continue
+        at = int(starts[rank[p]])
+        for i in range(at, at + int(counts[rank[p]])):
+            cells = edits.get(rights[i])
+            if cells:
+                for col, value in cells.items():
+                    if col in right_part.columns:
+                        right_part.iat[i, right_part.columns.get_loc(col)] = value
+                edited[i] = ", ".join(cells)
+    when = ledger.decided_at[rows]
     decided_at = pd.to_datetime(pd.Series(when, dtype=np.float64), unit="s", utc=True)
+    names = np.asarray([*ledger.reviewers, None], dtype=object)
     return pd.concat(
         [
             pairs.assign(score=scores),
@@ -78,15 +100,54 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
             right_part.add_prefix("right_"),
             pd.DataFrame(
                 {
-                    "reviewer": pd.Series(who, dtype=object),
+                    "reviewer": pd.Series(names[ledger.decided_by[rows]], dtype=object),
                     "decided_at": decided_at.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str[:-4] + "Z",
-                    "automatic": pd.Series(auto, dtype=bool),
+                    "automatic": pd.Series(ledger.automatic[rows], dtype=bool),
                     "edited": pd.Series(edited, dtype=object),
                 }
             ),
         ],
         axis=1,
     )
+
+
+def _positions(index, ids: np.ndarray) -> np.ndarray:
+    """Rows of ``ids`` in a table's index; an unknown id is an error, as a lookup is."""
+    many = getattr(index, "positions", None)
+    if many is not None:
+        rows = np.asarray(many(pa.array(ids, pa.large_string())), dtype=np.int64)
+    else:
+        get = index.get
+        rows = np.fromiter((get(x, -1) for x in ids), np.int64, len(ids))
+    if (rows < 0).any():
+        raise KeyError(ids[int(np.flatnonzero(rows < 0)[0])])
+    return rows
+
+
+def _scores(project: Project, left_rows: np.ndarray, right_rows: np.ndarray) -> np.ndarray:
+    """The candidate score of each (left row, right row) pair; NaN when not a candidate."""
+    c = project.candidates
+    if not len(left_rows) or not len(c):
+        return np.full(len(left_rows), np.nan)
+    cand_left = _known(project.left_pos, c["left_id"])
+    cand_right = _known(project.right_pos, c["right_id"])
+    width = max(len(project.right), 1) + 1
+    keys = pd.Index(cand_left * width + cand_right + 1)
+    score = c["score"].to_numpy(np.float64)
+    if not keys.is_unique:
+        first = ~keys.duplicated()
+        keys, score = keys[first], score[first]
+    at = keys.get_indexer(left_rows * width + right_rows + 1)
+    return np.where(at >= 0, score[np.maximum(at, 0)], np.nan)
+
+
+def _known(index, ids: pd.Series) -> np.ndarray:
+    """Rows of candidate ids (-1 where the table has none)."""
+    many = getattr(index, "positions", None)
+    if many is not None:
+        return np.asarray(many(pa.array(ids.astype(str), pa.large_string())), np.int64)
+    get = index.get
+    return np.fromiter((get(str(x), -1) for x in ids), np.int64, len(ids))
 
 
 def conflict_rows(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callbacks.matched import matched_rows, update_matched
 from callbacks.services import AppConfig
 from components.ids import ids
-from matching.matched import MAX_BLOCK, page
+from matching.desk import Ledger
+from matching.matched import MAX_BLOCK, matched_frame, page
+from matching.project import Project
+from matching.review import Batch, make_event
 from matching.spec import Field, Spec, parse_block
 
 N = 10_000
@@ -123,3 +129,156 @@ def _find(component, wanted: str):
 def test_matched_grid_layout_asks_the_server_for_rows(demo_app):
     grid = _find(demo_app.layout(), ids.MATCHED_GRID)
     assert grid.rowModelType == "infinite" and "rowData" not in grid.to_plotly_json()["props"]
+
+
+# -- the table built from the ledger's columns equals the one built record by record ----
+
+
+def matched_frame_by_record(project, ledger) -> pd.DataFrame:
+    """The Matched table as it was built before: one decision at a time (the reference)."""
+    accepted = sorted(
+        ((left, d) for left, d in ledger.decisions.items() if d.status == "accepted"),
+        key=lambda item: item[1].time,
+    )
+    lefts, rights, who, when, auto, edits = [], [], [], [], [], []
+    for left, d in accepted:
+        for r in d.right_ids:
+            lefts.append(left)
+            rights.append(r)
+            who.append(d.reviewer)
+            when.append(d.time)
+            auto.append(d.automatic)
+            edits.append((d.edits or {}).get(r))
+    pairs = pd.DataFrame({"left_id": lefts, "right_id": rights}, dtype=object)
+    scores = pairs.merge(
+        project.candidates[["left_id", "right_id", "score"]], on=["left_id", "right_id"], how="left"
+    )["score"].to_numpy(np.float64)
+    spec = project.spec
+    left_cols = [c for c in project.left.columns if c != spec.left_id]
+    right_cols = [c for c in project.right.columns if c != spec.right_id]
+    left_rows = np.fromiter((project.left_pos[x] for x in lefts), dtype=np.int64, count=len(lefts))
+    right_rows = np.fromiter(
+        (project.right_pos[x] for x in rights), dtype=np.int64, count=len(rights)
+    )
+    left_part = project.left.iloc[left_rows][left_cols].reset_index(drop=True)
+    right_part = project.right.iloc[right_rows][right_cols].reset_index(drop=True).astype(object)
+    edited: list[str | None] = [None] * len(rights)
+    for i, cells in enumerate(edits):
+        if cells:
+            for col, value in cells.items():
+                if col in right_part.columns:
+                    right_part.iat[i, right_part.columns.get_loc(col)] = value
+            edited[i] = ", ".join(cells)
+    decided_at = pd.to_datetime(pd.Series(when, dtype=np.float64), unit="s", utc=True)
+    return pd.concat(
+        [
+            pairs.assign(score=scores),
+            left_part.add_prefix("left_"),
+            right_part.add_prefix("right_"),
+            pd.DataFrame(
+                {
+                    "reviewer": pd.Series(who, dtype=object),
+                    "decided_at": decided_at.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str[:-4] + "Z",
+                    "automatic": pd.Series(auto, dtype=bool),
+                    "edited": pd.Series(edited, dtype=object),
+                }
+            ),
+        ],
+        axis=1,
+    )
+
+
+LEFTS = ["1", "2", "3", "4"]
+RIGHTS = ["a", "b", "c"]
+
+
+def tiny_project() -> Project:
+    """Four left and three right records; some pairs are candidates, some are not."""
+    left = pd.DataFrame({"id": LEFTS, "name": ["ann", "bo", None, "cy"]})
+    right = pd.DataFrame({"id": RIGHTS, "name": ["ann", "bob", "cyd"], "city": ["x", None, "z"]})
+    cands = pd.DataFrame(
+        {
+            "left_id": ["1", "1", "2", "3", "4"],
+            "right_id": ["a", "b", "b", "c", "a"],
+            "score": [0.9, 0.4, 0.8, 0.7, 0.6],
+        }
+    )
+    return Project(
+        project_id="tiny",
+        name="tiny",
+        left=left,
+        right=right,
+        spec=Spec((Field("name"),), left_id="id", right_id="id"),
+        keep=0.3,
+        select=0.5,
+        top_k=None,
+        candidates=cands,
+        queue=list(LEFTS),
+        left_pos={k: i for i, k in enumerate(LEFTS)},
+        right_pos={k: i for i, k in enumerate(RIGHTS)},
+        slices={"1": (0, 2), "2": (2, 3), "3": (3, 4), "4": (4, 5)},
+    )
+
+
+_history = st.lists(
+    st.tuples(
+        st.sampled_from(["accept", "accept", "reject", "skip", "unmatch", "undo", "batch"]),
+        st.sampled_from(LEFTS),
+        st.sets(st.sampled_from(RIGHTS), min_size=1, max_size=3),
+        st.sampled_from(["ann", "bob", "lee"]),
+        st.integers(0, 3),  # the clock: equal times are common
+        st.sampled_from([None, {"name": "fixed"}, {"city": "q", "name": "n"}, {"nope": "v"}]),
+        st.integers(0, 60),
+    ),
+    max_size=40,
+)
+
+
+@given(_history)
+@settings(max_examples=200, deadline=None)
+def test_table_from_the_columns_equals_the_record_by_record_table(raw):
+    """Accepts of one or several rights with corrections, rejects, skips, changes (a
+    later decision on a decided record), unmatches, undos and compact bulk batches."""
+    project = tiny_project()
+    ledger = Ledger(project.queue, project.left_pos)
+    applied: list[str] = []
+    for i, (kind, left, rights, who, clock, fix, target) in enumerate(raw):
+        now = float(1_700_000_000 + clock) + 0.0015 * (i % 3)
+        if kind == "undo":
+            tid = applied[target % len(applied)] if applied else "none"
+            ledger.apply(make_event("undo", event_id=f"u{i}", reviewer=who, target=tid, now=now))
+        elif kind == "batch":
+            chosen = [LEFTS[(target + k) % 4] for k in range(1 + target % 4)]  # any order
+            accept = target % 5 != 0
+            batch = Batch.of(
+                f"b{i}", "accept" if accept else "reject", batch=f"bulk{i}", reviewer="lee",
+                time=now, left_ids=chosen, right_ids=[RIGHTS[target % 3]] * len(chosen),
+                offsets=list(range(len(chosen) + 1)), cand_right=[RIGHTS[target % 3]] * len(chosen),
+                cand_score=[0.9] * len(chosen),
+            )  # fmt: skip
+            ledger.apply(batch)
+            applied.append(f"b{i}/{len(chosen) - 1}")
+        else:
+            picked = sorted(rights) if kind in ("accept", "unmatch") else []
+            edits = {r: fix for r in picked} if kind == "accept" and fix else None
+            ledger.apply(
+                make_event(
+                    kind, event_id=f"e{i}", reviewer=who, left_id=left, right_ids=picked,
+                    edits=edits or {}, now=now,
+                )
+            )  # fmt: skip
+            applied.append(f"e{i}")
+    pd.testing.assert_frame_equal(
+        matched_frame(project, ledger), matched_frame_by_record(project, ledger)
+    )
+
+
+def test_big_project_table_from_the_columns_equals_the_record_by_record_table(big):
+    """10,000 records accepted by one bulk batch, one of them unmatched since."""
+    services, project = big
+    desk = services.desk(project)
+    ledger = desk.refresh()
+    pd.testing.assert_frame_equal(
+        matched_frame(project, ledger), matched_frame_by_record(project, ledger)
+    )
+    assert len(matched_frame(project, ledger)) == N - 1
