@@ -1,6 +1,7 @@
 """The Matched table at a million records: built record by record, and from the desk's columns.
 
-A 1,000,000-record queue (one candidate each, as ``bench_desk.py`` builds it) on a
+A 1,000,000-record queue (one candidate each, as ``bench_desk.py`` builds it, its ids
+looked up with arrays as the app's projects are) on a
 SQLite decision log, 900,000 records accepted by one bulk auto-accept, then a few
 hundred decided by hand (accepts, rejects, changes, an unmatch). The same ledger
 is then turned into the Matched table twice in one run: by the record-by-record
@@ -14,6 +15,7 @@ Prints a JSON line and a Markdown table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import sys
@@ -31,6 +33,7 @@ from bench_desk import synthetic_project  # noqa: E402
 
 from matching.desk import ReviewDesk  # noqa: E402
 from matching.matched import matched_frame  # noqa: E402
+from matching.project import IdIndex, IdList  # noqa: E402
 from matching.store import DecisionLog  # noqa: E402
 
 
@@ -62,7 +65,15 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-matched-"))
-    project = synthetic_project(args.records, args.decided)
+    plain = synthetic_project(args.records, args.decided)
+    # The app's projects look ids up with arrays (matching.project), not dicts.
+    queue = IdList.of(plain.left["id"])
+    project = dataclasses.replace(
+        plain,
+        queue=queue,
+        left_pos=IdIndex(queue),
+        right_pos=IdIndex(IdList.of(plain.right["id"])),
+    )
     log = DecisionLog(f"sqlite:///{folder / 'log.db'}")
     log.ensure_project(project.project_id, name="bench", meta={})
     desk = ReviewDesk(log, project)

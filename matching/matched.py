@@ -67,7 +67,7 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
         lefts = queue.array.take(pa.array(rows)).to_numpy(zero_copy_only=False).astype(object)
     else:
         lefts = np.asarray(queue, dtype=object)[rows]
-    left_rows = _positions(project.left_pos, lefts)
+    left_rows = rows  # a queue position is the left record's row
     right_rows = _positions(project.right_pos, rights)
 
     pairs = pd.DataFrame({"left_id": lefts, "right_id": rights}, dtype=object)
@@ -90,8 +90,11 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
                     if col in right_part.columns:
                         right_part.iat[i, right_part.columns.get_loc(col)] = value
                 edited[i] = ", ".join(cells)
-    when = ledger.decided_at[rows]
-    decided_at = pd.to_datetime(pd.Series(when, dtype=np.float64), unit="s", utc=True)
+    # Few distinct times (a bulk batch shares one): each is written once.
+    times, which = np.unique(ledger.decided_at[rows], return_inverse=True)
+    stamps = pd.to_datetime(pd.Series(times, dtype=np.float64), unit="s", utc=True)
+    stamps = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str[:-4] + "Z"
+    decided_at = stamps.take(which.reshape(-1)).reset_index(drop=True)
     names = np.asarray([*ledger.reviewers, None], dtype=object)
     return pd.concat(
         [
@@ -101,7 +104,7 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
             pd.DataFrame(
                 {
                     "reviewer": pd.Series(names[ledger.decided_by[rows]], dtype=object),
-                    "decided_at": decided_at.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str[:-4] + "Z",
+                    "decided_at": decided_at,
                     "automatic": pd.Series(ledger.automatic[rows], dtype=bool),
                     "edited": pd.Series(edited, dtype=object),
                 }
@@ -117,8 +120,7 @@ def _positions(index, ids: np.ndarray) -> np.ndarray:
     if many is not None:
         rows = np.asarray(many(pa.array(ids, pa.large_string())), dtype=np.int64)
     else:
-        get = index.get
-        rows = np.fromiter((get(x, -1) for x in ids), np.int64, len(ids))
+        rows = _lookup(index, ids)
     if (rows < 0).any():
         raise KeyError(ids[int(np.flatnonzero(rows < 0)[0])])
     return rows
@@ -146,8 +148,15 @@ def _known(index, ids: pd.Series) -> np.ndarray:
     many = getattr(index, "positions", None)
     if many is not None:
         return np.asarray(many(pa.array(ids.astype(str), pa.large_string())), np.int64)
-    get = index.get
-    return np.fromiter((get(str(x), -1) for x in ids), np.int64, len(ids))
+    return _lookup(index, ids.astype(str).to_numpy(dtype=object))
+
+
+def _lookup(index: Mapping[str, int], ids: np.ndarray) -> np.ndarray:
+    """Positions of ``ids`` in a plain mapping, all at once (-1 where unknown)."""
+    keys = pd.Index(np.fromiter(index.keys(), dtype=object, count=len(index)))
+    values = np.fromiter(index.values(), dtype=np.int64, count=len(index))
+    at = keys.get_indexer(ids)
+    return np.where(at >= 0, values[np.maximum(at, 0)], -1)
 
 
 def conflict_rows(
