@@ -23,7 +23,7 @@ from callbacks.services import Services, services_of
 from callbacks.uploads import chunked_uploads, uploader
 from components.data import learned_table, rule_count_table
 from components.ids import field_row, ids
-from matching.blocking import Blocking
+from matching.blocking import count_rules
 from matching.candidates import StepProgress, learn, plan
 from matching.io import TableReadError, load_table, read_table
 from matching.project import project_id_for
@@ -180,7 +180,7 @@ def count_view(left: pd.DataFrame, right: pd.DataFrame, rules_text: str | None):
         total = len(left) * len(right)
         note = f"{total:,} pairs to score ({len(left):,} x {len(right):,})"
         return rule_count_table([], total, budget=PAIR_BUDGET, note=note)
-    counts = Blocking(left, right, rules).count()
+    counts = count_rules(left, right, rules)  # from group sizes: no pairs are made
     rows = [(c.rule, c.pairs, c.added) for c in counts]
     total = sum(c.added for c in counts)
     note = f"{total:,} pairs to score after blocking"
