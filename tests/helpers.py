@@ -188,3 +188,20 @@ def write_from_threads(log, make, *, writers: int = 20, per_writer: int = 10) ->
     for t in threads:
         t.join()
     return errors
+
+
+def texts(component) -> list[str]:
+    """Every string in a component tree, in order."""
+    out = []
+
+    def walk(node):
+        if isinstance(node, str):
+            out.append(node)
+        elif isinstance(node, (list, tuple)):
+            for child in node:
+                walk(child)
+        elif hasattr(node, "children"):
+            walk(node.children)
+
+    walk(component)
+    return out

@@ -10,29 +10,13 @@ from components.data import learned_table
 from matching.blocking import Blocking
 from matching.demo import generate_tables
 from matching.spec import parse_block
+from tests.helpers import texts
 
 
 @pytest.fixture(scope="module")
 def people():
     tables = generate_tables(600, seed=9)
     return tables.owners, tables.cars
-
-
-def texts(component) -> list[str]:
-    """Every string in a component tree, in order."""
-    out = []
-
-    def walk(node):
-        if isinstance(node, str):
-            out.append(node)
-        elif isinstance(node, (list, tuple)):
-            for child in node:
-                walk(child)
-        elif hasattr(node, "children"):
-            walk(node.children)
-
-    walk(component)
-    return out
 
 
 def test_rules_are_read_one_per_line_and_a_bad_one_is_named():

@@ -16,23 +16,7 @@ from callbacks.propose import fill_panel, fill_proposal, proposed_marks, setup_f
 from components.ids import ids
 from matching.demo import generate_tables
 from matching.spec import loads_setup
-
-
-def texts(component) -> list[str]:
-    """Every string in a component tree, in order."""
-    out = []
-
-    def walk(node):
-        if isinstance(node, str):
-            out.append(node)
-        elif isinstance(node, (list, tuple)):
-            for child in node:
-                walk(child)
-        elif hasattr(node, "children"):
-            walk(node.children)
-
-    walk(component)
-    return out
+from tests.helpers import texts
 
 
 def keep_upload(services, frame: pd.DataFrame, name: str) -> dict:
