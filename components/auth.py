@@ -20,6 +20,20 @@ OIDC_START = "/login/oidc"
 BOOTSTRAP_CSS = "/assets/vendor/bootstrap.min.css"
 
 
+def _field(field: str, label: str, **attributes: str | bool) -> str:
+    """A labelled, required form field whose id and form name are ``field`` (from ids)."""
+    attributes = {"id": field, "name": field, "class": "form-control", **attributes}
+    attributes["required"] = True
+    rendered = " ".join(
+        str(key) if value is True else f'{key}="{escape(value)}"'
+        for key, value in attributes.items()
+    )
+    return (
+        f'<div class="mb-3">\n<label for="{escape(field)}" class="form-label">{label}</label>\n'
+        f"<input {rendered}>\n</div>"
+    )
+
+
 def login_page(
     *, error: str = "", next_url: str = "/", name: str = "", provider: str | None = None
 ) -> str:
@@ -50,16 +64,8 @@ Sign in with {escape(provider)}</a>"""
 {alert}
 <form method="post" action="/login">
 <input type="hidden" name="next" value="{escape(next_url)}">
-<div class="mb-3">
-<label for="{LOGIN_NAME}" class="form-label">Name</label>
-<input id="{LOGIN_NAME}" name="{LOGIN_NAME}" class="form-control" autocomplete="username"
- value="{escape(name)}" required autofocus>
-</div>
-<div class="mb-3">
-<label for="{LOGIN_PASSWORD}" class="form-label">Password</label>
-<input id="{LOGIN_PASSWORD}" name="{LOGIN_PASSWORD}" type="password" class="form-control"
- autocomplete="current-password" required>
-</div>
+{_field(LOGIN_NAME, "Name", autocomplete="username", value=name, autofocus=True)}
+{_field(LOGIN_PASSWORD, "Password", type="password", autocomplete="current-password")}
 <button type="submit" class="btn btn-primary w-100">Sign in</button>
 </form>
 {other}
