@@ -210,7 +210,7 @@ def _parser() -> argparse.ArgumentParser:
         "--max-upload-mb",
         type=float,
         default=512,
-        help="largest file an admin may upload, and largest request, in MB (default 512)",
+        help="largest file an admin may upload, in MB (default 512)",
     )
     parser.add_argument(
         "--data-root",

@@ -141,13 +141,17 @@
 
     async function upload(area, file) {
         const side = area.dataset.uploadSide;
-        if (!file || busy[side]) { return; }
+        if (!file) { return; }
+        if (busy[side]) {  // one file at a time per side: say so, the first one goes on
+            tell(area, {name: file.name, busy: busy[side]});
+            return;
+        }
         const most = Number(area.dataset.maxBytes);
         if (most && file.size > most) {  // the server refuses it too; this spares the wait
             tell(area, {name: file.name, too_large: file.size});
             return;
         }
-        busy[side] = true;
+        busy[side] = file.name;
         try {
             await send(area, file);
         } catch (e) {

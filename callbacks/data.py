@@ -240,7 +240,8 @@ def store_upload_of(services: Services, trigger, inbox, typed: dict, uploads) ->
     ``trigger`` is the id of what was used: the upload inbox, where the page
     puts ``{"side", "upload_id"}`` when its last chunk is in (``{"side",
     "name", "too_large": bytes}`` for a file over the limit, ``{"side",
-    "error"}`` when the server refused the upload), or a side's Open button,
+    "error"}`` when the server refused the upload, ``{"side", "name", "busy":
+    name}`` for a file chosen while another uploads on that side), or a side's Open button,
     with ``typed`` the paths typed per side. Returns ``{"uploads",
     "left_info", "right_info"}``.
     """
@@ -249,6 +250,13 @@ def store_upload_of(services: Services, trigger, inbox, typed: dict, uploads) ->
     out = {"uploads": no_update, "left_info": no_update, "right_info": no_update}
     if side not in SIDES:
         return out
+    if trigger not in _OPEN_SIDES and "busy" in inbox:  # the upload going on is kept
+        name, going = str(inbox.get("name") or "that file"), str(inbox["busy"])
+        return {
+            **out,
+            f"{side}_info": f"⚠ {name} was not uploaded: {going} is still uploading on this "
+            f"side; choose {name} again when it is done",
+        }
     try:
         if trigger in _OPEN_SIDES:
             uploads[side] = open_from_root(services, (typed or {}).get(side))

@@ -85,7 +85,9 @@ def content_security_policy(script_hashes: list[str]) -> str:
 def register(app) -> None:
     server = app.server
     config = services_of(app).config
-    server.config["MAX_CONTENT_LENGTH"] = int(config.max_upload_mb * 1024 * 1024)
+    # Requests are read whole before Dash sees them: only a chunk of an upload, written
+    # straight to disk, may be larger (callbacks/uploads.py raises the limit for it).
+    server.config["MAX_CONTENT_LENGTH"] = int(config.max_request_mb * 1024 * 1024)
 
     @server.before_request
     def refuse_other_sites():
@@ -108,9 +110,9 @@ def register(app) -> None:
 
     @server.errorhandler(413)
     def too_large(_error):
-        limit = config.max_upload_mb
-        response = jsonify(
-            {"error": f"the request is larger than the {limit:g} MB limit (--max-upload-mb)"}
-        )
+        limit = (request.max_content_length or 0) / (1024 * 1024)
+        what = "chunk" if request.endpoint == "upload_chunk" else "request"
+        message = f"the {what} is larger than the {limit:g} MB this server takes"
+        response = jsonify({"error": message})
         response.status_code = 413
         return response

@@ -69,8 +69,11 @@ class AppConfig:
     dask: str | None = None
     lease_seconds: int = 300
     sources: dict = field(default_factory=dict)
-    #: Largest upload (a file's total size) and largest request body.
+    #: Largest upload (a file's total size, sent in chunks).
     max_upload_mb: float = 512
+    #: Largest request body other than an upload's chunk (a callback, a set-up file):
+    #: a bigger one is refused with 413 before it is read.
+    max_request_mb: float = 32
     #: A folder admins may open tables from by path (never outside it); None: no such folder.
     data_root: str | None = None
     #: Size of the chunks the page sends a file in.

@@ -85,6 +85,9 @@ def register(app) -> None:
         )
 
     def upload_chunk():
+        # A chunk is written to disk as it arrives; no larger than the page is told to send.
+        request.max_content_length = services.config.upload_chunk_bytes
+
         def append(uploads, who):
             try:
                 return uploads.append(

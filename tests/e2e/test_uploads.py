@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pandas as pd
 
 from callbacks.data import _content_token
@@ -28,12 +30,15 @@ def test_upload_two_files_in_chunks_and_open_one_by_path(
     )
     right = tmp_path / "cars.csv"
     right.write_text("cid,name\nA1,owner number 1\nA2,owner number 2\n", encoding="utf-8")
-    # The third chunk's connection drops after 1000 bytes: the server keeps them and
-    # answers with its count, and the page goes on from there.
-    append, calls = ChunkedUploads.append, []
+    # The third chunk waits until a second file has been chosen on the same side, then
+    # its connection drops after 1000 bytes: the server keeps them and answers with
+    # its count, and the page goes on from there.
+    append, calls, chosen = ChunkedUploads.append, [], threading.Event()
 
     def dropping(self, upload_id, offset, body, length, *, owner):
         calls.append(offset)
+        if len(calls) == 3:
+            chosen.wait(20)
         cut = 1000 if len(calls) == 3 else length
         return append(self, upload_id, offset, body, min(cut, length), owner=owner)
 
@@ -43,6 +48,12 @@ def test_upload_two_files_in_chunks_and_open_one_by_path(
     button(dash_duo, "Data").click()
     dash_duo.wait_for_element("#upload-left input")
     dash_duo.find_element("#upload-left input").send_keys(str(left))
+    dash_duo.wait_for_contains_text("#upload-left-progress", "KB of", timeout=10)
+    dash_duo.find_element("#upload-left input").send_keys(str(right))  # while it uploads
+    dash_duo.wait_for_contains_text(
+        "#upload-left-info", "cars.csv was not uploaded: owners.csv is still uploading", timeout=10
+    )
+    chosen.set()
     dash_duo.wait_for_contains_text("#upload-left-info", "12000 rows, 2 columns", timeout=20)
     assert "KB uploaded" in dash_duo.find_element("#upload-left-progress").text
     assert calls[3] == calls[2] + 1000 and len(calls) == 6  # 5 chunks and the short one

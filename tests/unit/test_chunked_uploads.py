@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from dash import no_update
 
 from callbacks.data import store_upload_of, uploaded
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD, ids
@@ -94,6 +95,17 @@ def test_an_interrupted_upload_resumes_from_the_server_offset_and_gives_the_same
     pd.testing.assert_frame_equal(frame, read_table(original))
     assert record["columns"] == ["id", "name", "note"]
     assert not list(Path(services.config.data_dir, "uploads").glob("*.part"))
+
+
+def test_a_file_chosen_while_another_uploads_on_that_side_is_refused_with_a_message(services):
+    uploads = {"left": {"token": "kept"}}
+    inbox = {"side": "left", "name": "second.csv", "busy": "first.csv"}
+    out = store_upload_of(services, ids.UPLOAD_INBOX, inbox, {}, uploads)
+    assert out["left_info"] == (
+        "⚠ second.csv was not uploaded: first.csv is still uploading on this side; "
+        "choose second.csv again when it is done"
+    )
+    assert out["uploads"] is no_update and out["right_info"] is no_update
 
 
 def test_a_file_over_the_limit_is_refused_before_any_byte(services, client):

@@ -78,13 +78,30 @@ def test_csp_allows_dash_inline_scripts_by_hash(demo_app):
         assert digest in policy
 
 
-def test_a_600_mb_post_is_refused_with_413_before_it_is_read(demo_app):
-    client = demo_app.server.test_client()
-    response = client.post(
-        "/_dash-update-component",
+def _post_claiming(client, path: str, mb: float):
+    return client.post(
+        path,
         data=b"{}",
         headers={"Origin": ORIGIN, "Content-Type": "application/json"},
-        environ_overrides={"CONTENT_LENGTH": str(600 * 1024 * 1024)},
+        environ_overrides={"CONTENT_LENGTH": str(int(mb * 1024 * 1024))},
     )
+
+
+def test_a_600_mb_post_is_refused_with_413_before_it_is_read(demo_app):
+    response = _post_claiming(demo_app.server.test_client(), "/_dash-update-component", 600)
     assert response.status_code == 413
-    assert "512 MB" in response.get_json()["error"]
+    assert response.get_json()["error"] == "the request is larger than the 32 MB this server takes"
+
+
+def test_a_callback_request_may_not_be_as_large_as_an_upload(demo_app):
+    """Only an upload's chunks, written to disk as they come, may pass the request limit;
+    and a chunk no larger than the chunk size the page is told to use."""
+    client = demo_app.server.test_client()
+    assert demo_app.matchdesk.config.max_upload_mb == 512
+    assert _post_claiming(client, "/_dash-update-component", 33).status_code == 413
+    chunk_mb = demo_app.matchdesk.config.upload_chunk_bytes / (1024 * 1024)
+    refused = _post_claiming(client, "/upload/chunk?upload_id=x&offset=0", chunk_mb + 0.01)
+    assert refused.status_code == 413
+    assert refused.get_json()["error"] == "the chunk is larger than the 8 MB this server takes"
+    # a whole chunk passes the limit and reaches the upload's own checks (no such upload)
+    assert _post_claiming(client, "/upload/chunk?upload_id=x&offset=0", chunk_mb).status_code == 404
