@@ -16,6 +16,7 @@ from callbacks.runs import (
     Ticket,
     cancel_ticket,
     discard_unrecorded,
+    one_run_per_project,
     reporter,
     write_ticket,
 )
@@ -382,11 +383,11 @@ def _run(services: Services, run: Ticket, report: StepProgress, folders: list[Pa
     spec = Spec.from_dict(order["spec"])
     project_id = project_id_for(left, right, spec, keep=order["keep"], top_k=10)
     folder = Path(services.config.data_dir) / project_id
-    created = not folder.exists()
-    if created:
-        folders.append(folder)
-    run.started(folder if created else None)
-    with ExitStack() as saving:
+    with one_run_per_project(services, project_id, run, report), ExitStack() as saving:
+        created = not folder.exists()
+        if created:
+            folders.append(folder)
+        run.started(folder if created else None)
         claimed = []
 
         def step(name: str, done: int, total: int) -> None:
@@ -394,21 +395,26 @@ def _run(services: Services, run: Ticket, report: StepProgress, folders: list[Pa
                 claimed.append(saving.enter_context(run.saving()))
             report(name, done, total)
 
-        return services.open_project(
-            left,
-            right,
-            spec,
-            name=f"{left_info['name']} ↔ {right_info['name']}",
-            keep=order["keep"],
-            select=order["select"],
-            sources={
-                "left": left_info["name"],
-                "right": right_info["name"],
-                "uploads": list(order["uploads"]),
-            },
-            progress=step,
-            project_id=project_id,
-        )
+        try:
+            return services.open_project(
+                left,
+                right,
+                spec,
+                name=f"{left_info['name']} ↔ {right_info['name']}",
+                keep=order["keep"],
+                select=order["select"],
+                sources={
+                    "left": left_info["name"],
+                    "right": right_info["name"],
+                    "uploads": list(order["uploads"]),
+                },
+                progress=step,
+                project_id=project_id,
+            )
+        except BaseException:  # cancelled, failed or stopped: its folder goes while it is locked
+            if created:
+                discard_unrecorded(services, folder, locked=True)
+            raise
 
 
 def _ready_text(services: Services, project) -> str:

@@ -40,6 +40,7 @@ __all__ = [
     "RunCancelled",
     "cancel_ticket",
     "discard_unrecorded",
+    "one_run_per_project",
     "run_status",
     "reporter",
 ]
@@ -190,15 +191,71 @@ class Ticket:
             self.path.with_suffix(suffix).unlink(missing_ok=True)
 
 
-def discard_unrecorded(services: Services, folder: str | Path) -> bool:
+def discard_unrecorded(services: Services, folder: str | Path, *, locked: bool = False) -> bool:
     """Remove a project folder under the data folder that no project in the log owns
-    (the tables a cancelled run wrote before scoring); True when it was removed."""
+    (the tables a cancelled run wrote before scoring); True when it was removed.
+
+    Unless the caller holds the project's run lock (``locked``), the folder is left
+    alone while another run of the same project holds it: that run writes there.
+    """
     data = Path(services.config.data_dir).resolve()
     folder = Path(folder).resolve()
     if folder.parent != data or not folder.is_dir() or services.log.project(folder.name):
         return False
+    if not locked:
+        with _project_lock(services.config, folder.name, wait=False) as held:
+            return held and discard_unrecorded(services, folder, locked=True)
     shutil.rmtree(folder, ignore_errors=True)
     return True
+
+
+@contextmanager
+def _project_lock(config: AppConfig, project_id: str, *, wait: bool = True):
+    """Hold the run lock of one project id (a file lock every process on this host
+    sees); yields True when held. Without ``wait``, yields False at once when another
+    process holds it. Where file locks are missing (not POSIX), it always yields True."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - POSIX here
+        yield True
+        return
+    folder = runs_folder(config) / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{project_id}.lock", "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def one_run_per_project(
+    services: Services, project_id: str, ticket: Ticket, report: StepProgress, *, poll=0.2
+):
+    """Run alone among the runs that make the same project.
+
+    Two admins running the same set-up on the same tables make one project id and
+    so one folder. The second waits (its progress says so) until the first has
+    saved (it then finds the project made) or was cancelled (its folder removed),
+    and goes on if its own ticket is not cancelled meanwhile. A folder found with
+    no project in the log is what a run that was stopped left: it is removed first.
+    """
+    while True:
+        with _project_lock(services.config, project_id, wait=False) as held:
+            if held:
+                folder = Path(services.config.data_dir) / project_id
+                discard_unrecorded(services, folder, locked=True)
+                yield
+                return
+        if not ticket.path.exists():
+            raise RunCancelled("the run was cancelled")
+        report("waiting", 0, 0)
+        time.sleep(poll)
 
 
 def _alive(pid: int) -> bool:
@@ -251,6 +308,7 @@ def cancel_ticket(services: Services, ticket: object, *, wait: float = 5.0) -> b
 
 #: Each step's share of the progress bar, in percent.
 _SPANS = {
+    "waiting": (0, 0),
     "reading": (0, 5),
     "blocking": (5, 10),
     "blocking at most": (5, 10),
@@ -272,7 +330,9 @@ def run_status(step: str, done: int, total: int) -> tuple[int, str, str]:
     low, high = _SPANS.get(step, (0, 100))
     share = min(done / total, 1.0) if total > 0 else 0.0
     value = round(low + (high - low) * share)
-    if step == "reading":
+    if step == "waiting":
+        text = "Waiting: another run is making this same project (same tables and set-up)"
+    elif step == "reading":
         text = f"Reading the tables ({done} of {total})"
     elif step == "blocking":
         text = f"Blocking: {total:,} pairs to score" if total else "Blocking: finding the pairs"

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +25,14 @@ from callbacks.data import (
     run_project,
     start_run,
 )
-from callbacks.runs import RunManager, cancel_ticket, manager_for, reporter, run_status
+from callbacks.runs import (
+    RunManager,
+    cancel_ticket,
+    discard_unrecorded,
+    manager_for,
+    reporter,
+    run_status,
+)
 from matching.blocking import Blocking
 from matching.candidates import generate_candidates, score_in_steps
 from matching.project import build_project
@@ -343,3 +351,98 @@ def test_a_run_that_is_saving_is_not_killed(tmp_path):
     finally:
         job.kill()
         job.wait()
+
+
+# -- two runs of the same project ---------------------------------------------------
+
+
+def _in_thread(work):
+    box = {}
+    thread = threading.Thread(target=lambda: box.setdefault("out", work()), daemon=True)
+    thread.start()
+    return thread, box
+
+
+def _until(check, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_second_run_of_the_same_project_waits_and_a_cancelled_first_removes_nothing_of_it(
+    services, uploads
+):
+    """The first run is cancelled while the second (same tables, same set-up, so the
+    same project folder) waits: the first removes its folder while it holds the
+    project, and the second then makes the whole project afresh."""
+    first, second = (start_run(services, uploads, FIELDS, 0.5, 0.8) for _ in range(2))
+    scoring, go = threading.Event(), threading.Event()
+    heard = []
+
+    def hold_while_scoring(step, done, total):
+        if step == "scoring":
+            scoring.set()
+            go.wait(20)
+
+    a, out_a = _in_thread(lambda: finish_run(services, first, hold_while_scoring))
+    assert scoring.wait(20)
+    b, out_b = _in_thread(lambda: finish_run(services, second, lambda *s: heard.append(s)))
+    _until(lambda: ("waiting", 0, 0) in heard)
+    assert not any(s[0] == "scoring" for s in heard)  # nothing written while it waits
+    assert cancelled_run(services, first)["message"] == CANCELLED
+    go.set()
+    a.join(20), b.join(20)
+    assert out_a["out"]["message"] == CANCELLED
+    assert out_b["out"]["color"] == "success", out_b["out"]["message"]
+    project_id = out_b["out"]["project"]
+    assert project_id in [o["value"] for o in services.project_options()]
+    project = services.project(project_id)
+    assert len(project.queue) == 30 and len(project.candidates) > 0
+    assert run_status("waiting", 0, 0)[2].startswith("Waiting: another run is making this")
+
+
+def test_a_run_cancelled_while_it_waits_for_the_same_project_writes_nothing(services, uploads):
+    first, second = (start_run(services, uploads, FIELDS, 0.5, 0.8) for _ in range(2))
+    scoring, go = threading.Event(), threading.Event()
+    heard = []
+
+    def hold_while_scoring(step, done, total):
+        if step == "scoring":
+            scoring.set()
+            go.wait(20)
+
+    a, out_a = _in_thread(lambda: finish_run(services, first, hold_while_scoring))
+    assert scoring.wait(20)
+    b, out_b = _in_thread(lambda: finish_run(services, second, lambda *s: heard.append(s)))
+    _until(lambda: ("waiting", 0, 0) in heard)
+    assert cancelled_run(services, second)["message"] == CANCELLED
+    b.join(20)
+    assert out_b["out"]["message"] == CANCELLED
+    go.set()
+    a.join(20)
+    assert out_a["out"]["color"] == "success"  # the first run made the project
+    assert len(services.project(out_a["out"]["project"]).queue) == 30
+
+
+def test_a_folder_left_by_a_stopped_run_is_removed_but_not_while_a_run_holds_it(services, uploads):
+    ticket = start_run(services, uploads, FIELDS, 0.5, 0.8)
+    seen = {}
+
+    def look_while_scoring(step, done, total):
+        if step == "scoring" and not seen:
+            folder = next(
+                p
+                for p in Path(services.config.data_dir).iterdir()
+                if p.name not in ("uploads", "runs")
+            )
+            seen["kept"] = not discard_unrecorded(services, folder) and folder.is_dir()
+            seen["folder"] = folder
+
+    out = finish_run(services, ticket, look_while_scoring)
+    assert out["color"] == "success" and seen["kept"]
+    # a folder with no project in the log (a run stopped before it recorded one)
+    stale = Path(services.config.data_dir) / "0123abcd"
+    stale.mkdir()
+    (stale / "left.arrow").write_bytes(b"half")
+    assert discard_unrecorded(services, stale) and not stale.exists()
