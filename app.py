@@ -407,6 +407,9 @@ def serve_with_gunicorn(app: Dash, *, host: str, port: int, workers: int) -> Non
     from gunicorn.app.base import BaseApplication
 
     services = app.matchdesk
+    # Workers forked after this share the projects opened here (their lookups are
+    # mapped files), so nobody waits for a worker to open one.
+    services.warm_up()
     # Each worker opens its own database connections after the fork.
     services.log.close()
     services.users.close()
@@ -450,8 +453,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers:
         serve_with_gunicorn(app, host=args.host, port=args.port, workers=args.workers)
     else:
+        warm_up_in_background(app)
         app.run(host=args.host, port=args.port, debug=args.debug)
     return 0
+
+
+def warm_up_in_background(app: Dash) -> threading.Thread:
+    """Open the projects used last in a thread of their own (see ``Services.warm_up``),
+    while the server starts answering."""
+    thread = threading.Thread(target=app.matchdesk.warm_up, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 _server_lock = threading.Lock()
@@ -467,6 +479,7 @@ def __getattr__(name: str):
         if "server" not in globals():
             config, _ = config_from_args(shlex.split(os.environ.get("MATCHDESK_ARGS", "")))
             dash_app = create_app(config)
+            warm_up_in_background(dash_app)
             globals()["server"] = dash_app.server
             manager = dash_app._background_manager
             globals()["celery_app"] = (

@@ -11,6 +11,7 @@ bounded by count and by size).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 import time
@@ -26,11 +27,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from matching.candidates import StepProgress
 from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
+from matching.lookups import open_indexed
 from matching.project import (
     Project,
     build_project,
     has_tables,
-    index_project,
     load_candidates,
     load_tables,
     project_id_for,
@@ -46,6 +47,8 @@ from matching.uploads import UPLOAD_ID
 from matching.users import UserStore
 
 __all__ = ["AppConfig", "Services", "services_of", "UPLOAD_ID"]
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -134,6 +137,7 @@ class Services:
         self._score_indexes: OrderedDict[str, ScoreIndex] = OrderedDict()
         self._desks: OrderedDict[str, ReviewDesk] = OrderedDict()
         self._lru_lock = threading.Lock()
+        self._open_locks: dict[str, threading.Lock] = {}
         #: How many times this process scored a project (tests check reopening does not).
         self.scorings = 0
 
@@ -143,6 +147,7 @@ class Services:
         self.log.forget_connections()
         self.users.forget_connections()
         self._lru_lock = threading.Lock()
+        self._open_locks = {}
 
     # -- who is acting ----------------------------------------------------
 
@@ -325,17 +330,12 @@ class Services:
             saved = load_candidates(folder)
         elif progress is not None:
             progress("saving", 0, 1)
-        return index_project(
-            left,
-            right,
-            spec,
-            saved,
-            name=name,
-            keep=keep,
-            select=select,
-            top_k=10,
+        project, index = open_indexed(
+            left, right, spec, saved, folder, name=name, keep=keep, select=select, top_k=10,
             project_id=project_id,
-        )
+        )  # fmt: skip
+        self._keep(self._score_indexes, project_id, index)
+        return project
 
     def _remember(self, project: Project) -> None:
         self._keep(self._projects, project.project_id, project)
@@ -419,6 +419,15 @@ class Services:
         project = self._recall(self._projects, project_id)
         if project is not None:
             return project
+        # The page asks for a newly picked project in several requests at once: one
+        # thread opens it while the others wait for it, instead of each opening it.
+        with self._lru_lock:
+            opening = self._open_locks.setdefault(project_id, threading.Lock())
+        with opening:
+            project = self._recall(self._projects, project_id)
+            return project if project is not None else self._open(project_id)
+
+    def _open(self, project_id: str) -> Project | None:
         record = self.log.project(project_id)
         if record is None:
             return None
@@ -437,11 +446,36 @@ class Services:
         self._remember(project)
         return project
 
+    def warm_up(self) -> list[str]:
+        """Open the projects used last (as many as a process keeps), their lookups and
+        their review desks, so that the first person to pick one does not wait for it.
+
+        Returns the ids opened. A project that cannot be opened (its folder gone, the
+        database busy) is passed over; the page reports it when someone picks it.
+        """
+        try:
+            records = self.log.projects()
+        except SQLAlchemyError:
+            return []
+        recent = sorted(records, key=lambda p: max(p["created"], p["last_event"] or 0))
+        opened = []
+        for record in recent[-max(1, self.config.max_projects) :]:
+            try:
+                project = self.project(record["project_id"])
+                if project is not None:
+                    self.score_index(project)
+                    self.desk(project).refresh()
+                    opened.append(project.project_id)
+            except Exception:  # a start must not fail on one project
+                _log.exception("could not open project %s ahead of use", record["project_id"])
+        return opened
+
     def score_index(self, project: Project) -> ScoreIndex:
-        """The project's :class:`~matching.tuning.ScoreIndex`, built once per process.
+        """The project's :class:`~matching.tuning.ScoreIndex`: mapped from the project's
+        lookups file when the project was opened, built here if it has left the cache.
 
         A project id names its candidates (a content hash), so the index never
-        goes stale. Like the projects, each process keeps the indexes it built.
+        goes stale. Like the projects, each process keeps the indexes it holds.
         """
         index = self._recall(self._score_indexes, project.project_id)
         if index is None:

@@ -707,13 +707,15 @@ class ReviewDesk:
         """Per candidate row: its left record's queue position, and its right id."""
         if self._pair_codes is None:
             c = self.project.candidates
-            lefts = _positions(
-                self.project.left_pos, pa.array(c["left_id"].astype(str), from_pandas=True)
-            )
+            lefts = self.project.pair_left
+            if lefts is None:
+                lefts = _positions(
+                    self.project.left_pos, pa.array(c["left_id"].astype(str), from_pandas=True)
+                )
             rights = pa.array(c["right_id"].astype(str), from_pandas=True)
             if isinstance(rights, pa.ChunkedArray):
                 rights = rights.combine_chunks()
-            self._pair_codes = (lefts.astype(np.int64), rights)
+            self._pair_codes = (lefts.astype(np.int64, copy=False), rights)
         return self._pair_codes
 
     def pair_status(self) -> PairStatus:

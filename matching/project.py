@@ -153,6 +153,38 @@ class IdIndex(Mapping[str, int]):
         self._keys = keys[order]
         self._order = order.astype(np.int64)
 
+    @classmethod
+    def from_sorted(
+        cls, ids: IdList, keys: np.ndarray, order: np.ndarray, *, hashed: bool
+    ) -> IdIndex:
+        """The index whose sorted keys and their positions (:attr:`keys`, :attr:`order`)
+        were worked out already, as an index of ``ids`` has them: nothing is sorted or
+        copied, so arrays mapped from a file stay shared."""
+        if len(keys) != len(ids) or len(order) != len(ids):
+            raise ValueError("the sorted keys are not those of these ids")
+        index = cls.__new__(cls)
+        index.ids = ids
+        index._hashed = hashed
+        index._keys = keys
+        index._order = order
+        return index
+
+    @property
+    def keys(self) -> np.ndarray:
+        """The ids' keys, sorted: fixed-width UTF-8 (``S<n>``), or 16-byte digests when
+        :attr:`hashed`."""
+        return self._keys
+
+    @property
+    def order(self) -> np.ndarray:
+        """The position (int64) of the id of each of :attr:`keys`."""
+        return self._order
+
+    @property
+    def hashed(self) -> bool:
+        """True when the keys are digests of the ids (very long ids, or ids holding NUL)."""
+        return self._hashed
+
     def _encode(self, values: pa.LargeStringArray) -> tuple[np.ndarray, np.ndarray]:
         """Keys of ``values`` and a mask of those that could be present at all."""
         if self._hashed:
@@ -225,6 +257,21 @@ class IdIndex(Mapping[str, int]):
         return self._keys.nbytes + self._order.nbytes
 
 
+def _runs(
+    left: IdIndex, candidate_lefts: pa.Array | pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of consecutive candidate rows with the same left id: their first rows,
+    their ends (exclusive) and their left record's position (-1 where unknown)."""
+    if not len(candidate_lefts):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if isinstance(candidate_lefts, pa.ChunkedArray):
+        candidate_lefts = candidate_lefts.combine_chunks()
+    changed = pc.not_equal(candidate_lefts[1:], candidate_lefts[:-1])
+    firsts = np.r_[0, np.flatnonzero(changed.to_numpy(zero_copy_only=False)) + 1]
+    ends = np.r_[firsts[1:], len(candidate_lefts)]
+    return firsts, ends, left.positions(candidate_lefts.take(pa.array(firsts)))
+
+
 def _has_nul(array: pa.LargeStringArray) -> bool:
     return bool(pc.any(pc.match_substring(array, "\x00")).as_py() or False)
 
@@ -243,20 +290,20 @@ class Slices(Mapping[str, tuple[int, int]]):
     @classmethod
     def of(cls, left: IdIndex, candidate_lefts: pa.Array | pa.ChunkedArray) -> Slices:
         """Slices of candidates whose left ids, ``candidate_lefts``, come grouped by record."""
+        return cls.from_runs(left, *_runs(left, candidate_lefts))
+
+    @classmethod
+    def from_runs(
+        cls, left: IdIndex, firsts: np.ndarray, ends: np.ndarray, pos: np.ndarray
+    ) -> Slices:
+        """Slices from the runs of candidate rows with one left id (see :func:`_runs`)."""
         n = len(left)
         starts = np.zeros(n, np.int64)
         stops = np.zeros(n, np.int64)
-        if len(candidate_lefts):
-            if isinstance(candidate_lefts, pa.ChunkedArray):
-                candidate_lefts = candidate_lefts.combine_chunks()
-            changed = pc.not_equal(candidate_lefts[1:], candidate_lefts[:-1])
-            firsts = np.r_[0, np.flatnonzero(changed.to_numpy(zero_copy_only=False)) + 1]
-            ends = np.r_[firsts[1:], len(candidate_lefts)]
-            pos = left.positions(candidate_lefts.take(pa.array(firsts)))
-            known = pos >= 0
-            # A record in two runs keeps the last one, as a dict built in order would.
-            starts[pos[known]] = firsts[known]
-            stops[pos[known]] = ends[known]
+        known = pos >= 0
+        # A record in two runs keeps the last one, as a dict built in order would.
+        starts[pos[known]] = firsts[known]
+        stops[pos[known]] = ends[known]
         return cls(left, starts, stops)
 
     def get(self, key, default=None):
@@ -319,6 +366,7 @@ class Project:
     left_pos: Mapping[str, int] = field(default_factory=dict)
     right_pos: Mapping[str, int] = field(default_factory=dict)
     slices: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    pair_left: np.ndarray | None = None
 
     def candidate_rows(self, left_id: str) -> pd.DataFrame:
         a, b = self.slices.get(left_id, (0, 0))
@@ -327,7 +375,7 @@ class Project:
     @property
     def index_bytes(self) -> int:
         """Bytes of the lookups this process built (the mapped files not counted)."""
-        parts = (self.left_pos, self.right_pos, self.slices)
+        parts = (self.left_pos, self.right_pos, self.slices, self.pair_left)
         return sum(getattr(p, "nbytes", 0) for p in parts)
 
 
@@ -435,6 +483,7 @@ def index_project(
             )
     if project_id is None:
         project_id = project_id_for(left, right, spec, keep=keep, top_k=top_k)
+    firsts, ends, pos = _runs(left_pos, _text_array(candidates["left_id"]))
     return Project(
         project_id=project_id,
         name=name,
@@ -448,7 +497,8 @@ def index_project(
         queue=queue,
         left_pos=left_pos,
         right_pos=right_pos,
-        slices=Slices.of(left_pos, _text_array(candidates["left_id"])),
+        slices=Slices.from_runs(left_pos, firsts, ends, pos),
+        pair_left=np.repeat(pos, ends - firsts),
     )
 
 
@@ -489,11 +539,12 @@ _LEGACY = {
 }
 
 
-def _write_arrow(table: pa.Table, path: Path) -> Path:
-    """Write ``table`` as one uncompressed Arrow IPC file, atomically (temporary name, rename)."""
+def _write_arrow(table: pa.Table, path: Path, metadata: dict[str, str] | None = None) -> Path:
+    """Write ``table`` as one uncompressed Arrow IPC file, atomically (temporary name, rename),
+    with ``metadata`` (or none) in its schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    table = table.replace_schema_metadata(None).combine_chunks()
+    table = table.replace_schema_metadata(metadata).combine_chunks()
     try:
         with pa.OSFile(str(partial), "wb") as sink, pa.ipc.new_file(sink, table.schema) as out:
             out.write_table(table, max_chunksize=max(1, table.num_rows))

@@ -84,6 +84,7 @@ def test_a_project_an_earlier_version_kept_as_parquet_opens_and_is_rewritten_as_
         "left.arrow",
         "right.arrow",
         "candidates.arrow",
+        "lookups.arrow",
     }
 
 

@@ -31,7 +31,8 @@ sys.stdout.flush()
 sys.stdin.readline()
 """
 
-_FILES = ("left.arrow", "right.arrow", "candidates.arrow")
+#: The tables, the candidates and the lookups (ids' keys, slices, score index).
+_FILES = ("left.arrow", "right.arrow", "candidates.arrow", "lookups.arrow")
 
 
 def _mapped_inodes(pid: int, folder: Path) -> dict[str, set[int]]:
@@ -113,6 +114,7 @@ def test_two_worker_processes_share_one_project_without_rebuilding_it(tmp_path):
     for files in mapped:
         assert set(files) == set(_FILES)
         assert files["candidates.arrow"] > 0 and files["left.arrow"] > 0
+        assert files["lookups.arrow"] > 0
     after = {n: ((folder / n).stat().st_ino, (folder / n).stat().st_mtime_ns) for n in _FILES}
     assert after == stamps
     assert inodes[0] == inodes[1] == {n: {stamps[n][0]} for n in _FILES}
