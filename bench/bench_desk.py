@@ -8,15 +8,25 @@ leasing the next record in one transaction, while a second desk (another
 worker process would have its own) serves a second reviewer in between, so
 every step also reads the other's new events.
 
+It also reports the memory each worker's ledger takes for the batch: the growth
+of the process's resident set (RSS) while the running worker reads the batch,
+and while the new worker reads the log.
+
 Run: ``python bench/bench_desk.py [--records N] [--decided M] [--steps K]``.
-Prints a JSON line and a Markdown table.
+Prints a JSON line and a Markdown table. ``--compare REV`` runs this same
+script against the code of git revision ``REV`` (exported to a temporary
+folder) and against this checkout, alternately ``--rounds`` times, each in a
+fresh process, and prints both with their ratios (after / before).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,12 +35,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(os.environ.get("BENCH_DESK_ROOT") or Path(__file__).resolve().parents[1])
+sys.path.insert(0, str(ROOT))
 
-from matching.desk import ReviewDesk
-from matching.project import Project
-from matching.spec import Field, Spec
-from matching.store import DecisionLog
+from matching.desk import ReviewDesk  # noqa: E402
+from matching.project import IdIndex, IdList, Project  # noqa: E402
+from matching.spec import Field, Spec  # noqa: E402
+from matching.store import DecisionLog  # noqa: E402
 
 
 def synthetic_project(records: int, decided: int) -> Project:
@@ -63,17 +74,72 @@ def synthetic_project(records: int, decided: int) -> Project:
     )
 
 
+def rss_mb() -> float:
+    """The process's resident set now, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def compare(args, argv: list[str]) -> None:
+    """Run the benchmark against ``args.compare`` and this checkout, alternately."""
+    here = Path(__file__).resolve().parents[1]
+    before = Path(tempfile.mkdtemp(prefix="bench-desk-before-"))
+    archive = subprocess.run(
+        ["git", "-C", str(here), "archive", args.compare], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+    rest = [a for a in argv if a not in ("--compare", args.compare)]
+    rest = [a for i, a in enumerate(rest) if not (a == "--rounds" or rest[i - 1] == "--rounds")]
+    runs: dict[str, list[dict]] = {"before": [], "after": []}
+    for _ in range(args.rounds):
+        for name, root in (("before", before), ("after", here)):
+            env = {**os.environ, "BENCH_DESK_ROOT": str(root)}
+            out = subprocess.run(
+                [sys.executable, __file__, "--json-only", *rest],
+                env=env, check=True, capture_output=True, text=True,
+            ).stdout  # fmt: skip
+            runs[name].append(json.loads(out.strip().splitlines()[-1]))
+            print(name, out.strip().splitlines()[-1], flush=True)
+    keys = [k for k in runs["after"][0] if k not in ("records", "decided_before", "steps")]
+    print()
+    print(f"| measure | before ({args.compare}) | after | after / before |")
+    print("|---|---|---|---|")
+    for k in keys:
+        b = [r[k] for r in runs["before"]]
+        a = [r[k] for r in runs["after"]]
+        ratios = ", ".join(f"{x / y:.2f}" if y else "-" for x, y in zip(a, b))
+        print(f"| {k} | {', '.join(map(str, b))} | {', '.join(map(str, a))} | {ratios} |")
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--decided", type=int, default=900_000)
     parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--compare", metavar="REV", help="also run the code of git revision REV")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--json-only", action="store_true", help=argparse.SUPPRESS)
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    if args.compare:
+        compare(args, argv)
+        return {}
 
     folder = Path(tempfile.mkdtemp(prefix="bench-desk-"))
     url = f"sqlite:///{folder / 'log.db'}"
     t = time.perf_counter()
-    project = synthetic_project(args.records, args.decided)
+    plain = synthetic_project(args.records, args.decided)
+    # The app's projects look ids up with arrays (matching.project), not dicts.
+    queue = IdList.of(plain.left["id"])
+    project = dataclasses.replace(
+        plain,
+        queue=queue,
+        left_pos=IdIndex(queue),
+        right_pos=IdIndex(IdList.of(plain.right["id"])),
+    )
+    del plain
     build_s = time.perf_counter() - t
     log = DecisionLog(url)
     log.ensure_project(project.project_id, name="bench", meta={})
@@ -84,16 +150,20 @@ def main(argv=None) -> dict:
     bulk = lead.apply_bulk("lead", "accept", threshold=0.9, role="lead")
     bulk_s = time.perf_counter() - t
     assert bulk.written == args.decided, bulk
+    rss = rss_mb()
     t = time.perf_counter()
     running.refresh()
     catch_up_s = time.perf_counter() - t
+    catch_up_mb = rss_mb() - rss
 
     # A new worker: its own log connection and desk, reading the log once.
     ann_desk = ReviewDesk(DecisionLog(url), project)
     bob_desk = ReviewDesk(DecisionLog(url), project)
+    rss = rss_mb()
     t = time.perf_counter()
     ann_desk.ledger()
     load_s = time.perf_counter() - t
+    load_mb = rss_mb() - rss
     bob_desk.ledger()
 
     ann = ann_desk.next_view("ann")
@@ -123,14 +193,18 @@ def main(argv=None) -> dict:
         "step_ms_median": round(statistics.median(steps), 2),
         "step_ms_p99": round(float(np.percentile(steps, 99)), 2),
         "step_ms_max": round(max(steps), 2),
-        "bulk_accept_s": round(bulk_s, 1),
-        "running_worker_catch_up_s": round(catch_up_s, 1),
-        "first_read_of_log_s": round(load_s, 1),
-        "undo_of_batch_s": round(undo_s, 1),
-        "undo_catch_up_s": round(undo_catch_up_s, 1),
+        "bulk_accept_s": round(bulk_s, 2),
+        "running_worker_catch_up_s": round(catch_up_s, 2),
+        "running_worker_catch_up_rss_mb": round(catch_up_mb),
+        "first_read_of_log_s": round(load_s, 2),
+        "first_read_rss_mb": round(load_mb),
+        "undo_of_batch_s": round(undo_s, 2),
+        "undo_catch_up_s": round(undo_catch_up_s, 2),
         "project_build_s": round(build_s, 1),
     }
     print(json.dumps(result))
+    if args.json_only:
+        return result
     print()
     print("| measure | result | target |")
     print("|---|---|---|")
@@ -140,8 +214,14 @@ def main(argv=None) -> dict:
         f"{result['step_ms_max']} ms | median ≤ 10 ms, p99 ≤ 50 ms |"
     )
     print(f"| bulk auto-accept of {args.decided:,} records | {result['bulk_accept_s']} s | |")
-    print(f"| a running worker reads the batch | {result['running_worker_catch_up_s']} s | |")
-    print(f"| a new worker's first read of the log | {result['first_read_of_log_s']} s | |")
+    print(
+        f"| a running worker reads the batch | {result['running_worker_catch_up_s']} s, "
+        f"RSS +{result['running_worker_catch_up_rss_mb']} MB | |"
+    )
+    print(
+        f"| a new worker's first read of the log | {result['first_read_of_log_s']} s, "
+        f"RSS +{result['first_read_rss_mb']} MB | |"
+    )
     print(f"| undo of the batch | {result['undo_of_batch_s']} s | |")
     print(f"| another worker reads the undo | {result['undo_catch_up_s']} s | |")
     return result

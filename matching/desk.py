@@ -155,6 +155,255 @@ class Standing(NamedTuple):
     reason: str | None = None
 
 
+class _Folded:
+    """A compact batch in the ledger: its members stay columns until a later event
+    touches their record (see :class:`Ledger`)."""
+
+    __slots__ = ("batch", "codes", "extra", "index", "pos", "prefix", "start")
+
+    def __init__(self, batch: Batch, index: int, pos: np.ndarray, codes, start: int) -> None:
+        self.batch = batch
+        self.index = index
+        self.prefix = batch.event_id + "/"
+        #: Per member: its record's queue position (-1 outside the queue), and the
+        #: accepted right id's code (-1 unknown; None for a reject batch).
+        self.pos = pos
+        self.codes = codes
+        #: The order (see ``Ledger.order``) of its first member.
+        self.start = start
+        #: Ids of other events filed under the same batch name, if any.
+        self.extra: list[str] = []
+
+    def act(self, k: int) -> _Act:
+        b = self.batch
+        left = b.left_ids[k]
+        rights = (b.right_ids[k],) if b.kind == "accept" else ()
+        return _Act(
+            self.prefix + left, b.kind, left, rights, b.reviewer, b.time, True, b.batch, None
+        )
+
+    def standing(self, k: int) -> Standing:
+        b = self.batch
+        left = b.left_ids[k]
+        accept = b.kind == "accept"
+        rights = (b.right_ids[k],) if accept else ()
+        status = "accepted" if accept else "rejected"
+        return Standing(self.prefix + left, status, rights, b.reviewer, b.time, True)
+
+
+class _Members(Sequence[str]):
+    """The event ids filed under a compact batch's name, made on demand."""
+
+    def __init__(self, ledger: Ledger, folded: _Folded) -> None:
+        self._ledger = ledger
+        self.folded = folded
+
+    def __len__(self) -> int:
+        return len(self.folded.batch) + len(self.folded.extra)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n, size = len(self.folded.batch), len(self)
+        if i < 0:
+            i += size
+        if not 0 <= i < size:
+            raise IndexError(i)
+        if i < n:
+            return self.folded.prefix + self.folded.batch.left_ids[i]
+        return self.folded.extra[i - n]
+
+    def __iter__(self):
+        prefix = self.folded.prefix
+        yield from (prefix + x for x in self.folded.batch.left_ids)
+        yield from self.folded.extra
+
+    def append(self, event_id: str) -> None:
+        self.folded.extra.append(event_id)
+
+    def eager(self) -> list[str]:
+        """The ids among these that are ordinary entries of the ledger's dictionaries."""
+        f = self.folded
+        ks = np.flatnonzero(~self._ledger._lazy_members(f))
+        return [f.prefix + f.batch.left_ids[k] for k in ks.tolist()] + list(f.extra)
+
+
+class _RightCodes:
+    """Right id -> a small integer, through the project's index of right ids when
+    there is one, else through codes handed out as right ids are seen."""
+
+    def __init__(self, index: Mapping[str, int] | None) -> None:
+        self._index = index
+        self._seen: dict[str, int] = {}
+
+    def get(self, right: str) -> int:
+        if self._index is not None:
+            code = self._index.get(right)
+            return -1 if code is None else int(code)
+        return self._seen.get(right, -1)
+
+    def many(self, rights: Sequence[str], *, add: bool) -> np.ndarray:
+        if self._index is not None:
+            return _positions(self._index, rights)
+        seen = self._seen
+        if add:
+            for r in rights:
+                if r not in seen:
+                    seen[r] = len(seen)
+        get = seen.get
+        return np.fromiter((get(r, -1) for r in rights), np.int64, len(rights))
+
+
+class _View(Mapping):
+    """A read view of one of the ledger's dictionaries with a compact batch's
+    untouched members in it as well."""
+
+    __slots__ = ("_ledger", "_real")
+
+    def __init__(self, ledger: Ledger, real: dict) -> None:
+        self._ledger = ledger
+        self._real = real
+
+    def __getitem__(self, key):
+        value = self.get(key, _MISSING)
+        if value is _MISSING:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key) -> bool:
+        return self.get(key, _MISSING) is not _MISSING
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({dict(self.items())!r})"
+
+    # The folding code changes only the ordinary entries (after a record's
+    # batch member became one, see ``Ledger._touch``).
+    def pop(self, key, *default):
+        return self._real.pop(key, *default)
+
+    def __setitem__(self, key, value) -> None:
+        self._real[key] = value
+
+    def setdefault(self, key, default=None):
+        return self._real.setdefault(key, default)
+
+
+_MISSING = object()
+
+
+class _ActiveView(_View):
+    def get(self, event_id, default=None):
+        hit = self._real.get(event_id, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        member = self._ledger._lazy_member(event_id)
+        return default if member is None else member[0].act(member[1])
+
+    def __iter__(self):
+        yield from self._real
+        for f, ks in self._ledger._lazy_by_batch():
+            yield from (f.prefix + f.batch.left_ids[k] for k in ks.tolist())
+
+    def __len__(self) -> int:
+        return len(self._real) + self._ledger._lazy_total
+
+
+class _OrderView(_View):
+    def get(self, event_id, default=None):
+        hit = self._real.get(event_id, _MISSING)
+        if hit is not _MISSING:
+            return hit
+        member = self._ledger._lazy_member(event_id)
+        return default if member is None else member[0].start + member[1]
+
+    def __iter__(self):
+        yield from self._real
+        for f, ks in self._ledger._lazy_by_batch():
+            yield from (f.prefix + f.batch.left_ids[k] for k in ks.tolist())
+
+    def __len__(self) -> int:
+        return len(self._real) + self._ledger._lazy_total
+
+
+class _ByLeftView(_View):
+    def get(self, left, default=None):
+        lazy = self._ledger._lazy_at(left)
+        if lazy is not None:
+            return [lazy[0].prefix + left]
+        return self._real.get(left, default)
+
+    def __iter__(self):
+        yield from self._real
+        yield from (left for left, _ in self._ledger._lazy_decisions())
+
+    def __len__(self) -> int:
+        return len(self._real) + self._ledger._lazy_total
+
+
+class _DecisionsView(_View):
+    def get(self, left, default=None):
+        lazy = self._ledger._lazy_at(left)
+        if lazy is not None:
+            return lazy[0].standing(lazy[1])
+        return self._real.get(left, default)
+
+    def items(self):
+        """(left id, decision) in the order decisions entered, as a dict of them would be."""
+        ledger = self._ledger
+        if not ledger._lazy_total:
+            yield from ((k, self._real[k]) for k in ledger._real_decision_order())
+            return
+        real = ledger._real_decision_order()
+        seq = np.asarray([ledger._decision_seq(k) for k in real], dtype=np.int64)
+        lazy = np.flatnonzero(ledger.member_batch >= 0)
+        keys = np.concatenate([seq, ledger.decided_seq[lazy]])
+        at = np.argsort(keys, kind="stable")
+        n = len(real)
+        batches, member_batch, member_index = (
+            ledger.batches,
+            ledger.member_batch,
+            ledger.member_index,
+        )
+        for i in at.tolist():
+            if i < n:
+                yield real[i], self._real[real[i]]
+            else:
+                p = int(lazy[i - n])
+                f = batches[member_batch[p]]
+                k = int(member_index[p])
+                yield f.batch.left_ids[k], f.standing(k)
+
+    def __iter__(self):
+        return (k for k, _ in self.items())
+
+    def values(self):
+        return (v for _, v in self.items())
+
+    def __len__(self) -> int:
+        return len(self._real) + self._ledger._lazy_total
+
+
+class _RightOwnersView(_View):
+    def get(self, right, default=None):
+        ledger = self._ledger
+        real = self._real.get(right)
+        lazy = ledger._lazy_owners(right) if ledger._lazy_total else ()
+        if not lazy:
+            if real is None:
+                return default
+            if len(real) < 2:
+                return dict(real)
+            return dict.fromkeys(sorted(real, key=ledger._settle_seq))
+        owners = [*(real or ()), *(ledger.queue[p] for p in lazy)]
+        return dict.fromkeys(sorted(owners, key=ledger._settle_seq))
+
+    def __iter__(self):
+        return iter(self._ledger._owned_rights())
+
+    def __len__(self) -> int:
+        return len(self._ledger._owned_rights())
+
+
 class Ledger:
     """The review state of one project, kept up to date one event at a time.
 
@@ -167,9 +416,23 @@ class Ledger:
     ``automatic``, ``decided_at``, ``decided_by``, ``accepted_right``), so
     statistics over a million decisions are array operations (see
     :meth:`ReviewDesk.decisions`).
+
+    A compact batch (:class:`~matching.review.Batch`) stays columns: per queue
+    position, ``member_batch`` and ``member_index`` name the batch member that
+    is the record's only event (-1 otherwise). Such a member is in ``active``,
+    ``by_left``, ``decisions``, ``order``, ``right_owners`` and ``by_batch``
+    when read, but has no Python object of its own until a later event touches
+    its record (a change, an unmatch, an undo, another batch); then it becomes
+    an ordinary entry. So folding a million-record batch, and undoing it, are
+    array operations.
     """
 
-    def __init__(self, queue: Sequence[str], left_pos: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        queue: Sequence[str],
+        left_pos: Mapping[str, int],
+        right_pos: Mapping[str, int] | None = None,
+    ) -> None:
         n = len(queue)
         self.queue = queue
         self.left_pos = left_pos
@@ -193,20 +456,51 @@ class Ledger:
         #: dict's order, so decision order among equal times); -1 undecided.
         self.decided_seq = np.full(n, -1, dtype=np.int64)
         self._next_seq = 0
+        self._extra_seq: dict[str, int] = {}  # the same, for records outside the queue
         self.last_seq = 0
         self.undecided = np.ones(n, dtype=bool)
         self.waiting = np.ones(n, dtype=bool)  # undecided and not skipped
         self._undecided_count = self._waiting_count = n
-        self.active: dict[str, _Act] = {}
-        self.by_left: dict[str, list[str]] = {}
-        self.by_batch: dict[str, list[str]] = {}
-        self.stacks: dict[str, list[str]] = {}
-        self.decisions: dict[str, Standing] = {}
-        self.skipped: set[str] = set()
+        #: Per queue position: the record has an event in force (in ``by_left``).
+        self._has_events = np.zeros(n, dtype=bool)
+        #: Compact batches folded so far, and per queue position the batch and member
+        #: that is the record's only event, untouched since (-1 otherwise).
+        self.batches: list[_Folded] = []
+        self._batch_at: dict[str, int] = {}
+        self.member_batch = np.full(n, -1, dtype=np.int32)
+        self.member_index = np.full(n, -1, dtype=np.int32)
+        self._lazy_total = 0
+        #: Right code -> queue position of the one untouched batch member accepting
+        #: it (-1 none, -2 several: then they are in ``_lazy_more``).
+        self._right_codes = _RightCodes(right_pos)
+        self._lazy_owner = np.full(len(right_pos) if right_pos else 0, -1, dtype=np.int64)
+        self._lazy_more: dict[int, list[int]] = {}
+        #: When each record's decision last entered ``right_owners`` (their order).
+        self._settled = np.full(n, -1, dtype=np.int64)
+        self._settled_extra: dict[str, int] = {}
+        self._settle_next = 0
+        #: Right id -> when its entry of ``right_owners`` began (that dict's order).
+        self._born: dict[str, int] = {}
+        #: The same, for right ids only untouched batch members hold now.
+        self._born_kept: dict[str, int] = {}
+        self._order_next = 0
+        self._active: dict[str, _Act] = {}
+        self._by_left: dict[str, list[str]] = {}
+        self._decisions: dict[str, Standing] = {}
+        self._right_owners: dict[str, dict[str, None]] = {}
+        self._order: dict[str, int] = {}
+        self.active: Mapping[str, _Act] = _ActiveView(self, self._active)
+        self.by_left: Mapping[str, list[str]] = _ByLeftView(self, self._by_left)
+        self.decisions: Mapping[str, Standing] = _DecisionsView(self, self._decisions)
         #: Right id -> the left ids whose decision in force accepts it.
-        self.right_owners: dict[str, dict[str, None]] = {}
+        self.right_owners: Mapping[str, dict[str, None]] = _RightOwnersView(
+            self, self._right_owners
+        )
         #: Event id -> the order it was applied in (the log's commit order).
-        self.order: dict[str, int] = {}
+        self.order: Mapping[str, int] = _OrderView(self, self._order)
+        self.by_batch: dict[str, list[str] | _Members] = {}
+        self.stacks: dict[str, list[str]] = {}
+        self.skipped: set[str] = set()
         #: Audit event id -> the audit event; and its verdicts, left id -> verdict event.
         self.audits: dict[str, _Act] = {}
         self.verdicts: dict[str, dict[str, _Act]] = {}
@@ -222,8 +516,9 @@ class Ledger:
         if act.kind == "undo":
             self._undo(act)
             return
-        self.active[act.event_id] = act
-        self.order[act.event_id] = len(self.order)
+        self._active[act.event_id] = act
+        self._order[act.event_id] = self._order_next
+        self._order_next += 1
         if act.batch:
             self.by_batch.setdefault(act.batch, []).append(act.event_id)
         self.stacks.setdefault(act.reviewer, []).append(act.event_id)
@@ -235,78 +530,328 @@ class Ledger:
             self.verdicts.setdefault(act.target, {})[act.left_id] = act
             return
         if act.left_id is not None:
-            self.by_left.setdefault(act.left_id, []).append(act.event_id)
+            pos = self._touch(act.left_id)
+            self._by_left.setdefault(act.left_id, []).append(act.event_id)
+            if pos is not None:
+                self._has_events[pos] = True
             self._fold(act.left_id)
 
     def _apply_batch(self, batch: Batch) -> None:
         """Fold every member of a compact batch, as :meth:`apply` would one by one.
 
         A member whose record has no event in force (nearly all of them: a bulk
-        rule decides undecided records) gets its decision directly, and those
-        are set all at once; the others go through the general fold.
+        rule decides undecided records) stays columns; the others go through
+        the general fold.
         """
-        ids = batch.member_ids()
+        n = len(batch)
         accept = batch.kind == "accept"
-        status = "accepted" if accept else "rejected"
-        who, when, name, kind = batch.reviewer, batch.time, batch.batch, batch.kind
-        start = len(self.order)
-        self.order.update(zip(ids, range(start, start + len(ids))))
-        self.by_batch.setdefault(name, []).extend(ids)
-        self.stacks.setdefault(who, []).extend(ids)
-        active, by_left = self.active, self.by_left
-        fresh: list[str] = []
-        standing: list[Standing] = []
-        folds: list[str] = []
-        # A million new objects would set off the collector's full passes again and
-        # again; they are all alive until the batch is undone anyway.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            for eid, left, right in zip(ids, batch.left_ids, batch.right_ids):
-                rights = (right,) if accept else ()
-                active[eid] = _Act(eid, kind, left, rights, who, when, True, name, None)
-                earlier = by_left.get(left)
-                if earlier:
-                    earlier.append(eid)
-                    folds.append(left)
-                else:
-                    by_left[left] = [eid]
-                    fresh.append(left)
-                    standing.append(Standing(eid, status, rights, who, when, True))
-            self.decisions.update(zip(fresh, standing))
-            if accept:
-                owners = self.right_owners
-                for left, d in zip(fresh, standing):
-                    held = owners.get(d.right_ids[0])
-                    if held is None:
-                        owners[d.right_ids[0]] = {left: None}
-                    else:
-                        held[left] = None
-        finally:
-            if collecting:
-                gc.enable()
-        self.skipped.difference_update(fresh)
-        pos, keep = self._mark(fresh, undecided=False)
-        self.status[pos] = 1 if accept else 2
-        self.automatic[pos] = True
-        self.decided_at[pos] = when
-        self.decided_by[pos] = self._code(who)
-        self.decided_seq[pos] = self._next_seq + np.flatnonzero(keep)
-        self._next_seq += len(fresh)
+        pos = _positions(self.left_pos, batch.left_ids)
+        inq = pos >= 0
+        # A record an earlier batch decided and nothing touched since: an ordinary
+        # entry first, so the general fold sees its event.
+        for p in pos[inq][self.member_batch[pos[inq]] >= 0].tolist():
+            self._materialise(p)
+        codes = None
         if accept:
-            rights = np.empty(len(standing), dtype=object)
-            rights[:] = [d.right_ids[0] for d in standing]
-            self.accepted_right[pos] = rights[keep]
+            codes = self._right_codes.many(batch.right_ids, add=True)
+            self._grow_owners(int(codes.max(initial=-1)) + 1)
+        folded = _Folded(batch, len(self.batches), pos, codes, self._order_next)
+        self._order_next += n
+        self.batches.append(folded)
+        self._batch_at[batch.event_id] = folded.index
+        ids = _Members(self, folded)
+        held = self.by_batch.get(batch.batch)
+        if held is None:
+            self.by_batch[batch.batch] = ids
+        else:  # a name used before (never by the desk's own batches): plain ids
+            held.extend(ids) if isinstance(held, list) else held.folded.extra.extend(ids)
+        if n:
+            stack = self.stacks.setdefault(batch.reviewer, [])
+            last_in_queue = np.flatnonzero(inq)
+            if len(last_in_queue) and last_in_queue[-1] != n - 1:
+                stack.append(ids[int(last_in_queue[-1])])
+            stack.append(ids[n - 1])
+
+        fresh = np.zeros(n, dtype=bool)
+        fresh[inq] = ~self._has_events[pos[inq]]
+        by_left = self._by_left
+        outside = np.flatnonzero(~inq).tolist()
+        for k in outside:
+            fresh[k] = not by_left.get(batch.left_ids[k])
+        lazy = fresh & inq
+        if accept:
+            lazy &= codes >= 0
+        rank = np.cumsum(fresh) - 1  # each fresh member's place among them
+        count = int(fresh.sum())
+
+        at = pos[lazy]
+        self.member_batch[at] = folded.index
+        self.member_index[at] = np.flatnonzero(lazy)
+        self._has_events[at] = True
+        self._lazy_total += len(at)
+        self._settled[at] = self._settle_next + rank[lazy]
+        if accept:
+            self._add_lazy_owners(codes[lazy], at)
+
+        # Members folded the ordinary way: outside the queue, or with events before.
+        kind, who, when, name = batch.kind, batch.reviewer, batch.time, batch.batch
+        status = "accepted" if accept else "rejected"
+        folds: list[str] = []
+        for k in np.flatnonzero(~lazy).tolist():
+            left = batch.left_ids[k]
+            eid = folded.prefix + left
+            rights = (batch.right_ids[k],) if accept else ()
+            self._active[eid] = _Act(eid, kind, left, rights, who, when, True, name, None)
+            self._order[eid] = folded.start + k
+            p = int(pos[k])
+            if p >= 0:
+                self._has_events[p] = True
+            if not fresh[k]:
+                by_left[left].append(eid)
+                folds.append(left)
+                continue
+            by_left[left] = [eid]
+            self._decisions[left] = Standing(eid, status, rights, who, when, True)
+            seq = self._settle_next + int(rank[k])
+            if p >= 0:
+                self._settled[p] = seq
+            else:
+                self._settled_extra[left] = seq
+                self._extra_seq[left] = self._next_seq + int(rank[k])
+            for r in rights:
+                self._own(r, left)
+
+        settled = fresh & inq
+        spos = pos[settled]
+        self._settled[spos] = self._settle_next + rank[settled]
+        self._settle_next += count
+        self._mark_positions(spos, undecided=False)
+        self.status[spos] = 1 if accept else 2
+        self.automatic[spos] = True
+        self.decided_at[spos] = when
+        self.decided_by[spos] = self._code(who)
+        self.decided_seq[spos] = self._next_seq + rank[settled]
+        self._next_seq += count
+        if accept:
+            rights = np.empty(n, dtype=object)
+            rights[:] = batch.right_ids
+            self.accepted_right[spos] = rights[settled]
         for left in folds:
             self._fold(left)
 
-    def _mark(self, lefts: list[str], *, undecided: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Set the records (none skipped, none with a reason or several rights) decided
-        or undecided in the queue's arrays; returns their positions and which of
-        ``lefts`` are in the queue."""
+    # -- the members of compact batches ------------------------------------------
+
+    def _lazy_at(self, left: str) -> tuple[_Folded, int] | None:
+        """The untouched batch member that is ``left``'s only event, if any."""
+        if not self._lazy_total:
+            return None
+        pos = self.left_pos.get(left)
+        if pos is None:
+            return None
+        b = self.member_batch[pos]
+        return None if b < 0 else (self.batches[b], int(self.member_index[pos]))
+
+    def _lazy_member(self, event_id) -> tuple[_Folded, int] | None:
+        """The untouched batch member with this event id, if any."""
+        if not self._lazy_total or not isinstance(event_id, str):
+            return None
+        cut = event_id.find("/")
+        while cut >= 0:
+            b = self._batch_at.get(event_id[:cut])
+            if b is not None:
+                hit = self._lazy_at(event_id[cut + 1 :])
+                return hit if hit is not None and hit[0].index == b else None
+            cut = event_id.find("/", cut + 1)
+        return None
+
+    def _lazy_members(self, folded: _Folded) -> np.ndarray:
+        """Per member of ``folded``: True while it is untouched (columns only)."""
+        pos = folded.pos
+        return (pos >= 0) & (self.member_batch[np.maximum(pos, 0)] == folded.index)
+
+    def _lazy_by_batch(self):
+        for f in self.batches:
+            if self._lazy_total:
+                ks = np.flatnonzero(self._lazy_members(f))
+                if len(ks):
+                    yield f, ks
+
+    def _lazy_decisions(self):
+        for f, ks in self._lazy_by_batch():
+            for k in ks.tolist():
+                yield f.batch.left_ids[k], k
+
+    def _touch(self, left: str) -> int | None:
+        """``left``'s queue position, its batch member made an ordinary entry first."""
+        pos = self.left_pos.get(left)
+        if pos is not None and self._lazy_total and self.member_batch[pos] >= 0:
+            self._materialise(int(pos))
+        return pos
+
+    def _materialise(self, pos: int) -> None:
+        """Make the untouched batch member at queue position ``pos`` ordinary entries."""
+        f = self.batches[self.member_batch[pos]]
+        k = int(self.member_index[pos])
+        self.member_batch[pos] = self.member_index[pos] = -1
+        self._lazy_total -= 1
+        act = f.act(k)
+        self._active[act.event_id] = act
+        self._order[act.event_id] = f.start + k
+        self._by_left[act.left_id] = [act.event_id]
+        self._decisions[act.left_id] = f.standing(k)
+        if f.codes is not None:
+            self._drop_lazy_owner(int(f.codes[k]), pos)
+            self._own(act.right_ids[0], act.left_id)
+
+    def _clear_lazy(self, folded: _Folded) -> None:
+        """Undo the untouched members of ``folded`` at once: undecided again."""
+        lazy = self._lazy_members(folded)
+        pos = folded.pos[lazy]
+        if folded.codes is not None:
+            codes = folded.codes[lazy]
+            simple = self._lazy_owner[codes] == pos
+            self._lazy_owner[codes[simple]] = -1
+            for code, p in zip(codes[~simple].tolist(), pos[~simple].tolist()):
+                self._drop_lazy_owner(code, p)
+        self.member_batch[pos] = self.member_index[pos] = -1
+        self._has_events[pos] = False
+        self._lazy_total -= len(pos)
+        for right in [r for r in self._born_kept if not self._lazy_owners(r)]:
+            del self._born_kept[right]
+        self._mark_positions(pos, undecided=True)
+
+    def _grow_owners(self, size: int) -> None:
+        if size > len(self._lazy_owner):
+            grown = np.full(max(size, 2 * len(self._lazy_owner)), -1, dtype=np.int64)
+            grown[: len(self._lazy_owner)] = self._lazy_owner
+            self._lazy_owner = grown
+
+    def _add_lazy_owners(self, codes: np.ndarray, pos: np.ndarray) -> None:
+        owner = self._lazy_owner
+        once = np.ones(len(codes), dtype=bool)
+        if len(codes):
+            _, first, counts = np.unique(codes, return_index=True, return_counts=True)
+            once[:] = False
+            once[first[counts == 1]] = True
+        simple = once & (owner[codes] == -1)
+        owner[codes[simple]] = pos[simple]
+        for code, p in zip(codes[~simple].tolist(), pos[~simple].tolist()):
+            held = int(owner[code])
+            if held == -1:
+                owner[code] = p
+            elif held == -2:
+                self._lazy_more[code].append(p)
+            else:
+                self._lazy_more[code] = [held, p]
+                owner[code] = -2
+
+    def _drop_lazy_owner(self, code: int, pos: int) -> None:
+        held = int(self._lazy_owner[code])
+        if held == pos:
+            self._lazy_owner[code] = -1
+        elif held == -2:
+            more = self._lazy_more[code]
+            more.remove(pos)
+            if len(more) == 1:
+                self._lazy_owner[code] = more[0]
+                del self._lazy_more[code]
+
+    def _lazy_owners(self, right: str) -> list[int]:
+        """Queue positions of the untouched batch members accepting ``right``."""
+        code = self._right_codes.get(right)
+        if not 0 <= code < len(self._lazy_owner):
+            return []
+        held = int(self._lazy_owner[code])
+        if held == -1:
+            return []
+        return list(self._lazy_more[code]) if held == -2 else [held]
+
+    def _own(self, right: str, left: str) -> None:
+        """Add ``left`` to the owners of ``right`` (their dict's entries, not the batches')."""
+        owners = self._right_owners.get(right)
+        if owners is None:
+            owners = self._right_owners[right] = {}
+            self._born[right] = min(self._settle_seq(left), self._lazy_born(right))
+            self._born_kept.pop(right, None)
+        owners[left] = None
+
+    def _disown(self, right: str, left: str) -> None:
+        owners = self._right_owners.get(right)
+        if owners is not None:
+            owners.pop(left, None)
+            if not owners:
+                del self._right_owners[right]
+                born = self._born.pop(right)
+                if self._lazy_total and self._lazy_owners(right):
+                    self._born_kept[right] = born  # batch members hold it still
+
+    def _lazy_born(self, right: str) -> float:
+        """When the untouched batch members' hold on ``right`` began (inf: none hold it)."""
+        lazy = self._lazy_owners(right) if self._lazy_total else ()
+        if not lazy:
+            return np.inf
+        return min(self._born_kept.get(right, np.inf), *(int(self._settled[p]) for p in lazy))
+
+    def _born_of(self, right: str) -> float:
+        born = self._born.get(right)
+        return self._lazy_born(right) if born is None else born
+
+    def _settle_seq(self, left: str) -> int:
+        pos = self.left_pos.get(left)
+        return int(self._settled[pos]) if pos is not None else self._settled_extra.get(left, -1)
+
+    def _decision_seq(self, left: str) -> int:
+        pos = self.left_pos.get(left)
+        return int(self.decided_seq[pos]) if pos is not None else self._extra_seq.get(left, -1)
+
+    def _real_decision_order(self) -> list[str]:
+        keys = list(self._decisions)
+        if self.batches:  # batch members made ordinary entries came in late
+            keys.sort(key=self._decision_seq)
+        return keys
+
+    def _owned_rights(self) -> list[str]:
+        """Every right id some decision in force accepts, in ``right_owners``' order."""
+        rights = set(self._right_owners)
+        for f, ks in self._lazy_by_batch():
+            if f.codes is not None:
+                rights.update(f.batch.right_ids[k] for k in ks.tolist())
+        return sorted(rights, key=self._born_of)
+
+    def owned(self, right_ids: Sequence[str]) -> np.ndarray:
+        """Per right id: True when a decision in force accepts it (``in right_owners``)."""
+        out = np.zeros(len(right_ids), dtype=bool)
+        if not len(right_ids):
+            return out
+        if self._right_owners:
+            values = pa.array(right_ids, pa.string())
+            held = pa.array(list(self._right_owners), pa.string())
+            out |= pc.fill_null(pc.is_in(values, value_set=held), False).to_numpy(
+                zero_copy_only=False
+            )
+        if self._lazy_total:
+            codes = self._right_codes.many(right_ids, add=False)
+            known = (codes >= 0) & (codes < len(self._lazy_owner))
+            out[known] |= self._lazy_owner[codes[known]] != -1
+        return out
+
+    def batch_lefts(self, batch: str) -> list[str]:
+        """The records of the events in force filed under ``batch``."""
+        members = self.by_batch.get(batch, [])
+        if isinstance(members, _Members):
+            extra = [self._active[m].left_id for m in members.folded.extra if m in self._active]
+            return [*members.folded.batch.left_ids, *extra]
+        return [self.active[m].left_id for m in members if m in self.active]
+
+    # -- the general fold ------------------------------------------------------
+
+    def _mark(self, lefts: list[str], *, undecided: bool) -> np.ndarray:
         pos = _positions(self.left_pos, lefts)
-        keep = pos >= 0
-        pos = pos[keep]
+        return self._mark_positions(pos[pos >= 0], undecided=undecided)
+
+    def _mark_positions(self, pos: np.ndarray, *, undecided: bool) -> np.ndarray:
+        """Set the records (none skipped, none with a reason or several rights) decided
+        or undecided in the queue's arrays."""
         flip = int((self.undecided[pos] != undecided).sum())
         wait = int((self.waiting[pos] != undecided).sum())
         sign = 1 if undecided else -1
@@ -323,24 +868,31 @@ class Ledger:
                 self.multi.pop(p, None)
                 self.reasons.pop(p, None)
                 self.edits.pop(p, None)
-        return pos, keep
+        return pos
 
     def _undo(self, act: _Act) -> None:
         hit = self.active.get(act.target) if act.target else None
         if hit is None:
             return
-        victims = self.by_batch.pop(hit.batch, []) if hit.batch else [hit.event_id]
+        if hit.batch:
+            victims = self.by_batch.pop(hit.batch, [])
+            if isinstance(victims, _Members):
+                folded = victims.folded
+                victims = victims.eager()
+                self._clear_lazy(folded)
+        else:
+            victims = [hit.event_id]
         lefts = set()
         cleared: list[str] = []
         for v in victims:
-            gone = self.active.pop(v, None)
+            gone = self._active.pop(v, None)
             if gone is not None and gone.kind == "audit":
                 self.audits.pop(v, None)
                 self.verdicts.pop(v, None)
             elif gone is not None and gone.kind == "verdict":
                 self.verdicts.get(gone.target, {}).pop(gone.left_id, None)
             elif gone is not None and gone.left_id is not None:
-                events = self.by_left[gone.left_id]
+                events = self._by_left[gone.left_id]
                 if len(events) == 1 and events[0] == v:
                     events.clear()
                     cleared.append(gone.left_id)
@@ -348,25 +900,21 @@ class Ledger:
                     events.remove(v)
                     lefts.add(gone.left_id)
         # Records whose only event in force went: undecided again, and not skipped.
-        owners = self.right_owners
         for left in cleared:
-            before = self.decisions.pop(left, None)
+            before = self._decisions.pop(left, None)
             for r in before.right_ids if before is not None else ():
-                held = owners.get(r)
-                if held is not None:
-                    held.pop(left, None)
-                    if not held:
-                        del owners[r]
+                self._disown(r, left)
+            self._extra_seq.pop(left, None)
         self.skipped.difference_update(cleared)
-        self._mark(cleared, undecided=True)
+        self._has_events[self._mark(cleared, undecided=True)] = False
         for left in lefts:
             self._fold(left)
 
     def _fold(self, left: str) -> None:
         decision: Standing | None = None
         skipped = False
-        for i in self.by_left.get(left, ()):
-            a = self.active[i]
+        for i in self._by_left.get(left, ()):
+            a = self._active[i]
             if a.kind in ("accept", "reject"):
                 accepted = a.kind == "accept"
                 decision = Standing(
@@ -390,24 +938,29 @@ class Ledger:
 
     def _settle(self, left: str, decision: Standing | None, skipped: bool) -> None:
         """Make ``decision`` (None: none) the record's decision in force, and set its skip."""
-        before = self.decisions.get(left)
+        before = self._decisions.get(left)
         for r in before.right_ids if before is not None else ():
-            owners = self.right_owners.get(r)
-            if owners is not None:
-                owners.pop(left, None)
-                if not owners:
-                    del self.right_owners[r]
+            self._disown(r, left)
+        pos = self.left_pos.get(left)
         if decision is None:
-            self.decisions.pop(left, None)
+            self._decisions.pop(left, None)
+            self._extra_seq.pop(left, None)
         else:
-            self.decisions[left] = decision
+            if pos is None and before is None:
+                self._extra_seq[left] = self._next_seq
+                self._next_seq += 1
+            self._decisions[left] = decision
+            if pos is None:
+                self._settled_extra[left] = self._settle_next
+            else:
+                self._settled[pos] = self._settle_next
+            self._settle_next += 1
             for r in decision.right_ids:
-                self.right_owners.setdefault(r, {})[left] = None
+                self._own(r, left)
         if skipped:
             self.skipped.add(left)
         else:
             self.skipped.discard(left)
-        pos = self.left_pos.get(left)
         if pos is not None:
             undecided, waiting = decision is None, decision is None and not skipped
             self._undecided_count += int(undecided) - int(self.undecided[pos])
@@ -468,6 +1021,8 @@ class Ledger:
         if hit is None:
             return "that action was already undone"
         victims = self.by_batch.get(hit.batch, []) if hit.batch else [target]
+        if isinstance(victims, _Members):
+            victims = victims.eager()  # an untouched member has nothing after it
         changed = 0
         first = None
         for v in victims:
@@ -525,7 +1080,15 @@ class Ledger:
         A decision a lead marked as an exception does not count. Left ids are
         in the order their decisions were written (the first one matched it first).
         """
-        return self.conflicts_of(self.right_owners)
+        rights = {
+            r
+            for r, owners in self._right_owners.items()
+            if len(owners) > 1 or (self._lazy_total and self._lazy_owners(r))
+        }
+        for positions in self._lazy_more.values():
+            p = positions[0]
+            rights.add(self.batches[self.member_batch[p]].batch.right_ids[self.member_index[p]])
+        return self.conflicts_of(sorted(rights, key=self._born_of))
 
     def conflicts_of(self, rights) -> dict[str, list[str]]:
         """:meth:`conflicts` among the right ids given only, so that checking one
@@ -653,7 +1216,7 @@ class ReviewDesk:
     # -- the ledger ----------------------------------------------------------
 
     def _fresh_ledger(self) -> Ledger:
-        ledger = Ledger(self.project.queue, self.project.left_pos)
+        ledger = Ledger(self.project.queue, self.project.left_pos, self.project.right_pos)
         for seq, *facts in self.log.event_facts(self.project_id):
             ledger.apply(facts[0] if len(facts) == 1 else _Act(*facts))
             ledger.last_seq = seq
@@ -1317,8 +1880,7 @@ class ReviewDesk:
             return Outcome(False, "The audit margin must be between 0.001 and 0.5" + _NOTHING)
         now = _time.time() if now is None else now
         ledger = self.refresh()
-        members = ledger.by_batch.get(batch, [])
-        lefts = sorted({ledger.active[m].left_id for m in members if m in ledger.active})
+        lefts = sorted(set(ledger.batch_lefts(batch)))
         if not lefts or batch not in {b["batch"] for b in self.automatic_batches()}:
             return Outcome(False, "There is no automatic batch of that name in force" + _NOTHING)
         size = audit_sample_size(len(lefts), margin=margin, confidence=confidence)
@@ -1671,9 +2233,8 @@ class ReviewDesk:
             return batch, 0
         if not len(batch):
             return batch, 0
-        owners = ledger.right_owners
         shared = pd.Series(batch.right_ids, dtype=object).duplicated(keep=False).to_numpy()
-        kept = ~shared & np.fromiter((r not in owners for r in batch.right_ids), bool, len(batch))
+        kept = ~shared & ~ledger.owned(batch.right_ids)
         return batch.subset(kept), int(len(kept) - kept.sum())
 
     def apply_bulk(
@@ -1729,9 +2290,8 @@ class ReviewDesk:
             held = [pos[x] for x in tx.busy(reviewer, now) if x in pos]
             keep = ledger.undecided[rows] & ~np.isin(rows, held)
             # Matched meanwhile by a reviewer: leave those for review too.
-            owners = ledger.right_owners
-            if owners and batch.kind == "accept":
-                keep &= np.fromiter((r not in owners for r in batch.right_ids), bool, len(rows))
+            if batch.kind == "accept":
+                keep &= ~ledger.owned(batch.right_ids)
             still = batch.subset(keep)
             written = tx.insert_batch(still)
             if written:
