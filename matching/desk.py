@@ -609,6 +609,11 @@ class Ledger:
             if not fresh[k]:
                 by_left[left].append(eid)
                 folds.append(left)
+                # Decided by this batch, it enters ``decisions`` in the batch's order.
+                if p >= 0 and self.decided_seq[p] < 0:
+                    self.decided_seq[p] = self._next_seq + k
+                elif p < 0 and left not in self._decisions:
+                    self._extra_seq[left] = self._next_seq + k
                 continue
             by_left[left] = [eid]
             self._decisions[left] = Standing(eid, status, rights, who, when, True)
@@ -617,7 +622,7 @@ class Ledger:
                 self._settled[p] = seq
             else:
                 self._settled_extra[left] = seq
-                self._extra_seq[left] = self._next_seq + int(rank[k])
+                self._extra_seq[left] = self._next_seq + k
             for r in rights:
                 self._own(r, left)
 
@@ -630,8 +635,8 @@ class Ledger:
         self.automatic[spos] = True
         self.decided_at[spos] = when
         self.decided_by[spos] = self._code(who)
-        self.decided_seq[spos] = self._next_seq + rank[settled]
-        self._next_seq += count
+        self.decided_seq[spos] = self._next_seq + np.flatnonzero(settled)
+        self._next_seq += n
         if accept:
             rights = np.empty(n, dtype=object)
             rights[:] = batch.right_ids
@@ -946,7 +951,7 @@ class Ledger:
             self._decisions.pop(left, None)
             self._extra_seq.pop(left, None)
         else:
-            if pos is None and before is None:
+            if pos is None and before is None and left not in self._extra_seq:
                 self._extra_seq[left] = self._next_seq
                 self._next_seq += 1
             self._decisions[left] = decision
