@@ -22,7 +22,7 @@ from flask import jsonify, request, send_file
 from callbacks.auth import PAGE_HEADER
 from callbacks.security import same_site_request
 from callbacks.services import Services, services_of
-from matching.export import matched_chunks, write_csv, write_excel, write_parquet
+from matching.export import matched_chunks_of_pairs, write_csv, write_excel, write_parquet
 from matching.project import Project
 from matching.roles import PermissionDenied, require
 
@@ -47,9 +47,10 @@ def export_url(project_id: str, fmt: str) -> str:
 
 
 def write_export(services: Services, project: Project, fmt: str, out: BinaryIO) -> int:
-    """Write the project's matched table, read from the decision log, to ``out``; returns rows."""
-    chunks = matched_chunks(
-        services.log.state(project.project_id),
+    """Write the project's matched table, from the review desk's decisions in force, to
+    ``out``; returns rows."""
+    chunks = matched_chunks_of_pairs(
+        services.desk(project).accepted_pairs(),
         project.candidates,
         project.left,
         project.right,

@@ -182,6 +182,22 @@ class _Folded:
             self.prefix + left, b.kind, left, rights, b.reviewer, b.time, True, b.batch, None
         )
 
+    def accepted_scores(self) -> np.ndarray:
+        """Per member: the score recorded for its accepted right id (NaN for none), as
+        its event's ``scores`` gives it (the last candidate of that id)."""
+        b = self.batch
+        out = np.full(len(b), np.nan)
+        if b.kind != "accept" or not len(b.cand_score):
+            return out
+        member = np.repeat(np.arange(len(b)), np.diff(b.offsets))
+        wanted = pa.array(b.right_ids, pa.string()).take(pa.array(member))
+        hit = pc.fill_null(pc.equal(b.cand_right, wanted), False).to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(hit)
+        of = member[rows]
+        last = np.r_[of[1:] != of[:-1], True] if len(of) else np.zeros(0, dtype=bool)
+        out[of[last]] = b.cand_score[rows[last]]
+        return out
+
     def standing(self, k: int) -> Standing:
         b = self.batch
         left = b.left_ids[k]
@@ -840,6 +856,22 @@ class Ledger:
             out[known] |= self._lazy_owner[codes[known]] != -1
         return out
 
+    def member_of(self, event_id: str) -> tuple[_Folded, int] | None:
+        """The compact batch and member index of a batch member's event id (touched
+        or not), or None for any other event."""
+        cut = event_id.find("/")
+        while cut >= 0:
+            b = self._batch_at.get(event_id[:cut])
+            if b is not None:
+                f, left = self.batches[b], event_id[cut + 1 :]
+                p = self.left_pos.get(left)
+                if p is not None:
+                    ks = np.flatnonzero(f.pos == p)
+                    return (f, int(ks[0])) if len(ks) else None
+                return (f, f.batch.left_ids.index(left)) if left in f.batch.left_ids else None
+            cut = event_id.find("/", cut + 1)
+        return None
+
     def batch_lefts(self, batch: str) -> list[str]:
         """The records of the events in force filed under ``batch``."""
         members = self.by_batch.get(batch, [])
@@ -1336,6 +1368,86 @@ class ReviewDesk:
         status = self.memo("pair-status", self._pair_status).status
         scores = self.project.candidates["score"].to_numpy(np.float64)
         return Decisions(frame, scores[status == 1], scores[status == 2], len(ledger.skipped))
+
+    def accepted_pairs(self) -> pd.DataFrame:
+        """The accepted pairs in force, as :func:`matching.export.matched_chunks_of_pairs`
+        takes them (the same rows, in the same order, as
+        :func:`matching.export.accepted_pairs_of_state` of the replayed log).
+
+        Built from the ledger's columns: a batch member's score and thresholds
+        come from its batch's columns, and only the events of the other
+        decisions in force are read from the log, by id.
+        """
+        with self._lock:
+            ledger = self.refresh()
+            pos = np.flatnonzero(ledger.status == 1)
+            pos = pos[np.lexsort((ledger.decided_seq[pos], ledger.decided_at[pos]))]
+            batch = ledger.member_batch[pos].astype(np.int64)
+            member = ledger.member_index[pos].astype(np.int64)
+            queue = self.project.queue
+            wanted: dict[int, str] = {}  # row of ``pos`` -> its decision's event id
+            for i in np.flatnonzero(batch < 0).tolist():
+                eid = ledger.decisions[queue[int(pos[i])]].event_id
+                source = ledger.member_of(eid)
+                if source is None:
+                    wanted[i] = eid
+                else:
+                    batch[i], member[i] = source[0].index, source[1]
+            events = self.log.events_by_id(self.project_id, wanted.values())
+            counts = np.ones(len(pos), dtype=np.int64)
+            several = {}
+            if ledger.multi:
+                at = np.flatnonzero(np.isin(pos, list(ledger.multi)))
+                several = {int(i): ledger.multi[int(pos[i])] for i in at.tolist()}
+                counts[at] = [len(chosen) for chosen in several.values()]
+            flat = np.repeat(ledger.accepted_right[pos], counts)
+            starts = np.cumsum(counts) - counts
+            for i, chosen in several.items():
+                flat[starts[i] : starts[i] + counts[i]] = chosen
+            reasons, edits = dict(ledger.reasons), dict(ledger.edits)
+            names = np.asarray([*ledger.reviewers, None], dtype=object)
+            decided_at = ledger.decided_at[pos]
+            who = names[ledger.decided_by[pos]]
+            automatic = ledger.automatic[pos]
+
+        rows = np.repeat(np.arange(len(pos)), counts)
+        score = np.full(len(rows), np.nan)
+        thresholds = np.empty(len(rows), dtype=object)
+        by_batch = batch[rows]
+        for b in np.unique(by_batch[by_batch >= 0]).tolist():
+            f = ledger.batches[b]
+            at = np.flatnonzero(by_batch == b)
+            score[at] = f.accepted_scores()[member[rows[at]]]
+            thresholds[at] = [f.batch.thresholds] * len(at)
+        for i, eid in wanted.items():
+            event = events[eid]
+            for j in range(int(starts[i]), int(starts[i] + counts[i])):
+                score[j] = event.scores.get(flat[j], np.nan)
+                thresholds[j] = event.thresholds
+        row_pos = pos[rows]
+        if hasattr(queue, "array"):
+            lefts = queue.array.take(pa.array(row_pos)).to_numpy(zero_copy_only=False)
+        else:
+            lefts = np.asarray(queue, dtype=object)[row_pos]
+        cells = np.full(len(rows), None, dtype=object)
+        why = np.full(len(rows), None, dtype=object)
+        for j in np.flatnonzero(np.isin(row_pos, [*edits, *reasons])).tolist():
+            p = int(row_pos[j])
+            why[j] = reasons.get(p)
+            cells[j] = dict((edits.get(p) or {}).get(flat[j], {})) or None
+        return pd.DataFrame(
+            {
+                "left_id": pd.Series(lefts, dtype=object),
+                "right_id": pd.Series(flat, dtype=object),
+                "score": score,
+                "reviewer": pd.Series(who[rows], dtype=object),
+                "decided_at": pd.to_datetime(decided_at[rows], unit="s", utc=True),
+                "automatic": automatic[rows],
+                "edits": pd.Series(cells, dtype=object),
+                "reason": pd.Series(why, dtype=object),
+                "thresholds": pd.Series(thresholds, dtype=object),
+            }
+        )
 
     def still_showing(self, reviewer: str, view: Mapping | None) -> bool:
         """True when ``view`` is still what ``reviewer`` should see: its record is

@@ -42,6 +42,8 @@ __all__ = [
     "to_excel_bytes",
     "to_parquet_bytes",
     "matched_chunks",
+    "matched_chunks_of_pairs",
+    "accepted_pairs_of_state",
     "write_csv",
     "write_excel",
     "write_parquet",
@@ -146,6 +148,19 @@ def matched_table(
 CHUNK_ROWS = 20_000
 
 
+def accepted_pairs_of_state(state: ReviewState) -> pd.DataFrame:
+    """The accepted pairs of a replayed review, as :func:`matched_chunks_of_pairs` takes them.
+
+    :func:`~matching.review.accepted_pairs` with the decision's ``reason`` and
+    ``thresholds`` (a mapping) on each row.
+    """
+    pairs = accepted_pairs(state)
+    decisions = [state.decisions[left_id] for left_id in pairs["left_id"]]
+    pairs["reason"] = pd.Series([d.reason for d in decisions], dtype=object)
+    pairs["thresholds"] = pd.Series([d.thresholds for d in decisions], dtype=object)
+    return pairs
+
+
 def matched_chunks(
     state: ReviewState,
     candidates: pd.DataFrame,
@@ -165,10 +180,48 @@ def matched_chunks(
     is written piece by piece.
     """
     if columns is not None:
-        unknown = [c for c in columns if c not in left.columns and c not in right.columns]
-        if unknown:
-            raise ValueError(f"neither table has column {', '.join(map(repr, unknown))}")
-    pairs = accepted_pairs(state)
+        _check_columns(left, right, columns)
+    return matched_chunks_of_pairs(
+        accepted_pairs_of_state(state),
+        candidates,
+        left,
+        right,
+        spec_left_id=spec_left_id,
+        spec_right_id=spec_right_id,
+        columns=columns,
+        chunk_rows=chunk_rows,
+    )
+
+
+def _check_columns(left: pd.DataFrame, right: pd.DataFrame, columns: Sequence[str]) -> None:
+    unknown = [c for c in columns if c not in left.columns and c not in right.columns]
+    if unknown:
+        raise ValueError(f"neither table has column {', '.join(map(repr, unknown))}")
+
+
+def matched_chunks_of_pairs(
+    pairs: pd.DataFrame,
+    candidates: pd.DataFrame,
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    *,
+    spec_left_id: str | None,
+    spec_right_id: str | None,
+    columns: Sequence[str] | None = None,
+    chunk_rows: int | None = None,
+) -> Iterator[pd.DataFrame]:
+    """:func:`matched_chunks` of accepted pairs given as columns.
+
+    ``pairs`` has one row per accepted pair in decision order: ``left_id,
+    right_id, score`` (the score recorded with the decision, NaN for none: the
+    candidate's is used), ``reviewer, decided_at`` (UTC timestamps),
+    ``automatic``, ``edits`` (that right record's corrected cells, a mapping,
+    or None), ``reason`` (or None) and ``thresholds`` (the decision's, a
+    mapping; rows may share one). What :func:`accepted_pairs_of_state` makes of
+    a replayed log, and ``ReviewDesk.accepted_pairs`` of the desk's ledger.
+    """
+    if columns is not None:
+        _check_columns(left, right, columns)
     left_cols = _pick(left, spec_left_id, columns)
     right_cols = _pick(right, spec_right_id, columns)
     left_records = _records(left, spec_left_id, "left")
@@ -186,17 +239,28 @@ def matched_chunks(
         }
     )
     names = ["keep", "select"]
-    for left_id in dict.fromkeys(pairs["left_id"]):
-        names += [k for k in state.decisions[left_id].thresholds if k not in names]
+    seen: set[int] = set()
+    for thresholds in pairs["thresholds"] if len(pairs) else ():
+        if id(thresholds) not in seen:  # a batch's rows share one mapping
+            seen.add(id(thresholds))
+            names += [k for k in thresholds if k not in names]
     left_records, right_records = left_records[left_cols], right_records[right_cols]
     step = max(1, CHUNK_ROWS if chunk_rows is None else chunk_rows)
     for start in range(0, max(len(pairs), 1), step):
         part = pairs.iloc[start : start + step].reset_index(drop=True)
-        yield _matched_part(state, part, known, names, left_records, right_records)
+        yield _matched_part(part, known, names, left_records, right_records)
+
+
+def _iso_times(times: pd.Series) -> pd.Series:
+    """ISO 8601 UTC text (milliseconds, ``Z``) of timestamps, each distinct one made once."""
+    if not len(times):
+        return pd.Series([], dtype=str)
+    which, values = pd.factorize(times)
+    text = [t.isoformat(timespec="milliseconds").replace("+00:00", "Z") for t in values]
+    return pd.Series(np.asarray(text, dtype=object)[which], dtype=str)
 
 
 def _matched_part(
-    state: ReviewState,
     pairs: pd.DataFrame,
     known: dict,
     names: list[str],
@@ -206,24 +270,22 @@ def _matched_part(
     """The matched table's rows of some accepted ``pairs``."""
     left_rec = _take(left_rec, list(pairs["left_id"]), "left")
     right_rec = _take(right_rec, list(pairs["right_id"]), "right").copy()
-    edited = []
+    edited = [None] * len(pairs)
     for i, edits in enumerate(pairs["edits"]):
+        if not edits:
+            continue
         for col, value in edits.items():
             if col in right_rec.columns:
                 if not pd.api.types.is_string_dtype(right_rec[col].dtype):
                     right_rec[col] = right_rec[col].astype(object)
                 right_rec.loc[i, col] = value
-        edited.append(", ".join(edits) or None)
+        edited[i] = ", ".join(edits)
     fallback = [known.get(p, np.nan) for p in zip(pairs["left_id"], pairs["right_id"], strict=True)]
     score = pairs["score"].astype(float).fillna(pd.Series(fallback, dtype=float))
 
-    decisions = [state.decisions[left_id] for left_id in pairs["left_id"]]
     thresholds = {
-        f"threshold_{n}": [float(d.thresholds.get(n, np.nan)) for d in decisions] for n in names
+        f"threshold_{n}": [float(t.get(n, np.nan)) for t in pairs["thresholds"]] for n in names
     }
-    decided_at = [
-        t.isoformat(timespec="milliseconds").replace("+00:00", "Z") for t in pairs["decided_at"]
-    ]
     out = pd.concat(
         [
             pd.DataFrame(
@@ -238,10 +300,10 @@ def _matched_part(
             pd.DataFrame(
                 {
                     "reviewer": pairs["reviewer"].astype(str),
-                    "decided_at": pd.Series(decided_at, dtype=str),
+                    "decided_at": _iso_times(pairs["decided_at"]),
                     "automatic": pairs["automatic"].astype(bool),
                     "edited": pd.Series(edited, dtype=str),
-                    "reason": pd.Series([d.reason for d in decisions], dtype=str),
+                    "reason": pd.Series(pairs["reason"].tolist(), dtype=str),
                     **{k: pd.Series(v, dtype=float) for k, v in thresholds.items()},
                 }
             ),

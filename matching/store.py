@@ -489,6 +489,23 @@ class DecisionLog:
         """
         return [e for _, e in _expand(self._rows(project_id, after_seq=after_seq))]
 
+    def events_by_id(self, project_id: str, event_ids: Iterable[str]) -> dict[str, Event]:
+        """The project's events with these ids (compact batches' members are not rows
+        and are not found), event id -> event; ids the log lacks are left out."""
+        wanted = list(dict.fromkeys(event_ids))
+        out: dict[str, Event] = {}
+        c = _events.c
+        with self._read() as conn:
+            for start in range(0, len(wanted), _CHUNK):
+                query = sa.select(c.event_id, c.payload).where(
+                    c.project_id == project_id,
+                    c.kind != BATCH_KIND,
+                    c.event_id.in_(wanted[start : start + _CHUNK]),
+                )
+                for eid, payload in conn.execute(query):
+                    out[eid] = Event.from_dict(json.loads(payload))
+        return out
+
     def event_rows(
         self, project_id: str, *, after_seq: int = 0, compact: bool = False
     ) -> list[tuple[int, Event | Batch]]:

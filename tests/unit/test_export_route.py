@@ -149,7 +149,7 @@ def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, 
     assert accepted >= 9_000
 
     chunks = []
-    real = export_module.matched_chunks
+    real = export_module.matched_chunks_of_pairs
 
     def counted(*args, **kwargs):
         for chunk in real(*args, **kwargs):
@@ -159,7 +159,7 @@ def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, 
     def whole(*args, **kwargs):
         raise AssertionError("the whole table was built")
 
-    monkeypatch.setattr("callbacks.export.matched_chunks", counted)
+    monkeypatch.setattr("callbacks.export.matched_chunks_of_pairs", counted)
     monkeypatch.setattr(export_module, "matched_table", whole)
     monkeypatch.setattr(export_module, "CHUNK_ROWS", 1_000)
     answer = app.server.test_client().get(
