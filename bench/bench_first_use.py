@@ -6,11 +6,12 @@ blocking), made once before any clock starts. Then, for each app folder given
 with ``--code`` (say the main checkout before a change and the work tree after
 it), in turns: gunicorn serves it with 4 workers over the same data folder; a new
 headless Chromium (empty cache) loads the page, which opens on the tutorial, then
-picks the generated project in the navbar and times until its first record is
-on screen; then the Tuning tab (until its status callback has answered and the
-chart shows), one slider move, and the Statistics tab. No decision is made, so
-every measure is a first use in whichever worker serves it. Every callback's round
-trip is recorded by wrapping the page's ``fetch`` (as ``bench_app_scale.py`` does).
+picks the generated project in the navbar and times until its first record is on
+screen; then decides ``--keys`` records (key ``a``), opens the Tuning tab (until its
+status callback has answered and the chart shows), moves one slider, and opens the
+Statistics tab: each a first use in whichever worker serves it. Every callback's
+round trip is recorded by wrapping the page's ``fetch`` (as ``bench_app_scale.py``
+does).
 
 Run: ``python bench/bench_first_use.py --code /work/main --code . [--records 1000000]
 [--rounds 2] [--folder DIR]``. Prints one JSON line per measure and a Markdown table.
@@ -52,7 +53,7 @@ def start(code: Path, folder: Path, port: int, workers: int) -> subprocess.Popen
     return subprocess.Popen(command, cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 
-def measure(page: Page, port: int, records: int) -> dict:
+def measure(page: Page, port: int, records: int, keys: int) -> dict:
     d = page.driver
     mark = f" of {records:,}"
     out: dict = {}
@@ -79,6 +80,9 @@ def measure(page: Page, port: int, records: int) -> dict:
         ((round(c["t1"] - c["t0"]), c["output"][:60]) for c in calls if c["t1"]), reverse=True
     )[:4]
 
+    # Decisions first, so the Tuning status and the Statistics have something to count.
+    out["keys_ms_median"] = statistics.median(page.keys("a", keys)) if keys else None
+    page.idle()
     page.act(page.tab("Review"), "true")
     since = page.mark()
     out["tuning_ms"] = page.act(
@@ -119,7 +123,7 @@ def one_run(code: Path, folder: Path, args) -> dict:
         downloads = folder / "downloads"
         downloads.mkdir(exist_ok=True)
         driver = browser(downloads)  # a new browser: empty cache
-        r = measure(Page(driver), port, args.records)
+        r = measure(Page(driver), port, args.records, args.keys)
         r["boot_s"] = round(boot, 1)
         r["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         return r
@@ -137,6 +141,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--keys", type=int, default=20, help="records decided (key a) before the tabs"
+    )
     parser.add_argument("--rounds", type=int, default=1, help="turns over the --code folders")
     parser.add_argument(
         "--code", action="append", required=True, help="an app folder to serve (repeatable)"
