@@ -244,3 +244,19 @@ def test_warm_up_keeps_to_as_many_projects_as_a_process_keeps(tmp_path):
     services = _services(tmp_path)
     services.config.max_projects = 2
     assert services.warm_up() == [made[1].project_id, made[2].project_id]
+
+
+def test_a_server_built_from_options_opens_the_projects_ahead_of_the_first_request(tmp_path):
+    from app import create_app, warm_up_in_background
+
+    left, right = _tables()
+    made = _services(tmp_path).open_project(left, right, SPEC, name="p", keep=0.3, select=0.8)
+    # As a gunicorn worker builds it: the data folder and the log, no tables.
+    app = create_app(
+        AppConfig(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
+    )
+    services = app.matchdesk
+    assert made.project_id not in services._projects
+    warm_up_in_background(app).join(timeout=60)
+    assert made.project_id in services._projects
+    assert made.project_id in services._desks
