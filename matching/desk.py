@@ -468,10 +468,10 @@ class Ledger:
         self.reasons: dict[int, str] = {}
         #: Per queue position: the reviewer's corrections of the decision in force, if any.
         self.edits: dict[int, Mapping[str, Mapping[str, str]]] = {}
-        #: Per queue position: when its decision in force entered ``decisions`` (that
-        #: dict's order, so decision order among equal times); -1 undecided.
+        #: Per queue position: the ``order`` of the event that made its decision in force
+        #: enter ``decisions`` (that dict's order, as in the replayed log: decision
+        #: order among equal times); -1 undecided.
         self.decided_seq = np.full(n, -1, dtype=np.int64)
-        self._next_seq = 0
         self._extra_seq: dict[str, int] = {}  # the same, for records outside the queue
         self.last_seq = 0
         self.undecided = np.ones(n, dtype=bool)
@@ -625,11 +625,6 @@ class Ledger:
             if not fresh[k]:
                 by_left[left].append(eid)
                 folds.append(left)
-                # Decided by this batch, it enters ``decisions`` in the batch's order.
-                if p >= 0 and self.decided_seq[p] < 0:
-                    self.decided_seq[p] = self._next_seq + k
-                elif p < 0 and left not in self._decisions:
-                    self._extra_seq[left] = self._next_seq + k
                 continue
             by_left[left] = [eid]
             self._decisions[left] = Standing(eid, status, rights, who, when, True)
@@ -638,7 +633,7 @@ class Ledger:
                 self._settled[p] = seq
             else:
                 self._settled_extra[left] = seq
-                self._extra_seq[left] = self._next_seq + k
+                self._extra_seq[left] = folded.start + k
             for r in rights:
                 self._own(r, left)
 
@@ -651,8 +646,7 @@ class Ledger:
         self.automatic[spos] = True
         self.decided_at[spos] = when
         self.decided_by[spos] = self._code(who)
-        self.decided_seq[spos] = self._next_seq + np.flatnonzero(settled)
-        self._next_seq += n
+        self.decided_seq[spos] = folded.start + np.flatnonzero(settled)
         if accept:
             rights = np.empty(n, dtype=object)
             rights[:] = batch.right_ids
@@ -826,10 +820,9 @@ class Ledger:
         return int(self.decided_seq[pos]) if pos is not None else self._extra_seq.get(left, -1)
 
     def _real_decision_order(self) -> list[str]:
-        keys = list(self._decisions)
-        if self.batches:  # batch members made ordinary entries came in late
-            keys.sort(key=self._decision_seq)
-        return keys
+        # Not the dict's own order: an undo or a batch member made an ordinary entry
+        # late may put a record back where the replayed log has it.
+        return sorted(self._decisions, key=self._decision_seq)
 
     def _owned_rights(self) -> list[str]:
         """Every right id some decision in force accepts, in ``right_owners``' order."""
@@ -950,10 +943,13 @@ class Ledger:
     def _fold(self, left: str) -> None:
         decision: Standing | None = None
         skipped = False
+        entered = -1  # the event that made the decision enter ``decisions``
         for i in self._by_left.get(left, ()):
             a = self._active[i]
             if a.kind in ("accept", "reject"):
                 accepted = a.kind == "accept"
+                if decision is None:
+                    entered = self._order[i]
                 decision = Standing(
                     a.event_id,
                     "accepted" if accepted else "rejected",
@@ -971,10 +967,11 @@ class Ledger:
             elif a.kind == "unmatch" and decision is not None:
                 remaining = tuple(r for r in decision.right_ids if r not in a.right_ids)
                 decision = decision._replace(right_ids=remaining) if remaining else None
-        self._settle(left, decision, skipped)
+        self._settle(left, decision, skipped, entered)
 
-    def _settle(self, left: str, decision: Standing | None, skipped: bool) -> None:
-        """Make ``decision`` (None: none) the record's decision in force, and set its skip."""
+    def _settle(self, left: str, decision: Standing | None, skipped: bool, entered: int) -> None:
+        """Make ``decision`` (None: none) the record's decision in force, and set its
+        skip; ``entered`` is the ``order`` of the event that made it enter ``decisions``."""
         before = self._decisions.get(left)
         for r in before.right_ids if before is not None else ():
             self._disown(r, left)
@@ -983,9 +980,8 @@ class Ledger:
             self._decisions.pop(left, None)
             self._extra_seq.pop(left, None)
         else:
-            if pos is None and before is None and left not in self._extra_seq:
-                self._extra_seq[left] = self._next_seq
-                self._next_seq += 1
+            if pos is None:
+                self._extra_seq[left] = entered
             self._decisions[left] = decision
             if pos is None:
                 self._settled_extra[left] = self._settle_next
@@ -1004,7 +1000,7 @@ class Ledger:
             self._waiting_count += int(waiting) - int(self.waiting[pos])
             self.undecided[pos] = undecided
             self.waiting[pos] = waiting
-            self._columns_at(pos, decision)
+            self._columns_at(pos, decision, entered)
 
     def _code(self, reviewer: str) -> int:
         code = self._reviewer_code.get(reviewer)
@@ -1013,7 +1009,7 @@ class Ledger:
             self.reviewers.append(reviewer)
         return code
 
-    def _columns_at(self, pos: int, decision: Standing | None) -> None:
+    def _columns_at(self, pos: int, decision: Standing | None, entered: int) -> None:
         self.multi.pop(pos, None)
         self.reasons.pop(pos, None)
         self.edits.pop(pos, None)
@@ -1023,9 +1019,7 @@ class Ledger:
             self.decided_by[pos] = -1
             self.decided_seq[pos] = -1
             return
-        if self.decided_seq[pos] < 0:  # a new entry of ``decisions``, last in its order
-            self.decided_seq[pos] = self._next_seq
-            self._next_seq += 1
+        self.decided_seq[pos] = entered
         self.status[pos] = 1 if decision.status == "accepted" else 2
         self.automatic[pos] = decision.automatic
         self.decided_at[pos] = decision.time

@@ -86,9 +86,16 @@ def _pick(frame: pd.DataFrame, id_column: str | None, columns: Sequence[str] | N
 
 
 def _take(records: pd.DataFrame, ids: list[str], side: str) -> pd.DataFrame:
-    missing = [i for i in dict.fromkeys(ids) if i not in records.index]
+    if records.index.is_unique:  # one look-up for them all
+        at = records.index.get_indexer(ids)
+        missing = [ids[i] for i in np.flatnonzero(at < 0).tolist()]
+    else:
+        at, missing = None, [i for i in ids if i not in records.index]
     if missing:
+        missing = list(dict.fromkeys(missing))
         raise ValueError(f"the {side} table has no record {', '.join(map(repr, missing))}")
+    if at is not None:
+        return records.iloc[at].reset_index(drop=True)
     return records.loc[ids].reset_index(drop=True)
 
 
