@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 
+import numpy as np
 from dash import Input, Output, State, ctx, no_update
 
 from callbacks.services import Services, services_of
 from components.ids import ids
 from components.matched import matched_columns, record_columns
 from matching.desk import CARDINALITIES
-from matching.matched import conflict_rows, matched_frame, page
+from matching.matched import conflict_rows, matched_frame, page_of, page_order
 from matching.project import Project
 from matching.roles import allowed
 
@@ -128,7 +131,7 @@ def update_matched(
         target = seen.get("undo_target") if isinstance(seen, dict) else None
         outcome = desk.undo(who, role=role, target=target)
         message = (outcome.message or "Undone.") + " "
-    frame = desk.memo("matched", lambda ledger: matched_frame(project, ledger))
+    frame = _matched_table(desk, project).frame
     ledger = desk.refresh()
     columns = list(frame.columns)
     return {
@@ -144,20 +147,52 @@ def matched_rows(services: Services, project_id, request) -> dict:
     project = services.project(project_id if isinstance(project_id, str) else None)
     if project is None or not isinstance(request, dict):
         return {"rowData": [], "rowCount": 0}
-    desk = services.desk(project)
-    frame = desk.memo("matched", lambda ledger: matched_frame(project, ledger))
+    table = _matched_table(services.desk(project), project)
+    frame = table.frame
     try:
         start, end = int(request.get("startRow", 0)), int(request.get("endRow", 100))
     except (TypeError, ValueError):
         start, end = 0, 100
-    rows, count = page(
-        frame,
-        start=start,
-        end=end,
-        sort_model=request.get("sortModel"),
-        filter_model=request.get("filterModel"),
+    sort_model, filter_model = request.get("sortModel"), request.get("filterModel")
+    try:
+        asked = json.dumps([sort_model, filter_model], sort_keys=True)
+    except (TypeError, ValueError):  # not what the grid sends: nothing sorted or filtered
+        sort_model = filter_model = None
+        asked = "[null, null]"
+    order = table.order(
+        asked, lambda: page_order(frame, sort_model=sort_model, filter_model=filter_model)
     )
-    return {"rowData": rows, "rowCount": count}
+    return {"rowData": page_of(frame, order, start=start, end=end), "rowCount": len(order)}
+
+
+class MatchedTable:
+    """The matched table of one state of the decisions, and the row orders the grid
+    asked for lately (a sort, a filter), so that scrolling a sorted table sorts it
+    once. Rebuilt, orders and all, whenever the decisions change."""
+
+    MAX_ORDERS = 8
+
+    def __init__(self, frame) -> None:
+        self.frame = frame
+        self._orders: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def order(self, key: str, build):
+        with self._lock:
+            found = self._orders.get(key)
+            if found is not None:
+                self._orders.move_to_end(key)
+                return found
+        found = build()
+        with self._lock:
+            self._orders[key] = found
+            while len(self._orders) > self.MAX_ORDERS:
+                self._orders.popitem(last=False)
+        return found
+
+
+def _matched_table(desk, project: Project) -> MatchedTable:
+    return desk.memo("matched", lambda ledger: MatchedTable(matched_frame(project, ledger)))
 
 
 #: Conflict button -> what the lead keeps: the selected record, all of them, or none.

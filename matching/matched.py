@@ -14,11 +14,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from matching.blocking import _ragged_arange
 from matching.desk import Ledger
-from matching.project import Project
+from matching.project import Project, Slices
 
-__all__ = ["matched_frame", "conflict_rows", "page", "MAX_BLOCK"]
+__all__ = ["matched_frame", "conflict_rows", "page", "page_order", "page_of", "MAX_BLOCK"]
 
 #: The most rows one request may ask for.
 MAX_BLOCK = 1000
@@ -71,13 +73,18 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
     right_rows = _positions(project.right_pos, rights)
 
     pairs = pd.DataFrame({"left_id": lefts, "right_id": rights}, dtype=object)
-    scores = _scores(project, left_rows, right_rows)
+    if isinstance(project.slices, Slices):
+        scores = _slice_scores(project, left_rows, rights)
+    else:
+        scores = _scores(project, left_rows, right_rows)
 
     spec = project.spec
     left_cols = [c for c in project.left.columns if c != spec.left_id]
     right_cols = [c for c in project.right.columns if c != spec.right_id]
     left_part = project.left.iloc[left_rows][left_cols].reset_index(drop=True)
-    right_part = project.right.iloc[right_rows][right_cols].reset_index(drop=True).astype(object)
+    # The right records' columns keep the table's types (text stays Arrow text, not a
+    # million Python strings); a column a correction is written into becomes text.
+    right_part = project.right.iloc[right_rows][right_cols].reset_index(drop=True)
     edited = np.full(len(rows), None, dtype=object)
     for p, edits in ledger.edits.items():
         if p not in rank or ledger.status[p] != 1:
@@ -88,6 +95,8 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
             if cells:
                 for col, value in cells.items():
                     if col in right_part.columns:
+                        if not pd.api.types.is_string_dtype(right_part[col].dtype):
+                            right_part[col] = right_part[col].astype(object)
                         right_part.iat[i, right_part.columns.get_loc(col)] = value
                 edited[i] = ", ".join(cells)
     # Few distinct times (a bulk batch shares one): each is written once.
@@ -141,6 +150,28 @@ def _scores(project: Project, left_rows: np.ndarray, right_rows: np.ndarray) -> 
         keys, score = keys[first], score[first]
     at = keys.get_indexer(left_rows * width + right_rows + 1)
     return np.where(at >= 0, score[np.maximum(at, 0)], np.nan)
+
+
+def _slice_scores(project: Project, left_rows: np.ndarray, rights: np.ndarray) -> np.ndarray:
+    """The candidate score of each (left row, right id) pair, NaN when not a candidate,
+    looked for among that left record's own candidate rows only (its slice)."""
+    c = project.candidates
+    out = np.full(len(left_rows), np.nan)
+    if not len(left_rows) or not len(c):
+        return out
+    starts = project.slices.starts[left_rows]
+    counts = project.slices.stops[left_rows] - starts
+    at = _ragged_arange(starts, counts)
+    owner = np.repeat(np.arange(len(left_rows)), counts)
+    column = c["right_id"].array
+    their = pa.array(column, pa.large_string()) if not hasattr(column, "_pa_array") else None
+    their = (their if their is not None else column._pa_array).take(pa.array(at))
+    wanted = pa.array(rights, pa.large_string()).take(pa.array(owner))
+    same = pc.equal(their.cast(pa.large_string()), wanted)
+    hits = np.flatnonzero(same.to_numpy(zero_copy_only=False).astype(bool, copy=False))[::-1]
+    # the first candidate row of a pair wins (assigned last), as a lookup's first match
+    out[owner[hits]] = c["score"].to_numpy(np.float64)[at[hits]]
+    return out
 
 
 def _known(index, ids: pd.Series) -> np.ndarray:
@@ -310,21 +341,44 @@ def page(
     >>> page(frame, start=0, end=10, filter_model={"score": {"type": "lessThan", "filter": 0.8}})
     ([{'left_id': '1', 'score': 0.5}, {'left_id': '3', 'score': 0.7}], 2)
     """
-    start = max(0, int(start))
-    end = min(int(end), start + MAX_BLOCK)
-    chosen = frame.loc[_filter_mask(frame, filter_model)]
-    keys = [
-        (m.get("colId"), m.get("sort") == "desc")
-        for m in (sort_model if isinstance(sort_model, list) else [])
-        if isinstance(m, Mapping) and m.get("colId") in frame.columns
-    ]
-    if keys:
-        chosen = chosen.sort_values(
-            [k for k, _ in keys],
-            ascending=[not desc for _, desc in keys],
+    order = page_order(frame, sort_model=sort_model, filter_model=filter_model)
+    return page_of(frame, order, start=start, end=end), len(order)
+
+
+def page_order(
+    frame: pd.DataFrame,
+    *,
+    sort_model: Sequence[Mapping] | None = None,
+    filter_model: Mapping | None = None,
+) -> np.ndarray:
+    """The rows (positions) of ``frame`` that pass the filter, in the sort's order.
+
+    Only the sort's columns are sorted, not the whole frame; the order can be kept
+    and every block of the grid taken from it with :func:`page_of`.
+    """
+    mask = _filter_mask(frame, filter_model)
+    rows = np.arange(len(frame)) if mask.all() else np.flatnonzero(mask)
+    keys = {}
+    for m in sort_model if isinstance(sort_model, list) else []:
+        if isinstance(m, Mapping) and m.get("colId") in frame.columns:
+            keys.setdefault(m["colId"], m.get("sort") == "desc")  # a column sorts once
+    if keys and len(rows):
+        part = frame[list(keys)].iloc[rows].reset_index(drop=True)
+        part = part.sort_values(
+            list(keys),
+            ascending=[not desc for desc in keys.values()],
             kind="stable",
             na_position="last",
         )
-    block = chosen.iloc[start:end].astype(object)
+        rows = rows[part.index.to_numpy()]
+    return rows
+
+
+def page_of(frame: pd.DataFrame, order: np.ndarray, *, start: int, end: int) -> list[dict]:
+    """Rows ``start`` to ``end`` of ``order`` (see :func:`page_order`), JSON-safe, at most
+    :data:`MAX_BLOCK` of them."""
+    start = max(0, int(start))
+    end = min(int(end), start + MAX_BLOCK)
+    block = frame.iloc[order[start:end]].astype(object)
     block = block.where(block.notna(), None)
-    return block.to_dict("records"), len(chosen)
+    return block.to_dict("records")

@@ -12,8 +12,8 @@ from callbacks.matched import matched_rows, update_matched
 from callbacks.services import AppConfig
 from components.ids import ids
 from matching.desk import Ledger
-from matching.matched import MAX_BLOCK, matched_frame, page
-from matching.project import Project
+from matching.matched import MAX_BLOCK, _filter_mask, matched_frame, page
+from matching.project import Project, Slices, index_project
 from matching.review import Batch, make_event
 from matching.spec import Field, Spec, parse_block
 
@@ -114,6 +114,51 @@ def test_page_keeps_decision_order_on_ties():
     assert [r["id"] for r in got] == ["b", "d", "a", "c"] and count == 4
 
 
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["x", "y", None]), st.sampled_from([0.1, 0.5, None])),
+        max_size=30,
+    ),
+    st.lists(
+        st.tuples(st.sampled_from(["name", "score", "nope"]), st.sampled_from(["asc", "desc"])),
+        max_size=3,
+    ),
+    st.sampled_from([None, {"score": {"filterType": "number", "type": "lessThan", "filter": 0.3}}]),
+)
+@settings(max_examples=100, deadline=None)
+def test_a_page_sorts_the_sort_columns_only_and_gives_the_whole_sort_of_the_frame(
+    values, sort, filter_model
+):
+    frame = pd.DataFrame(values, columns=["name", "score"])
+    frame.insert(0, "id", [str(i) for i in range(len(frame))])
+    sort_model = [{"colId": c, "sort": d} for c, d in sort]
+    got, count = page(frame, start=0, end=100, sort_model=sort_model, filter_model=filter_model)
+    # the whole frame, filtered then sorted (a column sorted once, by its first key)
+    expected = frame.loc[_filter_mask(frame, filter_model)]
+    keys = dict((c, d) for c, d in reversed(sort) if c in frame.columns)
+    keys = {c: keys[c] for c in dict.fromkeys(c for c, _ in sort) if c in keys}
+    if keys:
+        expected = expected.sort_values(
+            list(keys), ascending=[d == "asc" for d in keys.values()], kind="stable",
+            na_position="last",
+        )  # fmt: skip
+    assert [r["id"] for r in got] == list(expected["id"]) and count == len(expected)
+
+
+def test_a_sorted_table_is_sorted_again_when_the_decisions_change(big):
+    services, project = big
+    newest = [{"colId": "left_id", "sort": "desc"}]
+    assert rows(services, project, sortModel=newest)["rowData"][0]["left_id"] == "L09999"
+    desk = services.desk(project)
+    assert desk.unmatch("lee", [("L09999", "R09999")], role="lead").ok
+    try:
+        again = rows(services, project, sortModel=newest)
+        assert again["rowData"][0]["left_id"] == "L09998" and again["rowCount"] == N - 2
+    finally:
+        assert desk.undo("lee", role="lead").ok
+    assert rows(services, project, sortModel=newest)["rowCount"] == N - 1
+
+
 def _find(component, wanted: str):
     if getattr(component, "id", None) == wanted:
         return component
@@ -161,12 +206,14 @@ def matched_frame_by_record(project, ledger) -> pd.DataFrame:
         (project.right_pos[x] for x in rights), dtype=np.int64, count=len(rights)
     )
     left_part = project.left.iloc[left_rows][left_cols].reset_index(drop=True)
-    right_part = project.right.iloc[right_rows][right_cols].reset_index(drop=True).astype(object)
+    right_part = project.right.iloc[right_rows][right_cols].reset_index(drop=True)
     edited: list[str | None] = [None] * len(rights)
     for i, cells in enumerate(edits):
         if cells:
             for col, value in cells.items():
                 if col in right_part.columns:
+                    if not pd.api.types.is_string_dtype(right_part[col].dtype):
+                        right_part[col] = right_part[col].astype(object)
                     right_part.iat[i, right_part.columns.get_loc(col)] = value
             edited[i] = ", ".join(cells)
     decided_at = pd.to_datetime(pd.Series(when, dtype=np.float64), unit="s", utc=True)
@@ -268,9 +315,22 @@ def test_table_from_the_columns_equals_the_record_by_record_table(raw):
                 )
             )  # fmt: skip
             applied.append(f"e{i}")
-    pd.testing.assert_frame_equal(
-        matched_frame(project, ledger), matched_frame_by_record(project, ledger)
-    )
+    expected = matched_frame_by_record(project, ledger)
+    pd.testing.assert_frame_equal(matched_frame(project, ledger), expected)
+    # the same with the app's columnar lookups (each record's candidate rows as slices)
+    pd.testing.assert_frame_equal(matched_frame(TINY_INDEXED, ledger), expected)
+
+
+def _indexed(project: Project) -> Project:
+    out = index_project(
+        project.left, project.right, project.spec, project.candidates.copy(),
+        name=project.name, keep=project.keep, select=project.select, top_k=None,
+    )  # fmt: skip
+    assert isinstance(out.slices, Slices)
+    return out
+
+
+TINY_INDEXED = _indexed(tiny_project())
 
 
 def test_big_project_table_from_the_columns_equals_the_record_by_record_table(big):
