@@ -214,3 +214,28 @@ def test_a_process_serves_the_pages_scripts_even_when_its_first_request_fails(tm
     client = worker.server.test_client()
     assert client.get("/_dash-layout").status_code == 500
     assert {path: client.get(path).status_code for path in scripts} == dict.fromkeys(scripts, 200)
+
+
+def test_the_pages_scripts_and_layout_come_compressed_when_the_browser_accepts_it(tmp_path):
+    import gzip
+    import re
+
+    from app import create_app, demo_config
+
+    app = create_app(
+        demo_config(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
+    )
+    client = app.server.test_client()
+    page = client.get("/").get_data(as_text=True)
+    largest = max(
+        re.findall(r'src="(/_dash-component-suites/[^"]+)"', page),
+        key=lambda path: len(client.get(path).data),
+    )
+    for path in (largest, "/_dash-layout"):
+        plain = client.get(path)
+        packed = client.get(path, headers={"Accept-Encoding": "gzip"})
+        assert "Content-Encoding" not in plain.headers
+        assert packed.headers["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in packed.headers["Vary"]
+        assert gzip.decompress(packed.data) == plain.data
+        assert len(packed.data) < len(plain.data) / 2
