@@ -272,7 +272,8 @@ class _RightCodes:
 
 class _View(Mapping):
     """A read view of one of the ledger's dictionaries with a compact batch's
-    untouched members in it as well."""
+    untouched members in it as well. Read only: the ledger's folding changes the
+    ordinary entries (``_real``), after making a touched member one (``Ledger._touch``)."""
 
     __slots__ = ("_ledger", "_real")
 
@@ -291,17 +292,6 @@ class _View(Mapping):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({dict(self.items())!r})"
-
-    # The folding code changes only the ordinary entries (after a record's
-    # batch member became one, see ``Ledger._touch``).
-    def pop(self, key, *default):
-        return self._real.pop(key, *default)
-
-    def __setitem__(self, key, value) -> None:
-        self._real[key] = value
-
-    def setdefault(self, key, default=None):
-        return self._real.setdefault(key, default)
 
 
 _MISSING = object()
