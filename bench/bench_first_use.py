@@ -37,8 +37,10 @@ from bench.bench_app_scale import (  # noqa: E402
     Page,
     browser,
     free_port,
+    memory_mb,
     server_args,
     wait_ready,
+    workers_of,
 )
 
 
@@ -125,6 +127,8 @@ def one_run(code: Path, folder: Path, args) -> dict:
         driver = browser(downloads)  # a new browser: empty cache
         r = measure(Page(driver), port, args.records, args.keys)
         r["boot_s"] = round(boot, 1)
+        rss, pss = memory_mb(workers_of(proc.pid))
+        r["workers_rss_mb"], r["workers_pss_mb"] = round(rss), round(pss or 0)
         r["load"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
         return r
     finally:
@@ -171,11 +175,12 @@ def main(argv=None) -> int:
     print()
     print("| measure | " + " | ".join(args.code) + " |")
     print("|---|" + "---|" * len(args.code))
-    for key in ("page_load_ms", *keys):
+    for key in ("page_load_ms", *keys, "workers_rss_mb", "workers_pss_mb"):
         cells = []
         for code in args.code:
             values = [r[key] for r in results[code] if r.get(key) is not None]
-            cells.append(", ".join(f"{v:,.0f}" for v in values) + " ms" if values else "n/a")
+            unit = " MB" if key.endswith("_mb") else " ms"
+            cells.append(", ".join(f"{v:,.0f}" for v in values) + unit if values else "n/a")
         print(f"| {key} | " + " | ".join(cells) + " |")
     medians = {c: statistics.median(r["first_record_ms"] for r in results[c]) for c in args.code}
     print(f"\nmedian first record: {medians}")

@@ -254,7 +254,8 @@ class IdIndex(Mapping[str, int]):
 
     @property
     def nbytes(self) -> int:
-        return self._keys.nbytes + self._order.nbytes
+        """Bytes held in this process's memory (arrays mapped from a file not counted)."""
+        return _own_bytes(self._keys, self._order)
 
 
 def _runs(
@@ -270,6 +271,12 @@ def _runs(
     firsts = np.r_[0, np.flatnonzero(changed.to_numpy(zero_copy_only=False)) + 1]
     ends = np.r_[firsts[1:], len(candidate_lefts)]
     return firsts, ends, left.positions(candidate_lefts.take(pa.array(firsts)))
+
+
+def _own_bytes(*arrays: np.ndarray) -> int:
+    """Bytes of the arrays that are this process's own: arrays read from a mapped file
+    (:mod:`matching.lookups`) are read-only views shared with other processes."""
+    return sum(a.nbytes for a in arrays if a.flags.writeable)
 
 
 def _has_nul(array: pa.LargeStringArray) -> bool:
@@ -335,7 +342,8 @@ class Slices(Mapping[str, tuple[int, int]]):
 
     @property
     def nbytes(self) -> int:
-        return self.starts.nbytes + self.stops.nbytes
+        """Bytes held in this process's memory (arrays mapped from a file not counted)."""
+        return _own_bytes(self.starts, self.stops)
 
 
 @dataclass
@@ -375,8 +383,9 @@ class Project:
     @property
     def index_bytes(self) -> int:
         """Bytes of the lookups this process built (the mapped files not counted)."""
-        parts = (self.left_pos, self.right_pos, self.slices, self.pair_left)
-        return sum(getattr(p, "nbytes", 0) for p in parts)
+        parts = (self.left_pos, self.right_pos, self.slices)
+        pairs = () if self.pair_left is None else (self.pair_left,)
+        return sum(getattr(p, "nbytes", 0) for p in parts) + _own_bytes(*pairs)
 
 
 def _frame_digest(frame: pd.DataFrame) -> str:

@@ -260,3 +260,12 @@ def test_a_server_built_from_options_opens_the_projects_ahead_of_the_first_reque
     warm_up_in_background(app).join(timeout=60)
     assert made.project_id in services._projects
     assert made.project_id in services._desks
+
+
+def test_a_mapped_projects_lookups_do_not_count_against_a_workers_memory_budget(tmp_path):
+    left, right = _tables()
+    built = _built(left, right)
+    assert built.index_bytes > 0
+    services = _services(tmp_path)
+    made = services.open_project(left, right, SPEC, name="p", keep=0.3, select=0.8)
+    assert made.index_bytes == 0  # every lookup is a view of lookups.arrow
