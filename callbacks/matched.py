@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 
-import numpy as np
 from dash import Input, Output, State, ctx, no_update
 
 from callbacks.services import Services, services_of
 from components.ids import ids
 from components.matched import matched_columns, record_columns
 from matching.desk import CARDINALITIES
-from matching.matched import conflict_rows, matched_frame, page_of, page_order
+from matching.matched import MatchedTable, conflict_rows, matched_table, page_of, page_order
 from matching.project import Project
 from matching.roles import allowed
 
@@ -131,12 +128,12 @@ def update_matched(
         target = seen.get("undo_target") if isinstance(seen, dict) else None
         outcome = desk.undo(who, role=role, target=target)
         message = (outcome.message or "Undone.") + " "
-    frame = _matched_table(desk, project).frame
+    table = _matched_table(desk, project)
     ledger = desk.refresh()
-    columns = list(frame.columns)
+    columns = list(table.columns)
     return {
         "columns": matched_columns(columns, chosen if isinstance(chosen, list) else None),
-        "summary": f"{message}{len(frame):,} accepted pairs",
+        "summary": f"{message}{len(table):,} accepted pairs",
         "store": {"undo_target": ledger.undo_target(who), "version": ledger.last_seq},
         "options": record_columns(columns),
     }
@@ -148,7 +145,6 @@ def matched_rows(services: Services, project_id, request) -> dict:
     if project is None or not isinstance(request, dict):
         return {"rowData": [], "rowCount": 0}
     table = _matched_table(services.desk(project), project)
-    frame = table.frame
     try:
         start, end = int(request.get("startRow", 0)), int(request.get("endRow", 100))
     except (TypeError, ValueError):
@@ -160,39 +156,13 @@ def matched_rows(services: Services, project_id, request) -> dict:
         sort_model = filter_model = None
         asked = "[null, null]"
     order = table.order(
-        asked, lambda: page_order(frame, sort_model=sort_model, filter_model=filter_model)
+        asked, lambda: page_order(table, sort_model=sort_model, filter_model=filter_model)
     )
-    return {"rowData": page_of(frame, order, start=start, end=end), "rowCount": len(order)}
-
-
-class MatchedTable:
-    """The matched table of one state of the decisions, and the row orders the grid
-    asked for lately (a sort, a filter), so that scrolling a sorted table sorts it
-    once. Rebuilt, orders and all, whenever the decisions change."""
-
-    MAX_ORDERS = 8
-
-    def __init__(self, frame) -> None:
-        self.frame = frame
-        self._orders: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def order(self, key: str, build):
-        with self._lock:
-            found = self._orders.get(key)
-            if found is not None:
-                self._orders.move_to_end(key)
-                return found
-        found = build()
-        with self._lock:
-            self._orders[key] = found
-            while len(self._orders) > self.MAX_ORDERS:
-                self._orders.popitem(last=False)
-        return found
+    return {"rowData": page_of(table, order, start=start, end=end), "rowCount": len(order)}
 
 
 def _matched_table(desk, project: Project) -> MatchedTable:
-    return desk.memo("matched", lambda ledger: MatchedTable(matched_frame(project, ledger)))
+    return desk.memo("matched", lambda ledger: matched_table(project, ledger))
 
 
 #: Conflict button -> what the lead keeps: the selected record, all of them, or none.

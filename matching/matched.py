@@ -9,7 +9,9 @@ of the decisions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,19 +22,24 @@ from matching.blocking import _ragged_arange
 from matching.desk import Ledger
 from matching.project import Project, Slices
 
-__all__ = ["matched_frame", "conflict_rows", "page", "page_order", "page_of", "MAX_BLOCK"]
+__all__ = [
+    "matched_frame",
+    "matched_table",
+    "MatchedTable",
+    "conflict_rows",
+    "page",
+    "page_order",
+    "page_of",
+    "MAX_BLOCK",
+]
 
 #: The most rows one request may ask for.
 MAX_BLOCK = 1000
 
 
 def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
-    """One row per accepted pair, from the ledger's decisions in force.
-
-    Built column by column from the ledger's arrays over the queue (status,
-    accepted right id, decider, time, order), so a million matches cost array
-    operations, not a pass over the decisions in Python; only decisions that
-    accept several right records or carry corrections are looked at one by one.
+    """One row per accepted pair, from the ledger's decisions in force: the whole of
+    :func:`matched_table`, every column taken.
 
     Returns
     -------
@@ -43,6 +50,132 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
         ``reviewer, decided_at`` (ISO 8601 UTC text), ``automatic`` and
         ``edited`` (the corrected right columns, comma separated, or None).
         Rows are in decision order, then in the order the right ids were chosen.
+    """
+    return matched_table(project, ledger).frame()
+
+
+class MatchedTable:
+    """The Matched table of one state of the decisions (see :func:`matched_frame`).
+
+    The pairs' own columns are built at once; the records' columns are taken from
+    the tables only when asked for: the rows of one block (:meth:`block`), or a
+    whole column to sort or filter on (``table[name]``, kept once taken). A
+    million matches then cost their pairs, not a copy of both tables. The grid's
+    row orders (a sort, a filter) are kept too (:meth:`order`), so that scrolling
+    a sorted table sorts it once.
+    """
+
+    MAX_ORDERS = 8
+
+    def __init__(
+        self,
+        project: Project,
+        pairs: pd.DataFrame,
+        tail: pd.DataFrame,
+        left_rows: np.ndarray,
+        right_rows: np.ndarray,
+        edits: Mapping[str, Mapping[int, object]],
+    ) -> None:
+        spec = project.spec
+        self._left, self._right = project.left, project.right
+        self._pairs, self._tail = pairs, tail
+        self._left_rows, self._right_rows = left_rows, right_rows
+        self._edits = edits
+        self._left_cols = [c for c in project.left.columns if c != spec.left_id]
+        self._right_cols = [c for c in project.right.columns if c != spec.right_id]
+        self._sides = {
+            **{f"left_{c}": ("left", c) for c in self._left_cols},
+            **{f"right_{c}": ("right", c) for c in self._right_cols},
+        }
+        self.columns = pd.Index(
+            [
+                *pairs.columns,
+                *(f"left_{c}" for c in self._left_cols),
+                *(f"right_{c}" for c in self._right_cols),
+                *tail.columns,
+            ]
+        )
+        self._taken: dict[str, pd.Series] = {}
+        self._orders: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def __getitem__(self, name: str) -> pd.Series:
+        """One whole column (a record column is taken from its table once)."""
+        for part in (self._pairs, self._tail):
+            if name in part.columns:
+                return part[name]
+        with self._lock:
+            found = self._taken.get(name)
+        if found is None:
+            side, column = self._sides[name]
+            found = self._records(side, [column], None)[column].rename(name)
+            with self._lock:
+                self._taken[name] = found
+        return found
+
+    def _records(self, side: str, columns: list[str], rows: np.ndarray | None) -> pd.DataFrame:
+        """``columns`` of the records of matched rows ``rows`` (None: all), corrections
+        applied on the right."""
+        table, at = (
+            (self._left, self._left_rows) if side == "left" else (self._right, self._right_rows)
+        )
+        picked = at if rows is None else at[rows]
+        part = table.iloc[picked][columns].reset_index(drop=True)
+        if side == "right":
+            for column, cells in self._edits.items():
+                if column not in part.columns:
+                    continue
+                if not pd.api.types.is_string_dtype(part[column].dtype):
+                    part[column] = part[column].astype(object)
+                where = np.arange(len(part)) if rows is None else rows
+                keys = np.fromiter(cells, dtype=np.int64, count=len(cells))
+                place = part.columns.get_loc(column)
+                for i in np.flatnonzero(np.isin(where, keys)).tolist():
+                    part.iat[i, place] = cells[int(where[i])]
+        return part
+
+    def block(self, rows: np.ndarray) -> pd.DataFrame:
+        """Every column of the matched rows ``rows`` (positions), in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return pd.concat(
+            [
+                self._pairs.iloc[rows].reset_index(drop=True),
+                self._records("left", self._left_cols, rows).add_prefix("left_"),
+                self._records("right", self._right_cols, rows).add_prefix("right_"),
+                self._tail.iloc[rows].reset_index(drop=True),
+            ],
+            axis=1,
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """The whole table, every column taken."""
+        return self.block(np.arange(len(self)))
+
+    def order(self, key: str, build: Callable[[], np.ndarray]) -> np.ndarray:
+        """The row order named ``key`` (a sort and filter), ``build()`` when not kept."""
+        with self._lock:
+            found = self._orders.get(key)
+            if found is not None:
+                self._orders.move_to_end(key)
+                return found
+        found = build()
+        with self._lock:
+            self._orders[key] = found
+            while len(self._orders) > self.MAX_ORDERS:
+                self._orders.popitem(last=False)
+        return found
+
+
+def matched_table(project: Project, ledger: Ledger) -> MatchedTable:
+    """The Matched table of the ledger's decisions in force (see :func:`matched_frame`).
+
+    Built column by column from the ledger's arrays over the queue (status,
+    accepted right id, decider, time, order), so a million matches cost array
+    operations, not a pass over the decisions in Python; only decisions that
+    accept several right records or carry corrections are looked at one by one.
     """
     pos = np.flatnonzero(ledger.status == 1)
     pos = pos[np.lexsort((ledger.decided_seq[pos], ledger.decided_at[pos]))]
@@ -78,26 +211,19 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
     else:
         scores = _scores(project, left_rows, right_rows)
 
-    spec = project.spec
-    left_cols = [c for c in project.left.columns if c != spec.left_id]
-    right_cols = [c for c in project.right.columns if c != spec.right_id]
-    left_part = project.left.iloc[left_rows][left_cols].reset_index(drop=True)
-    # The right records' columns keep the table's types (text stays Arrow text, not a
-    # million Python strings); a column a correction is written into becomes text.
-    right_part = project.right.iloc[right_rows][right_cols].reset_index(drop=True)
+    right_names = {c for c in project.right.columns if c != project.spec.right_id}
+    edits: dict[str, dict[int, object]] = {}
     edited = np.full(len(rows), None, dtype=object)
-    for p, edits in ledger.edits.items():
+    for p, record_edits in ledger.edits.items():
         if p not in rank or ledger.status[p] != 1:
             continue
         at = int(starts[rank[p]])
         for i in range(at, at + int(counts[rank[p]])):
-            cells = edits.get(rights[i])
+            cells = record_edits.get(rights[i])
             if cells:
                 for col, value in cells.items():
-                    if col in right_part.columns:
-                        if not pd.api.types.is_string_dtype(right_part[col].dtype):
-                            right_part[col] = right_part[col].astype(object)
-                        right_part.iat[i, right_part.columns.get_loc(col)] = value
+                    if col in right_names:
+                        edits.setdefault(col, {})[i] = value
                 edited[i] = ", ".join(cells)
     # Few distinct times (a bulk batch shares one): each is written once.
     times, which = np.unique(ledger.decided_at[rows], return_inverse=True)
@@ -105,22 +231,15 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
     stamps = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str[:-4] + "Z"
     decided_at = stamps.take(which.reshape(-1)).reset_index(drop=True)
     names = np.asarray([*ledger.reviewers, None], dtype=object)
-    return pd.concat(
-        [
-            pairs.assign(score=scores),
-            left_part.add_prefix("left_"),
-            right_part.add_prefix("right_"),
-            pd.DataFrame(
-                {
-                    "reviewer": pd.Series(names[ledger.decided_by[rows]], dtype=object),
-                    "decided_at": decided_at,
-                    "automatic": pd.Series(ledger.automatic[rows], dtype=bool),
-                    "edited": pd.Series(edited, dtype=object),
-                }
-            ),
-        ],
-        axis=1,
+    tail = pd.DataFrame(
+        {
+            "reviewer": pd.Series(names[ledger.decided_by[rows]], dtype=object),
+            "decided_at": decided_at,
+            "automatic": pd.Series(ledger.automatic[rows], dtype=bool),
+            "edited": pd.Series(edited, dtype=object),
+        }
     )
+    return MatchedTable(project, pairs.assign(score=scores), tail, left_rows, right_rows, edits)
 
 
 def _positions(index, ids: np.ndarray) -> np.ndarray:
@@ -346,7 +465,7 @@ def page(
 
 
 def page_order(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | MatchedTable,
     *,
     sort_model: Sequence[Mapping] | None = None,
     filter_model: Mapping | None = None,
@@ -363,7 +482,7 @@ def page_order(
         if isinstance(m, Mapping) and m.get("colId") in frame.columns:
             keys.setdefault(m["colId"], m.get("sort") == "desc")  # a column sorts once
     if keys and len(rows):
-        part = frame[list(keys)].iloc[rows].reset_index(drop=True)
+        part = pd.DataFrame({k: frame[k].iloc[rows].to_numpy() for k in keys})
         part = part.sort_values(
             list(keys),
             ascending=[not desc for desc in keys.values()],
@@ -374,11 +493,15 @@ def page_order(
     return rows
 
 
-def page_of(frame: pd.DataFrame, order: np.ndarray, *, start: int, end: int) -> list[dict]:
+def page_of(
+    frame: pd.DataFrame | MatchedTable, order: np.ndarray, *, start: int, end: int
+) -> list[dict]:
     """Rows ``start`` to ``end`` of ``order`` (see :func:`page_order`), JSON-safe, at most
     :data:`MAX_BLOCK` of them."""
     start = max(0, int(start))
     end = min(int(end), start + MAX_BLOCK)
-    block = frame.iloc[order[start:end]].astype(object)
+    rows = order[start:end]
+    block = frame.block(rows) if isinstance(frame, MatchedTable) else frame.iloc[rows]
+    block = block.astype(object)
     block = block.where(block.notna(), None)
     return block.to_dict("records")

@@ -12,7 +12,7 @@ from callbacks.matched import matched_rows, update_matched
 from callbacks.services import AppConfig
 from components.ids import ids
 from matching.desk import Ledger
-from matching.matched import MAX_BLOCK, _filter_mask, matched_frame, page
+from matching.matched import MAX_BLOCK, _filter_mask, matched_frame, matched_table, page
 from matching.project import Project, Slices, index_project
 from matching.review import Batch, make_event
 from matching.spec import Field, Spec, parse_block
@@ -318,7 +318,16 @@ def test_table_from_the_columns_equals_the_record_by_record_table(raw):
     expected = matched_frame_by_record(project, ledger)
     pd.testing.assert_frame_equal(matched_frame(project, ledger), expected)
     # the same with the app's columnar lookups (each record's candidate rows as slices)
-    pd.testing.assert_frame_equal(matched_frame(TINY_INDEXED, ledger), expected)
+    table = matched_table(TINY_INDEXED, ledger)
+    pd.testing.assert_frame_equal(table.frame(), expected)
+    # a block of rows in any order, and any whole column, as the whole table has them
+    shuffled = np.random.default_rng(len(raw)).permutation(len(expected))
+    shuffled = shuffled[: len(expected) // 2 + 1]
+    pd.testing.assert_frame_equal(
+        table.block(shuffled), expected.iloc[shuffled].reset_index(drop=True)
+    )
+    for column in expected.columns:
+        pd.testing.assert_series_equal(table[column], expected[column], check_names=False)
 
 
 def _indexed(project: Project) -> Project:
