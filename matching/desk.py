@@ -587,6 +587,8 @@ class Ledger:
         lazy = fresh & inq
         if accept:
             lazy &= codes >= 0
+        if held is not None:  # one undo takes the events of both: ordinary entries
+            lazy[:] = False
         rank = np.cumsum(fresh) - 1  # each fresh member's place among them
         count = int(fresh.sum())
 

@@ -23,6 +23,7 @@ _manual = st.tuples(
     st.sets(st.sampled_from(RIGHTS), min_size=1, max_size=2),
     st.sampled_from(["ann", "bob"]),
     st.integers(0, 60),
+    st.sampled_from([None, None, "shared"]),
 )
 _batch = st.tuples(
     st.just("batch"),
@@ -30,6 +31,7 @@ _batch = st.tuples(
     st.lists(st.sampled_from(LEFTS), min_size=1, max_size=6, unique=True),
     st.lists(st.sampled_from(RIGHTS), min_size=6, max_size=6),
     st.sampled_from(["lee", "ann"]),
+    st.sampled_from([None, None, "shared"]),  # a batch name used by other events too
 )
 _history = st.lists(st.one_of(_manual, _manual, _batch), max_size=30)
 
@@ -39,9 +41,9 @@ def _items(raw) -> list:
     items, ids = [], []
     for i, step in enumerate(raw):
         if step[0] == "batch":
-            _, kind, lefts, rights, who = step
+            _, kind, lefts, rights, who, name = step
             batch = Batch.of(
-                f"b{i}", kind, batch=f"bulk{i}", reviewer=who, time=float(i),
+                f"b{i}", kind, batch=name or f"bulk{i}", reviewer=who, time=float(i),
                 left_ids=lefts, right_ids=rights[: len(lefts)],
                 offsets=list(range(len(lefts) + 1)), cand_right=rights[: len(lefts)],
                 cand_score=[0.9] * len(lefts),
@@ -49,7 +51,7 @@ def _items(raw) -> list:
             items.append(batch)
             ids.extend(batch.member_ids())
             continue
-        kind, left, rights, who, target = step
+        kind, left, rights, who, target, name = step
         if kind == "undo":
             tid = ids[target % len(ids)] if ids else "none"
             items.append(make_event("undo", event_id=f"e{i}", reviewer=who, target=tid))
@@ -63,6 +65,7 @@ def _items(raw) -> list:
                     left_id=left,
                     right_ids=sorted(rights) if kind in ("accept", "unmatch") else [],
                     reason="why" if target % 5 == 0 and kind != "skip" else None,
+                    batch=name if kind in ("accept", "reject") else None,
                 )
             )
         ids.append(items[-1].event_id)
@@ -168,3 +171,18 @@ def test_a_manual_accept_of_a_right_a_batch_took_is_a_conflict_and_undo_clears_t
     assert dict(ledger.decisions) == {"3": ledger.decisions["3"]}
     assert ledger.conflicts() == {}
     assert ledger.counts() == {"decided": 1, "skipped": 0, "open": 4}
+
+
+def test_two_batches_filed_under_one_name_are_undone_together():
+    pos = {k: i for i, k in enumerate(QUEUE)}
+    ledger = Ledger(QUEUE, pos, {r: i for i, r in enumerate(RIGHTS)})
+    for n, (kind, left) in enumerate((("accept", "1"), ("reject", "2"))):
+        batch = Batch.of(
+            f"b{n}", kind, batch="same", reviewer="lee", time=float(n), left_ids=[left],
+            right_ids=["a"], offsets=[0, 1], cand_right=["a"], cand_score=[0.9],
+        )  # fmt: skip
+        ledger.apply(batch)
+    assert ledger.counts()["decided"] == 2
+    assert list(ledger.by_batch["same"]) == ["b0/1", "b1/2"]
+    ledger.apply(make_event("undo", event_id="u", reviewer="lee", target="b1/2"))
+    assert ledger.counts()["decided"] == 0 and not ledger.decisions and not ledger.right_owners
