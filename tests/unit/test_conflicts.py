@@ -185,3 +185,42 @@ def test_the_review_grid_shows_which_candidates_are_matched_elsewhere(services, 
     assert "_taken" in columns
     taken = {r["_right_id"]: r.get("_taken") for r in third["rows"]}
     assert taken["103"] == "matched to 2 by ann" and "103" not in third["selected"]["ids"]
+
+
+def test_a_change_onto_a_right_record_a_bulk_accept_took_is_a_conflict_the_batch_undo_respects(
+    tmp_path,
+):
+    desk = desk_for(tmp_path, lease_seconds=0)
+    desk.decide("bob", view("L2"), "reject")
+    assert desk.apply_bulk("lee", "accept", threshold=0.6, role="lead").written == 2
+    ledger = desk.refresh()
+    assert ledger.member_batch[PROJECT.left_pos["L1"]] >= 0  # L1 is a batch record, columns only
+    shown = desk._view("bob", PROJECT.left_pos["L2"])
+    assert shown["taken"]["R1"] == {"left_id": "L1", "reviewer": "lee", "automatic": True}
+    changed = desk.decide("bob", view("L2", "again"), "accept", ["R1"], change=True)
+    assert "already matched to record 'L1' by lee" in changed.message
+    assert desk.conflicts() == {"R1": ["L1", "L2"]}
+    other = ReviewDesk(DecisionLog(str(desk.log.url)), PROJECT)  # another worker reads the log
+    assert other.conflicts() == {"R1": ["L1", "L2"]}
+    assert desk.resolve_conflict("lee", "R1", "L2", role="lead").ok
+    assert desk.conflicts() == {} and "L1" not in desk.refresh().decisions
+    assert desk.undo("lee", role="lead").ok  # the resolution
+    assert desk.conflicts() == {"R1": ["L1", "L2"]}
+    assert desk.undo("lee", role="lead").ok  # the batch, at once
+    ledger = desk.refresh()
+    assert desk.conflicts() == {}
+    assert {k: d.right_ids for k, d in ledger.decisions.items()} == {"L2": ("R1",)}
+    assert ledger.counts()["decided"] == 1
+
+
+def test_undo_of_a_bulk_accept_is_refused_while_one_of_its_records_was_changed(tmp_path):
+    desk = desk_for(tmp_path, lease_seconds=0)
+    desk.decide("bob", view("L2"), "reject")
+    assert desk.apply_bulk("lee", "accept", threshold=0.6, role="lead").written == 2
+    assert desk.decide("lee", view("L3", "x"), "reject", role="lead", change=True).ok
+    assert desk.undo("lee", role="lead").ok  # lee's own change first
+    assert desk.decide("bob", view("L3", "y"), "reject", role="lead", change=True).ok
+    refused = desk.undo("lee", role="lead")
+    assert not refused.ok and "1 records of that batch were changed since" in refused.message
+    assert "record 'L3' by bob" in refused.message
+    assert desk.refresh().counts()["decided"] == 3  # nothing undone
