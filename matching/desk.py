@@ -339,11 +339,12 @@ class _ByLeftView(_View):
         return self._real.get(left, default)
 
     def __iter__(self):
-        yield from self._real
+        # A record decided by an untouched batch member may keep an emptied list.
+        yield from (k for k in self._real if self._ledger._lazy_at(k) is None)
         yield from (left for left, _ in self._ledger._lazy_decisions())
 
     def __len__(self) -> int:
-        return len(self._real) + self._ledger._lazy_total
+        return sum(1 for _ in self)
 
 
 class _DecisionsView(_View):
@@ -841,19 +842,14 @@ class Ledger:
             out[known] |= self._lazy_owner[codes[known]] != -1
         return out
 
-    def member_of(self, event_id: str) -> tuple[_Folded, int] | None:
-        """The compact batch and member index of a batch member's event id (touched
-        or not), or None for any other event."""
+    def batch_of(self, event_id: str) -> _Folded | None:
+        """The compact batch a batch member's event id (touched or not) belongs to,
+        or None for any other event."""
         cut = event_id.find("/")
         while cut >= 0:
             b = self._batch_at.get(event_id[:cut])
             if b is not None:
-                f, left = self.batches[b], event_id[cut + 1 :]
-                p = self.left_pos.get(left)
-                if p is not None:
-                    ks = np.flatnonzero(f.pos == p)
-                    return (f, int(ks[0])) if len(ks) else None
-                return (f, f.batch.left_ids.index(left)) if left in f.batch.left_ids else None
+                return self.batches[b]
             cut = event_id.find("/", cut + 1)
         return None
 
@@ -1372,13 +1368,19 @@ class ReviewDesk:
             member = ledger.member_index[pos].astype(np.int64)
             queue = self.project.queue
             wanted: dict[int, str] = {}  # row of ``pos`` -> its decision's event id
+            touched: dict[int, list[int]] = {}  # batch -> rows decided by a touched member
             for i in np.flatnonzero(batch < 0).tolist():
                 eid = ledger.decisions[queue[int(pos[i])]].event_id
-                source = ledger.member_of(eid)
-                if source is None:
+                f = ledger.batch_of(eid)
+                if f is None:
                     wanted[i] = eid
                 else:
-                    batch[i], member[i] = source[0].index, source[1]
+                    touched.setdefault(f.index, []).append(i)
+            for b, rows in touched.items():
+                f = ledger.batches[b]
+                inverse = np.full(len(queue), -1, dtype=np.int64)  # queue position -> member
+                inverse[f.pos[f.pos >= 0]] = np.flatnonzero(f.pos >= 0)
+                batch[rows], member[rows] = b, inverse[pos[rows]]
             events = self.log.events_by_id(self.project_id, wanted.values())
             counts = np.ones(len(pos), dtype=np.int64)
             several = {}

@@ -68,6 +68,8 @@ def _old_export(log: DecisionLog) -> bytes:
 
 
 @given(_ops, st.sampled_from(["many-to-one", "many-to-many"]))
+# Skipped records decided by a bulk accept: their batch decisions are ordinary entries.
+@example([("skip", "ann", "1", 0.0, False), ("bulk", "lee", "1", 0.0, False)], "many-to-one")
 # A batch member unmatched and the unmatch undone: the record goes back to its place
 # among the batch's records (they share one time), as in the replayed log.
 @example(

@@ -105,6 +105,8 @@ def _assert_same(lazy: Ledger, eager: Ledger, expanded, in_order: bool) -> None:
         if eid in eager.active:
             assert lazy.order[eid] == eager.order[eid]
             assert lazy.undo_problem(eid) == eager.undo_problem(eid)
+    # (An undone batch leaves no emptied lists behind; nothing reads those.)
+    assert {k for k, v in lazy.by_left.items() if v} == {k for k, v in eager.by_left.items() if v}
     for left in LEFTS:
         assert list(lazy.by_left.get(left) or []) == list(eager.by_left.get(left) or [])
         assert lazy.decisions.get(left) == eager.decisions.get(left)
