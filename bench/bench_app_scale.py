@@ -198,6 +198,21 @@ def memory_mb(pids: list[int]) -> tuple[float, float | None]:
     return rss / 1024, (pss / 1024 if pss_known and pids else None)
 
 
+def resident_kinds_mb(pids: list[int]) -> dict[str, float]:
+    """Summed ``RssAnon`` (the process's own memory) and ``RssFile`` (pages of mapped
+    files, such as the project's, counted again in every process that touched them)."""
+    out = {"anon": 0.0, "file": 0.0}
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for kind, key in (("anon", "RssAnon:"), ("file", "RssFile:")):
+            with contextlib.suppress(IndexError, ValueError):
+                out[kind] += int(status.split(key)[1].split()[0]) / 1024
+    return out
+
+
 class Memory(threading.Thread):
     """Samples the workers' summed RSS and PSS every second; keeps the largest.
 
@@ -212,6 +227,10 @@ class Memory(threading.Thread):
         self.peak_rss = 0.0
         self.peak_pss = 0.0
         self.per_worker: list[float] = []
+        #: What the page was doing (set by :func:`measure`), and at the peak: that, and
+        #: the peak's own memory and mapped-file pages (RssAnon, RssFile summed).
+        self.phase = "starting"
+        self.at_peak: dict = {}
         self.exceeded = False
         self.stop = threading.Event()
 
@@ -221,6 +240,7 @@ class Memory(threading.Thread):
             rss, pss = memory_mb(pids)
             if rss > self.peak_rss:
                 self.per_worker = [memory_mb([p])[0] for p in pids]
+                self.at_peak = {"phase": self.phase, **resident_kinds_mb(pids)}
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_pss = max(self.peak_pss, pss or 0.0)
             # Pages of the project files the workers map are counted in every worker's
@@ -453,11 +473,14 @@ def measure(page: Page, args, folder: Path, downloads: Path, memory: Memory) -> 
     r["first_record_warm_ms"] = (time.perf_counter() - t) * 1000
     page.idle(limit_s=600)
 
+    memory.phase = "keys before the bulk"
     r["keys_before"] = page.keys("a", args.keys)
+    memory.phase = "Tuning and Statistics before the bulk"
 
     r.update({f"{k}_before": v for k, v in tabs(page).items()})
 
     # A lead applies auto-accept: the default rule (best >= 0.9, ahead by 0.1).
+    memory.phase = "bulk auto-accept"
     page.set_reviewer("lead")
     page.act(page.tab("Tuning"), "true")
     page.idle()
@@ -484,11 +507,14 @@ def measure(page: Page, args, folder: Path, downloads: Path, memory: Memory) -> 
     page.set_reviewer("")
     page.act(page.tab("Review"), "true")
     page.idle(limit_s=900)
+    memory.phase = "keys after the bulk"
     r["keys_after"] = page.keys("a", args.keys)
+    memory.phase = "Tuning and Statistics after the bulk"
 
     r.update({f"{k}_after": v for k, v in tabs(page).items()})
 
     # The Matched tab with the batch's pairs, and their CSV export.
+    memory.phase = "Matched tab"
     since = page.mark()
     r["matched_ms"] = page.act(
         page.tab("Matched"),
@@ -501,6 +527,7 @@ def measure(page: Page, args, folder: Path, downloads: Path, memory: Memory) -> 
     page.idle(limit_s=600)
     for old in downloads.glob("*"):
         old.unlink()
+    memory.phase = "CSV export"
     t = time.perf_counter()
     if not args.skip_export:
         page.act(page.click_js("#export-csv-button"), "true")
@@ -520,6 +547,7 @@ def measure(page: Page, args, folder: Path, downloads: Path, memory: Memory) -> 
     page.idle(limit_s=600)
 
     # The lead undoes the batch from the Review tab.
+    memory.phase = "undo of the batch"
     page.set_reviewer("lead")
     page.act(page.tab("Review"), "true")
     page.idle(limit_s=900)
@@ -629,6 +657,10 @@ def report(r: dict, prep: dict, args, boot_s: float, load: str) -> str:
          f"RSS {r['peak_rss_mb']:,.0f} MB{ok(r['peak_rss_mb'], 3072)}, PSS "
          f"{r['peak_pss_mb']:,.0f} MB; per worker "
          + ", ".join(f"{x:,.0f}" for x in r.get("per_worker_mb", [])) + " MB", "RSS ≤ 3,072 MB"),
+        ("  at that peak: what the page did; own memory / mapped project files (summed RSS)",
+         f"{r.get('at_peak', {}).get('phase', '?')}; "
+         f"{r.get('at_peak', {}).get('anon', 0):,.0f} MB / "
+         f"{r.get('at_peak', {}).get('file', 0):,.0f} MB", ""),
     ]  # fmt: skip
     lines = [
         f"{prep['left']:,} owners x {prep['right']:,} cars, {prep['candidates']:,} candidate "
@@ -716,6 +748,7 @@ def main(argv=None) -> int:
             max(r["peak_pss_mb"], pss or 0),
         )
         r["per_worker_mb"] = memory.per_worker
+        r["at_peak"] = memory.at_peak
         load = Path("/proc/loadavg").read_text().split()[:3]
         print(json.dumps({k: v for k, v in r.items() if k != "logs"}), flush=True)
         print()
