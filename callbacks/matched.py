@@ -10,7 +10,15 @@ from callbacks.services import Services, services_of
 from components.ids import ids
 from components.matched import matched_columns, record_columns
 from matching.desk import CARDINALITIES
-from matching.matched import MatchedTable, conflict_rows, matched_table, page_of, page_order
+from matching.matched import (
+    MatchedTable,
+    conflict_rows,
+    matched_columns_of,
+    matched_count,
+    matched_table,
+    page_of,
+    page_order,
+)
 from matching.project import Project
 from matching.roles import allowed
 
@@ -128,12 +136,13 @@ def update_matched(
         target = seen.get("undo_target") if isinstance(seen, dict) else None
         outcome = desk.undo(who, role=role, target=target)
         message = (outcome.message or "Undone.") + " "
-    table = _matched_table(desk, project)
+    # The count and the columns, not the table: the grid asks for its rows itself.
+    count = desk.memo("matched-count", matched_count)
     ledger = desk.refresh()
-    columns = list(table.columns)
+    columns = matched_columns_of(project)
     return {
         "columns": matched_columns(columns, chosen if isinstance(chosen, list) else None),
-        "summary": f"{message}{len(table):,} accepted pairs",
+        "summary": f"{message}{count:,} accepted pairs",
         "store": {"undo_target": ledger.undo_target(who), "version": ledger.last_seq},
         "options": record_columns(columns),
     }

@@ -26,6 +26,8 @@ __all__ = [
     "matched_frame",
     "matched_table",
     "MatchedTable",
+    "matched_columns_of",
+    "matched_count",
     "conflict_rows",
     "page",
     "page_order",
@@ -52,6 +54,29 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
         Rows are in decision order, then in the order the right ids were chosen.
     """
     return matched_table(project, ledger).frame()
+
+
+def matched_columns_of(project: Project) -> list[str]:
+    """The Matched table's column names (see :func:`matched_frame`), without building it."""
+    spec = project.spec
+    return [
+        "left_id",
+        "right_id",
+        "score",
+        *(f"left_{c}" for c in project.left.columns if c != spec.left_id),
+        *(f"right_{c}" for c in project.right.columns if c != spec.right_id),
+        "reviewer",
+        "decided_at",
+        "automatic",
+        "edited",
+    ]
+
+
+def matched_count(ledger: Ledger) -> int:
+    """How many rows the Matched table has (accepted pairs), without building it."""
+    accepted = ledger.status == 1
+    single = int(np.count_nonzero(accepted & np.not_equal(ledger.accepted_right, None)))
+    return single + sum(len(r) for p, r in ledger.multi.items() if accepted[p])
 
 
 class MatchedTable:

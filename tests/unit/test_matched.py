@@ -12,7 +12,15 @@ from callbacks.matched import matched_rows, update_matched
 from callbacks.services import AppConfig
 from components.ids import ids
 from matching.desk import Ledger
-from matching.matched import MAX_BLOCK, _filter_mask, matched_frame, matched_table, page
+from matching.matched import (
+    MAX_BLOCK,
+    _filter_mask,
+    matched_columns_of,
+    matched_count,
+    matched_frame,
+    matched_table,
+    page,
+)
 from matching.project import Project, Slices, index_project
 from matching.review import Batch, make_event
 from matching.spec import Field, Spec, parse_block
@@ -320,6 +328,9 @@ def test_table_from_the_columns_equals_the_record_by_record_table(raw):
     # the same with the app's columnar lookups (each record's candidate rows as slices)
     table = matched_table(TINY_INDEXED, ledger)
     pd.testing.assert_frame_equal(table.frame(), expected)
+    # the tab's summary and columns, told without building the table
+    assert matched_count(ledger) == len(expected) == len(table)
+    assert matched_columns_of(TINY_INDEXED) == list(expected.columns) == list(table.columns)
     # a block of rows in any order, and any whole column, as the whole table has them
     shuffled = np.random.default_rng(len(raw)).permutation(len(expected))
     shuffled = shuffled[: len(expected) // 2 + 1]
