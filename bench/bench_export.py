@@ -10,7 +10,8 @@ runs in a fresh process, as a worker would serve it, alternately ``--rounds`` ti
   expanded into its events and replayed), then ``matching.export.matched_chunks``.
 - ``desk``: what it does now: ``ReviewDesk.accepted_pairs`` (the ledger's columns; the
   worker's ledger read first, as a worker that served the review has it already,
-  timed apart), then ``matching.export.matched_chunks_of_pairs``.
+  timed apart), then ``matching.export.matched_chunks_of_pairs`` finding records
+  through the project's id positions.
 
 Both write the CSV to a file; the run checks the two files are equal byte for byte.
 Time and the peak of the process's resident memory above its level before the
@@ -113,6 +114,7 @@ def export_once(way: str, url: str, records: int, decided: int, out: str) -> dic
             chunks = matched_chunks_of_pairs(
                 desk.accepted_pairs(), p.candidates, p.left, p.right,
                 spec_left_id=p.spec.left_id, spec_right_id=p.spec.right_id,
+                left_pos=p.left_pos, right_pos=p.right_pos,
             )  # fmt: skip
         rows = write_csv(chunks, f)
         seconds = time.perf_counter() - t

@@ -56,6 +56,8 @@ def write_export(services: Services, project: Project, fmt: str, out: BinaryIO) 
         project.right,
         spec_left_id=project.spec.left_id,
         spec_right_id=project.spec.right_id,
+        left_pos=project.left_pos,
+        right_pos=project.right_pos,
     )
     return EXPORTS[fmt][0](chunks, out)
 

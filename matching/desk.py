@@ -1413,10 +1413,10 @@ class ReviewDesk:
                 score[j] = event.scores.get(flat[j], np.nan)
                 thresholds[j] = event.thresholds
         row_pos = pos[rows]
-        if hasattr(queue, "array"):
-            lefts = queue.array.take(pa.array(row_pos)).to_numpy(zero_copy_only=False)
+        if hasattr(queue, "array"):  # Arrow text: no Python string per record
+            lefts = queue.array.take(pa.array(row_pos)).to_pandas()
         else:
-            lefts = np.asarray(queue, dtype=object)[row_pos]
+            lefts = pd.Series(np.asarray(queue, dtype=object)[row_pos], dtype=object)
         cells = np.full(len(rows), None, dtype=object)
         why = np.full(len(rows), None, dtype=object)
         for j in np.flatnonzero(np.isin(row_pos, [*edits, *reasons])).tolist():
@@ -1425,7 +1425,7 @@ class ReviewDesk:
             cells[j] = dict((edits.get(p) or {}).get(flat[j], {})) or None
         return pd.DataFrame(
             {
-                "left_id": pd.Series(lefts, dtype=object),
+                "left_id": lefts,
                 "right_id": pd.Series(flat, dtype=object),
                 "score": score,
                 "reviewer": pd.Series(who[rows], dtype=object),

@@ -25,7 +25,7 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import BinaryIO
 
 import numpy as np
@@ -68,13 +68,21 @@ _INTEGER = "0"
 # -- the matched table -----------------------------------------------------
 
 
-def _records(frame: pd.DataFrame, id_column: str | None, side: str) -> pd.DataFrame:
-    """The frame indexed by record id as text (row positions when ``id_column`` is None)."""
+def _records(
+    frame: pd.DataFrame,
+    id_column: str | None,
+    side: str,
+    positions: Mapping[str, int] | None = None,
+) -> pd.DataFrame | _Indexed:
+    """The frame indexed by record id as text (row positions when ``id_column`` is None),
+    or with ``positions`` (id -> row) beside it."""
+    if id_column is not None and id_column not in frame.columns:
+        raise ValueError(f"the {side} table has no column {id_column!r}")
+    if positions is not None:
+        return _Indexed(frame, positions)
     if id_column is None:
         ids = pd.Index([str(i) for i in range(len(frame))])
     else:
-        if id_column not in frame.columns:
-            raise ValueError(f"the {side} table has no column {id_column!r}")
         ids = pd.Index(frame[id_column].astype(str).tolist())
     return frame.set_axis(ids, axis=0)
 
@@ -85,7 +93,33 @@ def _pick(frame: pd.DataFrame, id_column: str | None, columns: Sequence[str] | N
     return [c for c in columns if c in frame.columns]
 
 
-def _take(records: pd.DataFrame, ids: list[str], side: str) -> pd.DataFrame:
+class _Indexed:
+    """A table's columns and a mapping of its record ids to row positions (a
+    project's ``left_pos``/``right_pos``), so no index of the ids is built."""
+
+    def __init__(self, frame: pd.DataFrame, positions: Mapping[str, int]) -> None:
+        self.frame, self.positions = frame, positions
+
+    def __getitem__(self, columns: list[str]) -> _Indexed:
+        return _Indexed(self.frame[columns], self.positions)
+
+    def rows(self, ids: pd.Series) -> np.ndarray:
+        many = getattr(self.positions, "positions", None)
+        if many is not None:
+            text = pa.array(ids.astype(str), from_pandas=True).cast(pa.large_string())
+            return np.asarray(many(text), dtype=np.int64)
+        get = self.positions.get
+        return np.fromiter((get(i, -1) for i in ids.astype(str)), np.int64, len(ids))
+
+
+def _take(records: pd.DataFrame | _Indexed, ids: pd.Series, side: str) -> pd.DataFrame:
+    if isinstance(records, _Indexed):
+        at = records.rows(ids)
+        if (at < 0).any():
+            missing = dict.fromkeys(ids.astype(str).iloc[np.flatnonzero(at < 0)].tolist())
+            raise ValueError(f"the {side} table has no record {', '.join(map(repr, missing))}")
+        return records.frame.iloc[at].reset_index(drop=True)
+    ids = list(ids)
     if records.index.is_unique:  # one look-up for them all
         at = records.index.get_indexer(ids)
         missing = [ids[i] for i in np.flatnonzero(at < 0).tolist()]
@@ -216,6 +250,8 @@ def matched_chunks_of_pairs(
     spec_right_id: str | None,
     columns: Sequence[str] | None = None,
     chunk_rows: int | None = None,
+    left_pos: Mapping[str, int] | None = None,
+    right_pos: Mapping[str, int] | None = None,
 ) -> Iterator[pd.DataFrame]:
     """:func:`matched_chunks` of accepted pairs given as columns.
 
@@ -226,13 +262,16 @@ def matched_chunks_of_pairs(
     or None), ``reason`` (or None) and ``thresholds`` (the decision's, a
     mapping; rows may share one). What :func:`accepted_pairs_of_state` makes of
     a replayed log, and ``ReviewDesk.accepted_pairs`` of the desk's ledger.
+    ``left_pos`` and ``right_pos``, when given, map each table's record ids to
+    its row positions (a project's own), so the records are found without an
+    index of every id.
     """
     if columns is not None:
         _check_columns(left, right, columns)
     left_cols = _pick(left, spec_left_id, columns)
     right_cols = _pick(right, spec_right_id, columns)
-    left_records = _records(left, spec_left_id, "left")
-    right_records = _records(right, spec_right_id, "right")
+    left_records = _records(left, spec_left_id, "left", left_pos)
+    right_records = _records(right, spec_right_id, "right", right_pos)
 
     # A pair whose decision recorded no score takes it from the candidates.
     unscored = set(pairs.loc[pairs["score"].isna(), "left_id"])
@@ -275,8 +314,8 @@ def _matched_part(
     right_rec: pd.DataFrame,
 ) -> pd.DataFrame:
     """The matched table's rows of some accepted ``pairs``."""
-    left_rec = _take(left_rec, list(pairs["left_id"]), "left")
-    right_rec = _take(right_rec, list(pairs["right_id"]), "right").copy()
+    left_rec = _take(left_rec, pairs["left_id"], "left")
+    right_rec = _take(right_rec, pairs["right_id"], "right").copy()
     edited = [None] * len(pairs)
     for i, edits in enumerate(pairs["edits"]):
         if not edits:
@@ -287,8 +326,10 @@ def _matched_part(
                     right_rec[col] = right_rec[col].astype(object)
                 right_rec.loc[i, col] = value
         edited[i] = ", ".join(edits)
-    fallback = [known.get(p, np.nan) for p in zip(pairs["left_id"], pairs["right_id"], strict=True)]
-    score = pairs["score"].astype(float).fillna(pd.Series(fallback, dtype=float))
+    score = pairs["score"].astype(float)
+    if known:
+        pair_ids = zip(pairs["left_id"], pairs["right_id"], strict=True)
+        score = score.fillna(pd.Series([known.get(p, np.nan) for p in pair_ids], dtype=float))
 
     thresholds = {
         f"threshold_{n}": [float(t.get(n, np.nan)) for t in pairs["thresholds"]] for n in names
