@@ -85,7 +85,7 @@ def _column(values: np.ndarray) -> pa.Array:
     """One list holding all of ``values`` (a one-row column; fixed-width bytes stay so)."""
     values = np.ascontiguousarray(values)
     if values.dtype.kind == "S":
-        width = max(1, values.dtype.itemsize)
+        width = values.dtype.itemsize
         flat = pa.FixedSizeBinaryArray.from_buffers(
             pa.binary(width), len(values), [None, pa.py_buffer(values.tobytes())]
         )
@@ -100,8 +100,7 @@ def _array(column: pa.ChunkedArray) -> np.ndarray:
     if pa.types.is_fixed_size_binary(flat.type):
         width = flat.type.byte_width
         data = flat.buffers()[1]
-        out = np.frombuffer(data, dtype=f"S{width}", count=len(flat), offset=flat.offset * width)
-        return out
+        return np.frombuffer(data, dtype=f"S{width}", count=len(flat), offset=flat.offset * width)
     return flat.to_numpy(zero_copy_only=True)
 
 
