@@ -436,6 +436,9 @@ def serve_with_gunicorn(app: Dash, *, host: str, port: int, workers: int) -> Non
                 "threads": 4,
                 "timeout": 600,
                 "accesslog": "-",
+                # Each worker keeps its open desks up to date with the log (a thread
+                # started after the fork: threads do not survive it).
+                "post_fork": lambda _server, _worker: warm_up_in_background(app),
             }
             for key, value in options.items():
                 self.cfg.set(key, value)
@@ -471,12 +474,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def warm_up_in_background(app: Dash) -> threading.Thread:
-    """Open the projects used last in a thread of their own (see ``Services.warm_up``),
-    while the server starts answering."""
-    thread = threading.Thread(target=app.matchdesk.warm_up, name="warm-up", daemon=True)
-    thread.start()
-    return thread
+def warm_up_in_background(app: Dash, *, every: float = 2.0) -> threading.Event:
+    """In a thread of its own, while the server starts answering: open the projects used
+    last (``Services.warm_up``), then keep their desks up to date with the log
+    (``Services.follow``, every ``every`` seconds). Setting the returned event stops it."""
+    services, stop = app.matchdesk, threading.Event()
+
+    def run() -> None:
+        services.warm_up()
+        services.follow(stop, every=every)
+
+    threading.Thread(target=run, name="warm-up", daemon=True).start()
+    return stop
 
 
 _server_lock = threading.Lock()

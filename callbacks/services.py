@@ -470,6 +470,19 @@ class Services:
                 _log.exception("could not open project %s ahead of use", record["project_id"])
         return opened
 
+    def follow(self, stop: threading.Event, *, every: float = 2.0) -> None:
+        """Until ``stop`` is set, read the log's new events into the desks this process
+        holds every ``every`` seconds, so that a bulk decision another process wrote
+        is folded in here before the next request needs it, not during it."""
+        while not stop.wait(every):
+            with self._lru_lock:
+                desks = list(self._desks.values())
+            for desk in desks:
+                try:
+                    desk.refresh()
+                except Exception:  # the next request reads the log again and reports it
+                    _log.exception("could not read the decisions of %s", desk.project_id)
+
     def score_index(self, project: Project) -> ScoreIndex:
         """The project's :class:`~matching.tuning.ScoreIndex`: mapped from the project's
         lookups file when the project was opened, built here if it has left the cache.

@@ -246,20 +246,42 @@ def test_warm_up_keeps_to_as_many_projects_as_a_process_keeps(tmp_path):
     assert services.warm_up() == [made[1].project_id, made[2].project_id]
 
 
-def test_a_server_built_from_options_opens_the_projects_ahead_of_the_first_request(tmp_path):
+def test_a_server_built_from_options_opens_projects_ahead_and_follows_other_workers(tmp_path):
     from app import create_app, warm_up_in_background
 
     left, right = _tables()
-    made = _services(tmp_path).open_project(left, right, SPEC, name="p", keep=0.3, select=0.8)
+    other = _services(tmp_path)  # another worker
+    made = other.open_project(left, right, SPEC, name="p", keep=0.3, select=0.8)
     # As a gunicorn worker builds it: the data folder and the log, no tables.
     app = create_app(
         AppConfig(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
     )
     services = app.matchdesk
     assert made.project_id not in services._projects
-    warm_up_in_background(app).join(timeout=60)
-    assert made.project_id in services._projects
-    assert made.project_id in services._desks
+    stop = warm_up_in_background(app, every=0.05)
+    try:
+        _wait(lambda: made.project_id in services._desks)
+        desk = services._desks[made.project_id]
+        seen = desk._ledger.last_seq
+        for reviewer in ("ann", "bob"):
+            view = other.desk(made).next_view(reviewer)
+            assert other.desk(made).decide(reviewer, view, "reject").ok
+        latest = other.desk(made).refresh().last_seq
+        assert latest > seen
+        # Folded in by the worker's own thread, with no request asking for it.
+        _wait(lambda: desk._ledger.last_seq == latest)
+        assert desk._ledger.counts() == other.desk(made).refresh().counts()
+    finally:
+        stop.set()
+
+
+def _wait(condition, seconds: float = 30) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
 
 
 def test_a_mapped_projects_lookups_do_not_count_against_a_workers_memory_budget(tmp_path):
