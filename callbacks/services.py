@@ -423,9 +423,14 @@ class Services:
         # thread opens it while the others wait for it, instead of each opening it.
         with self._lru_lock:
             opening = self._open_locks.setdefault(project_id, threading.Lock())
-        with opening:
-            project = self._recall(self._projects, project_id)
-            return project if project is not None else self._open(project_id)
+        try:
+            with opening:
+                project = self._recall(self._projects, project_id)
+                return project if project is not None else self._open(project_id)
+        finally:
+            with self._lru_lock:  # kept only while in use: ids come from the page
+                if self._open_locks.get(project_id) is opening:
+                    del self._open_locks[project_id]
 
     def _open(self, project_id: str) -> Project | None:
         record = self.log.project(project_id)

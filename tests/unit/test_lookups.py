@@ -213,6 +213,8 @@ def test_a_picked_project_is_opened_once_however_many_requests_ask_at_once(tmp_p
         t.join()
     assert len(calls) == 1
     assert len({id(p) for p in seen}) == 1
+    assert services.project("no-such-project") is None
+    assert services._open_locks == {}
 
 
 def test_warm_up_opens_the_projects_used_last_and_passes_over_a_broken_one(tmp_path):
@@ -260,7 +262,8 @@ def test_a_server_built_from_options_opens_projects_ahead_and_follows_other_work
     assert made.project_id not in services._projects
     stop = warm_up_in_background(app, every=0.05)
     try:
-        _wait(lambda: made.project_id in services._desks)
+        # Opened, and its ledger read, by the worker's own thread.
+        _wait(lambda: getattr(services._desks.get(made.project_id), "_ledger", None))
         desk = services._desks[made.project_id]
         seen = desk._ledger.last_seq
         for reviewer in ("ann", "bob"):
