@@ -452,8 +452,10 @@ class Services:
         return project
 
     def warm_up(self) -> list[str]:
-        """Open the projects used last (as many as a process keeps), their lookups and
-        their review desks, so that the first person to pick one does not wait for it.
+        """Open the projects used last (as many as a process keeps) with their lookups,
+        and the review desk of the latest, so that the first person to pick one does not
+        wait for it. The others' desks (each a ledger of the project's decisions in
+        this process's memory) are read when someone uses them.
 
         Returns the ids opened. A project that cannot be opened (its folder gone, the
         database busy) is passed over; the page reports it when someone picks it.
@@ -463,17 +465,21 @@ class Services:
         except SQLAlchemyError:
             return []
         recent = sorted(records, key=lambda p: max(p["created"], p["last_event"] or 0))
-        opened = []
+        opened: list[Project] = []
         for record in recent[-max(1, self.config.max_projects) :]:
             try:
                 project = self.project(record["project_id"])
                 if project is not None:
                     self.score_index(project)
-                    self.desk(project).refresh()
-                    opened.append(project.project_id)
+                    opened.append(project)
             except Exception:  # a start must not fail on one project
                 _log.exception("could not open project %s ahead of use", record["project_id"])
-        return opened
+        if opened:
+            try:
+                self.desk(opened[-1]).refresh()
+            except Exception:  # the page reports it when someone uses the project
+                _log.exception("could not read the decisions of %s", opened[-1].project_id)
+        return [p.project_id for p in opened]
 
     def follow(self, stop: threading.Event, *, every: float = 2.0) -> None:
         """Until ``stop`` is set, read the log's new events into the desks this process
