@@ -7,6 +7,7 @@ from callbacks import (
     data,
     export,
     matched,
+    memory,
     propose,
     review,
     security,
@@ -21,5 +22,5 @@ __all__ = ["register"]
 def register(app) -> None:
     # security and auth first: their request hooks must run before anything else
     features = (security, auth, review, matched, export, data, propose, uploads, tuning)
-    for feature in (*features, statistics):
+    for feature in (*features, statistics, memory):
         feature.register(app)
