@@ -519,6 +519,9 @@ def measure(page: Page, args, folder: Path, downloads: Path, memory: Memory) -> 
     r["matched_ms"] = page.act(
         page.tab("Matched"),
         f"window.__answered('matched-summary', {since}) && "
+        # the grid's rows asked for again after the tab opened (the decisions changed),
+        # not rows it showed before
+        f"window.__answered('getRowsResponse', {since}) && "
         "document.querySelectorAll('#matched-grid .ag-row').length > 0 && "
         f"/accepted pairs/.test({_js_text('#matched-summary')})",
         limit_s=600,
