@@ -370,32 +370,44 @@ def _until(check, timeout=20.0):
         time.sleep(0.02)
 
 
+class _TwoRuns:
+    """Two runs of one set-up on the same tables: the first held while it scores, the
+    second started then, waiting for the first (its steps in ``heard``)."""
+
+    def __init__(self, services, uploads) -> None:
+        self.first, self.second = (start_run(services, uploads, FIELDS, 0.5, 0.8) for _ in range(2))
+        scoring, self.go = threading.Event(), threading.Event()
+        self.heard: list[tuple] = []
+
+        def hold_while_scoring(step, done, total):
+            if step == "scoring":
+                scoring.set()
+                self.go.wait(20)
+
+        self.a, self.out_a = _in_thread(
+            lambda: finish_run(services, self.first, hold_while_scoring)
+        )
+        assert scoring.wait(20)
+        self.b, self.out_b = _in_thread(
+            lambda: finish_run(services, self.second, lambda *s: self.heard.append(s))
+        )
+        _until(lambda: ("waiting", 0, 0) in self.heard)
+
+
 def test_a_second_run_of_the_same_project_waits_and_a_cancelled_first_removes_nothing_of_it(
     services, uploads
 ):
     """The first run is cancelled while the second (same tables, same set-up, so the
     same project folder) waits: the first removes its folder while it holds the
     project, and the second then makes the whole project afresh."""
-    first, second = (start_run(services, uploads, FIELDS, 0.5, 0.8) for _ in range(2))
-    scoring, go = threading.Event(), threading.Event()
-    heard = []
-
-    def hold_while_scoring(step, done, total):
-        if step == "scoring":
-            scoring.set()
-            go.wait(20)
-
-    a, out_a = _in_thread(lambda: finish_run(services, first, hold_while_scoring))
-    assert scoring.wait(20)
-    b, out_b = _in_thread(lambda: finish_run(services, second, lambda *s: heard.append(s)))
-    _until(lambda: ("waiting", 0, 0) in heard)
-    assert not any(s[0] == "scoring" for s in heard)  # nothing written while it waits
-    assert cancelled_run(services, first)["message"] == CANCELLED
-    go.set()
-    a.join(20), b.join(20)
-    assert out_a["out"]["message"] == CANCELLED
-    assert out_b["out"]["color"] == "success", out_b["out"]["message"]
-    project_id = out_b["out"]["project"]
+    runs = _TwoRuns(services, uploads)
+    assert not any(s[0] == "scoring" for s in runs.heard)  # nothing written while it waits
+    assert cancelled_run(services, runs.first)["message"] == CANCELLED
+    runs.go.set()
+    runs.a.join(20), runs.b.join(20)
+    assert runs.out_a["out"]["message"] == CANCELLED
+    assert runs.out_b["out"]["color"] == "success", runs.out_b["out"]["message"]
+    project_id = runs.out_b["out"]["project"]
     assert project_id in [o["value"] for o in services.project_options()]
     project = services.project(project_id)
     assert len(project.queue) == 30 and len(project.candidates) > 0
@@ -403,26 +415,14 @@ def test_a_second_run_of_the_same_project_waits_and_a_cancelled_first_removes_no
 
 
 def test_a_run_cancelled_while_it_waits_for_the_same_project_writes_nothing(services, uploads):
-    first, second = (start_run(services, uploads, FIELDS, 0.5, 0.8) for _ in range(2))
-    scoring, go = threading.Event(), threading.Event()
-    heard = []
-
-    def hold_while_scoring(step, done, total):
-        if step == "scoring":
-            scoring.set()
-            go.wait(20)
-
-    a, out_a = _in_thread(lambda: finish_run(services, first, hold_while_scoring))
-    assert scoring.wait(20)
-    b, out_b = _in_thread(lambda: finish_run(services, second, lambda *s: heard.append(s)))
-    _until(lambda: ("waiting", 0, 0) in heard)
-    assert cancelled_run(services, second)["message"] == CANCELLED
-    b.join(20)
-    assert out_b["out"]["message"] == CANCELLED
-    go.set()
-    a.join(20)
-    assert out_a["out"]["color"] == "success"  # the first run made the project
-    assert len(services.project(out_a["out"]["project"]).queue) == 30
+    runs = _TwoRuns(services, uploads)
+    assert cancelled_run(services, runs.second)["message"] == CANCELLED
+    runs.b.join(20)
+    assert runs.out_b["out"]["message"] == CANCELLED
+    runs.go.set()
+    runs.a.join(20)
+    assert runs.out_a["out"]["color"] == "success"  # the first run made the project
+    assert len(services.project(runs.out_a["out"]["project"]).queue) == 30
 
 
 def test_a_folder_left_by_a_stopped_run_is_removed_but_not_while_a_run_holds_it(services, uploads):
