@@ -39,6 +39,7 @@ from bench.bench_app_scale import (  # noqa: E402
     free_port,
     memory_mb,
     server_args,
+    tabs,
     wait_ready,
     workers_of,
 )
@@ -85,33 +86,7 @@ def measure(page: Page, port: int, records: int, keys: int) -> dict:
     # Decisions first, so the Tuning status and the Statistics have something to count.
     out["keys_ms_median"] = statistics.median(page.keys("a", keys)) if keys else None
     page.idle()
-    page.act(page.tab("Review"), "true")
-    since = page.mark()
-    out["tuning_ms"] = page.act(
-        page.tab("Tuning"),
-        f"window.__answered('tuning-status-store', {since}) && "
-        "document.querySelector('#tuning-chart .main-svg') !== null",
-        limit_s=600,
-    )
-    page.idle(limit_s=600)
-    out["tuning_status_ms"] = page.call_ms(since, "tuning-status-store")
-    before = page.text("#tuning-counts")
-    out["slider_ms"] = page.act(
-        "const h = document.querySelector('#tuning-keep-slider [role=slider]');"
-        "h.focus(); h.dispatchEvent(new KeyboardEvent('keydown', "
-        "{key: 'ArrowRight', code: 'ArrowRight', keyCode: 39, bubbles: true}));",
-        f"document.querySelector('#tuning-counts').textContent !== {json.dumps(before)}",
-    )
-    page.idle()
-    since = page.mark()
-    out["statistics_ms"] = page.act(
-        page.tab("Statistics"),
-        f"window.__answered('stats-progress', {since}) && "
-        "document.querySelector('#stats-progress').textContent.length > 0",
-        limit_s=600,
-    )
-    page.idle(limit_s=600)
-    out["statistics_server_ms"] = page.call_ms(since, "stats-progress")
+    out.update(tabs(page))  # the Tuning status, a slider move, the Statistics tab
     out["logs"] = [e for e in d.get_log("browser") if e.get("level") == "SEVERE"]
     return out
 
