@@ -43,7 +43,7 @@ import pyarrow.compute as pc
 from matching.agreement import cohen_kappa
 from matching.audit import audit_sample_size, audited_errors, draw_sample
 from matching.project import Project, record_view
-from matching.review import Batch, Event, event_id, make_event
+from matching.review import Batch, Event, IdColumn, event_id, make_event
 from matching.roles import PermissionDenied, require
 from matching.statistics import Decisions
 from matching.store import DecisionLog, ProjectTransaction
@@ -159,10 +159,13 @@ class _Folded:
     """A compact batch in the ledger: its members stay columns until a later event
     touches their record (see :class:`Ledger`)."""
 
-    __slots__ = ("batch", "codes", "extra", "index", "pos", "prefix", "start")
+    __slots__ = ("batch", "codes", "extra", "index", "pos", "prefix", "scores", "start")
 
     def __init__(self, batch: Batch, index: int, pos: np.ndarray, codes, start: int) -> None:
-        self.batch = batch
+        #: Per member: the score of its accepted right id (None for a reject batch).
+        #: The candidates' scores behind it are the log's: the ledger keeps this column.
+        self.scores = _accepted_scores(batch) if batch.kind == "accept" else None
+        self.batch = batch.without_candidates()
         self.index = index
         self.prefix = batch.event_id + "/"
         #: Per member: its record's queue position (-1 outside the queue), and the
@@ -185,18 +188,9 @@ class _Folded:
     def accepted_scores(self) -> np.ndarray:
         """Per member: the score recorded for its accepted right id (NaN for none), as
         its event's ``scores`` gives it (the last candidate of that id)."""
-        b = self.batch
-        out = np.full(len(b), np.nan)
-        if b.kind != "accept" or not len(b.cand_score):
-            return out
-        member = np.repeat(np.arange(len(b)), np.diff(b.offsets))
-        wanted = pa.array(b.right_ids, pa.string()).take(pa.array(member))
-        hit = pc.fill_null(pc.equal(b.cand_right, wanted), False).to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(hit)
-        of = member[rows]
-        last = np.r_[of[1:] != of[:-1], True] if len(of) else np.zeros(0, dtype=bool)
-        out[of[last]] = b.cand_score[rows[last]]
-        return out
+        if self.scores is None:
+            return np.full(len(self.batch), np.nan)
+        return self.scores
 
     def standing(self, k: int) -> Standing:
         b = self.batch
@@ -205,6 +199,22 @@ class _Folded:
         rights = (b.right_ids[k],) if accept else ()
         status = "accepted" if accept else "rejected"
         return Standing(self.prefix + left, status, rights, b.reviewer, b.time, True)
+
+
+def _accepted_scores(b: Batch) -> np.ndarray:
+    """Per member of an accept batch: the score its event's ``scores`` gives its
+    accepted right id (the last candidate of that id), NaN for none."""
+    out = np.full(len(b), np.nan)
+    if not len(b.cand_score):
+        return out
+    member = np.repeat(np.arange(len(b)), np.diff(b.offsets))
+    wanted = b.right_ids.arrow.take(pa.array(member))
+    hit = pc.fill_null(pc.equal(b.cand_right, wanted), False).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(hit)
+    of = member[rows]
+    last = np.r_[of[1:] != of[:-1], True] if len(of) else np.zeros(0, dtype=bool)
+    out[of[last]] = b.cand_score[rows[last]]
+    return out
 
 
 class _Members(Sequence[str]):
@@ -241,7 +251,7 @@ class _Members(Sequence[str]):
         """The ids among these that are ordinary entries of the ledger's dictionaries."""
         f = self.folded
         ks = np.flatnonzero(~self._ledger._lazy_members(f))
-        return [f.prefix + f.batch.left_ids[k] for k in ks.tolist()] + list(f.extra)
+        return [f.prefix + x for x in f.batch.left_ids.take(ks)] + list(f.extra)
 
 
 class _RightCodes:
@@ -258,9 +268,11 @@ class _RightCodes:
             return -1 if code is None else int(code)
         return self._seen.get(right, -1)
 
-    def many(self, rights: Sequence[str], *, add: bool) -> np.ndarray:
+    def many(self, rights: Sequence[str] | pa.Array, *, add: bool) -> np.ndarray:
         if self._index is not None:
             return _positions(self._index, rights)
+        if isinstance(rights, pa.Array):
+            rights = rights.to_pylist()
         seen = self._seen
         if add:
             for r in rights:
@@ -308,7 +320,7 @@ class _ActiveView(_View):
     def __iter__(self):
         yield from self._real
         for f, ks in self._ledger._lazy_by_batch():
-            yield from (f.prefix + f.batch.left_ids[k] for k in ks.tolist())
+            yield from (f.prefix + x for x in f.batch.left_ids.take(ks))
 
     def __len__(self) -> int:
         return len(self._real) + self._ledger._lazy_total
@@ -325,7 +337,7 @@ class _OrderView(_View):
     def __iter__(self):
         yield from self._real
         for f, ks in self._ledger._lazy_by_batch():
-            yield from (f.prefix + f.batch.left_ids[k] for k in ks.tolist())
+            yield from (f.prefix + x for x in f.batch.left_ids.take(ks))
 
     def __len__(self) -> int:
         return len(self._real) + self._ledger._lazy_total
@@ -411,6 +423,81 @@ class _RightOwnersView(_View):
         return len(self._ledger._owned_rights())
 
 
+class _AcceptedRight:
+    """Per queue position: the id of the one accepted right record (None when none,
+    or when the decision accepts several), as ``Ledger.accepted_right``.
+
+    Reads like an object array (``[p]``, ``[positions]``, ``[mask]``, ``tolist()``)
+    but an untouched batch member's id stays in its batch's Arrow column: a str is
+    made only for the positions read. :meth:`arrow` and :meth:`present` read the
+    whole queue without making any.
+    """
+
+    def __init__(self, ledger: Ledger, n: int) -> None:
+        self._ledger = ledger
+        #: The ids of decisions that are ordinary entries (None elsewhere).
+        self.own = np.full(n, None, dtype=object)
+
+    def __len__(self) -> int:
+        return len(self.own)
+
+    def __setitem__(self, key, value) -> None:
+        self.own[key] = value
+
+    def __getitem__(self, key):
+        if isinstance(key, (int, np.integer)):
+            ledger = self._ledger
+            b = ledger.member_batch[key] if ledger._lazy_total else -1
+            if b >= 0 and ledger.batches[b].codes is not None:
+                return ledger.batches[b].batch.right_ids[ledger.member_index[key]]
+            return self.own[key]
+        at = np.arange(len(self.own))[key]
+        return np.asarray(self.arrow(at).to_numpy(zero_copy_only=False), dtype=object)
+
+    def __array__(self, dtype=None, copy=None):
+        return self[:] if dtype is None else self[:].astype(dtype)
+
+    def tolist(self) -> list[str | None]:
+        return self[:].tolist()
+
+    def _members(self, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Of positions ``at``: the rows held by untouched members of accept batches,
+        and those members' batches."""
+        ledger = self._ledger
+        if not ledger._lazy_total:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        b = ledger.member_batch[at]
+        rows = np.flatnonzero(b >= 0)
+        accepts = np.array([f.codes is not None for f in ledger.batches], dtype=bool)
+        rows = rows[accepts[b[rows]]]
+        return rows, b[rows].astype(np.int64)
+
+    def present(self) -> np.ndarray:
+        """Per queue position: True where there is one accepted right id (not None)."""
+        out = np.not_equal(self.own, None)
+        rows, _ = self._members(np.arange(len(self.own)))
+        out[rows] = True
+        return out
+
+    def arrow(self, at: np.ndarray | None = None) -> pa.StringArray:
+        """The ids at positions ``at`` (the whole queue by default) as Arrow text."""
+        at = np.arange(len(self.own)) if at is None else np.asarray(at, dtype=np.int64)
+        out = pa.array(self.own[at], pa.string(), from_pandas=True)
+        rows, batch = self._members(at)
+        if not len(rows):
+            return out
+        ledger = self._ledger
+        index = np.arange(len(at), dtype=np.int64)
+        parts, base = [out], len(at)
+        for b in np.unique(batch).tolist():
+            mine = rows[batch == b]
+            ids = ledger.batches[b].batch.right_ids.arrow
+            index[mine] = base + ledger.member_index[at[mine]]
+            parts.append(ids)
+            base += len(ids)
+        return pa.concat_arrays(parts).take(pa.array(index))
+
+
 class Ledger:
     """The review state of one project, kept up to date one event at a time.
 
@@ -453,7 +540,7 @@ class Ledger:
         self._reviewer_code: dict[str, int] = {}
         #: Per queue position: the id of the one accepted right record; None when
         #: none, or when the decision accepts several (then they are in ``multi``).
-        self.accepted_right = np.full(n, None, dtype=object)
+        self.accepted_right = _AcceptedRight(self, n)
         self.multi: dict[int, tuple[str, ...]] = {}
         #: Per queue position: the reason given with the decision in force, if any.
         self.reasons: dict[int, str] = {}
@@ -552,7 +639,7 @@ class Ledger:
         """
         n = len(batch)
         accept = batch.kind == "accept"
-        pos = _positions(self.left_pos, batch.left_ids)
+        pos = _positions(self.left_pos, batch.left_ids.arrow)
         inq = pos >= 0
         # A record an earlier batch decided and nothing touched since: an ordinary
         # entry first, so the general fold sees its event.
@@ -560,7 +647,7 @@ class Ledger:
             self._materialise(p)
         codes = None
         if accept:
-            codes = self._right_codes.many(batch.right_ids, add=True)
+            codes = self._right_codes.many(batch.right_ids.arrow, add=True)
             self._grow_owners(int(codes.max(initial=-1)) + 1)
         folded = _Folded(batch, len(self.batches), pos, codes, self._order_next)
         self._order_next += n
@@ -606,10 +693,11 @@ class Ledger:
         kind, who, when, name = batch.kind, batch.reviewer, batch.time, batch.batch
         status = "accepted" if accept else "rejected"
         folds: list[str] = []
-        for k in np.flatnonzero(~lazy).tolist():
-            left = batch.left_ids[k]
+        ordinary = np.flatnonzero(~lazy)
+        ordinary_rights = batch.right_ids.take(ordinary) if accept else None
+        for i, (k, left) in enumerate(zip(ordinary.tolist(), batch.left_ids.take(ordinary))):
             eid = folded.prefix + left
-            rights = (batch.right_ids[k],) if accept else ()
+            rights = (ordinary_rights[i],) if accept else ()
             self._active[eid] = _Act(eid, kind, left, rights, who, when, True, name, None)
             self._order[eid] = folded.start + k
             p = int(pos[k])
@@ -640,10 +728,9 @@ class Ledger:
         self.decided_at[spos] = when
         self.decided_by[spos] = self._code(who)
         self.decided_seq[spos] = folded.start + np.flatnonzero(settled)
-        if accept:
-            rights = np.empty(n, dtype=object)
-            rights[:] = batch.right_ids
-            self.accepted_right[spos] = rights[settled]
+        if accept:  # untouched members' ids stay in the batch's column (see _AcceptedRight)
+            named = np.flatnonzero(settled & ~lazy)
+            self.accepted_right[pos[named]] = batch.right_ids.take(named)
         for left in folds:
             self._fold(left)
 
@@ -686,8 +773,7 @@ class Ledger:
 
     def _lazy_decisions(self):
         for f, ks in self._lazy_by_batch():
-            for k in ks.tolist():
-                yield f.batch.left_ids[k], k
+            yield from zip(f.batch.left_ids.take(ks), ks.tolist())
 
     def _touch(self, left: str) -> int | None:
         """``left``'s queue position, its batch member made an ordinary entry first."""
@@ -703,6 +789,7 @@ class Ledger:
         self.member_batch[pos] = self.member_index[pos] = -1
         self._lazy_total -= 1
         act = f.act(k)
+        self.accepted_right[pos] = act.right_ids[0] if act.right_ids else None
         self._active[act.event_id] = act
         self._order[act.event_id] = f.start + k
         self._by_left[act.left_id] = [act.event_id]
@@ -822,7 +909,7 @@ class Ledger:
         rights = set(self._right_owners)
         for f, ks in self._lazy_by_batch():
             if f.codes is not None:
-                rights.update(f.batch.right_ids[k] for k in ks.tolist())
+                rights.update(f.batch.right_ids.take(ks))
         return sorted(rights, key=self._born_of)
 
     def owned(self, right_ids: Sequence[str]) -> np.ndarray:
@@ -830,6 +917,8 @@ class Ledger:
         out = np.zeros(len(right_ids), dtype=bool)
         if not len(right_ids):
             return out
+        if isinstance(right_ids, IdColumn):
+            right_ids = right_ids.arrow
         if self._right_owners:
             values = pa.array(right_ids, pa.string())
             held = pa.array(list(self._right_owners), pa.string())
@@ -1310,7 +1399,7 @@ class ReviewDesk:
         known = lefts >= 0
         at = np.maximum(lefts, 0)
         status = np.where(known, ledger.status[at], 0).astype(np.int8)
-        chosen = pa.array(ledger.accepted_right, pa.string(), from_pandas=True).take(at)
+        chosen = ledger.accepted_right.arrow().take(at)
         hit = pc.fill_null(pc.equal(rights, chosen), False).to_numpy(zero_copy_only=False)
         hit &= status == 1
         for pos, several in ledger.multi.items():
@@ -2338,7 +2427,7 @@ class ReviewDesk:
             return batch, 0
         if not len(batch):
             return batch, 0
-        shared = pd.Series(batch.right_ids, dtype=object).duplicated(keep=False).to_numpy()
+        shared = batch.right_ids.arrow.to_pandas().duplicated(keep=False).to_numpy()
         kept = ~shared & ~ledger.owned(batch.right_ids)
         return batch.subset(kept), int(len(kept) - kept.sum())
 
@@ -2389,7 +2478,7 @@ class ReviewDesk:
         ledger = self.ledger()
         batch, clashing = self._without_conflicts(ledger, batch)
         pos = self.project.left_pos
-        rows = _positions(pos, batch.left_ids)
+        rows = _positions(pos, batch.left_ids.arrow)
 
         def work(tx: ProjectTransaction, ledger: Ledger):
             held = [pos[x] for x in tx.busy(reviewer, now) if x in pos]

@@ -75,7 +75,7 @@ def matched_columns_of(project: Project) -> list[str]:
 def matched_count(ledger: Ledger) -> int:
     """How many rows the Matched table has (accepted pairs), without building it."""
     accepted = ledger.status == 1
-    single = int(np.count_nonzero(accepted & np.not_equal(ledger.accepted_right, None)))
+    single = int(np.count_nonzero(accepted & ledger.accepted_right.present()))
     return single + sum(len(r) for p, r in ledger.multi.items() if accepted[p])
 
 
@@ -204,7 +204,7 @@ def matched_table(project: Project, ledger: Ledger) -> MatchedTable:
     """
     pos = np.flatnonzero(ledger.status == 1)
     pos = pos[np.lexsort((ledger.decided_seq[pos], ledger.decided_at[pos]))]
-    single = np.not_equal(ledger.accepted_right[pos], None)
+    single = ledger.accepted_right.present()[pos]
     counts = single.astype(np.int64)
     rank = {}
     if ledger.multi or ledger.edits:

@@ -12,18 +12,20 @@ import hashlib
 import io
 import json
 import time as _time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 __all__ = [
     "EVENT_KINDS",
     "DEFAULT_REASONS",
     "Event",
     "Batch",
+    "IdColumn",
     "Decision",
     "ReviewState",
     "replay",
@@ -107,6 +109,67 @@ class Event:
         return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
+class IdColumn(Sequence[str]):
+    """Record ids (text, or None) held as one Arrow string array.
+
+    A million ids cost their bytes, not a million Python strings: a ``str`` is
+    made only for the id looked at (``column[i]``), or for the ones iterated
+    over or taken (:meth:`take`). ``arrow`` is the array itself.
+
+    >>> ids = IdColumn(["a", None, "c"])
+    >>> ids[0], ids[-2], list(ids), ids.take([2, 0]), len(ids)
+    ('a', None, ['a', None, 'c'], ['c', 'a'], 3)
+    >>> ids == ["a", None, "c"], IdColumn(ids.arrow) == ids
+    (True, True)
+    """
+
+    __slots__ = ("arrow",)
+
+    def __init__(self, values) -> None:
+        if isinstance(values, IdColumn):
+            values = values.arrow
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        if not isinstance(values, pa.Array):
+            values = pa.array([None if v is None else str(v) for v in values], pa.string())
+        if values.type != pa.string():
+            values = values.cast(pa.string())
+        self.arrow: pa.StringArray = values
+
+    def __len__(self) -> int:
+        return len(self.arrow)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return self.arrow[i].to_pylist()
+        return self.arrow[int(i)].as_py()
+
+    def __iter__(self):
+        step = 1 << 16  # a slice's strings at a time, not the whole column's
+        for start in range(0, len(self.arrow), step):
+            yield from self.arrow.slice(start, step).to_pylist()
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, IdColumn):
+            return self.arrow.equals(other.arrow)
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return len(other) == len(self) and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"IdColumn({self.arrow.to_pylist()!r})"
+
+    def take(self, at) -> list[str | None]:
+        """The ids at these positions (integers), as a list of str."""
+        return self.arrow.take(pa.array(np.asarray(at, dtype=np.int64))).to_pylist()
+
+    def subset(self, at) -> IdColumn:
+        """The column of the ids at these positions."""
+        return IdColumn(self.arrow.take(pa.array(np.asarray(at, dtype=np.int64))))
+
+
 @dataclass(frozen=True, eq=False)
 class Batch:
     """Automatic decisions of one kind on many records, written, read and undone as one.
@@ -119,7 +182,9 @@ class Batch:
     ``kind``, ``left_ids[i]``, ``right_ids[i]`` accepted (none for a reject),
     ``reviewer``, ``time``, ``automatic=True``, ``batch``, ``thresholds`` and the
     scores of that record's candidates (``cand_right``/``cand_score`` from
-    ``offsets[i]`` to ``offsets[i + 1]``).
+    ``offsets[i]`` to ``offsets[i + 1]``). ``left_ids`` and ``right_ids`` are
+    :class:`IdColumn` (Arrow text): a batch of a million records holds no
+    Python string per record.
 
     Examples
     --------
@@ -138,8 +203,8 @@ class Batch:
     reviewer: str
     time: float
     thresholds: Mapping[str, float]
-    left_ids: list[str]
-    right_ids: list[str | None]
+    left_ids: IdColumn
+    right_ids: IdColumn
     offsets: np.ndarray
     cand_right: pa.Array
     cand_score: np.ndarray
@@ -165,8 +230,11 @@ class Batch:
             raise ValueError(f"a batch accepts or rejects, not {kind!r}")
         if not batch:
             raise ValueError("batch must be a non-empty id, so one undo reverts the whole batch")
-        lefts = [str(x) for x in left_ids]
-        rights = [None if kind == "reject" or r is None else str(r) for r in right_ids]
+        lefts = IdColumn(left_ids)
+        if kind == "reject":
+            rights = IdColumn(pa.nulls(len(lefts), pa.string()))
+        else:
+            rights = IdColumn(right_ids)
         offs = np.asarray(offsets, dtype=np.int64)
         scores = np.asarray(cand_score, dtype=np.float64)
         cands = cand_right
@@ -183,9 +251,9 @@ class Batch:
             or np.any(np.diff(offs) < 0)
         ):
             raise ValueError("a batch's columns do not line up")
-        if len(set(lefts)) != len(lefts):
+        if len(pc.unique(lefts.arrow)) != len(lefts):
             raise ValueError("a batch decides each record once")
-        if kind == "accept" and any(r is None for r in rights):
+        if kind == "accept" and rights.arrow.null_count:
             raise ValueError("every record of an accept batch names its right record")
         return cls(
             event_id, kind, batch, reviewer, float(time), dict(thresholds or {}),
@@ -239,11 +307,21 @@ class Batch:
         rows = np.repeat(starts - np.r_[0, np.cumsum(sizes)[:-1]], sizes) + np.arange(sizes.sum())
         return replace(
             self,
-            left_ids=[self.left_ids[i] for i in picks.tolist()],
-            right_ids=[self.right_ids[i] for i in picks.tolist()],
+            left_ids=self.left_ids.subset(picks),
+            right_ids=self.right_ids.subset(picks),
             offsets=np.r_[0, np.cumsum(sizes, dtype=np.int64)],
             cand_right=self.cand_right.take(pa.array(rows, pa.int64())),
             cand_score=self.cand_score[rows],
+        )
+
+    def without_candidates(self) -> Batch:
+        """The batch with no candidate scores (each member's ``scores`` empty): what a
+        reader keeps when it needs the decisions but not the scores behind them."""
+        return replace(
+            self,
+            offsets=np.zeros(len(self) + 1, dtype=np.int64),
+            cand_right=pa.array([], pa.string()),
+            cand_score=np.zeros(0),
         )
 
     def events(self) -> list[Event]:
@@ -289,8 +367,8 @@ class Batch:
         member = np.repeat(np.arange(len(self), dtype=np.int32), sizes)
         members = pa.table(
             {
-                "left_id": pa.array(self.left_ids, pa.string()),
-                "right_id": pa.array(self.right_ids, pa.string()),
+                "left_id": self.left_ids.arrow,
+                "right_id": self.right_ids.arrow,
             }
         )
         cands = pa.table(
@@ -326,7 +404,7 @@ class Batch:
         return cls(
             head["event_id"], head["kind"], head["batch"], head["reviewer"],
             float(head["time"]), head["thresholds"],
-            members.column("left_id").to_pylist(), members.column("right_id").to_pylist(),
+            IdColumn(members.column("left_id")), IdColumn(members.column("right_id")),
             offsets, cands.column("right_id").combine_chunks(),
             cands.column("score").to_numpy(),
         )  # fmt: skip

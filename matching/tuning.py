@@ -503,15 +503,15 @@ def bulk_batch(
         right_col = right_col.combine_chunks()
     accepted = None
     if kind == "accept":
-        accepted = right_col.take(pa.array(best.best_row[picks])).to_pylist()
+        accepted = right_col.take(pa.array(best.best_row[picks]))
     return Batch.of(
         event_id,
         kind,
         batch=batch,
         reviewer=reviewer,
         time=_time.time() if now is None else float(now),
-        left_ids=np.asarray(left_text, dtype=object)[picks].tolist(),
-        right_ids=accepted if accepted is not None else [None] * len(picks),
+        left_ids=pa.array(left_text[picks], pa.string(), from_pandas=True),
+        right_ids=accepted if accepted is not None else pa.nulls(len(picks), pa.string()),
         offsets=np.r_[0, np.cumsum(counts, dtype=np.int64)],
         cand_right=right_col.take(pa.array(rows)),
         cand_score=candidates["score"].to_numpy(np.float64)[rows],

@@ -7,11 +7,12 @@ ordinary entry of its dictionaries), and :func:`matching.review.replay`.
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching.desk import Ledger
-from matching.review import Batch, make_event, replay
+from matching.review import Batch, IdColumn, make_event, replay
 
 QUEUE = ["1", "2", "3", "4", "5"]
 LEFTS = [*QUEUE, "9"]  # "9" is not in the queue
@@ -129,7 +130,17 @@ def _assert_same(lazy: Ledger, eager: Ledger, expanded, in_order: bool) -> None:
         assert np.array_equal(getattr(lazy, column), getattr(eager, column)), column
     names = [*lazy.reviewers, None], [*eager.reviewers, None]
     assert [names[0][c] for c in lazy.decided_by] == [names[1][c] for c in eager.decided_by]
-    assert lazy.accepted_right.tolist() == eager.accepted_right.tolist()
+    want = eager.accepted_right.tolist()
+    assert lazy.accepted_right.tolist() == want
+    assert [lazy.accepted_right[p] for p in range(len(QUEUE))] == want
+    assert lazy.accepted_right.arrow().to_pylist() == want
+    assert lazy.accepted_right.present().tolist() == [r is not None for r in want]
+    some = np.array([3, 0, 3, 1])
+    assert lazy.accepted_right[some].tolist() == [want[p] for p in some]
+    accepted = eager.status == 1
+    assert (
+        lazy.accepted_right[accepted].tolist() == np.asarray(want, dtype=object)[accepted].tolist()
+    )
     assert (lazy.multi, lazy.reasons, lazy.edits) == (eager.multi, eager.reasons, eager.edits)
     decided = eager.status > 0
     assert np.array_equal(
@@ -188,3 +199,51 @@ def test_two_batches_filed_under_one_name_are_undone_together():
     assert list(ledger.by_batch["same"]) == ["b0/1", "b1/2"]
     ledger.apply(make_event("undo", event_id="u", reviewer="lee", target="b1/2"))
     assert ledger.counts()["decided"] == 0 and not ledger.decisions and not ledger.right_owners
+
+
+def test_a_batch_read_from_the_log_keeps_its_ids_as_arrow_text_not_strings():
+    made = Batch.of(
+        "b", "accept", batch="bulk", reviewer="lee", time=1.0, left_ids=["1", "2", "9"],
+        right_ids=["a", "b", "c"], offsets=[0, 2, 3, 4],
+        cand_right=["a", "x", "b", "c"], cand_score=[0.9, 0.5, 0.8, 0.7],
+    )  # fmt: skip
+    batch = Batch.from_bytes(made.to_bytes())
+    assert isinstance(batch.left_ids, IdColumn) and isinstance(batch.right_ids, IdColumn)
+    assert batch.left_ids.arrow.type == pa.string() and batch.right_ids == ["a", "b", "c"]
+    ledger = Ledger(
+        QUEUE, {k: i for i, k in enumerate(QUEUE)}, {r: i for i, r in enumerate(RIGHTS)}
+    )
+    ledger.apply(batch)
+    folded = ledger.batches[0]
+    # The ledger keeps each member's accepted score, not every candidate's.
+    assert len(folded.batch.cand_score) == 0 and len(folded.batch.cand_right) == 0
+    assert folded.accepted_scores().tolist() == [0.9, 0.8, 0.7]
+    # Untouched members' right ids stay in the batch's column, read when asked for.
+    assert ledger.accepted_right.own.tolist() == [None] * len(QUEUE)
+    assert ledger.accepted_right.tolist() == ["a", "b", None, None, None]
+    assert ledger.accepted_right[1] == "b"
+    ledger.apply(make_event("unmatch", event_id="u", reviewer="ann", left_id="2", right_ids=["b"]))
+    assert ledger.accepted_right.tolist() == ["a", None, None, None, None]
+    ledger.apply(make_event("skip", event_id="s", reviewer="ann", left_id="1"))  # touches record 1
+    assert ledger.accepted_right.own.tolist() == ["a", None, None, None, None]
+    assert ledger.accepted_right.arrow().to_pylist() == ["a", None, None, None, None]
+
+
+def test_a_batch_of_arrow_columns_writes_the_bytes_of_one_of_lists():
+    lists = dict(
+        batch="bulk", reviewer="lee", time=1.0, left_ids=["1", "2", "é"], offsets=[0, 2, 2, 3],
+        cand_right=["a", "x", "c"], cand_score=[0.9, 0.5, 0.7], thresholds={"auto_accept": 0.8},
+    )  # fmt: skip
+    arrow = {**lists, "left_ids": pa.array(lists["left_ids"], pa.large_string())}
+    for kind in ("accept", "reject"):
+        rights = ["a", "b", "c"]
+        one = Batch.of("b", kind, right_ids=rights, **lists)
+        two = Batch.of("b", kind, right_ids=pa.array(rights), **arrow)
+        assert one.to_bytes() == two.to_bytes()
+        back = Batch.from_bytes(two.to_bytes())
+        assert back.events() == one.events() and back.to_bytes() == one.to_bytes()
+        keep = np.array([True, False, True])
+        assert (
+            back.subset(keep).to_bytes()
+            == Batch.from_events("b", one.subset(keep).events()).to_bytes()
+        )
