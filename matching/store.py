@@ -762,10 +762,11 @@ class ProjectTransaction:
             "payload": json.dumps(batch.header()),
         }
         self.conn.execute(_events.insert().values(**row))
+        # The columns go as a parameter, not in the statement: SQLAlchemy keeps the
+        # statements it compiles, with their values (tens of MB for a large batch).
         self.conn.execute(
-            _batch_data.insert().values(
-                project_id=self.project_id, event_id=batch.event_id, data=batch.to_bytes()
-            )
+            _batch_data.insert(),
+            {"project_id": self.project_id, "event_id": batch.event_id, "data": batch.to_bytes()},
         )
         return len(batch)
 

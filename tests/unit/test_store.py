@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from matching.review import make_event
+from matching.review import Batch, make_event
 from matching.store import DecisionLog
 from tests.helpers import write_from_threads
 
@@ -293,3 +293,22 @@ def test_engine_imports_no_web_framework():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "[]", out.stderr
+
+
+def test_a_written_batch_leaves_no_copy_of_its_columns_in_the_statement_cache(log):
+    batch = Batch.of(
+        "b", "accept", batch="bulk", reviewer="lee", time=1.0,
+        left_ids=[f"L{i}" for i in range(2000)], right_ids=[f"R{i}" for i in range(2000)],
+        offsets=range(2001), cand_right=[f"R{i}" for i in range(2000)], cand_score=[0.9] * 2000,
+    )  # fmt: skip
+    with log.transaction("p") as tx:
+        assert tx.insert_batch(batch) == 2000
+    # SQLAlchemy keeps each statement it compiles, with the values written into it.
+    cached = [
+        bind.value
+        for compiled in log._engine._compiled_cache.values()
+        for bind in getattr(compiled, "binds", {}).values()
+    ]
+    assert not [v for v in cached if isinstance(v, bytes) and len(v) > 1000]
+    [(_, back)] = log.event_rows("p", compact=True)
+    assert back.to_bytes() == batch.to_bytes()
