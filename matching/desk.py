@@ -1477,10 +1477,13 @@ class ReviewDesk:
                 at = np.flatnonzero(np.isin(pos, list(ledger.multi)))
                 several = {int(i): ledger.multi[int(pos[i])] for i in at.tolist()}
                 counts[at] = [len(chosen) for chosen in several.values()]
-            flat = np.repeat(ledger.accepted_right[pos], counts)
             starts = np.cumsum(counts) - counts
-            for i, chosen in several.items():
-                flat[starts[i] : starts[i] + counts[i]] = chosen
+            # Arrow text, not a str per pair, unless a record accepts several.
+            flat = ledger.accepted_right.arrow(pos)
+            if several or flat.null_count:
+                flat = np.repeat(ledger.accepted_right[pos], counts)
+                for i, chosen in several.items():
+                    flat[starts[i] : starts[i] + counts[i]] = chosen
             reasons, edits = dict(ledger.reasons), dict(ledger.edits)
             names = np.asarray([*ledger.reviewers, None], dtype=object)
             decided_at = ledger.decided_at[pos]
@@ -1496,10 +1499,15 @@ class ReviewDesk:
             at = np.flatnonzero(by_batch == b)
             score[at] = f.accepted_scores()[member[rows[at]]]
             thresholds[at] = [f.batch.thresholds] * len(at)
+        if isinstance(flat, pa.Array):
+            right_ids = flat.to_pandas()
+            right_at = lambda j: flat[j].as_py()  # noqa: E731
+        else:
+            right_ids, right_at = pd.Series(flat, dtype=object), flat.__getitem__
         for i, eid in wanted.items():
             event = events[eid]
             for j in range(int(starts[i]), int(starts[i] + counts[i])):
-                score[j] = event.scores.get(flat[j], np.nan)
+                score[j] = event.scores.get(right_at(j), np.nan)
                 thresholds[j] = event.thresholds
         row_pos = pos[rows]
         if hasattr(queue, "array"):  # Arrow text: no Python string per record
@@ -1511,11 +1519,11 @@ class ReviewDesk:
         for j in np.flatnonzero(np.isin(row_pos, [*edits, *reasons])).tolist():
             p = int(row_pos[j])
             why[j] = reasons.get(p)
-            cells[j] = dict((edits.get(p) or {}).get(flat[j], {})) or None
+            cells[j] = dict((edits.get(p) or {}).get(right_at(j), {})) or None
         return pd.DataFrame(
             {
                 "left_id": lefts,
-                "right_id": pd.Series(flat, dtype=object),
+                "right_id": right_ids,
                 "score": score,
                 "reviewer": pd.Series(who[rows], dtype=object),
                 "decided_at": pd.to_datetime(decided_at[rows], unit="s", utc=True),

@@ -138,3 +138,13 @@ def test_a_record_the_tables_lack_is_named_when_records_are_found_by_position():
     )  # fmt: skip
     with pytest.raises(ValueError, match=f"the right table has no record '{right}'"):
         list(chunks)
+
+
+def test_the_pairs_of_a_bulk_accept_keep_their_right_ids_as_arrow_text():
+    log = DecisionLog("sqlite://")
+    log.ensure_project(PROJECT.project_id, name="demo", meta={})
+    desk = ReviewDesk(log, PROJECT)
+    assert desk.apply_bulk("lee", "accept", threshold=0.5, margin=0.0, role="lead").written
+    pairs = desk.accepted_pairs()
+    assert len(pairs) and pairs["right_id"].dtype != object  # no str per pair
+    assert _export(desk) == _old_export(log)
