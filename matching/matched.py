@@ -216,21 +216,28 @@ def matched_table(project: Project, ledger: Ledger) -> MatchedTable:
             counts[rank[p]] = len(chosen)
     starts = np.cumsum(counts) - counts
     rows = np.repeat(pos, counts)
-    rights = np.empty(len(rows), dtype=object)
-    rights[starts[single]] = ledger.accepted_right[pos[single]]
-    for p, chosen in ledger.multi.items():
-        if p in rank:
-            at = int(starts[rank[p]])
-            rights[at : at + len(chosen)] = list(chosen)
+    # The ids stay Arrow text: a million Python strings a side would be most of the table.
+    if any(p in rank for p in ledger.multi):
+        chosen_rights = np.empty(len(rows), dtype=object)
+        chosen_rights[starts[single]] = ledger.accepted_right[pos[single]]
+        for p, chosen in ledger.multi.items():
+            if p in rank:
+                at = int(starts[rank[p]])
+                chosen_rights[at : at + len(chosen)] = list(chosen)
+        rights = pa.array(chosen_rights, pa.string())
+    else:  # one right id a pair: the rows are the positions with one
+        rights = _text(ledger.accepted_right.arrow(pos[single]))
     queue = project.queue
     if hasattr(queue, "array"):
-        lefts = queue.array.take(pa.array(rows)).to_numpy(zero_copy_only=False).astype(object)
+        lefts = _text(queue.array.take(pa.array(rows)))
     else:
-        lefts = np.asarray(queue, dtype=object)[rows]
+        lefts = pa.array(np.asarray(queue, dtype=object)[rows], pa.string())
     left_rows = rows  # a queue position is the left record's row
     right_rows = _positions(project.right_pos, rights)
 
-    pairs = pd.DataFrame({"left_id": lefts, "right_id": rights}, dtype=object)
+    pairs = pd.DataFrame(
+        {"left_id": pd.array(lefts, dtype="str"), "right_id": pd.array(rights, dtype="str")}
+    )
     if isinstance(project.slices, Slices):
         scores = _slice_scores(project, left_rows, rights)
     else:
@@ -244,7 +251,7 @@ def matched_table(project: Project, ledger: Ledger) -> MatchedTable:
             continue
         at = int(starts[rank[p]])
         for i in range(at, at + int(counts[rank[p]])):
-            cells = record_edits.get(rights[i])
+            cells = record_edits.get(rights[i].as_py())
             if cells:
                 for col, value in cells.items():
                     if col in right_names:
@@ -267,15 +274,23 @@ def matched_table(project: Project, ledger: Ledger) -> MatchedTable:
     return MatchedTable(project, pairs.assign(score=scores), tail, left_rows, right_rows, edits)
 
 
-def _positions(index, ids: np.ndarray) -> np.ndarray:
-    """Rows of ``ids`` in a table's index; an unknown id is an error, as a lookup is."""
+def _text(ids: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Ids as one Arrow text array."""
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    return ids.cast(pa.string())
+
+
+def _positions(index, ids: pa.Array) -> np.ndarray:
+    """Rows of ``ids`` (Arrow text) in a table's index; an unknown id is an error, as a
+    lookup is."""
     many = getattr(index, "positions", None)
     if many is not None:
-        rows = np.asarray(many(pa.array(ids, pa.large_string())), dtype=np.int64)
+        rows = np.asarray(many(ids.cast(pa.large_string())), dtype=np.int64)
     else:
-        rows = _lookup(index, ids)
+        rows = _lookup(index, np.asarray(ids.to_pylist(), dtype=object))
     if (rows < 0).any():
-        raise KeyError(ids[int(np.flatnonzero(rows < 0)[0])])
+        raise KeyError(ids[int(np.flatnonzero(rows < 0)[0])].as_py())
     return rows
 
 
@@ -296,7 +311,7 @@ def _scores(project: Project, left_rows: np.ndarray, right_rows: np.ndarray) -> 
     return np.where(at >= 0, score[np.maximum(at, 0)], np.nan)
 
 
-def _slice_scores(project: Project, left_rows: np.ndarray, rights: np.ndarray) -> np.ndarray:
+def _slice_scores(project: Project, left_rows: np.ndarray, rights: pa.Array) -> np.ndarray:
     """The candidate score of each (left row, right id) pair, NaN when not a candidate,
     looked for among that left record's own candidate rows only (its slice)."""
     c = project.candidates
@@ -310,7 +325,7 @@ def _slice_scores(project: Project, left_rows: np.ndarray, rights: np.ndarray) -
     column = c["right_id"].array
     their = pa.array(column, pa.large_string()) if not hasattr(column, "_pa_array") else None
     their = (their if their is not None else column._pa_array).take(pa.array(at))
-    wanted = pa.array(rights, pa.large_string()).take(pa.array(owner))
+    wanted = rights.cast(pa.large_string()).take(pa.array(owner))
     same = pc.equal(their.cast(pa.large_string()), wanted)
     hits = np.flatnonzero(same.to_numpy(zero_copy_only=False).astype(bool, copy=False))[::-1]
     # the first candidate row of a pair wins (assigned last), as a lookup's first match

@@ -202,7 +202,7 @@ def matched_frame_by_record(project, ledger) -> pd.DataFrame:
             when.append(d.time)
             auto.append(d.automatic)
             edits.append((d.edits or {}).get(r))
-    pairs = pd.DataFrame({"left_id": lefts, "right_id": rights}, dtype=object)
+    pairs = pd.DataFrame({"left_id": lefts, "right_id": rights}, dtype="str")
     scores = pairs.merge(
         project.candidates[["left_id", "right_id", "score"]], on=["left_id", "right_id"], how="left"
     )["score"].to_numpy(np.float64)
