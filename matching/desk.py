@@ -170,8 +170,8 @@ class _Folded:
         self.prefix = batch.event_id + "/"
         #: Per member: its record's queue position (-1 outside the queue), and the
         #: accepted right id's code (-1 unknown; None for a reject batch).
-        self.pos = pos
-        self.codes = codes
+        self.pos = pos.astype(np.int32)  # half the memory of int64, per member
+        self.codes = None if codes is None else codes.astype(np.int32)
         #: The order (see ``Ledger.order``) of its first member.
         self.start = start
         #: Ids of other events filed under the same batch name, if any.
