@@ -1490,15 +1490,22 @@ class ReviewDesk:
             who = names[ledger.decided_by[pos]]
             automatic = ledger.automatic[pos]
 
-        rows = np.repeat(np.arange(len(pos)), counts)
+        # A pair per record unless some accept several: then no copy of each column
+        # per pair (a million pairs make every copy 8 MB).
+        one = len(several) == 0
+        rows = np.arange(len(pos)) if one else np.repeat(np.arange(len(pos)), counts)
+
+        def per_pair(values: np.ndarray) -> np.ndarray:
+            return values if one else values[rows]
+
         score = np.full(len(rows), np.nan)
         thresholds = np.empty(len(rows), dtype=object)
-        by_batch = batch[rows]
+        by_batch = per_pair(batch)
         for b in np.unique(by_batch[by_batch >= 0]).tolist():
             f = ledger.batches[b]
             at = np.flatnonzero(by_batch == b)
             score[at] = f.accepted_scores()[member[rows[at]]]
-            thresholds[at] = [f.batch.thresholds] * len(at)
+            thresholds[at] = f.batch.thresholds  # one mapping the batch's rows share
         if isinstance(flat, pa.Array):
             right_ids = flat.to_pandas()
             right_at = lambda j: flat[j].as_py()  # noqa: E731
@@ -1509,7 +1516,7 @@ class ReviewDesk:
             for j in range(int(starts[i]), int(starts[i] + counts[i])):
                 score[j] = event.scores.get(right_at(j), np.nan)
                 thresholds[j] = event.thresholds
-        row_pos = pos[rows]
+        row_pos = per_pair(pos)
         if hasattr(queue, "array"):  # Arrow text: no Python string per record
             lefts = queue.array.take(pa.array(row_pos)).to_pandas()
         else:
@@ -1525,13 +1532,14 @@ class ReviewDesk:
                 "left_id": lefts,
                 "right_id": right_ids,
                 "score": score,
-                "reviewer": pd.Series(who[rows], dtype=object),
-                "decided_at": pd.to_datetime(decided_at[rows], unit="s", utc=True),
-                "automatic": automatic[rows],
-                "edits": pd.Series(cells, dtype=object),
-                "reason": pd.Series(why, dtype=object),
-                "thresholds": pd.Series(thresholds, dtype=object),
-            }
+                "reviewer": pd.Series(per_pair(who), dtype=object, copy=False),
+                "decided_at": pd.to_datetime(per_pair(decided_at), unit="s", utc=True),
+                "automatic": per_pair(automatic),
+                "edits": pd.Series(cells, dtype=object, copy=False),
+                "reason": pd.Series(why, dtype=object, copy=False),
+                "thresholds": pd.Series(thresholds, dtype=object, copy=False),
+            },
+            copy=False,  # the columns are this call's own
         )
 
     def still_showing(self, reviewer: str, view: Mapping | None) -> bool:
