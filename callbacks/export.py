@@ -23,6 +23,7 @@ from callbacks.auth import PAGE_HEADER
 from callbacks.security import same_site_request
 from callbacks.services import Services, services_of
 from matching.export import matched_chunks_of_pairs, write_csv, write_excel, write_parquet
+from matching.memory import release_mapped
 from matching.project import Project
 from matching.roles import PermissionDenied, require
 
@@ -59,7 +60,21 @@ def write_export(services: Services, project: Project, fmt: str, out: BinaryIO) 
         left_pos=project.left_pos,
         right_pos=project.right_pos,
     )
-    return EXPORTS[fmt][0](chunks, out)
+    return EXPORTS[fmt][0](_letting_go(chunks), out)
+
+
+#: Chunks written between two lettings go of the project files' pages (see below).
+PAGES_EVERY = 2
+
+
+def _letting_go(chunks, every: int = PAGES_EVERY):
+    """The chunks, this process letting go of the project files' pages it read every
+    ``every`` chunks: an export reads both tables whole, and would otherwise hold every
+    page of them at once (they stay in the file cache; :func:`matching.memory.release_mapped`)."""
+    for i, chunk in enumerate(chunks, 1):
+        yield chunk
+        if i % every == 0:
+            release_mapped()
 
 
 #: Set on a refusal answered to the page, which reads the reason from the body.

@@ -8,6 +8,7 @@ import io
 import pandas as pd
 import pytest
 
+import callbacks.export
 import matching.export as export_module
 from callbacks.auth import PAGE_HEADER
 from callbacks.export import REFUSED_HEADER
@@ -159,7 +160,9 @@ def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, 
     def whole(*args, **kwargs):
         raise AssertionError("the whole table was built")
 
+    let_go = []
     monkeypatch.setattr("callbacks.export.matched_chunks_of_pairs", counted)
+    monkeypatch.setattr("callbacks.export.release_mapped", lambda: let_go.append(len(chunks)))
     monkeypatch.setattr(export_module, "matched_table", whole)
     monkeypatch.setattr(export_module, "CHUNK_ROWS", 1_000)
     answer = app.server.test_client().get(
@@ -168,6 +171,9 @@ def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, 
     assert answer.status_code == 200
     frame = pd.read_csv(io.BytesIO(answer.data), dtype=str, encoding="utf-8-sig")
     assert len(frame) == accepted and max(chunks) == 1_000 and sum(chunks) == accepted
+    # the pages of the tables read are let go every few chunks, not held to the end
+    every = callbacks.export.PAGES_EVERY
+    assert let_go == list(range(every, len(chunks) + 1, every)) and len(let_go) >= 4
     # No callback on the server builds an export: the buttons' callback runs in the
     # browser and fetches the route.
     buttons = {"export-csv-button", "export-excel-button", "export-parquet-button"}
