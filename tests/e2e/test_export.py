@@ -39,9 +39,13 @@ def test_a_failed_export_says_why_in_the_page(dash_duo, demo_app, monkeypatch):
     monkeypatch.setattr("callbacks.export.write_export", full_disk)
     start(dash_duo, demo_app)
     tab(dash_duo, "Matched").click()
+    # the tab is drawn and its callbacks have answered before the button is used
+    dash_duo.wait_for_contains_text("#matched-summary", "0 accepted pairs", timeout=15)
     button(dash_duo, "Export Excel").click()
     dash_duo.wait_for_contains_text(
-        "#export-message", "The export failed: could not write the file (OSError: No space left"
+        "#export-message",
+        "The export failed: could not write the file (OSError: No space left",
+        timeout=20,
     )
     assert "text-danger" in dash_duo.find_element("#export-message").get_attribute("class")
     assert dash_duo.get_logs() == []
