@@ -309,13 +309,21 @@ class _View(Mapping):
 _MISSING = object()
 
 
-class _ActiveView(_View):
+class _EventView(_View):
+    """A view keyed by event id: the ordinary entries, then the untouched batch members
+    (their ids, and what :meth:`_of_member` makes of each)."""
+
+    __slots__ = ()
+
+    def _of_member(self, folded: _Folded, k: int):
+        raise NotImplementedError
+
     def get(self, event_id, default=None):
         hit = self._real.get(event_id, _MISSING)
         if hit is not _MISSING:
             return hit
         member = self._ledger._lazy_member(event_id)
-        return default if member is None else member[0].act(member[1])
+        return default if member is None else self._of_member(*member)
 
     def __iter__(self):
         yield from self._real
@@ -326,21 +334,18 @@ class _ActiveView(_View):
         return len(self._real) + self._ledger._lazy_total
 
 
-class _OrderView(_View):
-    def get(self, event_id, default=None):
-        hit = self._real.get(event_id, _MISSING)
-        if hit is not _MISSING:
-            return hit
-        member = self._ledger._lazy_member(event_id)
-        return default if member is None else member[0].start + member[1]
+class _ActiveView(_EventView):
+    __slots__ = ()
 
-    def __iter__(self):
-        yield from self._real
-        for f, ks in self._ledger._lazy_by_batch():
-            yield from (f.prefix + x for x in f.batch.left_ids.take(ks))
+    def _of_member(self, folded: _Folded, k: int) -> _Act:
+        return folded.act(k)
 
-    def __len__(self) -> int:
-        return len(self._real) + self._ledger._lazy_total
+
+class _OrderView(_EventView):
+    __slots__ = ()
+
+    def _of_member(self, folded: _Folded, k: int) -> int:
+        return folded.start + k
 
 
 class _ByLeftView(_View):
