@@ -79,6 +79,19 @@ def synthetic_project(records: int, decided: int) -> Project:
     )
 
 
+def columnar_project(n: int, decided: int) -> Project:
+    """:func:`synthetic_project` with its ids looked up with arrays, as the app's
+    projects are (:mod:`matching.project`), not dicts."""
+    plain = synthetic_project(n, decided)
+    queue = IdList.of(plain.left["id"])
+    return dataclasses.replace(
+        plain,
+        queue=queue,
+        left_pos=IdIndex(queue),
+        right_pos=IdIndex(IdList.of(plain.right["id"])),
+    )
+
+
 def rss_mb(field: str = "VmRSS") -> float:
     """The process's resident set (or another field of its status) now, in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -147,16 +160,7 @@ def main(argv=None) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="bench-desk-"))
     url = f"sqlite:///{folder / 'log.db'}"
     t = time.perf_counter()
-    plain = synthetic_project(args.records, args.decided)
-    # The app's projects look ids up with arrays (matching.project), not dicts.
-    queue = IdList.of(plain.left["id"])
-    project = dataclasses.replace(
-        plain,
-        queue=queue,
-        left_pos=IdIndex(queue),
-        right_pos=IdIndex(IdList.of(plain.right["id"])),
-    )
-    del plain
+    project = columnar_project(args.records, args.decided)
     build_s = time.perf_counter() - t
     log = DecisionLog(url)
     log.ensure_project(project.project_id, name="bench", meta={})

@@ -15,7 +15,6 @@ Prints a JSON line and a Markdown table.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import importlib.util
 import json
 import sys
@@ -30,11 +29,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_desk import synthetic_project  # noqa: E402
+from bench_desk import columnar_project  # noqa: E402
 
 from matching.desk import ReviewDesk  # noqa: E402
 from matching.matched import matched_frame, matched_table, page, page_of  # noqa: E402
-from matching.project import IdIndex, IdList  # noqa: E402
 from matching.store import DecisionLog  # noqa: E402
 
 
@@ -66,15 +64,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
 
     folder = Path(tempfile.mkdtemp(prefix="bench-matched-"))
-    plain = synthetic_project(args.records, args.decided)
-    # The app's projects look ids up with arrays (matching.project), not dicts.
-    queue = IdList.of(plain.left["id"])
-    project = dataclasses.replace(
-        plain,
-        queue=queue,
-        left_pos=IdIndex(queue),
-        right_pos=IdIndex(IdList.of(plain.right["id"])),
-    )
+    project = columnar_project(args.records, args.decided)
     log = DecisionLog(f"sqlite:///{folder / 'log.db'}")
     log.ensure_project(project.project_id, name="bench", meta={})
     desk = ReviewDesk(log, project)
