@@ -330,6 +330,15 @@ class Page:
     def __init__(self, driver) -> None:
         self.driver = driver
 
+    def until_record(self, mark: str, started: float, *, limit_s: float = 600) -> float:
+        """Milliseconds from ``started`` (``time.perf_counter()``) until the record label
+        shows ``mark``; raises after ``limit_s``."""
+        while mark not in self.text("#record-label"):
+            if time.perf_counter() - started > limit_s:
+                raise RuntimeError(f"no record on screen after {limit_s:g} s")
+            time.sleep(0.01)
+        return (time.perf_counter() - started) * 1000
+
     def act(self, action: str, condition: str, *, limit_s: float = 60) -> float:
         """Milliseconds from running ``action`` until ``condition`` holds; raises on timeout."""
         script = _ACT_AND_WAIT.replace("ACTION", action).replace("CONDITION", condition)
@@ -451,11 +460,7 @@ def measure(page: Page, args, folder: Path, downloads: Path, memory: Memory) -> 
         page.idle()
         t = time.perf_counter()
         page.pick_project(f"generated {args.records:,}")
-    while mark not in page.text("#record-label"):
-        if time.perf_counter() - t > 600:
-            raise RuntimeError("no record on screen after 600 s")
-        time.sleep(0.01)
-    r["first_record_ms"] = (time.perf_counter() - t) * 1000
+    r["first_record_ms"] = page.until_record(mark, t)
     page.idle(limit_s=600)
     # Again, reloaded: the browser's cache holds Dash's and Plotly's scripts, and the
     # page opens on the project it showed last (or the workers' first project).
@@ -466,11 +471,7 @@ def measure(page: Page, args, folder: Path, downloads: Path, memory: Memory) -> 
         if mark not in page.text("#record-label"):
             t = time.perf_counter()
             page.pick_project(f"generated {args.records:,}")
-    while mark not in page.text("#record-label"):
-        if time.perf_counter() - t > 600:
-            raise RuntimeError("no record on screen after 600 s")
-        time.sleep(0.01)
-    r["first_record_warm_ms"] = (time.perf_counter() - t) * 1000
+    r["first_record_warm_ms"] = page.until_record(mark, t)
     page.idle(limit_s=600)
 
     memory.phase = "keys before the bulk"
