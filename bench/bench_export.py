@@ -23,7 +23,6 @@ Run: ``python bench/bench_export.py [--records N] [--decided M] [--by-hand K]``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import subprocess
@@ -37,23 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_desk import rss_mb, synthetic_project  # noqa: E402
+from bench_desk import columnar_project, rss_mb  # noqa: E402
 
 from matching.desk import ReviewDesk  # noqa: E402
 from matching.export import matched_chunks, matched_chunks_of_pairs, write_csv  # noqa: E402
-from matching.project import IdIndex, IdList  # noqa: E402
 from matching.store import DecisionLog  # noqa: E402
-
-
-def app_project(records: int, decided: int):
-    plain = synthetic_project(records, decided)
-    queue = IdList.of(plain.left["id"])
-    return dataclasses.replace(
-        plain,
-        queue=queue,
-        left_pos=IdIndex(queue),
-        right_pos=IdIndex(IdList.of(plain.right["id"])),
-    )
 
 
 def make_log(url: str, project, by_hand: int) -> None:
@@ -94,7 +81,7 @@ class Peak:
 
 
 def export_once(way: str, url: str, records: int, decided: int, out: str) -> dict:
-    project = app_project(records, decided)
+    project = columnar_project(records, decided)
     log = DecisionLog(url)
     p = project
     ledger_s = 0.0
@@ -146,7 +133,7 @@ def main(argv=None) -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-export-"))
     url = f"sqlite:///{folder / 'log.db'}"
-    make_log(url, app_project(args.records, args.decided), args.by_hand)
+    make_log(url, columnar_project(args.records, args.decided), args.by_hand)
     results = []
     for _ in range(args.rounds):
         for way in ("log", "desk"):
