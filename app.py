@@ -31,19 +31,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import callbacks
-from callbacks.auth import loopback_host
 from callbacks.errors import show_error
-from callbacks.runs import manager_for
-from callbacks.services import AppConfig, Services
 from components.layout import main_layout
-from matching.__main__ import add_table_arguments, resolve_setup, save_setup_for
-from matching.demo import generate_tables, tutorial_cars, tutorial_owners
-from matching.io import TableReadError
-from matching.propose import propose
-from matching.roles import ROLES, allowed
-from matching.safety import files_inside
-from matching.spec import Field, Spec
-from matching.users import UserStore
+from matching.cli import add_table_arguments, resolve_setup, save_setup_for
+from matching.decisions.roles import ROLES, allowed
+from matching.decisions.users import UserStore
+from matching.engine.demo import generate_tables, tutorial_cars, tutorial_owners
+from matching.engine.io import TableReadError
+from matching.engine.propose import propose
+from matching.engine.safety import files_inside
+from matching.engine.spec import Field, Spec
+from server.auth import loopback_host
+from server.runs import manager_for
+from server.services import AppConfig, Services
 
 HERE = Path(__file__).parent
 

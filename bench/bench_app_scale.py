@@ -136,7 +136,7 @@ def app_args(folder: Path, records: int) -> list[str]:
 def prepare(folder: Path, records: int) -> dict:
     """Write the tables and make the project (candidates scored and saved) in this process."""
     from app import config_from_args, create_app
-    from matching.demo import generate_tables
+    from matching.engine.demo import generate_tables
 
     t = time.perf_counter()
     for name in ("log.db", "log.db-wal", "log.db-shm"):  # every run starts with no decisions

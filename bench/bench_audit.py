@@ -1,6 +1,6 @@
 """How well an audit estimates the error rate of an automatic batch, against the truth.
 
-Generated owners and cars (``matching.demo.generate_tables``) come with their true
+Generated owners and cars (``matching.engine.demo.generate_tables``) come with their true
 links. A project is scored on one loose field (given name, blocked on city, so that
 the automatic rule makes real mistakes: people of one city who share a given name),
 a lead applies auto-accept, and an audit is
@@ -21,11 +21,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from matching.demo import generate_tables
+from matching.decisions.log import DecisionLog
 from matching.desk import ReviewDesk
-from matching.project import build_project
-from matching.spec import Field, Spec, parse_block
-from matching.store import DecisionLog
+from matching.engine.demo import generate_tables
+from matching.engine.project import build_project
+from matching.engine.spec import Field, Spec, parse_block
 
 
 def one_run(records: int, threshold: float, seed: int) -> dict:

@@ -43,10 +43,10 @@ import pandas as pd
 ROOT = Path(os.environ.get("BENCH_DESK_ROOT") or Path(__file__).resolve().parents[1])
 sys.path.insert(0, str(ROOT))
 
+from matching.decisions.log import DecisionLog  # noqa: E402
 from matching.desk import ReviewDesk  # noqa: E402
-from matching.project import IdIndex, IdList, Project  # noqa: E402
-from matching.spec import Field, Spec  # noqa: E402
-from matching.store import DecisionLog  # noqa: E402
+from matching.engine.project import IdIndex, IdList, Project  # noqa: E402
+from matching.engine.spec import Field, Spec  # noqa: E402
 
 
 def synthetic_project(records: int, decided: int) -> Project:
@@ -81,7 +81,7 @@ def synthetic_project(records: int, decided: int) -> Project:
 
 def columnar_project(n: int, decided: int) -> Project:
     """:func:`synthetic_project` with its ids looked up with arrays, as the app's
-    projects are (:mod:`matching.project`), not dicts."""
+    projects are (:mod:`matching.engine.project`), not dicts."""
     plain = synthetic_project(n, decided)
     queue = IdList.of(plain.left["id"])
     return dataclasses.replace(

@@ -10,7 +10,7 @@ Every case runs in its own subprocess, so each peak memory figure (peak resident
 set size of that process, data included) is that case's alone. Times are wall
 clock on a shared machine: read them as a few-percent-noisy figures.
 
-Cases, on ``matching.demo.generate_tables(n)`` (n owners on the left, 1.1 n cars
+Cases, on ``matching.engine.demo.generate_tables(n)`` (n owners on the left, 1.1 n cars
 on the right), comparing the six shared fields with ``qratio``:
 
 * ``tutorial``: the tutorial's algorithm copied faithfully (nested ``iterrows``,
@@ -19,7 +19,7 @@ on the right), comparing the six shared fields with ``qratio``:
   and marked so.
 * ``raw``: ``rapidfuzz.process.cdist`` on the same columns, one call per field,
   ``workers=-1``, times summed over the fields; no top-k, no weighting, no output.
-* ``engine``: ``matching.candidates.generate_candidates`` (keep 0.5, top 10).
+* ``engine``: ``matching.engine.candidates.generate_candidates`` (keep 0.5, top 10).
 """
 
 from __future__ import annotations
@@ -42,10 +42,10 @@ sys.path.insert(0, str(ROOT))
 import pandas as pd  # noqa: E402
 from rapidfuzz import fuzz, process, utils  # noqa: E402
 
-from matching.candidates import generate_candidates  # noqa: E402
-from matching.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
-from matching.scoring import _RAPIDFUZZ  # noqa: E402
-from matching.spec import Field, Spec  # noqa: E402
+from matching.engine.candidates import generate_candidates  # noqa: E402
+from matching.engine.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
+from matching.engine.scoring import _RAPIDFUZZ  # noqa: E402
+from matching.engine.spec import Field, Spec  # noqa: E402
 
 DEFAULT_SPEC = Spec(
     fields=tuple(Field(name) for name in GENERATED_FIELDS), left_id="owner_id", right_id="car_id"
@@ -176,7 +176,7 @@ def case_huge(n: int, field: str) -> dict:
 
 
 def case_accuracy(n: int, block: str | None) -> dict:
-    from matching.spec import parse_block
+    from matching.engine.spec import parse_block
 
     left, right, links = tables(n)
     spec = Spec(

@@ -7,10 +7,10 @@ corrected cell, some changed, one unmatched), in a SQLite log. Each way of expor
 runs in a fresh process, as a worker would serve it, alternately ``--rounds`` times:
 
 - ``log``: what ``callbacks/export.py`` did before: ``DecisionLog.state`` (the batch
-  expanded into its events and replayed), then ``matching.export.matched_chunks``.
+  expanded into its events and replayed), then ``matching.decisions.export.matched_chunks``.
 - ``desk``: what it does now: ``ReviewDesk.accepted_pairs`` (the ledger's columns; the
   worker's ledger read first, as a worker that served the review has it already,
-  timed apart), then ``matching.export.matched_chunks_of_pairs`` finding records
+  timed apart), then ``matching.decisions.export.matched_chunks_of_pairs`` finding records
   through the project's id positions.
 
 Both write the CSV to a file; the run checks the two files are equal byte for byte.
@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_desk import columnar_project, rss_mb  # noqa: E402
 
+from matching.decisions.export import matched_chunks, matched_chunks_of_pairs, write_csv  # noqa: E402
+from matching.decisions.log import DecisionLog  # noqa: E402
 from matching.desk import ReviewDesk  # noqa: E402
-from matching.export import matched_chunks, matched_chunks_of_pairs, write_csv  # noqa: E402
-from matching.store import DecisionLog  # noqa: E402
 
 
 def make_log(url: str, project, by_hand: int) -> None:

@@ -6,7 +6,7 @@ SQLite decision log, 900,000 records accepted by one bulk auto-accept, then a fe
 hundred decided by hand (accepts, rejects, changes, an unmatch). The same ledger
 is then turned into the Matched table twice in one run: by the record-by-record
 build the app used before (kept in ``tests/unit/test_matched.py`` as the
-reference) and by :func:`matching.matched.matched_frame`; the two must be equal.
+reference) and by :func:`matching.decisions.matched.matched_frame`; the two must be equal.
 
 Run: ``python bench/bench_matched.py [--records N] [--decided M] [--repeat R]``.
 Prints a JSON line and a Markdown table.
@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from bench_desk import columnar_project  # noqa: E402
 
+from matching.decisions.log import DecisionLog  # noqa: E402
+from matching.decisions.matched import matched_frame, matched_table, page, page_of  # noqa: E402
 from matching.desk import ReviewDesk  # noqa: E402
-from matching.matched import matched_frame, matched_table, page, page_of  # noqa: E402
-from matching.store import DecisionLog  # noqa: E402
 
 
 def reference():

@@ -6,8 +6,8 @@ Run from the repository root::
     python bench/bench_propose.py --n 100000 --proposal-only
     python bench/bench_propose.py --n 1000000 --time-only --repeat 3
 
-``matching.demo.generate_tables(n)`` gives n owners (left) and 1.1 n cars (right)
-with noise, and the true links. The proposal (:func:`matching.propose.propose`)
+``matching.engine.demo.generate_tables(n)`` gives n owners (left) and 1.1 n cars (right)
+with noise, and the true links. The proposal (:func:`matching.engine.propose.propose`)
 picks the IDs, fields, scorers and blocking rules; the candidates are scored with
 it as proposed (keep 0, top 5), and top-1 is the share of owners whose true car is
 their best candidate (ties broken by the engine's order). For comparison the same
@@ -36,11 +36,11 @@ import dataclasses  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from matching.blocking import Blocking  # noqa: E402
-from matching.candidates import generate_candidates  # noqa: E402
-from matching.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
-from matching.propose import propose  # noqa: E402
-from matching.spec import Field, Spec  # noqa: E402
+from matching.engine.blocking import Blocking  # noqa: E402
+from matching.engine.candidates import generate_candidates  # noqa: E402
+from matching.engine.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
+from matching.engine.propose import propose  # noqa: E402
+from matching.engine.spec import Field, Spec  # noqa: E402
 
 
 def accuracy(left: pd.DataFrame, right: pd.DataFrame, spec: Spec, links: pd.DataFrame) -> dict:

@@ -27,9 +27,9 @@ from selenium.webdriver.chrome.options import Options  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
-from callbacks.services import AppConfig  # noqa: E402
-from matching.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
-from matching.spec import Field, Spec  # noqa: E402
+from matching.engine.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
+from matching.engine.spec import Field, Spec  # noqa: E402
+from server.services import AppConfig  # noqa: E402
 
 PRESS = """
 const done = arguments[arguments.length - 1];

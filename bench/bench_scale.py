@@ -6,7 +6,7 @@ Run from the repository root::
     python bench/bench_scale.py --sizes 200000 1000000 \\
         --splink-python /tmp/splinkenv/bin/python --write bench/RESULTS.md
 
-Tables come from ``matching.demo.generate_tables(n, seed=1)``: n owners, 1.1 n cars,
+Tables come from ``matching.engine.demo.generate_tables(n, seed=1)``: n owners, 1.1 n cars,
 the six shared fields. Both tools block on the union of ``postcode``,
 ``surname + birth_date`` and ``given_name + birth_date`` and keep every blocked pair
 (``--keep 0``) ranked, top 5 per owner. Splink lives in its own environment (it is not
@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from matching.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
+from matching.engine.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
 
 RULES = ("exact:postcode", "exact:surname+birth_date", "exact:given_name+birth_date")
 

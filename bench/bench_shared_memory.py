@@ -34,9 +34,9 @@ sys.path.insert(0, str(ROOT))
 _BUILD = """
 import json, sys, time
 from flask import Flask
-from callbacks.services import AppConfig, Services
-from matching.demo import GENERATED_FIELDS, generate_tables
-from matching.spec import Field, Spec, parse_block
+from server.services import AppConfig, Services
+from matching.engine.demo import GENERATED_FIELDS, generate_tables
+from matching.engine.spec import Field, Spec, parse_block
 RULES = ("exact:postcode", "exact:surname+birth_date", "exact:given_name+birth_date")
 n, data, db = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 tables = generate_tables(n, seed=1)
@@ -58,7 +58,7 @@ print(json.dumps({"project_id": project.project_id, "build_s": time.perf_counter
 _WORKER = """
 import json, os, sys, time
 from flask import Flask
-from callbacks.services import AppConfig, Services
+from server.services import AppConfig, Services
 data, db, project_id = sys.argv[1], sys.argv[2], sys.argv[3]
 services = Services(AppConfig(db_url=db, data_dir=data), Flask(__name__))
 t = time.perf_counter()

@@ -36,7 +36,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from matching.store import DecisionLog  # noqa: E402
+from matching.decisions.log import DecisionLog  # noqa: E402
 from tests.helpers import dash_request  # noqa: E402
 
 

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dash._utils import to_json
 
 from bench.bench_tuning import TARGET_MS, make_candidates, timed
-from callbacks.services import AppConfig, Services
 from callbacks.tuning import handle_bulk, refresh_status, update_estimates, update_tuning_view
 from components.ids import ids
-from matching.review import Event
+from matching.decisions.events import Event
+from server.services import AppConfig, Services
 
 SECTION = "## Slider callback"
 NAMES = ("keep", "select", "auto_accept", "margin", "auto_reject")

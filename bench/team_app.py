@@ -15,9 +15,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app import create_app
-from callbacks.services import AppConfig
-from matching.demo import generate_tables
-from matching.spec import Field, Spec
+from matching.engine.demo import generate_tables
+from matching.engine.spec import Field, Spec
+from server.services import AppConfig
 
 
 def bench_config() -> AppConfig:

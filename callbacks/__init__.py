@@ -1,20 +1,9 @@
-"""Callbacks, one module per feature; :func:`register` wires them all to an app."""
+"""Callbacks, one module per tab; :func:`register` wires them and the server's routes to an app."""
 
 from __future__ import annotations
 
-from callbacks import (
-    auth,
-    data,
-    export,
-    matched,
-    memory,
-    propose,
-    review,
-    security,
-    statistics,
-    tuning,
-    uploads,
-)
+from callbacks import data, matched, propose, review, statistics, tuning
+from server import auth, export, memory, security, uploads
 
 __all__ = ["register"]
 

@@ -11,7 +11,18 @@ from pathlib import Path
 import pandas as pd
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from callbacks.runs import (
+from components.data import learned_table, rule_count_table
+from components.ids import field_row, ids
+from matching.decisions.roles import PermissionDenied, require
+from matching.engine.blocking import count_rules
+from matching.engine.candidates import StepProgress, learn, plan
+from matching.engine.io import TableReadError, load_table, read_table
+from matching.engine.project import project_id_for
+from matching.engine.safety import check_shape, check_table_file, inside_folder
+from matching.engine.spec import Block, Field, Spec, parse_block
+from matching.engine.uploads import UploadRefused, too_large_message
+from matching.engine.weights import LearnedWeights
+from server.runs import (
     RunCancelled,
     Ticket,
     cancel_ticket,
@@ -20,19 +31,8 @@ from callbacks.runs import (
     reporter,
     write_ticket,
 )
-from callbacks.services import Services, services_of
-from callbacks.uploads import chunked_uploads, uploader
-from components.data import learned_table, rule_count_table
-from components.ids import field_row, ids
-from matching.blocking import count_rules
-from matching.candidates import StepProgress, learn, plan
-from matching.io import TableReadError, load_table, read_table
-from matching.project import project_id_for
-from matching.roles import PermissionDenied, require
-from matching.safety import check_shape, check_table_file, inside_folder
-from matching.spec import Block, Field, Spec, parse_block
-from matching.uploads import UploadRefused, too_large_message
-from matching.weights import LearnedWeights
+from server.services import Services, services_of
+from server.uploads import chunked_uploads, uploader
 
 __all__ = [
     "register",
@@ -85,7 +85,7 @@ def read_upload(services: Services, path: str | Path, filename: str) -> dict:
     ``token`` is the server's id for the table (see :func:`uploaded`); the
     rest is for the page only. Raises :class:`TableReadError` with a message
     for the page; a file that would cost too much to read
-    (:func:`~matching.safety.check_table_file`) is refused before parsing.
+    (:func:`~matching.engine.safety.check_table_file`) is refused before parsing.
     """
     name = str(filename or "upload")
     max_cells = services.config.max_cells
@@ -121,7 +121,7 @@ def finish_upload(services: Services, upload_id: object) -> dict:
     """Read the table of a chunked upload whose bytes have all arrived (see read_upload).
 
     The upload's file is removed afterwards, whether its table could be read
-    or not. Raises :class:`~matching.uploads.UploadRefused` (a ``ValueError``)
+    or not. Raises :class:`~matching.engine.uploads.UploadRefused` (a ``ValueError``)
     for an upload that is not this user's or not complete.
     """
     uploads = chunked_uploads(services)
@@ -335,7 +335,7 @@ def finish_run(services: Services, ticket: object, progress: StepProgress | None
     Runs in the background process. Everything is read again on the server:
     the order from the ticket, the role from the user store, the tables by
     their upload ids. ``progress(step, done, total)`` hears ``"reading"``,
-    then the engine's steps (see :func:`matching.project.build_project`),
+    then the engine's steps (see :func:`matching.engine.project.build_project`),
     then ``"saving"``. A run that fails, or is cancelled before it saves,
     leaves the project list, the open project and the data folder as they were.
     """

@@ -13,7 +13,7 @@ from dash import set_props
 from sqlalchemy.exc import SQLAlchemyError
 
 from components.ids import ids
-from matching.roles import PermissionDenied
+from matching.decisions.roles import PermissionDenied
 
 __all__ = ["show_error", "error_message"]
 

@@ -6,11 +6,9 @@ import json
 
 from dash import Input, Output, State, ctx, no_update
 
-from callbacks.services import Services, services_of
 from components.ids import ids
 from components.matched import matched_columns, record_columns
-from matching.desk import CARDINALITIES
-from matching.matched import (
+from matching.decisions.matched import (
     MatchedTable,
     conflict_rows,
     matched_columns_of,
@@ -19,8 +17,10 @@ from matching.matched import (
     page_of,
     page_order,
 )
-from matching.project import Project
-from matching.roles import allowed
+from matching.decisions.roles import allowed
+from matching.desk import CARDINALITIES
+from matching.engine.project import Project
+from server.services import Services, services_of
 
 __all__ = [
     "register",

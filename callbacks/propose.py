@@ -1,7 +1,7 @@
 """Data panel set-up: previews of the uploads, the proposed set-up, set-up files.
 
 After each upload the panel shows the table's first rows with what each column
-holds; after both, :func:`matching.propose.propose` fills the IDs, fields and
+holds; after both, :func:`matching.engine.propose.propose` fills the IDs, fields and
 blocking rules, each marked "proposed" while it keeps the proposed value. For
 large tables (a proposal takes seconds at 1,000,000 rows) the panel first says
 "Proposing a set-up…" and a chained callback fills the form, Run disabled
@@ -20,12 +20,12 @@ import pandas as pd
 from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from callbacks.data import FIELD_FORM, SIDES, build_spec, uploaded
-from callbacks.services import Services, services_of
 from components.data import field_controls, preview_grid, proposed_badge
 from components.ids import field_row, ids
-from matching.io import TableReadError
-from matching.propose import NoSharedColumns, profile_table, propose
-from matching.spec import Setup, Spec, dumps_setup, loads_setup, parse_block, setup_format
+from matching.engine.io import TableReadError
+from matching.engine.propose import NoSharedColumns, profile_table, propose
+from matching.engine.spec import Setup, Spec, dumps_setup, loads_setup, parse_block, setup_format
+from server.services import Services, services_of
 
 __all__ = [
     "register",

@@ -13,11 +13,11 @@ import json
 from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from callbacks.services import Services, services_of
 from components.ids import ids
 from components.review import candidate_columns, reason_options, record_card, typical_chars
-from matching.project import Project
-from matching.review import DEFAULT_REASONS
+from matching.decisions.events import DEFAULT_REASONS
+from matching.engine.project import Project
+from server.services import Services, services_of
 
 __all__ = [
     "register",

@@ -12,7 +12,6 @@ import math
 
 from dash import Input, Output, State, html, no_update
 
-from callbacks.services import Services, services_of
 from components.ids import ids
 from components.statistics import (
     agreement_table,
@@ -22,8 +21,8 @@ from components.statistics import (
     reviewer_table,
     scores_figure,
 )
-from matching.roles import allowed
-from matching.statistics import (
+from matching.decisions.roles import allowed
+from matching.decisions.statistics import (
     eta,
     per_reviewer,
     progress,
@@ -31,6 +30,7 @@ from matching.statistics import (
     reasons_breakdown,
     score_distribution,
 )
+from server.services import Services, services_of
 
 __all__ = ["register", "update_statistics", "time_step"]
 

@@ -1,7 +1,7 @@
 """Tuning tab: live counts and histogram per slider move, saved thresholds, bulk decisions.
 
 A slider move costs a few binary searches on the project's
-:class:`~matching.tuning.ScoreIndex` (built once, kept by the services) and a
+:class:`~matching.decisions.tuning.ScoreIndex` (built once, kept by the services) and a
 figure. Work that passes over the pairs together with the decisions (the
 status histogram, the estimates) reads the review desk's columns, is cached per
 version of the decision log (the desk's ``last_seq``) in the services' cache,
@@ -16,7 +16,6 @@ import time
 from dash import ALL, Input, Output, State, ctx, no_update
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from callbacks.services import Services, services_of
 from components.ids import ids, pattern_part
 from components.tuning import (
     SLIDER_IDS,
@@ -27,10 +26,8 @@ from components.tuning import (
     pattern_sample,
     tuning_figure,
 )
-from matching.project import Project
-from matching.roles import PermissionDenied, require
-from matching.safety import threshold_problem
-from matching.tuning import (
+from matching.decisions.roles import PermissionDenied, require
+from matching.decisions.tuning import (
     MIN_REVIEWED_PAIRS,
     PATTERN_OPS,
     acceptance_by_band,
@@ -38,6 +35,9 @@ from matching.tuning import (
     histogram_by_status,
     reviewed_pairs,
 )
+from matching.engine.project import Project
+from matching.engine.safety import threshold_problem
+from server.services import Services, services_of
 
 __all__ = [
     "register",

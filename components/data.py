@@ -9,7 +9,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.ids import field_row, ids
-from matching.spec import SCORERS
+from matching.engine.spec import SCORERS
 
 __all__ = [
     "data_panel",
@@ -34,7 +34,7 @@ KIND_LABELS = {
 }
 
 
-#: File endings the file picker offers (the server reads these; see matching.io.FORMATS).
+#: File endings the file picker offers (the server reads these; see matching.engine.io.FORMATS).
 ACCEPT = ".csv,.tsv,.txt,.xlsx,.parquet,.pq,.jsonl,.ndjson"
 
 
@@ -159,7 +159,7 @@ def field_controls(
 def preview_grid(name: str, profiles: list[dict], rows: list[dict]) -> html.Div:
     """The first rows of a table under headers that say what each column holds.
 
-    ``profiles`` are :class:`~matching.propose.ColumnProfile` dicts, one per
+    ``profiles`` are :class:`~matching.engine.propose.ColumnProfile` dicts, one per
     column in order; ``rows`` the first rows as ``{column: text}``. The pinned
     first row gives each column's share of missing values and distinct count.
     """

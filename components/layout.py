@@ -12,7 +12,7 @@ from components.matched import matched_tab
 from components.review import KEY_HELP, review_tab
 from components.statistics import statistics_tab
 from components.tuning import tuning_tab
-from matching.roles import allowed
+from matching.decisions.roles import allowed
 
 __all__ = ["main_layout"]
 

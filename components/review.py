@@ -20,7 +20,7 @@ from dash import dcc, html
 from components.ids import ids
 
 if TYPE_CHECKING:
-    from matching.spec import Field
+    from matching.engine.spec import Field
 
 __all__ = [
     "reason_options",

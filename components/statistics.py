@@ -87,7 +87,7 @@ def _tile(value: str, label: str, detail: str = "") -> dbc.Col:
 
 
 def progress_panel(progress: Mapping[str, int | float | None], eta: float | None) -> html.Div:
-    """Tiles of :func:`matching.statistics.progress` and the time to finish."""
+    """Tiles of :func:`matching.decisions.statistics.progress` and the time to finish."""
     total = progress["records_total"]
     fraction = progress["fraction_decided"] or 0.0
     if eta is None:
@@ -135,7 +135,7 @@ def progress_panel(progress: Mapping[str, int | float | None], eta: float | None
 
 
 def reviewer_table(rows: Sequence[Mapping]) -> html.Div | dbc.Table:
-    """One row per reviewer of :func:`matching.statistics.per_reviewer`."""
+    """One row per reviewer of :func:`matching.decisions.statistics.per_reviewer`."""
     if not rows:
         return html.Div("No manual decisions yet.", className="small text-muted")
     titles = ("Reviewer", "Decisions", "Accept rate", "Decisions per hour")
@@ -161,7 +161,7 @@ def reviewer_table(rows: Sequence[Mapping]) -> html.Div | dbc.Table:
 
 
 def reasons_table(rows: Sequence[Mapping]) -> html.Div:
-    """Decisions per reason given (see :func:`matching.statistics.reasons_breakdown`)."""
+    """Decisions per reason given (see :func:`matching.decisions.statistics.reasons_breakdown`)."""
     title = html.H6("Reasons given", className="mt-3")
     if not rows:
         return html.Div([title, html.Div("No reasons given yet.", className="small text-muted")])

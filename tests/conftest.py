@@ -59,7 +59,7 @@ def _own_dash_port():
 def app_config(tmp_path):
     """The demo project's config on a database and data folder of its own."""
     from app import demo_config
-    from callbacks.services import AppConfig  # noqa: F401 - fail early if the app is broken
+    from server.services import AppConfig  # noqa: F401 - fail early if the app is broken
 
     return demo_config(
         db_url=f"sqlite:///{tmp_path / 'decisions.db'}", data_dir=str(tmp_path / "data")

@@ -101,9 +101,9 @@ def generated_app(
     import numpy as np
 
     from app import create_app
-    from callbacks.services import AppConfig
-    from matching.demo import GENERATED_FIELDS, generate_tables
-    from matching.spec import Field, Spec
+    from matching.engine.demo import GENERATED_FIELDS, generate_tables
+    from matching.engine.spec import Field, Spec
+    from server.services import AppConfig
 
     tables = generate_tables(n, seed=3)
     left, right = tables.owners.copy(), tables.cars.copy()

@@ -36,7 +36,7 @@ def test_a_failed_export_says_why_in_the_page(dash_duo, demo_app, monkeypatch):
     def full_disk(*args, **kwargs):
         raise OSError("No space left on device")
 
-    monkeypatch.setattr("callbacks.export.write_export", full_disk)
+    monkeypatch.setattr("server.export.write_export", full_disk)
     start(dash_duo, demo_app)
     tab(dash_duo, "Matched").click()
     # the tab is drawn and its callbacks have answered before the button is used

@@ -8,7 +8,7 @@ from dash.testing.wait import until
 from selenium.webdriver.common.keys import Keys
 
 import callbacks.propose
-from matching.demo import generate_tables
+from matching.engine.demo import generate_tables
 from tests.helpers import LABEL, button, start
 
 BADGE = ".proposed-badge"

@@ -7,7 +7,7 @@ import time
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 
-from matching.demo import GENERATED_FIELDS
+from matching.engine.demo import GENERATED_FIELDS
 from tests.helpers import LABEL, generated_app
 
 GRID = "#candidate-grid"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dash.testing.wait import until
 from selenium.webdriver.common.keys import Keys
 
-from matching.review import make_event
+from matching.decisions.events import make_event
 from tests.helpers import LABEL, button, project_id, start, tab
 
 COUNTS = "#tuning-counts"

@@ -7,8 +7,8 @@ import threading
 import pandas as pd
 
 from callbacks.data import _content_token
-from matching.io import read_table
-from matching.uploads import ChunkedUploads
+from matching.engine.io import read_table
+from matching.engine.uploads import ChunkedUploads
 from tests.helpers import button, start
 
 

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from callbacks.data import build_spec, count_message, read_upload
-from callbacks.export import write_export
 from callbacks.matched import matched_rows, remove_matches, update_matched
 from callbacks.review import current_view, update_review
 from components import ids as ids_module
 from components.ids import ids
-from matching.io import TableReadError
+from matching.engine.io import TableReadError
+from server.export import write_export
 from tests.helpers import review_step
 
 
@@ -242,7 +242,7 @@ def test_unchanged_name_keeps_the_page_as_it_is(services, project):
 def test_back_on_review_after_a_decision_elsewhere_shows_the_next_record(services, project):
     from dash.exceptions import PreventUpdate
 
-    from matching.review import make_event
+    from matching.decisions.events import make_event
 
     view = review(services, project)["view"]
     with pytest.raises(PreventUpdate):  # nothing changed: keep the page and its ticks

@@ -130,7 +130,7 @@ def test_an_unreadable_database_stops_the_start_with_one_line(tmp_path, kind):
 
 def test_demo_people_opens_generated_people_with_the_proposed_set_up(tmp_path):
     from app import PEOPLE_DEMO
-    from matching.demo import generate_tables
+    from matching.engine.demo import generate_tables
 
     cfg = config(["--demo", "people", "--data-dir", str(tmp_path / "data")])
     assert (len(cfg.left), len(cfg.right)) == (5_000, 5_500)
@@ -147,7 +147,7 @@ def test_demo_people_opens_generated_people_with_the_proposed_set_up(tmp_path):
 
 
 def test_files_without_fields_get_the_proposal_printed(tmp_path, capsys):
-    from matching.demo import tutorial_cars, tutorial_owners
+    from matching.engine.demo import tutorial_cars, tutorial_owners
 
     tutorial_owners().to_csv(tmp_path / "owners.csv", index=False)
     tutorial_cars().to_csv(tmp_path / "cars.csv", index=False)

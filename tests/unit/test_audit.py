@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from matching.agreement import cohen_kappa
-from matching.audit import audit_sample_size, audited_errors, draw_sample, wilson_interval
+from matching.decisions.agreement import cohen_kappa
+from matching.decisions.audit import audit_sample_size, audited_errors, draw_sample, wilson_interval
 
 
 @given(st.integers(0, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
@@ -76,10 +76,10 @@ def test_kappa_is_symmetric_and_one_for_identical_verdicts(pairs):
 def _desk(tmp_path, n=400):
     import pandas as pd
 
+    from matching.decisions.log import DecisionLog
     from matching.desk import ReviewDesk
-    from matching.project import build_project
-    from matching.spec import Field, Spec, parse_block
-    from matching.store import DecisionLog
+    from matching.engine.project import build_project
+    from matching.engine.spec import Field, Spec, parse_block
 
     names = [f"person {i:04d}" for i in range(n)]
     left = pd.DataFrame({"id": [f"L{i:04d}" for i in range(n)], "name": names})
@@ -131,8 +131,8 @@ def test_an_audit_samples_a_batch_blind_and_estimates_its_errors(tmp_path):
     assert result["low"] <= 0.05 <= result["high"]
     assert result["estimated_wrong"] == round(result["wrong"] / size * 400)
     assert desk.refresh().counts()["decided"] == 400  # audits change no decision
+    from matching.decisions.log import DecisionLog
     from matching.desk import ReviewDesk
-    from matching.store import DecisionLog
 
     again = ReviewDesk(DecisionLog(str(desk.log.url)), desk.project)  # another worker
     assert again.audit_results() == desk.audit_results()

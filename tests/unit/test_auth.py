@@ -7,7 +7,7 @@ import json
 import pytest
 from werkzeug.security import check_password_hash
 
-from matching.users import UserStore, hash_password
+from matching.decisions.users import UserStore, hash_password
 from tests.dash_http import ORIGIN, callback_payload
 
 PASSWORDS = {"ann": "ann-pw", "bo": "bo-pw", "cy": "cy-pw"}
@@ -223,7 +223,7 @@ def test_actor_in_open_mode_is_the_typed_name_as_admin(services):
 
 
 def test_actor_without_a_session_is_refused_once_users_exist(services):
-    from matching.roles import PermissionDenied
+    from matching.decisions.roles import PermissionDenied
 
     services.users.add("ann", "admin", "pw")
     with pytest.raises(PermissionDenied):

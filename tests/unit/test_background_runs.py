@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from dash import CeleryManager, no_update
 
-import matching.candidates
+import matching.engine.candidates
 from app import config_from_args, create_app
 from callbacks.data import (
     CANCELLED,
@@ -25,7 +25,12 @@ from callbacks.data import (
     run_project,
     start_run,
 )
-from callbacks.runs import (
+from matching.decisions.roles import PermissionDenied
+from matching.engine.blocking import Blocking
+from matching.engine.candidates import generate_candidates, score_in_steps
+from matching.engine.project import build_project
+from matching.engine.spec import Field, Spec, parse_block
+from server.runs import (
     RunManager,
     cancel_ticket,
     discard_unrecorded,
@@ -33,11 +38,6 @@ from callbacks.runs import (
     reporter,
     run_status,
 )
-from matching.blocking import Blocking
-from matching.candidates import generate_candidates, score_in_steps
-from matching.project import build_project
-from matching.roles import PermissionDenied
-from matching.spec import Field, Spec, parse_block
 
 
 def _names(n: int, seed: int) -> pd.DataFrame:
@@ -267,7 +267,7 @@ def test_a_scorer_error_is_shown_and_writes_nothing(services, uploads, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("the scorer broke")
 
-    monkeypatch.setattr(matching.candidates, "score_matrix", broken)
+    monkeypatch.setattr(matching.engine.candidates, "score_matrix", broken)
     before = (services.project_options(), _projects_on_disk(services))
     _, _, message, color, _ = run_project(services, uploads, FIELDS, 0.5, 0.8)
     assert message == "Could not run: the scoring failed (RuntimeError: the scorer broke)"
@@ -279,7 +279,7 @@ def test_running_out_of_memory_is_a_message(services, uploads, monkeypatch):
     def too_big(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(matching.candidates, "score_matrix", too_big)
+    monkeypatch.setattr(matching.engine.candidates, "score_matrix", too_big)
     message = run_project(services, uploads, FIELDS, 0.5, 0.8)[2]
     assert message.startswith("Could not run: the server ran out of memory")
 

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.blocking import Blocking, count_rules
-from matching.candidates import count_pairs, generate_candidates
-from matching.demo import generate_tables
-from matching.scoring import normalize
-from matching.spec import Field, Normalization, Spec, parse_block
+from matching.engine.blocking import Blocking, count_rules
+from matching.engine.candidates import count_pairs, generate_candidates
+from matching.engine.demo import generate_tables
+from matching.engine.scoring import normalize
+from matching.engine.spec import Field, Normalization, Spec, parse_block
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = tuple(Field(c) for c in ("given_name", "surname", "street", "postcode"))

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching import candidates
-from matching.candidates import count_pairs, generate_candidates
-from matching.demo import generate_tables
-from matching.scoring import normalize, score_pair
-from matching.spec import SCORERS, Block, Field, Normalization, Spec
+from matching.engine import candidates
+from matching.engine.candidates import count_pairs, generate_candidates
+from matching.engine.demo import generate_tables
+from matching.engine.scoring import normalize, score_pair
+from matching.engine.spec import SCORERS, Block, Field, Normalization, Spec
 
 COLUMNS = ["left_id", "right_id", "score"]
 

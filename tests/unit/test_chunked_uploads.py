@@ -12,9 +12,9 @@ from dash import no_update
 
 from callbacks.data import store_upload_of, uploaded
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD, ids
-from matching.io import TableReadError, read_table
-from matching.safety import check_table_file, files_inside, inside_folder
-from matching.uploads import ChunkedUploads, UploadRefused
+from matching.engine.io import TableReadError, read_table
+from matching.engine.safety import check_table_file, files_inside, inside_folder
+from matching.engine.uploads import ChunkedUploads, UploadRefused
 
 ORIGIN = {"Origin": "http://localhost"}
 MB = 1024 * 1024

@@ -10,9 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from matching.candidates import generate_candidates
-from matching.demo import tutorial_cars, tutorial_owners
-from matching.spec import parse_field
+from matching.engine.candidates import generate_candidates
+from matching.engine.demo import tutorial_cars, tutorial_owners
+from matching.engine.spec import parse_field
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,7 @@ def base_args(left, right):
 
 def expected_output():
     fields = (parse_field("OwnerName"), parse_field("OwnerSurname:jaro_winkler@2"))
-    from matching.spec import Spec
+    from matching.engine.spec import Spec
 
     spec = Spec(fields=fields, left_id="OwnerID", right_id="CarID")
     return generate_candidates(tutorial_owners(), tutorial_cars(), spec, keep=0.5, top_k=2)

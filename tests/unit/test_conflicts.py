@@ -7,10 +7,10 @@ import threading
 import pandas as pd
 import pytest
 
+from matching.decisions.log import DecisionLog
 from matching.desk import ReviewDesk
-from matching.project import build_project
-from matching.spec import Field, Spec
-from matching.store import DecisionLog
+from matching.engine.project import build_project
+from matching.engine.spec import Field, Spec
 
 
 def twins_project():
@@ -128,8 +128,8 @@ def test_bulk_auto_accept_never_makes_a_conflict_and_says_how_many_it_left(tmp_p
 def test_conflicts_panel_resolves_for_a_lead_only(tmp_path):
     from app import create_app
     from callbacks.matched import update_conflicts
-    from callbacks.services import AppConfig
     from components.ids import ids
+    from server.services import AppConfig
 
     app = create_app(
         AppConfig(

@@ -7,9 +7,9 @@ import pytest
 
 from callbacks.data import PAIR_BUDGET, build_spec, count_view, learn_for, parse_rules
 from components.data import learned_table
-from matching.blocking import Blocking
-from matching.demo import generate_tables
-from matching.spec import parse_block
+from matching.engine.blocking import Blocking
+from matching.engine.demo import generate_tables
+from matching.engine.spec import parse_block
 from tests.helpers import texts
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from matching.demo import GENERATED_FIELDS, generate_tables, tutorial_cars, tutorial_owners
+from matching.engine.demo import GENERATED_FIELDS, generate_tables, tutorial_cars, tutorial_owners
 
 
 def test_tutorial_tables_have_the_tutorial_columns_and_rows():

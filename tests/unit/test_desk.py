@@ -14,20 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching.demo import tutorial_cars, tutorial_owners
-from matching.desk import Ledger, ReviewDesk
-from matching.project import Project, build_project
-from matching.review import Batch, make_event, replay
-from matching.spec import Field, Spec
-from matching.statistics import (
+from matching.decisions.events import Batch, make_event, replay
+from matching.decisions.log import DatabaseGone, DecisionLog
+from matching.decisions.statistics import (
     per_reviewer,
     progress,
     progress_over_time,
     reasons_breakdown,
     score_distribution,
 )
-from matching.store import DatabaseGone, DecisionLog
-from matching.tuning import histogram_by_status, reviewed_pairs
+from matching.decisions.tuning import histogram_by_status, reviewed_pairs
+from matching.desk import Ledger, ReviewDesk
+from matching.engine.demo import tutorial_cars, tutorial_owners
+from matching.engine.project import Project, build_project
+from matching.engine.spec import Field, Spec
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = os.environ.get("MATCHDESK_TEST_POSTGRES_URL")

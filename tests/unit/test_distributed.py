@@ -13,13 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from matching.candidates import generate_candidates, plan
-from matching.demo import generate_tables
-from matching.spec import Field, Spec, parse_block
+from matching.engine.candidates import generate_candidates, plan
+from matching.engine.demo import generate_tables
+from matching.engine.spec import Field, Spec, parse_block
 
 distributed = pytest.importorskip("distributed")
 
-from matching.distributed import connect, run_plan_dask  # noqa: E402
+from matching.engine.distributed import connect, run_plan_dask  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = (Field("given_name"), Field("surname", scorer="jaro_winkler", weight=2), Field("street"))
@@ -147,7 +147,7 @@ def test_command_line_with_a_local_cluster_writes_the_local_result(people, tmp_p
 
 
 def test_a_project_scored_on_the_cluster_reports_records_scored(people, client):
-    from matching.project import build_project
+    from matching.engine.project import build_project
 
     left, right = people
     steps = []

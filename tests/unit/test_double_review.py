@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from matching.decisions.log import DecisionLog
 from matching.desk import ReviewDesk
-from matching.project import build_project
-from matching.spec import Field, Spec, parse_block
-from matching.store import DecisionLog
+from matching.engine.project import build_project
+from matching.engine.spec import Field, Spec, parse_block
 
 
 def _desk(tmp_path, n=40) -> ReviewDesk:

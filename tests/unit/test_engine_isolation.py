@@ -27,5 +27,7 @@ def test_matching_and_every_submodule_import_no_web_package():
         check=True,
     )
     found = json.loads(out.stdout)
-    assert {"matching.candidates", "matching.io", "matching.__main__"} <= set(found["modules"])
+    assert {"matching.engine.candidates", "matching.engine.io", "matching.cli"} <= set(
+        found["modules"]
+    )
     assert found["web"] == []

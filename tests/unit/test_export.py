@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from matching.export import (
+from matching.decisions.events import make_event, replay
+from matching.decisions.export import (
     matched_table,
     neutralise,
     neutralise_frame,
@@ -18,7 +19,6 @@ from matching.export import (
     to_excel_bytes,
     to_parquet_bytes,
 )
-from matching.review import make_event, replay
 
 WRITERS = {"csv": to_csv_bytes, "xlsx": to_excel_bytes, "parquet": to_parquet_bytes}
 
@@ -321,7 +321,7 @@ def test_matched_table_names_a_missing_column_or_record(tables):
 
 def _csv_row_by_row(frame: pd.DataFrame) -> bytes:
     """CSV as the export wrote it before it formatted columns in Arrow: cell by cell."""
-    from matching.export import _cell, _csv_field
+    from matching.decisions.export import _cell, _csv_field
 
     lines = [",".join(_csv_field(str(c)) for c in frame.columns)]
     for row in frame.itertuples(index=False, name=None):

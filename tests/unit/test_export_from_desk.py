@@ -13,12 +13,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from matching.demo import tutorial_cars, tutorial_owners
+from matching.decisions.export import (
+    matched_chunks_of_pairs,
+    matched_table,
+    to_csv_bytes,
+    write_csv,
+)
+from matching.decisions.log import DecisionLog
 from matching.desk import ReviewDesk
-from matching.export import matched_chunks_of_pairs, matched_table, to_csv_bytes, write_csv
-from matching.project import build_project
-from matching.spec import Field, Spec
-from matching.store import DecisionLog
+from matching.engine.demo import tutorial_cars, tutorial_owners
+from matching.engine.project import build_project
+from matching.engine.spec import Field, Spec
 
 PROJECT = build_project(
     tutorial_owners(),

@@ -8,20 +8,20 @@ import io
 import pandas as pd
 import pytest
 
-import callbacks.export
-import matching.export as export_module
-from callbacks.auth import PAGE_HEADER
-from callbacks.export import REFUSED_HEADER
-from callbacks.services import AppConfig
+import matching.decisions.export as export_module
+import server.export
 from components.ids import ids
-from matching.export import (
+from matching.decisions.export import (
     matched_table,
     read_export,
     to_csv_bytes,
     to_excel_bytes,
     to_parquet_bytes,
 )
-from matching.users import UserStore
+from matching.decisions.users import UserStore
+from server.auth import PAGE_HEADER
+from server.export import REFUSED_HEADER
+from server.services import AppConfig
 from tests.dash_http import ORIGIN
 from tests.helpers import review_step
 
@@ -107,7 +107,7 @@ def test_a_failed_export_answers_with_its_reason(demo_app, project, monkeypatch)
     def broken(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr("callbacks.export.write_export", broken)
+    monkeypatch.setattr("server.export.write_export", broken)
     answer = demo_app.server.test_client().get(
         f"/export/{project.project_id}/matches.csv", headers=SAME_PAGE
     )
@@ -123,8 +123,8 @@ def test_a_failed_export_answers_with_its_reason(demo_app, project, monkeypatch)
 
 def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, monkeypatch):
     from app import create_app
-    from matching.demo import generate_tables
-    from matching.spec import Field, Spec, parse_block
+    from matching.engine.demo import generate_tables
+    from matching.engine.spec import Field, Spec, parse_block
 
     tables = generate_tables(10_000, seed=3, unlinked=0.0)
     spec = Spec(
@@ -161,8 +161,8 @@ def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, 
         raise AssertionError("the whole table was built")
 
     let_go = []
-    monkeypatch.setattr("callbacks.export.matched_chunks_of_pairs", counted)
-    monkeypatch.setattr("callbacks.export.release_mapped", lambda: let_go.append(len(chunks)))
+    monkeypatch.setattr("server.export.matched_chunks_of_pairs", counted)
+    monkeypatch.setattr("server.export.release_mapped", lambda: let_go.append(len(chunks)))
     monkeypatch.setattr(export_module, "matched_table", whole)
     monkeypatch.setattr(export_module, "CHUNK_ROWS", 1_000)
     answer = app.server.test_client().get(
@@ -172,7 +172,7 @@ def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, 
     frame = pd.read_csv(io.BytesIO(answer.data), dtype=str, encoding="utf-8-sig")
     assert len(frame) == accepted and max(chunks) == 1_000 and sum(chunks) == accepted
     # the pages of the tables read are let go every few chunks, not held to the end
-    every = callbacks.export.PAGES_EVERY
+    every = server.export.PAGES_EVERY
     assert let_go == list(range(every, len(chunks) + 1, every)) and len(let_go) >= 4
     # No callback on the server builds an export: the buttons' callback runs in the
     # browser and fetches the route.

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching import io as io_module
-from matching.io import TableReadError, load_table, read_table
+from matching.engine import io as io_module
+from matching.engine.io import TableReadError, load_table, read_table
 
 EXPECTED = pd.DataFrame(
     {

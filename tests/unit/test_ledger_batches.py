@@ -1,7 +1,7 @@
 """A compact batch kept as columns in the ledger answers every question as its events would.
 
 The reference is the same ledger fed the batch's events one by one (each an
-ordinary entry of its dictionaries), and :func:`matching.review.replay`.
+ordinary entry of its dictionaries), and :func:`matching.decisions.events.replay`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from matching.decisions.events import Batch, IdColumn, make_event, replay
 from matching.desk import Ledger
-from matching.review import Batch, IdColumn, make_event, replay
 
 QUEUE = ["1", "2", "3", "4", "5"]
 LEFTS = [*QUEUE, "9"]  # "9" is not in the queue

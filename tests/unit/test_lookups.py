@@ -11,12 +11,18 @@ import pandas as pd
 import pytest
 from flask import Flask
 
-import callbacks.services as services_module
-from callbacks.services import AppConfig, Services
-from matching.lookups import LOOKUPS_FILE, load_lookups, lookups_of, open_indexed, save_lookups
-from matching.project import build_project, record_view
-from matching.spec import Field, Spec
-from matching.tuning import ScoreIndex
+import server.services as services_module
+from matching.decisions.tuning import ScoreIndex
+from matching.engine.lookups import (
+    LOOKUPS_FILE,
+    load_lookups,
+    lookups_of,
+    open_indexed,
+    save_lookups,
+)
+from matching.engine.project import build_project, record_view
+from matching.engine.spec import Field, Spec
+from server.services import AppConfig, Services
 
 SPEC = Spec((Field("name"),), left_id="id", right_id="rid")
 

@@ -9,10 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callbacks.matched import matched_rows, update_matched
-from callbacks.services import AppConfig
 from components.ids import ids
-from matching.desk import Ledger
-from matching.matched import (
+from matching.decisions.events import Batch, make_event
+from matching.decisions.matched import (
     MAX_BLOCK,
     _filter_mask,
     matched_columns_of,
@@ -21,9 +20,10 @@ from matching.matched import (
     matched_table,
     page,
 )
-from matching.project import Project, Slices, index_project
-from matching.review import Batch, make_event
-from matching.spec import Field, Spec, parse_block
+from matching.desk import Ledger
+from matching.engine.project import Project, Slices, index_project
+from matching.engine.spec import Field, Spec, parse_block
+from server.services import AppConfig
 
 N = 10_000
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import callbacks.memory
+import server.memory
 from matching.memory import release_mapped, release_memory
 
 
@@ -30,12 +30,12 @@ def test_freed_memory_goes_back_to_the_system():
 
 def test_a_long_request_gives_memory_back_and_a_short_one_does_not(demo_app, monkeypatch):
     calls = []
-    monkeypatch.setattr(callbacks.memory, "release_memory", lambda: calls.append(1))
+    monkeypatch.setattr(server.memory, "release_memory", lambda: calls.append(1))
     client = demo_app.server.test_client()
-    monkeypatch.setattr(callbacks.memory, "LONG_REQUEST_S", 3600.0)
+    monkeypatch.setattr(server.memory, "LONG_REQUEST_S", 3600.0)
     assert client.get("/health").status_code == 200
     assert calls == []
-    monkeypatch.setattr(callbacks.memory, "LONG_REQUEST_S", -1.0)  # every request is long
+    monkeypatch.setattr(server.memory, "LONG_REQUEST_S", -1.0)  # every request is long
     assert client.get("/health").status_code == 200
     assert calls == [1]
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 from joserfc.jwk import RSAKey
 
-from callbacks.oidc import oidc_settings
+from server.oidc import oidc_settings
 from tests.fake_oidc import FakeProvider
 
 

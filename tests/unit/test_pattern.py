@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from matching.decisions.events import replay
+from matching.decisions.log import DecisionLog
+from matching.decisions.tuning import pattern_events, pattern_mask
 from matching.desk import ReviewDesk
-from matching.project import build_project
-from matching.review import replay
-from matching.spec import Field, Spec
-from matching.store import DecisionLog
-from matching.tuning import pattern_events, pattern_mask
+from matching.engine.project import build_project
+from matching.engine.spec import Field, Spec
 
 CANDS = pd.DataFrame(
     {

@@ -7,9 +7,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-import matching.project as project_module
-from matching.project import IdIndex, IdList, Slices, index_project
-from matching.spec import Field, Spec
+import matching.engine.project as project_module
+from matching.engine.project import IdIndex, IdList, Slices, index_project
+from matching.engine.spec import Field, Spec
 
 IDS = ["b", "a", "Zoë", "a1", "", "10", "1", "日本", "x" * 40]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from matching.demo import generate_tables
-from matching.project import build_project, index_project, load_candidates, save_candidates
-from matching.spec import Field, Spec, parse_block
+from matching.engine.demo import generate_tables
+from matching.engine.project import build_project, index_project, load_candidates, save_candidates
+from matching.engine.spec import Field, Spec, parse_block
 
 
 def _tables():
@@ -40,7 +40,7 @@ def test_a_project_built_on_a_local_dask_cluster_equals_the_local_one():
 
 
 def test_a_restarted_app_reads_the_saved_candidates_instead_of_scoring_again(tmp_path, monkeypatch):
-    import matching.project as project_module
+    import matching.engine.project as project_module
     from app import create_app, demo_config
 
     config = demo_config(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
@@ -58,7 +58,7 @@ def test_a_restarted_app_reads_the_saved_candidates_instead_of_scoring_again(tmp
 
 def test_a_project_an_earlier_version_kept_as_parquet_opens_and_is_rewritten_as_arrow(tmp_path):
     from app import create_app, demo_config
-    from callbacks.services import AppConfig
+    from server.services import AppConfig
 
     config = demo_config(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
     first = create_app(config).matchdesk

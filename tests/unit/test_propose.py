@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import matching.propose
-from matching.blocking import Blocking, joint_key_codes
-from matching.demo import GENERATED_FIELDS, generate_tables, tutorial_cars, tutorial_owners
-from matching.propose import NoSharedColumns, column_key, profile_table, propose, scorer_for
-from matching.spec import Block, Key
+import matching.engine.propose
+from matching.engine.blocking import Blocking, joint_key_codes
+from matching.engine.demo import GENERATED_FIELDS, generate_tables, tutorial_cars, tutorial_owners
+from matching.engine.propose import NoSharedColumns, column_key, profile_table, propose, scorer_for
+from matching.engine.spec import Block, Key
 
 #: The scorer each generated field should get, by what it holds.
 EXPECTED_SCORERS = {
@@ -228,9 +228,9 @@ def test_rules_chosen_on_a_sample_are_those_the_full_pair_joins_choose(generated
     def joined(rules, codes, rows, n_left):
         return Blocking(left.iloc[rows].reset_index(drop=True), right, rules)
 
-    monkeypatch.setattr(matching.propose, "_SampleRules", joined)
+    monkeypatch.setattr(matching.engine.propose, "_SampleRules", joined)
     monkeypatch.setattr(
-        matching.propose,
+        matching.engine.propose,
         "count_rules",
         lambda lf, rf, rules, cache: Blocking(lf, rf, rules).count(),
     )
@@ -249,7 +249,7 @@ def test_sampled_rule_pairs_are_the_pairs_blocking_makes(generated):
     rows = np.arange(0, len(left), 3)
     cache: dict = {}
     codes = {k: joint_key_codes(left, right, k, cache) for r in rules for k in r.keys}
-    fast = matching.propose._SampleRules(rules, codes, rows, len(left))
+    fast = matching.engine.propose._SampleRules(rules, codes, rows, len(left))
     slow = Blocking(left.iloc[rows].reset_index(drop=True), right, rules)
     assert fast.rule_sizes() == slow.rule_sizes()
     for k in range(len(rules)):

@@ -14,8 +14,8 @@ from dash import no_update
 import callbacks.propose
 from callbacks.propose import fill_panel, fill_proposal, proposed_marks, setup_file, update_previews
 from components.ids import ids
-from matching.demo import generate_tables
-from matching.spec import loads_setup
+from matching.engine.demo import generate_tables
+from matching.engine.spec import loads_setup
 from tests.helpers import texts
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from callbacks.services import AppConfig
 from components.ids import ids
-from matching.spec import Field, Spec
+from matching.engine.spec import Field, Spec
+from server.services import AppConfig
 from tests.helpers import review_step
 
 SPEC = Spec((Field("name"),), left_id="id", right_id="id")

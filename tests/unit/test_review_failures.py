@@ -90,9 +90,9 @@ def test_a_database_deleted_under_the_server_is_reported_not_acknowledged(tmp_pa
 
 def test_field_names_with_spaces_and_dots_review_and_export(tmp_path):
     from app import create_app
-    from callbacks.export import write_export
-    from callbacks.services import AppConfig
-    from matching.spec import Field, Spec
+    from matching.engine.spec import Field, Spec
+    from server.export import write_export
+    from server.services import AppConfig
 
     left = pd.DataFrame({"id": ["1", "2"], "First Name": ["Ann", "Bob"], "e.mail": ["a", "b"]})
     right = pd.DataFrame({"id": ["a", "b"], "First Name": ["Anne", "Bob"], "e.mail": ["a", "b"]})

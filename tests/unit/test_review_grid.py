@@ -20,9 +20,9 @@ from components.review import (
     review_tab,
     typical_chars,
 )
-from matching.demo import GENERATED_FIELDS
-from matching.project import record_view
-from matching.spec import Field
+from matching.engine.demo import GENERATED_FIELDS
+from matching.engine.project import record_view
+from matching.engine.spec import Field
 from tests.helpers import generated_app, patched, review_step
 
 TINTS = {cls for cls, _, _ in SIMILARITY_BANDS} | {MISSING_CLASS}

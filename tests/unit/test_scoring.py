@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import distance, fuzz
 
-from matching.scoring import (
+from matching.engine.scoring import (
     normalize,
     normalize_codes,
     normalize_column,
@@ -19,7 +19,7 @@ from matching.scoring import (
     score_pair,
     score_pairs,
 )
-from matching.spec import SCORERS, Normalization
+from matching.engine.spec import SCORERS, Normalization
 
 RAW = Normalization(casefold=False, strip_accents=False, collapse=False)
 

@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
-from matching.store import DecisionLog
-from matching.users import UserStore
+from matching.decisions.log import DecisionLog
+from matching.decisions.users import UserStore
 from tests.conftest import ROOT
 from tests.dash_http import callback_payload, response_values
 

@@ -8,10 +8,10 @@ import tomllib
 import pandas as pd
 import pytest
 
-from matching.candidates import generate_candidates
-from matching.demo import generate_tables
-from matching.propose import propose
-from matching.spec import (
+from matching.engine.candidates import generate_candidates
+from matching.engine.demo import generate_tables
+from matching.engine.propose import propose
+from matching.engine.spec import (
     Field,
     Normalization,
     Setup,
@@ -22,7 +22,7 @@ from matching.spec import (
     read_setup,
     write_setup,
 )
-from matching.weights import LearnedWeights
+from matching.engine.weights import LearnedWeights
 
 
 def full_setup() -> Setup:

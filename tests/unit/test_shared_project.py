@@ -10,17 +10,17 @@ from pathlib import Path
 
 from flask import Flask
 
-from callbacks.services import AppConfig, Services
-from matching.demo import generate_tables
-from matching.project import record_view
-from matching.spec import Field, Spec, parse_block
+from matching.engine.demo import generate_tables
+from matching.engine.project import record_view
+from matching.engine.spec import Field, Spec, parse_block
+from server.services import AppConfig, Services
 from tests.conftest import ROOT
 
 _WORKER = """
 import json, os, sys
 from flask import Flask
-from callbacks.services import AppConfig, Services
-from matching.project import record_view
+from server.services import AppConfig, Services
+from matching.engine.project import record_view
 data, db, project_id = sys.argv[1:4]
 services = Services(AppConfig(db_url=db, data_dir=data), Flask(__name__))
 project = services.project(project_id)

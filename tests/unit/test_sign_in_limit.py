@@ -7,7 +7,7 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from matching.users import UserStore, parse_limit
+from matching.decisions.users import UserStore, parse_limit
 from tests.dash_http import ORIGIN
 
 

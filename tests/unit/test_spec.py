@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from matching.spec import SCORERS, Block, Field, Normalization, Spec, parse_block, parse_field
+from matching.engine.spec import (
+    SCORERS,
+    Block,
+    Field,
+    Normalization,
+    Spec,
+    parse_block,
+    parse_field,
+)
 
 
 @pytest.mark.parametrize(

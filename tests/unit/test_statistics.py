@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.review import Event, replay
-from matching.statistics import (
+from matching.decisions.events import Event, replay
+from matching.decisions.statistics import (
     eta,
     per_reviewer,
     progress,
     progress_over_time,
     score_distribution,
 )
-from matching.tuning import bin_edges
+from matching.decisions.tuning import bin_edges
 
 SETTINGS = settings(max_examples=40, deadline=None)
 RIGHTS = ["r0", "r1", "r2"]

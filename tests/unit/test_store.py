@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from matching.review import Batch, make_event
-from matching.store import DecisionLog
+from matching.decisions.events import Batch, make_event
+from matching.decisions.log import DecisionLog
 from tests.helpers import write_from_threads
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Appends events to a project, printing each event's id once its commit has returned.
 WRITER = """
 import sys
-from matching.review import make_event
-from matching.store import DecisionLog
+from matching.decisions.events import make_event
+from matching.decisions.log import DecisionLog
 
 url, project, prefix, count = sys.argv[1:]
 log = DecisionLog(url)
@@ -287,7 +287,7 @@ def test_recovers_once_the_database_is_reachable(tmp_path):
 
 def test_engine_imports_no_web_framework():
     code = (
-        "import sys, matching.store, matching.export; "
+        "import sys, matching.decisions.log, matching.decisions.export; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dash', 'flask')))"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

@@ -12,8 +12,8 @@ import os
 import pytest
 import sqlalchemy as sa
 
-from matching.review import make_event
-from matching.store import DecisionLog
+from matching.decisions.events import make_event
+from matching.decisions.log import DecisionLog
 from tests.helpers import write_from_threads
 
 URL = os.environ.get("MATCHDESK_TEST_POSTGRES_URL")

@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from matching.candidates import generate_candidates, iter_candidates
-from matching.demo import generate_tables
-from matching.io import CandidateWriter
-from matching.spec import Field, Spec, parse_block
+from matching.engine.candidates import generate_candidates, iter_candidates
+from matching.engine.demo import generate_tables
+from matching.engine.io import CandidateWriter
+from matching.engine.spec import Field, Spec, parse_block
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ("exact:postcode", "exact:surname+birth_date", "sorted:street:2")

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.review import Event, replay
-from matching.tuning import (
+from matching.decisions.events import Event, replay
+from matching.decisions.tuning import (
     ScoreIndex,
     acceptance_by_band,
     auto_accept_events,
@@ -436,7 +436,7 @@ def test_precision_recall_on_a_literal_review():
 
 def test_engine_modules_do_not_import_ui_packages():
     code = (
-        "import sys, matching.tuning, matching.statistics;"
+        "import sys, matching.decisions.tuning, matching.decisions.statistics;"
         "bad = [m for m in ('dash', 'flask', 'plotly') if m in sys.modules];"
         "print(bad); sys.exit(bool(bad))"
     )

@@ -19,8 +19,8 @@ from callbacks.tuning import (
     update_tuning_view,
 )
 from components.ids import ids
-from matching.demo import generate_tables
-from matching.spec import Field, Spec
+from matching.engine.demo import generate_tables
+from matching.engine.spec import Field, Spec
 from tests.helpers import review_step
 
 NAMES = ("keep", "select", "auto_accept", "margin", "auto_reject")
@@ -242,7 +242,7 @@ def larger(app_config):
 
 
 def test_estimates_wait_for_20_reviewed_pairs_then_show(larger):
-    from matching.tuning import estimate_precision_recall
+    from matching.decisions.tuning import estimate_precision_recall
 
     services, project = larger
     pid = project.project_id

@@ -22,8 +22,8 @@ from callbacks.data import (
     uploaded,
 )
 from components.ids import ids
-from matching.io import TableReadError
-from matching.safety import check_shape, check_table_bytes, threshold_problem
+from matching.engine.io import TableReadError
+from matching.engine.safety import check_shape, check_table_bytes, threshold_problem
 
 MB = 1024 * 1024
 

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.candidates import generate_candidates, learn, plan
-from matching.demo import generate_tables
-from matching.spec import Field, Spec, parse_block
-from matching.weights import LearnedWeights, learn_weights, levels_of
+from matching.engine.candidates import generate_candidates, learn, plan
+from matching.engine.demo import generate_tables
+from matching.engine.spec import Field, Spec, parse_block
+from matching.engine.weights import LearnedWeights, learn_weights, levels_of
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = tuple(Field(c) for c in ("given_name", "surname", "street", "city", "postcode"))

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from matching.project import Project
-from matching.review import Event, event_id, make_event
+from matching.decisions.events import Event, event_id, make_event
+from matching.engine.project import Project
 
 __all__ = ["CarryOver", "carry_over", "record_signatures"]
 

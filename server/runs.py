@@ -27,9 +27,9 @@ from pathlib import Path
 
 from dash import DiskcacheManager
 
-from callbacks.services import UPLOAD_ID, AppConfig, Services
-from matching.candidates import StepProgress
-from matching.roles import PermissionDenied, require
+from matching.decisions.roles import PermissionDenied, require
+from matching.engine.candidates import StepProgress
+from server.services import UPLOAD_ID, AppConfig, Services
 
 __all__ = [
     "RunManager",

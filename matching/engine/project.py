@@ -21,10 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from matching.candidates import StepProgress, generate_candidates, score_in_steps
-from matching.io import read_table
-from matching.scoring import normalize
-from matching.spec import Spec
+from matching.engine.candidates import StepProgress, generate_candidates, score_in_steps
+from matching.engine.io import read_table
+from matching.engine.scoring import normalize
+from matching.engine.spec import Spec
 
 __all__ = [
     "Project",
@@ -275,7 +275,7 @@ def _runs(
 
 def _own_bytes(*arrays: np.ndarray) -> int:
     """Bytes of the arrays that are this process's own: arrays read from a mapped file
-    (:mod:`matching.lookups`) are read-only views shared with other processes."""
+    (:mod:`matching.engine.lookups`) are read-only views shared with other processes."""
     return sum(a.nbytes for a in arrays if a.flags.writeable)
 
 
@@ -351,7 +351,7 @@ class Project:
     """Tables, spec and candidates of one review, with lookups by id.
 
     ``candidates`` has text ids and is sorted as
-    :func:`matching.candidates.generate_candidates` documents. ``queue`` lists
+    :func:`matching.engine.candidates.generate_candidates` documents. ``queue`` lists
     every left id in table order; ``left_pos`` and ``right_pos`` map an id to
     its row; ``slices`` maps a left id to its rows of ``candidates``. These are
     columnar (:class:`IdList`, :class:`IdIndex`, :class:`Slices`): they behave
@@ -432,12 +432,12 @@ def build_project(
 
     ``dask`` (a scheduler address or ``local:N``) scores on a Dask cluster;
     the candidates are the same, row for row. ``progress(step, done, total)``
-    hears how far scoring has got, as :func:`matching.candidates.score_in_steps`
+    hears how far scoring has got, as :func:`matching.engine.candidates.score_in_steps`
     reports it; on Dask, the step ``"scoring records"`` counts left records
     scored instead of pairs.
     """
     if dask:
-        from matching.distributed import generate_candidates_dask
+        from matching.engine.distributed import generate_candidates_dask
 
         def records(done: int, total: int) -> None:
             if progress is not None:
@@ -526,7 +526,7 @@ def _text_array(values: pd.Series) -> pa.Array:
 
 
 def _record_ids(frame: pd.DataFrame, column: str | None, side: str) -> IdList:
-    """As :func:`matching.candidates.record_ids`, kept in Arrow memory."""
+    """As :func:`matching.engine.candidates.record_ids`, kept in Arrow memory."""
     if column is None:
         return IdList(pa.array(np.arange(len(frame)).astype(str)))
     values = frame[column]
@@ -739,7 +739,7 @@ def left_as_right(project: Project, left: dict, left_id: str) -> tuple[dict, dic
 
     Examples
     --------
-    >>> from matching.spec import Field, Spec
+    >>> from matching.engine.spec import Field, Spec
     >>> spec = Spec(fields=(Field("name", "full_name"),), left_id="id", right_id="rid")
     >>> left = pd.DataFrame({"id": ["1"], "name": ["Ann"], "email": ["a@x"]})
     >>> right = pd.DataFrame({"rid": ["9"], "full_name": ["ann"], "car": ["Kia"]})

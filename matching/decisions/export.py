@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.review import ReviewState, accepted_pairs
+from matching.decisions.events import ReviewState, accepted_pairs
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -192,7 +192,7 @@ CHUNK_ROWS = 20_000
 def accepted_pairs_of_state(state: ReviewState) -> pd.DataFrame:
     """The accepted pairs of a replayed review, as :func:`matched_chunks_of_pairs` takes them.
 
-    :func:`~matching.review.accepted_pairs` with the decision's ``reason`` and
+    :func:`~matching.decisions.events.accepted_pairs` with the decision's ``reason`` and
     ``thresholds`` (a mapping) on each row.
     """
     pairs = accepted_pairs(state)

@@ -2,7 +2,7 @@
 
 A :class:`Spec` is plain data. The command line (``--field SPEC``), the app's
 Data panel and the tests all build one and hand it to
-:func:`matching.candidates.generate_candidates`.
+:func:`matching.engine.candidates.generate_candidates`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from matching.weights import LearnedWeights
+from matching.engine.weights import LearnedWeights
 
 __all__ = [
     "SCORERS",

@@ -25,11 +25,11 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from callbacks import oidc
-from callbacks.services import Services, services_of
 from components.auth import BOOTSTRAP_CSS, login_page
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD
-from matching.users import User, parse_limit
+from matching.decisions.users import User, parse_limit
+from server import oidc
+from server.services import Services, services_of
 
 __all__ = ["register", "is_loopback", "loopback_host", "SessionUser", "OPEN_ONLY_LOCAL"]
 

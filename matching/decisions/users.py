@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from matching.roles import ROLES
+from matching.decisions.roles import ROLES
 
 __all__ = [
     "User",

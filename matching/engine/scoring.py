@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rapidfuzz import distance, fuzz, process
 
-from matching.spec import Normalization
+from matching.engine.spec import Normalization
 
 __all__ = [
     "normalize",

@@ -40,14 +40,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.agreement import cohen_kappa
-from matching.audit import audit_sample_size, audited_errors, draw_sample
-from matching.project import Project, record_view
-from matching.review import Batch, Event, IdColumn, event_id, make_event
-from matching.roles import PermissionDenied, require
-from matching.statistics import Decisions
-from matching.store import DecisionLog, ProjectTransaction
-from matching.tuning import PairStatus, bulk_batch, pattern_events
+from matching.decisions.agreement import cohen_kappa
+from matching.decisions.audit import audit_sample_size, audited_errors, draw_sample
+from matching.decisions.events import Batch, Event, IdColumn, event_id, make_event
+from matching.decisions.log import DecisionLog, ProjectTransaction
+from matching.decisions.roles import PermissionDenied, require
+from matching.decisions.statistics import Decisions
+from matching.decisions.tuning import PairStatus, bulk_batch, pattern_events
+from matching.engine.project import Project, record_view
 
 __all__ = [
     "ReviewDesk",
@@ -106,7 +106,7 @@ class Outcome:
 
 
 class _Act(NamedTuple):
-    """The part of an :class:`~matching.review.Event` the review rules read."""
+    """The part of an :class:`~matching.decisions.events.Event` the review rules read."""
 
     event_id: str
     kind: str
@@ -506,7 +506,7 @@ class _AcceptedRight:
 class Ledger:
     """The review state of one project, kept up to date one event at a time.
 
-    It folds events exactly as :func:`matching.review.replay` does (a test
+    It folds events exactly as :func:`matching.decisions.events.replay` does (a test
     checks this on random histories), but keeps per-record lists and boolean
     arrays over the queue, so applying an event and finding the next open
     record never pass over the whole log or queue in Python.
@@ -516,7 +516,7 @@ class Ledger:
     statistics over a million decisions are array operations (see
     :meth:`ReviewDesk.decisions`).
 
-    A compact batch (:class:`~matching.review.Batch`) stays columns: per queue
+    A compact batch (:class:`~matching.decisions.events.Batch`) stays columns: per queue
     position, ``member_batch`` and ``member_index`` name the batch member that
     is the record's only event (-1 otherwise). Such a member is in ``active``,
     ``by_left``, ``decisions``, ``order``, ``right_owners`` and ``by_batch``
@@ -1248,7 +1248,7 @@ def _ago(when: float, now: float) -> str:
 
 
 class ReviewDesk:
-    """The review rules of one project, over a :class:`~matching.store.DecisionLog`.
+    """The review rules of one project, over a :class:`~matching.decisions.log.DecisionLog`.
 
     Parameters
     ----------
@@ -1273,14 +1273,14 @@ class ReviewDesk:
     -----
     One desk per project and process; it is safe to share between threads.
     Every method takes the acting ``reviewer`` and ``role`` (see
-    :mod:`matching.roles`) from the server's own knowledge of who is signed in,
+    :mod:`matching.decisions.roles`) from the server's own knowledge of who is signed in,
     never from the page.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> from matching.project import build_project
-    >>> from matching.spec import Field, Spec
+    >>> from matching.engine.project import build_project
+    >>> from matching.engine.spec import Field, Spec
     >>> left = pd.DataFrame({"id": ["1", "2"], "name": ["Ann", "Bob"]})
     >>> right = pd.DataFrame({"id": ["a", "b"], "name": ["Anne", "Bob"]})
     >>> project = build_project(left, right, Spec((Field("name"),), "id", "id"),
@@ -1357,7 +1357,7 @@ class ReviewDesk:
         """The ledger with every committed event applied (a read; no lock taken).
 
         Within a project, event sequence numbers grow in commit order (see
-        :meth:`~matching.store.DecisionLog.transaction`), so reading the events
+        :meth:`~matching.decisions.log.DecisionLog.transaction`), so reading the events
         after the last one seen misses none.
         """
         with self._lock:
@@ -1396,7 +1396,7 @@ class ReviewDesk:
 
     def pair_status(self) -> PairStatus:
         """Each candidate pair's review status now, from the ledger's columns (kept
-        until the log changes); what :mod:`matching.tuning`'s counts take."""
+        until the log changes); what :mod:`matching.decisions.tuning`'s counts take."""
         return self.memo("pair-status", self._pair_status)
 
     def _pair_status(self, ledger: Ledger) -> PairStatus:
@@ -1415,7 +1415,7 @@ class ReviewDesk:
 
     def decisions(self) -> Decisions:
         """The decisions in force as columns (kept until the log changes), for
-        :mod:`matching.statistics`. Scores are the candidates' scores."""
+        :mod:`matching.decisions.statistics`. Scores are the candidates' scores."""
         return self.memo("decisions", self._decisions)
 
     def _decisions(self, ledger: Ledger) -> Decisions:
@@ -1446,9 +1446,9 @@ class ReviewDesk:
         return Decisions(frame, scores[status == 1], scores[status == 2], len(ledger.skipped))
 
     def accepted_pairs(self) -> pd.DataFrame:
-        """The accepted pairs in force, as :func:`matching.export.matched_chunks_of_pairs`
+        """The accepted pairs in force, as :func:`matching.decisions.export.matched_chunks_of_pairs`
         takes them (the same rows, in the same order, as
-        :func:`matching.export.accepted_pairs_of_state` of the replayed log).
+        :func:`matching.decisions.export.accepted_pairs_of_state` of the replayed log).
 
         Built from the ledger's columns: a batch member's score and thresholds
         come from its batch's columns, and only the events of the other
@@ -1673,7 +1673,7 @@ class ReviewDesk:
             ``project_id, view_id, reviewer, total, decided, skipped, open,
             undo_target`` and ``left_id`` (None when no record is open to this
             reviewer; ``open`` then says how many other reviewers hold), plus,
-            for a record, what :func:`matching.project.record_view` returns and
+            for a record, what :func:`matching.engine.project.record_view` returns and
             ``position``.
         """
         now = _time.time() if now is None else now
@@ -2083,7 +2083,7 @@ class ReviewDesk:
     ) -> Outcome:
         """Draw a random sample of an automatic batch for blind review by auditors.
 
-        The sample is as large as :func:`~matching.audit.audit_sample_size`
+        The sample is as large as :func:`~matching.decisions.audit.audit_sample_size`
         says for ``margin`` at ``confidence``; the same batch and margin draw
         the same sample again (and write nothing more).
         """
@@ -2364,7 +2364,7 @@ class ReviewDesk:
     def agreement(self) -> list[dict]:
         """Cohen's kappa per pair of reviewers, and over all pairs (``pair`` "all").
 
-        Each row: ``pair``, and what :func:`matching.agreement.cohen_kappa`
+        Each row: ``pair``, and what :func:`matching.decisions.agreement.cohen_kappa`
         returns for their double-reviewed records.
         """
         rows = self.second_reviews()
@@ -2469,7 +2469,7 @@ class ReviewDesk:
         of the runner-up by ``margin``) or ``"reject"`` (best below
         ``threshold``). Records another reviewer holds are left to them. The
         same ``batch`` again writes nothing (a repeated confirm). The batch is
-        written as one compact row (:class:`~matching.review.Batch`).
+        written as one compact row (:class:`~matching.decisions.events.Batch`).
         """
         now = _time.time() if now is None else now
         try:
@@ -2579,7 +2579,7 @@ class ReviewDesk:
     ) -> Outcome:
         """Decide the records an agreement pattern picks, as one undoable automatic batch.
 
-        See :func:`matching.tuning.pattern_events` for which records and which
+        See :func:`matching.decisions.tuning.pattern_events` for which records and which
         candidate; the rules of :meth:`apply_bulk` (a lead only, held and
         conflicting records left for review) apply.
         """

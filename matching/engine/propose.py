@@ -3,7 +3,7 @@
 :func:`profile_table` guesses each column's kind (a name, short text, long
 text, a number, a code, a date, an e-mail address or an ID) with its share of
 missing values and its number of distinct values. :func:`propose` turns the
-profiles of two tables into a :class:`~matching.spec.Spec`:
+profiles of two tables into a :class:`~matching.engine.spec.Spec`:
 
 * ID columns: unique values and a name that looks like an id (else row numbers);
 * fields: the columns both tables have, names matched ignoring case, spaces,
@@ -18,7 +18,7 @@ profiles of two tables into a :class:`~matching.spec.Spec`:
 
 Examples
 --------
->>> from matching.demo import generate_tables
+>>> from matching.engine.demo import generate_tables
 >>> tables = generate_tables(300, seed=1)
 >>> proposal = propose(tables.owners, tables.cars)
 >>> proposal.spec.left_id, proposal.spec.right_id
@@ -42,9 +42,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.blocking import RuleCount, _ragged_arange, count_rules, group_codes, joint_key_codes
-from matching.scoring import parse_date
-from matching.spec import Block, Field, Key, Spec
+from matching.engine.blocking import (
+    RuleCount,
+    _ragged_arange,
+    count_rules,
+    group_codes,
+    joint_key_codes,
+)
+from matching.engine.scoring import parse_date
+from matching.engine.spec import Block, Field, Key, Spec
 
 __all__ = [
     "KINDS",
@@ -468,7 +474,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 class _SampleRules:
     """Candidate rules over sampled left rows and the whole right table, from joint key codes.
 
-    What :class:`~matching.blocking.Blocking` over the sample and the right table
+    What :class:`~matching.engine.blocking.Blocking` over the sample and the right table
     gives (``rule_sizes``, ``rule_pairs``, ``keeps``), without sorting the right
     table once per rule: right rows whose key values the sample lacks are
     skipped, and the rest are matched to the sample's few distinct keys.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from matching.audit import z_value
+from matching.decisions.audit import z_value
 
 __all__ = ["cohen_kappa"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from matching.io import FORMATS
+from matching.engine.io import FORMATS
 
 __all__ = ["UPLOAD_ID", "UploadRefused", "UploadState", "ChunkedUploads", "too_large_message"]
 

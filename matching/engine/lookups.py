@@ -1,10 +1,10 @@
 """A project's lookups, worked out once and kept beside its tables in one Arrow file.
 
 Opening a project builds lookups over its ids and candidates: the sorted keys of
-both tables' ids (:class:`~matching.project.IdIndex`), each left record's rows of
-the candidates (:class:`~matching.project.Slices`), each candidate row's left
+both tables' ids (:class:`~matching.engine.project.IdIndex`), each left record's rows of
+the candidates (:class:`~matching.engine.project.Slices`), each candidate row's left
 record (``Project.pair_left``) and the Tuning tab's
-:class:`~matching.tuning.ScoreIndex`. At a million records that is seconds of work
+:class:`~matching.decisions.tuning.ScoreIndex`. At a million records that is seconds of work
 in every process that opens the project. :func:`save_lookups` writes them to
 ``lookups.arrow`` in the project's folder; :func:`load_lookups` maps them back,
 so every process shares one copy in the page cache and opening costs
@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from matching.project import (
+from matching.decisions.tuning import ScoreIndex
+from matching.engine.project import (
     IdIndex,
     IdList,
     Project,
@@ -33,8 +34,7 @@ from matching.project import (
     _write_arrow,
     index_project,
 )
-from matching.spec import Spec
-from matching.tuning import ScoreIndex
+from matching.engine.spec import Spec
 
 __all__ = [
     "LOOKUPS_FILE",
@@ -66,7 +66,7 @@ class Lookups:
 
 
 def lookups_of(project: Project, score_index: ScoreIndex | None = None) -> Lookups:
-    """The lookups of a project :func:`~matching.project.index_project` made.
+    """The lookups of a project :func:`~matching.engine.project.index_project` made.
 
     ``score_index`` is built from the candidates (100 bins) when not given.
     """
@@ -213,14 +213,14 @@ def open_indexed(
     project_id: str,
 ) -> tuple[Project, ScoreIndex]:
     """The project of these tables and candidates (as
-    :func:`~matching.project.index_project` makes it) and its score index, with the
+    :func:`~matching.engine.project.index_project` makes it) and its score index, with the
     lookups mapped from ``folder``'s lookups file.
 
     When the folder has no lookups that fit, they are worked out, saved and mapped:
     one process does it while others opening the project wait on the folder's lock
     and then map the file. Where the file cannot be written (a read-only folder),
     the lookups worked out in this process serve. ``ValueError`` as
-    :func:`~matching.project.index_project` raises it.
+    :func:`~matching.engine.project.index_project` raises it.
     """
     folder = Path(folder)
     for column in ("left_id", "right_id"):

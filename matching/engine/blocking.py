@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.scoring import normalize_codes
-from matching.spec import Block, Key, Normalization
+from matching.engine.scoring import normalize_codes
+from matching.engine.spec import Block, Key, Normalization
 
 __all__ = ["RuleCount", "Blocking", "count_rules", "joint_key_codes", "group_codes"]
 
@@ -226,13 +226,13 @@ class Blocking:
         At least one rule.
     cache : dict, optional
         Cleaned codes by ``(side, column, Normalization)``, as
-        :func:`matching.scoring.normalize_codes` returns them, and each key
+        :func:`matching.engine.scoring.normalize_codes` returns them, and each key
         column's codes by ``("key", Key)``; filled and reused, so columns also
         compared as fields are cleaned once and rules sharing a key code it once.
 
     Examples
     --------
-    >>> from matching.spec import parse_block
+    >>> from matching.engine.spec import parse_block
     >>> l = pd.DataFrame({"s": ["Ann", "Bob", "Bob"], "d": ["1990-01-02", None, "1990-05-06"]})
     >>> r = pd.DataFrame({"s": ["bob", "ann"], "d": ["1990-05-01", "1991-01-02"]})
     >>> b = Blocking(l, r, [parse_block("exact:s"), parse_block("exact:d[year]")])
@@ -428,7 +428,7 @@ def count_rules(
 
     Examples
     --------
-    >>> from matching.spec import parse_block
+    >>> from matching.engine.spec import parse_block
     >>> l = pd.DataFrame({"s": ["Ann", "Bob", "Bob"], "d": ["1990-01-02", None, "1990-05-06"]})
     >>> r = pd.DataFrame({"s": ["bob", "ann"], "d": ["1990-05-01", "1991-01-02"]})
     >>> rules = [parse_block("exact:s"), parse_block("exact:d[year]")]

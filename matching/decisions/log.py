@@ -1,6 +1,6 @@
 """The durable decision log: projects, review events and record leases in a database.
 
-:class:`DecisionLog` keeps every :class:`~matching.review.Event` of every project
+:class:`DecisionLog` keeps every :class:`~matching.decisions.events.Event` of every project
 in an append-only table, so the review state of a project is always
 ``replay(log.events(project_id))``, whatever happened to the browser or the
 server. It runs on SQLAlchemy Core: the embedded default is a SQLite file, and
@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from matching.review import Batch, Event, ReviewState, replay
+from matching.decisions.events import Batch, Event, ReviewState, replay
 
 __all__ = ["DecisionLog", "DatabaseGone", "ProjectTransaction", "DEFAULT_URL", "BUSY_TIMEOUT"]
 
@@ -78,7 +78,7 @@ _events = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# The columns of a compact batch (see matching.review.Batch), beside its one events row.
+# The columns of a compact batch (see matching.decisions.events.Batch), beside its one events row.
 _batch_data = sa.Table(
     "batch_data",
     _metadata,
@@ -187,7 +187,7 @@ class DecisionLog:
 
     Examples
     --------
-    >>> from matching.review import make_event
+    >>> from matching.decisions.events import make_event
     >>> log = DecisionLog("sqlite://")
     >>> log.ensure_project("p1", name="demo", meta={})
     True
@@ -511,7 +511,7 @@ class DecisionLog:
     ) -> list[tuple[int, Event | Batch]]:
         """``(seq, event)`` of the project's events after ``after_seq``, oldest first.
 
-        With ``compact``, a batch is one :class:`~matching.review.Batch`;
+        With ``compact``, a batch is one :class:`~matching.decisions.events.Batch`;
         otherwise it is expanded into its events, which all carry its ``seq``.
         """
         rows = self._rows(project_id, after_seq=after_seq)
@@ -523,7 +523,7 @@ class DecisionLog:
         Yields ``(seq, event_id, kind, left_id, right_ids, reviewer, time,
         automatic, batch, target, edits, exception, sample, reason)`` oldest first
         (``edits`` None when the event has none), and ``(seq, batch)`` for a
-        compact :class:`~matching.review.Batch`. The database picks these fields
+        compact :class:`~matching.decisions.events.Batch`. The database picks these fields
         out of the stored JSON, so reading a million events does not parse a
         million payloads in Python.
         """
@@ -582,7 +582,7 @@ class DecisionLog:
         return _read_rows(conn, project_id, after_seq)
 
     def state(self, project_id: str) -> ReviewState:
-        """The project's review state: :func:`~matching.review.replay` of its events.
+        """The project's review state: :func:`~matching.decisions.events.replay` of its events.
 
         Events read before are cached, so a call reads only the new ones.
         """
@@ -736,7 +736,7 @@ class ProjectTransaction:
 
     def events_after(self, seq: int, *, compact: bool = False) -> list[tuple[int, Event | Batch]]:
         """The project's events after ``seq``, oldest first, with their seq; with
-        ``compact``, a batch is one :class:`~matching.review.Batch` (see
+        ``compact``, a batch is one :class:`~matching.decisions.events.Batch` (see
         :meth:`DecisionLog.event_rows`)."""
         rows = _read_rows(self.conn, self.project_id, seq)
         return rows if compact else _expand(rows)

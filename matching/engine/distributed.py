@@ -1,6 +1,6 @@
 """Scoring on a Dask distributed cluster: ranges of left rows as tasks.
 
-A :func:`matching.candidates.plan` cuts a comparison into ranges of left rows
+A :func:`matching.engine.candidates.plan` cuts a comparison into ranges of left rows
 (with blocking, each range with the right records of its blocks). The job is
 sent once to every worker, then each range is one task; results come back in
 range order, so the output is the same, row for row, as a local run. A worker
@@ -86,7 +86,7 @@ def run_plan_dask(
     Parameters
     ----------
     job, ranges
-        As :func:`matching.candidates.plan` returns them.
+        As :func:`matching.engine.candidates.plan` returns them.
     client : distributed.Client
         Where to run.
     progress : callable(done, total) or None
@@ -137,7 +137,7 @@ def run_plan_dask(
 def task_ranges(job, ranges: list[tuple[int, int]], client) -> list[tuple[int, int]]:
     """The ranges to send as tasks: with blocking, at least four tasks a worker, so
     that every worker has work to the end; a full comparison keeps its slices."""
-    from matching.candidates import DEFAULT_CHUNK_ELEMENTS
+    from matching.engine.candidates import DEFAULT_CHUNK_ELEMENTS
 
     if not getattr(job, "blocking", None):
         return ranges
@@ -156,12 +156,12 @@ def generate_candidates_dask(
     top_k: int | None = 10,
     progress: Progress | None = None,
 ) -> pd.DataFrame:
-    """:func:`matching.candidates.generate_candidates` run on the cluster at ``address``.
+    """:func:`matching.engine.candidates.generate_candidates` run on the cluster at ``address``.
 
     The result is the same, row for row; ``ValueError`` when the cluster
     cannot be reached (see :func:`connect`).
     """
-    from matching.candidates import plan
+    from matching.engine.candidates import plan
 
     client = connect(address)
     try:

@@ -18,9 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.blocking import _ragged_arange
 from matching.desk import Ledger
-from matching.project import Project, Slices
+from matching.engine.blocking import _ragged_arange
+from matching.engine.project import Project, Slices
 
 __all__ = [
     "matched_frame",

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.blocking import Blocking
-from matching.scoring import normalize_codes, score_matrix, score_pairs
-from matching.spec import Block, Field, Normalization, Spec
-from matching.weights import LearnedWeights, learn_weights
+from matching.engine.blocking import Blocking
+from matching.engine.scoring import normalize_codes, score_matrix, score_pairs
+from matching.engine.spec import Block, Field, Normalization, Spec
+from matching.engine.weights import LearnedWeights, learn_weights
 
 __all__ = [
     "generate_candidates",
@@ -672,7 +672,7 @@ def learn(
     ``u`` comes from ``random_pairs`` random pairs of the two tables; ``m`` and
     the prior by EM over each rule's pairs in evenly spread ranges of left
     rows, about ``sample`` pairs in all (see
-    :func:`matching.weights.learn_weights`). Seeded: the same inputs learn the
+    :func:`matching.engine.weights.learn_weights`). Seeded: the same inputs learn the
     same weights.
     """
     if not isinstance(job, _BlockedJob):
@@ -784,7 +784,7 @@ def score_in_steps(
 
     Examples
     --------
-    >>> from matching.spec import Field, Spec
+    >>> from matching.engine.spec import Field, Spec
     >>> l = pd.DataFrame({"name": ["Smith", "Jones"]})
     >>> r = pd.DataFrame({"name": ["smith", "Jonas", "Brown"]})
     >>> steps = []
@@ -869,7 +869,7 @@ def generate_candidates(
 
     Examples
     --------
-    >>> from matching.spec import Field, Spec
+    >>> from matching.engine.spec import Field, Spec
     >>> l = pd.DataFrame({"name": ["Smith", "Jones"]})
     >>> r = pd.DataFrame({"name": ["smith", "Jonas", "Brown"]})
     >>> generate_candidates(l, r, Spec(fields=(Field("name"),)), keep=0.5)

@@ -1,7 +1,7 @@
 """Managers' statistics over a review: progress, throughput, reviewers and scores.
 
 Everything here is a pure function of the decisions in force (after undos):
-a :class:`~matching.review.ReviewState`, or the same decisions as columns
+a :class:`~matching.decisions.events.ReviewState`, or the same decisions as columns
 (:class:`Decisions`, which the review desk keeps up to date for a million
 records), so the figures agree with what reviewers see. Times are the
 decisions' epoch seconds; frames carry UTC timestamps for charts.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.review import Decision, Event, ReviewState, replay
-from matching.tuning import bin_edges
+from matching.decisions.events import Decision, Event, ReviewState, replay
+from matching.decisions.tuning import bin_edges
 
 __all__ = [
     "Decisions",
@@ -55,7 +55,7 @@ class Decisions:
 
     @classmethod
     def of(cls, state: ReviewState | Decisions) -> Decisions:
-        """The columns of a :class:`~matching.review.ReviewState` (itself when given one)."""
+        """The columns of a :class:`~matching.decisions.events.ReviewState` (or itself)."""
         if isinstance(state, Decisions):
             return state
         rows = list(state.decisions.values())
@@ -100,7 +100,7 @@ def progress(state: ReviewState | Decisions, queue_length: int) -> dict[str, int
 
     Examples
     --------
-    >>> from matching.review import Event, replay
+    >>> from matching.decisions.events import Event, replay
     >>> s = replay([Event("e1", "accept", "1", ("7",), scores={"7": 0.9, "8": 0.4}),
     ...             Event("e2", "skip", "2")])
     >>> p = progress(s, 4)
@@ -205,7 +205,7 @@ def eta(
 
     Examples
     --------
-    >>> from matching.review import Event, replay
+    >>> from matching.decisions.events import Event, replay
     >>> s = replay([Event(f"e{i}", "reject", str(i), time=60.0 * i) for i in range(6)])
     >>> eta(s, 10)
     600.0
@@ -307,7 +307,7 @@ def reasons_breakdown(state: ReviewState | Decisions) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from matching.review import Event, replay
+    >>> from matching.decisions.events import Event, replay
     >>> s = replay([Event("e1", "accept", "1", ("7",), reason="same family"),
     ...             Event("e2", "reject", "2", reason="same family — twins"),
     ...             Event("e3", "reject", "3")])

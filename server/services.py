@@ -25,10 +25,15 @@ from flask_caching import Cache
 from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from matching.candidates import StepProgress
+from matching.decisions.log import DecisionLog
+from matching.decisions.rerun import carry_over
+from matching.decisions.roles import PermissionDenied
+from matching.decisions.tuning import ScoreIndex
+from matching.decisions.users import UserStore
 from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
-from matching.lookups import open_indexed
-from matching.project import (
+from matching.engine.candidates import StepProgress
+from matching.engine.lookups import open_indexed
+from matching.engine.project import (
     Project,
     build_project,
     has_tables,
@@ -38,13 +43,8 @@ from matching.project import (
     save_candidates,
     save_tables,
 )
-from matching.rerun import carry_over
-from matching.roles import PermissionDenied
-from matching.spec import Spec
-from matching.store import DecisionLog
-from matching.tuning import ScoreIndex
-from matching.uploads import UPLOAD_ID
-from matching.users import UserStore
+from matching.engine.spec import Spec
+from matching.engine.uploads import UPLOAD_ID
 
 __all__ = ["AppConfig", "Services", "services_of", "UPLOAD_ID"]
 
@@ -171,7 +171,7 @@ class Services:
         """``(name, role)`` of whoever sent the current request.
 
         With sign-in on, the signed-in user (``typed_name`` is ignored) and
-        :class:`~matching.roles.PermissionDenied` when nobody is signed in.
+        :class:`~matching.decisions.roles.PermissionDenied` when nobody is signed in.
         With no users (open mode, loopback only: one person on a laptop), the
         typed name, stripped, or "anonymous", as an admin.
         """
@@ -217,9 +217,9 @@ class Services:
         memory maps. The candidates are scored once (on the Dask cluster when
         one is configured) and kept beside the tables, so reopening the
         project, in this process or another, maps them instead of scoring again.
-        ``project_id`` is :func:`~matching.project.project_id_for` these inputs when
+        ``project_id`` is :func:`~matching.engine.project.project_id_for` these inputs when
         the caller has worked it out already. ``progress(step, done, total)`` hears
-        the scoring steps (see :func:`matching.project.build_project`), then
+        the scoring steps (see :func:`matching.engine.project.build_project`), then
         ``("saving", 0, 1)`` before the candidates are written and the project is
         recorded; raising there leaves no candidates and no project in the log.
         """
@@ -495,7 +495,7 @@ class Services:
                     _log.exception("could not read the decisions of %s", desk.project_id)
 
     def score_index(self, project: Project) -> ScoreIndex:
-        """The project's :class:`~matching.tuning.ScoreIndex`: mapped from the project's
+        """The project's :class:`~matching.decisions.tuning.ScoreIndex`: mapped from the project's
         lookups file when the project was opened, built here if it has left the cache.
 
         A project id names its candidates (a content hash), so the index never

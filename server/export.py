@@ -19,13 +19,13 @@ from typing import BinaryIO
 
 from flask import jsonify, request, send_file
 
-from callbacks.auth import PAGE_HEADER
-from callbacks.security import same_site_request
-from callbacks.services import Services, services_of
-from matching.export import matched_chunks_of_pairs, write_csv, write_excel, write_parquet
+from matching.decisions.export import matched_chunks_of_pairs, write_csv, write_excel, write_parquet
+from matching.decisions.roles import PermissionDenied, require
+from matching.engine.project import Project
 from matching.memory import release_mapped
-from matching.project import Project
-from matching.roles import PermissionDenied, require
+from server.auth import PAGE_HEADER
+from server.security import same_site_request
+from server.services import Services, services_of
 
 __all__ = ["register", "EXPORTS", "export_url", "write_export"]
 

@@ -5,7 +5,7 @@ slider question (pairs kept, records with a candidate, pairs pre-selected,
 records auto-accepted or auto-rejected, the score histogram) by binary search
 over presorted arrays, so a slider move never passes over the pairs.
 
-The functions that also take a :class:`~matching.review.ReviewState` work on
+The functions that also take a :class:`~matching.decisions.events.ReviewState` work on
 the pairs and the decisions together: the histogram coloured by status, the
 bulk auto-accept and auto-reject events, and the estimates from reviewed pairs.
 They pass over the pairs once, so a caller caches them per ``state.version``.
@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from matching.audit import wilson_interval
-from matching.review import Batch, Event, ReviewState, event_id
+from matching.decisions.audit import wilson_interval
+from matching.decisions.events import Batch, Event, ReviewState, event_id
 
 __all__ = [
     "estimate_from_reviewed",
@@ -162,7 +162,7 @@ class ScoreIndex:
         Parameters
         ----------
         candidates : DataFrame
-            As :func:`matching.candidates.generate_candidates` returns it, in
+            As :func:`matching.engine.candidates.generate_candidates` returns it, in
             any row order; not modified. Pairs whose score is NaN are left out.
         bins : int
             Bins of the histogram grid over [0, 1] (see :func:`bin_edges`).
@@ -407,7 +407,7 @@ def auto_accept_events(
         ``event_id`` that depends only on ``batch``, kind and left id, the
         scores of every candidate of its record and ``thresholds``
         ``{"auto_accept": threshold, "margin": margin}``. An undo whose target
-        is any of them reverts them all (see :func:`matching.review.replay`).
+        is any of them reverts them all (see :func:`matching.decisions.events.replay`).
     """
     _require(candidates, ("left_id", "right_id", "score"))
     best = _best_per_record(candidates)
@@ -467,14 +467,14 @@ def bulk_batch(
     event_id: str,
     now: float | None = None,
 ) -> Batch:
-    """The records a bulk rule decides, as one compact :class:`~matching.review.Batch`.
+    """The records a bulk rule decides, as one compact :class:`~matching.decisions.events.Batch`.
 
     ``kind="accept"`` picks what :func:`auto_accept_events` picks (best candidate
     at least ``threshold``, ahead of the runner-up by ``margin``) and
     ``kind="reject"`` what :func:`auto_reject_events` picks (best below
     ``threshold``); left ids in ``decided`` are left alone. The batch's events
     are those functions' events, but for their ids (see
-    :meth:`~matching.review.Batch.member_id`): the same records, right ids,
+    :meth:`~matching.decisions.events.Batch.member_id`): the same records, right ids,
     scores and thresholds, in the same order. Built with array operations, so a
     million records take about a second, not a million Python objects.
     """

@@ -3,7 +3,7 @@
 - :func:`check_table_bytes` (and :func:`check_table_file` for a file on disk)
   looks at an uploaded file without parsing it: an ``.xlsx`` is a zip whose
   entries could unpack to gigabytes (a "zip bomb"), a Parquet file states its
-  shape in its footer. It raises :class:`~matching.io.TableReadError` with a
+  shape in its footer. It raises :class:`~matching.engine.io.TableReadError` with a
   message for the person who uploaded it, in milliseconds, whatever the file
   claims to hold.
 - :func:`inside_folder` resolves a path typed by an admin and refuses one
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from matching.io import FORMATS, TableReadError
+from matching.engine.io import FORMATS, TableReadError
 
 __all__ = [
     "check_table_bytes",
@@ -97,7 +97,7 @@ def check_table_file(
 
     ``name`` gives the format (by its ending) and is used in messages; by
     default the file's own name. Memory stays at one block (8 MB) whatever
-    the file's size. Raises :class:`~matching.io.TableReadError` as
+    the file's size. Raises :class:`~matching.engine.io.TableReadError` as
     :func:`check_table_bytes` does, and when the file cannot be read.
     """
     path = Path(path)

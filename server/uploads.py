@@ -5,7 +5,7 @@
 - ``POST /upload/start`` with ``{"name", "size"}``: the server's id for the
   upload, or a refusal (over ``--max-upload-mb``, unknown file type);
 - ``POST /upload/chunk?upload_id=ID&offset=N`` with the chunk as the body:
-  appended straight to the file on disk (see :mod:`matching.uploads`);
+  appended straight to the file on disk (see :mod:`matching.engine.uploads`);
 - ``GET /upload/status?upload_id=ID``: the bytes received so far, to resume.
 
 They answer JSON: the upload's state, or ``{"error": message}`` with a status
@@ -27,9 +27,9 @@ from pathlib import Path
 from flask import jsonify, request
 from werkzeug.exceptions import ClientDisconnected
 
-from callbacks.services import Services, services_of
-from matching.roles import PermissionDenied, require
-from matching.uploads import ChunkedUploads, UploadRefused
+from matching.decisions.roles import PermissionDenied, require
+from matching.engine.uploads import ChunkedUploads, UploadRefused
+from server.services import Services, services_of
 
 __all__ = ["register", "chunked_uploads", "uploader"]
 

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from flask import jsonify, request
 
-from callbacks.services import services_of
+from server.services import services_of
 
 __all__ = ["register", "same_origin", "same_site_request", "content_security_policy"]
 

@@ -30,8 +30,8 @@ from joserfc.errors import JoseError
 from sqlalchemy.exc import SQLAlchemyError
 
 from components.auth import OIDC_START
-from matching.roles import ROLES
-from matching.users import UnknownUser
+from matching.decisions.roles import ROLES
+from matching.decisions.users import UnknownUser
 
 __all__ = ["OidcSettings", "oidc_settings", "register_oidc", "START", "CALLBACK"]
 
@@ -61,7 +61,7 @@ class OidcSettings:
 
 
 def oidc_settings(config) -> OidcSettings | None:
-    """The OpenID Connect settings of an :class:`~callbacks.services.AppConfig`, checked.
+    """The OpenID Connect settings of an :class:`~server.services.AppConfig`, checked.
 
     None when no issuer is configured; ``ValueError`` naming the option for a
     missing client id, an issuer that is not an https URL (http only on this
@@ -101,7 +101,7 @@ def register_oidc(
 ) -> None:
     """Add the two OpenID Connect routes to ``server``.
 
-    ``sign_in(user)`` starts the session of a :class:`~matching.users.User`;
+    ``sign_in(user)`` starts the session of a :class:`~matching.decisions.users.User`;
     ``safe_next(url)`` turns a requested return address into a local path.
     """
     oauth = OAuth(server)

@@ -1,0 +1,344 @@
+"""Command line: ``python -m matching --left L --right R ... --out OUT.csv``.
+
+Without ``--field`` the set-up is proposed (:func:`matching.engine.propose.propose`) and
+printed to standard error as the options that give it; ``--spec FILE`` runs a
+saved set-up and ``--save-spec FILE`` saves the one used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TextIO
+
+from matching.decisions.export import neutralise_frame
+from matching.engine.blocking import Blocking
+from matching.engine.candidates import learn, plan, run_plan, validate_columns
+from matching.engine.distributed import close, connect, run_plan_dask, task_ranges
+from matching.engine.io import CandidateWriter, LoadedTable, TableReadError, load_table
+from matching.engine.propose import DEFAULT_PAIR_BUDGET, NoSharedColumns, propose
+from matching.engine.spec import (
+    Setup,
+    Spec,
+    parse_block,
+    parse_field,
+    read_setup,
+    setup_format,
+    write_setup,
+)
+
+__all__ = ["build_parser", "main", "add_table_arguments", "resolve_setup", "save_setup_for"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: exit 2 with one line, not argparse's usage block."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _field(text: str):
+    try:
+        return parse_field(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _block(text: str):
+    try:
+        return parse_block(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _unit(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
+def _top_k(text: str) -> int | None:
+    if text.lower() in ("none", "all", "0"):
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1, or 'none' for all")
+    return value
+
+
+def _budget(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def add_table_arguments(parser: argparse.ArgumentParser) -> None:
+    """The table and spec options shared by ``python -m matching`` and ``python app.py``."""
+    parser.add_argument("--left", help="left table (CSV, XLSX, Parquet, JSONL)")
+    parser.add_argument("--right", help="right table")
+    parser.add_argument(
+        "--spec",
+        metavar="FILE",
+        help="a saved set-up (.toml or .json): tables, IDs, fields, rules, thresholds; "
+        "options given as well take its place",
+    )
+    parser.add_argument(
+        "--left-id", help="ID column of the left table (default: proposed, else row numbers)"
+    )
+    parser.add_argument("--right-id", help="ID column of the right table")
+    parser.add_argument(
+        "--field",
+        action="append",
+        type=_field,
+        default=[],
+        metavar="SPEC",
+        help="LEFTCOL[=RIGHTCOL][:SCORER][@WEIGHT]; repeat for more fields "
+        "(none: the set-up is proposed from the tables and printed)",
+    )
+    parser.add_argument(
+        "--block",
+        action="append",
+        type=_block,
+        default=[],
+        metavar="RULE",
+        help="exact:KEY, prefix:KEY:N or sorted:KEY:W; KEY is COL[=RIGHTCOL][TRANSFORM] joined "
+        "by +, TRANSFORM [:N], [year] or [month]; repeat for a union of rules",
+    )
+    parser.add_argument(
+        "--keep", type=_unit, default=None, help="keep pairs scoring at least this (default 0.5)"
+    )
+    parser.add_argument(
+        "--pair-budget",
+        type=_budget,
+        default=DEFAULT_PAIR_BUDGET,
+        metavar="N",
+        help="most pairs the proposed blocking rules may keep (default 20,000,000)",
+    )
+    parser.add_argument(
+        "--save-spec", metavar="FILE", help="save the set-up used as FILE (.toml or .json)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m matching", description="Score candidate pairs of two tables.")
+    add_table_arguments(parser)
+    parser.add_argument("--top-k", type=_top_k, default=10, help="pairs kept per left record")
+    parser.add_argument("--workers", type=int, default=-1, help="scoring threads (-1: all cores)")
+    parser.add_argument(
+        "--out", help="output CSV or Parquet (.parquet), or - for CSV on standard output"
+    )
+    parser.add_argument(
+        "--weights",
+        choices=("mean", "learn"),
+        default="mean",
+        help="mean: the weighted mean of the fields (default); learn: Fellegi-Sunter "
+        "weights learned by EM over the candidate pairs (needs --block)",
+    )
+    parser.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        help="score on a Dask cluster: a scheduler address (tcp://host:8786) or local:N "
+        "for N worker processes on this machine",
+    )
+    parser.add_argument(
+        "--no-neutralise",
+        action="store_true",
+        help="write CSV IDs as they are, even those a spreadsheet would run as formulas "
+        "(by default they get a leading quote; Parquet is never changed)",
+    )
+    parser.add_argument(
+        "--count-only",
+        action="store_true",
+        help="print each blocking rule's pairs, the pairs it adds and the total, then stop",
+    )
+    return parser
+
+
+def resolve_setup(
+    args: argparse.Namespace, *, err: TextIO, arrow: bool = False
+) -> tuple[Setup, LoadedTable, LoadedTable]:
+    """The set-up the options describe, and the two tables read.
+
+    A ``--spec`` file gives the tables, IDs, fields, rules and thresholds;
+    options given on the command line take the place of its values (``--field``
+    of all its fields, ``--block`` of all its rules). With no fields from
+    either, the set-up is proposed from the tables and written to ``err`` as the
+    options that give it. Raises ``ValueError`` (or :class:`TableReadError`)
+    with a message for the user.
+    """
+    saved = read_setup(args.spec) if args.spec else None
+    left_path = args.left or (saved.left if saved else None)
+    right_path = args.right or (saved.right if saved else None)
+    if not (left_path and right_path):
+        raise ValueError("give both --left and --right, or --spec FILE naming the tables")
+    left = load_table(left_path, arrow=arrow)
+    right = load_table(right_path, arrow=arrow)
+    err.write(f"{left.report}\n{right.report}\n")
+    keep = args.keep if args.keep is not None else (saved.keep if saved else 0.5)
+    select = getattr(args, "select", None)
+    if select is None:
+        select = saved.select if saved else max(keep, 0.8)
+    if args.field or saved:
+        # A saved set-up's learned weights hold while its fields are the ones used.
+        fields = tuple(args.field) or saved.spec.fields
+        learned = saved.spec.learned if saved and not args.field else None
+        spec = Spec(
+            fields=fields,
+            left_id=args.left_id or (saved.spec.left_id if saved else None),
+            right_id=args.right_id or (saved.spec.right_id if saved else None),
+            block=tuple(args.block) or (saved.spec.block if saved else ()),
+            learned=learned,
+        )
+    else:
+        try:
+            proposal = propose(
+                left.frame,
+                right.frame,
+                left_id=args.left_id,
+                right_id=args.right_id,
+                budget=args.pair_budget,
+            )
+        except NoSharedColumns as exc:
+            raise ValueError(f"{exc} (--field LEFTCOL=RIGHTCOL)") from None
+        spec = proposal.spec
+        if args.block:
+            spec = dataclasses.replace(spec, block=tuple(args.block))
+        err.write(
+            "No --field given, so this set-up is proposed (give these options to change it,"
+            " or --save-spec FILE to save it):\n" + proposal.report() + "\n"
+        )
+    setup = Setup(spec, str(left_path), str(right_path), keep=keep, select=select)
+    return setup, left, right
+
+
+def save_setup_for(setup: Setup, path: str) -> None:
+    """Save ``setup`` as ``path``, with table paths relative to that file's folder."""
+    folder = Path(path).resolve().parent
+
+    def relative(table: str | None) -> str | None:
+        if table is None:
+            return None
+        return os.path.relpath(Path(table).resolve(), folder)
+
+    try:
+        write_setup(
+            dataclasses.replace(setup, left=relative(setup.left), right=relative(setup.right)), path
+        )
+    except OSError as exc:
+        raise ValueError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _progress(stream):
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - last[0] > 0.5:
+            last[0] = now
+            stream.write(f"\rscoring: {done:,}/{total:,} ({100 * done / max(total, 1):.0f}%)")
+            if done == total:
+                stream.write("\n")
+            stream.flush()
+
+    return report
+
+
+def _count_table(left, right, spec: Spec) -> str:
+    """Per rule: its pairs, the pairs it adds to the rules before it; then the total."""
+    if not spec.block:
+        return f"{'rule':<40} {'pairs':>15} {'added':>15}\nall pairs{len(left) * len(right):>56,}\n"
+    counts = Blocking(left, right, spec.block).count()
+    width = max(40, *(len(c.rule) for c in counts))
+    lines = [f"{'rule':<{width}} {'pairs':>15} {'added':>15}"]
+    lines += [f"{c.rule:<{width}} {c.pairs:>15,} {c.added:>15,}" for c in counts]
+    lines.append(f"{'total':<{width}} {'':>15} {sum(c.added for c in counts):>15,}")
+    return "\n".join(lines) + "\n"
+
+
+def _close_when_ready(pending) -> None:
+    try:
+        client = pending.result()
+    except Exception:  # the error was reported where the result was asked for
+        return
+    close(client)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.count_only and not args.out:
+        parser.error("the following arguments are required: --out")
+    err = sys.stderr
+    stack = contextlib.ExitStack()
+    try:
+        if args.save_spec:
+            setup_format(args.save_spec)
+        if args.dask and not args.count_only:
+            # Start (or reach) the cluster while the tables are read.
+            pool = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+            pending = pool.submit(connect, args.dask)
+            stack.callback(_close_when_ready, pending)
+        # Arrow-backed text: a tenth of the memory of Python strings at a million rows.
+        setup, left, right = resolve_setup(args, err=err, arrow=True)
+        spec = setup.spec
+        if args.save_spec:
+            save_setup_for(setup, args.save_spec)
+            err.write(f"set-up saved to {args.save_spec}\n")
+        if args.count_only:
+            validate_columns(left.frame, right.frame, spec)
+            sys.stdout.write(_count_table(left.frame, right.frame, spec))
+            return 0
+        client = pending.result() if args.dask else None
+        slices = 4 * len(client.scheduler_info()["workers"]) if args.dask else 1
+        job, ranges = plan(
+            left.frame, right.frame, spec, keep=setup.keep, top_k=args.top_k, slices=slices
+        )
+        if spec.block:
+            pairs = sum(c.added for c in job.blocking.count())
+            err.write(f"{pairs:,} pairs to score after blocking\n")
+            if client is not None:
+                ranges = task_ranges(job, ranges, client)
+        else:
+            err.write(f"{len(left.frame) * len(right.frame):,} pairs to score in full\n")
+        if args.weights == "learn":
+            learned = learn(job, ranges, workers=args.workers)
+            err.write(learned.report() + "\n")
+            job.spec = dataclasses.replace(spec, learned=learned)
+        if args.dask:
+            frames = run_plan_dask(job, ranges, client, progress=_progress(err))
+        else:
+            frames = run_plan(job, ranges, workers=args.workers, progress=_progress(err))
+        first = next(frames)
+    except (TableReadError, ValueError) as exc:
+        stack.close()
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    try:
+        with stack, CandidateWriter(args.out) as out:
+            safe = neutralise_frame if not (args.no_neutralise or out.parquet) else None
+            out.write(safe(first) if safe else first)
+            for frame in frames:
+                out.write(safe(frame) if safe else frame)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        parser.exit(2, f"{parser.prog}: error: cannot write {args.out}: {reason}\n")
+    if args.out != "-":
+        err.write(f"{out.rows:,} candidate pairs written to {args.out}\n")
+    return 0

@@ -1,0 +1,1 @@
+"""Decisions: events, the ledger, the decision log, settings and the pure views over them."""

@@ -1,0 +1,1 @@
+"""Tables in, scored pairs out: reading, set-ups, scoring, blocking, candidates, projects."""

@@ -1,0 +1,1 @@
+"""The Flask side: sign-in, security headers, runs, upload and export routes, services."""
