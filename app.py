@@ -476,8 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def warm_up_in_background(app: Dash, *, every: float = 2.0) -> threading.Event:
     """In a thread of its own, while the server starts answering: open the projects used
-    last (``Services.warm_up``), then keep their desks up to date with the log
-    (``Services.follow``, every ``every`` seconds). Setting the returned event stops it."""
+    last (``Workspace.warm_up``), then keep their desks up to date with the log
+    (``Workspace.follow``, every ``every`` seconds). Setting the returned event stops it."""
     services, stop = app.matchdesk, threading.Event()
 
     def run() -> None:

@@ -29,7 +29,8 @@ from dash import DiskcacheManager
 
 from matching.decisions.roles import PermissionDenied, require
 from matching.engine.candidates import StepProgress
-from server.services import UPLOAD_ID, AppConfig, Services
+from matching.engine.uploads import UPLOAD_ID
+from server.services import AppConfig, Services
 
 __all__ = [
     "RunManager",

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from flask import Flask
 
-import server.services as services_module
+import matching.workspace as workspace_module
 from matching.decisions.tuning import ScoreIndex
 from matching.engine.lookups import (
     LOOKUPS_FILE,
@@ -188,7 +188,7 @@ def test_the_desk_reads_each_pairs_record_from_the_lookups_as_it_would_look_it_u
         kind = "accept" if view["selected"] else "reject"
         assert desk.decide(reviewer, view, kind, view["selected"] or None).ok
     looked_up = dataclasses.replace(services.project(made.project_id), pair_left=None)
-    plain = services_module.ReviewDesk(services.log, looked_up)
+    plain = workspace_module.ReviewDesk(services.log, looked_up)
     np.testing.assert_array_equal(desk.pair_status().status, plain.pair_status().status)
     assert (desk.pair_status().status > 0).sum() > 0
 
@@ -197,13 +197,13 @@ def test_a_picked_project_is_opened_once_however_many_requests_ask_at_once(tmp_p
     left, right = _tables()
     made = _services(tmp_path).open_project(left, right, SPEC, name="p", keep=0.3, select=0.8)
     calls = []
-    real = services_module.open_indexed
+    real = workspace_module.open_indexed
 
     def counting(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(services_module, "open_indexed", counting)
+    monkeypatch.setattr(workspace_module, "open_indexed", counting)
     services = _services(tmp_path)
     start = threading.Barrier(6)
     seen = []

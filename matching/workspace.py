@@ -1,0 +1,450 @@
+"""Projects on disk and in the decision log: open, re-run inheritance, delete, warm-up, caches.
+
+A :class:`Workspace` is one process's view of the projects kept under a data
+folder and recorded in one decision log. A project's tables and scored
+candidates are kept as Arrow files in its folder and read through memory maps,
+so any process, and a restarted one, opens any project without scoring it
+again, and the processes of one machine share one copy of its data in the page
+cache. Each process keeps the lookups it built for the projects it used last
+(an LRU bounded by count and by size). The web server and the command line use
+it alike; it knows nothing of requests or of who sends them.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
+
+from matching.decisions.log import DecisionLog
+from matching.decisions.rerun import carry_over
+from matching.decisions.tuning import ScoreIndex
+from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
+from matching.engine.candidates import StepProgress
+from matching.engine.lookups import open_indexed
+from matching.engine.project import (
+    Project,
+    build_project,
+    has_tables,
+    load_candidates,
+    load_tables,
+    project_id_for,
+    save_candidates,
+    save_tables,
+)
+from matching.engine.spec import Spec
+from matching.engine.uploads import UPLOAD_ID
+
+__all__ = ["Workspace", "WorkspaceConfig"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkspaceConfig:
+    """Where projects live and how many each process keeps open."""
+
+    db_url: str = "sqlite:///matchdesk.db"
+    data_dir: str = "matchdesk-data"
+    #: A Dask scheduler address (or ``local:N``) that scores new projects; None scores here.
+    dask: str | None = None
+    lease_seconds: int = 300
+    #: Projects each process keeps open; the least recently used leave first.
+    max_projects: int = 8
+    #: Memory each process may spend on the lookups of the projects it keeps open (MB),
+    #: besides the mapped files the processes share; at least one project stays open.
+    max_project_mb: float = 1024
+
+
+class Workspace:
+    """The projects of one data folder and decision log, as this process holds them.
+
+    ``config`` is read when it is needed, so a change to it (fewer projects kept,
+    say) holds from the next project opened.
+    """
+
+    def __init__(self, config: WorkspaceConfig) -> None:
+        self.config = config
+        self.log = DecisionLog(config.db_url)
+        # Opening a project builds its lookups (ids, slices): each process keeps the
+        # projects it used last (an LRU); their tables and candidates are mapped files.
+        self._projects: OrderedDict[str, Project] = OrderedDict()
+        self._score_indexes: OrderedDict[str, ScoreIndex] = OrderedDict()
+        self._desks: OrderedDict[str, ReviewDesk] = OrderedDict()
+        self._lru_lock = threading.Lock()
+        self._open_locks: dict[str, threading.Lock] = {}
+        #: How many times this process scored a project (tests check reopening does not).
+        self.scorings = 0
+
+    def after_fork(self) -> None:
+        """In a process forked from another (a background run): connections and locks
+        of its own, leaving the parent's pooled connections to the parent."""
+        self.log.forget_connections()
+        self._lru_lock = threading.Lock()
+        self._open_locks = {}
+
+    def desk(self, project: Project) -> ReviewDesk:
+        """The project's :class:`~matching.desk.ReviewDesk` in this process."""
+        desk = self._recall(self._desks, project.project_id)
+        if desk is None or desk.project is not project:
+            desk = ReviewDesk(
+                self.log,
+                project,
+                lease_seconds=self.config.lease_seconds,
+                thresholds=lambda: self.thresholds(project),
+                cardinality=lambda: self.cardinality(project),
+                notes=lambda: self.notes(project),
+            )
+            self._keep(self._desks, project.project_id, desk)
+        return desk
+
+    def open_project(
+        self,
+        left: pd.DataFrame,
+        right: pd.DataFrame,
+        spec: Spec,
+        *,
+        name: str,
+        keep: float,
+        select: float,
+        sources: dict | None = None,
+        progress: StepProgress | None = None,
+        project_id: str | None = None,
+    ) -> Project:
+        """Build (or reopen) the project of these inputs and record it in the log.
+
+        The tables are saved as Arrow files and the project works on their
+        memory maps. The candidates are scored once (on the Dask cluster when
+        one is configured) and kept beside the tables, so reopening the
+        project, in this process or another, maps them instead of scoring again.
+        ``project_id`` is :func:`~matching.engine.project.project_id_for` these inputs when
+        the caller has worked it out already. ``progress(step, done, total)`` hears
+        the scoring steps (see :func:`matching.engine.project.build_project`), then
+        ``("saving", 0, 1)`` before the candidates are written and the project is
+        recorded; raising there leaves no candidates and no project in the log.
+        """
+        project_id = project_id or project_id_for(left, right, spec, keep=keep, top_k=10)
+        folder = Path(self.config.data_dir) / project_id
+        if not has_tables(folder):
+            save_tables(left, right, folder)
+        left, right = load_tables(folder)
+        project = self._scored(
+            left,
+            right,
+            spec,
+            folder,
+            name=name,
+            keep=keep,
+            select=select,
+            project_id=project_id,
+            progress=progress,
+        )
+        meta = {
+            "spec": spec.to_dict(),
+            "keep": keep,
+            "select": select,
+            "tables": str(folder),
+            "sources": sources or {},
+            "left_rows": len(left),
+            "right_rows": len(right),
+            "columns": [list(map(str, left.columns)), list(map(str, right.columns))],
+        }
+        created = self.log.ensure_project(project.project_id, name=name, meta=meta)
+        self._remember(project)
+        if created:
+            self._inherit(project, name=name, spec=spec)
+        return project
+
+    def _previous_version(self, project: Project, *, name: str, spec: Spec) -> str | None:
+        """The latest other project with the same ID columns and fields over tables of the
+        same columns (or, for projects that did not record their columns, the same name):
+        an earlier version of these tables."""
+        columns = [list(map(str, project.left.columns)), list(map(str, project.right.columns))]
+        same = [
+            p
+            for p in self.log.projects()
+            if p["project_id"] != project.project_id
+            and _same_setup(p["meta"].get("spec", {}), spec.to_dict())
+            and p["meta"].get("columns", columns if p["name"] == name else None) == columns
+        ]
+        return same[-1]["project_id"] if same else None
+
+    def _inherit(self, project: Project, *, name: str, spec: Spec) -> None:
+        """Carry the decisions that still hold over from the previous version, if any."""
+        previous = self._previous_version(project, name=name, spec=spec)
+        old = self.project(previous) if previous else None
+        if old is None:
+            return
+        decisions = self.desk(old).refresh().decisions
+        inherited = carry_over(old, decisions, project, reviewer="matchdesk")
+        desk = self.desk(project)
+        desk.log.append_many(project.project_id, inherited.events)
+        record = self.log.project(project.project_id)
+        meta = {
+            **record["meta"],
+            "version_of": previous,
+            "carried": inherited.counts,
+            "changed": inherited.changed,
+        }
+        self.log.update_project_meta(project.project_id, meta)
+        self._remember(project)  # the new version, not the old, is the one in use
+
+    def notes(self, project: Project) -> dict:
+        """Notes to show with records of a project (records that changed since decided)."""
+        record = self.log.project(project.project_id) or {"meta": {}}
+        changed = record["meta"].get("changed")
+        return changed if isinstance(changed, dict) else {}
+
+    def _scored(
+        self,
+        left,
+        right,
+        spec: Spec,
+        folder: Path,
+        *,
+        name: str,
+        keep: float,
+        select: float,
+        project_id: str,
+        progress: StepProgress | None = None,
+    ) -> Project:
+        """The project of these inputs: its saved candidates mapped, or scored, saved and
+        mapped (so the process that scores shares them like any other)."""
+        saved = load_candidates(folder)
+        if saved is None:
+            self.scorings += 1
+            scored = build_project(
+                left,
+                right,
+                spec,
+                name=name,
+                keep=keep,
+                select=select,
+                dask=self.config.dask,
+                progress=progress,
+            )
+            if progress is not None:
+                progress("saving", 0, 1)
+            save_candidates(scored.candidates, folder)
+            del scored
+            saved = load_candidates(folder)
+        elif progress is not None:
+            progress("saving", 0, 1)
+        project, index = open_indexed(
+            left, right, spec, saved, folder, name=name, keep=keep, select=select, top_k=10,
+            project_id=project_id,
+        )  # fmt: skip
+        self._keep(self._score_indexes, project_id, index)
+        return project
+
+    def _remember(self, project: Project) -> None:
+        self._keep(self._projects, project.project_id, project)
+
+    def _keep(self, lru: OrderedDict, key: str, value) -> None:
+        with self._lru_lock:
+            lru[key] = value
+            lru.move_to_end(key)
+            budget = self.config.max_project_mb * 1024 * 1024
+            while len(lru) > 1 and (
+                len(lru) > max(1, self.config.max_projects)
+                or sum(_size(v) for v in lru.values()) > budget
+            ):
+                lru.popitem(last=False)
+
+    def _recall(self, lru: OrderedDict, key: str):
+        with self._lru_lock:
+            value = lru.get(key)
+            if value is not None:
+                lru.move_to_end(key)
+            return value
+
+    def delete_project(self, project_id: str) -> bool:
+        """Forget a project: its decisions, saved tables, uploads and cached candidates.
+
+        Returns False when there was no such project. Role checks are the caller's.
+        """
+        record = self.log.project(project_id)
+        if record is None:
+            return False
+        with self._lru_lock:
+            self._projects.pop(project_id, None)
+            self._score_indexes.pop(project_id, None)
+            self._desks.pop(project_id, None)
+        data = Path(self.config.data_dir).resolve()
+        for token in record["meta"].get("sources", {}).get("uploads", []):
+            upload = self.upload_path(token, ".parquet")
+            if upload is not None:
+                upload.unlink(missing_ok=True)
+                upload.with_suffix(".json").unlink(missing_ok=True)
+        folder = (data / project_id).resolve()
+        if folder.parent == data and folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+        self.log.delete_project(project_id)
+        return True
+
+    def sweep_uploads(self, *, max_age: float = 86400.0) -> int:
+        """Delete uploads older than ``max_age`` seconds; returns how many files went.
+
+        An upload is only needed until Run: a project keeps its own copy of
+        its tables, so an upload left for a day is an abandoned one.
+        """
+        folder = Path(self.config.data_dir) / "uploads"
+        cutoff = time.time() - max_age
+        gone = 0
+        for path in folder.glob("*") if folder.is_dir() else []:
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    gone += 1
+            except OSError:
+                pass  # another process removed it first
+        return gone
+
+    def upload_path(self, token: object, suffix: str = ".parquet") -> Path | None:
+        """Where the upload ``token`` is kept, or None when ``token`` is not an upload id.
+
+        An upload id is 32 lowercase hex digits, made by the server; anything
+        else (a path, ``..``, a longer string) names nothing.
+        """
+        if not isinstance(token, str) or not UPLOAD_ID.fullmatch(token):
+            return None
+        folder = (Path(self.config.data_dir) / "uploads").resolve()
+        path = (folder / f"{token}{suffix}").resolve()
+        return path if path.parent == folder else None
+
+    def project(self, project_id: str | None) -> Project | None:
+        """The project with this id, or None when there is none."""
+        if not project_id:
+            return None
+        project = self._recall(self._projects, project_id)
+        if project is not None:
+            return project
+        # The page asks for a newly picked project in several requests at once: one
+        # thread opens it while the others wait for it, instead of each opening it.
+        with self._lru_lock:
+            opening = self._open_locks.setdefault(project_id, threading.Lock())
+        try:
+            with opening:
+                project = self._recall(self._projects, project_id)
+                return project if project is not None else self._open(project_id)
+        finally:
+            with self._lru_lock:  # kept only while in use: ids come from the page
+                if self._open_locks.get(project_id) is opening:
+                    del self._open_locks[project_id]
+
+    def _open(self, project_id: str) -> Project | None:
+        record = self.log.project(project_id)
+        if record is None:
+            return None
+        meta = record["meta"]
+        left, right = load_tables(meta["tables"])
+        project = self._scored(
+            left,
+            right,
+            Spec.from_dict(meta["spec"]),
+            Path(meta["tables"]),
+            name=record["name"],
+            keep=meta["keep"],
+            select=meta["select"],
+            project_id=project_id,
+        )
+        self._remember(project)
+        return project
+
+    def warm_up(self) -> list[str]:
+        """Open the projects used last (as many as a process keeps) with their lookups,
+        and the review desk of the latest, so that the first person to pick one does not
+        wait for it. The others' desks (each a ledger of the project's decisions in
+        this process's memory) are read when someone uses them.
+
+        Returns the ids opened. A project that cannot be opened (its folder gone, the
+        database busy) is passed over; the page reports it when someone picks it.
+        """
+        try:
+            records = self.log.projects()
+        except SQLAlchemyError:
+            return []
+        recent = sorted(records, key=lambda p: max(p["created"], p["last_event"] or 0))
+        opened: list[Project] = []
+        for record in recent[-max(1, self.config.max_projects) :]:
+            try:
+                project = self.project(record["project_id"])
+                if project is not None:
+                    self.score_index(project)
+                    opened.append(project)
+            except Exception:  # a start must not fail on one project
+                _log.exception("could not open project %s ahead of use", record["project_id"])
+        if opened:
+            try:
+                self.desk(opened[-1]).refresh()
+            except Exception:  # the page reports it when someone uses the project
+                _log.exception("could not read the decisions of %s", opened[-1].project_id)
+        return [p.project_id for p in opened]
+
+    def follow(self, stop: threading.Event, *, every: float = 2.0) -> None:
+        """Until ``stop`` is set, read the log's new events into the desks this process
+        holds every ``every`` seconds, so that a bulk decision another process wrote
+        is folded in here before the next request needs it, not during it."""
+        while not stop.wait(every):
+            with self._lru_lock:
+                desks = list(self._desks.values())
+            for desk in desks:
+                try:
+                    desk.refresh()
+                except Exception:  # the next request reads the log again and reports it
+                    _log.exception("could not read the decisions of %s", desk.project_id)
+
+    def score_index(self, project: Project) -> ScoreIndex:
+        """The project's :class:`~matching.decisions.tuning.ScoreIndex`: mapped from the project's
+        lookups file when the project was opened, built here if it has left the cache.
+
+        A project id names its candidates (a content hash), so the index never
+        goes stale. Like the projects, each process keeps the indexes it holds.
+        """
+        index = self._recall(self._score_indexes, project.project_id)
+        if index is None:
+            index = ScoreIndex.from_candidates(project.candidates)
+            self._keep(self._score_indexes, project.project_id, index)
+        return index
+
+    def thresholds(self, project: Project) -> dict:
+        """Keep and select in force for a project (the Tuning tab may change them)."""
+        record = self.log.project(project.project_id) or {"meta": {}}
+        meta = record["meta"]
+        return {
+            "keep": float(meta.get("keep", project.keep)),
+            "select": float(meta.get("select", project.select)),
+        }
+
+    def cardinality(self, project: Project) -> str:
+        """How records may pair in a project (see ``matching.desk.CARDINALITIES``)."""
+        record = self.log.project(project.project_id) or {"meta": {}}
+        return str(record["meta"].get("cardinality", DEFAULT_CARDINALITY))
+
+    def project_options(self) -> list[dict]:
+        """The projects for the navbar; none while the database cannot be read."""
+        try:
+            projects = self.log.projects()
+        except SQLAlchemyError:
+            return []
+        return [{"label": p["name"], "value": p["project_id"]} for p in projects]
+
+
+def _size(value) -> int:
+    """Bytes a cached value holds in this process: a project's lookups, an index's arrays."""
+    if isinstance(value, Project):
+        return value.index_bytes
+    return int(getattr(value, "nbytes", 0))
+
+
+def _same_setup(old: dict, new: dict) -> bool:
+    """True when two specs compare the same fields with the same ID columns."""
+    keys = ("left_id", "right_id", "fields")
+    return all(old.get(k) == new.get(k) for k in keys)

@@ -1,0 +1,128 @@
+"""The workspace on its own, as the command line uses it: open, re-run, delete, warm-up."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pandas as pd
+import pytest
+
+from matching.engine.spec import Field, Spec
+from matching.workspace import Workspace, WorkspaceConfig
+
+SPEC = Spec((Field("name"),), left_id="id", right_id="id")
+
+
+def tables(names):
+    left = pd.DataFrame({"id": [f"L{i}" for i in range(len(names))], "name": names})
+    return left, left.copy()
+
+
+@pytest.fixture
+def config(tmp_path):
+    return WorkspaceConfig(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
+
+
+def open_names(workspace, names, name="people"):
+    return workspace.open_project(*tables(names), SPEC, name=name, keep=0.5, select=0.8)
+
+
+def test_a_project_opened_is_recorded_and_another_workspace_reopens_it_without_scoring(config):
+    first = Workspace(config)
+    made = open_names(first, ["Ann Lee", "Bob Ray", "Cy Kim"])
+    assert first.scorings == 1
+    assert first.project_options() == [{"label": "people", "value": made.project_id}]
+    meta = first.log.project(made.project_id)["meta"]
+    assert (meta["left_rows"], meta["keep"], meta["select"]) == (3, 0.5, 0.8)
+
+    again = Workspace(config)  # another process, or a restart
+    opened = again.project(made.project_id)
+    assert again.scorings == 0
+    pd.testing.assert_frame_equal(opened.candidates, made.candidates)
+    assert again.project("no-such-project") is None and again.project(None) is None
+
+
+def test_a_new_version_of_the_tables_inherits_the_decisions_that_still_hold(config):
+    workspace = Workspace(config)
+    old = open_names(workspace, ["Ann Lee", "Bob Ray", "Cy Kim"])
+    desk = workspace.desk(old)
+    for _ in range(3):
+        view = desk.next_view("alice")
+        assert desk.decide("alice", view, "accept", view["selected"]).ok
+
+    new = open_names(workspace, ["Ann Lee", "Bobby Ray", "Cy Kim", "Di Fox"])
+    assert new.project_id != old.project_id
+    meta = workspace.log.project(new.project_id)["meta"]
+    assert meta["version_of"] == old.project_id
+    assert meta["carried"] == {"carried": 2, "came_back": 1, "new": 1}
+    assert sorted(workspace.desk(new).refresh().decisions) == ["L0", "L2"]
+    assert set(workspace.notes(new)) == {"L1"}
+
+
+def test_a_project_of_other_fields_is_no_version_of_another(config):
+    workspace = Workspace(config)
+    open_names(workspace, ["Ann Lee", "Bob Ray"])
+    other = workspace.open_project(
+        *tables(["Ann Lee", "Bob Ray", "Cy Kim"]),
+        Spec((Field("name", scorer="token_sort"),), left_id="id", right_id="id"),
+        name="people",
+        keep=0.5,
+        select=0.8,
+    )
+    assert "version_of" not in workspace.log.project(other.project_id)["meta"]
+
+
+def test_deleting_a_project_forgets_its_decisions_files_and_uploads(config):
+    workspace = Workspace(config)
+    token = "ab" * 16
+    upload = workspace.upload_path(token)
+    upload.parent.mkdir(parents=True)
+    upload.write_bytes(b"table")
+    upload.with_suffix(".json").write_text("{}")
+    made = workspace.open_project(
+        *tables(["Ann Lee", "Bob Ray"]),
+        SPEC,
+        name="people",
+        keep=0.5,
+        select=0.8,
+        sources={"uploads": [token]},
+    )
+    folder = os.path.join(config.data_dir, made.project_id)
+    assert os.path.isdir(folder)
+
+    assert workspace.delete_project(made.project_id) is True
+    assert not os.path.exists(folder) and not upload.exists()
+    assert not upload.with_suffix(".json").exists()
+    assert workspace.log.project(made.project_id) is None
+    assert workspace.project(made.project_id) is None
+    assert workspace.delete_project(made.project_id) is False
+
+
+def test_an_upload_id_names_only_a_file_in_the_uploads_folder(config):
+    workspace = Workspace(config)
+    assert workspace.upload_path("../" + "a" * 29) is None
+    assert workspace.upload_path("A" * 32) is None
+    assert workspace.upload_path(7) is None
+    assert workspace.upload_path("0" * 32).name == "0" * 32 + ".parquet"
+
+
+def test_the_sweep_removes_only_old_uploads(config):
+    workspace = Workspace(config)
+    old, new = workspace.upload_path("1" * 32), workspace.upload_path("2" * 32)
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"x")
+    new.write_bytes(b"x")
+    a_day_ago = time.time() - 90_000
+    os.utime(old, (a_day_ago, a_day_ago))
+    assert workspace.sweep_uploads() == 1
+    assert not old.exists() and new.exists()
+
+
+def test_warm_up_opens_the_projects_used_last_up_to_the_limit(config):
+    first = Workspace(config)
+    made = [open_names(first, [f"Ann {i}", "Bob Ray"], name=f"p{i}") for i in range(3)]
+    config.max_projects = 2
+    later = Workspace(config)
+    assert later.warm_up() == [p.project_id for p in made[1:]]
+    assert later.scorings == 0
