@@ -23,7 +23,9 @@ from matching.engine.blocking import Blocking
 from matching.engine.candidates import learn, plan, run_plan, validate_columns
 from matching.engine.distributed import close, connect, run_plan_dask, task_ranges
 from matching.engine.io import CandidateWriter, LoadedTable, TableReadError, load_table
+from matching.engine.names import find_column, spec_for_columns
 from matching.engine.propose import DEFAULT_PAIR_BUDGET, NoSharedColumns, propose
+from matching.engine.safety import MAX_CELLS, check_table_file
 from matching.engine.spec import (
     Setup,
     Spec,
@@ -94,6 +96,21 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
     """The table and spec options shared by ``python -m matching`` and ``python app.py``."""
     parser.add_argument("--left", help="left table (CSV, XLSX, Parquet, JSONL)")
     parser.add_argument("--right", help="right table")
+    for side in ("left", "right"):
+        parser.add_argument(
+            f"--{side}-sheet",
+            metavar="SHEET",
+            help=f"Excel: the sheet of the {side} workbook to read, by name or number from 1 "
+            "(default: the first)",
+        )
+        parser.add_argument(
+            f"--{side}-header-row",
+            type=_budget,
+            default=None,
+            metavar="N",
+            help=f"Excel: the row of the {side} sheet holding the column names, from 1 "
+            "(default 1; rows above it, such as a title, are left out)",
+        )
     parser.add_argument(
         "--spec",
         metavar="FILE",
@@ -165,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(by default they get a leading quote; Parquet is never changed)",
     )
     parser.add_argument(
+        "--max-cells",
+        type=_budget,
+        default=MAX_CELLS,
+        metavar="N",
+        help="refuse a table of more rows x columns than this, and an Excel workbook that "
+        "unpacks to more than 1 GB or is compressed more than 100 times (default 20,000,000)",
+    )
+    parser.add_argument(
         "--count-only",
         action="store_true",
         help="print each blocking rule's pairs, the pairs it adds and the total, then stop",
@@ -189,9 +214,30 @@ def resolve_setup(
     right_path = args.right or (saved.right if saved else None)
     if not (left_path and right_path):
         raise ValueError("give both --left and --right, or --spec FILE naming the tables")
-    left = load_table(left_path, arrow=arrow)
-    right = load_table(right_path, arrow=arrow)
+    choices = {}
+    for side in ("left", "right"):
+        sheet = getattr(args, f"{side}_sheet", None)
+        row = getattr(args, f"{side}_header_row", None)
+        choices[f"{side}_sheet"] = sheet or (getattr(saved, f"{side}_sheet") if saved else None)
+        choices[f"{side}_header_row"] = row or (
+            getattr(saved, f"{side}_header_row") if saved else 1
+        )
+    max_cells = getattr(args, "max_cells", None) or MAX_CELLS
+    tables = []
+    for side, path in (("left", left_path), ("right", right_path)):
+        # The Data panel's checks: a zip bomb or a huge table is refused before it is read.
+        check_table_file(path, max_cells=max_cells)
+        tables.append(
+            load_table(
+                path,
+                arrow=arrow,
+                sheet=choices[f"{side}_sheet"],
+                header_row=choices[f"{side}_header_row"],
+            )
+        )
+    left, right = tables
     err.write(f"{left.report}\n{right.report}\n")
+    columns = (list(left.frame.columns), list(right.frame.columns))
     keep = args.keep if args.keep is not None else (saved.keep if saved else 0.5)
     select = getattr(args, "select", None)
     if select is None:
@@ -207,25 +253,26 @@ def resolve_setup(
             block=tuple(args.block) or (saved.spec.block if saved else ()),
             learned=learned,
         )
+        spec = spec_for_columns(spec, *columns)
     else:
         try:
             proposal = propose(
                 left.frame,
                 right.frame,
-                left_id=args.left_id,
-                right_id=args.right_id,
+                left_id=find_column(args.left_id, columns[0], side="left"),
+                right_id=find_column(args.right_id, columns[1], side="right"),
                 budget=args.pair_budget,
             )
         except NoSharedColumns as exc:
             raise ValueError(f"{exc} (--field LEFTCOL=RIGHTCOL)") from None
         spec = proposal.spec
         if args.block:
-            spec = dataclasses.replace(spec, block=tuple(args.block))
+            spec = spec_for_columns(dataclasses.replace(spec, block=tuple(args.block)), *columns)
         err.write(
             "No --field given, so this set-up is proposed (give these options to change it,"
             " or --save-spec FILE to save it):\n" + proposal.report() + "\n"
         )
-    setup = Setup(spec, str(left_path), str(right_path), keep=keep, select=select)
+    setup = Setup(spec, str(left_path), str(right_path), keep=keep, select=select, **choices)
     return setup, left, right
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "LoadedTable",
     "load_table",
     "read_table",
+    "excel_sheets",
     "FORMATS",
     "CandidateWriter",
 ]
@@ -276,15 +277,81 @@ def _cell_text(v: object) -> str | None:
 
 
 def _from_frame(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Every value of ``frame`` as text, one by one (the reference the Arrow readers match)."""
     header = [str(c) for c in frame.columns]
     rows = [[_cell_text(v) for v in r] for r in frame.itertuples(index=False, name=None)]
     return _text_frame(rows, header, name)
 
 
-def _read_excel(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
+def excel_sheets(source: str | Path | bytes) -> list[str]:
+    """The names of a workbook's sheets, in order; :class:`TableReadError` when unreadable."""
+    import openpyxl
+
+    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    try:
+        book = openpyxl.load_workbook(handle, read_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        name = "the workbook" if isinstance(source, (bytes, bytearray)) else Path(source).name
+        raise TableReadError(f"{name}: not a readable Excel .xlsx workbook ({exc})") from None
+    try:
+        return list(book.sheetnames)
+    finally:
+        book.close()
+
+
+def _sheet_of(raw: bytes, name: str, sheet: str | int | None) -> str | int:
+    """The sheet ``sheet`` names: a sheet's name, else its number from 1."""
+    if sheet is None or sheet == "":
+        return 0
+    names = excel_sheets(raw)
+    if str(sheet) in names:
+        return str(sheet)
+    text = str(sheet).strip()
+    if text.isdigit() and 1 <= int(text) <= len(names):
+        return names[int(text) - 1]
+    raise TableReadError(f"{name}: no sheet {sheet!r}; the workbook has {', '.join(names)}")
+
+
+def _filled(column: pd.Series) -> bool:
+    return any(v is not None and v != "" for v in column)
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+
+
+def _number_text(v: object) -> object:
+    """A text cell that holds a number, as the number (``" 12.50"`` -> 12.5); else ``v``."""
+    if isinstance(v, str) and _NUMBER_TEXT.fullmatch(v.strip()):
+        return float(v.strip())
+    return v
+
+
+def _numbers_stored_as_text(column: pd.Series) -> pd.Series:
+    """The column with its text cells read as numbers, when it holds numbers and every
+    text cell in it is a number too (Excel's "number stored as text")."""
+    present = [v for v in column if v is not None and v != ""]
+    if not any(_is_number(v) for v in present):
+        return column
+    if not all(_is_number(v) or _NUMBER_TEXT.fullmatch(str(v).strip()) for v in present):
+        return column
+    return column.map(_number_text)
+
+
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _read_excel(
+    raw: bytes, name: str, arrow: bool = False, sheet: str | int | None = None, header_row: int = 1
+) -> LoadedTable:
+    """Read one sheet of a workbook, its column names on row ``header_row`` (from 1);
+    the rows above it (a title, a note) are left out."""
+    chosen = _sheet_of(raw, name, sheet)
     try:
         frame = pd.read_excel(
             io.BytesIO(raw),
+            sheet_name=chosen,
+            header=None,
             dtype=object,
             keep_default_na=False,
             na_filter=False,
@@ -292,7 +359,25 @@ def _read_excel(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
         )
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise TableReadError(f"{name}: not a readable Excel .xlsx workbook ({exc})") from None
-    frame = frame.replace("", None)
+    if len(frame) < header_row:
+        raise TableReadError(
+            f"{name}: the sheet has {len(frame)} rows, so no header on row {header_row}"
+        )
+    header = [
+        "" if v is None or v == "" else str(_cell_text(v)).strip()
+        for v in frame.iloc[header_row - 1]
+    ]
+    while header and not header[-1] and not _filled(frame.iloc[header_row:, len(header) - 1]):
+        header.pop()  # a trailing column with neither a name nor a value
+    frame = frame.iloc[header_row:, : len(header)].replace("", None)
+    frame = frame.apply(_numbers_stored_as_text)
+    blank = [i for i, h in enumerate(header) if not h]
+    if blank:
+        raise TableReadError(
+            f"{name}: column {blank[0] + 1} of the header (row {header_row}) has no name;"
+            " if the column names are on a later row, choose that header row"
+        )
+    frame.columns = header
     return LoadedTable(_as_arrow(_from_frame(frame, name), arrow), name, "excel")
 
 
@@ -344,7 +429,12 @@ _READERS = {
 
 
 def load_table(
-    source: str | Path | bytes, *, name: str | None = None, arrow: bool = False
+    source: str | Path | bytes,
+    *,
+    name: str | None = None,
+    arrow: bool = False,
+    sheet: str | int | None = None,
+    header_row: int = 1,
 ) -> LoadedTable:
     """Read a table from a path, or from bytes with its file name.
 
@@ -359,6 +449,12 @@ def load_table(
         Keep the text in Arrow memory: columns of dtype ``string[pyarrow]``
         with missing values as ``pd.NA``, about a tenth of the memory of
         Python strings for large tables. The values are the same.
+    sheet : str or int, optional
+        Excel only: the sheet to read, by name or by number from 1 (default the first).
+    header_row : int
+        Excel only: the row (from 1) that holds the column names; the rows above
+        it are left out. In a column of numbers, cells holding a number as text
+        are read as numbers (``"12.50"`` as ``12.5``).
 
     Returns
     -------
@@ -386,6 +482,12 @@ def load_table(
     fmt = FORMATS.get(Path(name).suffix.lower())
     if fmt is None:
         raise TableReadError(f"{name}: unknown file type; use one of {', '.join(sorted(FORMATS))}")
+    if not isinstance(header_row, int) or header_row < 1:
+        raise TableReadError(f"{name}: the header row is a row number from 1, not {header_row!r}")
+    if fmt == "excel":
+        return _read_excel(raw, name, arrow, sheet, header_row)
+    if sheet not in (None, "") or header_row != 1:
+        raise TableReadError(f"{name}: a sheet and a header row can be chosen for Excel only")
     return _READERS[fmt](raw, name, arrow)
 
 

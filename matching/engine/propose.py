@@ -126,7 +126,21 @@ def _words(name: str) -> list[str]:
 
 
 def _id_like(name: str) -> bool:
-    words = _words(name)
+    """Whether a column name reads as an identifier's: ``id``, ``OwnerID``, ``rec_no``,
+    ``No.``, ``N°``, ``#``.
+
+    >>> [_id_like(n) for n in ("N°", "Nº client", "No.", "#", "Client N°", "Name")]
+    [True, True, True, True, True, False]
+    """
+    text = str(name).strip()
+    if text == "#":
+        return True
+    # N° (degree sign) and Nº (ordinal indicator) both abbreviate "number":
+    # "N°" and "N° client" name identifiers.
+    marked = re.sub(r"(?<![^\W\d_])[Nn]\s*[°º]", " No ", text)
+    words = _words(marked)
+    if marked != text and len(words) <= 2 and words[:1] == ["no"]:
+        return True
     short = len(words) == 1 and len(words[0]) == 3 and words[0].endswith("id")  # pid, cid
     return bool(words) and (words[-1] in _ID_WORDS or words[0] == "id" or short)
 

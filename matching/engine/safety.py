@@ -206,16 +206,17 @@ def _check_xlsx(source, name: str, max_cells: int, max_uncompressed: int, max_ra
                 f"{name}: {entry.filename} is compressed {ratio:,.0f} times (more than"
                 f" {max_ratio:g}), which real workbooks never are; it was not opened"
             )
-    rows, cols = _xlsx_dimension(source)
+    sheet, rows, cols = _xlsx_dimension(source)
     if rows * cols > max_cells:
         raise TableReadError(
-            f"{name}: the first sheet has {rows:,} rows x {cols:,} columns, more than the"
+            f"{name}: the sheet {sheet!r} has {rows:,} rows x {cols:,} columns, more than the"
             f" {max_cells:,} cells allowed"
         )
 
 
-def _xlsx_dimension(source) -> tuple[int, int]:
-    """Rows and columns the first sheet declares (0, 0 when it declares none)."""
+def _xlsx_dimension(source) -> tuple[str, int, int]:
+    """The sheet that declares the most cells, with its rows and columns (any sheet
+    may be the one read); ``("", 0, 0)`` when none declares any."""
     import openpyxl
 
     if isinstance(source, io.BytesIO):
@@ -223,12 +224,15 @@ def _xlsx_dimension(source) -> tuple[int, int]:
     try:
         book = openpyxl.load_workbook(source, read_only=True, data_only=True)
     except Exception:  # a broken workbook: the reader reports it with its own message
-        return 0, 0
+        return "", 0, 0
     try:
-        sheet = book.worksheets[0]
-        return int(sheet.max_row or 0), int(sheet.max_column or 0)
+        shapes = [
+            (sheet.title, int(sheet.max_row or 0), int(sheet.max_column or 0))
+            for sheet in book.worksheets
+        ]
+        return max(shapes, key=lambda s: s[1] * s[2], default=("", 0, 0))
     except Exception:
-        return 0, 0
+        return "", 0, 0
     finally:
         book.close()
 

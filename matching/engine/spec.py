@@ -415,6 +415,10 @@ class Setup:
         The tables' files (a relative path is relative to the set-up file).
     keep, select : float
         Keep pairs scoring at least ``keep``; pre-select from ``select``.
+    left_sheet, right_sheet : str or None
+        Excel only: the sheet read (by name or number from 1); the first when None.
+    left_header_row, right_header_row : int
+        Excel only: the row (from 1) holding the column names.
     """
 
     spec: Spec
@@ -422,11 +426,19 @@ class Setup:
     right: str | None = None
     keep: float = 0.5
     select: float = 0.8
+    left_sheet: str | None = None
+    right_sheet: str | None = None
+    left_header_row: int = 1
+    right_header_row: int = 1
 
     def to_dict(self) -> dict:
         """The file's content: JSON- and TOML-safe (no None values)."""
         tables = {"left": self.left, "right": self.right}
         tables |= {"left_id": self.spec.left_id, "right_id": self.spec.right_id}
+        tables |= {"left_sheet": self.left_sheet, "right_sheet": self.right_sheet}
+        for side, row in (("left", self.left_header_row), ("right", self.right_header_row)):
+            if row != 1:
+                tables[f"{side}_header_row"] = row
         fields = []
         for f in self.spec.fields:
             one = {"left": f.left, "right": f.right, "scorer": f.scorer, "weight": f.weight}
@@ -477,12 +489,24 @@ class Setup:
             )
             keep = float(thresholds.get("keep", 0.5))
             select = float(thresholds.get("select", max(keep, 0.8)))
+            rows = [int(tables.get(f"{side}_header_row", 1)) for side in ("left", "right")]
         except (KeyError, TypeError) as exc:
             raise ValueError(f"the set-up is incomplete or malformed: {exc}") from None
         for label, value in (("keep", keep), ("select", select)):
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{label} must be between 0 and 1, got {value}")
-        return cls(spec, tables.get("left"), tables.get("right"), keep, select)
+        if min(rows) < 1:
+            raise ValueError(f"a header row is a row number from 1, got {min(rows)}")
+        sheets = [tables.get(f"{side}_sheet") for side in ("left", "right")]
+        return cls(
+            spec,
+            tables.get("left"),
+            tables.get("right"),
+            keep,
+            select,
+            *(None if s is None else str(s) for s in sheets),
+            *rows,
+        )
 
 
 def _toml_key(key: str) -> str:
