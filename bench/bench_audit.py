@@ -41,21 +41,21 @@ def one_run(records: int, threshold: float, seed: int) -> dict:
     log = DecisionLog(f"sqlite:///{folder / 'log.db'}")
     log.ensure_project(project.project_id, name="audit", meta={})
     desk = ReviewDesk(log, project)
-    bulk = desk.apply_bulk("lead", "accept", threshold=threshold, margin=0.0, role="lead")
+    bulk = desk.batches.apply_bulk("lead", "accept", threshold=threshold, margin=0.0, role="lead")
     truth = dict(zip(tables.links["left_id"].astype(str), tables.links["right_id"].astype(str)))
     decided = desk.refresh().decisions
     wrong_true = sum(truth.get(left) not in d.right_ids for left, d in decided.items())
-    (batch,) = desk.automatic_batches()
-    desk.draw_audit("lead", batch["batch"], margin=0.03, role="lead")
-    view = desk.next_audit_view("auditor")
+    (batch,) = desk.batches.automatic_batches()
+    desk.audits.draw_audit("lead", batch["batch"], margin=0.03, role="lead")
+    view = desk.audits.next_audit_view("auditor")
     while view["left_id"] is not None:
         right = truth.get(view["left_id"])
         offered = [r["_right_id"] for r in view["rows"]]
         if right in offered:
-            view = desk.record_verdict("auditor", view, "accept", [right]).view
+            view = desk.audits.record_verdict("auditor", view, "accept", [right]).view
         else:
-            view = desk.record_verdict("auditor", view, "reject").view
-    (found,) = desk.audit_results()
+            view = desk.audits.record_verdict("auditor", view, "reject").view
+    (found,) = desk.audits.audit_results()
     true_rate = wrong_true / bulk.written
     return {
         "seed": seed,

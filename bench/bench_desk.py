@@ -170,7 +170,7 @@ def main(argv=None) -> dict:
     lead.ledger()
     anon = kept_anon_mb()
     t = time.perf_counter()
-    bulk = lead.apply_bulk("lead", "accept", threshold=0.9, role="lead")
+    bulk = lead.batches.apply_bulk("lead", "accept", threshold=0.9, role="lead")
     bulk_s = time.perf_counter() - t
     assert bulk.written == args.decided, bulk
     bulk_anon_mb = kept_anon_mb() - anon

@@ -47,7 +47,7 @@ def make_log(url: str, project, by_hand: int) -> None:
     log = DecisionLog(url)
     log.ensure_project(project.project_id, name="bench", meta={})
     desk = ReviewDesk(log, project)
-    assert desk.apply_bulk("lead", "accept", threshold=0.9, role="lead").ok
+    assert desk.batches.apply_bulk("lead", "accept", threshold=0.9, role="lead").ok
     view = desk.next_view("ann")
     for i in range(by_hand):
         rights = [view["rows"][0]["_right_id"]]
@@ -57,7 +57,7 @@ def make_log(url: str, project, by_hand: int) -> None:
     # A bulk decision changed and one unmatched.
     changed = {"left_id": project.queue[0], "view_id": "change"}
     assert desk.decide("lee", changed, "reject", role="lead", change=True).ok
-    assert desk.unmatch("lee", [(project.queue[1], "R1")], role="lead").ok
+    assert desk.matches.unmatch("lee", [(project.queue[1], "R1")], role="lead").ok
 
 
 class Peak:

@@ -68,7 +68,10 @@ def main(argv=None) -> dict:
     log = DecisionLog(f"sqlite:///{folder / 'log.db'}")
     log.ensure_project(project.project_id, name="bench", meta={})
     desk = ReviewDesk(log, project)
-    assert desk.apply_bulk("lead", "accept", threshold=0.9, role="lead").written == args.decided
+    assert (
+        desk.batches.apply_bulk("lead", "accept", threshold=0.9, role="lead").written
+        == args.decided
+    )
     view = desk.next_view("ann")
     for i in range(args.by_hand):
         kind = "reject" if i % 3 == 2 else "accept"
@@ -83,7 +86,7 @@ def main(argv=None) -> dict:
         change=True,
     )  # fmt: skip
     assert changed.ok, changed.message
-    assert desk.unmatch("lee", [(first, "R0")], role="lead").ok
+    assert desk.matches.unmatch("lee", [(first, "R0")], role="lead").ok
     ledger = desk.refresh()
 
     old_s, old = timed(lambda: reference()(project, ledger), args.repeat)

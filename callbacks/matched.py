@@ -103,7 +103,7 @@ def remove_matches(
         for r in rows or []
         if isinstance(r, dict) and "left_id" in r and "right_id" in r
     ]
-    outcome = services.desk(project).unmatch(reviewer, pairs, role=role)
+    outcome = services.desk(project).matches.unmatch(reviewer, pairs, role=role)
     return outcome.message
 
 
@@ -222,10 +222,10 @@ def update_conflicts(
         else:
             keep = RESOLUTIONS[trigger]
             keep = str(row.get("left_id")) if keep == "selected" else keep
-            outcome = desk.resolve_conflict(who, str(row["right_id"]), keep, role=role)
+            outcome = desk.matches.resolve_conflict(who, str(row["right_id"]), keep, role=role)
             message = (outcome.message or "Resolved; Undo on this tab reverts it.") + " "
             done = {"written": outcome.written, "version": desk.refresh().last_seq}
-    conflicts = desk.conflicts()
+    conflicts = desk.matches.conflicts()
     count = len(conflicts)
     summary = (
         "No conflicts."
@@ -266,10 +266,10 @@ def update_adjudication(services: Services, project_id, tab, trigger, selected, 
             message = "Select a record first. "
         else:
             who, role = services.actor(reviewer)
-            outcome = desk.adjudicate(who, str(row["left_id"]), KEEPS[trigger], role=role)
+            outcome = desk.audits.adjudicate(who, str(row["left_id"]), KEEPS[trigger], role=role)
             message = (outcome.message or "Settled; Undo on this tab reverts it.") + " "
             done = {"written": outcome.written}
-    rows = desk.adjudication()
+    rows = desk.audits.adjudication()
     count = len(rows)
     summary = (
         "No disagreements between first and second reviews."

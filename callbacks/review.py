@@ -396,13 +396,15 @@ def _audit_step(desk, project: Project, who: str, role: str, trigger, view, sele
         kind = ACTIONS[trigger]
         if kind == "undo":
             outcome = desk.undo(who, role=role, target=view.get("undo_target"))
-            fresh = desk.next_audit_view(who)
+            fresh = desk.audits.next_audit_view(who)
         else:
-            outcome = desk.record_verdict(who, view, kind, _selected_ids(selected_rows), role=role)
+            outcome = desk.audits.record_verdict(
+                who, view, kind, _selected_ids(selected_rows), role=role
+            )
             fresh = outcome.view
         message, color = outcome.message, "warning" if outcome.ok else "danger"
     else:
-        fresh = desk.next_audit_view(who)
+        fresh = desk.audits.next_audit_view(who)
     out = render(project, fresh, message, color, blind=True)
     if fresh.get("left_id") is None:
         left = fresh.get("audit_open", 0)

@@ -78,7 +78,7 @@ def update_statistics(services: Services, project_id, tab, seen) -> tuple:
             [
                 reviewer_table(reviewers),
                 reasons_table(reasons_breakdown(state).to_dict("records")),
-                agreement_table(desk.agreement()),
+                agreement_table(desk.audits.agreement()),
             ]
         ),
         scores_figure(

@@ -274,7 +274,7 @@ def handle_bulk(
             return skip
         version = desk.refresh().last_seq
         action = {**_pending(BULK_BUTTONS[trigger], version, values), "project_id": project_id}
-        count = desk.bulk_preview(
+        count = desk.batches.bulk_preview(
             who, action["kind"], threshold=action["threshold"], margin=action["margin"]
         )
         token = bulk_signer(services).dumps(action)
@@ -290,7 +290,7 @@ def handle_bulk(
         if pending.get("project_id") != project_id:
             refused = "That action belongs to another project; nothing was recorded."
             return False, no_update, True, None, refused, no_update
-        outcome = desk.apply_bulk(
+        outcome = desk.batches.apply_bulk(
             who,
             pending.get("kind"),
             threshold=pending.get("threshold"),
@@ -338,7 +338,7 @@ def update_audits(
         if not 0.0 < part <= 1.0:
             message = "The share must be between 1% and 100%; nothing was drawn."
         else:
-            message = desk.set_double_review(who, part, role=role).message
+            message = desk.audits.set_double_review(who, part, role=role).message
     if trigger == ids.AUDIT_DRAW:
         who, role = services.actor(reviewer)
         try:
@@ -350,12 +350,12 @@ def update_audits(
         elif not 0.001 <= fraction <= 0.5:
             message = "The margin must be between 0.1% and 50%; nothing was drawn."
         else:
-            message = desk.draw_audit(who, batch, margin=fraction, role=role).message
-    batches = desk.automatic_batches()
+            message = desk.audits.draw_audit(who, batch, margin=fraction, role=role).message
+    batches = desk.batches.automatic_batches()
     return {
         "options": [{"label": _batch_label(b), "value": b["batch"]} for b in batches],
         "message": message,
-        "table": audit_table(desk.audit_results()),
+        "table": audit_table(desk.audits.audit_results()),
     }
 
 
@@ -392,15 +392,15 @@ def update_pattern(services: Services, project_id, trigger, ops, values, reviewe
         return problem
     desk = services.desk(project)
     if trigger == ids.PATTERN_PREVIEW:
-        count, rows = desk.pattern_preview("accept", conditions)
-        rejects, _ = desk.pattern_preview("reject", conditions)
+        count, rows = desk.batches.pattern_preview("accept", conditions)
+        rejects, _ = desk.batches.pattern_preview("reject", conditions)
         return [
             pattern_sample(count, "accept", rows),
             f"With No match: {rejects:,} records would be marked no match.",
         ]
     who, role = services.actor(reviewer)
     kind = PATTERN_BUTTONS[trigger]
-    outcome = desk.apply_pattern(who, kind, conditions, role=role)
+    outcome = desk.batches.apply_pattern(who, kind, conditions, role=role)
     if not outcome.ok:
         return outcome.message
     verb = "accepted" if kind == "accept" else "marked no match"

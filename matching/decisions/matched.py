@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matching.desk import Ledger
+from matching.decisions.ledger import Ledger
 from matching.engine.blocking import _ragged_arange
 from matching.engine.project import Project, Slices
 

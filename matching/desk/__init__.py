@@ -1,5 +1,17 @@
 """The review desk: one face (:class:`ReviewDesk`) over the parts that apply review rules."""
 
-from matching.desk.desk import CARDINALITIES, DEFAULT_CARDINALITY, Ledger, ReviewDesk
+from matching.desk.audits import Audits
+from matching.desk.batches import Batches
+from matching.desk.desk import ReviewDesk
+from matching.desk.matches import Matches
+from matching.desk.terms import CARDINALITIES, DEFAULT_CARDINALITY, Outcome
 
-__all__ = ["ReviewDesk", "Ledger", "CARDINALITIES", "DEFAULT_CARDINALITY"]
+__all__ = [
+    "ReviewDesk",
+    "Matches",
+    "Batches",
+    "Audits",
+    "Outcome",
+    "CARDINALITIES",
+    "DEFAULT_CARDINALITY",
+]

@@ -93,39 +93,41 @@ def _desk(tmp_path, n=400):
 
 def test_an_audit_samples_a_batch_blind_and_estimates_its_errors(tmp_path):
     desk = _desk(tmp_path)
-    assert desk.apply_bulk("lee", "accept", threshold=0.9, role="lead").written == 400
-    (batch,) = desk.automatic_batches()
-    assert not desk.draw_audit("ann", batch["batch"], role="reviewer").ok
-    drawn = desk.draw_audit("lee", batch["batch"], margin=0.05, role="lead")
+    assert desk.batches.apply_bulk("lee", "accept", threshold=0.9, role="lead").written == 400
+    (batch,) = desk.batches.automatic_batches()
+    assert not desk.audits.draw_audit("ann", batch["batch"], role="reviewer").ok
+    drawn = desk.audits.draw_audit("lee", batch["batch"], margin=0.05, role="lead")
     assert drawn.ok and drawn.written == 1
-    assert desk.draw_audit("lee", batch["batch"], margin=0.05, role="lead").written == 0
+    assert desk.audits.draw_audit("lee", batch["batch"], margin=0.05, role="lead").written == 0
     size = audit_sample_size(400, margin=0.05)
     # The truth, as a generator's links would give it: every 20th automatic match is wrong.
     wrong_truth = {f"L{i:04d}" for i in range(0, 400, 20)}
 
-    view = desk.next_audit_view("ann")
+    view = desk.audits.next_audit_view("ann")
     assert view["blind"] is True and view["selected"] == [] and view["audit"]
-    other = desk.next_audit_view("bob")
+    other = desk.audits.next_audit_view("bob")
     assert other["left_id"] != view["left_id"]  # two auditors, two records
     audited = []
     while view["left_id"] is not None:
         left = view["left_id"]
         audited.append(left)
         if left in wrong_truth:
-            out = desk.record_verdict("ann", view, "reject")
+            out = desk.audits.record_verdict("ann", view, "reject")
         else:
-            out = desk.record_verdict("ann", view, "accept", [view["rows"][0]["_right_id"]])
+            out = desk.audits.record_verdict("ann", view, "accept", [view["rows"][0]["_right_id"]])
         assert out.ok, out.message
         view = out.view
         if len(audited) == 1:
-            late = desk.record_verdict("bob", {**other, "left_id": left}, "reject")
+            late = desk.audits.record_verdict("bob", {**other, "left_id": left}, "reject")
             assert not late.ok and "audited by ann" in late.message
     desk.release("bob")
-    view = desk.next_audit_view("ann")
+    view = desk.audits.next_audit_view("ann")
     while view["left_id"] is not None:  # the record bob held
         audited.append(view["left_id"])
-        view = desk.record_verdict("ann", view, "accept", [view["rows"][0]["_right_id"]]).view
-    (result,) = desk.audit_results()
+        view = desk.audits.record_verdict(
+            "ann", view, "accept", [view["rows"][0]["_right_id"]]
+        ).view
+    (result,) = desk.audits.audit_results()
     assert result["audited"] == result["sampled"] == size == len(set(audited))
     assert result["wrong"] == len(wrong_truth & set(audited))
     assert result["low"] <= 0.05 <= result["high"]
@@ -135,7 +137,7 @@ def test_an_audit_samples_a_batch_blind_and_estimates_its_errors(tmp_path):
     from matching.desk import ReviewDesk
 
     again = ReviewDesk(DecisionLog(str(desk.log.url)), desk.project)  # another worker
-    assert again.audit_results() == desk.audit_results()
+    assert again.audits.audit_results() == desk.audits.audit_results()
 
 
 def test_audit_mode_on_the_review_page_and_the_tuning_panel(services, project):
@@ -144,7 +146,7 @@ def test_audit_mode_on_the_review_page_and_the_tuning_panel(services, project):
     from components.ids import ids
 
     desk = services.desk(project)
-    assert desk.apply_bulk("ann", "accept", threshold=0.3, role="lead").written == 5
+    assert desk.batches.apply_bulk("ann", "accept", threshold=0.3, role="lead").written == 5
     panel = update_audits(services, project.project_id, "tuning", None, None, 3, "ann")
     (option,) = panel["options"]
     assert option["label"].startswith("auto-accept of 5 records by ann")

@@ -46,7 +46,7 @@ def test_a_right_record_accepted_twice_is_a_conflict_only_where_once_is_the_rule
     second = desk.decide("bob", view("L2"), "accept", ["R1"])
     assert second.ok  # recorded either way: never silently refused or allowed
     assert (second.message is not None) == conflict
-    assert (desk.conflicts() == {"R1": ["L1", "L2"]}) == conflict
+    assert (desk.matches.conflicts() == {"R1": ["L1", "L2"]}) == conflict
     if conflict:
         assert "already matched to record 'L1' by ann" in second.message
 
@@ -90,7 +90,7 @@ def test_two_reviewers_racing_for_one_right_record_make_one_conflict(tmp_path):
     told = [left for left, o in outs.items() if o.message is not None]
     assert len(told) == 1  # the later one is told
     first = next(left for left in outs if left not in told)
-    assert desks[0].conflicts() == {"R1": [first, told[0]]}
+    assert desks[0].matches.conflicts() == {"R1": [first, told[0]]}
 
 
 @pytest.mark.parametrize(
@@ -101,28 +101,28 @@ def test_a_lead_resolves_a_conflict_and_undo_brings_it_back(tmp_path, keep, rema
     desk = desk_for(tmp_path, lease_seconds=0)
     desk.decide("ann", view("L1"), "accept", ["R1"])
     desk.decide("bob", view("L2"), "accept", ["R1"])
-    assert not desk.resolve_conflict("bob", "R1", keep, role="reviewer").ok
-    out = desk.resolve_conflict("lee", "R1", keep, role="lead")
+    assert not desk.matches.resolve_conflict("bob", "R1", keep, role="reviewer").ok
+    out = desk.matches.resolve_conflict("lee", "R1", keep, role="lead")
     assert out.ok and out.written >= 1
     ledger = desk.refresh()
-    assert desk.conflicts() == {}
+    assert desk.matches.conflicts() == {}
     assert {k: d.right_ids for k, d in ledger.decisions.items()} == remaining
     other = ReviewDesk(DecisionLog(str(desk.log.url)), PROJECT)  # another worker reads the log
-    assert other.conflicts() == {} and other.refresh().decisions == ledger.decisions
-    again = desk.resolve_conflict("lee", "R1", keep, role="lead")
+    assert other.matches.conflicts() == {} and other.refresh().decisions == ledger.decisions
+    again = desk.matches.resolve_conflict("lee", "R1", keep, role="lead")
     assert not again.ok and "not in conflict" in again.message
     assert desk.undo("lee", role="lead").ok  # the resolution is one batch: one undo
-    assert desk.conflicts() == {"R1": ["L1", "L2"]}
+    assert desk.matches.conflicts() == {"R1": ["L1", "L2"]}
 
 
 def test_bulk_auto_accept_never_makes_a_conflict_and_says_how_many_it_left(tmp_path):
     desk = desk_for(tmp_path)
-    out = desk.apply_bulk("lee", "accept", threshold=0.6, role="lead")
+    out = desk.batches.apply_bulk("lee", "accept", threshold=0.6, role="lead")
     assert out.ok and "left for review" in out.message
     ledger = desk.refresh()
-    assert desk.conflicts() == {}
+    assert desk.matches.conflicts() == {}
     assert "L3" in ledger.decisions and "L1" not in ledger.decisions
-    assert desk.bulk_preview("lee", "accept", threshold=0.6) == 0
+    assert desk.batches.bulk_preview("lee", "accept", threshold=0.6) == 0
 
 
 def test_conflicts_panel_resolves_for_a_lead_only(tmp_path):
@@ -192,23 +192,23 @@ def test_a_change_onto_a_right_record_a_bulk_accept_took_is_a_conflict_the_batch
 ):
     desk = desk_for(tmp_path, lease_seconds=0)
     desk.decide("bob", view("L2"), "reject")
-    assert desk.apply_bulk("lee", "accept", threshold=0.6, role="lead").written == 2
+    assert desk.batches.apply_bulk("lee", "accept", threshold=0.6, role="lead").written == 2
     ledger = desk.refresh()
     assert ledger.member_batch[PROJECT.left_pos["L1"]] >= 0  # L1 is a batch record, columns only
-    shown = desk._view("bob", PROJECT.left_pos["L2"])
+    shown = desk.view_at("bob", PROJECT.left_pos["L2"])
     assert shown["taken"]["R1"] == {"left_id": "L1", "reviewer": "lee", "automatic": True}
     changed = desk.decide("bob", view("L2", "again"), "accept", ["R1"], change=True)
     assert "already matched to record 'L1' by lee" in changed.message
-    assert desk.conflicts() == {"R1": ["L1", "L2"]}
+    assert desk.matches.conflicts() == {"R1": ["L1", "L2"]}
     other = ReviewDesk(DecisionLog(str(desk.log.url)), PROJECT)  # another worker reads the log
-    assert other.conflicts() == {"R1": ["L1", "L2"]}
-    assert desk.resolve_conflict("lee", "R1", "L2", role="lead").ok
-    assert desk.conflicts() == {} and "L1" not in desk.refresh().decisions
+    assert other.matches.conflicts() == {"R1": ["L1", "L2"]}
+    assert desk.matches.resolve_conflict("lee", "R1", "L2", role="lead").ok
+    assert desk.matches.conflicts() == {} and "L1" not in desk.refresh().decisions
     assert desk.undo("lee", role="lead").ok  # the resolution
-    assert desk.conflicts() == {"R1": ["L1", "L2"]}
+    assert desk.matches.conflicts() == {"R1": ["L1", "L2"]}
     assert desk.undo("lee", role="lead").ok  # the batch, at once
     ledger = desk.refresh()
-    assert desk.conflicts() == {}
+    assert desk.matches.conflicts() == {}
     assert {k: d.right_ids for k, d in ledger.decisions.items()} == {"L2": ("R1",)}
     assert ledger.counts()["decided"] == 1
 
@@ -216,7 +216,7 @@ def test_a_change_onto_a_right_record_a_bulk_accept_took_is_a_conflict_the_batch
 def test_undo_of_a_bulk_accept_is_refused_while_one_of_its_records_was_changed(tmp_path):
     desk = desk_for(tmp_path, lease_seconds=0)
     desk.decide("bob", view("L2"), "reject")
-    assert desk.apply_bulk("lee", "accept", threshold=0.6, role="lead").written == 2
+    assert desk.batches.apply_bulk("lee", "accept", threshold=0.6, role="lead").written == 2
     assert desk.decide("lee", view("L3", "x"), "reject", role="lead", change=True).ok
     assert desk.undo("lee", role="lead").ok  # lee's own change first
     assert desk.decide("bob", view("L3", "y"), "reject", role="lead", change=True).ok

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.decisions.events import Batch, make_event, replay
+from matching.decisions.ledger import Ledger
 from matching.decisions.log import DatabaseGone, DecisionLog
 from matching.decisions.statistics import (
     per_reviewer,
@@ -24,7 +25,7 @@ from matching.decisions.statistics import (
     score_distribution,
 )
 from matching.decisions.tuning import histogram_by_status, reviewed_pairs
-from matching.desk import Ledger, ReviewDesk
+from matching.desk import ReviewDesk
 from matching.engine.demo import tutorial_cars, tutorial_owners
 from matching.engine.project import Project, build_project
 from matching.engine.spec import Field, Spec
@@ -160,24 +161,24 @@ def test_undo_shows_the_reopened_record_and_a_double_press_undoes_once(desk):
 def test_unmatch_needs_the_decider_or_a_lead(desk):
     view = desk.next_view("ann")
     desk.decide("ann", view, "accept", ["101"])
-    refused = desk.unmatch("bob", [("1", "101")])
+    refused = desk.matches.unmatch("bob", [("1", "101")])
     assert not refused.ok and "lead" in refused.message
-    assert desk.unmatch("lee", [("1", "101")], role="lead").ok
+    assert desk.matches.unmatch("lee", [("1", "101")], role="lead").ok
     assert standing(desk) == {}
-    assert not desk.unmatch("lee", [("1", "101")], role="lead").ok  # already removed
+    assert not desk.matches.unmatch("lee", [("1", "101")], role="lead").ok  # already removed
     assert desk.undo("lee", role="lead").ok
     assert standing(desk) == {"1": ("accepted", ("101",), "ann")}
 
 
 def test_bulk_needs_a_lead_and_leaves_held_records(desk):
     held = desk.next_view("bob")["left_id"]
-    refused = desk.apply_bulk("ann", "accept", threshold=0.3, role="reviewer")
+    refused = desk.batches.apply_bulk("ann", "accept", threshold=0.3, role="reviewer")
     assert not refused.ok and desk.log.events(PROJECT.project_id) == []
-    forged = desk.apply_bulk("lee", "reject", threshold=1.01, role="lead")
+    forged = desk.batches.apply_bulk("lee", "reject", threshold=1.01, role="lead")
     assert not forged.ok and "between 0 and 1" in forged.message
-    done = desk.apply_bulk("lee", "accept", threshold=0.3, role="lead")
+    done = desk.batches.apply_bulk("lee", "accept", threshold=0.3, role="lead")
     assert done.ok and done.written == 4 and held not in standing(desk)
-    assert desk.apply_bulk("lee", "accept", threshold=0.3, role="lead").written == 0
+    assert desk.batches.apply_bulk("lee", "accept", threshold=0.3, role="lead").written == 0
 
 
 def test_tampered_views_are_refused(desk):
@@ -332,9 +333,12 @@ def test_a_large_batch_is_written_once_read_back_and_undone(tmp_path, backend):
     project = many_records(1200)
     lead = open_desk(url, project=project)
     held = lead.next_view("bob")["left_id"]
-    done = lead.apply_bulk("lee", "accept", threshold=0.9, batch="b-1", role="lead")
+    done = lead.batches.apply_bulk("lee", "accept", threshold=0.9, batch="b-1", role="lead")
     assert done.written == 1199
-    assert lead.apply_bulk("lee", "accept", threshold=0.9, batch="b-1", role="lead").written == 0
+    assert (
+        lead.batches.apply_bulk("lee", "accept", threshold=0.9, batch="b-1", role="lead").written
+        == 0
+    )
     fresh = open_desk(url, project=project)  # another worker reads the log
     assert fresh.ledger().counts() == {"decided": 1199, "skipped": 0, "open": 1}
     assert fresh.ledger().decisions["L7"].right_ids == ("R7",)
@@ -425,7 +429,7 @@ def test_any_interleaving_never_overwrites_silently_and_undo_restores(ops):
         if op == "undo":
             out = desk.undo(who, role=role)
         elif op == "unmatch":
-            out = desk.unmatch(who, [(left, r) for r in rights], role=role)
+            out = desk.matches.unmatch(who, [(left, r) for r in rights], role=role)
         elif op == "change":
             out = desk.decide(who, view, "reject", role=role, change=True)
         else:
@@ -474,7 +478,7 @@ def test_statistics_from_the_desks_columns_match_the_replayed_log(url):
     bob = desk.next_view("bob")
     assert desk.decide("bob", bob, "reject", reason="data error").ok
     assert desk.decide("bob", desk.next_view("bob"), "skip").ok
-    assert desk.apply_bulk("lee", "accept", threshold=0.3, role="lead").written
+    assert desk.batches.apply_bulk("lee", "accept", threshold=0.3, role="lead").written
     assert_columns_agree(desk, desk.log.state(pid))
     assert desk.undo("lee", role="lead").ok
     assert_columns_agree(open_desk(url), desk.log.state(pid))
@@ -568,9 +572,12 @@ def test_a_big_batch_is_one_row_another_worker_catches_up_and_undo_loses_nothing
     other.ledger()
     ann = other.next_view("ann")  # ann holds L0: the batch leaves it to her
     assert ann["left_id"] == "L0"
-    done = lead.apply_bulk("lee", "accept", threshold=0.9, batch="big-1", role="lead")
+    done = lead.batches.apply_bulk("lee", "accept", threshold=0.9, batch="big-1", role="lead")
     assert done.ok and done.written == 44_999
-    assert lead.apply_bulk("lee", "accept", threshold=0.9, batch="big-1", role="lead").written == 0
+    assert (
+        lead.batches.apply_bulk("lee", "accept", threshold=0.9, batch="big-1", role="lead").written
+        == 0
+    )
     assert lead.log.projects()[0]["events"] == 1  # one row for the whole batch
     # Ann decides her record in the other worker, which first reads the batch.
     step = other.decide("ann", ann, "accept", ["R0"])

@@ -23,8 +23,8 @@ def _desk(tmp_path, n=40) -> ReviewDesk:
 
 def test_a_share_is_reviewed_twice_blind_by_someone_else_then_adjudicated(tmp_path):
     desk = _desk(tmp_path)
-    assert not desk.set_double_review("ann", 0.25, role="reviewer").ok
-    drawn = desk.set_double_review("lee", 0.25, role="lead")
+    assert not desk.audits.set_double_review("ann", 0.25, role="reviewer").ok
+    drawn = desk.audits.set_double_review("lee", 0.25, role="lead")
     assert drawn.ok and "10 records" in drawn.message
     (sample,) = [a.sample for a in desk.refresh().audits.values()]
     # ann decides every record: accept, except "no match" on every fourth.
@@ -33,30 +33,32 @@ def test_a_share_is_reviewed_twice_blind_by_someone_else_then_adjudicated(tmp_pa
         i = int(view["left_id"][1:])
         right = [view["rows"][0]["_right_id"]] if i % 4 else []
         view = desk.decide("ann", view, "accept" if right else "reject", right).view
-    assert desk.next_audit_view("ann")["left_id"] is None  # never her own decisions
-    bob = desk.next_audit_view("bob")
+    assert desk.audits.next_audit_view("ann")["left_id"] is None  # never her own decisions
+    bob = desk.audits.next_audit_view("bob")
     assert bob["blind"] and bob["left_id"] in sample and bob["selected"] == []
     while bob["left_id"] is not None:  # bob accepts everything
-        bob = desk.record_verdict("bob", bob, "accept", [bob["rows"][0]["_right_id"]]).view
-    reviews = desk.second_reviews()
+        bob = desk.audits.record_verdict("bob", bob, "accept", [bob["rows"][0]["_right_id"]]).view
+    reviews = desk.audits.second_reviews()
     assert len(reviews) == 10 and {r["second"] for r in reviews} == {"bob"}
     disagree = [r for r in reviews if not r["agree"]]
     assert disagree and all(int(r["left_id"][1:]) % 4 == 0 for r in disagree)
-    assert desk.adjudication() == disagree
+    assert desk.audits.adjudication() == disagree
 
-    (pair, overall) = desk.agreement()
+    (pair, overall) = desk.audits.agreement()
     assert pair["pair"] == "ann & bob" and overall["pair"] == "all"
     assert pair["n"] == 10 and pair["observed"] == (10 - len(disagree)) / 10
 
     first = disagree[0]["left_id"]
-    assert not desk.adjudicate("bob", first, "second", role="reviewer").ok
-    assert desk.adjudicate("lee", first, "second", role="lead").ok
+    assert not desk.audits.adjudicate("bob", first, "second", role="reviewer").ok
+    assert desk.audits.adjudicate("lee", first, "second", role="lead").ok
     assert desk.refresh().decisions[first].status == "accepted"
-    assert first not in [r["left_id"] for r in desk.adjudication()]
-    assert desk.agreement()[0]["observed"] == pair["observed"]  # kappa keeps the blind answers
+    assert first not in [r["left_id"] for r in desk.audits.adjudication()]
+    assert (
+        desk.audits.agreement()[0]["observed"] == pair["observed"]
+    )  # kappa keeps the blind answers
     assert desk.undo("lee", role="lead").ok  # one undo: the decision and the settlement
     assert desk.refresh().decisions[first].status == "rejected"
-    assert first in [r["left_id"] for r in desk.adjudication()]
+    assert first in [r["left_id"] for r in desk.audits.adjudication()]
 
 
 def test_double_review_through_the_tabs(services, project):
@@ -76,10 +78,10 @@ def test_double_review_through_the_tabs(services, project):
     view = desk.next_view("ann")
     while view["left_id"] is not None:
         view = desk.decide("ann", view, "reject").view
-    bob = desk.next_audit_view("bob")
+    bob = desk.audits.next_audit_view("bob")
     while bob["left_id"] is not None:
         rights = [bob["rows"][0]["_right_id"]] if bob["rows"] else []
-        bob = desk.record_verdict("bob", bob, "accept" if rights else "reject", rights).view
+        bob = desk.audits.record_verdict("bob", bob, "accept" if rights else "reject", rights).view
     panel = update_adjudication(services, pid, "matched", None, [], "lee")
     assert len(panel["rows"]) >= 1 and "reviews disagree" in panel["summary"]
     settled = update_adjudication(

@@ -104,10 +104,12 @@ def test_the_export_from_the_desk_is_the_export_of_the_replayed_log(ops, cardina
         if op == "undo":
             desk.undo(who, role=role, now=now)
         elif op == "unmatch":
-            desk.unmatch(who, [(left, r) for r in rights[:1]], role=role, now=now)
+            desk.matches.unmatch(who, [(left, r) for r in rights[:1]], role=role, now=now)
         elif op in ("bulk", "bulk-no"):
             kind = "accept" if op == "bulk" else "reject"
-            desk.apply_bulk("lee", kind, threshold=threshold, margin=0.0, role="lead", now=now)
+            desk.batches.apply_bulk(
+                "lee", kind, threshold=threshold, margin=0.0, role="lead", now=now
+            )
         elif op == "skip":
             desk.decide(who, view, "skip", role=role, now=now)
         elif op == "reject" or not rights:
@@ -149,7 +151,7 @@ def test_the_pairs_of_a_bulk_accept_keep_their_right_ids_as_arrow_text():
     log = DecisionLog("sqlite://")
     log.ensure_project(PROJECT.project_id, name="demo", meta={})
     desk = ReviewDesk(log, PROJECT)
-    assert desk.apply_bulk("lee", "accept", threshold=0.5, margin=0.0, role="lead").written
+    assert desk.batches.apply_bulk("lee", "accept", threshold=0.5, margin=0.0, role="lead").written
     pairs = desk.accepted_pairs()
     assert len(pairs) and pairs["right_id"].dtype != object  # no str per pair
     assert _export(desk) == _old_export(log)

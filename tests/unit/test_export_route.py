@@ -145,7 +145,7 @@ def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, 
     app = create_app(config)
     services = app.matchdesk
     project = services.project(services.project_options()[0]["value"])
-    services.desk(project).apply_bulk("lead", "accept", threshold=0.0, role="lead")
+    services.desk(project).batches.apply_bulk("lead", "accept", threshold=0.0, role="lead")
     accepted = len(services.log.state(project.project_id).decisions)
     assert accepted >= 9_000
 

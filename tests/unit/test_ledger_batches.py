@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching.decisions.events import Batch, IdColumn, make_event, replay
-from matching.desk import Ledger
+from matching.decisions.ledger import Ledger
 
 QUEUE = ["1", "2", "3", "4", "5"]
 LEFTS = [*QUEUE, "9"]  # "9" is not in the queue

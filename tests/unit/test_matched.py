@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from callbacks.matched import matched_rows, update_matched
 from components.ids import ids
 from matching.decisions.events import Batch, make_event
+from matching.decisions.ledger import Ledger
 from matching.decisions.matched import (
     MAX_BLOCK,
     _filter_mask,
@@ -20,7 +21,6 @@ from matching.decisions.matched import (
     matched_table,
     page,
 )
-from matching.desk import Ledger
 from matching.engine.project import Project, Slices, index_project
 from matching.engine.spec import Field, Spec, parse_block
 from server.services import AppConfig
@@ -52,8 +52,8 @@ def big(tmp_path_factory):
     services = app.matchdesk
     project = services.project(services.project_options()[0]["value"])
     desk = services.desk(project)
-    assert desk.apply_bulk("lee", "accept", threshold=0.9, role="lead").written == N
-    desk.unmatch("lee", [("L00007", "R00007")], role="lead")
+    assert desk.batches.apply_bulk("lee", "accept", threshold=0.9, role="lead").written == N
+    desk.matches.unmatch("lee", [("L00007", "R00007")], role="lead")
     return services, project
 
 
@@ -158,7 +158,7 @@ def test_a_sorted_table_is_sorted_again_when_the_decisions_change(big):
     newest = [{"colId": "left_id", "sort": "desc"}]
     assert rows(services, project, sortModel=newest)["rowData"][0]["left_id"] == "L09999"
     desk = services.desk(project)
-    assert desk.unmatch("lee", [("L09999", "R09999")], role="lead").ok
+    assert desk.matches.unmatch("lee", [("L09999", "R09999")], role="lead").ok
     try:
         again = rows(services, project, sortModel=newest)
         assert again["rowData"][0]["left_id"] == "L09998" and again["rowCount"] == N - 2

@@ -67,15 +67,18 @@ def test_the_desk_applies_a_pattern_for_a_lead_and_one_undo_reverts_it(tmp_path)
     log.ensure_project(project.project_id, name="p", meta={})
     desk = ReviewDesk(log, project)
     rule = {"sur": ("=", 1.0), "giv": ("=", 1.0)}
-    count, sample = desk.pattern_preview("accept", rule)
+    count, sample = desk.batches.pattern_preview("accept", rule)
     assert count == 2 and [(r["left_id"], r["right_id"]) for r in sample] == [
         ("1", "a"),
         ("2", "b"),
     ]
-    assert not desk.apply_pattern("ann", "accept", rule, role="reviewer").ok
-    assert "no field" in desk.apply_pattern("lee", "accept", {"x": ("=", 1)}, role="lead").message
-    done = desk.apply_pattern("lee", "accept", rule, role="lead")
+    assert not desk.batches.apply_pattern("ann", "accept", rule, role="reviewer").ok
+    assert (
+        "no field"
+        in desk.batches.apply_pattern("lee", "accept", {"x": ("=", 1)}, role="lead").message
+    )
+    done = desk.batches.apply_pattern("lee", "accept", rule, role="lead")
     assert done.ok and done.written == 2
-    assert desk.pattern_preview("accept", rule)[0] == 0
+    assert desk.batches.pattern_preview("accept", rule)[0] == 0
     assert desk.undo("lee", role="lead").ok
     assert desk.refresh().counts()["decided"] == 0
