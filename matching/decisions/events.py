@@ -22,6 +22,8 @@ import pyarrow.compute as pc
 
 __all__ = [
     "EVENT_KINDS",
+    "DOUBLE_REVIEW",
+    "ADJUDICATED",
     "DEFAULT_REASONS",
     "Event",
     "Batch",
@@ -36,6 +38,11 @@ __all__ = [
 
 #: The reasons a project offers reviewers when it names none of its own.
 DEFAULT_REASONS = ("different person", "same family", "moved address", "data error", "unsure")
+
+#: The target of the draw of records to be reviewed twice, and the prefix of a lead's
+#: settlements of its disagreements.
+DOUBLE_REVIEW = "double-review"
+ADJUDICATED = "adjudicated:"
 
 EVENT_KINDS = ("accept", "reject", "skip", "unmatch", "undo", "audit", "verdict")
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from matching.decisions.agreement import cohen_kappa
 from matching.decisions.audit import audit_sample_size, audited_errors, draw_sample
-from matching.decisions.events import event_id, make_event
+from matching.decisions.events import ADJUDICATED, DOUBLE_REVIEW, event_id, make_event
 from matching.decisions.ledger import Ledger
 from matching.decisions.log import ProjectTransaction
 from matching.decisions.roles import PermissionDenied, require
@@ -20,11 +20,6 @@ if TYPE_CHECKING:
     from matching.desk.desk import ReviewDesk
 
 __all__ = ["Audits"]
-
-#: The target of the draw of records to be reviewed twice, and the prefix of a lead's
-#: settlements of its disagreements.
-DOUBLE_REVIEW = "double-review"
-ADJUDICATED = "adjudicated:"
 
 
 def _verdict_text(right_ids: Sequence[str]) -> str:
