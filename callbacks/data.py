@@ -11,15 +11,15 @@ from pathlib import Path
 import pandas as pd
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from components.data import learned_table, rule_count_table
+from components.data import FIELD_FORM, SIDES, learned_table, rule_count_table
 from components.ids import field_row, ids
 from matching.decisions.roles import PermissionDenied, require
 from matching.engine.blocking import count_rules
 from matching.engine.candidates import StepProgress, learn, plan
-from matching.engine.io import TableReadError, load_table, read_table
+from matching.engine.io import TableReadError, load_table
 from matching.engine.project import project_id_for
 from matching.engine.safety import check_shape, check_table_file, inside_folder
-from matching.engine.spec import Block, Field, Spec, parse_block
+from matching.engine.spec import Spec, parse_rules, spec_from_rows
 from matching.engine.uploads import UploadRefused, too_large_message
 from matching.engine.weights import LearnedWeights
 from server.runs import (
@@ -40,14 +40,10 @@ __all__ = [
     "finish_upload",
     "open_from_root",
     "store_upload_of",
-    "uploaded",
-    "build_spec",
     "count_message",
-    "parse_rules",
     "count_view",
     "learn_for",
     "PAIR_BUDGET",
-    "FIELD_FORM",
     "start_run",
     "finish_run",
     "run_project",
@@ -59,19 +55,6 @@ _log = logging.getLogger("matchdesk")
 #: What the page says of a run cancelled before it saved anything.
 CANCELLED = "Run cancelled: no project was made, and the open project is unchanged."
 
-SIDES = ("left", "right")
-
-#: The set-up form's fields (left, right, scorer, weight of each row) and ID columns,
-#: in that order: read by Learn weights, Run and Download set-up.
-FIELD_FORM = (
-    State(field_row("left", ALL), "value"),
-    State(field_row("right", ALL), "value"),
-    State(field_row("scorer", ALL), "value"),
-    State(field_row("weight", ALL), "value"),
-    State(ids.LEFT_ID, "value"),
-    State(ids.RIGHT_ID, "value"),
-)
-
 #: Above this many pairs the Data panel warns before a run.
 PAIR_BUDGET = 50_000_000
 
@@ -82,10 +65,11 @@ def read_upload(services: Services, path: str | Path, filename: str) -> dict:
     ``path`` is a finished chunked upload or a file under ``--data-root``;
     ``filename`` gives the format (by its ending) and the name shown.
     Returns ``{"token", "name", "columns", "rows", "report"}``, where
-    ``token`` is the server's id for the table (see :func:`uploaded`); the
-    rest is for the page only. Raises :class:`TableReadError` with a message
-    for the page; a file that would cost too much to read
-    (:func:`~matching.engine.safety.check_table_file`) is refused before parsing.
+    ``token`` is the server's id for the table (see
+    :meth:`~matching.workspace.Workspace.uploaded`); the rest is for the page only.
+    Raises :class:`TableReadError` with a message for the page; a file that would
+    cost too much to read (:func:`~matching.engine.safety.check_table_file`) is
+    refused before parsing.
     """
     name = str(filename or "upload")
     max_cells = services.config.max_cells
@@ -146,31 +130,6 @@ def open_from_root(services: Services, typed: object) -> dict:
     return read_upload(services, path, path.name)
 
 
-def uploaded(services: Services, info: object):
-    """The server's record of an upload and its table, from the id the page holds.
-
-    The page's copy of the name, columns and row count is not trusted: they
-    are read again from what the server kept. Raises ``ValueError`` when the
-    id is not one the server made.
-    """
-    token = info.get("token") if isinstance(info, dict) else None
-    path = services.upload_path(token)
-    if path is None or not path.exists():
-        raise ValueError("that upload is not on the server; upload the table again")
-    record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
-    return record, read_table(path)
-
-
-def uploaded_frame(services: Services, info: object) -> pd.DataFrame:
-    """The table of an upload, by the id the page holds (see :func:`uploaded`)."""
-    return uploaded(services, info)[1]
-
-
-def parse_rules(text: str | None) -> tuple[Block, ...]:
-    """Blocking rules, one per line (blank lines ignored); ``ValueError`` names a bad one."""
-    return tuple(parse_block(line) for line in (text or "").splitlines() if line.strip())
-
-
 def count_view(left: pd.DataFrame, right: pd.DataFrame, rules_text: str | None):
     """The pair count the panel shows: per rule with blocking, else the full product.
 
@@ -194,36 +153,6 @@ def learn_for(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> LearnedWei
         raise ValueError("add a blocking rule first: weights are learned over blocked pairs")
     job, ranges = plan(left, right, spec, keep=0.0, top_k=None)
     return learn(job, ranges)
-
-
-def build_spec(
-    lefts, rights, scorers, weights, left_id, right_id, rules_text=None, learned=None
-) -> Spec:
-    """The Spec of the Data panel's field rows; rows without a left column are ignored.
-
-    ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields
-    and there are blocking rules (learned weights score blocked pairs only).
-    """
-    fields = []
-    for left, right, scorer, weight in zip(lefts, rights, scorers, weights):
-        if not left:
-            continue
-        if weight is None or float(weight) <= 0:
-            raise ValueError(f"field {left!r}: the weight must be a number above 0")
-        fields.append(
-            Field(left=left, right=right or left, scorer=scorer or "qratio", weight=float(weight))
-        )
-    rules = parse_rules(rules_text)
-    weights_for = None
-    if rules and learned and tuple(learned["fields"]) == tuple(f.name for f in fields):
-        weights_for = LearnedWeights.from_dict(learned)
-    return Spec(
-        fields=tuple(fields),
-        left_id=left_id or None,
-        right_id=right_id or None,
-        block=rules,
-        learned=weights_for,
-    )
 
 
 def count_message(uploads: dict) -> str:
@@ -296,7 +225,7 @@ def start_run(services: Services, uploads, fields: tuple, keep, select) -> str:
     require(role, "create_project")
     if not isinstance(uploads, dict) or not all(s in uploads for s in SIDES):
         raise ValueError("upload both tables first")
-    spec = build_spec(*fields)
+    spec = spec_from_rows(*fields)
     for label, value in (("keep", keep), ("pre-select", select)):
         if not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:
             raise ValueError(f"{label} must be a number between 0 and 1")
@@ -376,9 +305,9 @@ def _run(services: Services, run: Ticket, report: StepProgress, folders: list[Pa
     run.check_role()
     order = run.order
     report("reading", 0, 2)
-    left_info, left = uploaded(services, {"token": order["uploads"][0]})
+    left_info, left = services.uploaded({"token": order["uploads"][0]})
     report("reading", 1, 2)
-    right_info, right = uploaded(services, {"token": order["uploads"][1]})
+    right_info, right = services.uploaded({"token": order["uploads"][1]})
     report("reading", 2, 2)
     spec = Spec.from_dict(order["spec"])
     project_id = project_id_for(left, right, spec, keep=order["keep"], top_k=10)
@@ -514,8 +443,8 @@ def register(app) -> None:
         if not all(s in (uploads or {}) for s in SIDES):
             return count_message(uploads), True
         try:
-            left = uploaded_frame(services, uploads["left"])
-            right = uploaded_frame(services, uploads["right"])
+            left = services.uploaded(uploads["left"])[1]
+            right = services.uploaded(uploads["right"])[1]
             return count_view(left, right, rules_text), not ready
         except (ValueError, OSError) as exc:
             return f"⚠ {exc}", True
@@ -533,9 +462,9 @@ def register(app) -> None:
             require(services.actor(None)[1], "create_project")
             if not all(s in (uploads or {}) for s in SIDES):
                 raise ValueError("upload both tables first")
-            spec = build_spec(lefts, rights, scorers, weights, left_id, right_id, rules)
-            left = uploaded_frame(services, uploads["left"])
-            right = uploaded_frame(services, uploads["right"])
+            spec = spec_from_rows(lefts, rights, scorers, weights, left_id, right_id, rules)
+            left = services.uploaded(uploads["left"])[1]
+            right = services.uploaded(uploads["right"])[1]
             learned = learn_for(left, right, spec).to_dict()
         except (ValueError, TableReadError, OSError, PermissionDenied) as exc:
             return None, f"⚠ Could not learn weights: {exc}"

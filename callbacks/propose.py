@@ -19,12 +19,26 @@ from pathlib import PurePath
 import pandas as pd
 from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 
-from callbacks.data import FIELD_FORM, SIDES, build_spec, uploaded
-from components.data import field_controls, preview_grid, proposed_badge
+from components.data import (
+    FIELD_FORM,
+    SIDES,
+    field_controls,
+    field_form,
+    preview_grid,
+    proposed_badge,
+)
 from components.ids import field_row, ids
 from matching.engine.io import TableReadError
 from matching.engine.propose import NoSharedColumns, profile_table, propose
-from matching.engine.spec import Setup, Spec, dumps_setup, loads_setup, parse_block, setup_format
+from matching.engine.spec import (
+    Setup,
+    Spec,
+    dumps_setup,
+    loads_setup,
+    parse_block,
+    setup_format,
+    spec_from_rows,
+)
 from server.services import Services, services_of
 
 __all__ = [
@@ -52,7 +66,7 @@ MAX_SETUP_BYTES = 1024 * 1024
 
 def preview_of(services: Services, info: object) -> html.Div:
     """The preview of one upload: its first rows, each column's kind, missing share, distinct."""
-    record, frame = uploaded(services, info)
+    record, frame = services.uploaded(info)
     profiles = [p.to_dict() for p in profile_table(frame)]
     head = frame.head(PREVIEW_ROWS).astype(object)
     rows = head.where(pd.notna(head), None).to_dict("records")
@@ -195,7 +209,7 @@ def fill_panel(
             out |= {"note": PROPOSING, "request": {s: uploads[s].get("token") for s in SIDES}}
         elif left_cols and right_cols:
             try:
-                (_, left), (_, right) = (uploaded(services, uploads[s]) for s in SIDES)
+                (_, left), (_, right) = (services.uploaded(uploads[s]) for s in SIDES)
                 proposed, note = proposal_for(left, right)
             except (ValueError, OSError, TableReadError) as exc:
                 proposed, note = None, html.Div(f"⚠ {exc}", className="text-danger")
@@ -266,7 +280,7 @@ def fill_proposal(services: Services, request: object, uploads: object) -> dict:
         return dict.fromkeys(keys, no_update)
     left_cols, right_cols = _columns(uploads)
     try:
-        (_, left), (_, right) = (uploaded(services, uploads[s]) for s in SIDES)
+        (_, left), (_, right) = (services.uploaded(uploads[s]) for s in SIDES)
         proposed, note = proposal_for(left, right)
     except (ValueError, OSError, TableReadError) as exc:
         proposed, note = None, html.Div(f"⚠ {exc}", className="text-danger")
@@ -344,7 +358,7 @@ def _number(value: object) -> float | None:
 def setup_file(services: Services, uploads, project_id, form: tuple, keep, select, fmt) -> dict:
     """The panel's set-up as a file to download, or a message saying what is wrong."""
     try:
-        spec = build_spec(*form)
+        spec = spec_from_rows(*form)
         for label, value in (("keep", keep), ("pre-select", select)):
             if not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:
                 raise ValueError(f"{label} must be a number between 0 and 1")
@@ -441,12 +455,7 @@ def register(app) -> None:
         },
         inputs=[
             Input(ids.PROPOSAL_STORE, "data"),
-            Input(field_row("left", ALL), "value"),
-            Input(field_row("right", ALL), "value"),
-            Input(field_row("scorer", ALL), "value"),
-            Input(field_row("weight", ALL), "value"),
-            Input(ids.LEFT_ID, "value"),
-            Input(ids.RIGHT_ID, "value"),
+            *field_form(Input),
             Input(ids.BLOCK_RULES, "value"),
         ],
     )(mark_proposed)

@@ -6,12 +6,15 @@ import math
 
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import ALL, Input, State, dcc, html
 
 from components.ids import field_row, ids
 from matching.engine.spec import SCORERS
 
 __all__ = [
+    "SIDES",
+    "FIELD_FORM",
+    "field_form",
     "data_panel",
     "field_controls",
     "rule_count_table",
@@ -20,6 +23,26 @@ __all__ = [
     "proposed_badge",
     "run_controls",
 ]
+
+#: The two tables of a project, as the Data panel keys its uploads.
+SIDES = ("left", "right")
+
+
+def field_form(dependency: type[State] | type[Input] = State) -> tuple:
+    """The set-up form's fields (left, right, scorer, weight of each row) and ID columns,
+    in that order, as ``State`` (or ``Input``) of the callbacks that read the form."""
+    return (
+        *(
+            dependency(field_row(part, ALL), "value")
+            for part in ("left", "right", "scorer", "weight")
+        ),
+        dependency(ids.LEFT_ID, "value"),
+        dependency(ids.RIGHT_ID, "value"),
+    )
+
+
+#: The set-up form as Learn weights, Run, Download set-up and Propose read it.
+FIELD_FORM = field_form(State)
 
 #: Each kind of column as the preview names it.
 KIND_LABELS = {

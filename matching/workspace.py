@@ -12,6 +12,7 @@ it alike; it knows nothing of requests or of who sends them.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import threading
@@ -28,6 +29,7 @@ from matching.decisions.rerun import carry_over
 from matching.decisions.tuning import ScoreIndex
 from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
 from matching.engine.candidates import StepProgress
+from matching.engine.io import read_table
 from matching.engine.lookups import open_indexed
 from matching.engine.project import (
     Project,
@@ -318,6 +320,20 @@ class Workspace:
         folder = (Path(self.config.data_dir) / "uploads").resolve()
         path = (folder / f"{token}{suffix}").resolve()
         return path if path.parent == folder else None
+
+    def uploaded(self, info: object) -> tuple[dict, pd.DataFrame]:
+        """The workspace's record of an upload and its table, from ``{"token": id}``.
+
+        Whatever else ``info`` holds (a page's copy of the name, columns and row count)
+        is not trusted: the record is read again from what was kept. Raises
+        ``ValueError`` when the id is not that of a kept upload.
+        """
+        token = info.get("token") if isinstance(info, dict) else None
+        path = self.upload_path(token)
+        if path is None or not path.exists():
+            raise ValueError("that upload is not on the server; upload the table again")
+        record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+        return record, read_table(path)
 
     def project(self, project_id: str | None) -> Project | None:
         """The project with this id, or None when there is none."""

@@ -28,6 +28,8 @@ __all__ = [
     "Spec",
     "parse_field",
     "parse_block",
+    "parse_rules",
+    "spec_from_rows",
     "Setup",
     "dumps_setup",
     "loads_setup",
@@ -601,3 +603,39 @@ def read_setup(path: str | os.PathLike) -> Setup:
         return None if table is None else str(folder / table)
 
     return dataclasses.replace(setup, left=near(setup.left), right=near(setup.right))
+
+
+def parse_rules(text: str | None) -> tuple[Block, ...]:
+    """Blocking rules, one per line (blank lines ignored); ``ValueError`` names a bad one."""
+    return tuple(parse_block(line) for line in (text or "").splitlines() if line.strip())
+
+
+def spec_from_rows(
+    lefts, rights, scorers, weights, left_id, right_id, rules_text=None, learned=None
+) -> Spec:
+    """The Spec of a set-up form's field rows (the Data panel's); rows without a left
+    column are ignored. ``rules_text`` holds blocking rules, one per line.
+
+    ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields
+    and there are blocking rules (learned weights score blocked pairs only).
+    """
+    fields = []
+    for left, right, scorer, weight in zip(lefts, rights, scorers, weights):
+        if not left:
+            continue
+        if weight is None or float(weight) <= 0:
+            raise ValueError(f"field {left!r}: the weight must be a number above 0")
+        fields.append(
+            Field(left=left, right=right or left, scorer=scorer or "qratio", weight=float(weight))
+        )
+    rules = parse_rules(rules_text)
+    weights_for = None
+    if rules and learned and tuple(learned["fields"]) == tuple(f.name for f in fields):
+        weights_for = LearnedWeights.from_dict(learned)
+    return Spec(
+        fields=tuple(fields),
+        left_id=left_id or None,
+        right_id=right_id or None,
+        block=rules,
+        learned=weights_for,
+    )

@@ -7,12 +7,13 @@ import io
 import pandas as pd
 import pytest
 
-from callbacks.data import build_spec, count_message, read_upload
+from callbacks.data import count_message, read_upload
 from callbacks.matched import matched_rows, remove_matches, update_matched
 from callbacks.review import current_view, update_review
 from components import ids as ids_module
 from components.ids import ids
 from matching.engine.io import TableReadError
+from matching.engine.spec import spec_from_rows
 from server.export import write_export
 from tests.helpers import review_step
 
@@ -152,14 +153,14 @@ def test_upload_of_a_ragged_file_names_the_line(services, tmp_path):
 
 
 def test_build_spec_and_pair_count():
-    spec = build_spec(
+    spec = spec_from_rows(
         ["name", None], ["full_name", None], ["jaro_winkler", "qratio"], [2, 1], "id", None
     )
     assert [(f.left, f.right, f.scorer, f.weight) for f in spec.fields] == [
         ("name", "full_name", "jaro_winkler", 2.0)
     ]
     with pytest.raises(ValueError, match="weight"):
-        build_spec(["name"], ["name"], ["qratio"], [0], None, None)
+        spec_from_rows(["name"], ["name"], ["qratio"], [0], None, None)
     assert count_message({"left": {"rows": 3}, "right": {"rows": 4}}).startswith("12 pairs")
     assert "Upload both" in count_message({"left": {"rows": 3}})
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from dash import no_update
 
-from callbacks.data import store_upload_of, uploaded
+from callbacks.data import store_upload_of
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD, ids
 from matching.engine.io import TableReadError, read_table
 from matching.engine.safety import check_table_file, files_inside, inside_folder
@@ -91,7 +91,7 @@ def test_an_interrupted_upload_resumes_from_the_server_offset_and_gives_the_same
         ]
     out = _finish(services, client, upload_id)
     assert out["left_info"].startswith("people.csv: 3000 rows, 3 columns")
-    record, frame = uploaded(services, out["uploads"]["left"])
+    record, frame = services.uploaded(out["uploads"]["left"])
     pd.testing.assert_frame_equal(frame, read_table(original))
     assert record["columns"] == ["id", "name", "note"]
     assert not list(Path(services.config.data_dir, "uploads").glob("*.part"))
@@ -246,7 +246,7 @@ def test_an_admin_opens_a_table_by_path_inside_the_data_root(services, root):
     out = store_upload_of(services, open_left, None, {"left": "crm/people.csv"}, {})
     assert out["left_info"].startswith("people.csv: 4 rows, 3 columns")
     pd.testing.assert_frame_equal(
-        uploaded(services, out["uploads"]["left"])[1], read_table(root / "crm" / "people.csv")
+        services.uploaded(out["uploads"]["left"])[1], read_table(root / "crm" / "people.csv")
     )
     refused = store_upload_of(services, open_left, None, {"left": "../secret.csv"}, out["uploads"])
     assert "outside the data folder" in refused["left_info"]

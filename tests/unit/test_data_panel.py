@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from callbacks.data import PAIR_BUDGET, build_spec, count_view, learn_for, parse_rules
+from callbacks.data import PAIR_BUDGET, count_view, learn_for
 from components.data import learned_table
 from matching.engine.blocking import Blocking
 from matching.engine.demo import generate_tables
-from matching.engine.spec import parse_block
+from matching.engine.spec import parse_block, parse_rules, spec_from_rows
 from tests.helpers import texts
 
 
@@ -65,19 +65,19 @@ def test_learned_weights_are_shown_and_used_by_the_run_while_the_fields_stay(peo
         "owner_id",
         "car_id",
     )
-    spec = build_spec(*args, "exact:postcode\nexact:surname+birth_date")
+    spec = spec_from_rows(*args, "exact:postcode\nexact:surname+birth_date")
     learned = learn_for(left, right, spec).to_dict()
     shown = texts(learned_table(learned))
     assert shown[:2] == ["field", "exact"] and "given_name" in shown
-    with_weights = build_spec(*args, "exact:postcode", learned)
+    with_weights = spec_from_rows(*args, "exact:postcode", learned)
     assert with_weights.learned is not None and with_weights.block
-    other_fields = build_spec(["surname"], [None], ["qratio"], [1], None, None, "", learned)
+    other_fields = spec_from_rows(["surname"], [None], ["qratio"], [1], None, None, "", learned)
     assert other_fields.learned is None
-    assert build_spec(*args, "", learned).learned is None
+    assert spec_from_rows(*args, "", learned).learned is None
 
 
 def test_learning_needs_a_blocking_rule(people):
     left, right = people
-    spec = build_spec(["surname"], [None], ["qratio"], [1], None, None, "")
+    spec = spec_from_rows(["surname"], [None], ["qratio"], [1], None, None, "")
     with pytest.raises(ValueError, match="add a blocking rule first"):
         learn_for(left, right, spec)

@@ -19,7 +19,6 @@ from callbacks.data import (
     read_upload,
     run_project,
     store_upload_of,
-    uploaded,
 )
 from components.ids import ids
 from matching.engine.io import TableReadError
@@ -129,7 +128,7 @@ def test_a_real_workbook_passes_the_checks(services):
 def test_an_upload_id_never_names_a_path(services, token):
     assert services.upload_path(token) is None
     with pytest.raises(ValueError, match="not on the server"):
-        uploaded(services, {"token": token, "name": "payroll.csv"})
+        services.uploaded({"token": token, "name": "payroll.csv"})
 
 
 def test_run_with_a_forged_upload_id_is_refused_with_a_message(services, tmp_path):
