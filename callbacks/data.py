@@ -68,14 +68,17 @@ def read_upload(services: Services, path: str | Path, filename: str) -> dict:
     ``token`` is the server's id for the table (see
     :meth:`~matching.workspace.Workspace.uploaded`); the rest is for the page only.
     Raises :class:`TableReadError` with a message for the page; a file that would
-    cost too much to read (:func:`~matching.engine.safety.check_table_file`) is
-    refused before parsing.
+    cost too much to read (:func:`~matching.engine.safety.check_table_file`), has
+    more columns than :data:`~matching.engine.io.MAX_COLUMNS` or whose data would
+    take more memory than the largest upload is refused before its rows are made.
     """
     name = str(filename or "upload")
     max_cells = services.config.max_cells
     check_table_file(path, name, max_cells=max_cells)
     # Arrow text: a tenth of the memory of Python strings; the kept table is the same.
-    loaded = load_table(path, name=name, arrow=True)
+    # No table may take more memory than the largest upload (a CSV) could.
+    most = int(services.config.max_upload_mb * 1024 * 1024)
+    loaded = load_table(path, name=name, arrow=True, max_bytes=most)
     check_shape(loaded.frame, name, max_cells=max_cells)
     info = {
         "token": _content_token(path, name),

@@ -28,6 +28,7 @@ __all__ = [
     "read_table",
     "excel_sheets",
     "FORMATS",
+    "MAX_COLUMNS",
     "CandidateWriter",
 ]
 
@@ -42,6 +43,10 @@ FORMATS = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
+
+#: The most columns a table may have (Excel's own limit): a header of a million
+#: names would make a million columns, gigabytes of memory for one row of data.
+MAX_COLUMNS = 16_384
 
 _DELIMITERS = [",", ";", "\t", "|"]
 _ENCODINGS = ["utf-8-sig", "utf-16", "cp1252", "latin-1"]
@@ -73,6 +78,15 @@ class LoadedTable:
             how += f", delimiter {shown}, encoding {self.encoding}"
         rows, cols = self.frame.shape
         return f"{self.name}: {rows} rows, {cols} columns ({how})"
+
+
+def _check_width(width: int, name: str, max_columns: int | None, *, where: str = "") -> None:
+    """Refuse a table of more than ``max_columns`` columns, before any row is read."""
+    if max_columns is not None and width > max_columns:
+        raise TableReadError(
+            f"{name}{where}: {width:,} columns, more than the {max_columns:,} allowed;"
+            " keep the columns you match on and save the table again"
+        )
 
 
 def _check_header(header: list[str], name: str) -> None:
@@ -139,13 +153,26 @@ def _sniff_delimiter(text: str) -> str:
         return best if counts[best] else ","
 
 
-def _read_csv(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
+@dataclass(frozen=True)
+class _ReadOptions:
+    """How a reader keeps text (``arrow``) and the limits it refuses a table by."""
+
+    arrow: bool = False
+    max_columns: int | None = MAX_COLUMNS
+    max_bytes: int | None = None
+
+
+def _read_csv(raw: bytes, name: str, options: _ReadOptions) -> LoadedTable:
+    arrow = options.arrow
     text, encoding = _decode(raw, name)
     if not text.strip():
         raise TableReadError(f"{name}: the file is empty")
     delimiter = _sniff_delimiter(text)
+    first = _first_record(text, delimiter)
+    _check_width(len(first), name, options.max_columns, where=", header")
     # UTF-8 as it came is the text's own encoding: no second copy to hand Arrow.
-    frame = _arrow_csv(text, delimiter, arrow=arrow, utf8=raw if encoding == "utf-8" else None)
+    utf8 = raw if encoding == "utf-8" else None
+    frame = _arrow_csv(text, delimiter, first=first, arrow=arrow, utf8=utf8)
     if frame is not None:
         return LoadedTable(frame, name, "csv", delimiter, encoding)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
@@ -156,7 +183,8 @@ def _read_csv(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
         for row in reader:
             if not row or (len(row) == 1 and not row[0].strip() and header is not None):
                 continue
-            if header is None:
+            if header is None:  # after blank lines, the header is not the first record
+                _check_width(len(row), name, options.max_columns, where=", header")
                 header = [h.strip() for h in row]
                 continue
             if len(row) != len(header):
@@ -178,24 +206,35 @@ def _read_csv(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
     return LoadedTable(_as_arrow(frame, arrow), name, "csv", delimiter, encoding)
 
 
+def _first_record(text: str, delimiter: str) -> list[str]:
+    """The first record of CSV text: its header, as written."""
+    # From the first MB (a StringIO of all the text would hold 4 bytes a character);
+    # from all of it only when the header record does not end in that MB.
+    head = text[: 1 << 20]
+    lines = io.StringIO(head, newline="")
+    first = next(csv.reader(lines, delimiter=delimiter), [])
+    if len(head) < len(text) and lines.tell() >= len(head):
+        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+    return first
+
+
 def _arrow_csv(
-    text: str, delimiter: str, *, arrow: bool = False, utf8: bytes | None = None
+    text: str,
+    delimiter: str,
+    *,
+    first: list[str],
+    arrow: bool = False,
+    utf8: bytes | None = None,
 ) -> pd.DataFrame | None:
     """The table read by Arrow's CSV reader, or None where it might read it differently.
 
     Arrow is lenient where Python's strict ``csv`` module is not (text after a
     closing quote, ragged rows, blank-looking lines in a one-column file), so
     such files are left to the Python reader, which gives the same result or
-    the error that names the line. ``utf8``: ``text`` encoded as UTF-8, when the
+    the error that names the line. ``first`` is the text's first record
+    (:func:`_first_record`); ``utf8``: ``text`` encoded as UTF-8, when the
     caller has it.
     """
-    # The header from the first MB (a StringIO of all the text would hold 4 bytes a
-    # character); all of it only when the header record does not end in that MB.
-    head = text[: 1 << 20]
-    lines = io.StringIO(head, newline="")
-    first = next(csv.reader(lines, delimiter=delimiter), [])
-    if len(head) < len(text) and lines.tell() >= len(head):
-        first = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
     header = [h.strip() for h in first]
     if len(header) < 2 or len(set(header)) < len(header) or not all(header):
         return None
@@ -342,7 +381,13 @@ _NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 def _read_excel(
-    raw: bytes, name: str, arrow: bool = False, sheet: str | int | None = None, header_row: int = 1
+    raw: bytes,
+    name: str,
+    arrow: bool = False,
+    sheet: str | int | None = None,
+    header_row: int = 1,
+    *,
+    max_columns: int | None = MAX_COLUMNS,
 ) -> LoadedTable:
     """Read one sheet of a workbook, its column names on row ``header_row`` (from 1);
     the rows above it (a title, a note) are left out."""
@@ -377,28 +422,111 @@ def _read_excel(
             f"{name}: column {blank[0] + 1} of the header (row {header_row}) has no name;"
             " if the column names are on a later row, choose that header row"
         )
+    # openpyxl stops at column ZZZ (18,278), so the sheet cannot be much wider than this.
+    _check_width(len(header), name, max_columns)
     frame.columns = header
     return LoadedTable(_as_arrow(_from_frame(frame, name), arrow), name, "excel")
 
 
-def _read_parquet(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
+def _is_text_type(kind: pa.DataType) -> bool:
+    return any(
+        check(kind) for check in (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary)
+    ) or pa.types.is_large_binary(kind)
+
+
+def _decoded_bytes(column: pa.ChunkedArray) -> int:
+    """About how many bytes a column takes once its dictionary is decoded.
+
+    A dictionary-encoded text column counts the length of each row's value
+    (not the dictionary's), without decoding it; other columns count their
+    buffers, at least 8 bytes a row for the text they become.
+    """
+    total = 0
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type) and _is_text_type(chunk.type.value_type):
+            lengths = pc.binary_length(chunk.dictionary)
+            total += int(pc.sum(pc.take(lengths, chunk.indices)).as_py() or 0)
+            total += 8 * len(chunk)  # the offsets of the decoded text
+        else:
+            total += max(chunk.nbytes, 8 * len(chunk))
+    return total
+
+
+def _too_big(name: str, size: int, max_bytes: int, how: str) -> TableReadError:
+    return TableReadError(
+        f"{name}: {how} {size / _MB:,.0f} MB of data, more than the {max_bytes / _MB:,.0f} MB"
+        " a table may take in memory; it was not read (split the file, or keep fewer columns)"
+    )
+
+
+_MB = 1024 * 1024
+
+
+def _read_parquet(raw: bytes, name: str, options: _ReadOptions) -> LoadedTable:
+    """A Parquet file read one row group at a time, text columns as dictionaries.
+
+    Before any data is read, the footer's column count and the uncompressed
+    size it declares for its column chunks are checked; each row group's size
+    once decoded is added up before it is decoded. With ``options.max_bytes``
+    a file that would take more is refused: a small file can hold a million
+    rows of one long dictionary-encoded value (a "dictionary bomb").
+    """
     try:
-        table = pq.read_table(pa.BufferReader(raw))
+        file = pq.ParquetFile(pa.BufferReader(raw))
+        schema, meta = file.schema_arrow, file.metadata
     except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
         raise TableReadError(f"{name}: not a readable Parquet file ({exc})") from None
     # pandas keeps a named index as a column: it is the frame's index, not data.
-    index = (table.schema.pandas_metadata or {}).get("index_columns", [])
-    names = [c for c in table.column_names if c not in {i for i in index if isinstance(i, str)}]
+    index = {
+        i for i in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(i, str)
+    }
+    names = [c for c in schema.names if c not in index]
+    _check_width(len(names), name, options.max_columns)
     header = [str(c) for c in names]
     _check_header(header, name)
+    max_bytes = options.max_bytes
+    if max_bytes is not None:
+        declared = sum(
+            meta.row_group(g).column(c).total_uncompressed_size
+            for g in range(meta.num_row_groups)
+            for c in range(meta.num_columns)
+        )
+        if declared > max_bytes:
+            raise _too_big(name, declared, max_bytes, "its footer declares")
+    text = [c for c in names if _is_text_type(schema.field(c).type)]
+    parts: dict[str, list[pd.Series]] = {h: [] for h in header}
+    decoded = 0
+    try:
+        file = pq.ParquetFile(pa.BufferReader(raw), read_dictionary=text)
+        for group in range(meta.num_row_groups):
+            table = file.read_row_group(group, columns=names)
+            if max_bytes is not None:
+                decoded += sum(_decoded_bytes(table.column(c)) for c in names)
+                if decoded > max_bytes:
+                    raise _too_big(name, decoded, max_bytes, "its values make at least")
+            for h, c in zip(header, names):
+                parts[h].append(_arrow_text(table.column(c), arrow=options.arrow))
+            del table
+    except TableReadError:
+        raise
+    except Exception as exc:  # a broken page: pyarrow raises ArrowInvalid, OSError, ...
+        raise TableReadError(f"{name}: not a readable Parquet file ({exc})") from None
     frame = pd.DataFrame(
-        {h: _arrow_text(table.column(c), arrow=arrow) for h, c in zip(header, names)},
-        columns=header,
+        {h: _joined(parts[h], arrow=options.arrow) for h in header}, columns=header
     )
     return LoadedTable(frame, name, "parquet")
 
 
-def _read_jsonl(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
+def _joined(parts: list[pd.Series], *, arrow: bool) -> pd.Series:
+    """One column from its row groups' parts (an empty column when there are none)."""
+    if not parts:
+        return pd.Series([], dtype=_ARROW_TEXT if arrow else object)
+    if len(parts) == 1:
+        return parts[0]
+    return pd.concat(parts, ignore_index=True)
+
+
+def _read_jsonl(raw: bytes, name: str, options: _ReadOptions) -> LoadedTable:
     text, _ = _decode(raw, name)
     records: list[dict] = []
     header: dict[str, None] = {}
@@ -412,17 +540,18 @@ def _read_jsonl(raw: bytes, name: str, arrow: bool = False) -> LoadedTable:
         if not isinstance(record, dict):
             raise TableReadError(f"{name}, line {number}: expected a JSON object per line")
         header.update(dict.fromkeys(record))
+        # Each object may bring new keys: the columns are counted as they come.
+        _check_width(len(header), name, options.max_columns, where=f", line {number}")
         records.append(record)
     if not records:
         raise TableReadError(f"{name}: the file is empty")
     cols = list(header)
     rows = [[_cell_text(r.get(c)) for c in cols] for r in records]
-    return LoadedTable(_as_arrow(_text_frame(rows, cols, name), arrow), name, "jsonl")
+    return LoadedTable(_as_arrow(_text_frame(rows, cols, name), options.arrow), name, "jsonl")
 
 
 _READERS = {
     "csv": _read_csv,
-    "excel": _read_excel,
     "parquet": _read_parquet,
     "jsonl": _read_jsonl,
 }
@@ -435,6 +564,8 @@ def load_table(
     arrow: bool = False,
     sheet: str | int | None = None,
     header_row: int = 1,
+    max_columns: int | None = MAX_COLUMNS,
+    max_bytes: int | None = None,
 ) -> LoadedTable:
     """Read a table from a path, or from bytes with its file name.
 
@@ -455,6 +586,14 @@ def load_table(
         Excel only: the row (from 1) that holds the column names; the rows above
         it are left out. In a column of numbers, cells holding a number as text
         are read as numbers (``"12.50"`` as ``12.5``).
+    max_columns : int or None
+        Refuse a table with more columns, counted from the CSV header, the
+        JSON objects as they are read or the Parquet footer, before the rows
+        are made (None: no limit).
+    max_bytes : int or None
+        Refuse a Parquet file whose data would take more bytes in memory: the
+        size its footer declares, and its values' size once decoded, counted a
+        row group at a time before it is decoded (None: no limit).
 
     Returns
     -------
@@ -466,7 +605,7 @@ def load_table(
     ------
     TableReadError
         Unknown ending, unreadable or empty file, ragged rows (with line
-        numbers), repeated or blank column names.
+        numbers), repeated or blank column names, a table over the limits.
     """
     if isinstance(source, (bytes, bytearray)):
         if not name:
@@ -485,10 +624,11 @@ def load_table(
     if not isinstance(header_row, int) or header_row < 1:
         raise TableReadError(f"{name}: the header row is a row number from 1, not {header_row!r}")
     if fmt == "excel":
-        return _read_excel(raw, name, arrow, sheet, header_row)
+        return _read_excel(raw, name, arrow, sheet, header_row, max_columns=max_columns)
     if sheet not in (None, "") or header_row != 1:
         raise TableReadError(f"{name}: a sheet and a header row can be chosen for Excel only")
-    return _READERS[fmt](raw, name, arrow)
+    options = _ReadOptions(arrow=arrow, max_columns=max_columns, max_bytes=max_bytes)
+    return _READERS[fmt](raw, name, options)
 
 
 def read_table(source: str | Path | bytes, *, name: str | None = None) -> pd.DataFrame:
