@@ -72,7 +72,8 @@ def current_view(
     services: Services, project: Project, reviewer: str, *, restart: bool = False
 ) -> dict:
     """The record ``reviewer`` should see now, leased to them (see ``ReviewDesk.next_view``)."""
-    return services.desk(project).next_view(reviewer, restart=restart)
+    _, role = services.actor(reviewer)
+    return services.desk(project).next_view(reviewer, restart=restart, role=role)
 
 
 def position_problem(project: Project, saved) -> str | None:
@@ -144,6 +145,12 @@ def _empty(message: str | None) -> dict:
 
 
 def _done_text(view: dict) -> tuple[str, str]:
+    if view.get("read_only"):
+        return (
+            "Read only.",
+            "A manager reads Statistics, Matched and the exports; records are decided by "
+            "reviewers.",
+        )
     if view.get("open"):
         others = view["open"]
         records = "record is" if others == 1 else "records are"
@@ -347,12 +354,12 @@ def update_review(
             message, color = outcome.message, "warning" if outcome.ok else "danger"
             fresh = outcome.view
         else:
-            fresh = desk.next_view(who)
+            fresh = desk.next_view(who, role=role)
     else:
         reload = trigger in (None, ids.PROJECT_SELECT) and project.project_id in saved
         if reload and position_problem(project, saved[project.project_id]):
             message = message or _MISFIT_STORE
-        fresh = desk.next_view(who, restart=trigger == ids.REVIEW_SKIPPED)
+        fresh = desk.next_view(who, restart=trigger == ids.REVIEW_SKIPPED, role=role)
     out = render(project, fresh, message, color, blind=blind, show_scores=show_scores, shown=view)
     if trigger in ACTIONS and outcome is not None and outcome.written:
         out.update(reason=None, comment="")  # a reason goes with one decision
@@ -396,7 +403,7 @@ def _audit_step(desk, project: Project, who: str, role: str, trigger, view, sele
         kind = ACTIONS[trigger]
         if kind == "undo":
             outcome = desk.undo(who, role=role, target=view.get("undo_target"))
-            fresh = desk.audits.next_audit_view(who)
+            fresh = desk.audits.next_audit_view(who, role=role)
         else:
             outcome = desk.audits.record_verdict(
                 who, view, kind, _selected_ids(selected_rows), role=role
@@ -404,7 +411,7 @@ def _audit_step(desk, project: Project, who: str, role: str, trigger, view, sele
             fresh = outcome.view
         message, color = outcome.message, "warning" if outcome.ok else "danger"
     else:
-        fresh = desk.audits.next_audit_view(who)
+        fresh = desk.audits.next_audit_view(who, role=role)
     out = render(project, fresh, message, color, blind=True)
     if fresh.get("left_id") is None:
         left = fresh.get("audit_open", 0)

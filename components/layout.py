@@ -66,6 +66,7 @@ def _reviewer(user: tuple[str, str] | None):
 
 #: What each action needs on the page, so a role sees only what it may do.
 _CONTROLS_FOR = {
+    "decide": (ids.MATCHED_REMOVE, ids.MATCHED_UNDO),
     "upload": (ids.DATA_BUTTON,),
     "save_thresholds": (ids.TUNING_SAVE,),
     "bulk": (
@@ -155,6 +156,9 @@ def main_layout(
     the reviewer types a name and may do everything). ``root_files`` and
     ``max_upload_bytes``: see :func:`~components.data.data_panel`.
     """
+    decides = user is None or allowed(user[1], "decide")
+    # A reader's page keeps the Review and Tuning tabs (callbacks name their parts) unseen.
+    writer = {} if decides else {"tab_style": {"display": "none"}}
     page = html.Div(
         [
             dcc.Store(id=ids.SESSION_STORE, storage_type="local", data={}),
@@ -165,13 +169,13 @@ def main_layout(
                     dbc.Alert(id=ids.MESSAGE, is_open=False, dismissable=True, color="danger"),
                     dbc.Tabs(
                         [
-                            dbc.Tab(review_tab(), label="Review", tab_id="review"),
+                            dbc.Tab(review_tab(), label="Review", tab_id="review", **writer),
                             dbc.Tab(matched_tab(), label="Matched", tab_id="matched"),
-                            dbc.Tab(tuning_tab(), label="Tuning", tab_id="tuning"),
+                            dbc.Tab(tuning_tab(), label="Tuning", tab_id="tuning", **writer),
                             dbc.Tab(statistics_tab(), label="Statistics", tab_id="statistics"),
                         ],
                         id=ids.TABS,
-                        active_tab="review",
+                        active_tab="review" if decides else "statistics",
                     ),
                 ],
                 fluid=True,

@@ -1,18 +1,32 @@
 """Roles and what each may do: the one table every rule on the server reads.
 
-Three roles, each with everything of the one before it:
+Three roles on a ladder, each with everything of the one before it:
 
 - ``reviewer``: decide records, undo and change their own decisions;
 - ``lead``: also save thresholds, apply bulk decisions, change others' decisions,
   see everyone's statistics;
 - ``admin``: also upload tables, create and delete projects, manage users.
+
+and one beside it: a ``manager`` reads (everyone's statistics, the matched table,
+exports) and changes nothing: no decision, no lease on a record, no setting.
 """
 
 from __future__ import annotations
 
-__all__ = ["ROLES", "ACTIONS", "allowed", "require", "PermissionDenied"]
+__all__ = [
+    "ROLES",
+    "LADDER",
+    "ACTIONS",
+    "MANAGER_ACTIONS",
+    "allowed",
+    "require",
+    "PermissionDenied",
+]
 
-ROLES = ("reviewer", "lead", "admin")
+#: Every role, the ladder's first.
+ROLES = ("reviewer", "lead", "admin", "manager")
+#: The roles that decide, each with everything of the one before it.
+LADDER = ("reviewer", "lead", "admin")
 
 #: Action -> the least role that may take it.
 ACTIONS = {
@@ -30,6 +44,9 @@ ACTIONS = {
     "manage_users": "admin",
 }
 
+#: What a manager may do: read, never write.
+MANAGER_ACTIONS = frozenset({"export", "statistics_all"})
+
 
 class PermissionDenied(Exception):
     """An action the actor's role does not allow; the message says which."""
@@ -40,16 +57,25 @@ def allowed(role: str, action: str) -> bool:
 
     >>> allowed("reviewer", "bulk"), allowed("lead", "bulk"), allowed("admin", "upload")
     (False, True, True)
+    >>> allowed("manager", "statistics_all"), allowed("manager", "decide")
+    (True, False)
     """
-    if role not in ROLES:
+    if role == "manager":
+        return action in MANAGER_ACTIONS
+    if role not in LADDER:
         return False
-    return ROLES.index(role) >= ROLES.index(ACTIONS[action])
+    return LADDER.index(role) >= LADDER.index(ACTIONS[action])
 
 
 def require(role: str, action: str) -> None:
     """Raise :class:`PermissionDenied` unless ``role`` may take ``action``."""
     if not allowed(role, action):
         need = ACTIONS[action]
+        if role == "manager":
+            raise PermissionDenied(
+                f"a manager reads statistics, matches and exports but may not "
+                f"{action.replace('_', ' ')}: that needs a {need} or above"
+            )
         raise PermissionDenied(
             f"only a {need} or above may {action.replace('_', ' ')}; you are a {role}"
         )

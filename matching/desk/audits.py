@@ -13,7 +13,7 @@ from matching.decisions.audit import audit_sample_size, audited_errors, draw_sam
 from matching.decisions.events import ADJUDICATED, DOUBLE_REVIEW, event_id, make_event
 from matching.decisions.ledger import Ledger
 from matching.decisions.log import ProjectTransaction
-from matching.decisions.roles import PermissionDenied, require
+from matching.decisions.roles import PermissionDenied, allowed, require
 from matching.desk.terms import NOTHING_RECORDED, Outcome
 
 if TYPE_CHECKING:
@@ -99,12 +99,16 @@ class Audits:
                 return audit_id, left
         return None
 
-    def next_audit_view(self, reviewer: str, *, now: float | None = None) -> dict:
+    def next_audit_view(
+        self, reviewer: str, *, role: str = "reviewer", now: float | None = None
+    ) -> dict:
         """The next record of an open audit for ``reviewer``, leased to them, shown blind.
 
         Like :meth:`~matching.desk.ReviewDesk.next_view`, with ``audit`` (the audit's
         id) and ``blind`` True; ``left_id`` is None when every drawn record has a verdict.
         """
+        if not allowed(role, "decide"):
+            return {**self.desk.view_at(reviewer, None), "read_only": True}
         now = _time.time() if now is None else now
 
         def work(tx: ProjectTransaction, ledger: Ledger):

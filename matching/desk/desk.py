@@ -47,7 +47,7 @@ from matching.decisions.events import Event, event_id, make_event
 from matching.decisions.ledger import DECISION_KINDS, Ledger
 from matching.decisions.ledger_views import Act, Standing, index_positions
 from matching.decisions.log import DecisionLog, ProjectTransaction
-from matching.decisions.roles import PermissionDenied, require
+from matching.decisions.roles import PermissionDenied, allowed, require
 from matching.decisions.statistics import Decisions
 from matching.decisions.tuning import PairStatus
 from matching.desk.audits import Audits
@@ -485,7 +485,14 @@ class ReviewDesk:
         value = self._cardinality() if callable(self._cardinality) else self._cardinality
         return value if value in CARDINALITIES else DEFAULT_CARDINALITY
 
-    def next_view(self, reviewer: str, *, restart: bool = False, now: float | None = None) -> dict:
+    def next_view(
+        self,
+        reviewer: str,
+        *,
+        restart: bool = False,
+        role: str = "reviewer",
+        now: float | None = None,
+    ) -> dict:
         """The record ``reviewer`` should see now, leased to them, as JSON-safe data.
 
         The reviewer resumes after their latest decision in force, passing over
@@ -501,8 +508,11 @@ class ReviewDesk:
             undo_target`` and ``left_id`` (None when no record is open to this
             reviewer; ``open`` then says how many other reviewers hold), plus,
             for a record, what :func:`matching.engine.project.record_view` returns and
-            ``position``.
+            ``position``. A role that may not decide (a manager) is shown no record
+            and leases none: ``left_id`` is None and ``read_only`` True.
         """
+        if not allowed(role, "decide"):
+            return {**self.view_at(reviewer, None), "read_only": True}
         now = _time.time() if now is None else now
         pos = self.transaction(
             lambda tx, ledger: self._take_next(

@@ -58,6 +58,10 @@ class Matches:
         """
         now = _time.time() if now is None else now
         pairs = [(str(a), str(b)) for a, b in pairs]
+        try:
+            require(role, "decide")
+        except PermissionDenied as exc:
+            return Outcome.refused(str(exc).capitalize())
         if not pairs:
             return Outcome.refused("Select the matches to remove first")
 
