@@ -12,12 +12,16 @@ it alike; it knows nothing of requests or of who sends them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import multiprocessing
+import os
 import shutil
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +48,7 @@ from matching.engine.project import (
 from matching.engine.spec import Spec
 from matching.engine.uploads import UPLOAD_ID
 
-__all__ = ["Workspace", "WorkspaceConfig"]
+__all__ = ["Workspace", "WorkspaceConfig", "in_child"]
 
 _log = logging.getLogger(__name__)
 
@@ -63,6 +67,9 @@ class WorkspaceConfig:
     #: Memory each process may spend on the lookups of the projects it keeps open (MB),
     #: besides the mapped files the processes share; at least one project stays open.
     max_project_mb: float = 1024
+    #: Score new projects in a process forked for the job, so that this process never
+    #: holds the scoring's peak: for a server that forks its workers from this process.
+    score_apart: bool = False
 
 
 class Workspace:
@@ -84,13 +91,17 @@ class Workspace:
         self._open_locks: dict[str, threading.Lock] = {}
         #: How many times this process scored a project (tests check reopening does not).
         self.scorings = 0
+        #: True in a process forked for a job (a background run): it scores in itself.
+        self._forked = False
 
     def after_fork(self) -> None:
         """In a process forked from another (a background run): connections and locks
-        of its own, leaving the parent's pooled connections to the parent."""
+        of its own, leaving the parent's pooled connections to the parent; a project
+        it makes is scored in it, not in a process forked again (``score_apart``)."""
         self.log.forget_connections()
         self._lru_lock = threading.Lock()
         self._open_locks = {}
+        self._forked = True
 
     def desk(self, project: Project) -> ReviewDesk:
         """The project's :class:`~matching.desk.ReviewDesk` in this process."""
@@ -222,20 +233,14 @@ class Workspace:
         saved = load_candidates(folder)
         if saved is None:
             self.scorings += 1
-            scored = build_project(
-                left,
-                right,
-                spec,
-                name=name,
-                keep=keep,
-                select=select,
-                dask=self.config.dask,
-                progress=progress,
-            )
-            if progress is not None:
-                progress("saving", 0, 1)
-            save_candidates(scored.candidates, folder)
-            del scored
+            score = functools.partial(
+                _score_and_save, left, right, spec, folder, name=name, keep=keep,
+                select=select, project_id=project_id, dask=self.config.dask,
+            )  # fmt: skip
+            if self.config.score_apart and not self._forked:
+                in_child(score, progress)
+            else:
+                score(progress)
             saved = load_candidates(folder)
         elif progress is not None:
             progress("saving", 0, 1)
@@ -451,6 +456,84 @@ class Workspace:
         except SQLAlchemyError:
             return []
         return [{"label": p["name"], "value": p["project_id"]} for p in projects]
+
+
+def _score_and_save(
+    left, right, spec: Spec, folder: Path, progress: StepProgress | None, *, name: str,
+    keep: float, select: float, project_id: str, dask: str | None,
+) -> None:  # fmt: skip
+    """Score the candidates of a project and save them, with the lookups every process
+    that opens the project maps, in its folder."""
+    scored = build_project(
+        left, right, spec, name=name, keep=keep, select=select, dask=dask, progress=progress
+    )
+    if progress is not None:
+        progress("saving", 0, 1)
+    save_candidates(scored.candidates, folder)
+    del scored
+    open_indexed(
+        left, right, spec, load_candidates(folder), folder, name=name, keep=keep,
+        select=select, top_k=10, project_id=project_id,
+    )  # fmt: skip
+
+
+def in_child(job: Callable[[StepProgress | None], None], progress: StepProgress | None) -> None:
+    """Run ``job(progress)`` in a process forked for it, and wait for it to end.
+
+    The child's memory goes with it: the caller never holds the job's peak. Each
+    ``progress(step, done, total)`` of the job is heard here, in the caller's
+    thread, and the job goes on past ``"saving"`` only once ``progress`` has
+    returned from it; when ``progress`` raises, the child is stopped and the error
+    raised here, so a run cancelled at ``"saving"`` saves nothing. An error in the
+    job is raised here too (as a ``RuntimeError`` naming it when it cannot be sent
+    back), and a child that dies says how.
+    """
+    context = multiprocessing.get_context("fork")
+    here, there = context.Pipe()
+
+    def run() -> None:
+        def report(step: str, done: int, total: int) -> None:
+            there.send(("progress", (step, done, total)))
+            if step == "saving":
+                there.recv()  # the caller's go-ahead: it may still cancel
+
+        try:
+            job(report if progress is not None else None)
+        except BaseException as exc:  # sent to the caller, which raises it
+            try:
+                there.send(("error", exc))
+            except Exception:  # the error cannot be pickled: its words can
+                there.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+            os._exit(1)
+        there.send(("done", None))
+        os._exit(0)
+
+    child = context.Process(target=run, name="matchdesk-scoring", daemon=True)
+    child.start()
+    there.close()
+    outcome = None
+    try:
+        while outcome is None:
+            try:
+                kind, value = here.recv()
+            except EOFError:
+                break
+            if kind == "progress":
+                progress(*value)
+                if value[0] == "saving":
+                    here.send("go")
+            else:
+                outcome = (kind, value)
+    except BaseException:
+        child.kill()
+        raise
+    finally:
+        child.join()
+        here.close()
+    if outcome is None:
+        raise RuntimeError(f"the process scoring the project ended with code {child.exitcode}")
+    if outcome[0] == "error":
+        raise outcome[1]
 
 
 def _size(value) -> int:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from matching.engine.spec import Field, Spec
-from matching.workspace import Workspace, WorkspaceConfig
+from matching.workspace import Workspace, WorkspaceConfig, in_child
 
 SPEC = Spec((Field("name"),), left_id="id", right_id="id")
 
@@ -126,3 +127,80 @@ def test_warm_up_opens_the_projects_used_last_up_to_the_limit(config):
     later = Workspace(config)
     assert later.warm_up() == [p.project_id for p in made[1:]]
     assert later.scorings == 0
+
+
+def test_with_score_apart_a_project_is_scored_in_another_process_and_opens_the_same(
+    config, tmp_path, monkeypatch
+):
+    import matching.workspace as workspace_module
+
+    scored_in = tmp_path / "scored-in"
+    real = workspace_module.build_project
+
+    def noting_the_process(*args, **kwargs):
+        scored_in.write_text(str(os.getpid()))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(workspace_module, "build_project", noting_the_process)
+    names = ["Ann Lee", "Bob Ray", "Cy Kim", "Ann Leigh"]
+    here = open_names(Workspace(config), names)
+    assert int(scored_in.read_text()) == os.getpid()
+
+    apart_config = WorkspaceConfig(
+        db_url=f"sqlite:///{tmp_path / 'other.db'}",
+        data_dir=str(tmp_path / "other"),
+        score_apart=True,
+    )
+    apart = Workspace(apart_config)
+    made = open_names(apart, names)
+    assert int(scored_in.read_text()) != os.getpid()
+    assert apart.scorings == 1 and made.project_id == here.project_id
+    pd.testing.assert_frame_equal(made.candidates, here.candidates)
+    assert (tmp_path / "other" / made.project_id / "lookups.arrow").exists()
+
+    apart.after_fork()  # a background run's process scores in itself
+    open_names(apart, [*names, "Di Fox"])
+    assert int(scored_in.read_text()) == os.getpid()
+
+
+def test_a_bad_spec_scored_apart_is_reported_as_it_is_here(config):
+    config.score_apart = True
+    bad = Spec((Field("no_such_column"),), left_id="id", right_id="id")
+    with pytest.raises(ValueError, match="no_such_column"):
+        Workspace(config).open_project(
+            *tables(["Ann Lee"]), bad, name="people", keep=0.5, select=0.8
+        )
+
+
+def steps(progress):
+    for done in range(3):
+        progress("scoring", done, 2)
+    progress("saving", 0, 1)
+    Path(os.environ["SAVED_MARK"]).write_text(str(os.getpid()))
+
+
+def test_in_child_relays_progress_and_a_progress_that_raises_stops_it_before_saving(
+    tmp_path, monkeypatch
+):
+    mark = tmp_path / "saved"
+    monkeypatch.setenv("SAVED_MARK", str(mark))
+    heard = []
+    in_child(steps, lambda *step: heard.append(step))
+    assert heard == [("scoring", 0, 2), ("scoring", 1, 2), ("scoring", 2, 2), ("saving", 0, 1)]
+    assert int(mark.read_text()) != os.getpid()
+
+    mark.unlink()
+
+    def cancel_at_saving(step, done, total):
+        if step == "saving":  # a cancel that takes its time: the child waits for it
+            time.sleep(0.3)
+            raise KeyboardInterrupt("cancelled")
+
+    with pytest.raises(KeyboardInterrupt):
+        in_child(steps, cancel_at_saving)
+    assert not mark.exists()
+
+
+def test_in_child_says_how_a_child_ended_that_sent_nothing():
+    with pytest.raises(RuntimeError, match="ended with code 3"):
+        in_child(lambda _progress: os._exit(3), None)
