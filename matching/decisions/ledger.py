@@ -136,13 +136,22 @@ class Ledger:
     # -- folding -------------------------------------------------------------
 
     def apply(self, event: Event | Act | Batch) -> None:
-        """Fold one event, or a compact batch (oldest first; the log guarantees unique ids)."""
+        """Fold one event, or a compact batch, oldest first.
+
+        An event whose id was folded before (in force or undone since) is passed
+        over: the log keeps one event per id and refuses a repeat, so folding it
+        again would make the ledger disagree with the log (an unmatch made, undone,
+        and made again under the same id, say).
+        """
         if isinstance(event, Batch):
-            self._apply_batch(event)
+            if event.event_id not in self._batch_at:
+                self._apply_batch(event)
             return
         act = event if isinstance(event, Act) else Act.of(event)
         if act.kind == "undo":
             self._undo(act)
+            return
+        if act.event_id in self._order:
             return
         self._active[act.event_id] = act
         self._order[act.event_id] = self._order_next

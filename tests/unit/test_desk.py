@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from matching.decisions.events import Batch, make_event, replay
@@ -418,6 +418,16 @@ def _snapshot(desk):
 
 
 @given(_ops)
+# An unmatch undone and sent again under the same event id: the log refuses the
+# repeat, and the ledger must not fold it either.
+@example(
+    [
+        ("accept", "ann", "1"),
+        ("accept", "ann", "1"),
+        ("unmatch", "ann", "1"),
+        ("unmatch", "ann", "1"),
+    ]
+)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_interleaving_never_overwrites_silently_and_undo_restores(ops):
     desk = open_desk("sqlite://", lease_seconds=0)
