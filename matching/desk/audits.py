@@ -292,9 +292,11 @@ class Audits:
         ledger = self.desk.ledger()
         second = ledger.verdicts[row["audit"]][left_id]
         standing = ledger.decisions[left_id]
+        # The log's latest event in the ids: settling again after an undo is new events.
+        seq = ledger.last_seq
         settle = make_event(
             "verdict",
-            event_id=event_id(self.desk.project_id, "adjudicate", row["audit"], left_id),
+            event_id=event_id(self.desk.project_id, "adjudicate", row["audit"], left_id, seq),
             reviewer=reviewer,
             now=now,
             left_id=left_id,
@@ -309,7 +311,7 @@ class Audits:
                 make_event(
                     kind,
                     event_id=event_id(
-                        self.desk.project_id, "adjudicated", left_id, standing.event_id
+                        self.desk.project_id, "adjudicated", left_id, standing.event_id, seq
                     ),
                     reviewer=reviewer,
                     now=now,

@@ -76,18 +76,32 @@ class Matches:
                         require(role, "change_others")
                     except PermissionDenied as exc:
                         return str(exc).capitalize()
-                events.append(self._unmatch_event(reviewer, now, left, right, d))
+                events.append(self._unmatch_event(ledger, reviewer, now, left, right, d))
             return events
 
         return self._write(work)
 
     def _unmatch_event(
-        self, reviewer: str, now: float, left: str, right: str, decision: Standing, **extra
+        self,
+        ledger: Ledger,
+        reviewer: str,
+        now: float,
+        left: str,
+        right: str,
+        decision: Standing,
+        **extra,
     ) -> Event:
-        """An event taking ``right`` out of ``decision`` on ``left``, naming the decision."""
+        """An event taking ``right`` out of ``decision`` on ``left``, naming the decision.
+
+        Its id names the log's latest event too: the same removal made again after
+        an undo is a new event, not a repeat the log refuses.
+        """
+        eid = event_id(
+            self.desk.project_id, "unmatch", left, right, decision.event_id, ledger.last_seq
+        )
         return make_event(
             "unmatch",
-            event_id=event_id(self.desk.project_id, "unmatch", left, right, decision.event_id),
+            event_id=eid,
             reviewer=reviewer,
             now=now,
             left_id=left,
@@ -145,7 +159,9 @@ class Matches:
                 if keep == "*":
                     if d.exception or left == owners[0]:
                         continue
-                    eid = event_id(self.desk.project_id, "keep-both", left, right_id, d.event_id)
+                    eid = event_id(
+                        self.desk.project_id, "keep-both", left, right_id, d.event_id, batch
+                    )
                     events.append(
                         make_event(
                             "accept",
@@ -166,7 +182,7 @@ class Matches:
                     note = "conflict resolved" + (f": kept {keep}" if keep else "")
                     events.append(
                         self._unmatch_event(
-                            reviewer, now, left, right_id, d, batch=batch, reason=note
+                            ledger, reviewer, now, left, right_id, d, batch=batch, reason=note
                         )
                     )
             return events

@@ -113,6 +113,11 @@ def test_a_lead_resolves_a_conflict_and_undo_brings_it_back(tmp_path, keep, rema
     assert not again.ok and "not in conflict" in again.message
     assert desk.undo("lee", role="lead").ok  # the resolution is one batch: one undo
     assert desk.matches.conflicts() == {"R1": ["L1", "L2"]}
+    # Resolved the same way after the undo: written again, as the log says to another desk.
+    assert desk.matches.resolve_conflict("lee", "R1", keep, role="lead").written == out.written
+    assert {k: d.right_ids for k, d in desk.refresh().decisions.items()} == remaining
+    fresh = ReviewDesk(DecisionLog(str(desk.log.url)), PROJECT)
+    assert fresh.refresh().decisions == desk.refresh().decisions
 
 
 def test_bulk_auto_accept_never_makes_a_conflict_and_says_how_many_it_left(tmp_path):

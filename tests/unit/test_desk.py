@@ -168,6 +168,10 @@ def test_unmatch_needs_the_decider_or_a_lead(desk):
     assert not desk.matches.unmatch("lee", [("1", "101")], role="lead").ok  # already removed
     assert desk.undo("lee", role="lead").ok
     assert standing(desk) == {"1": ("accepted", ("101",), "ann")}
+    # The same removal again after the undo is recorded, not taken for a repeat.
+    assert desk.matches.unmatch("lee", [("1", "101")], role="lead").written == 1
+    assert standing(desk) == {}
+    assert standing(open_desk(str(desk.log.url))) == {}
 
 
 def test_bulk_needs_a_lead_and_leaves_held_records(desk):

@@ -53,12 +53,16 @@ def test_a_share_is_reviewed_twice_blind_by_someone_else_then_adjudicated(tmp_pa
     assert desk.audits.adjudicate("lee", first, "second", role="lead").ok
     assert desk.refresh().decisions[first].status == "accepted"
     assert first not in [r["left_id"] for r in desk.audits.adjudication()]
-    assert (
-        desk.audits.agreement()[0]["observed"] == pair["observed"]
-    )  # kappa keeps the blind answers
+    # kappa keeps the blind answers
+    assert desk.audits.agreement()[0]["observed"] == pair["observed"]
     assert desk.undo("lee", role="lead").ok  # one undo: the decision and the settlement
     assert desk.refresh().decisions[first].status == "rejected"
     assert first in [r["left_id"] for r in desk.audits.adjudication()]
+    # Settled again after the undo: recorded again, as the log says to another desk.
+    assert desk.audits.adjudicate("lee", first, "second", role="lead").written == 2
+    assert first not in [r["left_id"] for r in desk.audits.adjudication()]
+    other = ReviewDesk(DecisionLog(str(desk.log.url)), desk.project)
+    assert other.refresh().decisions[first].status == "accepted"
 
 
 def test_double_review_through_the_tabs(services, project):
