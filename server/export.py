@@ -8,16 +8,29 @@ sign-in gate (callbacks/auth.py) stands in front of it, the role must allow
 page (its ``Sec-Fetch-Site``, else ``Origin`` or ``Referer``), so another site
 cannot pull a file with the user's cookie. A refusal or a failure answers with
 JSON ``{"error": ...}``, which the Matched tab shows in the page.
+
+An export costs a worker seconds to minutes of CPU, so few are written at once:
+at most ``max_exports`` on this host and ``max_exports_per_user`` for each user
+(file locks every process sees, freed when a process dies); one more is answered
+429 "busy, try again". Between chunks the writer asks whether the client is still
+connected and stops when it has left. ``HEAD`` is answered from the checks alone,
+without writing the file. Excel is written by openpyxl's write-only (streaming)
+workbook, a row at a time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import select
+import socket
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from flask import jsonify, request, send_file
+from flask import Response, jsonify, request, send_file
 
 from matching.decisions.export import matched_chunks_of_pairs, write_csv, write_excel, write_parquet
 from matching.decisions.roles import PermissionDenied, require
@@ -27,7 +40,16 @@ from server.auth import PAGE_HEADER
 from server.security import same_site_request
 from server.services import Services, services_of
 
-__all__ = ["register", "EXPORTS", "export_url", "write_export"]
+__all__ = [
+    "register",
+    "EXPORTS",
+    "export_url",
+    "write_export",
+    "export_slot",
+    "ExportBusy",
+    "ClientLeft",
+    "client_left",
+]
 
 #: Format (the file ending) -> its writer and media type.
 EXPORTS = {
@@ -47,9 +69,85 @@ def export_url(project_id: str, fmt: str) -> str:
     return f"/export/{project_id}/matches.{fmt}"
 
 
-def write_export(services: Services, project: Project, fmt: str, out: BinaryIO) -> int:
+class ExportBusy(Exception):
+    """No export slot is free; the message says whose and what to do."""
+
+
+class ClientLeft(Exception):
+    """The client that asked for an export disconnected while it was being written."""
+
+
+@contextmanager
+def export_slot(folder: Path, user: str, *, most: int, per_user: int) -> Iterator[None]:
+    """Hold one of the user's ``per_user`` export slots and one of the host's ``most``.
+
+    Slots are file locks under ``folder``, so every worker process on the host
+    sees them, and a process that dies frees its own. Raises :class:`ExportBusy`
+    at once (it never waits) when none is free.
+    """
+    import fcntl
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(stack: ExitStack, prefix: str, count: int) -> bool:
+        for i in range(max(count, 1)):
+            handle = stack.enter_context(open(folder / f"{prefix}-{i}.lock", "a+b"))  # noqa: SIM115
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            return True  # closing the file frees the lock
+        return False
+
+    who = hashlib.sha256(user.encode()).hexdigest()[:16]
+    with ExitStack() as held:
+        if not take(held, f"user-{who}", per_user):
+            going = "your export is" if per_user <= 1 else f"{per_user} of your exports are"
+            raise ExportBusy(
+                f"busy: {going} still being written; try again once the download has started"
+            )
+        if not take(held, "all", most):
+            raise ExportBusy(
+                f"busy: the server is writing as many exports as it takes at once ({most});"
+                " try again in a minute"
+            )
+        yield
+
+
+def client_left() -> Callable[[], bool]:
+    """A check of whether the client of this request has disconnected.
+
+    Reads the connection's socket (gunicorn's or werkzeug's) without waiting: a
+    closed connection reads as end of file. Where the socket is not known (another
+    server) or cannot be peeked at (TLS), the check says the client is there.
+    """
+    sock = request.environ.get("gunicorn.socket") or request.environ.get("werkzeug.socket")
+    if sock is None:
+        return lambda: False
+
+    def gone() -> bool:
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except ValueError:  # a TLS socket takes no flags: the client cannot be seen
+            return False
+        except OSError:  # reset by the client, or the socket closed
+            return True
+
+    return gone
+
+
+def write_export(
+    services: Services,
+    project: Project,
+    fmt: str,
+    out: BinaryIO,
+    *,
+    stop: Callable[[], bool] | None = None,
+) -> int:
     """Write the project's matched table, from the review desk's decisions in force, to
-    ``out``; returns rows."""
+    ``out``; returns rows. ``stop`` is asked between chunks: when it says True the
+    writing stops with :class:`ClientLeft`."""
     chunks = matched_chunks_of_pairs(
         services.desk(project).accepted_pairs(),
         project.candidates,
@@ -60,18 +158,21 @@ def write_export(services: Services, project: Project, fmt: str, out: BinaryIO) 
         left_pos=project.left_pos,
         right_pos=project.right_pos,
     )
-    return EXPORTS[fmt][0](_letting_go(chunks), out)
+    return EXPORTS[fmt][0](_letting_go(chunks, stop=stop), out)
 
 
 #: Chunks written between two lettings go of the project files' pages (see below).
 PAGES_EVERY = 2
 
 
-def _letting_go(chunks, every: int = PAGES_EVERY):
+def _letting_go(chunks, every: int = PAGES_EVERY, *, stop: Callable[[], bool] | None = None):
     """The chunks, this process letting go of the project files' pages it read every
     ``every`` chunks: an export reads both tables whole, and would otherwise hold every
-    page of them at once (they stay in the file cache; :func:`matching.memory.release_mapped`)."""
+    page of them at once (they stay in the file cache; :func:`matching.memory.release_mapped`).
+    Before each chunk, :class:`ClientLeft` when ``stop()`` says so."""
     for i, chunk in enumerate(chunks, 1):
+        if stop is not None and stop():
+            raise ClientLeft(f"the client left after {i - 1} chunks")
         yield chunk
         if i % every == 0:
             release_mapped()
@@ -103,7 +204,7 @@ def register(app) -> None:
         if not same_site_request():
             return _refuse(403, "refused: this request did not come from matchdesk's page")
         try:
-            _, role = services.actor(None)
+            who, role = services.actor(None)
             require(role, "export")
         except PermissionDenied as exc:
             return _refuse(403, str(exc))
@@ -112,24 +213,45 @@ def register(app) -> None:
         project = services.project(project_id)
         if project is None:
             return _refuse(404, f"there is no project {project_id!r}")
+        download = f"matches-{project.project_id}.{fmt}"
+        if request.method == "HEAD":  # what a GET would send, without writing the file
+            response = Response(status=200, mimetype=EXPORTS[fmt][1])
+            response.headers["Content-Disposition"] = f"attachment; filename={download}"
+            return response
         folder = Path(services.config.data_dir) / "exports"
         folder.mkdir(parents=True, exist_ok=True)
         # Gone from the folder as soon as it is made; the open file lives until sent.
         spool = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 - send_file closes it
+        config = services.config
         try:
-            write_export(services, project, fmt, spool)
+            with export_slot(
+                folder / "slots",
+                str(who),
+                most=config.max_exports,
+                per_user=config.max_exports_per_user,
+            ):
+                write_export(services, project, fmt, spool, stop=client_left())
+        except ExportBusy as exc:
+            spool.close()
+            response = _refuse(429, str(exc))
+            response.headers["Retry-After"] = "30"
+            return response
+        except ClientLeft as exc:
+            spool.close()
+            _log.info("export of %s as %s stopped: %s", project_id, fmt, exc)
+            return Response(status=499)
         except Exception as exc:  # any failure is the user's to read, not a blank 500
             spool.close()
             _log.exception("export of %s as %s failed", project_id, fmt)
             return _refuse(500, f"could not write the file ({type(exc).__name__}: {exc})")
         spool.seek(0)
         return send_file(
-            spool,
-            mimetype=EXPORTS[fmt][1],
-            as_attachment=True,
-            download_name=f"matches-{project.project_id}.{fmt}",
+            spool, mimetype=EXPORTS[fmt][1], as_attachment=True, download_name=download
         )
 
     app.server.add_url_rule(
-        "/export/<project_id>/matches.<fmt>", "export_matches", export_matches, methods=["GET"]
+        "/export/<project_id>/matches.<fmt>",
+        "export_matches",
+        export_matches,
+        methods=["GET", "HEAD"],
     )

@@ -52,6 +52,10 @@ class AppConfig(WorkspaceConfig):
     upload_chunk_bytes: int = 8 * 1024 * 1024
     #: Most rows x columns a table may have.
     max_cells: int = 20_000_000
+    #: Exports of the matched table written at once on this host, and by one user; one
+    #: more is answered "busy, try again".
+    max_exports: int = 2
+    max_exports_per_user: int = 1
     #: Failed sign-ins allowed per client address, counted in the database for every process.
     login_limit: str = "10 per minute"
     #: Failed sign-ins allowed per name typed, from any address.

@@ -22,8 +22,10 @@ that are safe to open in a spreadsheet and the readers give back the same frame:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import BinaryIO
@@ -564,14 +566,29 @@ def write_excel(chunks: Iterable[pd.DataFrame], out: BinaryIO | str) -> int:
         return value
 
     rows = 0
-    for i, df in enumerate(chunks):
-        if i == 0:
-            sheet.append([_xml_escape(neutralise(str(c))) for c in df.columns])
-        for row in _rows(df):
-            sheet.append([cell(v) for v in row])
-        rows += len(df)
+    try:
+        for i, df in enumerate(chunks):
+            if i == 0:
+                sheet.append([_xml_escape(neutralise(str(c))) for c in df.columns])
+            for row in _rows(df):
+                sheet.append([cell(v) for v in row])
+            rows += len(df)
+    except BaseException:
+        _abandon(sheet)
+        raise
     book.save(out)
     return rows
+
+
+def _abandon(sheet) -> None:
+    """Close a write-only sheet that will not be saved, and remove the temporary file
+    openpyxl streams its rows to (openpyxl itself removes it only when the process ends:
+    every export stopped half-way would leave one)."""
+    sheet.close()
+    path = getattr(getattr(sheet, "_writer", None), "out", None)
+    if path:
+        with contextlib.suppress(OSError):
+            os.remove(path)
 
 
 def to_excel_bytes(df: pd.DataFrame) -> bytes:
