@@ -14,7 +14,14 @@ the page:
   undo of that batch (key ``u`` on the Review tab, by the lead who applied it);
 - the Tuning tab's status refresh, a slider move, the Statistics tab;
 - the Matched tab opening with the accepted pairs, and their CSV export;
-- the resident memory (RSS, and PSS where /proc allows) of the workers.
+- the resident memory (RSS, and PSS where /proc allows) of the workers, and the
+  peak PSS of the whole server: the process gunicorn forks its workers from, the
+  workers, and any process they fork (a run, a scoring), while it serves and while
+  it starts.
+
+``--serve app`` starts the server as a person does, ``python app.py --left ...
+--workers 4``: that process reads the tables and makes the project at start
+(nothing is made beforehand), then forks the workers.
 
 Times are wall-clock in the browser (``performance.now()``), from the click or key
 to the page showing the result; the server's share of a callback is the round trip
@@ -133,8 +140,9 @@ def app_args(folder: Path, records: int) -> list[str]:
     ]  # fmt: skip
 
 
-def prepare(folder: Path, records: int) -> dict:
-    """Write the tables and make the project (candidates scored and saved) in this process."""
+def prepare(folder: Path, records: int, *, make_project: bool = True) -> dict:
+    """Write the tables and make the project (candidates scored and saved) in this
+    process; without ``make_project``, write the tables only (no project, no log)."""
     from app import config_from_args, create_app
     from matching.engine.demo import generate_tables
 
@@ -147,6 +155,9 @@ def prepare(folder: Path, records: int) -> dict:
         tables.cars.to_parquet(folder / "cars.parquet", index=False)
         del tables
     generated = time.perf_counter() - t
+    if not make_project:
+        shutil.rmtree(folder / "data", ignore_errors=True)
+        return {"generate_s": round(generated, 1), "project_s": None}
     t = time.perf_counter()
     config, _ = config_from_args(app_args(folder, records))
     app = create_app(config)
@@ -162,6 +173,24 @@ def prepare(folder: Path, records: int) -> dict:
     }
 
 
+def project_sizes(data: Path) -> dict:
+    """Rows of the tables and candidates of the one project in a data folder."""
+    import pyarrow as pa
+
+    folder = next(p for p in data.iterdir() if (p / "candidates.arrow").exists())
+
+    def rows(name: str) -> int:
+        with pa.memory_map(str(folder / name)) as source:
+            return pa.ipc.open_file(source).read_all().num_rows
+
+    return {
+        "project_id": folder.name,
+        "left": rows("left.arrow"),
+        "right": rows("right.arrow"),
+        "candidates": rows("candidates.arrow"),
+    }
+
+
 def workers_of(master: int) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -173,6 +202,24 @@ def workers_of(master: int) -> list[int]:
             if int(fields[1]) == master:
                 pids.append(int(entry.name))
     return sorted(pids)
+
+
+def tree_of(root: int) -> list[int]:
+    """``root`` and every process descended from it (workers, runs, a scoring)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo.extend(children.get(pid, []))
+    return sorted(tree)
 
 
 def cpu_ticks(pid: int) -> int:
@@ -214,10 +261,14 @@ def resident_kinds_mb(pids: list[int]) -> dict[str, float]:
 
 
 class Memory(threading.Thread):
-    """Samples the workers' summed RSS and PSS every second; keeps the largest.
+    """Samples the workers' summed RSS and PSS every second, and the PSS of the whole
+    server (the master and every process under it); keeps the largest.
 
-    On a shared machine a server that outgrows ``limit_mb`` is stopped (its
-    master and workers killed) before it starves everything else.
+    The whole server's peak is kept apart while it starts (``phase`` "starting":
+    with ``--serve app``, the tables read and the project scored) and while it
+    serves (every later phase). On a shared machine a server that outgrows
+    ``limit_mb`` is stopped (its master and workers killed) before it starves
+    everything else.
     """
 
     def __init__(self, master: int, limit_mb: float) -> None:
@@ -231,6 +282,9 @@ class Memory(threading.Thread):
         #: the peak's own memory and mapped-file pages (RssAnon, RssFile summed).
         self.phase = "starting"
         self.at_peak: dict = {}
+        #: The whole server's peak PSS while starting and while serving, each with the
+        #: master's PSS and RSS, the number of processes and the phase at that moment.
+        self.tree: dict[str, dict] = {}
         self.exceeded = False
         self.stop = threading.Event()
 
@@ -243,22 +297,43 @@ class Memory(threading.Thread):
                 self.at_peak = {"phase": self.phase, **resident_kinds_mb(pids)}
             self.peak_rss = max(self.peak_rss, rss)
             self.peak_pss = max(self.peak_pss, pss or 0.0)
+            tree = tree_of(self.master)
+            tree_pss = memory_mb(tree)[1] or 0.0
+            when = "start" if self.phase == "starting" else "serve"
+            if tree_pss > self.tree.get(when, {}).get("pss", -1.0):
+                master_rss, master_pss = memory_mb([self.master])
+                self.tree[when] = {
+                    "pss": tree_pss,
+                    "master_pss": master_pss or 0.0,
+                    "master_rss": master_rss,
+                    "processes": len(tree),
+                    "phase": self.phase,
+                }
             # Pages of the project files the workers map are counted in every worker's
             # RSS; PSS shares them out, so it is what the machine really holds.
-            if (pss if pss else rss) > self.limit_mb:
+            if max(tree_pss, pss or rss) > self.limit_mb:
                 self.exceeded = True
-                for pid in [self.master, *pids]:
+                for pid in reversed(tree):
                     with contextlib.suppress(OSError):
                         os.kill(pid, signal.SIGKILL)
                 return
 
 
 def start_gunicorn(
-    folder: Path, records: int, port: int, workers: int, *, tables: bool
+    folder: Path, records: int, port: int, workers: int, *, tables: bool, serve: str = "gunicorn"
 ) -> subprocess.Popen:
+    """The server: ``gunicorn 'app:server'`` (its workers build the app), or with
+    ``serve="app"``, ``python app.py ... --workers N`` (one process reads the tables,
+    makes the project and forks the workers)."""
+    log = (folder / "gunicorn.log").open("w")
+    if serve == "app":
+        command = [
+            sys.executable, "app.py", *app_args(folder, records), "--workers", str(workers),
+            "--host", "127.0.0.1", "--port", str(port),
+        ]  # fmt: skip
+        return subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     options = app_args(folder, records) if tables else server_args(folder)
     env = {**os.environ, "MATCHDESK_ARGS": shlex.join(options)}
-    log = (folder / "gunicorn.log").open("w")
     command = [
         sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
         "--worker-class", "gthread", "--timeout", "600", "--bind", f"127.0.0.1:{port}",
@@ -666,11 +741,25 @@ def report(r: dict, prep: dict, args, boot_s: float, load: str) -> str:
          f"{r.get('at_peak', {}).get('anon', 0):,.0f} MB / "
          f"{r.get('at_peak', {}).get('file', 0):,.0f} MB", ""),
     ]  # fmt: skip
+    for when, words, limit in (("serve", "serving", 2560), ("start", "starting", None)):
+        tree = r.get("tree", {}).get(when)
+        if tree:
+            rows.append((
+                f"whole server while {words} (master, workers and what they fork), peak PSS",
+                f"{tree['pss']:,.0f} MB{ok(tree['pss'], limit) if limit else ''}, "
+                f"{tree['processes']} processes, during {tree['phase']}; the master "
+                f"{tree['master_pss']:,.0f} MB PSS, {tree['master_rss']:,.0f} MB RSS",
+                "≤ 2,560 MB" if limit else "",
+            ))  # fmt: skip
+    made = (
+        f"project made (scored and saved) in {prep['project_s']} s before the clock"
+        if prep["project_s"] is not None
+        else "project made by the server as it started (python app.py --workers)"
+    )
     lines = [
         f"{prep['left']:,} owners x {prep['right']:,} cars, {prep['candidates']:,} candidate "
-        f"pairs; tables generated in {prep['generate_s']} s, project made (scored and saved) in "
-        f"{prep['project_s']} s before the clock; {args.workers} gunicorn workers ready "
-        f"{boot_s:.0f} s after start. Load: {load}.",
+        f"pairs; tables generated in {prep['generate_s']} s, {made}; {args.workers} gunicorn "
+        f"workers ready {boot_s:.0f} s after start. Load: {load}.",
         "",
         "| measure | result | target |",
         "|---|---|---|",
@@ -702,12 +791,23 @@ def main(argv=None) -> int:
         "them and opens the project at start; by default workers get only --db and "
         "--data-dir and open the project from its files when the page picks it",
     )
+    parser.add_argument(
+        "--serve",
+        choices=("gunicorn", "app"),
+        default="gunicorn",
+        help="gunicorn: gunicorn 'app:server', the project made beforehand (the default); "
+        "app: python app.py --left ... --workers N, which reads the tables and makes the "
+        "project itself at start, then forks its workers",
+    )
     parser.add_argument("--skip-export", action="store_true", help="leave out the CSV export")
     parser.add_argument("--prepare", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.prepare:
-        print(json.dumps(prepare(Path(args.prepare), args.records)))
+        made = prepare(Path(args.prepare), args.records, make_project=args.serve == "gunicorn")
+        print(json.dumps(made))
         return 0
+    if args.serve == "app":
+        args.tables_in_workers = True  # the page opens on the project the app was given
     if args.records < 1000:
         parser.error("--records must be at least 1000")
     args.port = args.port or free_port()
@@ -715,8 +815,9 @@ def main(argv=None) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     downloads = folder / "downloads"
     downloads.mkdir(exist_ok=True)
+    made_by = ["--prepare", str(folder), "--serve", args.serve]
     done = subprocess.run(
-        [sys.executable, __file__, "--records", str(args.records), "--prepare", str(folder)],
+        [sys.executable, __file__, "--records", str(args.records), *made_by],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -727,7 +828,12 @@ def main(argv=None) -> int:
     prep = json.loads(done.stdout.strip().splitlines()[-1])
     print(json.dumps(prep), flush=True)
     proc = start_gunicorn(
-        folder, args.records, args.port, args.workers, tables=args.tables_in_workers
+        folder,
+        args.records,
+        args.port,
+        args.workers,
+        tables=args.tables_in_workers,
+        serve=args.serve,
     )
     memory = Memory(proc.pid, args.max_rss_gb * 1024)
     memory.start()
@@ -735,6 +841,9 @@ def main(argv=None) -> int:
     try:
         try:
             boot_s = wait_ready(proc, args.port, args.workers, folder)
+            memory.phase = "opening the page"
+            if prep["project_s"] is None:
+                prep.update(project_sizes(folder / "data"))
             driver = browser(downloads)
             r = measure(Page(driver), args, folder, downloads, memory)
         except Exception:
@@ -753,6 +862,7 @@ def main(argv=None) -> int:
         )
         r["per_worker_mb"] = memory.per_worker
         r["at_peak"] = memory.at_peak
+        r["tree"] = memory.tree
         load = Path("/proc/loadavg").read_text().split()[:3]
         print(json.dumps({k: v for k, v in r.items() if k != "logs"}), flush=True)
         print()
