@@ -62,7 +62,8 @@ def _saving_marker(folder: Path, job: object) -> Path:
 
 class RunManager(DiskcacheManager):
     """Dash's :class:`~dash.DiskcacheManager`, which runs each job in a process of its
-    own, except that a job that has begun saving is not killed: it finishes."""
+    own, except that a job that has begun saving is not killed: it finishes, and the
+    process that started a job reaps it (no defunct process is left behind)."""
 
     def __init__(self, folder: Path) -> None:
         import diskcache
@@ -70,6 +71,16 @@ class RunManager(DiskcacheManager):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         super().__init__(diskcache.Cache(str(self.folder / "cache")))
+
+    def call_job_fn(self, key, job_fn, args, context):
+        """Start the job's process, and reap it here when it ends: the request that
+        reads its result (and would otherwise reap it) may reach another worker."""
+        from multiprocess import Process
+
+        process = Process(target=job_fn, args=(key, self._make_progress_key(key), args, context))
+        process.start()
+        threading.Thread(target=process.join, name=f"reap-{process.pid}", daemon=True).start()
+        return process.pid
 
     def terminate_job(self, job) -> None:
         if job is not None and _saving_marker(self.folder, job).exists():
@@ -139,7 +150,7 @@ class Ticket:
     def started(self, folder: Path | None) -> None:
         """Note, beside the ticket, which process runs it and the project folder it
         makes (None: the folder was there before), so that Cancel can remove that
-        folder once the process is gone."""
+        folder once the process is gone; :class:`RunCancelled` when Cancel came first."""
         note = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -148,6 +159,10 @@ class Ticket:
         partial = self.path.with_suffix(".partial")
         partial.write_text(json.dumps(note), encoding="utf-8")
         partial.replace(self.path.with_suffix(".started"))
+        # Cancel renames the ticket, then reads this note: a Cancel that came before
+        # the note was written is seen here, before anything is written to the folder.
+        if not self.path.exists():
+            raise RunCancelled("the run was cancelled")
 
     def check_role(self) -> None:
         """Raise :class:`PermissionDenied` unless whoever asked may still create projects.
