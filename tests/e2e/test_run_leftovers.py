@@ -1,4 +1,4 @@
-"""A Data panel run leaves nothing behind: no tables after Cancel, no defunct process after it ends."""
+"""A Data panel run leaves nothing behind: no tables after Cancel, no defunct process at its end."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from dash.testing.wait import until
 
 import server.runs
 import server.services
-from tests.e2e.test_background_run import _tables, _upload_and_run, slow_scorer  # noqa: F401
+from tests.e2e.test_background_run import _tables, _upload_and_run
+from tests.e2e.test_background_run import slow_scorer as slow_scorer  # the fixture
 from tests.helpers import button, start
 
 
