@@ -53,10 +53,17 @@ from matching.decisions.tuning import PairStatus
 from matching.desk.audits import Audits
 from matching.desk.batches import Batches
 from matching.desk.matches import Matches
-from matching.desk.terms import CARDINALITIES, DEFAULT_CARDINALITY, NOTHING_RECORDED, Outcome
+from matching.desk.terms import (
+    CARDINALITIES,
+    DEFAULT_CARDINALITY,
+    MAX_EDIT_CHARS,
+    MAX_EDITS_CHARS,
+    NOTHING_RECORDED,
+    Outcome,
+)
 from matching.engine.project import Project, record_view
 
-__all__ = ["ReviewDesk"]
+__all__ = ["ReviewDesk", "edits_problem"]
 
 _T = TypeVar("_T")
 
@@ -68,6 +75,42 @@ def _ago(when: float, now: float) -> str:
     if seconds < 3600:
         return f"{round(seconds / 60)} minutes ago"
     return _time.strftime("on %Y-%m-%d at %H:%M UTC", _time.gmtime(when))
+
+
+def edits_problem(edits: object) -> str | None:
+    """What is wrong with the corrections sent with a decision, or None.
+
+    ``edits`` is ``{right_id: {column: value}}`` as the page sent it. A value longer
+    than :data:`~matching.desk.terms.MAX_EDIT_CHARS` characters, or more than
+    :data:`~matching.desk.terms.MAX_EDITS_CHARS` in all (ids, columns and values), is
+    refused: the decision is not recorded, and the message says why.
+
+    >>> edits_problem({"R1": {"name": "Ann"}}) is None
+    True
+    >>> edits_problem({"R1": {"name": "x" * 2_001}})
+    'The corrected name of R1 has 2,001 characters, more than the 2,000 a value may have'
+    """
+    if not isinstance(edits, Mapping):
+        return None
+    total = 0
+    for rid, cells in edits.items():
+        total += len(str(rid))
+        if not isinstance(cells, Mapping):
+            continue
+        for column, value in cells.items():
+            size = len(str(value))
+            if size > MAX_EDIT_CHARS:
+                return (
+                    f"The corrected {str(column)[:40]} of {str(rid)[:40]} has {size:,} characters,"
+                    f" more than the {MAX_EDIT_CHARS:,} a value may have"
+                )
+            total += len(str(column)) + size
+            if total > MAX_EDITS_CHARS:
+                return (
+                    f"The corrections sent with this decision have more than {MAX_EDITS_CHARS:,}"
+                    " characters in all"
+                )
+    return None
 
 
 class ReviewDesk:
@@ -567,7 +610,7 @@ class ReviewDesk:
         now = _time.time() if now is None else now
         left_id = view.get("left_id") if isinstance(view, Mapping) else None
         view_id = str(view.get("view_id") or "") if isinstance(view, Mapping) else ""
-        problem = self.decision_problem(left_id, kind, right_ids, role)
+        problem = self.decision_problem(left_id, kind, right_ids, role) or edits_problem(edits)
         if problem:
             return Outcome.refused(problem, view=self.next_view(reviewer, now=now))
         left_id = str(left_id)

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Outcome", "CARDINALITIES", "DEFAULT_CARDINALITY", "NOTHING_RECORDED"]
+__all__ = [
+    "Outcome",
+    "CARDINALITIES",
+    "DEFAULT_CARDINALITY",
+    "NOTHING_RECORDED",
+    "MAX_EDIT_CHARS",
+    "MAX_EDITS_CHARS",
+]
 
 #: How records may pair: (each left matched to at most one right, each right at most once).
 CARDINALITIES = {
@@ -18,6 +25,13 @@ CARDINALITIES = {
 #: Each right record at most once, a left record any number of times: the tutorial's
 #: cars each have one owner, and an owner may have several cars.
 DEFAULT_CARDINALITY = "many-to-one"
+
+#: The most characters a corrected value may have, as many as a reason kept with a
+#: decision; and all the corrected values (with their column names) of one decision.
+#: Every worker that reads the log holds them: one edit of 25 million characters,
+#: sent six times, grew a log by 145 MB.
+MAX_EDIT_CHARS = 2_000
+MAX_EDITS_CHARS = 20_000
 
 #: How the message of a refused action ends.
 NOTHING_RECORDED = "; nothing was recorded."

@@ -117,3 +117,48 @@ def test_field_names_with_spaces_and_dots_review_and_export(tmp_path):
     out = io.BytesIO()
     assert write_export(services, project, "csv", out) == 1
     assert b'"First Name"' not in out.getvalue() and b'"left_First Name"' in out.getvalue()
+
+
+def _accept_with_edit(client, project_id: str, cells: dict) -> dict:
+    base = {
+        "project-select.value": project_id,
+        "reviewer-name.value": "ann",
+        "tabs.active_tab": "review",
+    }
+    view = review_post(client, base, "project-select.value")["response"]["view-store"]["data"]
+    values = {
+        **base,
+        "accept-button.n_clicks": 1,
+        "candidate-grid.selectedRows": [{"_right_id": "101"}],
+        "edits-store.data": {view["left_id"]: {"101": cells}},
+        "view-store.data": view,
+    }
+    return review_post(client, values, "accept-button.n_clicks")
+
+
+def test_an_oversized_correction_is_refused_with_a_message_and_nothing_stored(tmp_path):
+    """The issue's request: an accept carrying an edit of 25,000,000 characters."""
+    from app import create_app, demo_config
+
+    path = tmp_path / "d.db"
+    app = create_app(demo_config(db_url=f"sqlite:///{path}", data_dir=str(tmp_path / "data")))
+    client = app.server.test_client()
+    project_id = app.matchdesk.project_options()[0]["value"]
+    before = path.stat().st_size
+    answer = _accept_with_edit(client, project_id, {"CarName": "x" * 25_000_000})
+    message = answer["response"]["page-message"]
+    assert message["is_open"] is True
+    assert message["children"] == (
+        "The corrected CarName of 101 has 25,000,000 characters, more than the 2,000 a value"
+        " may have; nothing was recorded."
+    )
+    # Many values, each under the limit, are refused together.
+    many = {f"CarName{i}": "y" * 1_900 for i in range(11)}
+    answer = _accept_with_edit(client, project_id, many)
+    assert "more than 20,000 characters in all" in answer["response"]["page-message"]["children"]
+    assert app.matchdesk.log.events(project_id) == []
+    assert path.stat().st_size < before + 1_000_000
+    # A correction within the limits is kept.
+    _accept_with_edit(client, project_id, {"CarName": "z" * 2_000})
+    (event,) = app.matchdesk.log.events(project_id)
+    assert event.edits == {"101": {"CarName": "z" * 2_000}}
