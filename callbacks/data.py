@@ -15,11 +15,12 @@ from components.data import FIELD_FORM, SIDES, learned_table, rule_count_table
 from components.ids import field_row, ids
 from matching.decisions.roles import PermissionDenied, require
 from matching.engine.blocking import count_rules
-from matching.engine.candidates import StepProgress, learn, plan
+from matching.engine.candidates import StepProgress, plan
 from matching.engine.io import TableReadError, load_table
 from matching.engine.project import project_id_for
 from matching.engine.safety import check_shape, check_table_file, inside_folder
 from matching.engine.spec import Spec, parse_rules, spec_from_rows
+from matching.engine.training import train
 from matching.engine.uploads import UploadRefused, too_large_message
 from matching.engine.weights import LearnedWeights
 from server.runs import (
@@ -151,11 +152,10 @@ def count_view(left: pd.DataFrame, right: pd.DataFrame, rules_text: str | None):
 
 
 def learn_for(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> LearnedWeights:
-    """Fellegi-Sunter weights for the spec's fields over its blocked pairs."""
-    if not spec.block:
-        raise ValueError("add a blocking rule first: weights are learned over blocked pairs")
-    job, ranges = plan(left, right, spec, keep=0.0, top_k=None)
-    return learn(job, ranges)
+    """Fellegi-Sunter weights for the spec's fields (over its blocked pairs, or its own
+    training pairs without blocking rules)."""
+    job, _ = plan(left, right, spec, keep=0.0, top_k=None)
+    return train(job)
 
 
 def count_message(uploads: dict) -> str:

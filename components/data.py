@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import ALL, Input, State, dcc, html
 
 from components.ids import field_row, ids
 from matching.engine.spec import SCORERS
+from matching.engine.weights import LearnedWeights
 
 __all__ = [
     "SIDES",
@@ -308,18 +307,22 @@ def rule_count_table(
 
 
 def learned_table(learned: dict) -> dbc.Table:
-    """Learned match weights, log2(m/u), per field and similarity level."""
-    levels = ["exact", *(f"≥ {b:g}" for b in learned["bounds"]), "other"]
+    """Learned match weights in bits, per field and similarity level (levels per scorer)."""
+    weights = LearnedWeights.from_dict(learned)
+    width = max((len(m) for m in weights.m), default=0)
     rows = []
-    for name, m, u in zip(learned["fields"], learned["m"], learned["u"]):
+    for f, name in enumerate(weights.fields):
         cells = [html.Td(name)]
-        for mk, uk in zip(m, u):
-            weight = math.log2(max(mk, 1e-4) / max(uk, 1e-4))
-            cells.append(html.Td(f"{weight:+.1f}", title=f"m {mk:.3f}, u {uk:.4f}"))
+        for k, (level, bits) in enumerate(zip(weights.level_names(f), weights.bits(f))):
+            note = f"{level}: m {weights.m[f][k]:.3f}, u {weights.u[f][k]:.4f}"
+            cells.append(html.Td(f"{level} {bits:+.1f}", title=note))
+        cells += [html.Td("") for _ in range(width - len(weights.m[f]))]
         rows.append(html.Tr(cells))
     return dbc.Table(
         [
-            html.Thead(html.Tr([html.Th("field"), *(html.Th(level) for level in levels)])),
+            html.Thead(
+                html.Tr([html.Th("field"), html.Th("match weight by level", colSpan=width)])
+            ),
             html.Tbody(rows),
         ],
         size="sm",

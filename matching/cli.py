@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import itertools
 import os
 import sys
 import time
@@ -18,9 +19,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
+import pandas as pd
+
 from matching.decisions.export import neutralise_frame
 from matching.engine.blocking import Blocking
-from matching.engine.candidates import learn, plan, run_plan, validate_columns
+from matching.engine.candidates import plan, run_plan, validate_columns
 from matching.engine.distributed import close, connect, run_plan_dask, task_ranges
 from matching.engine.io import CandidateWriter, LoadedTable, TableReadError, load_table
 from matching.engine.names import find_column, spec_for_columns
@@ -34,6 +37,13 @@ from matching.engine.spec import (
     read_setup,
     setup_format,
     write_setup,
+)
+from matching.engine.training import (
+    read_labels,
+    suggest_labels,
+    train,
+    train_with_labels,
+    weight_warnings,
 )
 
 __all__ = ["build_parser", "main", "add_table_arguments", "resolve_setup", "save_setup_for"]
@@ -165,9 +175,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--weights",
         choices=("mean", "learn"),
-        default="mean",
-        help="mean: the weighted mean of the fields (default); learn: Fellegi-Sunter "
-        "weights learned by EM over the candidate pairs (needs --block)",
+        default=None,
+        help="learn: Fellegi-Sunter weights learned by EM (the default when the set-up is "
+        "proposed, or with --labels); mean: the weighted mean of the fields (the default "
+        "with --field)",
+    )
+    parser.add_argument(
+        "--labels",
+        metavar="FILE",
+        help="labelled pairs (CSV: left_id,right_id,label; 1 match, 0 non-match) to learn "
+        "the weights from, with those learned by EM as the start",
+    )
+    parser.add_argument(
+        "--suggest-labels",
+        type=_budget,
+        metavar="N",
+        help="write the N pairs whose labels would help the weights most (CSV with an "
+        "empty label column) to --suggest-file",
+    )
+    parser.add_argument(
+        "--suggest-file",
+        metavar="FILE",
+        help="where --suggest-labels writes (default: the output's name with .to-label.csv)",
     )
     parser.add_argument(
         "--dask",
@@ -272,6 +301,9 @@ def resolve_setup(
             "No --field given, so this set-up is proposed (give these options to change it,"
             " or --save-spec FILE to save it):\n" + proposal.report() + "\n"
         )
+        if getattr(args, "weights", "") is None:
+            args.weights = "learn"
+            args.learn_proposed = True
     setup = Setup(spec, str(left_path), str(right_path), keep=keep, select=select, **choices)
     return setup, left, right
 
@@ -355,8 +387,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         client = pending.result() if args.dask else None
         slices = 4 * len(client.scheduler_info()["workers"]) if args.dask else 1
+        labels = read_labels(args.labels) if args.labels else None
+        learning = args.weights == "learn" or labels is not None
+        if args.suggest_labels and not (learning or spec.learned is not None):
+            raise ValueError("--suggest-labels needs learned weights (--weights learn)")
         job, ranges = plan(
-            left.frame, right.frame, spec, keep=setup.keep, top_k=args.top_k, slices=slices
+            left.frame,
+            right.frame,
+            spec,
+            keep=setup.keep,
+            top_k=args.top_k,
+            slices=slices,
+            explain=True,
         )
         if spec.block:
             pairs = sum(c.added for c in job.blocking.count())
@@ -365,9 +407,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ranges = task_ranges(job, ranges, client)
         else:
             err.write(f"{len(left.frame) * len(right.frame):,} pairs to score in full\n")
-        if args.weights == "learn":
-            learned = learn(job, ranges, workers=args.workers)
+        learned = None
+        if learning:
+            try:
+                learned = train(job, workers=args.workers)
+            except ValueError as exc:
+                if not getattr(args, "learn_proposed", False) or labels is not None:
+                    raise
+                err.write(f"weights not learned ({exc}): the fields' weighted mean scores\n")
+        if learned is not None:
+            if labels is not None:
+                learned = train_with_labels(job, labels, base=learned, workers=args.workers)
+                err.write(f"weights learned from {len(labels):,} labelled pairs\n")
             err.write(learned.report() + "\n")
+            for warning in weight_warnings(learned):
+                err.write(f"warning: {warning}\n")
             job.spec = dataclasses.replace(spec, learned=learned)
         if args.dask:
             frames = run_plan_dask(job, ranges, client, progress=_progress(err))
@@ -377,15 +431,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TableReadError, ValueError) as exc:
         stack.close()
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    kept = [] if args.suggest_labels else None
     try:
         with stack, CandidateWriter(args.out) as out:
             safe = neutralise_frame if not (args.no_neutralise or out.parquet) else None
-            out.write(safe(first) if safe else first)
-            for frame in frames:
+            for frame in itertools.chain([first], frames):
                 out.write(safe(frame) if safe else frame)
+                if kept is not None:
+                    kept.append(frame)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         parser.exit(2, f"{parser.prog}: error: cannot write {args.out}: {reason}\n")
     if args.out != "-":
         err.write(f"{out.rows:,} candidate pairs written to {args.out}\n")
+    if kept is not None and job.spec.learned is not None:
+        _write_suggestions(args, parser, pd.concat(kept, ignore_index=True), job.spec, labels)
     return 0
+
+
+def _suggest_path(args: argparse.Namespace) -> str:
+    if args.suggest_file:
+        return args.suggest_file
+    if args.out in (None, "-"):
+        return "to-label.csv"
+    path = Path(args.out)
+    return str(path.with_name(path.name.split(".")[0] + ".to-label.csv"))
+
+
+def _write_suggestions(args, parser, candidates: pd.DataFrame, spec: Spec, labels) -> None:
+    """Write the pairs most worth labelling, as a labels file with the label empty."""
+    path = _suggest_path(args)
+    pairs = suggest_labels(candidates, spec.learned, args.suggest_labels, exclude=labels)
+    try:
+        pairs.to_csv(path, index=False)
+    except OSError as exc:
+        parser.exit(2, f"{parser.prog}: error: cannot write {path}: {exc.strerror or exc}\n")
+    sys.stderr.write(f"{len(pairs):,} pairs to label written to {path}\n")

@@ -29,9 +29,20 @@ import pandas as pd
 from matching.engine.scoring import normalize_codes
 from matching.engine.spec import Block, Key, Normalization
 
-__all__ = ["RuleCount", "Blocking", "count_rules", "joint_key_codes", "group_codes"]
+__all__ = [
+    "KEY_NORMALIZATION",
+    "RuleCount",
+    "Blocking",
+    "count_rules",
+    "joint_key_codes",
+    "group_codes",
+]
 
 _NONE = np.empty(0, np.int64)
+
+#: How blocking keys are cleaned: as fields are by default, and numbers written one
+#: way, so a year stored as ``1999.0`` on one side meets ``1999`` on the other.
+KEY_NORMALIZATION = Normalization(numbers=True)
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,7 @@ def _key_codes(
     """
     if ("key", key) in cache:
         return cache["key", key]
-    norm = Normalization()
+    norm = KEY_NORMALIZATION
     sides = []
     for frame, column, side in ((left, key.left, "left"), (right, key.right, "right")):
         if (side, column, norm) not in cache:
@@ -109,7 +120,7 @@ def _rule_codes(
         rcode = np.where((rcode >= 0) & (rk >= 0), rcode * m + rk, -1)
         both = np.concatenate([lcode, rcode])
         present = both >= 0
-        if rule.kind == "sorted":
+        if rule.kind in ("sorted", "sortedkeys"):
             distinct, inverse = np.unique(both[present], return_inverse=True)
         else:  # any numbering will do: hashing is faster than sorting
             inverse, distinct = pd.factorize(both[present])
@@ -164,8 +175,83 @@ class _Exact:
 
 
 @dataclass
+class _Window:
+    """A window over distinct keys: right records whose key is within ``half`` keys' places.
+
+    Codes are the keys' places among the distinct keys of both tables, sorted;
+    pairs are made per range of left rows and not kept.
+    """
+
+    lcode: np.ndarray
+    rcode: np.ndarray
+    order: np.ndarray
+    sorted_codes: np.ndarray
+    half: int
+
+    @classmethod
+    def of(cls, lcode: np.ndarray, rcode: np.ndarray, window: int) -> _Window:
+        present = np.flatnonzero(rcode >= 0)
+        order = present[np.argsort(rcode[present], kind="stable")]
+        return cls(lcode, rcode, order, rcode[order], window // 2)
+
+    def _runs(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        lo = np.searchsorted(self.sorted_codes, codes - self.half, side="left")
+        hi = np.searchsorted(self.sorted_codes, codes + self.half, side="right")
+        return lo, np.where(codes >= 0, hi - lo, 0)
+
+    def per_left(self) -> np.ndarray:
+        return self._runs(self.lcode)[1]
+
+    def pairs(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, count = self._runs(self.lcode[start:stop])
+        li = np.repeat(np.arange(start, stop, dtype=np.int64), count)
+        ri = self.order[_ragged_arange(lo, count)]
+        n = max(len(self.rcode), 1)
+        pair = np.sort(li * n + ri)
+        return pair // n, pair % n
+
+    def contains(self, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+        a, b = self.lcode[li], self.rcode[ri]
+        return (a >= 0) & (b >= 0) & (np.abs(a - b) <= self.half)
+
+
+def _nearest_pairs(
+    left: pd.DataFrame, right: pd.DataFrame, rule: Block, cache: dict
+) -> tuple[np.ndarray, np.ndarray]:
+    """A ``tfidf`` rule's pairs: each left record with the right records of its K nearest
+    distinct right values by TF-IDF cosine (ties at the cut by the values' order)."""
+    from matching.engine.tfidf import TfidfModel, nearest
+
+    key = rule.keys[0]
+    norm = Normalization()
+    coded = []
+    for frame, column, side in ((left, key.left, "left"), (right, key.right, "right")):
+        if (side, column, norm) not in cache:
+            cache[side, column, norm] = normalize_codes(frame[column], norm)
+        coded.append(cache[side, column, norm])
+    (lc, lu), (rc, ru) = coded
+    model = TfidfModel([*lu.tolist(), *ru.tolist()])
+    qi, ci = nearest(model, lu.tolist(), ru.tolist(), rule.size)
+    # The right rows of each chosen value, then each left row's list by its value.
+    present = np.flatnonzero(rc >= 0)
+    rorder = present[np.argsort(rc[present], kind="stable")]
+    rcount = np.bincount(rc[present], minlength=len(ru))
+    rstart = np.cumsum(rcount) - rcount
+    q = np.repeat(qi, rcount[ci])
+    rows = rorder[_ragged_arange(rstart[ci], rcount[ci])]
+    qcount = np.bincount(q, minlength=len(lu))
+    qstart = np.cumsum(qcount) - qcount
+    lrows = np.flatnonzero(lc >= 0)
+    codes = lc[lrows]
+    li = np.repeat(lrows, qcount[codes])
+    ri = rows[_ragged_arange(qstart[codes], qcount[codes])]
+    return li, ri
+
+
+@dataclass
 class _Sorted:
-    """A sorted-neighbourhood rule: its pairs, sorted by left then right row."""
+    """Pairs listed in full (a sorted-neighbourhood or nearest-neighbour rule), sorted by
+    left then right row."""
 
     li: np.ndarray
     ri: np.ndarray
@@ -197,8 +283,12 @@ class _Sorted:
             ris.append(np.where(a == 0, row[d:], row[:-d])[cross])
         li = np.concatenate(lis) if lis else _NONE
         ri = np.concatenate(ris) if ris else _NONE
-        n_right = max(len(rcode), 1)
-        pair = np.sort(li * n_right + ri)
+        return cls.listed(li, ri, len(rcode))
+
+    @classmethod
+    def listed(cls, li: np.ndarray, ri: np.ndarray, n_right: int) -> _Sorted:
+        n_right = max(n_right, 1)
+        pair = np.unique(li.astype(np.int64) * n_right + ri)
         return cls(pair // n_right, pair % n_right, n_right)
 
     def per_left(self, n_left: int) -> np.ndarray:
@@ -263,11 +353,17 @@ class Blocking:
         self.rules = tuple(rules)
         self.n_left, self.n_right = len(left), len(right)
         cache = {} if cache is None else cache
-        self._joins: list[_Exact | _Sorted] = []
+        self._joins: list[_Exact | _Sorted | _Window] = []
         for rule in self.rules:
+            if rule.kind == "tfidf":
+                li, ri = _nearest_pairs(left, right, rule, cache)
+                self._joins.append(_Sorted.listed(li, ri, len(right)))
+                continue
             lcode, rcode, n = _rule_codes(left, right, rule, cache)
             if rule.kind == "sorted":
                 self._joins.append(_Sorted.of(lcode, rcode, rule.size))
+            elif rule.kind == "sortedkeys":
+                self._joins.append(_Window.of(lcode, rcode, rule.size))
             else:
                 self._joins.append(_Exact.of(lcode, rcode, n))
 
@@ -357,7 +453,7 @@ def joint_key_codes(
     column = ("joint", key.left, key.right)
     if column not in cache:
         values = pd.concat([left[key.left], right[key.right]], ignore_index=True)
-        cache[column] = normalize_codes(values, Normalization())
+        cache[column] = normalize_codes(values, KEY_NORMALIZATION)
     codes, uniques = cache[column]
     n = len(uniques)
     if key.transform:
@@ -437,7 +533,7 @@ def count_rules(
     """
     if not rules:
         raise ValueError("blocking needs at least one rule")
-    if len(rules) > 8 or any(rule.kind == "sorted" for rule in rules):
+    if len(rules) > 8 or any(rule.kind not in ("exact", "prefix") for rule in rules):
         return Blocking(left, right, rules).count()
     Blocking(left.iloc[:0], right.iloc[:0], rules)  # the same messages for missing columns
     cache = {} if cache is None else cache

@@ -20,7 +20,8 @@ import pandas as pd
 from matching.engine.blocking import Blocking
 from matching.engine.scoring import normalize_codes, score_matrix, score_pairs
 from matching.engine.spec import Block, Field, Normalization, Spec
-from matching.engine.weights import LearnedWeights, learn_weights
+from matching.engine.tfidf import TfidfModel
+from matching.engine.weights import LearnedWeights
 
 __all__ = [
     "generate_candidates",
@@ -29,7 +30,6 @@ __all__ = [
     "iter_candidates",
     "plan",
     "run_plan",
-    "learn",
     "count_pairs",
     "validate_columns",
     "record_ids",
@@ -79,6 +79,8 @@ class _Coded:
     right_uniques: np.ndarray
     scorer: str
     weight: float
+    share: np.ndarray | None = None
+    model: TfidfModel | None = None
 
     def take(self, left_rows: np.ndarray, right_rows: np.ndarray) -> _Coded:
         """The same field restricted to some rows of each side (uniques unchanged)."""
@@ -89,7 +91,18 @@ class _Coded:
             self.right_uniques,
             self.scorer,
             self.weight,
+            self.share,
+            self.model,
         )
+
+    def shares(self, li: np.ndarray) -> np.ndarray:
+        """Per pair, the right table's share of the left value (NaN: missing or not there)."""
+        lc = self.left_codes[li]
+        out = np.full(len(li), np.nan)
+        if self.share is not None:
+            ok = lc >= 0
+            out[ok] = self.share[lc[ok]]
+        return out
 
     @property
     def left_direct(self) -> bool:
@@ -164,11 +177,32 @@ def _encode_fields(
         return done[key]
 
     coded = []
+    models: dict[tuple, TfidfModel] = {}
     for f in spec.fields:
         lc, lu = code(left, "left", f.left, f.normalization)
         rc, ru = code(right, "right", f.right, f.normalization)
-        coded.append(_Coded(lc, rc, lu, ru, f.scorer, float(f.weight)))
+        model = None
+        if f.scorer == "tfidf":
+            key = (f.left, f.right, f.normalization)
+            if key not in models:
+                models[key] = TfidfModel([*lu.tolist(), *ru.tolist()])
+            model = models[key]
+        coded.append(_Coded(lc, rc, lu, ru, f.scorer, float(f.weight), _share(lu, rc, ru), model))
     return coded
+
+
+def _share(left_uniques: np.ndarray, right_codes: np.ndarray, right_uniques: np.ndarray):
+    """Per distinct left value, its share of the right table's present values (NaN: absent).
+
+    Only the right table counts, so every range of left rows sees the same shares.
+    """
+    present = right_codes[right_codes >= 0]
+    counts = np.bincount(present, minlength=len(right_uniques)).astype(np.float64)
+    share = counts / max(len(present), 1)
+    at = pd.Index(right_uniques).get_indexer(left_uniques) if len(right_uniques) else None
+    if at is None:
+        return np.full(len(left_uniques), np.nan)
+    return np.where(at >= 0, share[np.maximum(at, 0)], np.nan)
 
 
 def count_pairs(
@@ -269,7 +303,7 @@ def _field_part(c: _Coded, start: int, stop: int, right: _Prepared, workers: int
         ul = np.unique(lc[~missing])
         queries = c.left_uniques[ul].tolist()
         row_map = np.where(missing, len(ul), np.searchsorted(ul, lc))
-    matrix = score_matrix(queries, right.choices, c.scorer, workers=workers)
+    matrix = score_matrix(queries, right.choices, c.scorer, workers=workers, model=c.model)
     if row_map is None:
         matrix[missing] = 0.0
     else:
@@ -315,7 +349,9 @@ class _Prepared:
         rows = len(c.left_uniques) + 1
         if c.left_direct or len(c.right_uniques) == 0 or rows * (len(self.choices) + 1) > budget:
             return 0
-        matrix = score_matrix(c.left_uniques.tolist(), self.choices, c.scorer, workers=workers)
+        matrix = score_matrix(
+            c.left_uniques.tolist(), self.choices, c.scorer, workers=workers, model=c.model
+        )
         matrix = _zero_missing_columns(np.vstack([matrix, np.zeros((1, matrix.shape[1]))]), self)
         self.whole, self.whole_cols = matrix, self.col_map
         # Gathering rows of a row-aligned matrix is much cheaper than gathering cells.
@@ -349,12 +385,16 @@ def _full_chunk(
     start: int,
     stop: int,
     workers: int,
+    learned: LearnedWeights | None = None,
 ) -> tuple[np.ndarray, list[_Part | None]]:
     """Weighted-mean scores of left rows ``start:stop`` against every right row.
 
     Returns the score matrix (-inf where no field is present on both sides) and
     each field's :class:`_Part` (None where the field is absent from the chunk).
+    With ``learned``, the scores are the rescaled match weights instead.
     """
+    if learned is not None:
+        return _learned_chunk(coded, rights, start, stop, workers, learned)
     rows, n_right = stop - start, len(coded[0].right_codes)
     num: np.ndarray | None = None
     parts = []
@@ -386,6 +426,36 @@ def _full_chunk(
     return num, parts
 
 
+def _learned_chunk(
+    coded: list[_Coded],
+    rights: list[_Prepared],
+    start: int,
+    stop: int,
+    workers: int,
+    learned: LearnedWeights,
+) -> tuple[np.ndarray, list[_Part | None]]:
+    """Rescaled match weights of left rows ``start:stop`` against every right row."""
+    rows, n_right = stop - start, len(coded[0].right_codes)
+    weight = np.zeros((rows, n_right))
+    present = np.zeros((rows, n_right), bool)
+    parts = []
+    for f, (c, right) in enumerate(zip(coded, rights)):
+        part = _field_part(c, start, stop, right, workers)
+        parts.append(part)
+        if part is None:
+            continue
+        block = part.block().astype(np.float64, copy=True)
+        lc = c.left_codes[start:stop]
+        block[(lc < 0)[:, None] | (c.right_codes < 0)[None, :]] = np.nan
+        share = np.repeat(c.shares(np.arange(start, stop)), n_right)
+        bits = learned.contribution(f, block.ravel(), share).reshape(rows, n_right)
+        ok = ~np.isnan(bits)
+        weight[ok] += bits[ok]
+        present |= ok
+    score = learned.rescale(weight.ravel(), present.ravel()).reshape(rows, n_right)
+    return np.nan_to_num(score, nan=-np.inf), parts
+
+
 def _pair_scores(
     coded: list[_Coded],
     li: np.ndarray,
@@ -415,13 +485,14 @@ def _pair_scores(
                 c.right_uniques[ur].tolist(),
                 c.scorer,
                 workers=workers,
+                model=c.model,
             )
             fs[both] = vals[inverse]
             num[both] += c.weight * fs[both]
             den[both] += c.weight
         fields.append(fs)
     if learned is not None:
-        return learned.score(fields), fields
+        return learned.score(fields, [c.shares(li) for c in coded]), fields
     with np.errstate(invalid="ignore", divide="ignore"):
         score = np.where(den > 0, num / den, np.nan)
     return score, fields
@@ -435,6 +506,7 @@ def _frame(
     ri: np.ndarray,
     score: np.ndarray,
     fields: list[np.ndarray],
+    bits: list[np.ndarray] | None = None,
 ) -> pd.DataFrame:
     data = {
         "left_id": pd.Series(left_ids[li], dtype=left_ids.dtype),
@@ -443,7 +515,18 @@ def _frame(
     }
     for f, fs in zip(spec.fields, fields):
         data[f"score_{f.name}"] = fs.astype(np.float64)
+    for f, b in zip(spec.fields, bits or ()):
+        data[f"weight_{f.name}"] = b.astype(np.float64)
     return pd.DataFrame(data)
+
+
+def _explain(
+    spec: Spec, coded: list[_Coded], li: np.ndarray, fields: list[np.ndarray], explain: bool
+) -> list[np.ndarray] | None:
+    """Each field's match weight in bits per pair, when asked for and weights are learned."""
+    if not explain or spec.learned is None:
+        return None
+    return spec.learned.contributions(fields, [c.shares(li) for c in coded])
 
 
 @dataclass
@@ -492,6 +575,7 @@ def _full_comparison(
     chunk_elements: int,
     chunk_rows: int | None,
     progress: Progress | None,
+    learned: LearnedWeights | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """Every left row against every right row: kept pairs in the documented order.
 
@@ -522,7 +606,7 @@ def _full_comparison(
     out: list[tuple] = [(none, none, np.empty(0), [np.empty(0)] * len(coded))]
     for start in range(0, n_left, rows_per_chunk):
         stop = min(start + rows_per_chunk, n_left)
-        score, parts = _full_chunk(coded, rights, presence, start, stop, workers)
+        score, parts = _full_chunk(coded, rights, presence, start, stop, workers, learned)
         rows, cols = _select(score, keep, top_k)
         s = score[rows, cols]
         del score
@@ -573,6 +657,15 @@ class _BlockedJob:
     right_ids: np.ndarray
     keep: float
     top_k: int | None
+    explain: bool = False
+
+    def compare(
+        self, li: np.ndarray, ri: np.ndarray, *, workers: int = -1
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each field's similarity of pairs of left rows ``li`` and right rows ``ri``,
+        and per field the right table's share of the left value (for term frequencies)."""
+        fields = _pair_scores(self.coded, li, ri, workers)[1]
+        return fields, [c.shares(li) for c in self.coded]
 
     def run(self, start: int, stop: int, *, workers: int = -1) -> pd.DataFrame:
         """Candidates of left rows ``start:stop``, in the documented order."""
@@ -581,15 +674,9 @@ class _BlockedJob:
         ok = score >= self.keep
         li, ri, score, fields = li[ok], ri[ok], score[ok], [f[ok] for f in fields]
         order = _rank_and_cut(li, ri, score, self.top_k, presorted=True)
-        return _frame(
-            self.spec,
-            self.left_ids,
-            self.right_ids,
-            li[order],
-            ri[order],
-            score[order],
-            [f[order] for f in fields],
-        )
+        li, ri, score, fields = li[order], ri[order], score[order], [f[order] for f in fields]
+        bits = _explain(self.spec, self.coded, li, fields, self.explain)
+        return _frame(self.spec, self.left_ids, self.right_ids, li, ri, score, fields, bits)
 
 
 @dataclass
@@ -602,6 +689,25 @@ class _FullJob:
     keep: float
     top_k: int | None
     chunk_elements: int
+    explain: bool = False
+    coded: list[_Coded] | None = None
+
+    @property
+    def left_ids(self) -> np.ndarray:
+        return record_ids(self.left, self.spec.left_id, "left")
+
+    @property
+    def right_ids(self) -> np.ndarray:
+        return record_ids(self.right, self.spec.right_id, "right")
+
+    def compare(
+        self, li: np.ndarray, ri: np.ndarray, *, workers: int = -1
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """As :meth:`_BlockedJob.compare`: field similarities and value shares of pairs."""
+        if self.coded is None:
+            self.coded = _encode_fields(self.left, self.right, self.spec)
+        fields = _pair_scores(self.coded, li, ri, workers)[1]
+        return fields, [c.shares(li) for c in self.coded]
 
     def run(
         self, start: int, stop: int, *, workers: int = -1, progress: Progress | None = None
@@ -616,6 +722,7 @@ class _FullJob:
             workers=workers,
             chunk_elements=self.chunk_elements,
             progress=progress,
+            explain=self.explain,
         )
         if self.spec.left_id is None:
             part["left_id"] += start
@@ -631,13 +738,15 @@ def plan(
     top_k: int | None = 10,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     slices: int = 1,
+    explain: bool = False,
 ) -> tuple[_BlockedJob | _FullJob, list[tuple[int, int]]]:
     """A job and the ranges of left rows it is cut into, for a runner to score.
 
     ``job.run(start, stop)`` gives the candidates of one range; concatenated
     in range order they equal :func:`generate_candidates`' result. A blocked
     comparison is cut every ``chunk_elements`` pairs; a full one into
-    ``slices`` slices of left rows.
+    ``slices`` slices of left rows. ``explain``: with learned weights, add
+    each field's match weight in bits as ``weight_<field>`` columns.
     """
     _check_options(keep, top_k)
     validate_columns(left, right, spec)
@@ -647,57 +756,13 @@ def plan(
         cache: dict = {}
         coded = _encode_fields(left, right, spec, cache)
         blocking = Blocking(left, right, spec.block, cache=cache)
-        job = _BlockedJob(spec, coded, blocking, left_ids, right_ids, keep, top_k)
+        job = _BlockedJob(spec, coded, blocking, left_ids, right_ids, keep, top_k, explain)
         return job, blocking.chunks(chunk_elements)
-    if spec.learned is not None:
-        raise ValueError("learned weights need blocking (--block)")
     record_ids(left, spec.left_id, "left")
     record_ids(right, spec.right_id, "right")
     bounds = np.linspace(0, len(left), max(1, min(slices, len(left))) + 1).astype(int)
     ranges = [(int(a), int(b)) for a, b in itertools.pairwise(bounds) if b > a]
-    return _FullJob(left, right, spec, keep, top_k, chunk_elements), ranges
-
-
-def learn(
-    job: _BlockedJob,
-    ranges: list[tuple[int, int]],
-    *,
-    sample: int = 2_000_000,
-    random_pairs: int = 200_000,
-    seed: int = 0,
-    workers: int = -1,
-) -> LearnedWeights:
-    """Learn Fellegi-Sunter weights for a blocked :func:`plan`.
-
-    ``u`` comes from ``random_pairs`` random pairs of the two tables; ``m`` and
-    the prior by EM over each rule's pairs in evenly spread ranges of left
-    rows, about ``sample`` pairs in all (see
-    :func:`matching.engine.weights.learn_weights`). Seeded: the same inputs learn the
-    same weights.
-    """
-    if not isinstance(job, _BlockedJob):
-        raise ValueError("learned weights need blocking (--block)")
-    rules = job.blocking.rules
-    per_rule = max(1, sample // len(rules))
-    sessions = []
-    for k, rule in enumerate(rules):
-        own = job.blocking.rule_sizes()[k]
-        # Evenly spread ranges of left rows, about per_rule of this rule's pairs.
-        step = max(1, round(own / per_rule))
-        fields: list[list[np.ndarray]] = [[] for _ in job.coded]
-        for start, stop in ranges[::step]:
-            li, ri = job.blocking.rule_pairs(k, start, stop)
-            for acc, fs in zip(fields, _pair_scores(job.coded, li, ri, workers)[1]):
-                acc.append(fs)
-        keys = {key.left for key in rule.keys}
-        active = [f.left not in keys for f in job.spec.fields]
-        sessions.append(([np.concatenate(a) if a else np.empty(0) for a in fields], active))
-    rng = np.random.default_rng(seed)
-    n_left, n_right = len(job.left_ids), len(job.right_ids)
-    li = rng.integers(n_left, size=random_pairs) if n_left else np.empty(0, np.int64)
-    ri = rng.integers(n_right, size=random_pairs) if n_right else np.empty(0, np.int64)
-    random_fields = _pair_scores(job.coded, li, ri, workers)[1]
-    return learn_weights([f.name for f in job.spec.fields], sessions, random_fields)
+    return _FullJob(left, right, spec, keep, top_k, chunk_elements, explain), ranges
 
 
 def _check_options(keep: float, top_k: int | None) -> None:
@@ -717,6 +782,7 @@ def iter_candidates(
     workers: int = -1,
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     progress: Progress | None = None,
+    explain: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """:func:`generate_candidates`' result as frames, one per chunk, in order.
 
@@ -725,7 +791,9 @@ def iter_candidates(
     that would not fit in memory. Without blocking there is one frame.
     Concatenated, the frames equal :func:`generate_candidates`' result.
     """
-    job, ranges = plan(left, right, spec, keep=keep, top_k=top_k, chunk_elements=chunk_elements)
+    job, ranges = plan(
+        left, right, spec, keep=keep, top_k=top_k, chunk_elements=chunk_elements, explain=explain
+    )
     yield from run_plan(job, ranges, workers=workers, progress=progress)
 
 
@@ -830,6 +898,7 @@ def generate_candidates(
     chunk_elements: int = DEFAULT_CHUNK_ELEMENTS,
     chunk_rows: int | None = None,
     progress: Progress | None = None,
+    explain: bool = False,
 ) -> pd.DataFrame:
     """Score the pairs of two tables and keep the plausible ones.
 
@@ -854,6 +923,9 @@ def generate_candidates(
         pairs. Results do not depend on it.
     progress : callable(done, total) or None
         Called after each chunk with the left rows done and their total.
+    explain : bool
+        With learned weights, add ``weight_<field>``: each field's match
+        weight in bits (NaN where the value is missing).
 
     Returns
     -------
@@ -889,20 +961,19 @@ def generate_candidates(
                 workers=workers,
                 chunk_elements=chunk_elements,
                 progress=progress,
+                explain=explain,
             )
         )
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    if spec.learned is not None:
-        raise ValueError("learned weights need blocking (--block)")
     validate_columns(left, right, spec)
     left_ids = record_ids(left, spec.left_id, "left")
     right_ids = record_ids(right, spec.right_id, "right")
     coded = _encode_fields(left, right, spec)
     if len(left) == 0 or len(right) == 0:
         none = np.empty(0, np.int64)
-        return _frame(
-            spec, left_ids, right_ids, none, none, np.empty(0), [np.empty(0)] * len(coded)
-        )
+        empty = [np.empty(0)] * len(coded)
+        bits = empty if explain and spec.learned is not None else None
+        return _frame(spec, left_ids, right_ids, none, none, np.empty(0), empty, bits)
     li, ri, score, fields = _full_comparison(
         coded,
         keep=keep,
@@ -911,5 +982,7 @@ def generate_candidates(
         chunk_elements=chunk_elements,
         chunk_rows=chunk_rows,
         progress=progress,
+        learned=spec.learned,
     )
-    return _frame(spec, left_ids, right_ids, li, ri, score, fields)
+    bits = _explain(spec, coded, li, fields, explain)
+    return _frame(spec, left_ids, right_ids, li, ri, score, fields, bits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal, InvalidOperation
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ import pyarrow.compute as pc
 from rapidfuzz import distance, fuzz, process
 
 from matching.engine.spec import Normalization
+from matching.engine.tfidf import TfidfModel
 
 __all__ = [
     "normalize",
@@ -112,15 +114,46 @@ def _is_missing(value: object) -> bool:
     return isinstance(value, float) and value != value
 
 
+_NUMBER = re.compile(r"^\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*$")
+_NOT_DIGIT = re.compile(r"\D+")
+
+
+def _number_text(text: str) -> str:
+    """A number written the one way (``1999.0`` -> ``1999``); other text as it is.
+
+    >>> _number_text("1999.0"), _number_text(" 2.50 "), _number_text("1e3"), _number_text("12a")
+    ('1999', '2.5', '1000', '12a')
+    """
+    if len(text) > 40 or not _NUMBER.match(text):
+        return text
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        return text
+    if not value.is_finite():
+        return text
+    if value == value.to_integral_value():
+        return format(value.to_integral_value(), "f")
+    return format(value.normalize(), "f")
+
+
 def normalize(value: object, norm: Normalization) -> str | None:
     """Clean one value; ``None`` when it is missing or empty after cleaning.
 
     >>> normalize("  José   O'Brien ", Normalization())
     'jose o brien'
+    >>> normalize(1999.0, Normalization(numbers=True))
+    '1999'
+    >>> normalize("(02) 98-76", Normalization(digits=True))
+    '029876'
     """
     if _is_missing(value):
         return None
     text = str(value)
+    if norm.digits:
+        return _NOT_DIGIT.sub("", text) or None
+    if norm.numbers:
+        text = _number_text(text)
     if norm.strip_accents and not text.isascii():
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -165,6 +198,8 @@ def _as_text_array(values: Iterable[object]) -> pa.Array | None:
 
 def _normalize_distinct(texts: pa.Array, norm: Normalization) -> np.ndarray:
     """:func:`normalize` of each text (no missing ones): Arrow kernels for ASCII text."""
+    if norm.numbers or norm.digits:
+        return np.array([normalize(v, norm) for v in texts.to_pylist()] or [], dtype=object)
     out = np.empty(len(texts), dtype=object)
     ascii_mask = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
     wide = np.flatnonzero(~ascii_mask)
@@ -246,13 +281,18 @@ def _normalize_each(values: Iterable[object], norm: Normalization) -> list[str |
     return out
 
 
-def score_pair(a: str | None, b: str | None, scorer: str) -> float:
+def score_pair(
+    a: str | None, b: str | None, scorer: str, *, model: TfidfModel | None = None
+) -> float:
     """Score two cleaned values in [0, 1]; NaN when either is missing.
 
     This is the per-pair reference that the vectorised paths must agree with.
+    ``model``: the fitted :class:`~matching.engine.tfidf.TfidfModel` of a ``tfidf`` field.
     """
     if a is None or b is None:
         return float("nan")
+    if scorer == "tfidf":
+        return _model(model).pair(a, b)
     if scorer == "exact":
         return 1.0 if a == b else 0.0
     if scorer == "date":
@@ -264,10 +304,23 @@ def score_pair(a: str | None, b: str | None, scorer: str) -> float:
     return float(fn(a, b, processor=None)) / scale
 
 
+def _model(model: TfidfModel | None) -> TfidfModel:
+    if model is None:
+        raise ValueError("the tfidf scorer needs a model fitted on both tables")
+    return model
+
+
 def score_matrix(
-    queries: Sequence[str], choices: Sequence[str], scorer: str, *, workers: int = -1
+    queries: Sequence[str],
+    choices: Sequence[str],
+    scorer: str,
+    *,
+    workers: int = -1,
+    model: TfidfModel | None = None,
 ) -> np.ndarray:
     """All-against-all scores in [0, 1] as a float64 array of shape (len(queries), len(choices))."""
+    if scorer == "tfidf":
+        return _model(model).matrix(queries, choices)
     if scorer == "exact":
         q = np.asarray(queries, dtype=object)
         c = np.asarray(choices, dtype=object)
@@ -284,9 +337,16 @@ def score_matrix(
 
 
 def score_pairs(
-    queries: Sequence[str], choices: Sequence[str], scorer: str, *, workers: int = -1
+    queries: Sequence[str],
+    choices: Sequence[str],
+    scorer: str,
+    *,
+    workers: int = -1,
+    model: TfidfModel | None = None,
 ) -> np.ndarray:
     """Element-wise scores in [0, 1]: ``queries[i]`` against ``choices[i]``."""
+    if scorer == "tfidf":
+        return _model(model).pairs(queries, choices)
     if scorer == "exact":
         q = np.asarray(queries, dtype=object)
         c = np.asarray(choices, dtype=object)

@@ -50,10 +50,13 @@ SCORERS: tuple[str, ...] = (
     "levenshtein",
     "exact",
     "date",
+    "tfidf",
 )
 
-#: Blocking kinds: an exact key, the first N characters, a sorted-neighbourhood window.
-BLOCK_KINDS: tuple[str, ...] = ("exact", "prefix", "sorted")
+#: Blocking kinds: an exact key, the first N characters, a sorted-neighbourhood window
+#: over records (``sorted``) or over distinct keys (``sortedkeys``), and each left
+#: record's K nearest right records by TF-IDF cosine (``tfidf``).
+BLOCK_KINDS: tuple[str, ...] = ("exact", "prefix", "sorted", "sortedkeys", "tfidf")
 
 
 @dataclass(frozen=True)
@@ -68,11 +71,18 @@ class Normalization:
         Drop combining accents (``é`` -> ``e``).
     collapse : bool
         Turn punctuation into spaces and squeeze runs of white space.
+    numbers : bool
+        A value that is a number is written the one way (``1999.0`` and
+        ``1999`` are both ``1999``; ``2.50`` is ``2.5``).
+    digits : bool
+        Keep only the digits (phone numbers: ``(02) 9876-5432`` is ``0298765432``).
     """
 
     casefold: bool = True
     strip_accents: bool = True
     collapse: bool = True
+    numbers: bool = False
+    digits: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,12 +189,16 @@ class Block:
 
     Parameters
     ----------
-    kind : {"exact", "prefix", "sorted"}
+    kind : {"exact", "prefix", "sorted", "sortedkeys", "tfidf"}
         ``exact``: the same key; ``prefix``: the same first ``size``
         characters of each key column; ``sorted``: within ``size`` places of
         each other when both tables are sorted together on the key, records
         with equal keys interleaving (the i-th left record of a key next to the
-        i-th right record of that key).
+        i-th right record of that key); ``sortedkeys``: keys within ``size``
+        places of each other among the distinct keys of both tables sorted (a
+        window of 11 is five keys either side, as recordlinkage's sorted
+        neighbourhood); ``tfidf``: each left record's ``size`` nearest right
+        records by the TF-IDF cosine of the key column.
     left, right : str
         The key column when the key is one column (``right`` defaults to
         ``left``); with ``keys`` given, they are set to its first column.
@@ -216,6 +230,8 @@ class Block:
         object.__setattr__(self, "right", keys[0].right)
         if self.kind != "exact" and self.size < 1:
             raise ValueError(f"{self.kind} blocking needs a size of at least 1")
+        if self.kind == "tfidf" and (len(keys) != 1 or keys[0].transform):
+            raise ValueError("tfidf blocking takes one column, without a transform: tfidf:COL:K")
 
     @property
     def text(self) -> str:
@@ -369,7 +385,9 @@ def _parse_key(part: str, text: str) -> Key:
 def parse_block(text: str) -> Block:
     """Parse one blocking rule.
 
-    ``exact:KEY``, ``prefix:KEY:N`` or ``sorted:KEY:W``, where ``KEY`` is one
+    ``exact:KEY``, ``prefix:KEY:N``, ``sorted:KEY:W`` (a window of W records),
+    ``sortedkeys:KEY:W`` (a window of W distinct keys) or ``tfidf:COL:K`` (each
+    left record's K nearest right records by TF-IDF cosine), where ``KEY`` is one
     or more columns joined by ``+``, each ``COL`` or ``LEFT=RIGHT`` with an
     optional transform: ``[:N]`` (first N characters), ``[year]`` or
     ``[month]`` (of an ISO date).
@@ -384,7 +402,10 @@ def parse_block(text: str) -> Block:
     parts = re.split(r":(?![^\[]*\])", text.strip())
     kind = parts[0]
     if kind not in BLOCK_KINDS or len(parts) not in (2, 3):
-        raise ValueError(f"block {text!r}: expected exact:COL, prefix:COL:N or sorted:COL:W")
+        raise ValueError(
+            f"block {text!r}: expected exact:COL, prefix:COL:N, sorted:COL:W,"
+            " sortedkeys:COL:W or tfidf:COL:K"
+        )
     size = 0
     if len(parts) == 3:
         try:
@@ -616,8 +637,7 @@ def spec_from_rows(
     """The Spec of a set-up form's field rows (the Data panel's); rows without a left
     column are ignored. ``rules_text`` holds blocking rules, one per line.
 
-    ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields
-    and there are blocking rules (learned weights score blocked pairs only).
+    ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields.
     """
     fields = []
     for left, right, scorer, weight in zip(lefts, rights, scorers, weights):
@@ -630,7 +650,7 @@ def spec_from_rows(
         )
     rules = parse_rules(rules_text)
     weights_for = None
-    if rules and learned and tuple(learned["fields"]) == tuple(f.name for f in fields):
+    if learned and tuple(learned["fields"]) == tuple(f.name for f in fields):
         weights_for = LearnedWeights.from_dict(learned)
     return Spec(
         fields=tuple(fields),

@@ -1,30 +1,67 @@
 """Learned field weights: Fellegi-Sunter m and u probabilities, estimated by EM.
 
-Each field's similarity (in [0, 1]) falls in one of a few levels: exact, close,
-similar, different. For a true match, ``m[f][k]`` is the chance that field
-``f`` is at level ``k``; for a non-match, ``u[f][k]``. ``u`` comes from random
-pairs of the two tables (nearly all non-matches, as Splink estimates it); ``m``
-and the share of matches come from EM over each blocking rule's pairs. A pair's
-match weight is the sum over present fields of ``log2(m / u)`` at its level (a
-missing value adds nothing); its score is that weight rescaled to [0, 1] between
-the lowest and the highest weight any pair can have, so the order of pairs is the
-order of their match probability.
+Each field's similarity (in [0, 1]) falls in one of a few levels, set per scorer
+(:func:`levels_for`: for Jaro-Winkler exact, >= 0.95, >= 0.88, >= 0.7, other). For a
+true match, ``m[f][k]`` is the chance that field ``f`` is at level ``k``; for a
+non-match, ``u[f][k]``. ``u`` comes from random pairs of the two tables (nearly all
+non-matches, as Splink estimates it); ``m`` and the share of matches come from EM
+over each training rule's pairs. A field's match weight at a level is ``log2(m / u)``
+made monotone (pooled with its neighbours where a closer level would weigh less than
+a farther one), plus, for exact agreement, a term-frequency adjustment (agreeing on a
+rare value is worth more than on a common one) and, within a level, a small step by
+the raw similarity so that ties within a level are broken. A pair's match weight is
+the sum over present fields (a missing value adds nothing); its score is that weight
+rescaled to [0, 1] between the lowest and the highest weight any pair can have.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LEVELS", "LearnedWeights", "levels_of", "learn_weights"]
+__all__ = [
+    "LEVELS",
+    "SCORER_LEVELS",
+    "TIE_SHARE",
+    "LearnedWeights",
+    "levels_for",
+    "levels_of",
+    "learn_weights",
+    "monotone_bits",
+    "fit_labels",
+]
 
-#: Lower bounds of the levels after "exact" (score 1): close, similar; the rest is different.
+#: Lower bounds of the levels after "exact" (score 1) used when none is set per scorer.
 LEVELS: tuple[float, ...] = (0.88, 0.7)
 
+#: Level bounds per scorer (after exact, before "other"), finer where the scorer is.
+SCORER_LEVELS: dict[str, tuple[float, ...]] = {
+    "jaro_winkler": (0.95, 0.88, 0.7),
+    "levenshtein": (0.9, 0.75, 0.5),
+    "qratio": (0.9, 0.8, 0.6),
+    "ratio": (0.9, 0.8, 0.6),
+    "wratio": (0.9, 0.8, 0.6),
+    "token_sort": (0.9, 0.8, 0.6),
+    "token_set": (0.9, 0.8, 0.6),
+    "partial": (0.9, 0.8, 0.6),
+    "tfidf": (0.9, 0.75, 0.55, 0.35),
+    "date": (0.8, 0.6),  # day and month swapped; one part differs
+    "exact": (),
+}
+
+#: Share of the step to the next closer level that the raw similarity adds within a level.
+TIE_SHARE = 0.1
+
 _FLOOR = 1e-4
+
+
+def levels_for(scorer: str) -> tuple[float, ...]:
+    """The level bounds of a scorer (:data:`SCORER_LEVELS`, else :data:`LEVELS`)."""
+    return SCORER_LEVELS.get(scorer, LEVELS)
 
 
 def levels_of(scores: np.ndarray, bounds: Sequence[float] = LEVELS) -> np.ndarray:
@@ -33,6 +70,7 @@ def levels_of(scores: np.ndarray, bounds: Sequence[float] = LEVELS) -> np.ndarra
     >>> levels_of(np.array([1.0, 0.9, 0.75, 0.2, np.nan])).tolist()
     [0, 1, 2, 3, -1]
     """
+    scores = np.asarray(scores, np.float64)
     out = np.full(scores.shape, -1, np.int64)
     present = ~np.isnan(scores)
     s = scores[present]
@@ -41,58 +79,200 @@ def levels_of(scores: np.ndarray, bounds: Sequence[float] = LEVELS) -> np.ndarra
     return out
 
 
+def _pool(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted pool-adjacent-violators: the closest non-increasing sequence."""
+    blocks: list[list[float]] = []  # [value, weight, length]
+    for v, w in zip(values.tolist(), weights.tolist()):
+        blocks.append([v, w, 1])
+        while len(blocks) > 1 and blocks[-1][0] > blocks[-2][0]:
+            v2, w2, n2 = blocks.pop()
+            v1, w1, n1 = blocks[-1]
+            total = w1 + w2
+            blocks[-1] = [(v1 * w1 + v2 * w2) / total if total else (v1 + v2) / 2, total, n1 + n2]
+    return np.array([v for v, _, n in blocks for _ in range(n)], np.float64)
+
+
+def monotone_bits(m: Sequence[float], u: Sequence[float]) -> np.ndarray:
+    """``log2(m / u)`` per level, never rising from a closer level to a farther one.
+
+    Adjacent levels out of order are pooled (their m and u summed) until the
+    ratios fall: the monotone ratios closest to the data.
+
+    >>> monotone_bits([0.8, 0.02, 0.13, 0.05], [0.01, 0.01, 0.02, 0.96]).round(2).tolist()
+    [6.32, 2.32, 2.32, -4.26]
+    """
+    m = np.maximum(np.asarray(m, np.float64), _FLOOR)
+    u = np.maximum(np.asarray(u, np.float64), _FLOOR)
+    blocks: list[list[float]] = []  # [sum m, sum u, length]
+    for mk, uk in zip(m.tolist(), u.tolist()):
+        blocks.append([mk, uk, 1])
+        while len(blocks) > 1 and blocks[-1][0] / blocks[-1][1] > blocks[-2][0] / blocks[-2][1]:
+            m2, u2, n2 = blocks.pop()
+            blocks[-1][0] += m2
+            blocks[-1][1] += u2
+            blocks[-1][2] += n2
+    return np.array([math.log2(a / b) for a, b, n in blocks for _ in range(n)], np.float64)
+
+
+def _per_field(bounds: object, n: int) -> tuple[tuple[float, ...], ...]:
+    """Bounds as one tuple per field; a flat tuple (earlier versions) holds for every field."""
+    bounds = tuple(bounds)
+    if all(isinstance(b, (int, float)) for b in bounds):
+        return tuple(tuple(float(b) for b in bounds) for _ in range(n))
+    return tuple(tuple(float(x) for x in b) for b in bounds)
+
+
 @dataclass(frozen=True)
 class LearnedWeights:
-    """m and u per field and level, and the prior share of matches.
+    """m and u per field and level, the prior share of matches, and label corrections.
 
     Parameters
     ----------
     fields : tuple of str
         Field names, in spec order.
     m, u : tuple of tuple of float
-        Per field, per level (exact, then by :data:`LEVELS`, then different).
+        Per field, per level (exact, then by the field's bounds, then other).
     prior : float
         Share of matches among the candidate pairs EM ran on.
-    bounds : tuple of float
-        The level bounds used.
+    bounds : tuple
+        Per field, its level bounds; a flat tuple (as earlier versions saved)
+        holds for every field.
+    tf_cap : tuple of float
+        Per field, the most bits a rare exactly agreeing value adds (empty: no
+        term-frequency adjustment).
+    adjust : tuple of tuple of float
+        Per field and level, bits added from labelled pairs (empty: none).
     """
 
     fields: tuple[str, ...]
     m: tuple[tuple[float, ...], ...]
     u: tuple[tuple[float, ...], ...]
     prior: float
-    bounds: tuple[float, ...] = LEVELS
+    bounds: tuple = LEVELS
+    tf_cap: tuple[float, ...] = ()
+    adjust: tuple[tuple[float, ...], ...] = ()
+
+    def __post_init__(self) -> None:
+        n = len(self.fields)
+        object.__setattr__(self, "fields", tuple(self.fields))
+        object.__setattr__(self, "bounds", _per_field(self.bounds, n))
+        object.__setattr__(self, "m", tuple(tuple(float(x) for x in r) for r in self.m))
+        object.__setattr__(self, "u", tuple(tuple(float(x) for x in r) for r in self.u))
+        object.__setattr__(self, "tf_cap", tuple(float(x) for x in self.tf_cap))
+        object.__setattr__(self, "adjust", tuple(tuple(float(x) for x in r) for r in self.adjust))
+        for f, name in enumerate(self.fields):
+            want = len(self.bounds[f]) + 2
+            if len(self.m[f]) != want or len(self.u[f]) != want:
+                raise ValueError(f"learned weights of {name!r}: expected {want} levels")
+
+    def bits(self, f: int) -> np.ndarray:
+        """Field ``f``'s match weight per level (monotone, label corrections added)."""
+        out = monotone_bits(self.m[f], self.u[f])
+        if self.adjust:
+            out = _pool(out + np.asarray(self.adjust[f]), np.ones(len(out)))
+        return out
 
     @property
     def table(self) -> np.ndarray:
-        """Match weights ``log2(m / u)``, shape (fields, levels)."""
-        m = np.maximum(np.asarray(self.m), _FLOOR)
-        u = np.maximum(np.asarray(self.u), _FLOOR)
-        return np.log2(m / u)
+        """Match weights per field and level, shape (fields, most levels); NaN pads."""
+        width = max(len(r) for r in self.m) if self.m else 0
+        out = np.full((len(self.fields), width), np.nan)
+        for f in range(len(self.fields)):
+            b = self.bits(f)
+            out[f, : len(b)] = b
+        return out
+
+    def _tf_range(self, f: int, bits: np.ndarray) -> tuple[float, float]:
+        cap = self.tf_cap[f] if self.tf_cap else 0.0
+        low = (bits[1] - bits[0]) if len(bits) > 1 else 0.0
+        return min(low, 0.0), max(cap, 0.0)
 
     def span(self) -> tuple[float, float]:
         """The lowest and highest match weight a pair can have (missing adds 0)."""
-        t = self.table
-        return float(np.minimum(t.min(axis=1), 0).sum()), float(np.maximum(t.max(axis=1), 0).sum())
+        low = high = 0.0
+        for f in range(len(self.fields)):
+            b = self.bits(f)
+            low += min(float(b.min()), 0.0)
+            high += max(float(b.max()) + self._tf_range(f, b)[1], 0.0)
+        return low, high
 
-    def score(self, fields: Sequence[np.ndarray]) -> np.ndarray:
-        """Scores in [0, 1] of pairs from their field similarities; NaN where none is present."""
-        t = self.table
+    def contribution(
+        self, f: int, scores: np.ndarray, share: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Field ``f``'s match weight in bits for each similarity; NaN where missing.
+
+        ``share``: per pair, how common the agreed value is (the geometric mean
+        of its shares of the two tables; NaN: unknown) for the term-frequency
+        adjustment of exact agreement.
+        """
+        scores = np.asarray(scores, np.float64)
+        bounds = self.bounds[f]
+        b = self.bits(f)
+        level = levels_of(scores, bounds)
+        ok = level >= 0
+        out = np.full(len(scores), np.nan)
+        k = level[ok]
+        s = scores[ok]
+        w = b[k]
+        # Within a level, a small step towards the closer level by the raw similarity.
+        edges = np.r_[1.0, bounds, 0.0]
+        inner = k >= 1
+        hi, lo = edges[k[inner] - 1], edges[k[inner]]
+        frac = np.clip((s[inner] - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0)
+        w[inner] += TIE_SHARE * frac * (b[k[inner] - 1] - b[k[inner]])
+        if share is not None and self.tf_cap and self.tf_cap[f] > 0:
+            exact = np.flatnonzero(k == 0)
+            sh = np.asarray(share, np.float64)[ok][exact]
+            known = ~np.isnan(sh) & (sh > 0)
+            u0 = max(self.u[f][0], _FLOOR)
+            adj = np.zeros(len(exact))
+            adj[known] = np.log2(u0 / sh[known])
+            low, high = self._tf_range(f, b)
+            w[exact] += np.clip(adj, low, high)
+        out[ok] = w
+        return out
+
+    def contributions(
+        self, fields: Sequence[np.ndarray], shares: Sequence[np.ndarray | None] | None = None
+    ) -> list[np.ndarray]:
+        """Each field's match weight in bits per pair (NaN where missing)."""
+        shares = shares if shares is not None else [None] * len(fields)
+        return [self.contribution(f, s, sh) for f, (s, sh) in enumerate(zip(fields, shares))]
+
+    def rescale(self, weight: np.ndarray, present: np.ndarray) -> np.ndarray:
+        """Match weights in bits as scores in [0, 1]; NaN where no field is present."""
         low, high = self.span()
-        weight = np.zeros(len(fields[0]))
-        present = np.zeros(len(fields[0]), bool)
-        for f, scores in enumerate(fields):
-            level = levels_of(scores, self.bounds)
-            ok = level >= 0
-            weight[ok] += t[f, level[ok]]
-            present |= ok
         scale = high - low if high > low else 1.0
         out = np.clip((weight - low) / scale, 0.0, 1.0)
         out[~present] = np.nan
         return out
 
+    def score(
+        self, fields: Sequence[np.ndarray], shares: Sequence[np.ndarray | None] | None = None
+    ) -> np.ndarray:
+        """Scores in [0, 1] of pairs from their field similarities; NaN where none is present."""
+        parts = self.contributions(fields, shares)
+        weight = np.zeros(len(fields[0]))
+        present = np.zeros(len(fields[0]), bool)
+        for part in parts:
+            ok = ~np.isnan(part)
+            weight[ok] += part[ok]
+            present |= ok
+        return self.rescale(weight, present)
+
+    def probability(self, weight: np.ndarray) -> np.ndarray:
+        """Match probability of pairs with these match weights (bits), given the prior."""
+        prior = min(max(self.prior, 1e-9), 1 - 1e-9)
+        odds = np.asarray(weight, np.float64) + math.log2(prior / (1 - prior))
+        return 1.0 / (1.0 + np.exp2(-np.clip(odds, -60, 60)))
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        out["bounds"] = [list(b) for b in self.bounds]
+        for key in ("tf_cap", "adjust"):
+            if not out[key]:
+                del out[key]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict) -> LearnedWeights:
@@ -101,30 +281,34 @@ class LearnedWeights:
             m=tuple(tuple(r) for r in data["m"]),
             u=tuple(tuple(r) for r in data["u"]),
             prior=float(data["prior"]),
-            bounds=tuple(data.get("bounds", LEVELS)),
+            bounds=data.get("bounds", LEVELS),
+            tf_cap=tuple(data.get("tf_cap", ())),
+            adjust=tuple(tuple(r) for r in data.get("adjust", ())),
         )
 
+    def level_names(self, f: int) -> list[str]:
+        """The names of field ``f``'s levels: exact, >= bound..., other."""
+        return ["exact", *(f">={b:g}" for b in self.bounds[f]), "other"]
+
     def report(self) -> str:
-        """The learned table as text, one line per field."""
-        names = ["exact", *(f">={b:g}" for b in self.bounds), "other"]
-        head = f"{'field':<16}" + "".join(f"{n:>22}" for n in names)
-        lines = [f"learned weights (prior match share {self.prior:.4f}); m / u (log2 m/u):", head]
-        t = self.table
+        """The learned table as text, one line per field: bits per level (m / u)."""
+        lines = [f"learned weights (prior match share {self.prior:.4f}); log2(m/u) per level:"]
         for f, name in enumerate(self.fields):
-            cells = "".join(
-                f"{self.m[f][k]:>8.3f}/{self.u[f][k]:<6.4f}({t[f, k]:+5.1f})"
-                for k in range(len(names))
+            b = self.bits(f)
+            cells = "  ".join(
+                f"{lvl} {b[k]:+.1f} ({self.m[f][k]:.3f}/{self.u[f][k]:.4f})"
+                for k, lvl in enumerate(self.level_names(f))
             )
-            lines.append(f"{name:<16}{cells}")
+            tf = f"  [rare exact value up to +{self.tf_cap[f]:.1f}]" if self.tf_cap else ""
+            lines.append(f"{name:<16}{cells}{tf}")
         return "\n".join(lines)
 
 
-def _patterns(levels: np.ndarray, n_levels: int) -> tuple[np.ndarray, np.ndarray]:
+def _patterns(levels: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
     """Distinct rows of ``levels`` (pairs x fields) and how often each occurs."""
-    base = n_levels + 1
     key = np.zeros(len(levels), np.int64)
     for f in range(levels.shape[1]):
-        key = key * base + (levels[:, f] + 1)
+        key = key * (base + 1) + (levels[:, f] + 1)
     _, first, count = np.unique(key, return_index=True, return_counts=True)
     return levels[first], count
 
@@ -133,15 +317,18 @@ def _em(
     rows: np.ndarray,
     count: np.ndarray,
     u: np.ndarray,
+    sizes: np.ndarray,
     active: np.ndarray,
     *,
     iterations: int,
     prior: float,
 ) -> tuple[np.ndarray, float]:
     """m of the active fields (NaN rows for the others) and the prior, by EM."""
-    n_fields, n_levels = u.shape
-    m = np.tile(np.linspace(0.7, 0.05, n_levels), (n_fields, 1))
-    m /= m.sum(axis=1, keepdims=True)
+    n_fields, width = u.shape
+    m = np.zeros((n_fields, width))
+    for f in range(n_fields):
+        m[f, : sizes[f]] = np.linspace(0.7, 0.05, sizes[f])
+        m[f] /= m[f].sum()
     lam = prior
     fields = np.flatnonzero(active)
     for _ in range(iterations):
@@ -154,8 +341,9 @@ def _em(
         new_lam = float(np.clip((p * count).sum() / max(count.sum(), 1), 1e-6, 1 - 1e-6))
         for f in fields:
             ok = rows[:, f] >= 0
-            mass = np.bincount(rows[ok, f], weights=(p * count)[ok], minlength=n_levels)
-            m[f] = (mass + 1e-3) / (mass.sum() + 1e-3 * n_levels)
+            mass = np.bincount(rows[ok, f], weights=(p * count)[ok], minlength=width)
+            mass[sizes[f] :] = 0.0
+            m[f, : sizes[f]] = (mass[: sizes[f]] + 1e-3) / (mass.sum() + 1e-3 * sizes[f])
         settled = abs(new_lam - lam) < 1e-7
         lam = new_lam
         if settled:
@@ -169,13 +357,14 @@ def learn_weights(
     sessions: Sequence[tuple[Sequence[np.ndarray], Sequence[bool]]],
     random_fields: Sequence[np.ndarray],
     *,
-    bounds: Sequence[float] = LEVELS,
+    bounds: Sequence[float] | Sequence[Sequence[float]] = LEVELS,
     iterations: int = 50,
     prior: float = 0.1,
+    tf_shares: Sequence[float | None] | None = None,
 ) -> LearnedWeights:
     """Estimate m, u and the prior from field similarities.
 
-    As Splink trains: ``u`` from random pairs, then one EM session per blocking
+    As Splink trains: ``u`` from random pairs, then one EM session per training
     rule over that rule's pairs, estimating ``m`` only for the fields the rule
     does not block on (its pairs agree on those by construction). Each field's
     ``m`` is the mean over the sessions that estimated it; a field every rule
@@ -191,10 +380,15 @@ def learn_weights(
     random_fields : sequence of ndarray
         Per field, the similarities of random pairs: ``u`` is their level
         frequencies.
+    bounds : sequence
+        Level bounds: one tuple for every field, or one per field.
     iterations : int
         EM steps per session (fewer when the prior settles).
     prior : float
         Starting share of matches.
+    tf_shares : sequence of float or None, optional
+        Per field, the smallest share of a value found on both sides (None:
+        no term-frequency adjustment for that field).
 
     Examples
     --------
@@ -206,37 +400,114 @@ def learn_weights(
     >>> bool(w.table[0, 0] > 3 > w.table[0, 3])
     True
     """
-    n_levels = len(bounds) + 2
-    u = []
-    for scores in random_fields:
-        level = levels_of(np.asarray(scores, float), bounds)
-        freq = np.bincount(level[level >= 0], minlength=n_levels).astype(float)
-        u.append((freq + 1.0) / (freq.sum() + n_levels))  # add-one: no zero u
-    u = np.array(u)
+    per_field = _per_field(bounds, len(names))
+    sizes = np.array([len(b) + 2 for b in per_field])
+    width = int(sizes.max()) if len(sizes) else 2
+
+    def levels(fields: Sequence[np.ndarray]) -> np.ndarray:
+        return np.stack([levels_of(s, b) for s, b in zip(fields, per_field)], axis=1)
+
+    u = np.ones((len(names), width))
+    for f, scores in enumerate(random_fields):
+        level = levels_of(scores, per_field[f])
+        freq = np.bincount(level[level >= 0], minlength=width).astype(float)[: sizes[f]]
+        u[f, : sizes[f]] = (freq + 1.0) / (freq.sum() + sizes[f])  # add-one: no zero u
     estimates, priors = [], []
     covered = np.zeros(len(names), bool)
     for fields, active in sessions:
         active = np.asarray(active, bool)
         if not active.any() or not len(fields[0]):
             continue
-        levels = np.stack([levels_of(np.asarray(s, float), bounds) for s in fields], axis=1)
-        rows, count = _patterns(levels, n_levels)
-        m, lam = _em(rows, count, u, active, iterations=iterations, prior=prior)
+        rows, count = _patterns(levels(fields), width)
+        m, lam = _em(rows, count, u, sizes, active, iterations=iterations, prior=prior)
         estimates.append(m)
         priors.append(lam)
         covered |= active
-    if not covered.all() and sessions:
-        fields = [np.concatenate([f[i] for f, _ in sessions]) for i in range(len(names))]
-        levels = np.stack([levels_of(np.asarray(s, float), bounds) for s in fields], axis=1)
-        rows, count = _patterns(levels, n_levels)
-        m, lam = _em(rows, count, u, np.ones(len(names), bool), iterations=iterations, prior=prior)
+    usable = [f for f, _ in sessions if len(f[0])]
+    if not covered.all() and usable:
+        fields = [np.concatenate([f[i] for f in usable]) for i in range(len(names))]
+        rows, count = _patterns(levels(fields), width)
+        every = np.ones(len(names), bool)
+        m, lam = _em(rows, count, u, sizes, every, iterations=iterations, prior=prior)
         m[covered] = np.nan
         estimates.append(m)
-    m = np.nanmean(np.stack(estimates), axis=0) if estimates else np.full(u.shape, 1 / n_levels)
+    if estimates:
+        m = np.nanmean(np.stack(estimates), axis=0)
+    else:
+        m = np.stack([np.r_[np.full(s, 1 / s), np.zeros(width - s)] for s in sizes])
+    tf_cap: tuple[float, ...] = ()
+    if tf_shares is not None:
+        tf_cap = tuple(
+            max(0.0, math.log2(max(u[f, 0], _FLOOR) / s)) if s else 0.0
+            for f, s in enumerate(tf_shares)
+        )
     return LearnedWeights(
         fields=tuple(names),
-        m=tuple(tuple(float(x) for x in r) for r in m),
-        u=tuple(tuple(float(x) for x in r) for r in u),
+        m=tuple(tuple(float(x) for x in r[:s]) for r, s in zip(m, sizes)),
+        u=tuple(tuple(float(x) for x in r[:s]) for r, s in zip(u, sizes)),
         prior=float(np.mean(priors)) if priors else prior,
-        bounds=tuple(bounds),
+        bounds=per_field,
+        tf_cap=tf_cap,
     )
+
+
+def fit_labels(
+    weights: LearnedWeights,
+    fields: Sequence[np.ndarray],
+    labels: np.ndarray,
+    *,
+    shares: Sequence[np.ndarray | None] | None = None,
+    penalty: float = 2.0,
+    iterations: int = 25,
+) -> LearnedWeights:
+    """Correct learned weights with labelled pairs: logistic regression on the levels.
+
+    The learned match weights are the offset (the prior of the model), and one
+    correction per field and level is fitted by penalised logistic regression
+    (Newton steps; an intercept that is fitted and dropped, as it moves every
+    pair alike). With few labels the corrections stay small; the weights stay
+    monotone (:func:`monotone_bits` pools levels that fall out of order).
+
+    Parameters
+    ----------
+    weights : LearnedWeights
+        Weights learned without labels (by EM).
+    fields : sequence of ndarray
+        Per field, the similarities of the labelled pairs.
+    labels : ndarray of {0, 1}
+        1 for a match.
+    penalty : float
+        L2 penalty on the corrections (in nats); larger keeps them smaller.
+    """
+    labels = np.asarray(labels, np.float64)
+    parts = weights.contributions(fields, shares)
+    offset = np.nansum(np.stack(parts), axis=0) * math.log(2) if parts else np.zeros(0)
+    cols, start = [], []
+    at = 0
+    for f, s in enumerate(fields):
+        start.append(at)
+        size = len(weights.m[f])
+        level = levels_of(s, weights.bounds[f])
+        onehot = np.zeros((len(s), size))
+        ok = level >= 0
+        onehot[np.flatnonzero(ok), level[ok]] = 1.0
+        cols.append(onehot)
+        at += size
+    x = np.hstack([np.ones((len(labels), 1)), *cols])
+    beta = np.zeros(x.shape[1])
+    reg = np.full(x.shape[1], penalty)
+    reg[0] = 1e-6
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(offset + x @ beta, -30, 30)))
+        grad = x.T @ (p - labels) + reg * beta
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(reg)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    old = weights.adjust or tuple(tuple(0.0 for _ in r) for r in weights.m)
+    adjust = tuple(
+        tuple(float(a + beta[1 + start[f] + k] / math.log(2)) for k, a in enumerate(old[f]))
+        for f in range(len(weights.fields))
+    )
+    return dataclasses.replace(weights, adjust=adjust)

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.engine.blocking import Blocking, count_rules
+from matching.engine.blocking import KEY_NORMALIZATION, Blocking, count_rules
 from matching.engine.candidates import count_pairs, generate_candidates
 from matching.engine.demo import generate_tables
 from matching.engine.scoring import normalize
-from matching.engine.spec import Field, Normalization, Spec, parse_block
+from matching.engine.spec import Field, Spec, parse_block
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = tuple(Field(c) for c in ("given_name", "surname", "street", "postcode"))
@@ -33,7 +33,7 @@ def people():
 
 def key_of(value: object, transform: str) -> str | None:
     """Reference key of one value, written without the engine's vectorised code."""
-    v = normalize(value, Normalization())
+    v = normalize(value, KEY_NORMALIZATION)
     if v is None or not transform:
         return v
     if transform.startswith(":"):
@@ -169,7 +169,7 @@ keys = st.lists(st.sampled_from(["a", "a", "b", "B", "c", "ab", None]), max_size
 def test_sorted_window_matches_brute_force_with_many_equal_keys(left, right, window):
     lf, rf = pd.DataFrame({"k": left}, dtype=object), pd.DataFrame({"k": right}, dtype=object)
     rule = parse_block(f"sorted:k:{window}")
-    norm = Normalization()
+    norm = KEY_NORMALIZATION
     expected = interleaved_window(
         [normalize(v, norm) for v in left], [normalize(v, norm) for v in right], window
     )

@@ -11,10 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching.engine import candidates
+from matching.engine.blocking import KEY_NORMALIZATION
 from matching.engine.candidates import count_pairs, generate_candidates
 from matching.engine.demo import generate_tables
 from matching.engine.scoring import normalize, score_pair
 from matching.engine.spec import SCORERS, Block, Field, Normalization, Spec
+from matching.engine.tfidf import TfidfModel
 
 COLUMNS = ["left_id", "right_id", "score"]
 
@@ -32,13 +34,18 @@ def people():
 def brute_force(left, right, spec, *, keep=0.0):
     """Every pair scored with normalize + score_pair, weighted mean over present fields."""
     rows = []
+    models = {}
+    for f in spec.fields:
+        if f.scorer == "tfidf":
+            texts = [normalize(v, f.normalization) for v in [*left[f.left], *right[f.right]]]
+            models[f.name] = TfidfModel([t for t in texts if t])
     for i, j in itertools.product(range(len(left)), range(len(right))):
         num = den = 0.0
         fields = []
         for f in spec.fields:
             a = normalize(left[f.left].iloc[i], f.normalization)
             b = normalize(right[f.right].iloc[j], f.normalization)
-            s = score_pair(a, b, f.scorer)
+            s = score_pair(a, b, f.scorer, model=models.get(f.name))
             fields.append(s)
             if not np.isnan(s):
                 num += f.weight * s
@@ -267,7 +274,7 @@ def test_progress_reports_every_chunk_up_to_the_total(people):
 
 
 def keys(frame: pd.DataFrame, column: str, block: Block) -> list[str | None]:
-    values = [normalize(v, Normalization()) for v in frame[column]]
+    values = [normalize(v, KEY_NORMALIZATION) for v in frame[column]]
     if block.kind == "prefix":
         values = [None if v is None else v[: block.size] for v in values]
     return values

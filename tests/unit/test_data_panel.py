@@ -68,16 +68,20 @@ def test_learned_weights_are_shown_and_used_by_the_run_while_the_fields_stay(peo
     spec = spec_from_rows(*args, "exact:postcode\nexact:surname+birth_date")
     learned = learn_for(left, right, spec).to_dict()
     shown = texts(learned_table(learned))
-    assert shown[:2] == ["field", "exact"] and "given_name" in shown
+    assert shown[:2] == ["field", "match weight by level"] and "given_name" in shown
+    assert any(cell.startswith("exact +") for cell in shown)
     with_weights = spec_from_rows(*args, "exact:postcode", learned)
     assert with_weights.learned is not None and with_weights.block
     other_fields = spec_from_rows(["surname"], [None], ["qratio"], [1], None, None, "", learned)
     assert other_fields.learned is None
-    assert spec_from_rows(*args, "", learned).learned is None
+    assert spec_from_rows(*args, "", learned).learned is not None
 
 
-def test_learning_needs_a_blocking_rule(people):
+def test_weights_are_learned_without_a_blocking_rule_too(people):
     left, right = people
-    spec = spec_from_rows(["surname"], [None], ["qratio"], [1], None, None, "")
-    with pytest.raises(ValueError, match="add a blocking rule first"):
-        learn_for(left, right, spec)
+    spec = spec_from_rows(
+        ["surname", "given_name"], [None, None], ["qratio"] * 2, [1, 1], None, None, ""
+    )
+    learned = learn_for(left, right, spec)
+    assert learned.fields == ("surname", "given_name")
+    assert all(learned.bits(f)[0] > 2 for f in range(2))

@@ -20,8 +20,12 @@ from matching.engine.scoring import (
     score_pairs,
 )
 from matching.engine.spec import SCORERS, Normalization
+from matching.engine.tfidf import TfidfModel
 
 RAW = Normalization(casefold=False, strip_accents=False, collapse=False)
+
+#: Scorers that need nothing but the two values (``tfidf`` needs a model fitted on both tables).
+PLAIN = tuple(s for s in SCORERS if s != "tfidf")
 
 #: For each scorer: a pair it scores 1, and the rapidfuzz value it must match on another pair.
 REFERENCE = {
@@ -39,7 +43,7 @@ REFERENCE = {
 }
 
 
-@pytest.mark.parametrize("scorer", SCORERS)
+@pytest.mark.parametrize("scorer", PLAIN)
 def test_scorer_matches_rapidfuzz_scaled_to_unit_range(scorer):
     pairs = [("smith", "smith"), ("smith", "smyth"), ("jon smith", "smith jon"), ("ab", "xyz")]
     for a, b in pairs:
@@ -47,7 +51,7 @@ def test_scorer_matches_rapidfuzz_scaled_to_unit_range(scorer):
     assert score_pair("smith", "smith", scorer) == 1.0
 
 
-@pytest.mark.parametrize("scorer", SCORERS)
+@pytest.mark.parametrize("scorer", PLAIN)
 def test_matrix_and_pairs_agree_with_the_per_pair_reference(scorer):
     left = ["smith", "jon smith", "müller", "o brien"]
     right = ["smyth", "smith jon", "muller", "obrien", "smith"]
@@ -113,7 +117,7 @@ text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
 
 
 @settings(max_examples=200, deadline=None)
-@given(a=text, b=text, scorer=st.sampled_from(SCORERS))
+@given(a=text, b=text, scorer=st.sampled_from(PLAIN))
 def test_scores_stay_within_unit_range(a, b, scorer):
     norm = Normalization()
     na, nb = normalize(a, norm), normalize(b, norm)
@@ -196,3 +200,56 @@ def test_date_scorer_reads_dates(a, b, expected):
     assert score_pair(a, b, "date") == pytest.approx(expected)
     assert score_matrix([a], [b], "date")[0, 0] == pytest.approx(expected)
     assert score_pairs([a], [b], "date")[0] == pytest.approx(expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    left=st.lists(st.text("ab c1", max_size=12), min_size=1, max_size=6),
+    right=st.lists(st.text("ab c1", max_size=12), min_size=1, max_size=6),
+)
+def test_tfidf_matrix_and_pairs_agree_with_the_per_pair_reference(left, right):
+    norm = Normalization()
+    left = [normalize(v, norm) or "x" for v in left]
+    right = [normalize(v, norm) or "x" for v in right]
+    model = TfidfModel([*left, *right])
+    matrix = score_matrix(left, right, "tfidf", model=model)
+    expected = np.array([[score_pair(a, b, "tfidf", model=model) for b in right] for a in left])
+    np.testing.assert_allclose(matrix, expected, rtol=0, atol=1e-12)
+    assert ((matrix >= 0) & (matrix <= 1)).all()
+    n = min(len(left), len(right))
+    pairs = score_pairs(left[:n], right[:n], "tfidf", model=model)
+    np.testing.assert_allclose(pairs, np.diag(expected[:n, :n]), rtol=0, atol=1e-12)
+
+
+def test_tfidf_rare_words_count_more_than_common_ones():
+    texts = ["acme widget pro", "acme widget mini", "acme gizmo pro", "zenith widget pro"]
+    model = TfidfModel(texts)
+    # "zenith" is rare and "acme" common: sharing the rare word weighs more.
+    assert model.pair("zenith widget", "zenith widget pro") > model.pair(
+        "acme widget", "acme widget pro"
+    )
+    assert score_pair("acme widget pro", "acme widget pro", "tfidf", model=model) == 1.0
+    with pytest.raises(ValueError, match="needs a model"):
+        score_pair("a", "b", "tfidf")
+
+
+@pytest.mark.parametrize(
+    ("value", "norm", "expected"),
+    [
+        ("1999.0", Normalization(numbers=True), "1999"),
+        (1999.0, Normalization(numbers=True), "1999"),
+        (" 1999 ", Normalization(numbers=True), "1999"),
+        ("2.50", Normalization(numbers=True), "2 5"),
+        ("1e3", Normalization(numbers=True), "1000"),
+        ("12a", Normalization(numbers=True), "12a"),
+        ("1999.0", Normalization(), "1999 0"),
+        ("(02) 9876-5432", Normalization(digits=True), "0298765432"),
+        ("+61 2 9876 5432", Normalization(digits=True), "61298765432"),
+        ("n/a", Normalization(digits=True), None),
+        ("  smith   ", Normalization(), "smith"),
+    ],
+)
+def test_normalisation_by_kind(value, norm, expected):
+    assert normalize(value, norm) == expected
+    codes, uniques = normalize_codes(pd.Series([value, value], dtype=object), norm)
+    assert (uniques[codes[0]] if codes[0] >= 0 else None) == expected

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +13,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matching.engine.candidates import generate_candidates, learn, plan
+from matching.engine.candidates import generate_candidates, plan
 from matching.engine.demo import generate_tables
 from matching.engine.spec import Field, Spec, parse_block
-from matching.engine.weights import LearnedWeights, learn_weights, levels_of
+from matching.engine.training import train
+from matching.engine.weights import (
+    TIE_SHARE,
+    LearnedWeights,
+    learn_weights,
+    levels_for,
+    levels_of,
+    monotone_bits,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = tuple(Field(c) for c in ("given_name", "surname", "street", "city", "postcode"))
@@ -36,8 +45,8 @@ def spec(**kwargs) -> Spec:
 @pytest.fixture(scope="module")
 def learned(people):
     left, right, _ = people
-    job, ranges = plan(left, right, spec(), keep=0.0, top_k=5, chunk_elements=2000)
-    return learn(job, ranges, random_pairs=20_000)
+    job, _ = plan(left, right, spec(), keep=0.0, top_k=5, chunk_elements=2000)
+    return train(job, random_pairs=20_000)
 
 
 def test_levels_are_exact_close_similar_other_and_missing():
@@ -57,8 +66,9 @@ def test_learned_weights_reward_agreement_and_penalise_disagreement(learned):
 
 def test_learning_is_repeatable(people, learned):
     left, right, _ = people
-    job, ranges = plan(left, right, spec(), keep=0.0, top_k=5, chunk_elements=2000)
-    assert learn(job, ranges, random_pairs=20_000) == learned
+    # However the run is cut (as a Dask run cuts it), the same weights are learned.
+    job, _ = plan(left, right, spec(), keep=0.0, top_k=5, chunk_elements=50)
+    assert train(job, random_pairs=20_000) == learned
 
 
 def test_learned_scores_stay_in_unit_range_and_find_the_true_pairs(people, learned):
@@ -84,7 +94,14 @@ def test_learned_scores_stay_in_unit_range_and_find_the_true_pairs(people, learn
     )
 )
 def test_any_field_scores_give_a_score_in_unit_range_or_nan(learned, fields):
-    weights = LearnedWeights(learned.fields[:3], learned.m[:3], learned.u[:3], learned.prior)
+    weights = LearnedWeights(
+        learned.fields[:3],
+        learned.m[:3],
+        learned.u[:3],
+        learned.prior,
+        bounds=learned.bounds[:3],
+        tf_cap=learned.tf_cap[:3],
+    )
     columns = [np.array([np.nan if v is None else v for v in col]) for col in zip(*fields)]
     score = weights.score(columns)
     present = ~np.all([np.isnan(c) for c in columns], axis=0)
@@ -105,10 +122,111 @@ def test_learned_weights_must_match_the_fields(learned):
         Spec((Field("surname"),), learned=learned)
 
 
-def test_learned_weights_need_blocking(people, learned):
-    left, right, _ = people
-    with pytest.raises(ValueError, match="need blocking"):
-        generate_candidates(left, right, Spec(FIELDS, learned=learned))
+def test_learned_weights_score_without_blocking_as_with_a_rule_that_keeps_every_pair():
+    tables = generate_tables(150, seed=5)
+    left, right = tables.owners, tables.cars
+    left = left.assign(everyone="x")
+    right = right.assign(everyone="x")
+    fields = (*FIELDS, Field("birth_date", scorer="date"))
+    base = Spec(fields, left_id="owner_id", right_id="car_id")
+    job, _ = plan(left, right, base, keep=0.0, top_k=None)
+    learned = train(job, random_pairs=5000)
+    full = generate_candidates(left, right, spec_with(base, learned), keep=0.3, top_k=3)
+    all_pairs = Spec(fields, "owner_id", "car_id", block=(parse_block("exact:everyone"),))
+    blocked = generate_candidates(left, right, spec_with(all_pairs, learned), keep=0.3, top_k=3)
+    pd.testing.assert_frame_equal(full, blocked, rtol=0, atol=1e-12)
+    assert len(full) > 100
+
+
+def spec_with(spec: Spec, learned: LearnedWeights) -> Spec:
+    return Spec(spec.fields, spec.left_id, spec.right_id, spec.block, learned)
+
+
+def test_levels_are_set_per_scorer():
+    assert levels_for("jaro_winkler") == (0.95, 0.88, 0.7)
+    assert levels_for("exact") == ()
+    assert levels_of(
+        np.array([1.0, 0.96, 0.9, 0.75, 0.5]), levels_for("jaro_winkler")
+    ).tolist() == [
+        0,
+        1,
+        2,
+        3,
+        4,
+    ]
+    assert levels_of(np.array([1.0, 0.8, 0.6, 0.0]), levels_for("date")).tolist() == [0, 1, 2, 3]
+
+
+def test_weights_never_rise_as_similarity_falls():
+    # Level 2 would weigh log2(0.13 / 0.02) = 2.70 bits, above level 1's log2(0.02 / 0.01) = 1:
+    # the two are pooled into log2(0.15 / 0.03) = log2(5).
+    bits = monotone_bits([0.8, 0.02, 0.13, 0.05], [0.01, 0.01, 0.02, 0.96])
+    assert bits.tolist() == pytest.approx(
+        [math.log2(80), math.log2(5), math.log2(5), math.log2(0.05 / 0.96)]
+    )
+    assert monotone_bits([0.5, 0.5], [0.5, 0.5]).tolist() == [0.0, 0.0]
+
+
+def hand_weights(**kwargs) -> LearnedWeights:
+    return LearnedWeights(
+        fields=("surname",),
+        m=((0.8, 0.1, 0.05, 0.05),),
+        u=((0.01, 0.04, 0.15, 0.8),),
+        prior=0.01,
+        bounds=((0.9, 0.7),),
+        **kwargs,
+    )
+
+
+def test_contribution_of_each_level_against_hand_computed_values():
+    w = hand_weights()
+    exact, close, similar, other = (math.log2(m / u) for m, u in zip(w.m[0], w.u[0]))
+    got = w.contribution(0, np.array([1.0, 0.9, 0.95, 0.7, 0.2, 0.0, np.nan]))
+    # Within a level, TIE_SHARE of the step to the closer level, by the raw similarity.
+    assert got[0] == pytest.approx(exact)
+    assert got[1] == pytest.approx(close)
+    assert got[2] == pytest.approx(close + TIE_SHARE * 0.5 * (exact - close))
+    assert got[3] == pytest.approx(similar)
+    assert got[4] == pytest.approx(other + TIE_SHARE * (0.2 / 0.7) * (similar - other))
+    assert got[5] == pytest.approx(other)
+    assert np.isnan(got[6])
+
+
+def test_term_frequency_adjustment_of_exact_agreement():
+    w = hand_weights(tf_cap=(3.0,))
+    exact, close = math.log2(0.8 / 0.01), math.log2(0.1 / 0.04)
+    scores = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 0.9])
+    # A value held by 0.5% of the right table is rarer than chance agreement (u = 1%): +1 bit.
+    # One held by 4%: -2 bits. Very rare: at most the cap; very common: never below "close".
+    share = np.array([0.005, 0.04, 1e-6, 0.9, np.nan, 1e-6])
+    got = w.contribution(0, scores, share)
+    assert got[0] == pytest.approx(exact + 1.0)
+    assert got[1] == pytest.approx(exact - 2.0)
+    assert got[2] == pytest.approx(exact + 3.0)
+    assert got[3] == pytest.approx(close)
+    assert got[4] == pytest.approx(exact)
+    assert got[5] == pytest.approx(close)  # only exact agreement is adjusted
+    low, high = w.span()
+    assert high == pytest.approx(exact + 3.0) and low == pytest.approx(math.log2(0.05 / 0.8))
+
+
+def test_ties_within_a_level_are_broken_by_the_raw_similarity():
+    w = hand_weights()
+    scores = w.score([np.array([0.91, 0.95, 0.99])])
+    assert scores[0] < scores[1] < scores[2]
+
+
+def test_learned_weights_of_earlier_versions_still_load():
+    old = {
+        "fields": ["a"],
+        "m": [[0.9, 0.05, 0.03, 0.02]],
+        "u": [[0.01, 0.02, 0.07, 0.9]],
+        "prior": 0.001,
+        "bounds": [0.88, 0.7],
+    }
+    w = LearnedWeights.from_dict(old)
+    assert w.bounds == ((0.88, 0.7),)
+    assert LearnedWeights.from_dict(w.to_dict()) == w
 
 
 def test_em_separates_a_clear_mixture():

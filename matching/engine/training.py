@@ -1,0 +1,324 @@
+"""Training the match weights of a planned run: by EM, from labelled pairs, and which
+pairs to label next.
+
+:func:`train` learns Fellegi-Sunter weights for a :func:`~matching.engine.candidates.plan`
+with or without blocking rules (without, it makes its own training rules: pairs that
+agree exactly on one field, sampled). Its samples depend only on the tables and the
+spec, never on how a runner cuts the work, so a Dask run learns the same weights as a
+local one. :func:`train_with_labels` corrects those weights with labelled pairs
+(:func:`~matching.engine.weights.fit_labels`); :func:`suggest_labels` picks the
+candidate pairs whose labels would help most (the least certain, spread over
+comparison patterns and records).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matching.engine.blocking import Blocking
+from matching.engine.spec import Block, Key, Spec
+from matching.engine.weights import (
+    LearnedWeights,
+    fit_labels,
+    learn_weights,
+    levels_for,
+    levels_of,
+)
+
+__all__ = [
+    "train",
+    "read_labels",
+    "train_with_labels",
+    "suggest_labels",
+    "weight_warnings",
+    "LABEL_COLUMNS",
+]
+
+#: The columns of a labels file: a pair and 1 (match) or 0 (non-match).
+LABEL_COLUMNS = ("left_id", "right_id", "label")
+
+#: Pairs per range when a blocked run's pairs are sampled for EM.
+_TRAIN_CHUNK = 50_000
+#: Left records sampled to find training pairs when there is no blocking rule.
+_TRAIN_LEFT = 20_000
+
+
+def _bounds(spec: Spec) -> tuple[tuple[float, ...], ...]:
+    return tuple(levels_for(f.scorer) for f in spec.fields)
+
+
+def _blocked_sessions(job, sample: int, workers: int) -> list:
+    """One EM session per blocking rule, over evenly spread ranges of left rows."""
+    rules = job.blocking.rules
+    ranges = job.blocking.chunks(_TRAIN_CHUNK)
+    per_rule = max(1, sample // len(rules))
+    sizes = job.blocking.rule_sizes()
+    sessions = []
+    for k, rule in enumerate(rules):
+        step = max(1, round(sizes[k] / per_rule))
+        lis, ris = [], []
+        for start, stop in ranges[::step]:
+            li, ri = job.blocking.rule_pairs(k, start, stop)
+            lis.append(li)
+            ris.append(ri)
+        li = np.concatenate(lis) if lis else np.empty(0, np.int64)
+        ri = np.concatenate(ris) if ris else np.empty(0, np.int64)
+        fields, _ = job.compare(li, ri, workers=workers)
+        sessions.append((fields, _active(job.spec, rule)))
+    return sessions
+
+
+def _active(spec: Spec, rule: Block) -> list[bool]:
+    """Fields a rule's pairs say something about: all but those it keys on exactly."""
+    if rule.kind != "exact":
+        return [True] * len(spec.fields)
+    keyed = {(k.left, k.right) for k in rule.keys if not k.transform}
+    return [(f.left, f.right) not in keyed for f in spec.fields]
+
+
+def _own_sessions(job, sample: int, seed: int, workers: int) -> list:
+    """Without blocking: per field, sampled pairs that agree exactly on it.
+
+    A field whose agreeing pairs are nearly as many as all pairs (a sex, a
+    state) says too little to train on and is skipped.
+    """
+    left, right, spec = job.left, job.right, job.spec
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(left))
+    if len(rows) > _TRAIN_LEFT:
+        rows = np.sort(rng.choice(len(left), _TRAIN_LEFT, replace=False))
+    part = left.iloc[rows]
+    per_rule = max(1, sample // max(len(spec.fields), 1))
+    sessions = []
+    for f in spec.fields:
+        rule = Block("exact", keys=(Key(f.left, f.right),))
+        blocking = Blocking(part, right, [rule])
+        size = blocking.rule_sizes()[0]
+        if size == 0 or size > 0.05 * len(rows) * max(len(right), 1):
+            continue
+        li, ri = blocking.rule_pairs(0, 0, len(rows))
+        if len(li) > per_rule:
+            keep = np.sort(rng.choice(len(li), per_rule, replace=False))
+            li, ri = li[keep], ri[keep]
+        fields, _ = job.compare(rows[li], ri, workers=workers)
+        sessions.append((fields, _active(spec, rule)))
+    return sessions
+
+
+def train(
+    job,
+    *,
+    sample: int = 2_000_000,
+    random_pairs: int = 200_000,
+    seed: int = 0,
+    workers: int = -1,
+) -> LearnedWeights:
+    """Learn Fellegi-Sunter weights for a planned run.
+
+    ``u`` comes from ``random_pairs`` random pairs of the two tables; ``m`` and
+    the prior by EM over each blocking rule's pairs (about ``sample`` pairs in
+    all), or, without rules, over sampled pairs that agree exactly on one field
+    (one session per field, as Splink trains). Levels are set per scorer;
+    exact agreement gets a term-frequency adjustment. Seeded: the same tables
+    and spec learn the same weights, however the run is cut.
+
+    Raises ``ValueError`` when no training pair can be found.
+    """
+    spec: Spec = job.spec
+    if getattr(job, "blocking", None) is not None:
+        sessions = _blocked_sessions(job, sample, workers)
+    else:
+        sessions = _own_sessions(job, sample, seed, workers)
+    n_left, n_right = len(job.left_ids), len(job.right_ids)
+    if not any(len(f[0]) for f, _ in sessions) or not n_left or not n_right:
+        raise ValueError(
+            "no pairs to learn weights from: no two records agree on any field"
+            " (use --weights mean, or a blocking rule)"
+        )
+    rng = np.random.default_rng(seed)
+    li = rng.integers(n_left, size=random_pairs)
+    ri = rng.integers(n_right, size=random_pairs)
+    random_fields, shares = job.compare(li, ri, workers=workers)
+    tf = [float(np.nanmin(s)) if np.isfinite(s).any() else None for s in shares]
+    return learn_weights(
+        [f.name for f in spec.fields],
+        sessions,
+        random_fields,
+        bounds=_bounds(spec),
+        tf_shares=tf,
+    )
+
+
+def read_labels(path: str | Path) -> pd.DataFrame:
+    """A labels file (CSV: ``left_id,right_id,label``; label 1 match, 0 non-match).
+
+    Rows with an empty label are left out (a file written by
+    :func:`suggest_labels` and partly filled in). Raises ``ValueError`` saying
+    what is wrong.
+    """
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise ValueError(f"{path}: cannot read the labels: {exc}") from None
+    missing = [c for c in LABEL_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{path}: the labels need the columns {', '.join(LABEL_COLUMNS)}"
+            f" (missing {', '.join(missing)})"
+        )
+    frame = frame[list(LABEL_COLUMNS)].copy()
+    frame["label"] = frame["label"].str.strip()
+    frame = frame[frame["label"] != ""]
+    bad = frame[~frame["label"].isin(["0", "1"])]
+    if len(bad):
+        raise ValueError(
+            f"{path}: a label is 1 (match) or 0 (non-match), not {bad['label'].iloc[0]!r}"
+        )
+    frame["label"] = frame["label"].astype(np.int64)
+    return frame.reset_index(drop=True)
+
+
+def _positions(ids: np.ndarray, wanted: pd.Series, side: str) -> np.ndarray:
+    index = pd.Index(pd.Series(ids).astype(str))
+    at = index.get_indexer(wanted.astype(str).str.strip())
+    if (at < 0).any():
+        unknown = wanted[at < 0].head(3).tolist()
+        raise ValueError(
+            f"labelled pairs name {side} ids that are not in the {side} table:"
+            f" {', '.join(map(repr, unknown))}"
+        )
+    return at.astype(np.int64)
+
+
+def train_with_labels(
+    job, labels: pd.DataFrame, *, base: LearnedWeights | None = None, workers: int = -1
+) -> LearnedWeights:
+    """Weights learned by EM (or ``base``), corrected with labelled pairs.
+
+    ``labels`` as :func:`read_labels` gives it. Each labelled pair's fields are
+    compared as in the run, and the weights of each field's levels are moved
+    by logistic regression with the learned weights as the offset.
+    """
+    weights = base if base is not None else train(job, workers=workers)
+    if not len(labels):
+        return weights
+    li = _positions(job.left_ids, labels["left_id"], "left")
+    ri = _positions(job.right_ids, labels["right_id"], "right")
+    fields, shares = job.compare(li, ri, workers=workers)
+    return fit_labels(weights, fields, labels["label"].to_numpy(), shares=shares)
+
+
+def suggest_labels(
+    candidates: pd.DataFrame,
+    weights: LearnedWeights,
+    count: int,
+    *,
+    exclude: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The ``count`` candidate pairs whose labels would help the model most.
+
+    Uncertainty with diversity: pairs are taken in order of how close their
+    match probability is to one half (the smallest absolute log-odds), first
+    at most one per pattern of field levels and per left record, then one per
+    left record, then any. Pairs in ``exclude`` (labelled already) are skipped.
+
+    Parameters
+    ----------
+    candidates : DataFrame
+        Scored pairs with ``score_<field>`` columns and, when the run wrote
+        them, ``weight_<field>`` columns (bits per field).
+    weights : LearnedWeights
+        The weights the candidates were scored with.
+
+    Returns
+    -------
+    DataFrame
+        ``left_id, right_id, label`` with ``label`` empty, most informative first.
+    """
+    names = weights.fields
+    frame = candidates.reset_index(drop=True)
+    if exclude is not None and len(exclude):
+        done = set(zip(exclude["left_id"].astype(str), exclude["right_id"].astype(str)))
+        pair = zip(frame["left_id"].astype(str), frame["right_id"].astype(str))
+        frame = frame[[p not in done for p in pair]].reset_index(drop=True)
+    fields = [frame[f"score_{n}"].to_numpy(np.float64) for n in names]
+    if all(f"weight_{n}" in frame.columns for n in names):
+        bits = [frame[f"weight_{n}"].to_numpy(np.float64) for n in names]
+    else:
+        bits = weights.contributions(fields)
+    total = np.nansum(np.stack(bits), axis=0) if len(frame) else np.empty(0)
+    prior = min(max(weights.prior, 1e-9), 1 - 1e-9)
+    doubt = np.abs(total + math.log2(prior / (1 - prior)))
+    key = np.zeros(len(frame), np.int64)
+    for f, s in enumerate(fields):
+        key = key * (len(weights.m[f]) + 1) + levels_of(s, weights.bounds[f]) + 1
+    order = np.lexsort((np.arange(len(frame)), doubt))
+    lefts = frame["left_id"].astype(str).to_numpy()
+    chosen: list[int] = []
+    taken = np.zeros(len(frame), bool)
+    for rule in ("pattern", "left", "any"):
+        seen_left = {lefts[i] for i in chosen}
+        seen_key = {int(key[i]) for i in chosen}
+        for i in order:
+            if len(chosen) >= count:
+                break
+            if taken[i]:
+                continue
+            if rule != "any" and lefts[i] in seen_left:
+                continue
+            if rule == "pattern" and int(key[i]) in seen_key:
+                continue
+            chosen.append(int(i))
+            taken[i] = True
+            seen_left.add(lefts[i])
+            seen_key.add(int(key[i]))
+    out = frame.loc[chosen, ["left_id", "right_id"]].reset_index(drop=True)
+    out["label"] = ""
+    return out
+
+
+def _family(name: str) -> str:
+    """The first word of a field name: ``dob_year`` and ``dob_day`` are one family."""
+    split = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+    words = [w for w in re.split(r"[^0-9a-z]+", split) if w]
+    return words[0] if words else name
+
+
+def weight_warnings(weights: LearnedWeights) -> list[str]:
+    """What looks wrong in learned weights, for a person to check.
+
+    A field that (nearly) never agrees among likely matches (its exact and
+    closest levels hold under 2% of the matches: the two columns may not hold
+    the same thing), and a family of fields (names sharing their first word,
+    such as ``dob_year``, ``dob_month``, ``dob_day``) holding more than half of
+    the weight, which lets them outvote the rest.
+    """
+    out = []
+    spread = []
+    for f, name in enumerate(weights.fields):
+        close = sum(weights.m[f][:2])
+        if close < 0.02:
+            out.append(
+                f"{name} never agrees among likely matches (exact or close in"
+                f" {100 * close:.1f}% of them): do both columns hold the same thing?"
+            )
+        bits = weights.bits(f)
+        spread.append(float(bits.max() - bits.min()))
+    total = sum(spread)
+    families: dict[str, list[int]] = {}
+    for f, name in enumerate(weights.fields):
+        families.setdefault(_family(name), []).append(f)
+    for members in families.values():
+        share = sum(spread[f] for f in members) / total if total else 0.0
+        if len(members) > 1 and len(weights.fields) > len(members) and share > 0.5:
+            names = ", ".join(weights.fields[f] for f in members)
+            out.append(
+                f"the fields {names} hold {100 * share:.0f}% of the weight together:"
+                " combine them into one field if they are parts of one value"
+            )
+    return out
