@@ -17,7 +17,6 @@ options in the ``MATCHDESK_ARGS`` environment variable (the same options as
 from __future__ import annotations
 
 import argparse
-import gc
 import getpass
 import os
 import shlex
@@ -42,7 +41,6 @@ from matching.engine.io import TableReadError
 from matching.engine.propose import propose
 from matching.engine.safety import files_inside
 from matching.engine.spec import Field, Spec
-from matching.memory import release_memory
 from server.auth import loopback_host
 from server.runs import manager_for
 from server.services import AppConfig, Services
@@ -421,21 +419,7 @@ def serve_with_gunicorn(app: Dash, *, host: str, port: int, workers: int) -> Non
     """Serve ``app`` with gunicorn: ``workers`` processes forked after the app is built."""
     from gunicorn.app.base import BaseApplication
 
-    services = app.matchdesk
-    # The tables read at start are the opened project's files now: the workers need
-    # no copy of them, nor of any memory this process has freed.
-    services.config.left = services.config.right = None
-    gc.collect()
-    release_memory()
-    # Workers forked after this share the projects opened here (their lookups are
-    # mapped files), so nobody waits for a worker to open one.
-    services.warm_up()
-    # Each worker opens its own database connections after the fork.
-    services.log.close()
-    services.users.close()
-    # What this process holds is shared with the workers: their garbage collector
-    # leaves it alone, so its pages are not copied into each of them.
-    gc.freeze()
+    app.matchdesk.before_fork()
 
     class Server(BaseApplication):
         def load_config(self):

@@ -13,6 +13,7 @@ it alike; it knows nothing of requests or of who sends them.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import multiprocessing
@@ -47,6 +48,7 @@ from matching.engine.project import (
 )
 from matching.engine.spec import Spec
 from matching.engine.uploads import UPLOAD_ID
+from matching.memory import release_memory
 
 __all__ = ["Workspace", "WorkspaceConfig", "in_child"]
 
@@ -102,6 +104,22 @@ class Workspace:
         self._lru_lock = threading.Lock()
         self._open_locks = {}
         self._forked = True
+
+    def before_fork(self) -> None:
+        """Ready this process to fork processes that serve (gunicorn's workers).
+
+        It lets go of the memory it freed (a scoring's, the tables read at start), opens
+        the projects used last (:meth:`warm_up`) so that the processes forked share
+        their lookups and nobody waits for one to open, closes its database
+        connections (each process opens its own), and freezes what it holds out of the
+        garbage collector's reach, so that the collector in each forked process does
+        not touch, and so copy, the pages it shares with this one.
+        """
+        gc.collect()
+        release_memory()
+        self.warm_up()
+        self.log.close()
+        gc.freeze()
 
     def desk(self, project: Project) -> ReviewDesk:
         """The project's :class:`~matching.desk.ReviewDesk` in this process."""

@@ -105,6 +105,15 @@ class Services(Workspace):
         super().after_fork()
         self.users.forget_connections()
 
+    def before_fork(self) -> None:
+        """Ready the server's process to fork its workers (see
+        :meth:`Workspace.before_fork`): the tables it was started with are the
+        first project's files by now, so it drops them, and it closes the users'
+        connections too."""
+        self.config.left = self.config.right = None
+        self.users.close()
+        super().before_fork()
+
     # -- who is acting ----------------------------------------------------
 
     def sign_in_required(self) -> bool:

@@ -239,3 +239,20 @@ def test_the_pages_scripts_and_layout_come_compressed_when_the_browser_accepts_i
         assert "Accept-Encoding" in packed.headers["Vary"]
         assert gzip.decompress(packed.data) == plain.data
         assert len(packed.data) < len(plain.data) / 2
+
+
+def test_before_forking_workers_the_server_drops_the_tables_it_started_with(tmp_path):
+    import gc
+
+    from app import create_app, demo_config
+
+    config = demo_config(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
+    services = create_app(config).matchdesk
+    pid = services.project_options()[0]["value"]
+    try:
+        services.before_fork()
+        assert config.left is None and config.right is None
+        assert list(services._projects) == [pid]
+        assert services.users.count() == 0  # connects again
+    finally:
+        gc.unfreeze()

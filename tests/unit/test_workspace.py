@@ -204,3 +204,17 @@ def test_in_child_relays_progress_and_a_progress_that_raises_stops_it_before_sav
 def test_in_child_says_how_a_child_ended_that_sent_nothing():
     with pytest.raises(RuntimeError, match="ended with code 3"):
         in_child(lambda _progress: os._exit(3), None)
+
+
+def test_before_fork_opens_the_recent_projects_closes_the_log_and_freezes_what_it_holds(config):
+    import gc
+
+    made = open_names(Workspace(config), ["Ann Lee", "Bob Ray"])
+    workspace = Workspace(config)
+    try:
+        workspace.before_fork()
+        assert list(workspace._projects) == [made.project_id]
+        assert gc.get_freeze_count() > 0
+        assert workspace.log.project(made.project_id) is not None  # connects again
+    finally:
+        gc.unfreeze()
