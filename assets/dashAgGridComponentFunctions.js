@@ -52,3 +52,28 @@ dagcomponentfuncs.CompareCell = function (props) {
         score == null ? null : React.createElement("span", {className: "cell-score"}, score.toFixed(2))
     );
 };
+
+// Functions the grid's column definitions call by name (dash-ag-grid's dashAgGridFunctions).
+var dagfuncs = (window.dashAgGridFunctions = window.dashAgGridFunctions || {});
+
+// A key pressed on a cell never opens its editor: the page's keys (a, n, s, u, digits,
+// space) act on the record, and a double-click is the one way to correct a value.
+// While an editor is open the grid handles every key.
+dagfuncs.noEditByKey = function (params) {
+    if (params.editing) { return false; }
+    const key = params.event.key || "";
+    return key.length === 1 || ["Enter", "F2", "Backspace", "Delete"].indexOf(key) >= 0;
+};
+
+// Set a corrected value, keeping the value the cell came with in row._original
+// (the cell is then marked as corrected while the two differ).
+dagfuncs.keepOriginal = function (params) {
+    const field = params.colDef.field;
+    const data = params.data;
+    data._original = data._original || {};
+    if (!Object.prototype.hasOwnProperty.call(data._original, field)) {
+        data._original[field] = params.oldValue;
+    }
+    data[field] = params.newValue;
+    return true;
+};

@@ -117,6 +117,22 @@ def _tint_rules(score_key: str) -> dict[str, str]:
 
 _NOT_PINNED = {"function": "!params.node.rowPinned"}
 
+#: A corrected cell: its value differs from the one the row came with
+#: (``_original``, kept by ``keepOriginal`` in assets/dashAgGridComponentFunctions.js).
+EDITED_CLASS = "cell-edited"
+_EDITED_RULE = (
+    "params.data._original != null && params.data._original.hasOwnProperty(params.colDef.field)"
+    " && params.data._original[params.colDef.field] !== params.value"
+)
+
+#: What makes a candidate cell a correction: only a double-click opens its editor
+#: (typing a shortcut key on it never does), and its first value is kept.
+_EDITING = {
+    "editable": _NOT_PINNED,
+    "valueSetter": {"function": "keepOriginal(params)"},
+    "cellClassRules": {EDITED_CLASS: _EDITED_RULE},
+}
+
 # Width of a character and a cell's padding, in pixels, in the grid's font.
 _CHAR_PX, _PAD_PX = 8, 34
 # The grid's width on a 1440 px screen, and what its selection and score columns take.
@@ -187,8 +203,9 @@ def candidate_columns(
     Returns
     -------
     list of dict
-        AG Grid column definitions. Candidate cells are editable; the pinned
-        left record row is not.
+        AG Grid column definitions. Candidate cells are corrected by a
+        double-click (never by typing), and a corrected cell is marked; the
+        pinned left record row cannot be edited.
     """
     chars = chars or {}
     cols: list[dict] = [
@@ -221,7 +238,7 @@ def candidate_columns(
                 if not same
                 else f"{col} ({f.scorer}, weight {f.weight:g})"
             ),
-            "editable": _NOT_PINNED,
+            **_EDITING,
             "flex": _flex(chars, col),
             "minWidth": _clamp(_CHAR_PX * chars.get(col, 8) + _PAD_PX, 80, share),
             "headerClass": "compared-header",
@@ -233,6 +250,7 @@ def candidate_columns(
             spec["cellClassRules"] = {
                 "cell-differs": f"params.data[{differs}] === true",
                 **_tint_rules(f"score_{f.name}"),
+                EDITED_CLASS: _EDITED_RULE,
             }
             spec["tooltipValueGetter"] = {
                 "function": (
@@ -261,7 +279,7 @@ def candidate_columns(
             "field": col,
             "headerName": breakable(col),
             "headerTooltip": col,
-            "editable": _NOT_PINNED,
+            **_EDITING,
             "tooltipField": col,
             "flex": _flex(chars, col, 1.0 if col == right_id else 0.6),
         }
@@ -339,6 +357,9 @@ def review_tab() -> html.Div:
             "wrapHeaderText": True,
             "autoHeaderHeight": True,
             "suppressHeaderMenuButton": True,
+            # The page's keys (a, n, s, u, digits, space) act on the record; a key
+            # never opens a cell's editor, only a double-click does.
+            "suppressKeyboardEvent": {"function": "noEditByKey(params)"},
         },
         dashGridOptions={
             "rowSelection": {

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
 import re
@@ -169,6 +170,8 @@ def matched_table(
         columns and ``right_<col>`` for the right ones (with the reviewer's edits
         applied), then ``reviewer, decided_at`` (ISO 8601 UTC text),
         ``automatic``, ``edited`` (the edited right columns, comma separated; missing when none),
+        ``original`` (their values before the correction, a JSON object by column;
+        missing when none),
         ``reason`` (the reviewer's reason and comment, "reason — comment"; missing when none),
         ``threshold_keep, threshold_select`` and ``threshold_<name>`` for any
         other threshold in force, NaN where none was recorded. Rows are in
@@ -319,15 +322,20 @@ def _matched_part(
     left_rec = _take(left_rec, pairs["left_id"], "left")
     right_rec = _take(right_rec, pairs["right_id"], "right").copy()
     edited = [None] * len(pairs)
+    original = [None] * len(pairs)
     for i, edits in enumerate(pairs["edits"]):
         if not edits:
             continue
+        before = {}
         for col, value in edits.items():
             if col in right_rec.columns:
                 if not pd.api.types.is_string_dtype(right_rec[col].dtype):
                     right_rec[col] = right_rec[col].astype(object)
+                was = right_rec.loc[i, col]
+                before[col] = None if pd.isna(was) else str(was)
                 right_rec.loc[i, col] = value
         edited[i] = ", ".join(edits)
+        original[i] = json.dumps(before, ensure_ascii=False)
     score = pairs["score"].astype(float)
     if known:
         pair_ids = zip(pairs["left_id"], pairs["right_id"], strict=True)
@@ -353,6 +361,7 @@ def _matched_part(
                     "decided_at": _iso_times(pairs["decided_at"]),
                     "automatic": pairs["automatic"].astype(bool),
                     "edited": pd.Series(edited, dtype=str),
+                    "original": pd.Series(original, dtype=str),
                     "reason": pd.Series(pairs["reason"].tolist(), dtype=str),
                     **{k: pd.Series(v, dtype=float) for k, v in thresholds.items()},
                 }

@@ -261,6 +261,7 @@ def test_matched_table_has_one_row_per_accepted_pair_with_provenance(tables):
             ],
             "automatic": [False, False, True],
             "edited": pd.Series([None, "name", None], dtype=str),
+            "original": pd.Series([None, '{"name": "Bobby"}', None], dtype=str),
             "reason": pd.Series(
                 ["same family — twins, =both", "same family — twins, =both", None], dtype=str
             ),

@@ -81,11 +81,12 @@ def test_a_right_column_compared_twice_appears_once_tinted_by_its_first_field():
 def test_compared_cells_carry_tint_rules_and_a_score_tooltip_the_rest_do_not():
     cols = candidate_columns(["id", "a", "b"], [Field("a")], right_id="id")
     compared, others = cols[1], cols[2:]
-    assert set(compared["cellClassRules"]) == TINTS | {"cell-differs"}
+    assert set(compared["cellClassRules"]) == TINTS | {"cell-differs", "cell-edited"}
     assert "similarity" in compared["tooltipValueGetter"]["function"]
     assert compared["editable"] == {"function": "!params.node.rowPinned"}
     for col in others:
-        assert "cellClassRules" not in col and col["tooltipField"] == col["field"]
+        assert set(col["cellClassRules"]) == {"cell-edited"}
+        assert col["tooltipField"] == col["field"]
 
 
 def test_blind_columns_have_no_tint_no_scores_and_the_same_layout():
