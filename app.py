@@ -11,7 +11,10 @@ For a WSGI server, ``server`` is the Flask app, built on first use from the
 options in the ``MATCHDESK_ARGS`` environment variable (the same options as
 ``python app.py``)::
 
-    MATCHDESK_ARGS="--db sqlite:///matchdesk.db" gunicorn -w 2 'app:server'
+    MATCHDESK_DB=sqlite:///matchdesk.db gunicorn -w 2 -k gthread --threads 16 'app:server'
+
+The database URL comes from ``--db`` or, keeping a password out of the process
+list, from the ``MATCHDESK_DB`` environment variable.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ from matching.engine.propose import propose
 from matching.engine.safety import files_inside
 from matching.engine.spec import Field, Spec
 from server.auth import loopback_host
+from server.body_deadline import BodyDeadline
+from server.masking import hide_passwords, mask_logs
 from server.runs import manager_for
 from server.services import AppConfig, Services
 
@@ -141,6 +146,8 @@ def create_app(config: AppConfig | None = None) -> Dash:
         ok = services.log.healthy()
         return jsonify({"database": "ok" if ok else "unavailable"}), 200 if ok else 503
 
+    # A request body trickling in ends with 408 instead of holding a worker's thread.
+    app.server.wsgi_app = BodyDeadline(app.server.wsgi_app, seconds=config.body_timeout)
     if config.behind_proxy:
         # One proxy in front: its X-Forwarded-* headers give the client's address,
         # scheme (Secure cookies) and host (the Origin check).
@@ -186,7 +193,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--select", type=float, default=None, help="pre-select pairs from this")
     parser.add_argument("--name", help="project name (default: the two file names)")
-    parser.add_argument("--db", default="sqlite:///matchdesk.db", help="SQLAlchemy URL")
+    _db_argument(parser)
     parser.add_argument(
         "--data-dir",
         default="matchdesk-data",
@@ -218,6 +225,33 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="serve with gunicorn and this many worker processes "
         "(default 0: one process, Flask's own server, for a single person)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=16,
+        help="threads of each gunicorn worker (default 16): a slow client holds one thread, "
+        "never a whole worker",
+    )
+    parser.add_argument(
+        "--body-timeout",
+        type=float,
+        default=10,
+        metavar="SECONDS",
+        help="a request's body must arrive within this many seconds, plus one per 500 bytes "
+        "received, or the request ends with 408 (default 10)",
+    )
+    parser.add_argument(
+        "--session-idle-minutes",
+        type=float,
+        default=60,
+        help="a session ends after this many minutes without a request (default 60)",
+    )
+    parser.add_argument(
+        "--session-max-hours",
+        type=float,
+        default=12,
+        help="and this many hours after signing in, used or not (default 12)",
     )
     parser.add_argument(
         "--max-upload-mb",
@@ -288,6 +322,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _db_argument(parser: argparse.ArgumentParser, **options) -> None:
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("MATCHDESK_DB") or "sqlite:///matchdesk.db",
+        help="SQLAlchemy URL of the database (default: the MATCHDESK_DB environment "
+        "variable, which keeps a password out of the process list, else "
+        "sqlite:///matchdesk.db)",
+        **options,
+    )
+
+
 def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argparse.Namespace]:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -308,6 +353,9 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
         "oidc_new_role": args.oidc_new_role,
         "data_root": args.data_root,
         "celery_broker": args.celery_broker,
+        "body_timeout": args.body_timeout,
+        "session_idle_minutes": args.session_idle_minutes,
+        "session_max_hours": args.session_max_hours,
     }
     tables_given = args.left or args.right or args.spec
     if args.demo and tables_given:
@@ -347,15 +395,18 @@ def _user_parser() -> argparse.ArgumentParser:
         description="Manage who may sign in. The password comes from the MATCHDESK_PASSWORD "
         "environment variable, or is asked for.",
     )
-    parser.add_argument("--db", default="sqlite:///matchdesk.db", help="SQLAlchemy URL")
+    _db_argument(parser)
+    # --db may also follow the command (``user add ann --role admin --db URL``).
+    after = argparse.ArgumentParser(add_help=False)
+    after.add_argument("--db", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
-    add = commands.add_parser("add", help="add a user")
+    add = commands.add_parser("add", help="add a user", parents=[after])
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, required=True)
-    commands.add_parser("list", help="list the users and their roles")
+    commands.add_parser("list", help="list the users and their roles", parents=[after])
     for command, text in (("remove", "remove a user"), ("password", "change a password")):
-        commands.add_parser(command, help=text).add_argument("name")
-    role = commands.add_parser("role", help="change a user's role")
+        commands.add_parser(command, help=text, parents=[after]).add_argument("name")
+    role = commands.add_parser("role", help="change a user's role", parents=[after])
     role.add_argument("name")
     role.add_argument("role", choices=ROLES)
     return parser
@@ -394,8 +445,9 @@ def user_main(argv: Sequence[str]) -> int:
         else:
             store.set_role(args.name, args.role)
             print(f"{args.name} is now a {args.role}")
-    except ValueError as exc:
-        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    except (ValueError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        parser.exit(2, hide_passwords(f"{parser.prog}: error: {reason}\n"))
     return 0
 
 
@@ -415,8 +467,11 @@ def serving_problem(args: argparse.Namespace, users: int) -> str | None:
     return None
 
 
-def serve_with_gunicorn(app: Dash, *, host: str, port: int, workers: int) -> None:
-    """Serve ``app`` with gunicorn: ``workers`` processes forked after the app is built."""
+def serve_with_gunicorn(
+    app: Dash, *, host: str, port: int, workers: int, threads: int = 16
+) -> None:
+    """Serve ``app`` with gunicorn: ``workers`` processes of ``threads`` threads each,
+    forked after the app is built."""
     from gunicorn.app.base import BaseApplication
 
     app.matchdesk.before_fork()
@@ -427,7 +482,7 @@ def serve_with_gunicorn(app: Dash, *, host: str, port: int, workers: int) -> Non
                 "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
                 "workers": workers,
                 "worker_class": "gthread",
-                "threads": 4,
+                "threads": threads,
                 "timeout": 600,
                 "accesslog": "-",
                 # Each worker keeps its open desks up to date with the log (a thread
@@ -445,6 +500,7 @@ def serve_with_gunicorn(app: Dash, *, host: str, port: int, workers: int) -> Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    mask_logs()
     if argv[:1] == ["user"]:
         return user_main(argv[1:])
     config, args = config_from_args(argv)
@@ -457,14 +513,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(problem)
         app = create_app(config)
     except ValueError as exc:
-        sys.stderr.write(f"python app.py: error: {exc}\n")
+        sys.stderr.write(hide_passwords(f"python app.py: error: {exc}\n"))
         return 2
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        sys.stderr.write(f"python app.py: error: cannot open the database {args.db}: {reason}\n")
+        message = f"python app.py: error: cannot open the database {args.db}: {reason}\n"
+        sys.stderr.write(hide_passwords(message))
         return 2
     if args.workers:
-        serve_with_gunicorn(app, host=args.host, port=args.port, workers=args.workers)
+        serve_with_gunicorn(
+            app, host=args.host, port=args.port, workers=args.workers, threads=args.threads
+        )
     else:
         warm_up_in_background(app)
         app.run(host=args.host, port=args.port, debug=args.debug)

@@ -116,7 +116,10 @@
                 received = reply.body.received;  // the server's count wins
                 continue;
             }
-            if (reply.status >= 400 && reply.status < 500 && reply.status !== 408) {
+            // 4xx: refused; 507: the server's disk is full. Both say why, and trying
+            // the same chunk again would not help.
+            const final = reply.status >= 400 && reply.status < 500 && reply.status !== 408;
+            if (final || reply.status === 507) {
                 sessionStorage.removeItem(resumeKey(file));
                 throw new Error(reply.body.error || "the server refused a chunk");
             }

@@ -1,5 +1,5 @@
-"""Sign-in page (plain HTML: it must work before any Dash script may load) and the
-navbar's signed-in user with its Sign out button."""
+"""Sign-in and sign-out pages (plain HTML: they must work before any Dash script may
+load) and the navbar's signed-in user with its Sign out button."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from markupsafe import escape
 
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD
 
-__all__ = ["login_page", "signed_in_menu", "BOOTSTRAP_CSS", "OIDC_START"]
+__all__ = ["login_page", "sign_out_page", "signed_in_menu", "BOOTSTRAP_CSS", "OIDC_START"]
 
 #: Where the "Sign in with <provider>" button leads (callbacks/oidc.py serves it).
 OIDC_START = "/login/oidc"
@@ -50,25 +50,41 @@ def login_page(
         other = f"""<div class="text-center text-muted my-3">or</div>
 <a href="{escape(start)}" class="btn btn-outline-primary w-100">
 Sign in with {escape(provider)}</a>"""
+    form = f"""<form method="post" action="/login">
+<input type="hidden" name="next" value="{escape(next_url)}">
+{_field(LOGIN_NAME, "Name", autocomplete="username", value=name, autofocus=True)}
+{_field(LOGIN_PASSWORD, "Password", type="password", autocomplete="current-password")}
+<button type="submit" class="btn btn-primary w-100">Sign in</button>
+</form>"""
+    return _page("Sign in", f"{alert}\n{form}\n{other}")
+
+
+def sign_out_page(*, signed_in: bool) -> str:
+    """``GET /logout``: a Sign out button (signing out is a POST), or a link to sign in."""
+    if signed_in:
+        body = """<form method="post" action="/logout">
+<button type="submit" class="btn btn-primary w-100">Sign out</button>
+</form>"""
+    else:
+        body = """<p>You are signed out.</p>
+<a href="/login" class="btn btn-primary w-100">Sign in</a>"""
+    return _page("Sign out", body)
+
+
+def _page(title: str, body: str) -> str:
+    """A plain HTML page of the sign-in look, with ``body`` under the title."""
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · matchdesk</title>
+<title>{title} · matchdesk</title>
 <link rel="stylesheet" href="{BOOTSTRAP_CSS}">
 </head>
 <body class="bg-light">
 <main class="container" style="max-width: 24rem; margin-top: 12vh">
 <h1 class="h3 mb-4">matchdesk</h1>
-{alert}
-<form method="post" action="/login">
-<input type="hidden" name="next" value="{escape(next_url)}">
-{_field(LOGIN_NAME, "Name", autocomplete="username", value=name, autofocus=True)}
-{_field(LOGIN_PASSWORD, "Password", type="password", autocomplete="current-password")}
-<button type="submit" class="btn btn-primary w-100">Sign in</button>
-</form>
-{other}
+{body}
 </main>
 </body>
 </html>

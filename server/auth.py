@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+from datetime import timedelta
 from functools import partial
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Response, g, jsonify, redirect, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from sqlalchemy.exc import SQLAlchemyError
 
-from components.auth import BOOTSTRAP_CSS, login_page
+from components.auth import BOOTSTRAP_CSS, login_page, sign_out_page
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD
 from matching.decisions.users import User, parse_limit
 from server import oidc
@@ -47,8 +49,8 @@ OPEN_ONLY_LOCAL = (
 
 TOO_MANY = {
     "address": "Too many failed sign-ins from this address. Wait {wait} and try again.",
-    "name": "Too many failed sign-ins for this name. Wait {wait} and try again, "
-    "or ask an admin to check the account.",
+    "name": "Too many failed sign-ins for this name, some from this address. Wait {wait} "
+    "and try again, or ask an admin to check the account.",
 }
 
 
@@ -94,17 +96,19 @@ def loopback_host(host: str) -> bool:
 class SessionUser(UserMixin):
     """The signed-in user as flask-login sees it.
 
-    The session holds ``name:key``, where the key derives from the password
-    hash: changing a password (or removing the user) ends their sessions.
+    The cookie holds only the session's token; the session itself lives in the
+    database (:meth:`UserStore.start_session`), checked on every request, so
+    signing out, a changed password, a removed user, or an idle or old session
+    ends it in every process, whoever holds a copy of the cookie.
     """
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: User, token: str) -> None:
         self.name = user.name
         self.role = user.role
-        self._key = user.session_key
+        self.token = token
 
     def get_id(self) -> str:
-        return f"{self.name}:{self._key}"
+        return self.token
 
 
 class _Sessions(SecureCookieSessionInterface):
@@ -126,13 +130,26 @@ class _Sessions(SecureCookieSessionInterface):
         return bool(app.config["SESSION_COOKIE_SECURE"] or request.is_secure)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _safe_next(value: str | None) -> str:
-    """A local path to go back to after signing in; anything else goes to ``/``.
+    r"""A path on this site to go back to after signing in; anything else goes to ``/``.
+
+    Control characters go first (a browser drops a tab or newline inside a
+    URL, so ``/<tab>/evil.example`` would lead to ``//evil.example``, another
+    site), then anything with a scheme, a host, or a backslash is refused.
 
     >>> _safe_next("/?tab=1"), _safe_next("//evil.example/"), _safe_next("https://x/")
     ('/?tab=1', '/', '/')
+    >>> _safe_next("/\t/evil.example"), _safe_next("/\r\nSet-Cookie: x"), _safe_next("/\\evil")
+    ('/', '/Set-Cookie: x', '/')
     """
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+    value = _CONTROL.sub("", value or "")
+    parts = urlsplit(value)
+    if not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if parts.scheme or parts.netloc:
         return "/"
     return value
 
@@ -166,34 +183,38 @@ def register(app) -> None:
     server.session_interface = _Sessions(services)
     server.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
 
+    idle = config.session_idle_minutes * 60
+    lifetime = config.session_max_hours * 3600
+    server.permanent_session_lifetime = timedelta(seconds=lifetime)
     manager = LoginManager(server)
 
     @manager.user_loader
-    def load_user(session_id: str):
-        name, _, key = session_id.rpartition(":")
+    def load_user(token: str):
         try:
-            user = services.users.get(name)
+            user = services.users.session_user(token, idle_seconds=idle, lifetime_seconds=lifetime)
         except SQLAlchemyError:
             g.session_unchecked = True
             return None  # the database is down: nobody is signed in until it is back
-        if user is None or user.session_key != key:
-            return None
-        return SessionUser(user)
+        return None if user is None else SessionUser(user, token)
+
+    def sign_in(user: User) -> None:
+        session.clear()
+        token = services.users.start_session(
+            user.name, idle_seconds=idle, lifetime_seconds=lifetime
+        )
+        login_user(SessionUser(user, token))
 
     provider = oidc.oidc_settings(config)
     page = partial(login_page, provider=provider.name if provider else None)
     if provider is not None:
         oidc.register_oidc(
-            server,
-            provider,
-            users=services.users,
-            sign_in=lambda user: login_user(SessionUser(user)),
-            safe_next=_safe_next,
+            server, provider, users=services.users, sign_in=sign_in, safe_next=_safe_next
         )
+    else:
+        oidc.register_absent(server)
 
     address_limit = parse_limit(config.login_limit)
     name_limit = parse_limit(config.login_name_limit)
-    keep_failures = max(address_limit[1], name_limit[1])
 
     @server.before_request
     def gate():
@@ -215,18 +236,21 @@ def register(app) -> None:
         return _refuse_unsigned()
 
     def check_sign_in(name: str, password: str) -> tuple[str, int, User | None]:
-        """``(message, status, user)``: the user, or why not (limits counted in the database)."""
-        address = request.remote_addr or ""
+        """``(message, status, user)``: the user, or why not (limits counted in the database).
+
+        The attempt is counted before the password is checked, so parallel
+        attempts cannot slip past the limits together.
+        """
         users = services.users
-        refusal = users.sign_in_refusal(
-            name, address, address_limit=address_limit, name_limit=name_limit
+        attempt = users.begin_sign_in(
+            name, request.remote_addr or "", address_limit=address_limit, name_limit=name_limit
         )
-        if refusal is not None:
-            window = address_limit[1] if refusal == "address" else name_limit[1]
-            return TOO_MANY[refusal].format(wait=_wait_text(window)), 429, None
+        if attempt.refused is not None:
+            window = address_limit[1] if attempt.refused == "address" else name_limit[1]
+            return TOO_MANY[attempt.refused].format(wait=_wait_text(window)), 429, None
         user = users.check(name, password)
+        users.end_sign_in(attempt, succeeded=user is not None)
         if user is None:
-            users.record_failed_sign_in(name, address, keep_seconds=keep_failures)
             # 200, not 401: the browser shows the page again without a console error.
             return "Wrong name or password.", 200, None
         return "", 200, user
@@ -240,19 +264,26 @@ def register(app) -> None:
         name = request.form.get(LOGIN_NAME, "")
         try:
             error, status, user = check_sign_in(name, request.form.get(LOGIN_PASSWORD, ""))
+            if user is not None:
+                sign_in(user)
         except SQLAlchemyError:
             error, status, user = UNAVAILABLE, 503, None
         if user is None:
             return page(error=error, next_url=next_url, name=name), status
-        session.clear()
-        login_user(SessionUser(user))
         return redirect(next_url, code=303)
 
     server.add_url_rule("/login", "login", login, methods=["GET", "POST"])
 
     def logout():
+        if request.method == "GET":
+            return sign_out_page(signed_in=current_user.is_authenticated)
+        if current_user.is_authenticated:
+            try:
+                services.users.end_session(current_user.token)
+            except SQLAlchemyError:
+                return Response(UNAVAILABLE, status=503, mimetype="text/plain")
         logout_user()
         session.clear()
         return redirect("/login", code=303)
 
-    server.add_url_rule("/logout", "logout", logout, methods=["POST"])
+    server.add_url_rule("/logout", "logout", logout, methods=["GET", "POST"])

@@ -37,6 +37,7 @@ from matching.decisions.roles import PermissionDenied, require
 from matching.engine.project import Project
 from matching.memory import release_mapped
 from server.auth import PAGE_HEADER
+from server.disk_full import disk_full_message
 from server.security import same_site_request
 from server.services import Services, services_of
 
@@ -243,7 +244,9 @@ def register(app) -> None:
         except Exception as exc:  # any failure is the user's to read, not a blank 500
             spool.close()
             _log.exception("export of %s as %s failed", project_id, fmt)
-            return _refuse(500, f"could not write the file ({type(exc).__name__}: {exc})")
+            full = disk_full_message(exc)
+            reason = full or f"could not write the file ({type(exc).__name__}: {exc})"
+            return _refuse(507 if full else 500, reason)
         spool.seek(0)
         return send_file(
             spool, mimetype=EXPORTS[fmt][1], as_attachment=True, download_name=download

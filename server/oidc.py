@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
-from flask import Flask, redirect, request, session, url_for
+from flask import Flask, Response, redirect, request, session, url_for
 from joserfc.errors import JoseError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,7 +33,7 @@ from components.auth import OIDC_START
 from matching.decisions.roles import ROLES
 from matching.decisions.users import UnknownUser
 
-__all__ = ["OidcSettings", "oidc_settings", "register_oidc", "START", "CALLBACK"]
+__all__ = ["OidcSettings", "oidc_settings", "register_oidc", "register_absent", "START", "CALLBACK"]
 
 START = OIDC_START
 CALLBACK = "/login/oidc/callback"
@@ -171,6 +171,19 @@ def register_oidc(
 
     server.add_url_rule(START, "oidc_start", start, methods=["GET"])
     server.add_url_rule(CALLBACK, "oidc_callback", callback, methods=["GET"])
+
+
+NOT_SET_UP = "Sign-in through an identity provider is not set up on this server."
+
+
+def register_absent(server: Flask) -> None:
+    """Without a provider, the two routes answer 404 with a sentence, not the app's page."""
+
+    def absent():
+        return Response(NOT_SET_UP, status=404, mimetype="text/plain")
+
+    server.add_url_rule(START, "oidc_start", absent, methods=["GET"])
+    server.add_url_rule(CALLBACK, "oidc_callback", absent, methods=["GET"])
 
 
 def _reason(exc: Exception) -> str:

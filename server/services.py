@@ -60,6 +60,12 @@ class AppConfig(WorkspaceConfig):
     login_limit: str = "10 per minute"
     #: Failed sign-ins allowed per name typed, from any address.
     login_name_limit: str = "20 per 10 minutes"
+    #: A request's body must arrive within this many seconds plus one per 500 bytes.
+    body_timeout: float = 10
+    #: A session ends after this long without a request (minutes) ...
+    session_idle_minutes: float = 60
+    #: ... and this long after signing in, whatever its use (hours).
+    session_max_hours: float = 12
     #: Session-signing secret; by default one is made and kept in the database.
     secret_key: str | None = None
     #: Trust one reverse proxy's X-Forwarded-For/-Proto/-Host headers.

@@ -6,8 +6,10 @@ needs no web package and werkzeug's ``check_password_hash`` accepts them too.
 
 The same database also keeps the app's session-signing secret (see
 :meth:`UserStore.secret`), so every process and host that shares the database
-signs and accepts the same sessions, and the recent failed sign-ins (see
-:meth:`UserStore.sign_in_refusal`), so their limit holds across all of them.
+signs and accepts the same sessions; the sessions themselves (see
+:meth:`UserStore.start_session`), so signing out, or an idle or old session,
+ends it in every process at once; and the recent sign-in attempts (see
+:meth:`UserStore.begin_sign_in`), so their limits hold across all of them.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "parse_limit",
     "claimed_names",
     "UnknownUser",
+    "Attempt",
 ]
 
 _metadata = sa.MetaData()
@@ -59,16 +62,27 @@ _settings = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
-_failures = sa.Table(
-    "sign_in_failures",
+_attempts = sa.Table(
+    "sign_in_attempts",
     _metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    #: "name" (the name typed) or "address" (the client's address)
-    sa.Column("kind", sa.String(10), nullable=False),
-    sa.Column("key", sa.String(200), nullable=False),
+    #: the name typed and the client's address
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("address", sa.String(200), nullable=False),
     sa.Column("at", sa.Float, nullable=False),
-    sa.Index("ix_sign_in_failures_key", "kind", "key", "at"),
-    sa.Index("ix_sign_in_failures_at", "at"),
+    sa.Index("ix_sign_in_attempts_name", "name", "at"),
+    sa.Index("ix_sign_in_attempts_address", "address", "at"),
+    sa.Index("ix_sign_in_attempts_at", "at"),
+)
+
+_sessions = sa.Table(
+    "user_sessions",
+    _metadata,
+    #: the SHA-256 of the session's token (the cookie holds the token itself)
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False, index=True),
+    sa.Column("started", sa.Float, nullable=False),
+    sa.Column("seen", sa.Float, nullable=False),
 )
 
 #: scrypt cost: werkzeug's default (2**15, 8, 1), about 50 ms and 32 MB per check.
@@ -259,6 +273,8 @@ class UserStore:
         if not password:
             raise ValueError("the password is empty")
         self._update(name, password_hash=hash_password(password, cost=self._cost))
+        with self._begin() as conn:
+            conn.execute(_sessions.delete().where(_sessions.c.name == name))
 
     def set_role(self, name: str, role: str) -> None:
         if role not in ROLES:
@@ -274,6 +290,7 @@ class UserStore:
     def remove(self, name: str) -> None:
         with self._begin() as conn:
             done = conn.execute(_users.delete().where(_users.c.name == name))
+            conn.execute(_sessions.delete().where(_sessions.c.name == name))
         if done.rowcount == 0:
             raise ValueError(f"there is no user {name!r}")
 
@@ -328,9 +345,85 @@ class UserStore:
             self.add(names[0], new_role, secrets.token_urlsafe(32))
         return self.get(names[0])
 
-    # -- failed sign-ins, shared by every process on this database ----------
+    # -- sessions, checked on every request ----------------------------------
 
-    def sign_in_refusal(
+    def start_session(
+        self, name: str, *, idle_seconds: float, lifetime_seconds: float, now: float | None = None
+    ) -> str:
+        """A new session of ``name``: the token its cookie carries (kept here only hashed).
+
+        Sessions past ``idle_seconds`` without use or ``lifetime_seconds`` old are
+        forgotten on the way.
+        """
+        now = _time.time() if now is None else now
+        token = secrets.token_urlsafe(32)
+        with self._begin() as conn:
+            conn.execute(
+                _sessions.delete().where(
+                    (_sessions.c.seen < now - idle_seconds)
+                    | (_sessions.c.started < now - lifetime_seconds)
+                )
+            )
+            conn.execute(
+                _sessions.insert().values(id=_digest(token), name=name, started=now, seen=now)
+            )
+        return token
+
+    def session_user(
+        self,
+        token: str,
+        *,
+        idle_seconds: float,
+        lifetime_seconds: float,
+        now: float | None = None,
+    ) -> User | None:
+        """The user of the session ``token``, or None when it has ended.
+
+        A session ends when signed out (:meth:`end_session`), when its user's
+        password changes or the user is removed, after ``idle_seconds`` without
+        a request, and ``lifetime_seconds`` after it started. Its last use is
+        written at most once per ``min(60, idle_seconds / 4)`` seconds.
+
+        >>> store = UserStore("sqlite://", cost=(2, 1, 1))
+        >>> store.add("ann", "lead", "pw")
+        >>> token = store.start_session("ann", idle_seconds=60, lifetime_seconds=3600, now=0)
+        >>> store.session_user(token, idle_seconds=60, lifetime_seconds=3600, now=50).name
+        'ann'
+        >>> store.session_user(token, idle_seconds=60, lifetime_seconds=3600, now=111) is None
+        True
+        """
+        now = _time.time() if now is None else now
+        key = _digest(token)
+        query = (
+            sa.select(_users, _sessions.c.started, _sessions.c.seen)
+            .join(_sessions, _sessions.c.name == _users.c.name)
+            .where(_sessions.c.id == key)
+        )
+        with self._begin() as conn:
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                return None
+            if now - row["seen"] > idle_seconds or now - row["started"] > lifetime_seconds:
+                conn.execute(_sessions.delete().where(_sessions.c.id == key))
+                return None
+            if now - row["seen"] > min(60.0, idle_seconds / 4):
+                conn.execute(_sessions.update().where(_sessions.c.id == key).values(seen=now))
+        return User(row["name"], row["role"], row["password_hash"])
+
+    def end_session(self, token: str) -> None:
+        """Sign the session ``token`` out, in every process that shares the database."""
+        with self._begin() as conn:
+            conn.execute(_sessions.delete().where(_sessions.c.id == _digest(token)))
+
+    def sessions(self, name: str) -> int:
+        """How many sessions ``name`` has open (ended ones may linger until next sign-in)."""
+        query = sa.select(sa.func.count()).select_from(_sessions).where(_sessions.c.name == name)
+        with self._begin() as conn:
+            return int(conn.execute(query).scalar())
+
+    # -- sign-in attempts, shared by every process on this database ---------
+
+    def begin_sign_in(
         self,
         name: str,
         address: str,
@@ -338,54 +431,68 @@ class UserStore:
         address_limit: tuple[int, float],
         name_limit: tuple[int, float],
         now: float | None = None,
-    ) -> str | None:
-        """Why a sign-in must wait, or None when it may be tried.
+    ) -> Attempt:
+        """Count a sign-in attempt before its password is checked, or refuse it.
 
-        ``address_limit`` and ``name_limit`` are ``(count, seconds)``: once the
-        client's address, or the name typed, has ``count`` failures within the
-        last ``seconds`` (from any process sharing the database), every attempt
-        waits, right password or not, until the oldest of them is that old.
-        Returns ``"address"`` or ``"name"``.
+        ``address_limit`` and ``name_limit`` are ``(count, seconds)``. An
+        attempt counts from here until :meth:`end_sign_in` says it succeeded,
+        so parallel attempts see each other: once the client's address has
+        ``count`` attempts within the last ``seconds``, it waits (refused
+        ``"address"``). Once the name has ``count`` attempts from any
+        addresses, only addresses that tried this name and failed within the
+        window wait (refused ``"name"``): a stranger guessing someone's
+        password cannot lock them out, since their right password from an
+        address with no failures still goes through. Counting and the refusal
+        are one transaction that every process on the database takes in turn.
         """
         now = _time.time() if now is None else now
-        with self._begin() as conn:
-            for kind, key, (count, seconds) in (
-                ("address", address, address_limit),
-                ("name", name, name_limit),
-            ):
-                query = (
-                    sa.select(sa.func.count())
-                    .select_from(_failures)
-                    .where(
-                        _failures.c.kind == kind,
-                        _failures.c.key == _key(key),
-                        _failures.c.at > now - seconds,
-                    )
-                )
-                if conn.execute(query).scalar() >= count:
-                    return kind
-        return None
+        name, address = _key(name), _key(address)
 
-    def record_failed_sign_in(
-        self, name: str, address: str, *, keep_seconds: float, now: float | None = None
-    ) -> None:
-        """Count one failed sign-in against ``name`` and ``address``; forget failures
-        older than ``keep_seconds`` (the longest window any limit looks at)."""
-        now = _time.time() if now is None else now
+        def count(conn, window: float, *where) -> int:
+            query = sa.select(sa.func.count()).select_from(_attempts)
+            return conn.execute(query.where(_attempts.c.at > now - window, *where)).scalar()
+
+        keep = max(address_limit[1], name_limit[1])
         with self._begin() as conn:
-            conn.execute(_failures.delete().where(_failures.c.at < now - keep_seconds))
-            conn.execute(
-                _failures.insert(),
-                [
-                    {"kind": "address", "key": _key(address), "at": now},
-                    {"kind": "name", "key": _key(name), "at": now},
-                ],
-            )
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("LOCK TABLE sign_in_attempts IN SHARE ROW EXCLUSIVE MODE"))
+            # On SQLite this first write takes the database's write lock for the count.
+            conn.execute(_attempts.delete().where(_attempts.c.at < now - keep))
+            if count(conn, address_limit[1], _attempts.c.address == address) >= address_limit[0]:
+                return Attempt(None, "address")
+            by_name = _attempts.c.name == name
+            if count(conn, name_limit[1], by_name) >= name_limit[0] and count(
+                conn, name_limit[1], by_name, _attempts.c.address == address
+            ):
+                return Attempt(None, "name")
+            done = conn.execute(_attempts.insert().values(name=name, address=address, at=now))
+            return Attempt(done.inserted_primary_key[0], None)
+
+    def end_sign_in(self, attempt: Attempt, *, succeeded: bool) -> None:
+        """A counted attempt's outcome: a success no longer counts, a failure goes on."""
+        if succeeded and attempt.id is not None:
+            with self._begin() as conn:
+                conn.execute(_attempts.delete().where(_attempts.c.id == attempt.id))
 
     def failed_sign_ins(self) -> int:
         """How many failed sign-ins the database remembers (after pruning)."""
         with self._begin() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(_failures)).scalar())
+            return int(conn.execute(sa.select(sa.func.count()).select_from(_attempts)).scalar())
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A sign-in attempt: its row while counted, or why it was refused.
+
+    ``refused`` is None (go on and check the password), ``"address"`` or ``"name"``.
+    """
+
+    id: int | None
+    refused: str | None
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _key(value: str | None) -> str:

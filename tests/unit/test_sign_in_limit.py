@@ -50,10 +50,16 @@ def test_the_name_limit_holds_across_addresses_and_instances(two_apps):
         app = (first, second)[attempt % 2]
         response = _post(app, "ann", "guess", address=f"10.0.{attempt}.1")
         assert response.status_code == 200
-    refused = _post(first, "ann", "ann-pw", address="10.9.9.9")
+    # The addresses that failed wait, on either instance, right password or not ...
+    refused = _post(first, "ann", "ann-pw", address="10.0.3.1")
     assert refused.status_code == 429
     assert "Too many failed sign-ins for this name" in refused.get_data(as_text=True)
-    assert _post(second, "ann", "guess", address="10.9.9.9").status_code == 429
+    assert _post(second, "ann", "guess", address="10.0.4.1").status_code == 429
+    # ... a new address gets one guess, which then counts against it ...
+    assert _post(second, "ann", "guess", address="10.9.9.8").status_code == 200
+    assert _post(first, "ann", "ann-pw", address="10.9.9.8").status_code == 429
+    # ... and ann, from an address with no failures, signs in: nobody locked her out.
+    assert _post(first, "ann", "ann-pw", address="10.9.9.9").status_code == 303
 
 
 def test_a_right_password_after_a_few_failures_still_signs_in(two_apps):
@@ -63,28 +69,53 @@ def test_a_right_password_after_a_few_failures_still_signs_in(two_apps):
     assert _post(second, "ann", "ann-pw").status_code == 303
 
 
+def _fail(store, name, address, at, **limits):
+    attempt = store.begin_sign_in(name, address, now=at, **limits)
+    assert attempt.refused is None
+    store.end_sign_in(attempt, succeeded=False)
+
+
 def test_failures_wait_out_their_window_and_are_pruned(tmp_path):
     store = UserStore(f"sqlite:///{tmp_path / 'u.db'}", cost=(2, 1, 1))
     limits = {"address_limit": (3, 60.0), "name_limit": (5, 600.0)}
     for second in range(3):
-        store.record_failed_sign_in("ann", "1.2.3.4", keep_seconds=600, now=1000.0 + second)
-    assert store.sign_in_refusal("ann", "1.2.3.4", now=1003.0, **limits) == "address"
-    assert store.sign_in_refusal("bo", "1.2.3.5", now=1003.0, **limits) is None
+        _fail(store, "ann", "1.2.3.4", 1000.0 + second, **limits)
+    assert store.begin_sign_in("ann", "1.2.3.4", now=1003.0, **limits).refused == "address"
+    ok = store.begin_sign_in("bo", "1.2.3.5", now=1003.0, **limits)
+    assert ok.refused is None
+    store.end_sign_in(ok, succeeded=True)  # a success no longer counts
     # A minute after the first failure, the address may try again.
-    assert store.sign_in_refusal("ann", "1.2.3.4", now=1061.0, **limits) is None
-    assert store.failed_sign_ins() == 6  # one row by name, one by address
-    store.record_failed_sign_in("cy", "1.2.3.6", keep_seconds=600, now=1700.0)
-    assert store.failed_sign_ins() == 2  # the old ones are gone
+    assert store.begin_sign_in("ann", "1.2.3.4", now=1061.0, **limits).refused is None
+    assert store.failed_sign_ins() == 4
+    _fail(store, "cy", "1.2.3.6", 1700.0, **limits)
+    assert store.failed_sign_ins() == 1  # the old ones are gone
 
 
-def test_the_window_counts_only_recent_failures_by_name(tmp_path):
+def test_the_name_limit_holds_only_where_the_name_failed(tmp_path):
     store = UserStore(f"sqlite:///{tmp_path / 'u.db'}", cost=(2, 1, 1))
     limits = {"address_limit": (100, 60.0), "name_limit": (2, 600.0)}
-    store.record_failed_sign_in("ann", "a", keep_seconds=600, now=0.0)
-    store.record_failed_sign_in("ann", "b", keep_seconds=600, now=500.0)
-    assert store.sign_in_refusal("ann", "c", now=550.0, **limits) == "name"
-    assert store.sign_in_refusal("ann", "c", now=601.0, **limits) is None
-    assert store.sign_in_refusal("Ann", "c", now=550.0, **limits) is None
+    _fail(store, "ann", "a", 0.0, **limits)
+    _fail(store, "ann", "b", 500.0, **limits)
+    assert store.begin_sign_in("ann", "b", now=550.0, **limits).refused == "name"
+    assert store.begin_sign_in("ann", "b", now=601.0, **limits).refused is None
+    assert store.begin_sign_in("Ann", "b", now=550.0, **limits).refused is None
+    assert store.begin_sign_in("ann", "c", now=550.0, **limits).refused is None
+
+
+def test_parallel_attempts_are_counted_before_the_password_is_checked(tmp_path):
+    """40 attempts at once from one address: exactly the limit's 10 go on to a check."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = f"sqlite:///{tmp_path / 'u.db'}"
+    stores = [UserStore(url, cost=(2, 1, 1)) for _ in range(4)]
+    limits = {"address_limit": (10, 60.0), "name_limit": (20, 600.0)}
+
+    def attempt(i):
+        return stores[i % 4].begin_sign_in("ann", "10.0.0.1", **limits).refused
+
+    with ThreadPoolExecutor(16) as pool:
+        refused = list(pool.map(attempt, range(40)))
+    assert refused.count(None) == 10 and refused.count("address") == 30
 
 
 @pytest.mark.parametrize("text", ["ten per minute", "10 per fortnight", "0 per minute", ""])
@@ -109,16 +140,14 @@ def test_two_stores_on_postgresql_share_the_count():
     url = os.environ["MATCHDESK_TEST_POSTGRES_URL"]
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text('DROP TABLE IF EXISTS "sign_in_failures"'))
+        conn.execute(sa.text('DROP TABLE IF EXISTS "sign_in_attempts"'))
     engine.dispose()
     first, second = UserStore(url, cost=(2, 1, 1)), UserStore(url, cost=(2, 1, 1))
     limits = {"address_limit": (4, 60.0), "name_limit": (100, 600.0)}
     for attempt in range(4):
-        store = (first, second)[attempt % 2]
-        assert store.sign_in_refusal("ann", "10.0.0.1", now=100.0 + attempt, **limits) is None
-        store.record_failed_sign_in("ann", "10.0.0.1", keep_seconds=600, now=100.0 + attempt)
-    assert first.sign_in_refusal("ann", "10.0.0.1", now=104.0, **limits) == "address"
-    assert second.sign_in_refusal("ann", "10.0.0.1", now=104.0, **limits) == "address"
+        _fail((first, second)[attempt % 2], "ann", "10.0.0.1", 100.0 + attempt, **limits)
+    assert first.begin_sign_in("ann", "10.0.0.1", now=104.0, **limits).refused == "address"
+    assert second.begin_sign_in("ann", "10.0.0.1", now=104.0, **limits).refused == "address"
     first.close()
     second.close()
 
@@ -131,7 +160,7 @@ def test_sign_in_with_the_database_down_says_so(two_apps, monkeypatch):
     def down(*args, **kwargs):
         raise OperationalError("select", {}, Exception("no connection"))
 
-    monkeypatch.setattr(first.matchdesk.users, "sign_in_refusal", down)
+    monkeypatch.setattr(first.matchdesk.users, "begin_sign_in", down)
     response = _post(first, "ann", "ann-pw")
     assert response.status_code == 503
     assert "cannot reach its user database" in response.get_data(as_text=True)
