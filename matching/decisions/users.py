@@ -234,7 +234,11 @@ class UserStore:
             # Connecting would make a new, empty file and hide that the database is gone.
             raise SQLAlchemyError(f"the database file {self._file} is gone")
         if not self._ready:
-            _metadata.create_all(self._engine)
+            try:
+                _metadata.create_all(self._engine)
+            except SQLAlchemyError:
+                # Another process made a table at the same moment: the second look finds it.
+                _metadata.create_all(self._engine)
             self._ready = True
         return self._engine.begin()
 

@@ -102,11 +102,20 @@ def test_the_name_limit_holds_only_where_the_name_failed(tmp_path):
     assert store.begin_sign_in("ann", "c", now=550.0, **limits).refused is None
 
 
-def test_parallel_attempts_are_counted_before_the_password_is_checked(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_parallel_attempts_are_counted_before_the_password_is_checked(tmp_path, backend):
     """40 attempts at once from one address: exactly the limit's 10 go on to a check."""
     from concurrent.futures import ThreadPoolExecutor
 
     url = f"sqlite:///{tmp_path / 'u.db'}"
+    if backend == "postgresql":
+        url = os.environ.get("MATCHDESK_TEST_POSTGRES_URL")
+        if not url:
+            pytest.skip("MATCHDESK_TEST_POSTGRES_URL is not set (bash scripts/test sets it)")
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text('DROP TABLE IF EXISTS "sign_in_attempts"'))
+        engine.dispose()
     stores = [UserStore(url, cost=(2, 1, 1)) for _ in range(4)]
     limits = {"address_limit": (10, 60.0), "name_limit": (20, 600.0)}
 
