@@ -49,22 +49,33 @@ function(store, gridId) {
 }
 """
 
-#: Export button -> the format the export route serves.
-EXPORT_BUTTONS = {ids.EXPORT_CSV: "csv", ids.EXPORT_EXCEL: "xlsx", ids.EXPORT_PARQUET: "parquet"}
+#: Export button -> the file the export route serves (``kind.format``).
+EXPORT_BUTTONS = {
+    ids.EXPORT_CSV: "matches.csv",
+    ids.EXPORT_EXCEL: "matches.xlsx",
+    ids.EXPORT_PARQUET: "matches.parquet",
+    ids.EXPORT_RECORD_CSV: "record.csv",
+    ids.EXPORT_RECORD_EXCEL: "record.xlsx",
+    ids.EXPORT_RECORD_PARQUET: "record.parquet",
+    ids.EXPORT_LOG_JSONL: "log.jsonl",
+    ids.EXPORT_LOG_PARQUET: "log.parquet",
+}
 
 # An export is a file the server writes chunk by chunk and sends from its own route
 # (callbacks/export.py), not a callback response: the page fetches it, saves it, and
 # says in the page what happened, the server's reason included when it refused or failed.
 _EXPORT = """
-async function(_csv, _excel, _parquet, projectId) {
-    const formats = FORMATS;
-    const fmt = formats[window.dash_clientside.callback_context.triggered_id];
-    if (!fmt || !projectId) { return window.dash_clientside.no_update; }
-    const name = "matches-" + projectId + "." + fmt;
+async function(...args) {
+    const projectId = args[args.length - 1];
+    const files = FILES;
+    const file = files[window.dash_clientside.callback_context.triggered_id];
+    if (!file || !projectId) { return window.dash_clientside.no_update; }
+    const [kind, fmt] = file.split(".");
+    const name = kind + "-" + projectId + "." + fmt;
     const failed = "text-danger small mb-2";
     try {
         const response = await fetch(
-            "/export/" + encodeURIComponent(projectId) + "/matches." + fmt,
+            "/export/" + encodeURIComponent(projectId) + "/" + file,
             {
                 credentials: "same-origin",
                 headers: {Accept: "application/octet-stream", "X-Matchdesk-Page": "1"},
@@ -87,7 +98,7 @@ async function(_csv, _excel, _parquet, projectId) {
         return ["The export failed: " + e.message + ".", failed];
     }
 }
-""".replace("FORMATS", json.dumps(EXPORT_BUTTONS))
+""".replace("FILES", json.dumps(EXPORT_BUTTONS))
 
 
 def remove_matches(

@@ -199,7 +199,35 @@ def matched_tab() -> html.Div:
                         "Export Excel", id=ids.EXPORT_EXCEL, color="primary", className="me-2"
                     ),
                     dbc.Button(
-                        "Export Parquet", id=ids.EXPORT_PARQUET, color="primary", outline=True
+                        "Export Parquet",
+                        id=ids.EXPORT_PARQUET,
+                        color="primary",
+                        outline=True,
+                        className="me-2",
+                    ),
+                    dbc.DropdownMenu(
+                        [
+                            dbc.DropdownMenuItem("Every record's decision", header=True),
+                            dbc.DropdownMenuItem("Decision record (CSV)", id=ids.EXPORT_RECORD_CSV),
+                            dbc.DropdownMenuItem(
+                                "Decision record (Excel)", id=ids.EXPORT_RECORD_EXCEL
+                            ),
+                            dbc.DropdownMenuItem(
+                                "Decision record (Parquet)", id=ids.EXPORT_RECORD_PARQUET
+                            ),
+                            dbc.DropdownMenuItem(divider=True),
+                            dbc.DropdownMenuItem("Every event, for lineage", header=True),
+                            dbc.DropdownMenuItem(
+                                "Decision log (JSON Lines)", id=ids.EXPORT_LOG_JSONL
+                            ),
+                            dbc.DropdownMenuItem(
+                                "Decision log (Parquet)", id=ids.EXPORT_LOG_PARQUET
+                            ),
+                        ],
+                        label="Full record",
+                        color="primary",
+                        toggleClassName="btn-outline-primary bg-transparent text-primary",
+                        size="md",
                     ),
                     html.Span(id=ids.MATCHED_SUMMARY, className="ms-3 text-muted"),
                 ],

@@ -1,7 +1,8 @@
 """Exports of the matched table, served by a Flask route and written chunk by chunk.
 
 ``GET /export/<project_id>/matches.<csv|xlsx|parquet>`` writes the matched table
-a chunk of rows at a time to a temporary file under the data folder and sends
+(``record.<csv|xlsx|parquet>`` the full decision record, ``log.<jsonl|parquet>`` the
+decision log) a chunk of rows at a time to a temporary file under the data folder and sends
 that file; no callback builds the table. The route follows the app's rules: the
 sign-in gate (callbacks/auth.py) stands in front of it, the role must allow
 ``export`` (matching/roles.py), and the request must come from the app's own
@@ -33,6 +34,7 @@ from typing import BinaryIO
 from flask import Response, jsonify, request, send_file
 
 from matching.decisions.export import matched_chunks_of_pairs, write_csv, write_excel, write_parquet
+from matching.decisions.record import decision_record, write_log_jsonl, write_log_parquet
 from matching.decisions.roles import PermissionDenied, require
 from matching.engine.project import Project
 from matching.memory import release_mapped
@@ -44,6 +46,7 @@ from server.services import Services, services_of
 __all__ = [
     "register",
     "EXPORTS",
+    "KINDS",
     "export_url",
     "write_export",
     "export_slot",
@@ -61,13 +64,25 @@ EXPORTS = {
     ),
     "parquet": (write_parquet, "application/vnd.apache.parquet"),
 }
+#: What is exported -> the formats it comes in: the matched pairs, the full decision
+#: record (every left record's standing) and the decision log itself.
+KINDS = {
+    "matches": ("csv", "xlsx", "parquet"),
+    "record": ("csv", "xlsx", "parquet"),
+    "log": ("jsonl", "parquet"),
+}
+_JSONL = "application/x-ndjson"
 
 _log = logging.getLogger(__name__)
 
 
-def export_url(project_id: str, fmt: str) -> str:
-    """Where the matched table of a project is served in a format."""
-    return f"/export/{project_id}/matches.{fmt}"
+def export_url(project_id: str, fmt: str, kind: str = "matches") -> str:
+    """Where ``kind`` (see :data:`KINDS`) of a project is served in a format."""
+    return f"/export/{project_id}/{kind}.{fmt}"
+
+
+def _media_type(fmt: str) -> str:
+    return _JSONL if fmt == "jsonl" else EXPORTS[fmt][1]
 
 
 class ExportBusy(Exception):
@@ -145,10 +160,29 @@ def write_export(
     out: BinaryIO,
     *,
     stop: Callable[[], bool] | None = None,
+    kind: str = "matches",
 ) -> int:
-    """Write the project's matched table, from the review desk's decisions in force, to
-    ``out``; returns rows. ``stop`` is asked between chunks: when it says True the
-    writing stops with :class:`ClientLeft`."""
+    """Write ``kind`` of the project to ``out``; returns rows.
+
+    ``matches`` is the matched table, from the review desk's decisions in force;
+    ``record`` the full decision record (:func:`matching.decisions.record.decision_record`)
+    and ``log`` the decision log (JSON Lines or Parquet), both from the log itself.
+    ``stop`` is asked between chunks: when it says True the writing stops with
+    :class:`ClientLeft`.
+    """
+    if kind == "log":
+        rows = services.log.event_rows(project.project_id)
+        if stop is not None and stop():
+            raise ClientLeft("the client left before the log was written")
+        return (write_log_jsonl if fmt == "jsonl" else write_log_parquet)(rows, out)
+    if kind == "record":
+        record = decision_record(
+            services.log.events(project.project_id),
+            list(project.queue),
+            right=project.right,
+            right_pos=project.right_pos,
+        )
+        return EXPORTS[fmt][0](_letting_go([record], stop=stop), out)
     chunks = matched_chunks_of_pairs(
         services.desk(project).accepted_pairs(),
         project.candidates,
@@ -201,7 +235,7 @@ def _refuse(status: int, message: str):
 def register(app) -> None:
     services = services_of(app)
 
-    def export_matches(project_id: str, fmt: str):
+    def export_matches(project_id: str, kind: str, fmt: str):
         if not same_site_request():
             return _refuse(403, "refused: this request did not come from matchdesk's page")
         try:
@@ -209,14 +243,17 @@ def register(app) -> None:
             require(role, "export")
         except PermissionDenied as exc:
             return _refuse(403, str(exc))
-        if fmt not in EXPORTS:
-            return _refuse(404, f"unknown export format {fmt!r}; use one of {', '.join(EXPORTS)}")
+        if kind not in KINDS:
+            return _refuse(404, f"unknown export {kind!r}; use one of {', '.join(KINDS)}")
+        if fmt not in KINDS[kind]:
+            formats = ", ".join(KINDS[kind])
+            return _refuse(404, f"unknown export format {fmt!r}; use one of {formats}")
         project = services.project(project_id)
         if project is None:
             return _refuse(404, f"there is no project {project_id!r}")
-        download = f"matches-{project.project_id}.{fmt}"
+        download = f"{kind}-{project.project_id}.{fmt}"
         if request.method == "HEAD":  # what a GET would send, without writing the file
-            response = Response(status=200, mimetype=EXPORTS[fmt][1])
+            response = Response(status=200, mimetype=_media_type(fmt))
             response.headers["Content-Disposition"] = f"attachment; filename={download}"
             return response
         folder = Path(services.config.data_dir) / "exports"
@@ -231,7 +268,7 @@ def register(app) -> None:
                 most=config.max_exports,
                 per_user=config.max_exports_per_user,
             ):
-                write_export(services, project, fmt, spool, stop=client_left())
+                write_export(services, project, fmt, spool, stop=client_left(), kind=kind)
         except ExportBusy as exc:
             spool.close()
             response = _refuse(429, str(exc))
@@ -249,11 +286,11 @@ def register(app) -> None:
             return _refuse(507 if full else 500, reason)
         spool.seek(0)
         return send_file(
-            spool, mimetype=EXPORTS[fmt][1], as_attachment=True, download_name=download
+            spool, mimetype=_media_type(fmt), as_attachment=True, download_name=download
         )
 
     app.server.add_url_rule(
-        "/export/<project_id>/matches.<fmt>",
+        "/export/<project_id>/<kind>.<fmt>",
         "export_matches",
         export_matches,
         methods=["GET", "HEAD"],

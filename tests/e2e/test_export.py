@@ -49,3 +49,26 @@ def test_a_failed_export_says_why_in_the_page(dash_duo, demo_app, monkeypatch):
     )
     assert "text-danger" in dash_duo.find_element("#export-message").get_attribute("class")
     assert dash_duo.get_logs() == []
+
+
+def test_the_full_decision_record_is_exported_from_its_menu(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    _accept_first_record(dash_duo)
+    tab(dash_duo, "Matched").click()
+    dash_duo.wait_for_contains_text("#matched-summary", "1 accepted pairs", timeout=10)
+    button(dash_duo, "Full record").click()
+    dash_duo.wait_for_element("#export-record-csv-item", timeout=5).click()
+    name = f"record-{project_id(demo_app)}.csv"
+    dash_duo.wait_for_text_to_equal("#export-message", f"Exported {name}.", timeout=15)
+    text = dash_duo.driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        f"fetch('/export/{project_id(demo_app)}/record.csv').then(r => r.text()).then(done);"
+    )
+    lines = text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith('"left_id","status","decided_by"')
+    assert len(lines) == 6 and '"accepted","manual"' in lines[1]
+    button(dash_duo, "Full record").click()
+    dash_duo.wait_for_element("#export-log-jsonl-item", timeout=5).click()
+    log = f"log-{project_id(demo_app)}.jsonl"
+    dash_duo.wait_for_text_to_equal("#export-message", f"Exported {log}.", timeout=15)
+    assert dash_duo.get_logs() == []

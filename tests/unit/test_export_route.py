@@ -181,3 +181,37 @@ def test_ten_thousand_matches_export_through_the_route_chunk_by_chunk(tmp_path, 
         c for c in app.callback_map.values() if buttons & {i["id"] for i in c["inputs"]}
     ]
     assert len(export_callbacks) == 1 and "callback" not in export_callbacks[0]
+
+
+def test_the_full_record_and_the_log_are_served_and_read_back(demo_app, project):
+    """Every left record with its status, and the log's events, as files a manager keeps."""
+    import json
+
+    from matching.decisions.record import RECORD_COLUMNS
+
+    services = demo_app.matchdesk
+    _accept_two(services, project)
+    client = demo_app.server.test_client()
+    base = f"/export/{project.project_id}"
+    record = client.get(f"{base}/record.csv", headers=SAME_PAGE)
+    assert record.status_code == 200
+    assert record.headers["Content-Disposition"].endswith(f"record-{project.project_id}.csv")
+    frame = pd.read_csv(io.BytesIO(record.data), dtype=str, keep_default_na=False)
+    assert list(frame.columns) == list(RECORD_COLUMNS)
+    assert len(frame) == len(project.queue)
+    state = services.log.state(project.project_id)
+    accepted = frame[frame["status"] == "accepted"]
+    assert set(accepted["left_id"]) == {
+        k for k, d in state.decisions.items() if d.status == "accepted"
+    }
+    assert (frame[~frame["left_id"].isin(set(state.decisions))]["status"] == "undecided").all()
+    excel = client.get(f"{base}/record.xlsx", headers=SAME_PAGE)
+    assert pd.read_excel(io.BytesIO(excel.data), dtype=str).shape[0] == len(project.queue)
+    lines = client.get(f"{base}/log.jsonl", headers=SAME_PAGE).get_data(as_text=True).splitlines()
+    events = services.log.events(project.project_id)
+    assert [json.loads(line)["event_id"] for line in lines] == [e.event_id for e in events]
+    log = pd.read_parquet(io.BytesIO(client.get(f"{base}/log.parquet", headers=SAME_PAGE).data))
+    assert list(log["kind"]) == [e.kind for e in events]
+    wrong = client.get(f"{base}/log.csv", headers=SAME_PAGE)
+    assert wrong.status_code == 404 and "use one of jsonl, parquet" in wrong.json["error"]
+    assert client.get(f"{base}/everything.csv", headers=SAME_PAGE).status_code == 404
