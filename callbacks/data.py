@@ -540,7 +540,8 @@ def register(app) -> None:
 
     def run_in_background(set_progress, ticket):
         services.after_fork()
-        return finish_run(services, ticket, reporter(set_progress))
+        # Progress from a thread of its own: a broker that stops answering cannot stop the run.
+        return finish_run(services, ticket, reporter(set_progress, in_thread=True))
 
     app.callback(
         output={

@@ -14,6 +14,7 @@ half-written.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -31,6 +32,8 @@ from matching.decisions.roles import PermissionDenied, require
 from matching.engine.candidates import StepProgress
 from matching.engine.uploads import UPLOAD_ID
 from server.services import AppConfig, Services
+
+_log = logging.getLogger(__name__)
 
 __all__ = [
     "RunManager",
@@ -90,15 +93,12 @@ class RunManager(DiskcacheManager):
 
 def manager_for(config: AppConfig):
     """The background-callback manager of an app: Celery workers through
-    ``config.celery_broker`` (also the result backend), else a :class:`RunManager`
-    with its cache under the data folder."""
+    ``config.celery_broker`` (also the result backend; see :mod:`server.broker`), else
+    a :class:`RunManager` with its cache under the data folder."""
     if config.celery_broker:
-        from celery import Celery
-        from dash import CeleryManager
+        from server.broker import celery_manager
 
-        celery = Celery("matchdesk", broker=config.celery_broker, backend=config.celery_broker)
-        celery.conf.broker_connection_retry_on_startup = True
-        return CeleryManager(celery)
+        return celery_manager(config.celery_broker)
     return RunManager(runs_folder(config))
 
 
@@ -367,16 +367,66 @@ def run_status(step: str, done: int, total: int) -> tuple[int, str, str]:
     return value, f"{value}%", text
 
 
-def reporter(set_progress: Callable[[tuple], None], *, every: float = 0.2) -> StepProgress:
+def reporter(
+    set_progress: Callable[[tuple], None], *, every: float = 0.2, in_thread: bool = False
+) -> StepProgress:
     """A ``progress(step, done, total)`` that sends :func:`run_status` to the page:
-    on every new step, at the end of a step, and otherwise at most every ``every`` s."""
+    on every new step, at the end of a step, and otherwise at most every ``every`` s.
+
+    With ``in_thread``, a thread of its own sends the latest status, so a
+    ``set_progress`` that waits or fails (a broker that stopped answering) neither
+    holds up nor fails the run; the run's own steps never wait for the page.
+    """
     last = {"step": None, "at": 0.0}
+    send = _Latest(set_progress).put if in_thread else set_progress
 
     def progress(step: str, done: int, total: int) -> None:
         now = time.monotonic()
         if step == last["step"] and now - last["at"] < every and not (total and done >= total):
             return
         last.update(step=step, at=now)
-        set_progress(run_status(step, done, total))
+        send(run_status(step, done, total))
 
     return progress
+
+
+class _Latest:
+    """The latest value put, handed to ``send`` by a thread of its own.
+
+    Values put while a send is going on replace each other: only the latest is
+    sent next. A send that raises is logged once and forgotten (the next value
+    tries again). The thread ends after ``idle`` seconds with nothing to send and
+    starts again with the next value.
+    """
+
+    def __init__(self, send: Callable[[tuple], None], *, idle: float = 5.0) -> None:
+        self._send = send
+        self._idle = idle
+        self._ready = threading.Condition()
+        self._value: tuple | None = None
+        self._thread: threading.Thread | None = None
+        self._failed = False
+
+    def put(self, value: tuple) -> None:
+        with self._ready:
+            self._value = value
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="run-progress", daemon=True)
+                self._thread.start()
+            self._ready.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                if self._value is None:
+                    self._ready.wait(self._idle)
+                if self._value is None:
+                    self._thread = None
+                    return
+                value, self._value = self._value, None
+            try:
+                self._send(value)
+            except Exception as exc:  # the broker is away: the run goes on without the page
+                if not self._failed:
+                    _log.warning("progress not sent (%r); the run goes on", exc)
+                self._failed = True

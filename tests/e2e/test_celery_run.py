@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -47,20 +48,25 @@ def _wait_for_redis(port: int, proc: subprocess.Popen) -> None:
     raise AssertionError("redis-server did not answer")
 
 
-@pytest.fixture
-def celery_config(app_config, tmp_path):
-    """The demo app's config with a Redis broker on a free loopback port, and one
-    Celery worker started from the same options."""
-    port = _free_port()
-    redis = subprocess.Popen(
+def _redis(port: int) -> subprocess.Popen:
+    return subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@pytest.fixture
+def celery_config(app_config, tmp_path):
+    """The demo app's config with a Redis broker on a free loopback port, and one
+    Celery worker started from the same options. ``redis`` is the Redis process
+    (a test that stops it and starts another puts the new one there)."""
+    port = _free_port()
+    redis = _redis(port)
     broker = f"redis://127.0.0.1:{port}/0"
     args = f"--db {app_config.db_url} --data-dir {app_config.data_dir} --celery-broker {broker}"
     log = (tmp_path / "worker.log").open("w")
-    worker = None
+    worker = setup = None
     try:
         _wait_for_redis(port, redis)
         worker = subprocess.Popen(
@@ -71,9 +77,12 @@ def celery_config(app_config, tmp_path):
             stderr=subprocess.STDOUT,
         )
         app_config.celery_broker = broker
-        yield app_config, worker, tmp_path / "worker.log"
+        setup = SimpleNamespace(
+            config=app_config, worker=worker, log=tmp_path / "worker.log", port=port, redis=redis
+        )
+        yield setup
     finally:
-        for proc in (worker, redis):
+        for proc in (worker, setup.redis if setup else redis):
             if proc is not None:
                 proc.terminate()
                 try:
@@ -84,26 +93,32 @@ def celery_config(app_config, tmp_path):
         log.close()
 
 
+def _run_tables(dash_duo, app, tmp_path, rows: int) -> None:
+    """Upload two tables of ``rows`` rows in the Data panel, choose the ids, click Run."""
+    left, right = tmp_path / "people.csv", tmp_path / "customers.csv"
+    left.write_text("name,id\n" + "".join(f"person {i},{i}\n" for i in range(rows)))
+    right.write_text("name,id\n" + "".join(f"Person {i}x,c{i}\n" for i in range(rows)))
+    start(dash_duo, app)
+    button(dash_duo, "Data").click()
+    dash_duo.wait_for_element("#upload-left input")
+    dash_duo.find_element("#upload-left input").send_keys(str(left))
+    dash_duo.wait_for_contains_text("#upload-left-info", f"{rows} rows", timeout=30)
+    dash_duo.find_element("#upload-right input").send_keys(str(right))
+    pairs = f"{rows * rows:,} pairs to score"
+    dash_duo.wait_for_contains_text("#pair-count", pairs, timeout=30)
+    dash_duo.select_dcc_dropdown("#left-id-select", value="id")
+    dash_duo.select_dcc_dropdown("#right-id-select", value="id")
+    button(dash_duo, "Run").click()
+
+
 def test_a_run_on_a_celery_worker_shows_progress_and_opens_the_project(
     dash_duo, celery_config, tmp_path
 ):
     from app import create_app
 
-    config, worker, worker_log = celery_config
+    config, worker, worker_log = celery_config.config, celery_config.worker, celery_config.log
     app = create_app(config)
-    left, right = tmp_path / "people.csv", tmp_path / "customers.csv"
-    left.write_text("name,id\n" + "".join(f"person {i},{i}\n" for i in range(300)))
-    right.write_text("name,id\n" + "".join(f"Person {i}x,c{i}\n" for i in range(300)))
-    start(dash_duo, app)
-    button(dash_duo, "Data").click()
-    dash_duo.wait_for_element("#upload-left input")
-    dash_duo.find_element("#upload-left input").send_keys(str(left))
-    dash_duo.wait_for_contains_text("#upload-left-info", "300 rows", timeout=10)
-    dash_duo.find_element("#upload-right input").send_keys(str(right))
-    dash_duo.wait_for_contains_text("#pair-count", "90,000 pairs to score", timeout=10)
-    dash_duo.select_dcc_dropdown("#left-id-select", value="id")
-    dash_duo.select_dcc_dropdown("#right-id-select", value="id")
-    button(dash_duo, "Run").click()
+    _run_tables(dash_duo, app, tmp_path, 300)
     dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=60)
     assert worker.poll() is None
     log = Path(worker_log).read_text()
@@ -111,4 +126,31 @@ def test_a_run_on_a_celery_worker_shows_progress_and_opens_the_project(
     assert len(app.matchdesk.project_options()) == 2
     dash_duo.find_element(".offcanvas .btn-close").click()
     dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 300", timeout=15)
+    assert dash_duo.get_logs() == []
+
+
+def test_a_broker_stopped_while_scoring_is_said_and_the_run_is_announced_after(
+    dash_duo, celery_config, tmp_path
+):
+    """Redis stopped while "Scoring" shows: the page says the broker is unreachable and
+    keeps the run (Run disabled, Cancel enabled); Redis back, the run is announced."""
+    from app import create_app
+    from server.broker import BROKER_DOWN
+
+    setup = celery_config
+    app = create_app(setup.config)
+    _run_tables(dash_duo, app, tmp_path, 4000)  # 16,000,000 pairs: seconds of scoring
+    dash_duo.wait_for_contains_text("#run-step", "Scoring", timeout=60)
+    setup.redis.terminate()
+    setup.redis.wait(timeout=20)
+    dash_duo.wait_for_text_to_equal("#run-step", BROKER_DOWN, timeout=20)
+    time.sleep(2)  # the page keeps asking, and keeps the run
+    assert dash_duo.find_element("#run-button").get_attribute("disabled") is not None
+    assert dash_duo.find_element("#run-cancel-button").get_attribute("disabled") is None
+    assert dash_duo.find_element("#run-status").is_displayed()
+    setup.redis = _redis(setup.port)
+    _wait_for_redis(setup.port, setup.redis)
+    dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=180)
+    assert setup.worker.poll() is None
+    assert len(app.matchdesk.project_options()) == 2
     assert dash_duo.get_logs() == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -174,6 +175,32 @@ def test_the_page_hears_each_new_step_and_each_end_but_not_every_chunk():
     ]
 
 
+def test_progress_in_a_thread_never_holds_up_or_fails_the_run():
+    """A broker that stops answering: the send waits (or raises); the run does not."""
+    answering = threading.Event()
+    sent = []
+
+    def stuck(status):
+        if not answering.wait(10):
+            raise ConnectionError("the broker is unreachable")
+        sent.append(status[2])
+
+    progress = reporter(stuck, every=0, in_thread=True)
+    began = time.monotonic()
+    for done in range(0, 101, 10):
+        progress("scoring", done, 100)
+    progress("saving", 0, 1)
+    assert time.monotonic() - began < 1
+    answering.set()
+    deadline = time.monotonic() + 10
+    while "Saving the project (it can no longer be cancelled)" not in sent:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert len(sent) <= 2  # the first status, then only the latest
+    failing = reporter(lambda status: 1 / 0, every=0, in_thread=True)
+    failing("scoring", 1, 2)  # logged, not raised
+
+
 # -- runs through tickets ------------------------------------------------------------
 
 
@@ -323,6 +350,23 @@ def test_a_celery_broker_gives_a_celery_manager(app_config):
     assert isinstance(manager, CeleryManager)
     assert manager.handle.conf.broker_url == "redis://127.0.0.1:6399/0"
     assert str(manager.handle.backend.url).startswith("redis://127.0.0.1:6399/0")
+
+
+def test_polls_to_an_unreachable_broker_keep_the_run_and_say_so(app_config):
+    from server.broker import BROKER_DOWN
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app_config.celery_broker = f"redis://127.0.0.1:{port}/0"
+    manager = manager_for(app_config)
+    began = time.monotonic()
+    assert manager.get_progress("key") == [0, "", BROKER_DOWN]
+    assert manager.get_result("key", "job") is manager.UNDEFINED
+    assert manager.job_running("job") is True  # not known: the page asks again
+    assert manager.get_updated_props("key") == {}
+    manager.terminate_job("job")  # Cancel's order is dropped; the ticket is what counts
+    assert time.monotonic() - began < 5
 
 
 def test_a_saving_marker_of_a_process_that_is_gone_is_swept(services, uploads):

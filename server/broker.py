@@ -1,0 +1,138 @@
+"""Runs on Celery workers through a broker (Redis) that may stop while a run goes on.
+
+Dash's :class:`~dash.CeleryManager` asks the broker's result store for a run's
+progress and result each time the page polls. With the broker stopped, each
+question raised, the poll answered 500, and the page dropped the run: its progress
+bar vanished with no message and Run was enabled again, while the worker went on
+(or failed on its next progress report) and stored a result nobody asked for.
+
+:class:`BrokerTolerantManager` answers a poll it cannot put to the broker with
+"still running", and with progress that says the broker is unreachable, so the
+page keeps the run (its progress bar, Cancel, the ticket) and asks again; once
+the broker answers, the result is read and announced as usual. On the worker's
+side, storing a result waits for the broker to come back (up to
+:data:`RESULT_PATIENCE` seconds) instead of giving up after 20 tries, and
+progress is sent from a thread of its own (see :func:`server.runs.reporter`), so
+a broker that does not answer never holds up or fails the scoring.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from dash import CeleryManager
+
+__all__ = ["BrokerTolerantManager", "celery_manager", "BROKER_DOWN", "RESULT_PATIENCE"]
+
+#: What the page shows under the progress bar while the broker does not answer.
+BROKER_DOWN = (
+    "⚠ The task broker (Redis) is unreachable. The run goes on and its state is kept;"
+    " this page asks again every moment and shows the result once the broker is back."
+)
+
+#: How long a worker keeps trying to store a run's result (and progress) while the
+#: broker is down, in seconds.
+RESULT_PATIENCE = 24 * 3600
+
+#: Seconds to wait for a connection to the broker before calling it unreachable.
+CONNECT_TIMEOUT = 5
+
+
+def celery_manager(broker: str) -> BrokerTolerantManager:
+    """The manager of runs on Celery workers through ``broker`` (also the result store)."""
+    from celery import Celery
+
+    celery = Celery("matchdesk", broker=broker, backend=broker)
+    celery.conf.broker_connection_retry_on_startup = True
+    celery.conf.redis_socket_connect_timeout = CONNECT_TIMEOUT
+    celery.conf.broker_connection_timeout = CONNECT_TIMEOUT
+    # A try a second or so apart (at most every 5 s), for about RESULT_PATIENCE seconds.
+    celery.conf.result_backend_transport_options = {
+        "retry_policy": {
+            "max_retries": RESULT_PATIENCE // 5,
+            "interval_start": 0,
+            "interval_step": 1,
+            "interval_max": 5,
+        }
+    }
+    return BrokerTolerantManager(celery)
+
+
+class BrokerTolerantManager(CeleryManager):
+    """Dash's Celery manager, whose polls outlive a broker that stopped answering.
+
+    Each question a poll puts to the broker (progress, result, whether the job
+    runs, the properties it set) is answered as "nothing yet, still running" when
+    the broker cannot be reached, and the progress says so (:data:`BROKER_DOWN`)
+    beside the last bar this process showed. Cancel's termination order is dropped
+    the same way: the ticket is cancelled on disk regardless, and the run finds it
+    before it saves.
+    """
+
+    #: Runs whose last progress this process remembers (the bar stays where it was).
+    REMEMBERED = 256
+
+    def __init__(self, celery_app, cache_by=None, expire=None) -> None:
+        super().__init__(celery_app, cache_by=cache_by, expire=expire)
+        from kombu.exceptions import OperationalError
+
+        backend = celery_app.backend
+        self._unreachable = (
+            *getattr(backend, "connection_errors", ()),
+            OperationalError,
+            OSError,
+            TimeoutError,
+        )
+        self._shown: OrderedDict[str, list] = OrderedDict()
+        self._shown_lock = threading.Lock()
+
+    def _remember(self, key: str, progress: list) -> None:
+        with self._shown_lock:
+            self._shown[key] = progress
+            self._shown.move_to_end(key)
+            while len(self._shown) > self.REMEMBERED:
+                self._shown.popitem(last=False)
+
+    def get_progress(self, key):
+        try:
+            progress = super().get_progress(key)
+        except self._unreachable:
+            with self._shown_lock:
+                value, label, *_ = self._shown.get(key) or [0, "", ""]
+            return [value, label, BROKER_DOWN]
+        if progress:
+            self._remember(key, progress)
+        return progress
+
+    def get_result(self, key, job):
+        try:
+            return super().get_result(key, job)
+        except self._unreachable:
+            return self.UNDEFINED
+
+    def result_ready(self, key):
+        try:
+            return super().result_ready(key)
+        except self._unreachable:
+            return False
+
+    def job_running(self, job):
+        try:
+            return super().job_running(job)
+        except self._unreachable:
+            return True  # it cannot be asked: the page keeps the run and asks again
+
+    def get_updated_props(self, key):
+        try:
+            return super().get_updated_props(key)
+        except self._unreachable:
+            return {}
+
+    def terminate_job(self, job):
+        try:
+            # A quick question first: a broadcast to a broker that is down tries for seconds.
+            self.handle.backend.client.ping()
+            return super().terminate_job(job)
+        except self._unreachable:
+            return None
