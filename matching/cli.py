@@ -295,6 +295,10 @@ def resolve_setup(
         except NoSharedColumns as exc:
             raise ValueError(f"{exc} (--field LEFTCOL=RIGHTCOL)") from None
         spec = proposal.spec
+        if any(proposal.derived):
+            frames = proposal.add_columns(left.frame, right.frame)
+            left = dataclasses.replace(left, frame=frames[0])
+            right = dataclasses.replace(right, frame=frames[1])
         if args.block:
             spec = spec_for_columns(dataclasses.replace(spec, block=tuple(args.block)), *columns)
         err.write(

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from matching.decisions.ledger import Ledger
-from matching.engine.blocking import _ragged_arange
+from matching.engine.blocking import ragged_arange
 from matching.engine.project import Project, Slices
 
 __all__ = [
@@ -320,7 +320,7 @@ def _slice_scores(project: Project, left_rows: np.ndarray, rights: pa.Array) -> 
         return out
     starts = project.slices.starts[left_rows]
     counts = project.slices.stops[left_rows] - starts
-    at = _ragged_arange(starts, counts)
+    at = ragged_arange(starts, counts)
     owner = np.repeat(np.arange(len(left_rows)), counts)
     column = c["right_id"].array
     their = pa.array(column, pa.large_string()) if not hasattr(column, "_pa_array") else None

@@ -36,6 +36,7 @@ __all__ = [
     "count_rules",
     "joint_key_codes",
     "group_codes",
+    "ragged_arange",
 ]
 
 _NONE = np.empty(0, np.int64)
@@ -129,7 +130,7 @@ def _rule_codes(
     return lcode, rcode, n
 
 
-def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])``, vectorised."""
     total = int(counts.sum())
     if total == 0:
@@ -166,7 +167,7 @@ class _Exact:
         codes = codes[ok]
         count = self.count[codes]
         li = np.repeat(rows, count)
-        ri = self.order[_ragged_arange(self.start[codes], count)]
+        ri = self.order[ragged_arange(self.start[codes], count)]
         return li, ri
 
     def contains(self, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
@@ -205,7 +206,7 @@ class _Window:
     def pairs(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         lo, count = self._runs(self.lcode[start:stop])
         li = np.repeat(np.arange(start, stop, dtype=np.int64), count)
-        ri = self.order[_ragged_arange(lo, count)]
+        ri = self.order[ragged_arange(lo, count)]
         n = max(len(self.rcode), 1)
         pair = np.sort(li * n + ri)
         return pair // n, pair % n
@@ -238,13 +239,13 @@ def _nearest_pairs(
     rcount = np.bincount(rc[present], minlength=len(ru))
     rstart = np.cumsum(rcount) - rcount
     q = np.repeat(qi, rcount[ci])
-    rows = rorder[_ragged_arange(rstart[ci], rcount[ci])]
+    rows = rorder[ragged_arange(rstart[ci], rcount[ci])]
     qcount = np.bincount(q, minlength=len(lu))
     qstart = np.cumsum(qcount) - qcount
     lrows = np.flatnonzero(lc >= 0)
     codes = lc[lrows]
     li = np.repeat(lrows, qcount[codes])
-    ri = rows[_ragged_arange(qstart[codes], qcount[codes])]
+    ri = rows[ragged_arange(qstart[codes], qcount[codes])]
     return li, ri
 
 

@@ -29,8 +29,6 @@ Examples
 
 from __future__ import annotations
 
-import itertools
-import math
 import re
 import shlex
 import unicodedata
@@ -44,13 +42,12 @@ import pyarrow.compute as pc
 
 from matching.engine.blocking import (
     RuleCount,
-    _ragged_arange,
     count_rules,
-    group_codes,
-    joint_key_codes,
 )
+from matching.engine.derive import DateParts, add_derived, find_date_parts
+from matching.engine.rule_choice import choose_rules
 from matching.engine.scoring import parse_date
-from matching.engine.spec import Block, Field, Key, Spec
+from matching.engine.spec import Block, Field, Key, Normalization, Spec
 
 __all__ = [
     "KINDS",
@@ -76,6 +73,14 @@ NEAR_CONSTANT = 0.98
 MOSTLY_MISSING = 0.9
 #: Codes and numbers with at most this many distinct values are compared exactly.
 FEW_VALUES = 100
+#: Tables with fewer pairs than this are compared in full.
+MIN_PAIRS_TO_BLOCK = 200_000
+#: Under the pair budget, rules are used when they keep at most 1/CUT of the pairs...
+CUT = 10
+#: ... and this share of the likely matches found in a sample.
+MIN_COVERAGE = 0.995
+#: Nearest right records a long text's TF-IDF rule keeps per left record.
+NEAREST = 10
 
 _SYNONYMS = {
     "surname": "surname lastname familyname lname",
@@ -104,7 +109,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _SCORERS = {
     "name": "jaro_winkler",
     "text": "token_sort",
-    "long_text": "token_set",
+    "long_text": "tfidf",
     "date": "date",
     "email": "levenshtein",
 }
@@ -335,6 +340,9 @@ class Proposal:
         without rules.
     notes : tuple of str
         Columns left out and why, and anything else worth saying.
+    derived : tuple of (tuple of DateParts, tuple of DateParts)
+        Date columns made from year, month and day columns, per side: apply
+        them with :meth:`add_columns` before running the spec.
     """
 
     spec: Spec
@@ -346,6 +354,11 @@ class Proposal:
     budget: int = DEFAULT_PAIR_BUDGET
     coverage: float | None = None
     notes: tuple[str, ...] = ()
+    derived: tuple[tuple[DateParts, ...], tuple[DateParts, ...]] = ((), ())
+
+    def add_columns(self, left: pd.DataFrame, right: pd.DataFrame):
+        """The two tables with the columns the proposal made (dates from their parts)."""
+        return add_derived(left, self.derived[0]), add_derived(right, self.derived[1])
 
     def options(self) -> list[str]:
         """The command-line options that give this set-up (shell-quoted)."""
@@ -405,7 +418,7 @@ def _match_fields(
         used.add(rp.name)
         shown = lp.name if lp.name == rp.name else f"{lp.name} = {rp.name}"
         reason = None
-        if lp.name == left_id or rp.name == right_id or "id" in (lp.kind, rp.kind):
+        if lp.name == left_id or rp.name == right_id:
             reason = "an ID column"
         elif lp.missing >= MOSTLY_MISSING or rp.missing >= MOSTLY_MISSING:
             reason = "mostly missing"
@@ -434,231 +447,6 @@ def _match_fields(
         if names:
             notes.append(f"only in the {side} table: {', '.join(names)}")
     return pairs, notes
-
-
-def _keys_for(f: Field, kind: str) -> list[Key]:
-    """The blocking keys a field offers: its value, and a coarser form of it."""
-    if kind == "long_text":
-        return []
-    coarse = "year" if kind == "date" else ":3"
-    return [Key(f.left, f.right), Key(f.left, f.right, coarse)]
-
-
-def _candidate_rules(fields: Sequence[Field], kinds: dict) -> tuple[list[Block], dict]:
-    """Rules on one field and on two fields together; and each field's whole-value rule."""
-    keys = {f.name: _keys_for(f, kinds[f.name]) for f in fields}
-    rules: list[Block] = []
-    plain: dict[str, int] = {}
-    for f in fields:
-        for k in keys[f.name]:
-            if not k.transform:
-                plain[f.name] = len(rules)
-            rules.append(Block("exact", keys=(k,)))
-    for f, g in itertools.combinations([f for f in fields if keys[f.name]], 2):
-        for a, b in itertools.product(keys[f.name], keys[g.name]):
-            rules.append(Block("exact", keys=(a, b)))
-    return rules, plain
-
-
-def _find(groups: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Which ``codes`` are among the sorted ``groups``, and their places there.
-
-    A bit table of hashed groups first rules out most codes at the cost of a
-    gather, so only the few that may be there are searched for.
-    """
-    if not len(groups) or not len(codes):
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    shift = np.uint64(64 - _HASH_BITS)
-
-    def hashed(values: np.ndarray) -> np.ndarray:
-        return (values.astype(np.uint64) * _GOLDEN) >> shift
-
-    table = np.zeros(1 << _HASH_BITS, bool)
-    table[hashed(groups)] = True
-    maybe = np.flatnonzero(table[hashed(codes)])
-    at = np.minimum(np.searchsorted(groups, codes[maybe]), len(groups) - 1)
-    hit = groups[at] == codes[maybe]
-    return maybe[hit], at[hit]
-
-
-_HASH_BITS = 22
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-class _SampleRules:
-    """Candidate rules over sampled left rows and the whole right table, from joint key codes.
-
-    What :class:`~matching.engine.blocking.Blocking` over the sample and the right table
-    gives (``rule_sizes``, ``rule_pairs``, ``keeps``), without sorting the right
-    table once per rule: right rows whose key values the sample lacks are
-    skipped, and the rest are matched to the sample's few distinct keys.
-    """
-
-    def __init__(
-        self,
-        rules: Sequence[Block],
-        codes: dict[Key, tuple[np.ndarray, int]],
-        rows: np.ndarray,
-        n_left: int,
-    ) -> None:
-        self.rules = tuple(rules)
-        keys = {key for rule in rules for key in rule.keys}
-        self.n_left = len(rows)
-        self.n_right = len(next(iter(codes.values()))[0]) - n_left if codes else 0
-        self._left = {k: (codes[k][0][:n_left][rows], codes[k][1]) for k in keys}
-        self._right = {k: (codes[k][0][n_left:], codes[k][1]) for k in keys}
-        self._seen = {}
-        for k in keys:
-            seen = np.zeros(codes[k][1] + 1, bool)  # the last place: missing (-1)
-            lc = self._left[k][0]
-            seen[lc[lc >= 0]] = True
-            self._seen[k] = seen[self._right[k][0]]
-        self._sizes = [self._size(rule) for rule in self.rules]
-
-    def _codes(self, rule: Block) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """The sample's codes, the right rows the sample may pair with, their codes, how many."""
-        lcode, n = group_codes([self._left[k] for k in rule.keys])
-        mask = self._seen[rule.keys[0]]
-        for k in rule.keys[1:]:
-            mask = mask & self._seen[k]
-        rows = np.flatnonzero(mask)
-        rcode, _ = group_codes([(self._right[k][0][rows], self._right[k][1]) for k in rule.keys])
-        return lcode, rows, rcode, n
-
-    def _size(self, rule: Block) -> int:
-        lcode, _, rcode, n = self._codes(rule)
-        lcode = lcode[lcode >= 0]
-        if n <= 4 * max(len(rcode), 1):
-            return int(np.bincount(rcode, minlength=n)[lcode].sum())
-        groups = np.unique(lcode)
-        _, at = _find(groups, rcode)
-        per_group = np.bincount(at, minlength=len(groups))
-        return int(per_group[np.searchsorted(groups, lcode)].sum())
-
-    def rule_sizes(self) -> list[int]:
-        return list(self._sizes)
-
-    def rule_pairs(self, k: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        lcode, rows, rcode, _ = self._codes(self.rules[k])
-        lrows = np.arange(start, stop)
-        lcode = lcode[start:stop]
-        lrows, lcode = lrows[lcode >= 0], lcode[lcode >= 0]
-        groups, lgroup = np.unique(lcode, return_inverse=True)
-        if not len(groups):
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        found, at = _find(groups, rcode)
-        rows = rows[found]
-        order = np.argsort(lgroup, kind="stable")
-        count = np.bincount(lgroup, minlength=len(groups))
-        first = np.cumsum(count) - count
-        li = lrows[order][_ragged_arange(first[at], count[at])]
-        return li, np.repeat(rows, count[at])
-
-    def keeps(self, k: int, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
-        out = np.ones(len(li), bool)
-        for key in self.rules[k].keys:
-            a = self._left[key][0][li]
-            out &= (a >= 0) & (a == self._right[key][0][ri])
-        return out
-
-
-def _likely_matches(
-    blocking: _SampleRules, plain: dict[str, int], n_left: int, *, cap: int, all_pairs: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs whose exact agreements are too unlikely by chance: likely matches.
-
-    A field that agrees adds ``log2(1/u)`` bits, ``u`` the share of random
-    pairs that agree on it (its rule's pairs in the sample over all the
-    sample's pairs). A pair is a likely match when its bits reach
-    ``log2(all_pairs) + 3`` (by chance, fewer than one such pair in eight among
-    all the pairs), or 60% of the bits of a pair agreeing everywhere when the
-    fields cannot give that many.
-    """
-    sizes = blocking.rule_sizes()
-    n = max(blocking.n_right, 1)
-    sample_pairs = max(n_left * n, 1)
-    bits = {k: -math.log2(max(sizes[k], 1) / sample_pairs) for k in plain.values()}
-    need = min(math.log2(max(all_pairs, 2)) - 3, 0.6 * sum(bits.values()))
-    sources: list[int] = []
-    if len(plain) == 1:
-        sources = list(plain.values())
-    else:
-        wanted = {frozenset(c) for c in itertools.combinations(plain.values(), 2)}
-        for k, rule in enumerate(blocking.rules):
-            whole = all(not key.transform for key in rule.keys) and len(rule.keys) == 2
-            if whole and frozenset(plain[key.left] for key in rule.keys) in wanted:
-                sources.append(k)
-    found = [blocking.rule_pairs(k, 0, n_left) for k in sources if 0 < sizes[k] <= cap]
-    if not found:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    li = np.concatenate([li for li, _ in found])
-    ri = np.concatenate([ri for _, ri in found])
-    score = sum(blocking.keeps(k, li, ri) * w for k, w in bits.items())
-    keep = score >= need
-    # A pair found by several rules scores the same each time: drop the copies last.
-    pair = np.unique(li[keep] * n + ri[keep])
-    return pair // n, pair % n
-
-
-def _choose_rules(
-    left: pd.DataFrame,
-    right: pd.DataFrame,
-    fields: Sequence[Field],
-    kinds: dict,
-    *,
-    budget: int,
-    sample: int,
-    max_rules: int,
-    seed: int,
-    cache: dict,
-) -> tuple[list[Block], float | None]:
-    """Greedy rules: the most newly kept likely matches per step, within the budget.
-
-    Once every likely match is kept, rules that keep them a second time follow
-    (up to ``max_rules``), while the budget allows.
-    """
-    rules, plain = _candidate_rules(fields, kinds)
-    if not rules:
-        return [], None
-    rng = np.random.default_rng(seed)
-    if len(left) > sample:
-        rows = np.sort(rng.choice(len(left), size=sample, replace=False))
-    else:
-        rows = np.arange(len(left))
-    scale = len(left) / max(len(rows), 1)
-    keys = {key for rule in rules for key in rule.keys}
-    codes = {key: joint_key_codes(left, right, key, cache) for key in keys}
-    blocking = _SampleRules(rules, codes, rows, len(left))
-    estimate = np.array(blocking.rule_sizes(), dtype=np.float64) * scale
-    li, ri = _likely_matches(
-        blocking, plain, len(rows), cap=max(budget, 1), all_pairs=len(left) * len(right)
-    )
-    if len(li) == 0:
-        # Nothing agrees anywhere: the widest single-field rule the budget allows.
-        singles = [k for k, r in enumerate(rules) if len(r.keys) == 1 and estimate[k] <= budget]
-        best = max(singles, key=lambda k: estimate[k], default=None)
-        return ([rules[best]] if best is not None else []), None
-    kept = np.stack([blocking.keeps(k, li, ri) for k in range(len(rules))])
-    # How many chosen rules keep each likely match. A match kept by a second rule
-    # counts half as much again: it survives a slip in the first rule's key.
-    times = np.zeros(len(li), np.int64)
-    chosen: list[int] = []
-    spent = 0.0
-    while len(chosen) < max_rules:
-        gains = (kept & (times == 0)).sum(axis=1) + 0.5 * (kept & (times == 1)).sum(axis=1)
-        fits = (estimate + spent <= budget) & (estimate > 0)
-        fits[chosen] = False
-        if not fits.any() or gains[fits].max() < 1:
-            break
-        top = gains[fits].max()
-        # Among rules nearly as good as the best, the one with the fewest pairs.
-        near = np.flatnonzero(fits & (gains >= 0.98 * top))
-        k = int(near[np.argmin(estimate[near])])
-        chosen.append(k)
-        times += kept[k]
-        spent += estimate[k]
-    covered = times > 0
-    return [rules[k] for k in chosen], float(covered.mean())
 
 
 def propose(
@@ -706,6 +494,8 @@ def propose(
     for side, frame in (("left", left), ("right", right)):
         if len(frame) == 0:
             raise ValueError(f"the {side} table has no rows, so no set-up can be proposed")
+    derived = (tuple(find_date_parts(left)), tuple(find_date_parts(right)))
+    left, right = add_derived(left, derived[0]), add_derived(right, derived[1])
     lp = profile_table(left, sample=sample, seed=seed)
     rp = profile_table(right, sample=sample, seed=seed)
     for side, frame, column in (("left", left, left_id), ("right", right, right_id)):
@@ -714,13 +504,17 @@ def propose(
     left_id = left_id if left_id is not None else _pick_id(lp)
     right_id = right_id if right_id is not None else _pick_id(rp)
     pairs, notes = _match_fields(lp, rp, left_id, right_id)
+    pairs, notes = _without_date_parts(pairs, notes, derived)
     fields, kinds = [], {}
     for a, b in pairs:
         kind = _joint_kind(a.kind, b.kind)
         kinds[a.name] = kind
         rows = min(len(left) * (1 - a.missing), len(right) * (1 - b.missing))
+        if kind == "id":
+            kind = kinds[a.name] = "code"
+            notes.append(f"{a.name} looks like an identifier and is compared as a field")
         scorer = scorer_for(kind, max(a.distinct, b.distinct), int(rows))
-        fields.append(Field(a.name, b.name, scorer=scorer))
+        fields.append(Field(a.name, b.name, scorer=scorer, normalization=_norm_for(a.name, kind)))
     if left_id is None or right_id is None:
         missing = [s for s, c in (("left", left_id), ("right", right_id)) if c is None]
         notes.append(
@@ -730,18 +524,24 @@ def propose(
     rules: list[Block] = []
     coverage = None
     cache: dict = {}  # each key column cleaned once, for choosing and for counting
-    if total > budget:
-        rules, coverage = _choose_rules(
+    if total > MIN_PAIRS_TO_BLOCK:
+        # Under the budget, rules are worth it only when they cut the pairs a lot and
+        # keep nearly every likely match.
+        small = total <= budget
+        rules, coverage = choose_rules(
             left,
             right,
             fields,
             kinds,
-            budget=budget,
+            budget=min(budget, total // CUT) if small else budget,
             sample=sample,
             max_rules=max_rules,
             seed=seed,
             cache=cache,
         )
+        if small and (coverage is None or coverage < MIN_COVERAGE):
+            rules, coverage = [], None
+        rules += _nearest_rules(fields, kinds)
     counts: list[RuleCount] = []
     while rules:
         counts = count_rules(left, right, rules, cache=cache)
@@ -762,6 +562,11 @@ def propose(
             f"no blocking rule keeps the pairs under the budget of {budget:,}: every pair is scored"
         )
     spec = Spec(fields=tuple(fields), left_id=left_id, right_id=right_id, block=tuple(rules))
+    for side, found in zip(("left", "right"), derived):
+        for d in found:
+            notes.append(
+                f"{d.name} is made in the {side} table from {', '.join(d.parts)} (one date field)"
+            )
     return Proposal(
         spec=spec,
         left_profile=lp,
@@ -772,4 +577,34 @@ def propose(
         budget=budget,
         coverage=coverage,
         notes=tuple(notes),
+        derived=derived,
     )
+
+
+def _norm_for(name: str, kind: str) -> Normalization:
+    """How a field's values are cleaned, by kind: phone numbers keep their digits only,
+    numbers and codes are written one way (``1999.0`` is ``1999``)."""
+    if column_key(name) == "phone":
+        return Normalization(digits=True)
+    if kind in ("number", "code"):
+        return Normalization(numbers=True)
+    return Normalization()
+
+
+def _without_date_parts(pairs: list, notes: list, derived) -> tuple[list, list]:
+    """Leave out year, month and day columns that a derived date field replaces."""
+    parts = {p for side in derived for d in side for p in d.parts}
+    kept = [(a, b) for a, b in pairs if a.name not in parts and b.name not in parts]
+    gone = [a.name for a, b in pairs if (a, b) not in kept]
+    if gone:
+        notes = [*notes, f"left out {', '.join(gone)}: compared as one date"]
+    return kept, notes
+
+
+def _nearest_rules(fields: Sequence[Field], kinds: dict) -> list[Block]:
+    """A TF-IDF nearest-neighbour rule on the first long text, where exact keys miss
+    matches written differently (titles, product names)."""
+    for f in fields:
+        if kinds.get(f.name) == "long_text" or f.scorer == "tfidf":
+            return [Block("tfidf", keys=(Key(f.left, f.right),), size=NEAREST)]
+    return []

@@ -164,3 +164,34 @@ def test_a_project_scored_on_the_cluster_reports_records_scored(people, client):
     pd.testing.assert_frame_equal(project.candidates, local.candidates, check_exact=True)
     assert {s[0] for s in steps} == {"scoring records"}
     assert steps[-1] == ("scoring records", len(left), len(left))
+
+
+def test_learned_weights_give_the_same_output_on_the_cluster_past_half_a_million_pairs(client):
+    # One rule over 640,000 pairs: the run is cut into many more ranges on the cluster than
+    # locally, and the weights (learned from samples that do not depend on the cut) and so
+    # the output are the same, byte for byte, with each field's weight in bits.
+    from matching.engine.candidates import run_plan
+    from matching.engine.distributed import task_ranges
+    from matching.engine.training import train
+
+    tables = generate_tables(800, seed=4)
+    left = tables.owners.assign(all="x")
+    right = tables.cars.assign(all="x")
+    spec = Spec(
+        (Field("given_name", scorer="jaro_winkler"), Field("surname", scorer="jaro_winkler")),
+        left_id="owner_id",
+        right_id="car_id",
+        block=(parse_block("exact:all"),),
+    )
+    job, ranges = plan(left, right, spec, keep=0.5, top_k=3, explain=True)
+    assert sum(c.added for c in job.blocking.count()) > 500_000
+    job.spec = Spec(spec.fields, spec.left_id, spec.right_id, spec.block, train(job))
+    local = pd.concat(run_plan(job, ranges), ignore_index=True)
+    other, _ = plan(left, right, spec, keep=0.5, top_k=3, explain=True)
+    cut = task_ranges(other, ranges, client)
+    assert len(cut) > len(ranges)
+    other.spec = Spec(spec.fields, spec.left_id, spec.right_id, spec.block, train(other))
+    assert other.spec.learned == job.spec.learned
+    remote = pd.concat(run_plan_dask(other, cut, client), ignore_index=True)
+    pd.testing.assert_frame_equal(remote, local, check_exact=True)
+    assert "weight_surname" in remote.columns

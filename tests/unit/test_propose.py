@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import matching.engine.propose
+import matching.engine.rule_choice
 from matching.engine.blocking import Blocking, joint_key_codes
 from matching.engine.demo import GENERATED_FIELDS, generate_tables, tutorial_cars, tutorial_owners
 from matching.engine.propose import NoSharedColumns, column_key, profile_table, propose, scorer_for
@@ -203,7 +204,7 @@ def test_proposal_is_the_same_each_time(generated):
         ("number", 400, 5_000, "levenshtein"),
         ("name", 10, 5_000, "jaro_winkler"),
         ("text", 10, 5_000, "token_sort"),
-        ("long_text", 10, 5_000, "token_set"),
+        ("long_text", 10, 5_000, "tfidf"),
         ("date", 10, 5_000, "date"),
         ("email", 10, 5_000, "levenshtein"),
     ],
@@ -228,7 +229,7 @@ def test_rules_chosen_on_a_sample_are_those_the_full_pair_joins_choose(generated
     def joined(rules, codes, rows, n_left):
         return Blocking(left.iloc[rows].reset_index(drop=True), right, rules)
 
-    monkeypatch.setattr(matching.engine.propose, "_SampleRules", joined)
+    monkeypatch.setattr(matching.engine.rule_choice, "SampleRules", joined)
     monkeypatch.setattr(
         matching.engine.propose,
         "count_rules",
@@ -249,7 +250,7 @@ def test_sampled_rule_pairs_are_the_pairs_blocking_makes(generated):
     rows = np.arange(0, len(left), 3)
     cache: dict = {}
     codes = {k: joint_key_codes(left, right, k, cache) for r in rules for k in r.keys}
-    fast = matching.engine.propose._SampleRules(rules, codes, rows, len(left))
+    fast = matching.engine.rule_choice.SampleRules(rules, codes, rows, len(left))
     slow = Blocking(left.iloc[rows].reset_index(drop=True), right, rules)
     assert fast.rule_sizes() == slow.rule_sizes()
     for k in range(len(rules)):

@@ -1,0 +1,139 @@
+"""The proposal checks itself: values cleaned by kind, dates from their parts, identifiers
+as fields, TF-IDF for long text; --labels and --suggest-labels round trip."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from matching.engine.candidates import generate_candidates
+from matching.engine.propose import propose
+from matching.engine.spec import Normalization
+
+ROOT = Path(__file__).resolve().parents[2]
+WORDS = "alpha beta gamma delta epsilon zeta theta iota kappa lambda sigma omega".split()
+
+
+def people(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    given = rng.choice(["ann", "bob", "cat", "dan", "eve", "fay", "gus", "hal"], n)
+    surname = [f"name{i}" for i in rng.permutation(n)]
+    year = rng.integers(1930, 2000, n)
+    month = rng.integers(1, 13, n)
+    day = rng.integers(1, 29, n)
+    ssn = rng.permutation(10**6)[:n] + 10**6
+    left = pd.DataFrame(
+        {
+            "rec_id": [f"l{i}" for i in range(n)],
+            "given_name": given,
+            "surname": surname,
+            "dob_year": year,
+            "dob_month": month,
+            "dob_day": day,
+            "soc_sec_id": ssn,
+        }
+    )
+    right = pd.DataFrame(
+        {
+            "rec_id": [f"r{i}" for i in range(n)],
+            "given_name": given,
+            "surname": surname,
+            "dob_year": [f"{y}.0" for y in year],  # a year stored as float text
+            "dob_month": month,
+            "dob_day": day,
+            "soc_sec_id": ssn,
+        }
+    )
+    return left, right
+
+
+def test_date_parts_become_one_date_field_and_identifiers_are_fields():
+    left, right = people(60, seed=1)
+    proposal = propose(left, right, left_id="rec_id", right_id="rec_id")
+    names = [f.name for f in proposal.spec.fields]
+    assert "dob" in names and not {"dob_year", "dob_month", "dob_day"} & set(names)
+    assert [f.scorer for f in proposal.spec.fields if f.name == "dob"] == ["date"]
+    assert "soc_sec_id" in names
+    ssn = next(f for f in proposal.spec.fields if f.name == "soc_sec_id")
+    assert ssn.normalization == Normalization(numbers=True)
+    lf, rf = proposal.add_columns(left, right)
+    assert lf["dob"].iloc[0] == rf["dob"].iloc[0]
+    found = generate_candidates(lf, rf, proposal.spec, keep=0.0, top_k=1)
+    assert (found["left_id"].str[1:] == found["right_id"].str[1:]).all()
+
+
+def test_a_year_as_float_text_equals_the_year():
+    left = pd.DataFrame({"id": ["a", "b"], "year": ["1999", "2001"], "title": ["x y", "z w"]})
+    right = pd.DataFrame({"id": ["c", "d"], "year": ["1999.0", "2001.0"], "title": ["x y", "z w"]})
+    proposal = propose(left, right)
+    year = next(f for f in proposal.spec.fields if f.name == "year")
+    found = generate_candidates(left, right, proposal.spec, keep=0.0, top_k=None)
+    assert (found.loc[found["left_id"] == "a"].set_index("right_id")["score_year"]["c"]) == 1.0
+    assert year.normalization.numbers
+
+
+def test_long_text_gets_tfidf_and_a_nearest_neighbour_rule():
+    rng = np.random.default_rng(3)
+    n = 700
+    titles = [" ".join(rng.choice(WORDS, 6)) + f" part {i}" for i in range(n)]
+    venue = rng.choice(["sigmod", "vldb", "icde"], n)
+    left = pd.DataFrame({"id": range(n), "title": titles, "venue": venue})
+    right = pd.DataFrame(
+        {"id": range(n), "title": [t.upper() + " extra" for t in titles], "venue": venue}
+    )
+    proposal = propose(left, right)
+    title = next(f for f in proposal.spec.fields if f.name == "title")
+    assert title.scorer == "tfidf"
+    assert any(r.kind == "tfidf" for r in proposal.spec.block), proposal.report()
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "matching", *args], capture_output=True, text=True, cwd=ROOT
+    )
+
+
+def test_labels_and_suggested_labels_round_trip(tmp_path):
+    left, right = people(300, seed=2)
+    right = right.assign(given_name=right["given_name"].where(np.arange(300) % 7 != 0, "zed"))
+    lp, rp = tmp_path / "l.csv", tmp_path / "r.csv"
+    left.to_csv(lp, index=False)
+    right.to_csv(rp, index=False)
+    out, todo = tmp_path / "out.csv", tmp_path / "todo.csv"
+    base = ["--left", str(lp), "--right", str(rp), "--left-id", "rec_id", "--right-id", "rec_id"]
+    done = run(*base, "--out", str(out), "--suggest-labels", "20", "--suggest-file", str(todo))
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_csv(out)
+    assert any(c.startswith("weight_") for c in frame.columns)
+    asked = pd.read_csv(todo, dtype=str, keep_default_na=False)
+    assert list(asked.columns) == ["left_id", "right_id", "label"]
+    assert len(asked) == 20 and (asked["label"] == "").all()
+    assert not asked.duplicated(["left_id", "right_id"]).any()
+    asked["label"] = (asked["left_id"].str[1:] == asked["right_id"].str[1:]).astype(int)
+    asked.to_csv(todo, index=False)
+    again = tmp_path / "again.csv"
+    more = tmp_path / "more.csv"
+    done = run(
+        *base,
+        "--out",
+        str(again),
+        "--labels",
+        str(todo),
+        "--suggest-labels",
+        "10",
+        "--suggest-file",
+        str(more),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "learned from 20 labelled pairs" in done.stderr
+    following = pd.read_csv(more, dtype=str)
+    labelled = set(zip(asked["left_id"], asked["right_id"]))
+    assert not labelled & set(zip(following["left_id"], following["right_id"]))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("left_id,right_id,label\nl1,r1,maybe\n")
+    done = run(*base, "--out", str(again), "--labels", str(bad))
+    assert done.returncode == 2 and "a label is 1 (match) or 0 (non-match)" in done.stderr
