@@ -29,7 +29,9 @@ __all__ = [
     "matched_rows",
     "update_conflicts",
     "update_adjudication",
+    "update_matched_tab",
     "MATCHED_OUTPUTS",
+    "TAB_OUTPUTS",
 ]
 
 #: The Matched tab callback's outputs, by name.
@@ -196,7 +198,6 @@ CONFLICT_OUTPUTS = {
     "rows": Output(ids.CONFLICT_GRID, "rowData"),
     "summary": Output(ids.CONFLICT_SUMMARY, "children"),
     "cardinality": Output(ids.CARDINALITY, "value"),
-    "done": Output(ids.CONFLICT_DONE, "data"),
 }
 
 
@@ -255,7 +256,6 @@ def update_conflicts(
 ADJUDICATION_OUTPUTS = {
     "rows": Output(ids.ADJUDICATION_GRID, "rowData"),
     "summary": Output(ids.ADJUDICATION_SUMMARY, "children"),
-    "done": Output(ids.ADJUDICATION_DONE, "data"),
 }
 
 #: Adjudication button -> which review stands.
@@ -291,62 +291,109 @@ def update_adjudication(services: Services, project_id, tab, trigger, selected, 
     return {"rows": rows, "summary": message + summary, "done": done}
 
 
+#: Every output of the Matched tab, by name: the matched table's, the Conflicts
+#: panel's (``conflicts_…``) and the Adjudication panel's (``adjudication_…``).
+TAB_OUTPUTS = {
+    **MATCHED_OUTPUTS,
+    **{f"conflicts_{k}": v for k, v in CONFLICT_OUTPUTS.items()},
+    **{f"adjudication_{k}": v for k, v in ADJUDICATION_OUTPUTS.items()},
+}
+
+
+def update_matched_tab(services: Services, trigger, values: dict) -> dict:
+    """One action on the Matched tab, then its three panels drawn from the same state.
+
+    The action is whichever ``trigger`` names: remove or undo (the matched table),
+    resolve a conflict or change how records pair (Conflicts), settle a
+    disagreement (Adjudication). Each panel is then drawn again, so each shows
+    every action's effect: an Undo brings back the conflict it reverted. On the
+    tab's clock (``ids.MATCHED_TICK``) nothing is done and the panels are drawn
+    only when the log has moved since the page was drawn (decisions made
+    elsewhere). ``values`` holds the callback's inputs and states by name.
+    """
+    project_id, tab, seen = values["project_id"], values["tab"], values["seen"]
+    if trigger == ids.MATCHED_TICK:
+        project = services.project(project_id if isinstance(project_id, str) else None)
+        version = services.desk(project).refresh().last_seq if project else None
+        if tab != "matched" or (isinstance(seen, dict) and seen.get("version") == version):
+            return dict.fromkeys(TAB_OUTPUTS, no_update)
+        trigger = None
+    reviewer = values["reviewer"]
+
+    def matched(acting) -> dict:
+        return update_matched(
+            services,
+            project_id,
+            tab,
+            acting,
+            values["matched_selected"],
+            reviewer,
+            seen,
+            values["chosen"],
+        )
+
+    def conflicts(acting) -> dict:
+        out = update_conflicts(
+            services,
+            project_id,
+            tab,
+            acting,
+            values["conflict_selected"],
+            reviewer,
+            values["cardinality"],
+        )
+        return {f"conflicts_{k}": out[k] for k in CONFLICT_OUTPUTS}
+
+    def adjudication(acting) -> dict:
+        out = update_adjudication(
+            services, project_id, tab, acting, values["adjudication_selected"], reviewer
+        )
+        return {f"adjudication_{k}": out[k] for k in ADJUDICATION_OUTPUTS}
+
+    panels = [matched, conflicts, adjudication]
+    if trigger in RESOLUTIONS or trigger == ids.CARDINALITY:
+        panels = [conflicts, matched, adjudication]
+    elif trigger in KEEPS:
+        panels = [adjudication, matched, conflicts]
+    out = panels[0](trigger)  # the one that acts, first; the others draw what it did
+    for panel in panels[1:]:
+        out.update(panel(None))
+    return out
+
+
 def register(app) -> None:
     services = services_of(app)
 
-    def describe_matches(
-        project_id, tab, _remove, _undo, chosen, _resolved, _settled, selected, reviewer, seen
-    ):
-        return update_matched(
-            services, project_id, tab, ctx.triggered_id, selected, reviewer, seen, chosen
-        )
+    def describe_matched_tab(**values):
+        return update_matched_tab(services, ctx.triggered_id, values)
 
     app.callback(
-        output=MATCHED_OUTPUTS,
-        inputs=[
-            Input(ids.PROJECT_SELECT, "value"),
-            Input(ids.TABS, "active_tab"),
-            Input(ids.MATCHED_REMOVE, "n_clicks"),
-            Input(ids.MATCHED_UNDO, "n_clicks"),
-            Input(ids.MATCHED_COLUMNS, "value"),
-            Input(ids.CONFLICT_DONE, "data"),
-            Input(ids.ADJUDICATION_DONE, "data"),
-            State(ids.MATCHED_GRID, "selectedRows"),
-            State(ids.REVIEWER, "value"),
-            State(ids.MATCHED_STORE, "data"),
-        ],
-    )(describe_matches)
+        output=TAB_OUTPUTS,
+        inputs={
+            "project_id": Input(ids.PROJECT_SELECT, "value"),
+            "tab": Input(ids.TABS, "active_tab"),
+            "remove": Input(ids.MATCHED_REMOVE, "n_clicks"),
+            "undo": Input(ids.MATCHED_UNDO, "n_clicks"),
+            "chosen": Input(ids.MATCHED_COLUMNS, "value"),
+            "resolve": [Input(button, "n_clicks") for button in RESOLUTIONS],
+            "cardinality": Input(ids.CARDINALITY, "value"),
+            "keep": [Input(button, "n_clicks") for button in KEEPS],
+            "tick": Input(ids.MATCHED_TICK, "n_intervals"),
+        },
+        state={
+            "matched_selected": State(ids.MATCHED_GRID, "selectedRows"),
+            "conflict_selected": State(ids.CONFLICT_GRID, "selectedRows"),
+            "adjudication_selected": State(ids.ADJUDICATION_GRID, "selectedRows"),
+            "reviewer": State(ids.REVIEWER, "value"),
+            "seen": State(ids.MATCHED_STORE, "data"),
+        },
+    )(describe_matched_tab)
 
-    def describe_conflicts(project_id, tab, _clicks, cardinality, selected, reviewer):
-        return update_conflicts(
-            services, project_id, tab, ctx.triggered_id, selected, reviewer, cardinality
-        )
-
-    app.callback(
-        output=CONFLICT_OUTPUTS,
-        inputs=[
-            Input(ids.PROJECT_SELECT, "value"),
-            Input(ids.TABS, "active_tab"),
-            [Input(button, "n_clicks") for button in RESOLUTIONS],
-            Input(ids.CARDINALITY, "value"),
-            State(ids.CONFLICT_GRID, "selectedRows"),
-            State(ids.REVIEWER, "value"),
-        ],
-    )(describe_conflicts)
-
-    def describe_adjudication(project_id, tab, _clicks, selected, reviewer):
-        return update_adjudication(services, project_id, tab, ctx.triggered_id, selected, reviewer)
-
-    app.callback(
-        output=ADJUDICATION_OUTPUTS,
-        inputs=[
-            Input(ids.PROJECT_SELECT, "value"),
-            Input(ids.TABS, "active_tab"),
-            [Input(button, "n_clicks") for button in KEEPS],
-            State(ids.ADJUDICATION_GRID, "selectedRows"),
-            State(ids.REVIEWER, "value"),
-        ],
-    )(describe_adjudication)
+    app.clientside_callback(
+        "function(tab) { return tab !== 'matched'; }",
+        Output(ids.MATCHED_TICK, "disabled"),
+        Input(ids.TABS, "active_tab"),
+    )
 
     def send_matched_rows(request, project_id):
         return matched_rows(services, project_id, request)

@@ -16,7 +16,11 @@ __all__ = [
     "adjudication_panel",
     "CARDINALITY_OPTIONS",
     "CONFLICT_COLUMNS",
+    "MATCHED_REFRESH_MS",
 ]
+
+#: How often the open Matched tab looks for decisions made elsewhere, in ms.
+MATCHED_REFRESH_MS = 3000
 
 
 def record_columns(columns: list[str]) -> list[str]:
@@ -170,7 +174,6 @@ def adjudication_panel() -> html.Div:
                 className="mb-2",
             ),
             pick_one_grid(ids.ADJUDICATION_GRID, ADJUDICATION_COLUMNS, "params.data.left_id"),
-            dcc.Store(id=ids.ADJUDICATION_DONE, data=None),
         ]
     )
 
@@ -270,8 +273,9 @@ def matched_tab() -> html.Div:
             ),
             conflicts_panel(),
             adjudication_panel(),
-            dcc.Store(id=ids.CONFLICT_DONE, data=None),
             dcc.Store(id=ids.MATCHED_STORE, data=None),
+            # While the tab is open, decisions made elsewhere show within seconds.
+            dcc.Interval(id=ids.MATCHED_TICK, interval=MATCHED_REFRESH_MS, disabled=True),
         ],
         className="pt-3",
     )
