@@ -89,7 +89,7 @@ class Services(Workspace):
 
     def __init__(self, config: AppConfig, server) -> None:
         super().__init__(config)
-        self.users = UserStore(config.db_url)
+        self.users = UserStore(self.log.database)  # one engine for decisions and users
         self._users_seen = (0.0, False)
         cache_config = {
             "CACHE_TYPE": "SimpleCache",

@@ -6,19 +6,14 @@ in an append-only table, so the review state of a project is always
 server. It runs on SQLAlchemy Core: the embedded default is a SQLite file, and
 any other SQLAlchemy URL (PostgreSQL) lets several app processes share one log.
 
-SQLite is opened in WAL mode (readers never wait for the writer), with a busy
-timeout, and every write runs in a ``BEGIN IMMEDIATE`` transaction: a writer
-takes the write lock when it starts, so it waits its turn (up to the timeout)
-instead of failing with "database is locked" when two transactions both try to
-upgrade a read lock. ``synchronous=FULL`` makes a commit survive a power cut,
-not just a crash of the process: the log is what a reviewer is told is saved,
-and a human clicks at most a few times a second, so one fsync a commit is cheap.
+The database, its engine and how SQLite is opened (WAL, ``BEGIN IMMEDIATE`` for
+every write, ``synchronous=FULL``) are :mod:`matching.decisions.db`'s, shared with
+the users' store.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time as _time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,27 +22,22 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
+from matching.decisions.db import BUSY_TIMEOUT, Database, metadata
 from matching.decisions.events import Batch, Event, ReviewState, replay
 
-__all__ = ["DecisionLog", "DatabaseGone", "ProjectTransaction", "DEFAULT_URL", "BUSY_TIMEOUT"]
+__all__ = ["DecisionLog", "ProjectTransaction", "DEFAULT_URL"]
 
 #: The database used when none is given: a SQLite file in the working folder.
 DEFAULT_URL = "sqlite:///matchdesk.db"
 
-#: Seconds a SQLite writer waits for the write lock before giving up.
-BUSY_TIMEOUT = 30.0
-
 _ID = sa.String(200)
-
-_metadata = sa.MetaData()
 
 _projects = sa.Table(
     "projects",
-    _metadata,
+    metadata,
     sa.Column("project_id", _ID, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("created", sa.Float, nullable=False),
@@ -56,7 +46,7 @@ _projects = sa.Table(
 
 _events = sa.Table(
     "events",
-    _metadata,
+    metadata,
     sa.Column(
         "seq",
         sa.BigInteger().with_variant(sa.Integer, "sqlite"),
@@ -81,7 +71,7 @@ _events = sa.Table(
 # The columns of a compact batch (see matching.decisions.events.Batch), beside its one events row.
 _batch_data = sa.Table(
     "batch_data",
-    _metadata,
+    metadata,
     sa.Column("project_id", _ID, sa.ForeignKey("projects.project_id"), primary_key=True),
     sa.Column("event_id", _ID, primary_key=True),
     sa.Column("data", sa.LargeBinary, nullable=False),
@@ -92,7 +82,7 @@ BATCH_KIND = "batch"
 
 _leases = sa.Table(
     "leases",
-    _metadata,
+    metadata,
     sa.Column("project_id", _ID, primary_key=True),
     sa.Column("left_id", sa.Text, primary_key=True),
     sa.Column("reviewer", sa.Text, nullable=False),
@@ -101,20 +91,12 @@ _leases = sa.Table(
 
 _heartbeat = sa.Table(
     "heartbeat",
-    _metadata,
+    metadata,
     sa.Column("writer", sa.String(100), primary_key=True),
     sa.Column("time", sa.Float, nullable=False),
 )
 
 _T = TypeVar("_T")
-
-
-class DatabaseGone(SQLAlchemyError):
-    """The SQLite file the log opened was deleted or replaced while the app ran.
-
-    Writing on would put decisions in a file nobody reads again (or in a new
-    empty one), so every write is refused until the server is restarted.
-    """
 
 
 # The fields of an event's JSON payload that the review rules read.
@@ -132,36 +114,6 @@ class _Cache:
     events: list[Event] = field(default_factory=list)
     state: ReviewState | None = None
     rows: int = 0
-
-
-def _sqlite_engine(url: sa.URL, *, busy_timeout: float) -> Engine:
-    memory = url.database in (None, "", ":memory:") or "mode=memory" in str(url)
-    options: dict = {"connect_args": {"timeout": busy_timeout, "check_same_thread": False}}
-    if memory:
-        # One shared connection, or each pooled connection would see its own empty database.
-        options["poolclass"] = StaticPool
-    engine = sa.create_engine(url, **options)
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:
-        # Leave transactions to the "begin" listener below (SQLAlchemy's pysqlite recipe).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            if not memory:
-                cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = FULL")
-            cursor.execute("PRAGMA foreign_keys = ON")
-        finally:
-            cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("matchdesk_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
 
 
 class DecisionLog:
@@ -199,16 +151,14 @@ class DecisionLog:
     ['7']
     """
 
-    def __init__(self, url: str = DEFAULT_URL, *, busy_timeout: float = BUSY_TIMEOUT) -> None:
-        self.url = make_url(url)
-        if self.url.get_backend_name() == "sqlite":
-            self._engine = _sqlite_engine(self.url, busy_timeout=busy_timeout)
-        else:
-            self._engine = sa.create_engine(self.url, pool_pre_ping=True)
-        self._writer = self._engine.execution_options(matchdesk_write=True)
-        self._file = _sqlite_file(self.url)
-        self._identity: tuple[int, int] | None = None
-        self._ready = False
+    def __init__(
+        self, url: str | Database = DEFAULT_URL, *, busy_timeout: float = BUSY_TIMEOUT
+    ) -> None:
+        #: The database and its one engine (shared with a users' store made on it).
+        self.database = (
+            url if isinstance(url, Database) else Database(url, busy_timeout=busy_timeout)
+        )
+        self.url = self.database.url
         self._lock = threading.Lock()
         self._caches: dict[str, _Cache] = {}
 
@@ -217,58 +167,15 @@ class DecisionLog:
 
     def close(self) -> None:
         """Close the pooled connections; the log reconnects if used again."""
-        self._engine.dispose()
+        self.database.close()
 
     def forget_connections(self) -> None:
         """After a fork, in the child: new connections from here on, leaving the
         parent's pooled ones open for the parent (SQLAlchemy's multiprocessing advice)."""
-        self._engine.dispose(close=False)
+        self.database.forget_connections()
         self._lock = threading.Lock()
 
     # -- transactions ------------------------------------------------------
-
-    def _setup(self) -> None:
-        if self._ready:
-            return
-        with self._lock:
-            if self._ready:
-                return
-            try:
-                with self._writer.begin() as conn:
-                    _metadata.create_all(conn)
-            except SQLAlchemyError:
-                # Another process may have created the tables between check and create.
-                with self._writer.begin() as conn:
-                    _metadata.create_all(conn)
-            # A log made by an earlier version has the tables but not every index.
-            with self._writer.begin() as conn:
-                for index in _events.indexes:
-                    index.create(conn, checkfirst=True)
-            self._ready = True
-
-    def _check_file(self) -> None:
-        """Raise :class:`DatabaseGone` when the SQLite file is not the one first opened."""
-        if self._file is None:
-            return
-        try:
-            st = os.stat(self._file)
-        except OSError:
-            raise DatabaseGone(f"the database file {self._file} is gone") from None
-        identity = (st.st_dev, st.st_ino)
-        if self._identity is None:
-            self._identity = identity
-        elif identity != self._identity:
-            raise DatabaseGone(f"the database file {self._file} was replaced")
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        self._setup()
-        self._check_file()
-        with self._writer.begin() as conn:
-            yield conn
-            # Checked again before the commit: a file deleted meanwhile must not
-            # take an acknowledged decision with it.
-            self._check_file()
 
     def check(self) -> None:
         """Open the database and make its tables; raises ``SQLAlchemyError`` when it cannot.
@@ -276,9 +183,9 @@ class DecisionLog:
         A server calls this at start, so an unreadable database stops it with a
         message instead of failing on the first request.
         """
-        self._setup()
-        self._check_file()
-        with self._read() as conn:
+        self.database.setup()
+        self.database.check_file()
+        with self.database.read() as conn:
             conn.execute(sa.select(sa.func.count()).select_from(_projects)).scalar()
 
     @contextmanager
@@ -297,7 +204,7 @@ class DecisionLog:
         ValueError
             When there is no such project.
         """
-        with self._write() as conn:
+        with self.database.write() as conn:
             query = (
                 sa.select(_projects.c.project_id)
                 .where(_projects.c.project_id == project_id)
@@ -306,12 +213,6 @@ class DecisionLog:
             if conn.execute(query).first() is None:
                 raise ValueError(f"there is no project {project_id!r}")
             yield ProjectTransaction(conn, project_id)
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        self._setup()
-        with self._engine.begin() as conn:
-            yield conn
 
     # -- projects ----------------------------------------------------------
 
@@ -341,7 +242,7 @@ class DecisionLog:
             "meta": json.dumps(meta, sort_keys=True),
         }
         try:
-            with self._write() as conn:
+            with self.database.write() as conn:
                 if self._project_exists(conn, project_id):
                     return False
                 conn.execute(_projects.insert().values(**row))
@@ -373,7 +274,7 @@ class DecisionLog:
             .select_from(_projects.outerjoin(counts, counts.c.project_id == _projects.c.project_id))
             .order_by(_projects.c.created, _projects.c.project_id)
         )
-        with self._read() as conn:
+        with self.database.read() as conn:
             rows = conn.execute(query).mappings().all()
         return [
             {
@@ -389,7 +290,7 @@ class DecisionLog:
 
     def project(self, project_id: str) -> dict | None:
         """The project's ``project_id, name, created, meta``, or None when there is none."""
-        with self._read() as conn:
+        with self.database.read() as conn:
             row = (
                 conn.execute(sa.select(_projects).where(_projects.c.project_id == project_id))
                 .mappings()
@@ -401,7 +302,7 @@ class DecisionLog:
 
     def update_project_meta(self, project_id: str, meta: dict) -> None:
         """Replace the project's meta; ``ValueError`` when there is no such project."""
-        with self._write() as conn:
+        with self.database.write() as conn:
             done = conn.execute(
                 _projects.update()
                 .where(_projects.c.project_id == project_id)
@@ -495,7 +396,7 @@ class DecisionLog:
         wanted = list(dict.fromkeys(event_ids))
         out: dict[str, Event] = {}
         c = _events.c
-        with self._read() as conn:
+        with self.database.read() as conn:
             for start in range(0, len(wanted), _CHUNK):
                 query = sa.select(c.event_id, c.payload).where(
                     c.project_id == project_id,
@@ -551,7 +452,7 @@ class DecisionLog:
             .where(c.project_id == project_id, c.seq > after_seq)
             .order_by(c.seq)
         )
-        with self._read() as conn:
+        with self.database.read() as conn:
             rows = conn.execute(query).all()
             batches = _batches(conn, project_id, [r.event_id for r in rows if r.kind == BATCH_KIND])
         loads = json.loads
@@ -570,14 +471,14 @@ class DecisionLog:
     def last_seq(self, project_id: str) -> int:
         """The sequence number of the project's latest event (0 when it has none)."""
         query = sa.select(sa.func.max(_events.c.seq)).where(_events.c.project_id == project_id)
-        with self._read() as conn:
+        with self.database.read() as conn:
             return int(conn.execute(query).scalar() or 0)
 
     def _rows(
         self, project_id: str, *, after_seq: int = 0, conn: Connection | None = None
     ) -> list[tuple[int, Event | Batch]]:
         if conn is None:
-            with self._read() as conn:
+            with self.database.read() as conn:
                 return _read_rows(conn, project_id, after_seq)
         return _read_rows(conn, project_id, after_seq)
 
@@ -589,7 +490,7 @@ class DecisionLog:
         with self._lock:
             cache = self._caches.get(project_id, _Cache())
         count_query = sa.select(sa.func.count()).where(_events.c.project_id == project_id)
-        with self._read() as conn:
+        with self.database.read() as conn:
             new = self._rows(project_id, after_seq=cache.last_seq, conn=conn)
             # Counting after reading: a total larger than expected means a
             # transaction committed an earlier seq late (possible on a server
@@ -684,12 +585,12 @@ class DecisionLog:
             _leases.c.reviewer != reviewer,
             _leases.c.expires > now,
         )
-        with self._read() as conn:
+        with self.database.read() as conn:
             return set(conn.execute(query).scalars())
 
     def release_leases(self, project_id: str, reviewer: str) -> None:
         """Give up every lease the reviewer holds in the project."""
-        with self._write() as conn:
+        with self.database.write() as conn:
             conn.execute(
                 _leases.delete().where(
                     _leases.c.project_id == project_id, _leases.c.reviewer == reviewer
@@ -704,7 +605,7 @@ class DecisionLog:
         A SQLite file deleted or replaced since the log opened it is not healthy.
         """
         try:
-            with self._write() as conn:
+            with self.database.write() as conn:
                 row = {"time": _time.time()}
                 done = conn.execute(
                     _heartbeat.update().where(_heartbeat.c.writer == "health").values(**row)
@@ -718,7 +619,7 @@ class DecisionLog:
 
     def delete_project(self, project_id: str) -> bool:
         """Delete a project with its events and leases; False when there was none."""
-        with self._write() as conn:
+        with self.database.write() as conn:
             for table in (_leases, _batch_data, _events):
                 conn.execute(table.delete().where(table.c.project_id == project_id))
             done = conn.execute(_projects.delete().where(_projects.c.project_id == project_id))
@@ -848,18 +749,6 @@ class ProjectTransaction:
     def release(self, reviewer: str) -> None:
         mine = (_leases.c.project_id == self.project_id) & (_leases.c.reviewer == reviewer)
         self.conn.execute(_leases.delete().where(mine))
-
-
-def _sqlite_file(url: sa.URL) -> str | None:
-    """The path of a SQLite database file, or None (in memory, or not SQLite)."""
-    if url.get_backend_name() != "sqlite":
-        return None
-    database = url.database
-    if not database or database == ":memory:" or "mode=memory" in str(url):
-        return None
-    if database.startswith("file:"):
-        database = database[5:].split("?", 1)[0]
-    return os.path.abspath(database)
 
 
 def _batches(conn: Connection, project_id: str, event_ids: list[str]) -> dict[str, Batch]:

@@ -17,19 +17,18 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import shlex
 import time as _time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
+from matching.decisions.db import Database, metadata
 from matching.decisions.roles import ROLES
 
 __all__ = [
@@ -44,11 +43,9 @@ __all__ = [
     "Attempt",
 ]
 
-_metadata = sa.MetaData()
-
 _users = sa.Table(
     "users",
-    _metadata,
+    metadata,
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("password_hash", sa.Text, nullable=False),
@@ -57,14 +54,14 @@ _users = sa.Table(
 
 _settings = sa.Table(
     "settings",
-    _metadata,
+    metadata,
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
 )
 
 _attempts = sa.Table(
     "sign_in_attempts",
-    _metadata,
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     #: the name typed and the client's address
     sa.Column("name", sa.String(200), nullable=False),
@@ -77,7 +74,7 @@ _attempts = sa.Table(
 
 _sessions = sa.Table(
     "user_sessions",
-    _metadata,
+    metadata,
     #: the SHA-256 of the session's token (the cookie holds the token itself)
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(100), nullable=False, index=True),
@@ -189,16 +186,6 @@ class User:
         return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
 
-def _engine(url: str) -> sa.Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
-    options: dict = {"connect_args": {"timeout": 30.0, "check_same_thread": False}}
-    if parsed.database in (None, "", ":memory:"):
-        options["poolclass"] = StaticPool
-    return sa.create_engine(parsed, **options)
-
-
 class UserStore:
     """Users and their roles, and the app's signing secret, in a SQLAlchemy database.
 
@@ -212,48 +199,40 @@ class UserStore:
     (['ann'], 1)
     """
 
-    def __init__(self, url: str, *, cost: tuple[int, int, int] = SCRYPT) -> None:
-        self._engine = _engine(url)
+    def __init__(self, url: str | Database, *, cost: tuple[int, int, int] = SCRYPT) -> None:
+        #: The database and its one engine: pass a decision log's ``database`` to share it.
+        self.database = url if isinstance(url, Database) else Database(url)
         self._cost = cost
-        self._ready = False
-        parsed = make_url(url)
-        memory = parsed.database in (None, "", ":memory:")
-        self._file = None if parsed.get_backend_name() != "sqlite" or memory else parsed.database
 
     def close(self) -> None:
         """Close pooled connections (before a fork); they reopen when used again."""
-        self._engine.dispose()
+        self.database.close()
 
     def forget_connections(self) -> None:
         """After a fork, in the child: new connections from here on, leaving the
         parent's pooled ones open for the parent (SQLAlchemy's multiprocessing advice)."""
-        self._engine.dispose(close=False)
+        self.database.forget_connections()
 
-    def _begin(self):
-        if self._ready and self._file and not os.path.exists(self._file):
-            # Connecting would make a new, empty file and hide that the database is gone.
-            raise SQLAlchemyError(f"the database file {self._file} is gone")
-        if not self._ready:
-            try:
-                _metadata.create_all(self._engine)
-            except SQLAlchemyError:
-                # Another process made a table at the same moment: the second look finds it.
-                _metadata.create_all(self._engine)
-            self._ready = True
-        return self._engine.begin()
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        # A SQLite file deleted or replaced is refused: reading on would hide that it is gone.
+        self.database.setup()
+        self.database.check_file()
+        with self.database.read() as conn:
+            yield conn
 
     def count(self) -> int:
-        with self._begin() as conn:
+        with self._read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(_users)).scalar())
 
     def list(self) -> list[User]:
         """Every user, by name."""
-        with self._begin() as conn:
+        with self._read() as conn:
             rows = conn.execute(sa.select(_users).order_by(_users.c.name)).mappings().all()
         return [User(r["name"], r["role"], r["password_hash"]) for r in rows]
 
     def get(self, name: str) -> User | None:
-        with self._begin() as conn:
+        with self._read() as conn:
             row = conn.execute(sa.select(_users).where(_users.c.name == name)).mappings().first()
         return None if row is None else User(row["name"], row["role"], row["password_hash"])
 
@@ -267,7 +246,7 @@ class UserStore:
             "created": _time.time(),
         }
         try:
-            with self._begin() as conn:
+            with self.database.write() as conn:
                 conn.execute(_users.insert().values(**row))
         except IntegrityError:
             raise ValueError(f"there is already a user {name!r}") from None
@@ -277,7 +256,7 @@ class UserStore:
         if not password:
             raise ValueError("the password is empty")
         self._update(name, password_hash=hash_password(password, cost=self._cost))
-        with self._begin() as conn:
+        with self.database.write() as conn:
             conn.execute(_sessions.delete().where(_sessions.c.name == name))
 
     def set_role(self, name: str, role: str) -> None:
@@ -286,13 +265,13 @@ class UserStore:
         self._update(name, role=role)
 
     def _update(self, name: str, **values) -> None:
-        with self._begin() as conn:
+        with self.database.write() as conn:
             done = conn.execute(_users.update().where(_users.c.name == name).values(**values))
         if done.rowcount == 0:
             raise ValueError(f"there is no user {name!r}")
 
     def remove(self, name: str) -> None:
-        with self._begin() as conn:
+        with self.database.write() as conn:
             done = conn.execute(_users.delete().where(_users.c.name == name))
             conn.execute(_sessions.delete().where(_sessions.c.name == name))
         if done.rowcount == 0:
@@ -309,17 +288,17 @@ class UserStore:
 
     def secret(self, key: str = "session_secret") -> str:
         """A random secret kept in the database, made on first use, the same for every process."""
-        with self._begin() as conn:
+        with self._read() as conn:
             query = sa.select(_settings.c.value).where(_settings.c.key == key)
             value = conn.execute(query).scalar()
             if value is not None:
                 return value
         try:
-            with self._begin() as conn:
+            with self.database.write() as conn:
                 conn.execute(_settings.insert().values(key=key, value=secrets.token_hex(32)))
         except IntegrityError:
             pass  # another process made it first: use theirs
-        with self._begin() as conn:
+        with self._read() as conn:
             return conn.execute(query).scalar()
 
     def for_claims(self, claims: Mapping, *, new_role: str | None = None) -> User:
@@ -361,7 +340,7 @@ class UserStore:
         """
         now = _time.time() if now is None else now
         token = secrets.token_urlsafe(32)
-        with self._begin() as conn:
+        with self.database.write() as conn:
             conn.execute(
                 _sessions.delete().where(
                     (_sessions.c.seen < now - idle_seconds)
@@ -403,26 +382,32 @@ class UserStore:
             .join(_sessions, _sessions.c.name == _users.c.name)
             .where(_sessions.c.id == key)
         )
-        with self._begin() as conn:
+        with self._read() as conn:
             row = conn.execute(query).mappings().first()
-            if row is None:
-                return None
-            if now - row["seen"] > idle_seconds or now - row["started"] > lifetime_seconds:
+        if row is None:
+            return None
+        # A write only when one is due, in a write transaction of its own: a read that
+        # turned into a write would wait on SQLite's lock upgrade instead of its turn.
+        if now - row["seen"] > idle_seconds or now - row["started"] > lifetime_seconds:
+            with self.database.write() as conn:
                 conn.execute(_sessions.delete().where(_sessions.c.id == key))
-                return None
-            if now - row["seen"] > min(60.0, idle_seconds / 4):
-                conn.execute(_sessions.update().where(_sessions.c.id == key).values(seen=now))
+            return None
+        if now - row["seen"] > min(60.0, idle_seconds / 4):
+            with self.database.write() as conn:
+                seen = _sessions.update().where(_sessions.c.id == key).values(seen=now)
+                if conn.execute(seen).rowcount == 0:
+                    return None  # signed out meanwhile
         return User(row["name"], row["role"], row["password_hash"])
 
     def end_session(self, token: str) -> None:
         """Sign the session ``token`` out, in every process that shares the database."""
-        with self._begin() as conn:
+        with self.database.write() as conn:
             conn.execute(_sessions.delete().where(_sessions.c.id == _digest(token)))
 
     def sessions(self, name: str) -> int:
         """How many sessions ``name`` has open (ended ones may linger until next sign-in)."""
         query = sa.select(sa.func.count()).select_from(_sessions).where(_sessions.c.name == name)
-        with self._begin() as conn:
+        with self._read() as conn:
             return int(conn.execute(query).scalar())
 
     # -- sign-in attempts, shared by every process on this database ---------
@@ -457,7 +442,7 @@ class UserStore:
             return conn.execute(query.where(_attempts.c.at > now - window, *where)).scalar()
 
         keep = max(address_limit[1], name_limit[1])
-        with self._begin() as conn:
+        with self.database.write() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.text("LOCK TABLE sign_in_attempts IN SHARE ROW EXCLUSIVE MODE"))
             # On SQLite this first write takes the database's write lock for the count.
@@ -475,12 +460,12 @@ class UserStore:
     def end_sign_in(self, attempt: Attempt, *, succeeded: bool) -> None:
         """A counted attempt's outcome: a success no longer counts, a failure goes on."""
         if succeeded and attempt.id is not None:
-            with self._begin() as conn:
+            with self.database.write() as conn:
                 conn.execute(_attempts.delete().where(_attempts.c.id == attempt.id))
 
     def failed_sign_ins(self) -> int:
         """How many failed sign-ins the database remembers (after pruning)."""
-        with self._begin() as conn:
+        with self._read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(_attempts)).scalar())
 
 

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from matching.decisions.db import DatabaseGone
 from matching.decisions.events import Batch, make_event, replay
 from matching.decisions.ledger import Ledger
-from matching.decisions.log import DatabaseGone, DecisionLog
+from matching.decisions.log import DecisionLog
 from matching.decisions.statistics import (
     per_reviewer,
     progress,

@@ -151,7 +151,7 @@ def test_projects_are_listed_and_their_meta_updated(log):
 
 def test_sqlite_runs_in_wal_mode_with_full_sync_and_busy_timeout(log):
     log.healthy()
-    with log._engine.connect() as conn:
+    with log.database.engine.connect() as conn:
         journal = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
         sync = conn.exec_driver_sql("PRAGMA synchronous").scalar()
         timeout = conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
@@ -306,7 +306,7 @@ def test_a_written_batch_leaves_no_copy_of_its_columns_in_the_statement_cache(lo
     # SQLAlchemy keeps each statement it compiles, with the values written into it.
     cached = [
         bind.value
-        for compiled in log._engine._compiled_cache.values()
+        for compiled in log.database.engine._compiled_cache.values()
         for bind in getattr(compiled, "binds", {}).values()
     ]
     assert not [v for v in cached if isinstance(v, bytes) and len(v) > 1000]
