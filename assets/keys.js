@@ -1,10 +1,15 @@
 // Keyboard shortcuts of the Review tab: a accept, n no match, s skip, u undo,
 // j/k or arrows move the highlighted candidate, space toggles its selection,
-// 1-9 pick the reason given with the next decision.
-(function () {
-    const BUTTONS = {a: "accept-button", n: "no-match-button", s: "skip-button", u: "undo-button"};
-    const GRID = "candidate-grid";
+// 1-9 pick the reason given with the next decision. The ids of the buttons, the grid
+// and the reason choices are read from the page (data-review-ids, written from
+// components/ids.py), never typed here; reviewIds() is shared with shown_record.js.
+window.reviewIds = function () {
+    const holder = document.querySelector("[data-review-ids]");
+    if (!holder) { return null; }
+    try { return JSON.parse(holder.dataset.reviewIds); } catch (e) { return null; }
+};
 
+(function () {
     function typing(target) {
         if (!target) { return false; }
         const tag = (target.tagName || "").toLowerCase();
@@ -13,13 +18,13 @@
             !!(target.closest && target.closest(".ag-cell-inline-editing"));
     }
 
-    function reviewVisible() {
-        const grid = document.getElementById(GRID);
+    function reviewVisible(ids) {
+        const grid = document.getElementById(ids.grid);
         return !!grid && grid.offsetParent !== null;
     }
 
-    function gridApi() {
-        try { return dash_ag_grid.getApi(GRID); } catch (e) { return null; }
+    function gridApi(ids) {
+        try { return dash_ag_grid.getApi(ids.grid); } catch (e) { return null; }
     }
 
     function moveFocus(api, step) {
@@ -36,11 +41,12 @@
 
     document.addEventListener("keydown", function (event) {
         if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) { return; }
-        if (!reviewVisible()) { return; }
+        const ids = window.reviewIds();
+        if (!ids || !reviewVisible(ids)) { return; }
         const key = event.key;
         const inGrid = !!(event.target.closest && event.target.closest(".ag-root-wrapper"));
-        if (BUTTONS[key]) {
-            const button = document.getElementById(BUTTONS[key]);
+        if (ids.keys[key]) {
+            const button = document.getElementById(ids.keys[key]);
             if (button && !button.disabled) {
                 event.preventDefault();
                 button.click();
@@ -48,7 +54,8 @@
             return;
         }
         if (/^[1-9]$/.test(key)) {
-            const choices = document.querySelectorAll("#reason-choice input[type=radio]");
+            const reasons = document.getElementById(ids.reasons);
+            const choices = reasons ? reasons.querySelectorAll("input[type=radio]") : [];
             const choice = choices[Number(key) - 1];
             if (choice) {
                 event.preventDefault();
@@ -56,7 +63,7 @@
             }
             return;
         }
-        const api = gridApi();
+        const api = gridApi(ids);
         if (!api) { return; }
         if (key === "j" || key === "k" || (!inGrid && (key === "ArrowDown" || key === "ArrowUp"))) {
             event.preventDefault();

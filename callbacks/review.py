@@ -14,8 +14,14 @@ from dash import Input, Output, Patch, State, ctx, no_update
 from dash.exceptions import PreventUpdate
 
 from components.ids import ids
-from components.review import candidate_columns, reason_options, record_card, typical_chars
-from matching.decisions.events import DEFAULT_REASONS
+from components.review import (
+    RECORD_FIELD,
+    candidate_columns,
+    reason_options,
+    record_card,
+    typical_chars,
+)
+from matching.desk.page import PageRequest
 from matching.engine.project import Project
 from server.services import Services, services_of
 
@@ -24,7 +30,7 @@ __all__ = [
     "current_view",
     "update_review",
     "decode_session",
-    "position_problem",
+    "shown_record",
     "ACTIONS",
     "OUTPUTS",
 ]
@@ -62,10 +68,16 @@ _BAD_STORE = (
     "The review position kept in this browser could not be read and was ignored; the page "
     "resumed where the decision log says."
 )
-_MISFIT_STORE = (
-    "The position kept in this browser did not fit this project; the page resumed where the "
-    "decision log says."
-)
+
+#: What the page asks the desk for, by the trigger (a display switch redraws the record).
+_ASKS = {
+    **ACTIONS,
+    None: "open",
+    ids.PROJECT_SELECT: "open",
+    ids.REVIEWER: "name",
+    ids.TABS: "tab",
+    ids.REVIEW_SKIPPED: "restart",
+}
 
 
 def current_view(
@@ -74,20 +86,6 @@ def current_view(
     """The record ``reviewer`` should see now, leased to them (see ``ReviewDesk.next_view``)."""
     _, role = services.actor(reviewer)
     return services.desk(project).next_view(reviewer, restart=restart, role=role)
-
-
-def position_problem(project: Project, saved) -> str | None:
-    """Why a position kept by the page does not fit the project, or None when it does."""
-    if not isinstance(saved, dict):
-        return "The page's position could not be read; nothing was recorded."
-    left_id, position = saved.get("left_id"), saved.get("position")
-    if not isinstance(left_id, str) or left_id not in project.left_pos:
-        return "The page named a record this project does not have; nothing was recorded."
-    if type(position) is not int or not 0 <= position < len(project.queue):
-        return "The page's position is out of range for this project; nothing was recorded."
-    if project.queue[position] != left_id:
-        return "The page's position does not match its record; nothing was recorded."
-    return None
 
 
 def decode_session(session, project_id: str) -> tuple[dict, str | None]:
@@ -104,6 +102,13 @@ def decode_session(session, project_id: str) -> tuple[dict, str | None]:
     if project_id in session and project_id not in clean:
         return clean, _BAD_STORE
     return clean, None
+
+
+def shown_record(event_data) -> str | None:
+    """The left record whose rows the grid says it holds (its ``eventData``), or None."""
+    data = event_data.get("data") if isinstance(event_data, dict) else None
+    record = data.get("record") if isinstance(data, dict) else None
+    return record if isinstance(record, str) else None
 
 
 def _selected_ids(selected_rows) -> list[str]:
@@ -245,16 +250,18 @@ def render(
         )
         return out
     fields = project.spec.fields
-    rows = view["rows"]
+    hidden = set()
     if blind:
         hidden = {"score"}
         hidden.update(f"score_{f.name}" for f in fields)
         hidden.update(f"_diff_{f.right}" for f in fields)
         hidden.update(f"_marks_{f.right}" for f in fields)
-        rows = [{k: v for k, v in row.items() if k not in hidden} for row in rows]
+    # Every row names its record, so the page can tell whose candidates are on screen.
+    record = {RECORD_FIELD: view["left_id"]}
+    rows = [{**{k: v for k, v in row.items() if k not in hidden}, **record} for row in view["rows"]]
     right_id = project.spec.right_id
     columns = list(project.right.columns)
-    pinned = {**view["pinned"], "_right_id": LEFT_ROW_ID}
+    pinned = {**view["pinned"], "_right_id": LEFT_ROW_ID, **record}
     defs = candidate_columns(
         columns,
         fields,
@@ -309,62 +316,63 @@ def update_review(
     audit: bool = False,
     reason=None,
     comment=None,
+    shown=None,
 ) -> dict:
-    """Decode the trigger, act through the review desk, render the record to show next.
+    """Decode the trigger, take the step through the review desk, render the record to show.
 
-    With ``audit`` on, the reviewer is served the records drawn for audits,
-    blind, and their answers are recorded as verdicts that change no decision.
+    ``shown`` is the candidate grid's ``eventData``: the record whose rows it
+    held when the key was pressed (see :func:`shown_record`). With ``audit``
+    on, the reviewer is served the records drawn for audits, blind, and their
+    answers are recorded as verdicts that change no decision.
     """
     project = services.project(project_id if isinstance(project_id, str) else None)
     if project is None:
         return _empty(None)
-    who, role = services.actor(reviewer)
-    view = view if isinstance(view, dict) and view.get("project_id") == project_id else None
-    previous = view.get("reviewer") if view else None
-    desk = services.desk(project)
-    if trigger == ids.REVIEWER and previous == who:
-        raise PreventUpdate  # the name did not change: keep the reviewer's ticks
-    if trigger == ids.TABS and (tab != "review" or desk.still_showing(who, view)):
+    if trigger == ids.TABS and tab != "review":
         raise PreventUpdate
-    if trigger == ids.REVIEWER and previous and previous != who:
-        desk.release(previous)  # the record stays free for whoever types their name next
-    if audit:
-        return _audit_step(desk, project, who, role, trigger, view, selected_rows)
-    saved, message = decode_session(session, project.project_id)
-    color = "warning"
-    outcome = None
-    if trigger in ACTIONS and view:
-        kind = ACTIONS[trigger]
-        if kind == "undo":
-            outcome = desk.undo(who, role=role, target=view.get("undo_target"))
-        elif problem := position_problem(project, view):
-            outcome = None
-            message = problem
-        else:
-            outcome = desk.decide(
-                who,
-                view,
-                kind,
-                _selected_ids(selected_rows),
-                _edits_for(edits, view["left_id"]),
-                reason_text(reason, comment, project_reasons(services, project)),
-                role=role,
-            )
-        if outcome is not None:
-            message, color = outcome.message, "warning" if outcome.ok else "danger"
-            fresh = outcome.view
-        else:
-            fresh = desk.next_view(who, role=role)
-    else:
-        reload = trigger in (None, ids.PROJECT_SELECT) and project.project_id in saved
-        if reload and position_problem(project, saved[project.project_id]):
-            message = message or _MISFIT_STORE
-        fresh = desk.next_view(who, restart=trigger == ids.REVIEW_SKIPPED, role=role)
-    out = render(project, fresh, message, color, blind=blind, show_scores=show_scores, shown=view)
-    if trigger in ACTIONS and outcome is not None and outcome.written:
-        out.update(reason=None, comment="")  # a reason goes with one decision
-    if trigger == ids.SHOW_SCORES and view and fresh.get("left_id") == view.get("left_id"):
+    saved, session_message = decode_session(session, project.project_id)
+    who, role = services.actor(reviewer)
+    request = PageRequest(
+        who,
+        role,
+        _ASKS.get(trigger, "redraw"),
+        **_decode_page(view, shown, selected_rows, edits),
+        reason=reason,
+        comment=comment,
+        saved=saved.get(project.project_id),
+        audit=audit,
+    )
+    step = services.desk(project).page.answer(request)
+    if step is None:
+        raise PreventUpdate
+    out = _page(project, step, request, saved, session_message, blind, show_scores)
+    if trigger == ids.SHOW_SCORES and step.view.get("left_id") == request.view.get("left_id"):
         out.update(rows=no_update, selected=no_update)  # keep the reviewer's ticks and edits
+    return out
+
+
+def _decode_page(view, shown, selected_rows, edits) -> dict:
+    """The page's view, the record its grid showed, the ticked rows and their edits."""
+    view = view if isinstance(view, dict) else {}
+    return {
+        "view": view,
+        "shown": shown_record(shown),
+        "right_ids": tuple(_selected_ids(selected_rows)),
+        "edits": _edits_for(edits, view.get("left_id")),
+    }
+
+
+def _page(project, step, request, saved, session_message, blind, show_scores) -> dict:
+    """The outputs for the desk's answer ``step`` to ``request``."""
+    fresh, message = step.view, session_message or step.message
+    color = "warning" if step.ok else "danger"
+    if request.audit:
+        return _audit_page(render(project, fresh, message, color, blind=True), fresh)
+    out = render(
+        project, fresh, message, color, blind=blind, show_scores=show_scores, shown=request.view
+    )
+    if request.action in ACTIONS.values() and step.written:
+        out.update(reason=None, comment="")  # a reason goes with one decision
     if fresh.get("left_id") is not None:
         saved = dict(saved)
         saved[project.project_id] = {k: fresh[k] for k in ("left_id", "position")}
@@ -372,47 +380,8 @@ def update_review(
     return out
 
 
-def project_reasons(services: Services, project: Project) -> list[str]:
-    """The reasons a project offers (its own list, or the defaults)."""
-    record = services.log.project(project.project_id) or {"meta": {}}
-    reasons = record["meta"].get("reasons")
-    if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
-        return reasons[:9]
-    return list(DEFAULT_REASONS)
-
-
-def reason_text(reason, comment, allowed: list[str]) -> str | None:
-    """What is kept with a decision: ``"reason — comment"``, either part alone, or None.
-
-    A reason the project does not offer is dropped (the page sent it); a comment
-    is cut to 500 characters.
-    """
-    chosen = reason if isinstance(reason, str) and reason in allowed else ""
-    note = comment.strip()[:500] if isinstance(comment, str) else ""
-    if chosen and note:
-        return f"{chosen} — {note}"
-    if note:
-        return f"— {note}"
-    return chosen or None
-
-
-def _audit_step(desk, project: Project, who: str, role: str, trigger, view, selected_rows) -> dict:
-    """One step of a blind audit: record the verdict asked for, show the next drawn record."""
-    message, color = None, "warning"
-    if trigger in ACTIONS and view and view.get("audit"):
-        kind = ACTIONS[trigger]
-        if kind == "undo":
-            outcome = desk.undo(who, role=role, target=view.get("undo_target"))
-            fresh = desk.audits.next_audit_view(who, role=role)
-        else:
-            outcome = desk.audits.record_verdict(
-                who, view, kind, _selected_ids(selected_rows), role=role
-            )
-            fresh = outcome.view
-        message, color = outcome.message, "warning" if outcome.ok else "danger"
-    else:
-        fresh = desk.audits.next_audit_view(who, role=role)
-    out = render(project, fresh, message, color, blind=True)
+def _audit_page(out: dict, fresh: dict) -> dict:
+    """An audit's page: its own label, and what is left to audit when nothing is."""
     if fresh.get("left_id") is None:
         left = fresh.get("audit_open", 0)
         out["done_heading"] = "No audit records for you right now."
@@ -430,18 +399,29 @@ def _audit_step(desk, project: Project, who: str, role: str, trigger, view, sele
     return out
 
 
+# A row names its record: an edit made while the grid still held another record's rows
+# is kept for that record, not for the one in the card.
 _COLLECT_EDITS = """
 function(changes, edits, view) {
     if (!changes || !view || !view.left_id) { return window.dash_clientside.no_update; }
     const out = Object.assign({}, edits || {});
-    const mine = Object.assign({}, out[view.left_id] || {});
     for (const c of changes) {
-        const rid = c.rowId;
-        mine[rid] = Object.assign({}, mine[rid] || {});
-        mine[rid][c.colId] = c.value == null ? "" : String(c.value);
+        const record = (c.data && c.data[RECORD]) || view.left_id;
+        const mine = Object.assign({}, out[record] || {});
+        mine[c.rowId] = Object.assign({}, mine[c.rowId] || {});
+        mine[c.rowId][c.colId] = c.value == null ? "" : String(c.value);
+        out[record] = mine;
     }
-    out[view.left_id] = mine;
     return out;
+}
+""".replace("RECORD", json.dumps(RECORD_FIELD))
+
+_HIDE_OTHER_RECORDS = """
+function(shown, view) {
+    window.tellShownRecord();
+    const record = shown && shown.data ? shown.data.record : null;
+    const pending = !!(view && view.left_id) && record !== view.left_id;
+    return pending ? "candidates candidates-pending" : "candidates";
 }
 """
 
@@ -463,6 +443,7 @@ def register(app) -> None:
         audit,
         reason,
         comment,
+        shown,
     ):
         return update_review(
             project_id,
@@ -479,6 +460,7 @@ def register(app) -> None:
             audit=audit is True,
             reason=reason,
             comment=comment,
+            shown=shown,
         )
 
     app.callback(
@@ -503,12 +485,13 @@ def register(app) -> None:
             "session": State(ids.SESSION_STORE, "data"),
             "reason": State(ids.REASON, "value"),
             "comment": State(ids.COMMENT, "value"),
+            "shown": State(ids.CANDIDATE_GRID, "eventData"),
         },
     )(record_decision)
 
     def show_reasons(project_id):
         project = services.project(project_id if isinstance(project_id, str) else None)
-        return reason_options(project_reasons(services, project) if project else [])
+        return reason_options(services.desk(project).page.reasons() if project else [])
 
     app.callback(Output(ids.REASON, "options"), Input(ids.PROJECT_SELECT, "value"))(show_reasons)
 
@@ -519,6 +502,12 @@ def register(app) -> None:
         State(ids.EDITS_STORE, "data"),
         State(ids.VIEW_STORE, "data"),
         prevent_initial_call=True,
+    )
+    app.clientside_callback(
+        _HIDE_OTHER_RECORDS,
+        Output(ids.CANDIDATES_FRAME, "className"),
+        Input(ids.CANDIDATE_GRID, "eventData"),
+        Input(ids.VIEW_STORE, "data"),
     )
     app.clientside_callback(
         "function(n) { return n ? 'matched' : window.dash_clientside.no_update; }",

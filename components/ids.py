@@ -25,6 +25,7 @@ class ids:
     RECORD_LABEL = "record-label"
     PROGRESS = "review-progress"
     CANDIDATE_GRID = "candidate-grid"
+    CANDIDATES_FRAME = "candidates-frame"
     NO_CANDIDATES = "no-candidates"
     ACCEPT = "accept-button"
     REJECT = "no-match-button"

@@ -31,6 +31,8 @@ __all__ = [
     "breakable",
     "typical_chars",
     "KEY_HELP",
+    "DECISION_KEYS",
+    "RECORD_FIELD",
     "SIMILARITY_BANDS",
     "LEFT_ROW_CLASS",
     "MISSING_CLASS",
@@ -46,6 +48,18 @@ KEY_HELP = [
     ("k / ↑", "Previous candidate"),
     ("space", "Select or clear the highlighted candidate"),
 ]
+
+#: Key -> the decision button it presses (assets/keys.js reads this map from the page).
+DECISION_KEYS = {"a": ids.ACCEPT, "n": ids.REJECT, "s": ids.SKIP, "u": ids.UNDO}
+
+#: The row field naming the left record a grid row belongs to (the pinned row and every
+#: candidate carry it), so the page can say whose candidates are on screen.
+RECORD_FIELD = "_record"
+
+#: Grid events after which the grid says whose rows it holds (its ``eventData``).
+_ROWS_CHANGED = ("firstDataRendered", "rowDataUpdated", "pinnedRowDataChanged")
+
+_SAY_RECORD = f"shownRecord(params, setEventData, {json.dumps(RECORD_FIELD)})"
 
 #: Tint of a compared cell: (CSS class, lowest field score, label), from
 #: disagreement to agreement. A band runs up to the next band's lowest score.
@@ -386,9 +400,17 @@ def review_tab() -> html.Div:
             # Column names are data: "a.b" is a column, not a path into a row.
             "suppressFieldDotNotation": True,
         },
+        # eventData: {"data": {"record": <left id of every row on screen, or null>}}.
+        eventListeners={event: [_SAY_RECORD] for event in _ROWS_CHANGED},
         className="ag-theme-quartz",
         style={"width": "100%"},
     )
+    keys = {
+        "keys": DECISION_KEYS,
+        "grid": ids.CANDIDATE_GRID,
+        "reasons": ids.REASON,
+        "field": RECORD_FIELD,
+    }
     return html.Div(
         [
             dbc.Alert(
@@ -444,7 +466,8 @@ def review_tab() -> html.Div:
                                 color="warning",
                                 is_open=False,
                             ),
-                            grid,
+                            # Hidden while its rows are another record's than the card's.
+                            html.Div(grid, id=ids.CANDIDATES_FRAME, className="candidates"),
                         ],
                         id=ids.REVIEW_RECORD,
                     ),
@@ -453,6 +476,9 @@ def review_tab() -> html.Div:
             ),
             dcc.Store(id=ids.EDITS_STORE, data={}),
             dcc.Store(id=ids.VIEW_STORE, data=None),
+            # The ids the keyboard shortcuts press (assets/keys.js) and the grid's row field
+            # naming its record (assets/shown_record.js).
+            html.Div(hidden=True, **{"data-review-ids": json.dumps(keys)}),
         ],
         className="pt-3",
     )

@@ -20,7 +20,10 @@ def review_step(
     blind=False,
     show_scores=False,
 ) -> dict:
-    """Call the review callback as the page would; returns its outputs by name."""
+    """Call the review callback as the page would; returns its outputs by name.
+
+    The page's grid shows ``view``'s record: a decision carries it (see :func:`on_screen`).
+    """
     out = update_review(
         project.project_id,
         who,
@@ -32,8 +35,15 @@ def review_step(
         trigger=trigger,
         blind=blind,
         show_scores=show_scores,
+        shown=on_screen(view),
     )
     return out
+
+
+def on_screen(view) -> dict | None:
+    """The candidate grid's ``eventData`` while its rows are ``view``'s record's."""
+    left_id = view.get("left_id") if isinstance(view, dict) else None
+    return {"data": {"record": left_id}, "timestamp": 1} if left_id else None
 
 
 def dash_request(dependencies: list[dict], output_has: str, values: dict, changed: str) -> dict:

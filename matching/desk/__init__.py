@@ -4,6 +4,7 @@ from matching.desk.audits import Audits
 from matching.desk.batches import Batches
 from matching.desk.desk import ReviewDesk
 from matching.desk.matches import Matches
+from matching.desk.page import Page, PageRequest
 from matching.desk.terms import CARDINALITIES, DEFAULT_CARDINALITY, Outcome
 
 __all__ = [
@@ -11,6 +12,8 @@ __all__ = [
     "Matches",
     "Batches",
     "Audits",
+    "Page",
+    "PageRequest",
     "Outcome",
     "CARDINALITIES",
     "DEFAULT_CARDINALITY",

@@ -24,7 +24,8 @@ the same at any queue size.
 
 The desk is one face over parts, each a file of this folder and an attribute of the
 desk: ``desk.matches`` (unmatch, conflicts), ``desk.batches`` (bulk and pattern
-batches) and ``desk.audits`` (audits, double review, adjudication). This file holds
+batches), ``desk.audits`` (audits, double review, adjudication) and ``desk.page``
+(the review page's requests, checked against what the page showed). This file holds
 what they share: the ledger, the transaction, the record view, and the review steps
 (next view, decide, undo, release).
 """
@@ -53,6 +54,7 @@ from matching.decisions.tuning import PairStatus
 from matching.desk.audits import Audits
 from matching.desk.batches import Batches
 from matching.desk.matches import Matches
+from matching.desk.page import Page
 from matching.desk.terms import (
     CARDINALITIES,
     DEFAULT_CARDINALITY,
@@ -191,6 +193,7 @@ class ReviewDesk:
         self.matches = Matches(self)
         self.batches = Batches(self)
         self.audits = Audits(self)
+        self.page = Page(self)
 
     @property
     def project_id(self) -> str:

@@ -144,6 +144,7 @@ def test_audit_mode_on_the_review_page_and_the_tuning_panel(services, project):
     from callbacks.review import update_review
     from callbacks.tuning import update_audits
     from components.ids import ids
+    from tests.helpers import on_screen
 
     desk = services.desk(project)
     assert desk.batches.apply_bulk("ann", "accept", threshold=0.3, role="lead").written == 5
@@ -169,6 +170,7 @@ def test_audit_mode_on_the_review_page_and_the_tuning_panel(services, project):
             services=services,
             trigger=trigger,
             audit=True,
+            shown=on_screen(view),
         )
 
     out = step()
@@ -188,10 +190,10 @@ def test_audit_mode_on_the_review_page_and_the_tuning_panel(services, project):
 
 
 def test_a_reason_and_comment_go_with_one_decision_to_the_log_and_statistics(services, project):
-    from callbacks.review import reason_text
     from callbacks.statistics import update_statistics
     from components.ids import ids
-    from tests.helpers import review_step
+    from matching.desk.page import reason_text
+    from tests.helpers import on_screen, review_step
 
     assert reason_text("same family", "  twins ", ["same family"]) == "same family — twins"
     assert reason_text("forged", "", ["same family"]) is None
@@ -207,6 +209,7 @@ def test_a_reason_and_comment_go_with_one_decision_to_the_log_and_statistics(ser
         view,
         services=services,
         trigger=ids.ACCEPT,
+        shown=on_screen(view),
         reason="same family",
         comment="cousins",
     )

@@ -8,7 +8,7 @@ from callbacks.statistics import update_statistics
 from callbacks.tuning import save_thresholds
 from components.ids import ids
 from tests.dash_http import ORIGIN, callback_payload, response_values
-from tests.helpers import review_step
+from tests.helpers import on_screen, review_step
 from tests.unit.test_auth import PASSWORDS, ROLES, sign_in
 
 
@@ -92,3 +92,42 @@ def test_only_a_lead_sees_everyones_statistics(services, project, monkeypatch, n
     text = str(table.to_plotly_json())
     assert all(f"'{r}'" in text for r in rows)
     assert ("'bo'" in text) == ("bo" in rows)
+
+
+def _review_answer(client, values: dict, changed: str) -> dict:
+    deps = client.get("/_dash-dependencies").get_json()
+    body = callback_payload(deps, f"{ids.RECORD_LABEL}.children", values, [changed])
+    response = client.post("/_dash-update-component", json=body, headers={"Origin": ORIGIN})
+    assert response.status_code == 200
+    return response_values(response.get_json())
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [{"data": {"record": "2"}, "timestamp": 1}, None, {"data": {"record": 1}}, "garbage", []],
+)
+def test_a_raw_post_deciding_a_record_not_on_screen_records_nothing(demo_app, project, shown):
+    client = demo_app.server.test_client()
+    page = {
+        f"{ids.PROJECT_SELECT}.value": project.project_id,
+        f"{ids.REVIEWER}.value": "ann",
+        f"{ids.TABS}.active_tab": "review",
+    }
+    view = _review_answer(client, page, f"{ids.PROJECT_SELECT}.value")[f"{ids.VIEW_STORE}.data"]
+    assert view["left_id"] == "1"
+    press = {
+        **page,
+        f"{ids.REJECT}.n_clicks": 1,
+        f"{ids.VIEW_STORE}.data": view,
+        f"{ids.CANDIDATE_GRID}.eventData": shown,
+    }
+    out = _review_answer(client, press, f"{ids.REJECT}.n_clicks")
+    assert "nothing was recorded" in out[f"{ids.MESSAGE}.children"]
+    assert out[f"{ids.MESSAGE}.color"] == "danger"
+    assert out[f"{ids.RECORD_LABEL}.children"] == "Record 1 of 5"
+    assert demo_app.matchdesk.log.events(project.project_id) == []
+    # The same press from a page whose grid showed record 1 is recorded.
+    press[f"{ids.CANDIDATE_GRID}.eventData"] = on_screen(view)
+    out = _review_answer(client, press, f"{ids.REJECT}.n_clicks")
+    assert out[f"{ids.RECORD_LABEL}.children"] == "Record 2 of 5"
+    assert list(demo_app.matchdesk.log.state(project.project_id).decisions) == ["1"]

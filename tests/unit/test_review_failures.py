@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from components.ids import ids
-from tests.helpers import review_post, review_step
+from tests.helpers import on_screen, review_post, review_step
 
 HOSTILE_STORES = ["garbage", [1, 2, 3], 5, True, 0.5]
 
@@ -49,6 +49,7 @@ def test_raw_post_with_hostile_stores_answers_200_and_records_nothing(demo_app, 
         "edits-store.data": [1, 2],
         "view-store.data": {"project_id": project.project_id, "left_id": "1", "position": 0},
         "session-store.data": "garbage",
+        "candidate-grid.eventData": on_screen({"left_id": "1"}),
     }
     answer = review_post(client, values, "accept-button.n_clicks")
     assert answer["status"] == 200
@@ -80,6 +81,7 @@ def test_a_database_deleted_under_the_server_is_reported_not_acknowledged(tmp_pa
             "accept-button.n_clicks": 1,
             "view-store.data": view,
             "candidate-grid.selectedRows": [{"_right_id": "101"}],
+            "candidate-grid.eventData": on_screen(view),
         },
         "accept-button.n_clicks",
     )
