@@ -134,6 +134,8 @@ class Reviewer(threading.Thread):
                 f"{button}.n_clicks": self.clicks,
                 "view-store.data": view,
                 "candidate-grid.selectedRows": rows,
+                # The page's grid shows the view's record: a decision carries it.
+                "candidate-grid.eventData": {"data": {"record": view["left_id"]}},
             }
             answer = self.post(values, f"{button}.n_clicks")
             if answer is None:
@@ -151,7 +153,11 @@ class Reviewer(threading.Thread):
             if roll < 0.05:  # a double click: the same view again
                 self.post(values, f"{button}.n_clicks")
             elif roll < 0.08 and stale is not None:  # a second tab, drawn earlier, decides
-                other = {**values, "view-store.data": {**stale, "view_id": f"tab2-{roll}"}}
+                other = {
+                    **values,
+                    "view-store.data": {**stale, "view_id": f"tab2-{roll}"},
+                    "candidate-grid.eventData": {"data": {"record": stale["left_id"]}},
+                }
                 again = self.post(other, f"{button}.n_clicks")
                 if again is not None:
                     msg = again.get("page-message", {})

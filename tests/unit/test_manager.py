@@ -119,6 +119,7 @@ def test_a_managers_review_tab_leases_nothing_and_a_forged_accept_is_refused(tea
             f"{ids.ACCEPT}.n_clicks": 1,
             f"{ids.VIEW_STORE}.data": view,
             f"{ids.CANDIDATE_GRID}.selectedRows": [{"_right_id": r} for r in view["selected"]],
+            f"{ids.CANDIDATE_GRID}.eventData": {"data": {"record": view["left_id"]}},
         },
         f"{ids.ACCEPT}.n_clicks",
     )

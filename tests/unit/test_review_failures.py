@@ -134,6 +134,7 @@ def _accept_with_edit(client, project_id: str, cells: dict) -> dict:
         "candidate-grid.selectedRows": [{"_right_id": "101"}],
         "edits-store.data": {view["left_id"]: {"101": cells}},
         "view-store.data": view,
+        "candidate-grid.eventData": on_screen(view),
     }
     return review_post(client, values, "accept-button.n_clicks")
 
