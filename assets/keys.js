@@ -68,7 +68,8 @@ window.reviewIds = function () {
         if (key === "j" || key === "k" || (!inGrid && (key === "ArrowDown" || key === "ArrowUp"))) {
             event.preventDefault();
             moveFocus(api, key === "j" || key === "ArrowDown" ? 1 : -1);
-        } else if (key === " " && !inGrid) {
+        } else if (key === " ") {
+            // In the grid too: its cells ignore typed keys (noEditByKey), space included.
             const focused = api.getFocusedCell();
             if (!focused || focused.rowPinned) { return; }
             event.preventDefault();
