@@ -271,10 +271,13 @@ class Memory(threading.Thread):
     everything else.
     """
 
-    def __init__(self, master: int, limit_mb: float) -> None:
+    def __init__(self, master: int, limit_mb: float, *, workers_at_start: bool = True) -> None:
         super().__init__(daemon=True)
         self.master = master
         self.limit_mb = limit_mb
+        #: False: the workers' figures leave out the start, when the master's only
+        #: child may be the process scoring the project (``--serve app``).
+        self.workers_at_start = workers_at_start
         self.peak_rss = 0.0
         self.peak_pss = 0.0
         self.per_worker: list[float] = []
@@ -292,6 +295,8 @@ class Memory(threading.Thread):
         while not self.stop.wait(1.0):
             pids = workers_of(self.master)
             rss, pss = memory_mb(pids)
+            if self.phase == "starting" and not self.workers_at_start:
+                rss, pss = 0.0, None
             if rss > self.peak_rss:
                 self.per_worker = [memory_mb([p])[0] for p in pids]
                 self.at_peak = {"phase": self.phase, **resident_kinds_mb(pids)}
@@ -835,7 +840,7 @@ def main(argv=None) -> int:
         tables=args.tables_in_workers,
         serve=args.serve,
     )
-    memory = Memory(proc.pid, args.max_rss_gb * 1024)
+    memory = Memory(proc.pid, args.max_rss_gb * 1024, workers_at_start=args.serve != "app")
     memory.start()
     driver = None
     try:
