@@ -1,7 +1,7 @@
 """Benchmark the tuning tab's engine at 1,000,000 candidate pairs.
 
 Builds a candidate table (100,000 left records x 10 pairs by default), times
-:class:`matching.decisions.tuning.ScoreIndex` construction once, then the work of one
+:class:`matching.engine.score_index.ScoreIndex` construction once, then the work of one
 slider move (``counts`` + ``histogram``) over many random slider positions,
 and the per-click and per-decision work for reference. Writes a Markdown
 report (``bench/TUNING.md`` by default).
@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from matching.decisions.events import Event, replay
 from matching.decisions.tuning import (
-    ScoreIndex,
     acceptance_by_band,
     auto_accept_events,
     estimate_precision_recall,
     histogram_by_status,
 )
+from matching.engine.score_index import ScoreIndex
 
 TARGET_MS = 200.0
 

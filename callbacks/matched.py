@@ -13,7 +13,6 @@ from matching.decisions.matched import (
     conflict_rows,
     matched_columns_of,
     matched_count,
-    matched_table,
     page_of,
     page_order,
 )
@@ -184,7 +183,7 @@ def matched_rows(services: Services, project_id, request) -> dict:
 
 
 def _matched_table(desk, project: Project) -> MatchedTable:
-    return desk.memo("matched", lambda ledger: matched_table(project, ledger))
+    return desk.memo("matched", lambda ledger: MatchedTable.of_ledger(project, ledger))
 
 
 #: Conflict button -> what the lead keeps: the selected record, all of them, or none.

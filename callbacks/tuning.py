@@ -1,7 +1,7 @@
 """Tuning tab: live counts and histogram per slider move, saved thresholds, bulk decisions.
 
 A slider move costs a few binary searches on the project's
-:class:`~matching.decisions.tuning.ScoreIndex` (built once, kept by the services) and a
+:class:`~matching.engine.score_index.ScoreIndex` (built once, kept by the services) and a
 figure. Work that passes over the pairs together with the decisions (the
 status histogram, the estimates) reads the review desk's columns, is cached per
 version of the decision log (the desk's ``last_seq``) in the services' cache,

@@ -448,7 +448,7 @@ _COUNTS = (
 
 
 def counts_panel(counts: Mapping[str, int]) -> html.Div:
-    """The live counts of :meth:`matching.decisions.tuning.ScoreIndex.counts` as a row of tiles."""
+    """The live counts of :meth:`~matching.engine.score_index.ScoreIndex.counts`, as tiles."""
     tiles = [
         dbc.Col(
             html.Div(

@@ -31,7 +31,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from matching.decisions.log import DecisionLog
 from matching.decisions.rerun import carry_over
-from matching.decisions.tuning import ScoreIndex
 from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
 from matching.engine.candidates import StepProgress
 from matching.engine.io import read_table
@@ -46,6 +45,7 @@ from matching.engine.project import (
     save_candidates,
     save_tables,
 )
+from matching.engine.score_index import ScoreIndex
 from matching.engine.spec import Spec
 from matching.engine.uploads import UPLOAD_ID
 from matching.memory import release_memory
@@ -441,7 +441,7 @@ class Workspace:
                     _log.exception("could not read the decisions of %s", desk.project_id)
 
     def score_index(self, project: Project) -> ScoreIndex:
-        """The project's :class:`~matching.decisions.tuning.ScoreIndex`: mapped from the project's
+        """The project's :class:`~matching.engine.score_index.ScoreIndex`: mapped from the project's
         lookups file when the project was opened, built here if it has left the cache.
 
         A project id names its candidates (a content hash), so the index never

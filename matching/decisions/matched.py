@@ -24,7 +24,6 @@ from matching.engine.project import Project, Slices
 
 __all__ = [
     "matched_frame",
-    "matched_table",
     "MatchedTable",
     "matched_columns_of",
     "matched_count",
@@ -41,7 +40,7 @@ MAX_BLOCK = 1000
 
 def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
     """One row per accepted pair, from the ledger's decisions in force: the whole of
-    :func:`matched_table`, every column taken.
+    :meth:`MatchedTable.of_ledger`, every column taken.
 
     Returns
     -------
@@ -53,7 +52,7 @@ def matched_frame(project: Project, ledger: Ledger) -> pd.DataFrame:
         ``edited`` (the corrected right columns, comma separated, or None).
         Rows are in decision order, then in the order the right ids were chosen.
     """
-    return matched_table(project, ledger).frame()
+    return MatchedTable.of_ledger(project, ledger).frame()
 
 
 def matched_columns_of(project: Project) -> list[str]:
@@ -124,6 +123,86 @@ class MatchedTable:
         self._orders: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    @classmethod
+    def of_ledger(cls, project: Project, ledger: Ledger) -> MatchedTable:
+        """The Matched table of the ledger's decisions in force (see :func:`matched_frame`).
+
+        Built column by column from the ledger's arrays over the queue (status,
+        accepted right id, decider, time, order), so a million matches cost array
+        operations, not a pass over the decisions in Python; only decisions that
+        accept several right records or carry corrections are looked at one by one.
+        """
+        pos = np.flatnonzero(ledger.status == 1)
+        pos = pos[np.lexsort((ledger.decided_seq[pos], ledger.decided_at[pos]))]
+        single = ledger.accepted_right.present()[pos]
+        counts = single.astype(np.int64)
+        rank = {}
+        if ledger.multi or ledger.edits:
+            order = np.full(len(ledger.status), -1, dtype=np.int64)
+            order[pos] = np.arange(len(pos))
+            rank = {p: int(order[p]) for p in (*ledger.multi, *ledger.edits) if order[p] >= 0}
+        for p, chosen in ledger.multi.items():
+            if p in rank:
+                counts[rank[p]] = len(chosen)
+        starts = np.cumsum(counts) - counts
+        rows = np.repeat(pos, counts)
+        # The ids stay Arrow text: a million Python strings a side would be most of the table.
+        if any(p in rank for p in ledger.multi):
+            chosen_rights = np.empty(len(rows), dtype=object)
+            chosen_rights[starts[single]] = ledger.accepted_right[pos[single]]
+            for p, chosen in ledger.multi.items():
+                if p in rank:
+                    at = int(starts[rank[p]])
+                    chosen_rights[at : at + len(chosen)] = list(chosen)
+            rights = pa.array(chosen_rights, pa.string())
+        else:  # one right id a pair: the rows are the positions with one
+            rights = _text(ledger.accepted_right.arrow(pos[single]))
+        queue = project.queue
+        if hasattr(queue, "array"):
+            lefts = _text(queue.array.take(pa.array(rows)))
+        else:
+            lefts = pa.array(np.asarray(queue, dtype=object)[rows], pa.string())
+        left_rows = rows  # a queue position is the left record's row
+        right_rows = _positions(project.right_pos, rights)
+
+        pairs = pd.DataFrame(
+            {"left_id": pd.array(lefts, dtype="str"), "right_id": pd.array(rights, dtype="str")}
+        )
+        if isinstance(project.slices, Slices):
+            scores = _slice_scores(project, left_rows, rights)
+        else:
+            scores = _scores(project, left_rows, right_rows)
+
+        right_names = {c for c in project.right.columns if c != project.spec.right_id}
+        edits: dict[str, dict[int, object]] = {}
+        edited = np.full(len(rows), None, dtype=object)
+        for p, record_edits in ledger.edits.items():
+            if p not in rank or ledger.status[p] != 1:
+                continue
+            at = int(starts[rank[p]])
+            for i in range(at, at + int(counts[rank[p]])):
+                cells = record_edits.get(rights[i].as_py())
+                if cells:
+                    for col, value in cells.items():
+                        if col in right_names:
+                            edits.setdefault(col, {})[i] = value
+                    edited[i] = ", ".join(cells)
+        # Few distinct times (a bulk batch shares one): each is written once.
+        times, which = np.unique(ledger.decided_at[rows], return_inverse=True)
+        stamps = pd.to_datetime(pd.Series(times, dtype=np.float64), unit="s", utc=True)
+        stamps = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str[:-4] + "Z"
+        decided_at = stamps.take(which.reshape(-1)).reset_index(drop=True)
+        names = np.asarray([*ledger.reviewers, None], dtype=object)
+        tail = pd.DataFrame(
+            {
+                "reviewer": pd.Series(names[ledger.decided_by[rows]], dtype=object),
+                "decided_at": decided_at,
+                "automatic": pd.Series(ledger.automatic[rows], dtype=bool),
+                "edited": pd.Series(edited, dtype=object),
+            }
+        )
+        return cls(project, pairs.assign(score=scores), tail, left_rows, right_rows, edits)
+
     def __len__(self) -> int:
         return len(self._pairs)
 
@@ -192,86 +271,6 @@ class MatchedTable:
             while len(self._orders) > self.MAX_ORDERS:
                 self._orders.popitem(last=False)
         return found
-
-
-def matched_table(project: Project, ledger: Ledger) -> MatchedTable:
-    """The Matched table of the ledger's decisions in force (see :func:`matched_frame`).
-
-    Built column by column from the ledger's arrays over the queue (status,
-    accepted right id, decider, time, order), so a million matches cost array
-    operations, not a pass over the decisions in Python; only decisions that
-    accept several right records or carry corrections are looked at one by one.
-    """
-    pos = np.flatnonzero(ledger.status == 1)
-    pos = pos[np.lexsort((ledger.decided_seq[pos], ledger.decided_at[pos]))]
-    single = ledger.accepted_right.present()[pos]
-    counts = single.astype(np.int64)
-    rank = {}
-    if ledger.multi or ledger.edits:
-        order = np.full(len(ledger.status), -1, dtype=np.int64)
-        order[pos] = np.arange(len(pos))
-        rank = {p: int(order[p]) for p in (*ledger.multi, *ledger.edits) if order[p] >= 0}
-    for p, chosen in ledger.multi.items():
-        if p in rank:
-            counts[rank[p]] = len(chosen)
-    starts = np.cumsum(counts) - counts
-    rows = np.repeat(pos, counts)
-    # The ids stay Arrow text: a million Python strings a side would be most of the table.
-    if any(p in rank for p in ledger.multi):
-        chosen_rights = np.empty(len(rows), dtype=object)
-        chosen_rights[starts[single]] = ledger.accepted_right[pos[single]]
-        for p, chosen in ledger.multi.items():
-            if p in rank:
-                at = int(starts[rank[p]])
-                chosen_rights[at : at + len(chosen)] = list(chosen)
-        rights = pa.array(chosen_rights, pa.string())
-    else:  # one right id a pair: the rows are the positions with one
-        rights = _text(ledger.accepted_right.arrow(pos[single]))
-    queue = project.queue
-    if hasattr(queue, "array"):
-        lefts = _text(queue.array.take(pa.array(rows)))
-    else:
-        lefts = pa.array(np.asarray(queue, dtype=object)[rows], pa.string())
-    left_rows = rows  # a queue position is the left record's row
-    right_rows = _positions(project.right_pos, rights)
-
-    pairs = pd.DataFrame(
-        {"left_id": pd.array(lefts, dtype="str"), "right_id": pd.array(rights, dtype="str")}
-    )
-    if isinstance(project.slices, Slices):
-        scores = _slice_scores(project, left_rows, rights)
-    else:
-        scores = _scores(project, left_rows, right_rows)
-
-    right_names = {c for c in project.right.columns if c != project.spec.right_id}
-    edits: dict[str, dict[int, object]] = {}
-    edited = np.full(len(rows), None, dtype=object)
-    for p, record_edits in ledger.edits.items():
-        if p not in rank or ledger.status[p] != 1:
-            continue
-        at = int(starts[rank[p]])
-        for i in range(at, at + int(counts[rank[p]])):
-            cells = record_edits.get(rights[i].as_py())
-            if cells:
-                for col, value in cells.items():
-                    if col in right_names:
-                        edits.setdefault(col, {})[i] = value
-                edited[i] = ", ".join(cells)
-    # Few distinct times (a bulk batch shares one): each is written once.
-    times, which = np.unique(ledger.decided_at[rows], return_inverse=True)
-    stamps = pd.to_datetime(pd.Series(times, dtype=np.float64), unit="s", utc=True)
-    stamps = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ").str[:-4] + "Z"
-    decided_at = stamps.take(which.reshape(-1)).reset_index(drop=True)
-    names = np.asarray([*ledger.reviewers, None], dtype=object)
-    tail = pd.DataFrame(
-        {
-            "reviewer": pd.Series(names[ledger.decided_by[rows]], dtype=object),
-            "decided_at": decided_at,
-            "automatic": pd.Series(ledger.automatic[rows], dtype=bool),
-            "edited": pd.Series(edited, dtype=object),
-        }
-    )
-    return MatchedTable(project, pairs.assign(score=scores), tail, left_rows, right_rows, edits)
 
 
 def _text(ids: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from matching.decisions.events import Decision, Event, ReviewState, replay
-from matching.decisions.tuning import bin_edges
+from matching.engine.score_index import bin_edges
 
 __all__ = [
     "Decisions",

@@ -1,9 +1,7 @@
 """Threshold tuning: live counts over candidate pairs, bulk decisions and estimates.
 
-A :class:`ScoreIndex` is built once per candidate table and answers every
-slider question (pairs kept, records with a candidate, pairs pre-selected,
-records auto-accepted or auto-rejected, the score histogram) by binary search
-over presorted arrays, so a slider move never passes over the pairs.
+The slider questions over candidates alone are answered by
+:class:`~matching.engine.score_index.ScoreIndex`, built once per candidate table.
 
 The functions that also take a :class:`~matching.decisions.events.ReviewState` work on
 the pairs and the decisions together: the histogram coloured by status, the
@@ -23,12 +21,17 @@ import pyarrow as pa
 
 from matching.decisions.audit import wilson_interval
 from matching.decisions.events import Batch, Event, ReviewState, event_id
+from matching.engine.score_index import (
+    BestPerRecord,
+    best_per_record,
+    bin_counts,
+    bin_edges,
+    require_columns,
+)
 
 __all__ = [
     "estimate_from_reviewed",
     "reviewed_pairs",
-    "ScoreIndex",
-    "bin_edges",
     "histogram_by_status",
     "auto_accept_events",
     "auto_reject_events",
@@ -46,226 +49,6 @@ __all__ = [
 MIN_REVIEWED_PAIRS = 20
 
 _UNDECIDED, _ACCEPTED, _REJECTED = 0, 1, 2
-
-
-def bin_edges(bins: int) -> np.ndarray:
-    """The ``bins + 1`` edges of the fixed histogram grid over [0, 1].
-
-    Every bin is half-open ``[lo, hi)`` except the last, which holds 1.0, as in
-    :func:`numpy.histogram`.
-
-    >>> bin_edges(4)
-    array([0.  , 0.25, 0.5 , 0.75, 1.  ])
-    """
-    if bins < 1:
-        raise ValueError(f"bins must be at least 1, got {bins}")
-    return np.linspace(0.0, 1.0, bins + 1)
-
-
-def _bin_counts(scores: np.ndarray, bins: int) -> np.ndarray:
-    return np.histogram(scores, bins=bins, range=(0.0, 1.0))[0].astype(np.int64)
-
-
-def _require(candidates: pd.DataFrame, columns: tuple[str, ...]) -> None:
-    missing = [c for c in columns if c not in candidates.columns]
-    if missing:
-        raise ValueError(
-            f"the candidates have no column {', '.join(map(repr, missing))}"
-            f" (they have {', '.join(map(str, candidates.columns))})"
-        )
-
-
-@dataclass(frozen=True)
-class _Best:
-    """Per left record, in order of first appearance: best row, best and runner-up score."""
-
-    left_ids: pd.Index
-    best_row: np.ndarray
-    best: np.ndarray
-    runner_up: np.ndarray
-    codes: np.ndarray  # per candidate row: position of its left record in left_ids
-
-
-def _best_per_record(candidates: pd.DataFrame) -> _Best:
-    """Best and runner-up candidate of every left record; NaN scores are left out.
-
-    Ties for best go to the earlier row. The runner-up is 0 when a record has a
-    single candidate.
-    """
-    scores = candidates["score"].to_numpy(np.float64)
-    present = ~np.isnan(scores)
-    codes, uniques = pd.factorize(candidates["left_id"].to_numpy()[present])
-    rows = np.flatnonzero(present)
-    s = scores[present]
-    if (
-        len(s)
-        and np.all(codes[1:] >= codes[:-1])
-        and np.all((s[1:] <= s[:-1]) | (codes[1:] != codes[:-1]))
-    ):
-        order = np.arange(len(s))  # already in generate_candidates' order
-    else:
-        order = np.lexsort((np.arange(len(s)), -s, codes))
-    sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]][: len(s)])
-    sizes = np.diff(np.r_[starts, len(s)])
-    best = s[order[starts]]
-    runner_up = np.zeros(len(starts))
-    two = sizes > 1
-    runner_up[two] = s[order[starts[two] + 1]]
-    full_codes = np.full(len(scores), -1, np.int64)
-    full_codes[present] = codes
-    return _Best(
-        left_ids=pd.Index(uniques),
-        best_row=rows[order[starts]],
-        best=best,
-        runner_up=runner_up,
-        codes=full_codes,
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class ScoreIndex:
-    """Presorted candidate scores that answer slider questions by binary search.
-
-    Build it once with :meth:`from_candidates` and keep it on the server (it
-    pickles). Every query costs ``O(log n)``, except :meth:`auto_accept_count`,
-    which costs ``O(sqrt(r) log r)`` for ``r`` records; all are exact.
-
-    Counts cover every candidate pair and every left record that has one,
-    decided or not: they describe the thresholds, not the work left. The bulk
-    events (:func:`auto_accept_events`) skip decided records, so a
-    confirmation dialog names ``len(events)``.
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"left_id": [1, 1, 2], "right_id": [7, 8, 7],
-    ...                   "score": [0.9, 0.5, 0.6]})
-    >>> ix = ScoreIndex.from_candidates(c, bins=10)
-    >>> ix.counts(keep=0.5, select=0.8, auto_accept=0.8, margin=0.3, auto_reject=0.7)
-    {'pairs': 3, 'records': 2, 'pairs_kept': 3, 'records_with_candidate': 2,
-     'pairs_selected': 1, 'auto_accept': 1, 'auto_reject': 1}
-    """
-
-    scores: np.ndarray  # every pair's score, ascending
-    best: np.ndarray  # every record's best score, ascending
-    gap_values: np.ndarray  # distinct best - runner-up gaps, ascending
-    gap_codes: np.ndarray  # per record in ``best`` order: rank of its gap in gap_values
-    block: int  # records per block of the margin query
-    block_keys: np.ndarray  # block * (len(gap_values) + 1) + gap code, ascending
-    counts_by_bin: np.ndarray
-    edges: np.ndarray
-
-    @classmethod
-    def from_candidates(cls, candidates: pd.DataFrame, *, bins: int = 100) -> ScoreIndex:
-        """Index the ``left_id`` and ``score`` columns of a candidate table.
-
-        Parameters
-        ----------
-        candidates : DataFrame
-            As :func:`matching.engine.candidates.generate_candidates` returns it, in
-            any row order; not modified. Pairs whose score is NaN are left out.
-        bins : int
-            Bins of the histogram grid over [0, 1] (see :func:`bin_edges`).
-        """
-        _require(candidates, ("left_id", "score"))
-        edges = bin_edges(bins)
-        best = _best_per_record(candidates)
-        scores = candidates["score"].to_numpy(np.float64)
-        scores = np.sort(scores[~np.isnan(scores)])
-        by_best = np.argsort(best.best, kind="stable")
-        gap = (best.best - best.runner_up)[by_best]
-        gap_values = np.unique(gap)
-        gap_codes = np.searchsorted(gap_values, gap).astype(np.int64)
-        # The margin query is a 2-D dominance count (best >= t and gap >= m).
-        # Records sorted by best are cut into blocks of about sqrt(r); within a
-        # block the gap ranks are sorted, so a query is one binary search per
-        # block plus a scan of one partial block. Integer ranks keep it exact.
-        block = max(64, int(np.sqrt(len(gap))))
-        block_keys = np.sort(np.arange(len(gap)) // block * (len(gap_values) + 1) + gap_codes)
-        return cls(
-            scores=scores,
-            best=best.best[by_best],
-            gap_values=gap_values,
-            gap_codes=gap_codes,
-            block=block,
-            block_keys=block_keys,
-            counts_by_bin=_bin_counts(scores, bins),
-            edges=edges,
-        )
-
-    @property
-    def n_pairs(self) -> int:
-        """Candidate pairs indexed."""
-        return len(self.scores)
-
-    @property
-    def n_records(self) -> int:
-        """Left records with at least one candidate pair."""
-        return len(self.best)
-
-    def pairs_kept(self, keep: float) -> int:
-        """Pairs whose score is at least ``keep``."""
-        return self.n_pairs - int(np.searchsorted(self.scores, keep, side="left"))
-
-    def records_with_candidate(self, keep: float) -> int:
-        """Left records with at least one pair scoring at least ``keep``."""
-        return self.n_records - int(np.searchsorted(self.best, keep, side="left"))
-
-    def pairs_selected(self, select: float, keep: float = 0.0) -> int:
-        """Pairs pre-selected: score at least ``max(select, keep)``."""
-        return self.pairs_kept(max(select, keep))
-
-    def auto_reject_count(self, threshold: float) -> int:
-        """Left records whose best pair scores below ``threshold``."""
-        return int(np.searchsorted(self.best, threshold, side="left"))
-
-    def auto_accept_count(self, threshold: float, margin: float = 0.0) -> int:
-        """Left records whose best score is at least ``threshold`` and beats the runner-up
-        (0 for a single candidate) by at least ``margin``. Exact.
-        """
-        start = int(np.searchsorted(self.best, threshold, side="left"))
-        need = int(np.searchsorted(self.gap_values, margin, side="left"))
-        first_full = -(-start // self.block)
-        partial_end = min(first_full * self.block, self.n_records)
-        count = int(np.count_nonzero(self.gap_codes[start:partial_end] >= need))
-        blocks = np.arange(first_full, -(-self.n_records // self.block))
-        if len(blocks):
-            ends = np.minimum((blocks + 1) * self.block, self.n_records)
-            firsts = np.searchsorted(self.block_keys, blocks * (len(self.gap_values) + 1) + need)
-            count += int((ends - firsts).sum())
-        return count
-
-    def histogram(self) -> tuple[np.ndarray, np.ndarray]:
-        """Bin edges (``bins + 1``, see :func:`bin_edges`) and pair counts per bin (``bins``).
-
-        Both are fresh arrays the caller may change.
-        """
-        return self.edges.copy(), self.counts_by_bin.copy()
-
-    def counts(
-        self,
-        *,
-        keep: float,
-        select: float,
-        auto_accept: float,
-        margin: float,
-        auto_reject: float,
-    ) -> dict[str, int]:
-        """Every live count for one slider position, as plain ints.
-
-        Keys: ``pairs`` and ``records`` (totals), ``pairs_kept``,
-        ``records_with_candidate``, ``pairs_selected``, ``auto_accept`` and
-        ``auto_reject`` (records).
-        """
-        return {
-            "pairs": self.n_pairs,
-            "records": self.n_records,
-            "pairs_kept": self.pairs_kept(keep),
-            "records_with_candidate": self.records_with_candidate(keep),
-            "pairs_selected": self.pairs_selected(select, keep),
-            "auto_accept": self.auto_accept_count(auto_accept, margin),
-            "auto_reject": self.auto_reject_count(auto_reject),
-        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -293,7 +76,7 @@ def _pair_status(
         if include_automatic:
             return state.status
         return np.where(state.automatic, np.int8(_UNDECIDED), state.status).astype(np.int8)
-    _require(candidates, ("left_id", "right_id"))
+    require_columns(candidates, ("left_id", "right_id"))
     decisions = {
         d.left_id: d for d in state.decisions.values() if include_automatic or not d.automatic
     }
@@ -328,13 +111,13 @@ def histogram_by_status(
         (floats), ``accepted, rejected, undecided`` (int64). The three counts
         add up to :meth:`ScoreIndex.histogram`'s counts.
     """
-    _require(candidates, ("score",))
+    require_columns(candidates, ("score",))
     edges = bin_edges(bins)
     status = _pair_status(candidates, state)
     scores = candidates["score"].to_numpy(np.float64)
     out = {"bin_start": edges[:-1], "bin_end": edges[1:]}
     for name, code in (("accepted", _ACCEPTED), ("rejected", _REJECTED), ("undecided", _UNDECIDED)):
-        out[name] = _bin_counts(scores[status == code], bins)
+        out[name] = bin_counts(scores[status == code], bins)
     return pd.DataFrame(out)
 
 
@@ -342,7 +125,7 @@ def _bulk_events(
     candidates: pd.DataFrame,
     state: ReviewState,
     chosen: np.ndarray,
-    best: _Best,
+    best: BestPerRecord,
     *,
     kind: str,
     reviewer: str,
@@ -409,8 +192,8 @@ def auto_accept_events(
         ``{"auto_accept": threshold, "margin": margin}``. An undo whose target
         is any of them reverts them all (see :func:`matching.decisions.events.replay`).
     """
-    _require(candidates, ("left_id", "right_id", "score"))
-    best = _best_per_record(candidates)
+    require_columns(candidates, ("left_id", "right_id", "score"))
+    best = best_per_record(candidates)
     chosen = (best.best >= threshold) & (best.best - best.runner_up >= margin)
     return _bulk_events(
         candidates,
@@ -440,8 +223,8 @@ def auto_reject_events(
     Same contract as :func:`auto_accept_events`, with ``right_ids=()`` and
     ``thresholds={"auto_reject": threshold}``.
     """
-    _require(candidates, ("left_id", "right_id", "score"))
-    best = _best_per_record(candidates)
+    require_columns(candidates, ("left_id", "right_id", "score"))
+    best = best_per_record(candidates)
     return _bulk_events(
         candidates,
         state,
@@ -478,10 +261,10 @@ def bulk_batch(
     scores and thresholds, in the same order. Built with array operations, so a
     million records take about a second, not a million Python objects.
     """
-    _require(candidates, ("left_id", "right_id", "score"))
+    require_columns(candidates, ("left_id", "right_id", "score"))
     if kind not in ("accept", "reject"):
         raise ValueError(f"kind must be accept or reject, not {kind!r}")
-    best = _best_per_record(candidates)
+    best = best_per_record(candidates)
     if kind == "accept":
         chosen = (best.best >= threshold) & (best.best - best.runner_up >= margin)
         thresholds = {"auto_accept": float(threshold), "margin": float(margin)}
@@ -573,16 +356,16 @@ def pattern_events(
     matches (the pattern then describes disagreement). Same contract as
     :func:`auto_accept_events` otherwise; ``thresholds`` records the pattern.
     """
-    _require(candidates, ("left_id", "right_id", "score"))
+    require_columns(candidates, ("left_id", "right_id", "score"))
     mask = pattern_mask(candidates, conditions)
     recorded = {f"{f} {op}": float(v) for f, (op, v) in conditions.items()}
     if kind == "accept":
         chosen_rows = candidates[mask]
-        best = _best_per_record(chosen_rows)
+        best = best_per_record(chosen_rows)
         pick = np.ones(len(best.left_ids), dtype=bool)
         source = chosen_rows
     elif kind == "reject":
-        best = _best_per_record(candidates)
+        best = best_per_record(candidates)
         codes = best.codes
         present = codes >= 0
         failing = np.zeros(len(best.left_ids), dtype=bool)
@@ -625,12 +408,12 @@ def acceptance_by_band(
         band_end`` (floats), ``reviewed, accepted`` (int64) and
         ``acceptance_rate`` (float, NaN where no pair was reviewed).
     """
-    _require(candidates, ("score",))
+    require_columns(candidates, ("score",))
     edges = bin_edges(bands)
     status = _pair_status(candidates, state, include_automatic=include_automatic)
     scores = candidates["score"].to_numpy(np.float64)
-    reviewed = _bin_counts(scores[status != _UNDECIDED], bands)
-    accepted = _bin_counts(scores[status == _ACCEPTED], bands)
+    reviewed = bin_counts(scores[status != _UNDECIDED], bands)
+    accepted = bin_counts(scores[status == _ACCEPTED], bands)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(reviewed > 0, accepted / np.maximum(reviewed, 1), np.nan)
     return pd.DataFrame(
@@ -686,7 +469,7 @@ def reviewed_pairs(
     Computed once per state, it lets :func:`estimate_from_reviewed` answer any
     thresholds without another pass over every candidate pair.
     """
-    _require(candidates, ("score",))
+    require_columns(candidates, ("score",))
     status = _pair_status(candidates, state, include_automatic=include_automatic)
     reviewed = status != _UNDECIDED
     return candidates["score"].to_numpy(np.float64)[reviewed], status[reviewed] == _ACCEPTED

@@ -4,7 +4,7 @@ Opening a project builds lookups over its ids and candidates: the sorted keys of
 both tables' ids (:class:`~matching.engine.project.IdIndex`), each left record's rows of
 the candidates (:class:`~matching.engine.project.Slices`), each candidate row's left
 record (``Project.pair_left``) and the Tuning tab's
-:class:`~matching.decisions.tuning.ScoreIndex`. At a million records that is seconds of work
+:class:`~matching.engine.score_index.ScoreIndex`. At a million records that is seconds of work
 in every process that opens the project. :func:`save_lookups` writes them to
 ``lookups.arrow`` in the project's folder; :func:`load_lookups` maps them back,
 so every process shares one copy in the page cache and opening costs
@@ -23,17 +23,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from matching.decisions.tuning import ScoreIndex
 from matching.engine.project import (
     IdIndex,
     IdList,
     Project,
     Slices,
-    _converting,
-    _record_ids,
-    _write_arrow,
+    arrow_record_ids,
+    conversion_lock,
     index_project,
+    write_arrow_file,
 )
+from matching.engine.score_index import ScoreIndex
 from matching.engine.spec import Spec
 
 __all__ = [
@@ -139,7 +139,9 @@ def save_lookups(lookups: Lookups, project: Project, folder: str | Path) -> Path
         "right_hashed": lookups.right_pos.hashed,
         "score_sizes": sizes,
     }
-    return _write_arrow(pa.table(columns), Path(folder) / LOOKUPS_FILE, {_META: json.dumps(meta)})
+    return write_arrow_file(
+        pa.table(columns), Path(folder) / LOOKUPS_FILE, {_META: json.dumps(meta)}
+    )
 
 
 def load_lookups(
@@ -177,8 +179,8 @@ def load_lookups(
     arrays = {name: _array(table.column(name)) for name in table.column_names}
     # The ids themselves are the tables' columns (mapped already); validity was
     # checked when the lookups were made.
-    queue = _record_ids(left, left_id, "left")
-    right_ids = _record_ids(right, right_id, "right")
+    queue = arrow_record_ids(left, left_id, "left")
+    right_ids = arrow_record_ids(right, right_id, "right")
     left_pos = IdIndex.from_sorted(
         queue, arrays["left_keys"], arrays["left_order"], hashed=bool(meta["left_hashed"])
     )
@@ -240,7 +242,7 @@ def open_indexed(
 
     found = stored()
     if found is None:
-        with _converting(folder):
+        with conversion_lock(folder):
             found = stored()
             if found is None:
                 built = index_project(

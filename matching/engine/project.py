@@ -46,6 +46,9 @@ __all__ = [
     "NEAR",
     "save_tables",
     "load_tables",
+    "arrow_record_ids",
+    "write_arrow_file",
+    "conversion_lock",
 ]
 
 
@@ -478,9 +481,9 @@ def index_project(
     for column in ("left_id", "right_id"):
         if not isinstance(candidates[column].dtype, pd.StringDtype):
             candidates[column] = candidates[column].astype(str)
-    queue = _record_ids(left, spec.left_id, "left")
+    queue = arrow_record_ids(left, spec.left_id, "left")
     left_pos = IdIndex(queue)
-    right_pos = IdIndex(_record_ids(right, spec.right_id, "right"))
+    right_pos = IdIndex(arrow_record_ids(right, spec.right_id, "right"))
     for side, column, index in (
         ("left", spec.left_id, left_pos),
         ("right", spec.right_id, right_pos),
@@ -525,7 +528,7 @@ def _text_array(values: pd.Series) -> pa.Array:
     return array.cast(pa.large_string())
 
 
-def _record_ids(frame: pd.DataFrame, column: str | None, side: str) -> IdList:
+def arrow_record_ids(frame: pd.DataFrame, column: str | None, side: str) -> IdList:
     """As :func:`matching.engine.candidates.record_ids`, kept in Arrow memory."""
     if column is None:
         return IdList(pa.array(np.arange(len(frame)).astype(str)))
@@ -548,7 +551,7 @@ _LEGACY = {
 }
 
 
-def _write_arrow(table: pa.Table, path: Path, metadata: dict[str, str] | None = None) -> Path:
+def write_arrow_file(table: pa.Table, path: Path, metadata: dict[str, str] | None = None) -> Path:
     """Write ``table`` as one uncompressed Arrow IPC file, atomically (temporary name, rename),
     with ``metadata`` (or none) in its schema."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -564,7 +567,7 @@ def _write_arrow(table: pa.Table, path: Path, metadata: dict[str, str] | None = 
 
 
 @contextmanager
-def _converting(folder: Path):
+def conversion_lock(folder: Path):
     """Hold the folder's lock while an earlier version's files are rewritten as Arrow, so
     that worker processes opening the project at once convert it once and share the result.
     """
@@ -609,7 +612,7 @@ def save_candidates(candidates: pd.DataFrame, folder: str | Path) -> Path:
             columns[str(column)] = pa.array(values.to_numpy(np.float64), from_pandas=False)
         else:
             columns[str(column)] = pa.array(values)
-    return _write_arrow(pa.table(columns), Path(folder) / CANDIDATES_FILE)
+    return write_arrow_file(pa.table(columns), Path(folder) / CANDIDATES_FILE)
 
 
 def load_candidates(folder: str | Path) -> pd.DataFrame | None:
@@ -621,7 +624,7 @@ def load_candidates(folder: str | Path) -> pd.DataFrame | None:
         legacy = folder / _LEGACY[CANDIDATES_FILE]
         if not legacy.exists():
             return None
-        with _converting(folder):
+        with conversion_lock(folder):
             if not path.exists():  # another process may have converted it meanwhile
                 save_candidates(pq.read_table(legacy).to_pandas(), folder)
     return _read_arrow(path)
@@ -779,7 +782,7 @@ def save_tables(left: pd.DataFrame, right: pd.DataFrame, folder: str | Path) -> 
     paths = folder / LEFT_FILE, folder / RIGHT_FILE
     for frame, path in zip((left, right), paths):
         table = pa.table({str(c): _text_array(frame[c]) for c in frame.columns})
-        _write_arrow(table, path)
+        write_arrow_file(table, path)
     return paths
 
 
@@ -789,7 +792,7 @@ def load_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     folder = Path(folder)
     names = (LEFT_FILE, RIGHT_FILE)
     if not all((folder / n).exists() for n in names):
-        with _converting(folder):
+        with conversion_lock(folder):
             if not all((folder / n).exists() for n in names):
                 save_tables(*(read_table(folder / _LEGACY[n]) for n in names), folder)
     return _read_arrow(folder / LEFT_FILE), _read_arrow(folder / RIGHT_FILE)

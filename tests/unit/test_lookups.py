@@ -12,7 +12,6 @@ import pytest
 from flask import Flask
 
 import matching.workspace as workspace_module
-from matching.decisions.tuning import ScoreIndex
 from matching.engine.lookups import (
     LOOKUPS_FILE,
     load_lookups,
@@ -21,6 +20,7 @@ from matching.engine.lookups import (
     save_lookups,
 )
 from matching.engine.project import build_project, record_view
+from matching.engine.score_index import ScoreIndex
 from matching.engine.spec import Field, Spec
 from server.services import AppConfig, Services
 

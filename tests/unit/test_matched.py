@@ -14,11 +14,11 @@ from matching.decisions.events import Batch, make_event
 from matching.decisions.ledger import Ledger
 from matching.decisions.matched import (
     MAX_BLOCK,
+    MatchedTable,
     _filter_mask,
     matched_columns_of,
     matched_count,
     matched_frame,
-    matched_table,
     page,
 )
 from matching.engine.project import Project, Slices, index_project
@@ -326,7 +326,7 @@ def test_table_from_the_columns_equals_the_record_by_record_table(raw):
     expected = matched_frame_by_record(project, ledger)
     pd.testing.assert_frame_equal(matched_frame(project, ledger), expected)
     # the same with the app's columnar lookups (each record's candidate rows as slices)
-    table = matched_table(TINY_INDEXED, ledger)
+    table = MatchedTable.of_ledger(TINY_INDEXED, ledger)
     pd.testing.assert_frame_equal(table.frame(), expected)
     # the tab's summary and columns, told without building the table
     assert matched_count(ledger) == len(expected) == len(table)

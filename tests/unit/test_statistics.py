@@ -18,7 +18,7 @@ from matching.decisions.statistics import (
     progress_over_time,
     score_distribution,
 )
-from matching.decisions.tuning import bin_edges
+from matching.engine.score_index import bin_edges
 
 SETTINGS = settings(max_examples=40, deadline=None)
 RIGHTS = ["r0", "r1", "r2"]

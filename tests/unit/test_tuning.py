@@ -14,15 +14,14 @@ from hypothesis import strategies as st
 
 from matching.decisions.events import Event, replay
 from matching.decisions.tuning import (
-    ScoreIndex,
     acceptance_by_band,
     auto_accept_events,
     auto_reject_events,
-    bin_edges,
     bulk_batch,
     estimate_precision_recall,
     histogram_by_status,
 )
+from matching.engine.score_index import ScoreIndex, bin_edges
 
 SETTINGS = settings(max_examples=40, deadline=None)
 ROUND_SCORES = [0.0, 0.1, 0.25, 0.3, 0.5, 0.7, 0.75, 0.9, 1.0]
