@@ -8,6 +8,7 @@ from dash import Input, Output, State, ctx, no_update
 
 from components.ids import ids
 from components.matched import matched_columns, record_columns
+from matching.decisions.evidence import with_verdict_values
 from matching.decisions.matched import (
     MatchedTable,
     conflict_rows,
@@ -279,7 +280,7 @@ def update_adjudication(services: Services, project_id, tab, trigger, selected, 
             outcome = desk.audits.adjudicate(who, str(row["left_id"]), KEEPS[trigger], role=role)
             message = (outcome.message or "Settled; Undo on this tab reverts it.") + " "
             done = {"written": outcome.written}
-    rows = desk.audits.adjudication()
+    rows = with_verdict_values(project, desk.audits.adjudication())
     count = len(rows)
     summary = (
         "No disagreements between first and second reviews."

@@ -26,6 +26,7 @@ from components.tuning import (
     pattern_sample,
     tuning_figure,
 )
+from matching.decisions.evidence import with_compared_values
 from matching.decisions.roles import PermissionDenied, require
 from matching.decisions.tuning import (
     MIN_REVIEWED_PAIRS,
@@ -381,34 +382,83 @@ def pattern_conditions(fields: list[str], ops, values) -> tuple[dict, str | None
     return conditions, None
 
 
-def update_pattern(services: Services, project_id, trigger, ops, values, reviewer):
-    """Preview an agreement pattern, or decide the records it picks as one batch."""
+#: The pattern callback's outputs, by name.
+PATTERN_OUTPUTS = {
+    "result": Output(ids.PATTERN_RESULT, "children"),
+    "open": Output(ids.PATTERN_MODAL, "is_open"),
+    "question": Output(ids.PATTERN_TEXT, "children"),
+    "pending": Output(ids.PATTERN_PENDING, "data"),
+}
+
+
+def _pattern_question(kind: str, count: int) -> str:
+    records = "record" if count == 1 else "records"
+    if kind == "accept":
+        what = f"Accept the best fitting candidate of {count:,} undecided {records}"
+    else:
+        what = f"Mark {count:,} undecided {records} as no match"
+    return (
+        f"{what}, as this agreement pattern picks them? The decisions are marked automatic;"
+        " Undo on the Review tab reverts them all."
+    )
+
+
+def update_pattern(
+    services: Services, project_id, trigger, ops, values, reviewer, pending=None
+) -> dict:
+    """Preview an agreement pattern; ask to confirm its batch, naming the count; or,
+    once confirmed, decide the records it picks as one batch."""
+    out = dict.fromkeys(PATTERN_OUTPUTS, no_update)
     project = services.project(project_id if isinstance(project_id, str) else None)
     if project is None or trigger not in PATTERN_BUTTONS:
-        return no_update
+        return out
+    if trigger == ids.PATTERN_CANCEL:
+        return {**out, "open": False, "pending": None}
+    desk = services.desk(project)
+    if trigger == ids.PATTERN_CONFIRM:
+        action = read_pending(services, pending)
+        if action is None or action.get("project_id") != project_id:
+            refused = "That confirmation could not be checked; nothing was recorded."
+            return {**out, "open": False, "pending": None, "result": refused}
+        kind = action["kind"]
+        conditions = {f: (op, float(v)) for f, (op, v) in action["conditions"].items()}
+        who, role = services.actor(reviewer)
+        outcome = desk.batches.apply_pattern(who, kind, conditions, role=role)
+        verb = "accepted" if kind == "accept" else "marked no match"
+        note = f" {outcome.message}" if outcome.message else ""
+        result = (
+            f"{outcome.written:,} records {verb} automatically by {who}; Undo on the Review tab "
+            f"reverts them.{note}"
+            if outcome.ok
+            else outcome.message
+        )
+        return {**out, "open": False, "pending": None, "result": result}
     fields = [f.name for f in project.spec.fields]
     conditions, problem = pattern_conditions(fields, ops, values)
     if problem:
-        return problem
-    desk = services.desk(project)
+        return {**out, "result": problem}
     if trigger == ids.PATTERN_PREVIEW:
         count, rows = desk.batches.pattern_preview("accept", conditions)
         rejects, _ = desk.batches.pattern_preview("reject", conditions)
-        return [
-            pattern_sample(count, "accept", rows),
-            f"With No match: {rejects:,} records would be marked no match.",
-        ]
-    who, role = services.actor(reviewer)
+        sample = pattern_sample(count, "accept", with_compared_values(project, rows))
+        note = f"With No match: {rejects:,} records would be marked no match."
+        return {**out, "result": [sample, note]}
     kind = PATTERN_BUTTONS[trigger]
-    outcome = desk.batches.apply_pattern(who, kind, conditions, role=role)
-    if not outcome.ok:
-        return outcome.message
-    verb = "accepted" if kind == "accept" else "marked no match"
-    note = f" {outcome.message}" if outcome.message else ""
-    return (
-        f"{outcome.written:,} records {verb} automatically by {who}; Undo on the Review tab "
-        f"reverts them.{note}"
-    )
+    count, _ = desk.batches.pattern_preview(kind, conditions)
+    if not count:
+        return {**out, "result": "No undecided record fits this pattern; nothing to apply."}
+    action = {
+        "kind": kind,
+        "conditions": {f: [op, v] for f, (op, v) in conditions.items()},
+        "project_id": project_id,
+    }
+    return {
+        **out,
+        "open": True,
+        "question": _pattern_question(kind, count),
+        "pending": bulk_signer(services).dumps(action),
+        "result": "",
+    }
 
 
 #: Pattern button -> what it does.
@@ -416,6 +466,8 @@ PATTERN_BUTTONS = {
     ids.PATTERN_PREVIEW: "preview",
     ids.PATTERN_ACCEPT: "accept",
     ids.PATTERN_REJECT: "reject",
+    ids.PATTERN_CONFIRM: "confirm",
+    ids.PATTERN_CANCEL: "cancel",
 }
 
 
@@ -499,17 +551,20 @@ def register(app) -> None:
         pattern_fields_callback
     )
 
-    def pattern_callback(_clicks, project_id, ops, values, reviewer):
-        return update_pattern(services, project_id, ctx.triggered_id, ops, values, reviewer)
+    def pattern_callback(_clicks, project_id, ops, values, reviewer, pending):
+        return update_pattern(
+            services, project_id, ctx.triggered_id, ops, values, reviewer, pending
+        )
 
     app.callback(
-        Output(ids.PATTERN_RESULT, "children"),
+        output=PATTERN_OUTPUTS,
         inputs=[
             [Input(button, "n_clicks") for button in PATTERN_BUTTONS],
             State(ids.PROJECT_SELECT, "value"),
             State(pattern_part("op", ALL), "value"),
             State(pattern_part("value", ALL), "value"),
             State(ids.REVIEWER, "value"),
+            State(ids.PATTERN_PENDING, "data"),
         ],
         prevent_initial_call=True,
     )(pattern_callback)

@@ -62,11 +62,14 @@ CARDINALITY_OPTIONS = [
     {"label": "Many to many: no limit", "value": "many-to-many"},
 ]
 
+#: Long values wrap onto more lines instead of ending in "…".
+_WRAP = {"wrapText": True, "autoHeight": True, "cellClass": "cell-wrap"}
+
 CONFLICT_COLUMNS = [
     {"field": "right_id", "headerName": "Right record", "width": 130},
-    {"field": "right", "headerName": "Right values", "flex": 2},
+    {"field": "right", "headerName": "Right values", "flex": 2, **_WRAP},
     {"field": "left_id", "headerName": "Matched to", "width": 130},
-    {"field": "left", "headerName": "Left values", "flex": 2},
+    {"field": "left", "headerName": "Left values", "flex": 2, **_WRAP},
     {"field": "reviewer", "headerName": "By", "width": 120},
     {"field": "decided_at", "headerName": "When", "width": 170},
     {"field": "automatic", "headerName": "Automatic", "width": 110},
@@ -144,11 +147,14 @@ def conflicts_panel() -> html.Div:
 
 
 ADJUDICATION_COLUMNS = [
-    {"field": "left_id", "headerName": "Left record", "width": 130},
-    {"field": "first", "headerName": "First review by", "width": 150},
-    {"field": "first_verdict", "headerName": "First review", "flex": 1},
-    {"field": "second", "headerName": "Second review by", "width": 160},
-    {"field": "second_verdict", "headerName": "Second review", "flex": 1},
+    {"field": "left_id", "headerName": "Left record", "width": 120},
+    {"field": "left", "headerName": "Its values", "flex": 2, "minWidth": 200, **_WRAP},
+    {"field": "first", "headerName": "First review by", "width": 140},
+    {"field": "first_verdict", "headerName": "First review", "width": 130},
+    {"field": "first_values", "headerName": "Its values", "flex": 2, "minWidth": 200, **_WRAP},
+    {"field": "second", "headerName": "Second review by", "width": 150},
+    {"field": "second_verdict", "headerName": "Second review", "width": 130},
+    {"field": "second_values", "headerName": "Its values", "flex": 2, "minWidth": 200, **_WRAP},
 ]
 
 

@@ -371,6 +371,9 @@ def review_tab() -> html.Div:
             "wrapHeaderText": True,
             "autoHeaderHeight": True,
             "suppressHeaderMenuButton": True,
+            # A long value (a title) wraps onto more lines instead of ending in "…".
+            "wrapText": True,
+            "autoHeight": True,
             # The page's keys (a, n, s, u, digits, space) act on the record; a key
             # never opens a cell's editor, only a double-click does.
             "suppressKeyboardEvent": {"function": "noEditByKey(params)"},

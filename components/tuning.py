@@ -77,21 +77,26 @@ def _slider(name: str, label: str, help_text: str) -> html.Div:
     )
 
 
-def _bulk_modal() -> dbc.Modal:
+def _confirm_modal(modal: str, text: str, cancel: str, confirm: str) -> dbc.Modal:
+    """A dialog asking to confirm a batch of automatic decisions (its text names the count)."""
     return dbc.Modal(
         [
             dbc.ModalHeader(dbc.ModalTitle("Apply automatic decisions")),
-            dbc.ModalBody(id=ids.BULK_TEXT),
+            dbc.ModalBody(id=text),
             dbc.ModalFooter(
                 [
-                    dbc.Button("Cancel", id=ids.BULK_CANCEL, color="secondary", outline=True),
-                    dbc.Button("Confirm", id=ids.BULK_CONFIRM, color="primary"),
+                    dbc.Button("Cancel", id=cancel, color="secondary", outline=True),
+                    dbc.Button("Confirm", id=confirm, color="primary"),
                 ]
             ),
         ],
-        id=ids.BULK_MODAL,
+        id=modal,
         is_open=False,
     )
+
+
+def _bulk_modal() -> dbc.Modal:
+    return _confirm_modal(ids.BULK_MODAL, ids.BULK_TEXT, ids.BULK_CANCEL, ids.BULK_CONFIRM)
 
 
 #: The comparisons offered for an agreement pattern; "any" leaves the field out.
@@ -146,6 +151,10 @@ def pattern_panel() -> html.Div:
                 className="mt-2 mb-2",
             ),
             html.Div(id=ids.PATTERN_RESULT, className="small"),
+            _confirm_modal(
+                ids.PATTERN_MODAL, ids.PATTERN_TEXT, ids.PATTERN_CANCEL, ids.PATTERN_CONFIRM
+            ),
+            dcc.Store(id=ids.PATTERN_PENDING),
         ]
     )
 
@@ -181,16 +190,37 @@ def pattern_rows(fields: Sequence[str]) -> list:
     ]
 
 
+def _side_by_side(fields: Sequence[Mapping]) -> list[html.Td]:
+    """One cell per compared field: the left value above the candidate's, bold where
+    they differ, as the review grid shows them."""
+    cells = []
+    for f in fields:
+        left, right = f["left"] or "—", f["right"] or "—"
+        weight = "" if f["same"] else " fw-semibold"
+        cells.append(
+            html.Td(
+                [html.Div(left, className="text-muted"), html.Div(right, className=weight)],
+                className="pattern-values",
+            )
+        )
+    return cells
+
+
 def pattern_sample(count: int, kind: str, rows: Sequence[Mapping]) -> html.Div:
-    """The preview: how many records a pattern picks, and a few of them."""
+    """The preview: how many records a pattern picks, and a few of them with the values
+    of their compared fields side by side (left record above, candidate below)."""
     verb = "accepted" if kind == "accept" else "marked no match"
     head = html.P(f"{count:,} undecided records would be {verb}.", className="mb-1")
     if not rows:
         return html.Div(head)
+    names = [f["field"] for f in rows[0].get("fields", ())]
     table = html.Table(
         [
             html.Thead(
-                html.Tr([html.Th("Left record"), html.Th("Right record"), html.Th("Score")])
+                html.Tr(
+                    [html.Th("Left record"), html.Th("Right record"), html.Th("Score")]
+                    + [html.Th(n) for n in names]
+                )
             ),
             html.Tbody(
                 [
@@ -199,13 +229,14 @@ def pattern_sample(count: int, kind: str, rows: Sequence[Mapping]) -> html.Div:
                             html.Td(r["left_id"]),
                             html.Td(r["right_id"] or "—"),
                             html.Td("—" if r["score"] is None else f"{r['score']:.2f}"),
+                            *_side_by_side(r.get("fields", ())),
                         ]
                     )
                     for r in rows
                 ]
             ),
         ],
-        className="table table-sm small",
+        className="table table-sm small pattern-sample",
     )
     return html.Div([head, table])
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from matching.decisions.evidence import record_summary
 from matching.decisions.ledger import Ledger
 from matching.engine.blocking import ragged_arange
 from matching.engine.project import Project, Slices
@@ -361,17 +362,9 @@ def conflict_rows(
         ``first`` (True for the record that matched it first), grouped by right
         id, first match first.
     """
-
-    def summary(frame: pd.DataFrame, pos: int, id_column: str | None) -> str:
-        row = frame.iloc[pos]
-        return " · ".join(
-            str(v) for c, v in row.items() if c != id_column and v is not None and v == v
-        )
-
-    spec = project.spec
     rows = []
     for right, lefts in conflicts.items():
-        right_text = summary(project.right, project.right_pos[right], spec.right_id)
+        right_text = record_summary(project, "right", right)
         for i, left in enumerate(lefts):
             d = ledger.decisions[left]
             rows.append(
@@ -379,7 +372,7 @@ def conflict_rows(
                     "right_id": right,
                     "right": right_text,
                     "left_id": left,
-                    "left": summary(project.left, project.left_pos[left], spec.left_id),
+                    "left": record_summary(project, "left", left),
                     "reviewer": d.reviewer,
                     "decided_at": pd.Timestamp(d.time, unit="s", tz="UTC").strftime(
                         "%Y-%m-%d %H:%M UTC"

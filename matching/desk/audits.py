@@ -232,7 +232,8 @@ class Audits:
     def second_reviews(self) -> list[dict]:
         """Each double-reviewed record: ``left_id, first, second`` (reviewer names),
         ``first_verdict, second_verdict`` (``"no match"`` or the accepted right ids
-        joined with ", "), ``agree`` and ``adjudicated`` (True once a lead settled it)."""
+        joined with ", "), ``first_ids, second_ids`` (those right ids), ``agree`` and
+        ``adjudicated`` (True once a lead settled it)."""
         ledger = self.desk.refresh()
         out = []
         for audit_id, audit in ledger.audits.items():
@@ -260,6 +261,8 @@ class Audits:
                         "second": verdict.reviewer,
                         "first_verdict": one,
                         "second_verdict": two,
+                        "first_ids": list(first.right_ids if first.kind == "accept" else ()),
+                        "second_ids": list(verdict.right_ids),
                         "agree": one == two,
                         "adjudicated": left in settled,
                     }

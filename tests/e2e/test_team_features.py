@@ -133,6 +133,8 @@ def test_a_lead_decides_by_agreement_pattern(dash_duo, demo_app):
     dash_duo.wait_for_contains_text("#pattern-result", "would be accepted", timeout=10)
     count = int(dash_duo.find_element("#pattern-result").text.split()[0])
     click(dash_duo, button(dash_duo, "Accept these"))
+    dash_duo.wait_for_contains_text("#pattern-modal-text", f"of {count:,} undecided", timeout=10)
+    click(dash_duo, button(dash_duo, "Confirm"))
     dash_duo.wait_for_contains_text("#pattern-result", "accepted automatically", timeout=10)
     state = demo_app.matchdesk.log.state(project_id(demo_app))
     assert len(state.decisions) == count > 0
