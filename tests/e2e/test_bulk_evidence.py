@@ -7,22 +7,13 @@ from dash.testing.wait import until
 
 from app import demo_config
 from matching.engine.spec import Field, Spec
-from tests.e2e.test_team_features import click, select_option
-from tests.helpers import LABEL, button, project_id, start, tab
-
-
-def _pattern_surname_equal(dash_duo) -> None:
-    click(dash_duo, tab(dash_duo, "Tuning"))
-    dash_duo.wait_for_contains_text("#tuning-counts", "Pairs kept", timeout=10)
-    select_option(dash_duo, "#pattern-fields", "=")
-    value = dash_duo.find_element("#pattern-fields input[type='number']")
-    value.clear()
-    value.send_keys("1")
+from tests.e2e.test_team_features import click, pattern_equal_one
+from tests.helpers import LABEL, button, project_id, start
 
 
 def test_a_pattern_batch_is_confirmed_with_its_count_and_previewed_with_values(dash_duo, demo_app):
     start(dash_duo, demo_app)
-    _pattern_surname_equal(dash_duo)
+    pattern_equal_one(dash_duo)
     click(dash_duo, button(dash_duo, "Preview"))
     dash_duo.wait_for_contains_text("#pattern-result", "would be accepted", timeout=10)
     preview = dash_duo.find_element("#pattern-result table").text

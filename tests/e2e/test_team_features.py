@@ -121,14 +121,19 @@ def test_a_lead_audits_an_auto_accept_blind_and_sees_the_error_rate(dash_duo, de
     assert dash_duo.get_logs() == []
 
 
-def test_a_lead_decides_by_agreement_pattern(dash_duo, demo_app):
-    start(dash_duo, demo_app)
+def pattern_equal_one(dash_duo) -> None:
+    """On the Tuning tab, an agreement pattern of the demo's one field = 1."""
     click(dash_duo, tab(dash_duo, "Tuning"))
     dash_duo.wait_for_contains_text("#tuning-counts", "Pairs kept", timeout=10)
     select_option(dash_duo, "#pattern-fields", "=")
     value = dash_duo.find_element("#pattern-fields input[type='number']")
     value.clear()
     value.send_keys("1")
+
+
+def test_a_lead_decides_by_agreement_pattern(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    pattern_equal_one(dash_duo)
     click(dash_duo, button(dash_duo, "Preview"))
     dash_duo.wait_for_contains_text("#pattern-result", "would be accepted", timeout=10)
     count = int(dash_duo.find_element("#pattern-result").text.split()[0])
