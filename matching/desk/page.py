@@ -90,7 +90,7 @@ def unseen_problem(view: Mapping, shown) -> str | None:
     if isinstance(shown, str):
         return (
             f"The page still showed the candidates of record {shown!r} under record {left!r}"
-            f"{NOTHING_RECORDED} Decide again now that record {left!r}'s candidates are shown."
+            f"{NOTHING_RECORDED} Decide again now that its own candidates are shown."
         )
     return (
         f"The candidates of record {left!r} were not on screen yet{NOTHING_RECORDED} "
