@@ -185,6 +185,32 @@ def test_layout_ids_are_unique_and_every_declared_id_is_used(demo_app):
     assert ids_module.field_row("left", 0) == {"type": "field-left", "index": 0}
 
 
+def test_the_review_scripts_read_ids_from_the_page_and_type_none(demo_app):
+    import json
+    from pathlib import Path
+
+    from components.review import DECISION_KEYS, RECORD_FIELD
+
+    layout = demo_app.layout() if callable(demo_app.layout) else demo_app.layout
+    (holder,) = [
+        c for c in _walk(layout) if "data-review-ids" in c.to_plotly_json().get("props", {})
+    ]
+    page = json.loads(holder.to_plotly_json()["props"]["data-review-ids"])
+    assert page == {
+        "keys": {"a": ids.ACCEPT, "n": ids.REJECT, "s": ids.SKIP, "u": ids.UNDO},
+        "grid": ids.CANDIDATE_GRID,
+        "reasons": ids.REASON,
+        "field": RECORD_FIELD,
+    }
+    assert page["keys"] == DECISION_KEYS
+    declared = {v for k, v in vars(ids).items() if k.isupper() and isinstance(v, str)}
+    assets = Path(__file__).resolve().parents[2] / "assets"
+    for script in ("keys.js", "shown_record.js"):
+        text = (assets / script).read_text()
+        typed = {i for i in declared if f'"{i}"' in text or f"#{i}" in text}
+        assert typed == set(), f"{script} types ids that components/ids.py writes"
+
+
 def test_health_answers_200_when_the_database_takes_a_write(demo_app, monkeypatch):
     client = demo_app.server.test_client()
     assert client.get("/health").status_code == 200
