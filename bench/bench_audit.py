@@ -39,7 +39,7 @@ def one_run(records: int, threshold: float, seed: int) -> dict:
     project = build_project(tables.owners, tables.cars, spec, name="audit", keep=0.5, select=0.9)
     folder = Path(tempfile.mkdtemp(prefix="bench-audit-"))
     log = DecisionLog(f"sqlite:///{folder / 'log.db'}")
-    log.ensure_project(project.project_id, name="audit", meta={})
+    log.ensure_project(project.project_id, name="audit")
     desk = ReviewDesk(log, project)
     bulk = desk.batches.apply_bulk("lead", "accept", threshold=threshold, margin=0.0, role="lead")
     truth = dict(zip(tables.links["left_id"].astype(str), tables.links["right_id"].astype(str)))

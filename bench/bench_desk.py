@@ -163,7 +163,7 @@ def main(argv=None) -> dict:
     project = columnar_project(args.records, args.decided)
     build_s = time.perf_counter() - t
     log = DecisionLog(url)
-    log.ensure_project(project.project_id, name="bench", meta={})
+    log.ensure_project(project.project_id, name="bench")
     lead = ReviewDesk(log, project)
     running = ReviewDesk(DecisionLog(url), project)  # a worker that read the log before
     running.ledger()

@@ -45,7 +45,7 @@ from matching.desk import ReviewDesk  # noqa: E402
 
 def make_log(url: str, project, by_hand: int) -> None:
     log = DecisionLog(url)
-    log.ensure_project(project.project_id, name="bench", meta={})
+    log.ensure_project(project.project_id, name="bench")
     desk = ReviewDesk(log, project)
     assert desk.batches.apply_bulk("lead", "accept", threshold=0.9, role="lead").ok
     view = desk.next_view("ann")
@@ -53,7 +53,7 @@ def make_log(url: str, project, by_hand: int) -> None:
         rights = [view["rows"][0]["_right_id"]]
         edits = {rights[0]: {"name": f"corrected {i}"}} if i % 7 == 0 else None
         reason = "checked by phone" if i % 5 == 0 else None
-        view = desk.decide("ann", view, "accept", rights, edits=edits, reason=reason).view
+        view = desk.decide("ann", view, "accept", rights, edits=edits, comment=reason).view
     # A bulk decision changed and one unmatched.
     changed = {"left_id": project.queue[0], "view_id": "change"}
     assert desk.decide("lee", changed, "reject", role="lead", change=True).ok

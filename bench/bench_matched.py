@@ -66,7 +66,7 @@ def main(argv=None) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="bench-matched-"))
     project = columnar_project(args.records, args.decided)
     log = DecisionLog(f"sqlite:///{folder / 'log.db'}")
-    log.ensure_project(project.project_id, name="bench", meta={})
+    log.ensure_project(project.project_id, name="bench")
     desk = ReviewDesk(log, project)
     assert (
         desk.batches.apply_bulk("lead", "accept", threshold=0.9, role="lead").written

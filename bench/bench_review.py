@@ -3,7 +3,10 @@
 Candidates are computed before the clock starts. The script measures:
 - first record on screen after the page is opened;
 - pressing ``a`` to the next record rendered (median, p90, max);
-- the largest callback response during review (bytes).
+- the largest callback response during review (bytes);
+- database statements per key press (every statement any of the app's engines sends
+  while the presses run, counted with SQLAlchemy's ``before_cursor_execute`` event),
+  with the write transactions and the reads of the project's settings among them.
 
 Run: ``python bench/bench_review.py [--n 5000] [--presses 60]``.
 """
@@ -30,6 +33,7 @@ from app import create_app  # noqa: E402
 from matching.engine.demo import GENERATED_FIELDS, generate_tables  # noqa: E402
 from matching.engine.spec import Field, Spec  # noqa: E402
 from server.services import AppConfig  # noqa: E402
+from tests.helpers import StatementCount  # noqa: E402
 
 PRESS = """
 const done = arguments[arguments.length - 1];
@@ -76,6 +80,7 @@ def main() -> None:
     app = create_app(config)
     setup = time.perf_counter() - t
     sizes: list[int] = []
+    count = StatementCount()
 
     @app.server.after_request
     def record_size(response):
@@ -107,7 +112,8 @@ def main() -> None:
             time.sleep(0.01)
         first = time.perf_counter() - t0
         sizes.clear()
-        results = [driver.execute_async_script(PRESS) for _ in range(args.presses)]
+        with count:
+            results = [driver.execute_async_script(PRESS) for _ in range(args.presses)]
     finally:
         driver.quit()
         server.shutdown()
@@ -127,6 +133,12 @@ def main() -> None:
     print(
         f"largest response during review: {max(sizes) / 1024:.1f} KB over {len(sizes)} "
         f"responses (target <= 200 KB)"
+    )
+    presses = len(results)
+    print(
+        f"database statements per key press: {count.statements / presses:.1f}, among them "
+        f"{count.writes / presses:.1f} write transactions and {count.settings / presses:.1f}"
+        " reads of the project's settings"
     )
 
 

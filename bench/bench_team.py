@@ -237,7 +237,7 @@ def run(db: str, reviewers: int, seconds: float, workers: int) -> dict:
         ):
             lost += 1
     project = log.project(project_id)
-    total = project["meta"]["left_rows"]
+    total = project["settings"].left_rows
     undecided = total - len(state.decisions)
     false_done = len(results["done_claims"]) if undecided else 0
     lat = sorted(results["latency"])

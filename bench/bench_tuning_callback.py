@@ -32,6 +32,7 @@ from bench.bench_tuning import TARGET_MS, make_candidates, timed
 from callbacks.tuning import handle_bulk, refresh_status, update_estimates, update_tuning_view
 from components.ids import ids
 from matching.decisions.events import Event
+from matching.decisions.settings import ProjectSettings
 from server.services import AppConfig, Services
 
 SECTION = "## Slider callback"
@@ -43,7 +44,8 @@ def services_with(candidates, folder: str) -> tuple[Services, str]:
     services = Services(AppConfig(db_url=f"sqlite:///{folder}/bench.db"), Flask(__name__))
     project = SimpleNamespace(project_id="bench", candidates=candidates)
     services._projects["bench"] = project  # the bench has no tables to build a Project from
-    services.log.ensure_project("bench", name="bench", meta={"keep": 0.3, "select": 0.7})
+    settings = ProjectSettings(floor=0.3, show_from=0.3, select=0.7)
+    services.log.ensure_project("bench", name="bench", settings=settings)
     return services, "bench"
 
 

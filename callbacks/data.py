@@ -354,7 +354,8 @@ def _ready_text(services: Services, project) -> str:
         f"Ready: {len(project.candidates):,} candidate pairs for "
         f"{len(project.queue):,} records. Close this panel to review."
     )
-    carried = (services.log.project(project.project_id) or {"meta": {}})["meta"].get("carried")
+    settings = services.settings(project.project_id)
+    carried = settings.carried if settings is not None else None
     if carried:
         text += (
             f" From the earlier version of these tables: {carried['carried']:,} decisions"

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from components.ids import ids
 from matching.decisions.roles import PermissionDenied
+from matching.workspace import ProjectUnavailable
 
 __all__ = ["show_error", "error_message"]
 
@@ -24,6 +25,8 @@ def error_message(exc: Exception) -> str:
     """Words for the page about a failed request; nothing in them comes from the data."""
     if isinstance(exc, PermissionDenied):
         return f"{str(exc).capitalize()}; nothing was recorded."
+    if isinstance(exc, ProjectUnavailable):
+        return str(exc)
     if isinstance(exc, SQLAlchemyError):
         return (
             "The decision log cannot be reached or written right now, so nothing was "

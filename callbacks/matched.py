@@ -17,8 +17,6 @@ from matching.decisions.matched import (
     page_of,
     page_order,
 )
-from matching.decisions.roles import allowed
-from matching.desk import CARDINALITIES
 from matching.engine.project import Project
 from server.services import Services, services_of
 
@@ -201,17 +199,6 @@ CONFLICT_OUTPUTS = {
 }
 
 
-def _set_cardinality(services: Services, project: Project, value, role: str) -> str | None:
-    """Save how records pair; returns a message when refused."""
-    if value not in CARDINALITIES:
-        return "Choose one of the listed ways records pair; nothing was changed."
-    if not allowed(role, "save_thresholds"):
-        return "Only a lead or an admin may change how records pair; nothing was changed."
-    record = services.log.project(project.project_id)
-    services.log.update_project_meta(project.project_id, {**record["meta"], "cardinality": value})
-    return None
-
-
 def update_conflicts(
     services: Services, project_id, tab, trigger, selected, reviewer, cardinality
 ) -> dict:
@@ -226,7 +213,7 @@ def update_conflicts(
     desk = services.desk(project)
     message, done = "", no_update
     if trigger == ids.CARDINALITY and cardinality != desk.cardinality():
-        message = _set_cardinality(services, project, cardinality, role) or "Saved. "
+        message = desk.choices.set_cardinality(cardinality, role=role).message + " "
     elif trigger in RESOLUTIONS:
         row = selected[0] if isinstance(selected, list) and selected else None
         if not isinstance(row, dict) or "right_id" not in row:

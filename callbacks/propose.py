@@ -158,17 +158,18 @@ def _read_setup_upload(contents: object, filename: object) -> Setup:
 
 
 def _project_setup(services: Services, project_id: object) -> tuple[Setup, dict] | None:
+    """The set-up that makes the project again (keep: its floor), and its log record."""
     record = services.log.project(project_id) if isinstance(project_id, str) else None
-    if record is None or "spec" not in record["meta"]:
+    settings = record["settings"] if record is not None else None
+    if settings is None or settings.spec is None:
         return None
-    meta = record["meta"]
-    sources = meta.get("sources") or {}
+    keep = next((k for k in (settings.floor, settings.show_from) if k is not None), 0.5)
     setup = Setup(
-        Spec.from_dict(meta["spec"]),
-        sources.get("left"),
-        sources.get("right"),
-        keep=float(meta.get("keep", 0.5)),
-        select=float(meta.get("select", 0.8)),
+        settings.spec,
+        settings.sources.get("left"),
+        settings.sources.get("right"),
+        keep=keep,
+        select=settings.select if settings.select is not None else max(keep, 0.8),
     )
     return setup, record
 
@@ -241,7 +242,7 @@ def fill_panel(
             return out
         setup, record = found
         values = panel_values(setup.spec)
-        columns = record["meta"].get("columns") or [[], []]
+        columns = record["settings"].columns or ((), ())
         if not (left_cols and right_cols):
             left_cols, right_cols = _spec_columns(setup.spec, *columns)
         note = f"The set-up of the project {record['name']}."

@@ -31,6 +31,7 @@ __all__ = [
     "update_review",
     "decode_session",
     "shown_record",
+    "show_reasons",
     "ACTIONS",
     "OUTPUTS",
 ]
@@ -426,6 +427,14 @@ function(shown, view) {
 """
 
 
+def show_reasons(services: Services, project_id) -> list[dict]:
+    """The reason choices of the project (its lead's list, or the defaults), numbered."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
+    if project is None:
+        return []
+    return reason_options(services.desk(project).settings().reasons)
+
+
 def register(app) -> None:
     services = services_of(app)
 
@@ -489,11 +498,15 @@ def register(app) -> None:
         },
     )(record_decision)
 
-    def show_reasons(project_id):
-        project = services.project(project_id if isinstance(project_id, str) else None)
-        return reason_options(services.desk(project).page.reasons() if project else [])
+    def reasons_callback(project_id, _tab, _saved):
+        return show_reasons(services, project_id)
 
-    app.callback(Output(ids.REASON, "options"), Input(ids.PROJECT_SELECT, "value"))(show_reasons)
+    app.callback(
+        Output(ids.REASON, "options"),
+        Input(ids.PROJECT_SELECT, "value"),
+        Input(ids.TABS, "active_tab"),
+        Input(ids.REASONS_SAVED, "children"),
+    )(reasons_callback)
 
     app.clientside_callback(
         _COLLECT_EDITS,

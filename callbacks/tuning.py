@@ -22,12 +22,13 @@ from components.tuning import (
     audit_table,
     band_figure,
     counts_panel,
+    floor_note,
     pattern_rows,
     pattern_sample,
     tuning_figure,
 )
 from matching.decisions.evidence import with_compared_values
-from matching.decisions.roles import PermissionDenied, require
+from matching.decisions.roles import PermissionDenied
 from matching.decisions.tuning import (
     MIN_REVIEWED_PAIRS,
     PATTERN_OPS,
@@ -37,7 +38,6 @@ from matching.decisions.tuning import (
     reviewed_pairs,
 )
 from matching.engine.project import Project
-from matching.engine.safety import threshold_problem
 from server.services import Services, services_of
 
 __all__ = [
@@ -47,6 +47,8 @@ __all__ = [
     "update_tuning_view",
     "update_estimates",
     "save_thresholds",
+    "load_settings",
+    "save_reasons",
     "handle_bulk",
 ]
 
@@ -67,8 +69,30 @@ def load_thresholds(services: Services, project_id) -> tuple:
     project = services.project(project_id)
     if project is None:
         return (no_update,) * len(SLIDER_IDS)
-    th = services.thresholds(project)
+    th = services.desk(project).thresholds()
     return th["keep"], th["select"], max(th["select"], 0.9), 0.1, th["keep"]
+
+
+def load_settings(services: Services, project_id) -> dict:
+    """What a newly opened project's settings put on the tab: the note under the keep
+    slider naming the floor, and the reasons reviewers pick from, one a line."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
+    if project is None:
+        return {"floor": "", "reasons": ""}
+    settings = services.desk(project).settings()
+    return {"floor": floor_note(settings.floor), "reasons": "\n".join(settings.reasons)}
+
+
+def save_reasons(services: Services, project_id, text) -> str:
+    """Store the reasons reviewers pick from (one a line; none: the defaults)."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
+    if project is None or not isinstance(text, str):
+        return ""
+    try:
+        role = services.actor(None)[1]
+    except PermissionDenied as exc:
+        return f"Not saved: {exc}."
+    return services.desk(project).choices.set_reasons(text.splitlines(), role=role).message
 
 
 def _status_bins(services: Services, project: Project, version: int) -> dict:
@@ -188,23 +212,15 @@ def update_estimates(services: Services, project_id, keep, select, status, *, tr
 
 
 def save_thresholds(services: Services, project_id, keep, select) -> str:
-    """Store keep and select in the project's meta: what reviewers see next."""
-    record = services.log.project(project_id) if isinstance(project_id, str) else None
-    if record is None or keep is None or select is None:
+    """Store keep (never below the project's floor) and select: what reviewers see next."""
+    project = services.project(project_id if isinstance(project_id, str) else None)
+    if project is None or keep is None or select is None:
         return ""
     try:
-        require(services.actor(None)[1], "save_thresholds")
+        role = services.actor(None)[1]
     except PermissionDenied as exc:
         return f"Not saved: {exc}."
-    problem = threshold_problem(keep=keep, select=select)
-    if problem:
-        return f"Not saved: {problem}."
-    meta = {**record["meta"], "keep": float(keep), "select": float(select)}
-    services.log.update_project_meta(project_id, meta)
-    return (
-        f"Saved: reviewers now see pairs scoring {keep:.2f} or more, pre-selected from"
-        f" {select:.2f}. Records already decided are unchanged."
-    )
+    return services.desk(project).choices.set_thresholds(keep, select, role=role).message
 
 
 def _pending(kind: str, version: int, values: dict[str, float]) -> dict:
@@ -486,6 +502,28 @@ def register(app) -> None:
         return load_thresholds(services, project_id)
 
     app.callback(*sliders, Input(ids.PROJECT_SELECT, "value"))(thresholds_callback)
+
+    def settings_callback(project_id):
+        return load_settings(services, project_id)
+
+    app.callback(
+        output={
+            "floor": Output(ids.TUNING_FLOOR, "children"),
+            "reasons": Output(ids.REASONS_TEXT, "value"),
+        },
+        inputs={"project_id": Input(ids.PROJECT_SELECT, "value")},
+    )(settings_callback)
+
+    def reasons_callback(_n, project_id, text):
+        return save_reasons(services, project_id, text)
+
+    app.callback(
+        Output(ids.REASONS_SAVED, "children"),
+        Input(ids.REASONS_SAVE, "n_clicks"),
+        State(ids.PROJECT_SELECT, "value"),
+        State(ids.REASONS_TEXT, "value"),
+        prevent_initial_call=True,
+    )(reasons_callback)
 
     def status_callback(project_id, tab, _tick, _done, seen):
         return refresh_status(services, project_id, tab, seen)

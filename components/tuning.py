@@ -15,6 +15,7 @@ __all__ = [
     "tuning_figure",
     "counts_panel",
     "band_figure",
+    "floor_note",
     "STATUS_COLOURS",
     "SLIDER_IDS",
 ]
@@ -59,10 +60,13 @@ _MARKS = {0: "0", 0.25: "0.25", 0.5: "0.5", 0.75: "0.75", 1: "1"}
 
 
 def _slider(name: str, label: str, help_text: str) -> html.Div:
+    # Under keep, which pairs exist at all: the project's floor (see floor_note).
+    floor = [html.Div(id=ids.TUNING_FLOOR, className="small text-muted")] if name == "keep" else []
     return html.Div(
         [
             dbc.Label(label, html_for=SLIDER_IDS[name], className="fw-semibold mb-0"),
             html.Div(help_text, className="small text-muted"),
+            *floor,
             dcc.Slider(
                 0,
                 1,
@@ -347,6 +351,38 @@ def audit_table(results: Sequence[Mapping]) -> html.Table | html.P:
     return html.Table([head, html.Tbody(rows)], className="table table-sm small")
 
 
+def floor_note(floor: float | None) -> str:
+    """What the page says under the keep slider about the project's floor."""
+    if floor is None:
+        return ""
+    return (
+        f"This project was scored from {floor:.2f}: no pair under it was kept, so keep"
+        " goes no lower. Run the project again with a lower keep to see more pairs."
+    )
+
+
+def _reasons_panel() -> html.Div:
+    """The reasons reviewers pick from with the keys 1 to 9, edited by a lead."""
+    return html.Div(
+        [
+            dbc.Label(
+                "Reasons reviewers pick from",
+                html_for=ids.REASONS_TEXT,
+                className="fw-semibold mb-0",
+            ),
+            html.Div(
+                "One a line, up to nine (keys 1 to 9 on the Review tab); none brings back"
+                " the defaults.",
+                className="small text-muted",
+            ),
+            dbc.Textarea(id=ids.REASONS_TEXT, rows=5, className="mb-2"),
+            dbc.Button("Save reasons", id=ids.REASONS_SAVE, color="primary", size="sm"),
+            html.Div(id=ids.REASONS_SAVED, className="small mt-1"),
+        ],
+        className="mt-4",
+    )
+
+
 def tuning_tab() -> html.Div:
     """Sliders on the left; chart, counts and estimates on the right."""
     controls = dbc.Col(
@@ -355,7 +391,7 @@ def tuning_tab() -> html.Div:
             dbc.Button(
                 "Use these thresholds for review", id=ids.TUNING_SAVE, color="primary", size="sm"
             ),
-            html.Div(id=ids.TUNING_SAVED, className="small text-success mt-1 mb-3"),
+            html.Div(id=ids.TUNING_SAVED, className="small mt-1 mb-3"),
             html.Div(
                 [
                     dbc.Button(
@@ -380,6 +416,7 @@ def tuning_tab() -> html.Div:
             dcc.Store(id=ids.BULK_PENDING),
             dcc.Store(id=ids.BULK_DONE),
             dcc.Store(id=ids.TUNING_STATUS),
+            _reasons_panel(),
         ],
         md=4,
     )

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -31,7 +31,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from matching.decisions.log import DecisionLog
 from matching.decisions.rerun import carry_over
-from matching.desk import DEFAULT_CARDINALITY, ReviewDesk
+from matching.decisions.settings import ProjectSettings
+from matching.desk import ReviewDesk
 from matching.engine.candidates import StepProgress
 from matching.engine.io import read_table
 from matching.engine.lookups import open_indexed
@@ -50,9 +51,14 @@ from matching.engine.spec import Spec
 from matching.engine.uploads import UPLOAD_ID
 from matching.memory import release_memory
 
-__all__ = ["Workspace", "WorkspaceConfig", "in_child"]
+__all__ = ["Workspace", "WorkspaceConfig", "ProjectUnavailable", "in_child"]
 
 _log = logging.getLogger(__name__)
+
+
+class ProjectUnavailable(Exception):
+    """A project in the log that cannot be opened as it was scored; the message says why
+    in words for the page (nothing in it comes from the data)."""
 
 
 @dataclass
@@ -125,14 +131,7 @@ class Workspace:
         """The project's :class:`~matching.desk.ReviewDesk` in this process."""
         desk = self._recall(self._desks, project.project_id)
         if desk is None or desk.project is not project:
-            desk = ReviewDesk(
-                self.log,
-                project,
-                lease_seconds=self.config.lease_seconds,
-                thresholds=lambda: self.thresholds(project),
-                cardinality=lambda: self.cardinality(project),
-                notes=lambda: self.notes(project),
-            )
+            desk = ReviewDesk(self.log, project, lease_seconds=self.config.lease_seconds)
             self._keep(self._desks, project.project_id, desk)
         return desk
 
@@ -160,6 +159,8 @@ class Workspace:
         the scoring steps (see :func:`matching.engine.project.build_project`), then
         ``("saving", 0, 1)`` before the candidates are written and the project is
         recorded; raising there leaves no candidates and no project in the log.
+        ``keep`` is the project's floor: pairs scoring under it are not kept, and
+        reopening the project never scores it at another.
         """
         project_id = project_id or project_id_for(left, right, spec, keep=keep, top_k=10)
         folder = Path(self.config.data_dir) / project_id
@@ -177,17 +178,18 @@ class Workspace:
             project_id=project_id,
             progress=progress,
         )
-        meta = {
-            "spec": spec.to_dict(),
-            "keep": keep,
-            "select": select,
-            "tables": str(folder),
-            "sources": sources or {},
-            "left_rows": len(left),
-            "right_rows": len(right),
-            "columns": [list(map(str, left.columns)), list(map(str, right.columns))],
-        }
-        created = self.log.ensure_project(project.project_id, name=name, meta=meta)
+        settings = ProjectSettings(
+            floor=keep,
+            show_from=keep,
+            select=select,
+            spec=spec,
+            tables=str(folder),
+            sources=sources or {},
+            left_rows=len(left),
+            right_rows=len(right),
+            columns=(tuple(map(str, left.columns)), tuple(map(str, right.columns))),
+        )
+        created = self.log.ensure_project(project.project_id, name=name, settings=settings)
         self._remember(project)
         if created:
             self._inherit(project, name=name, spec=spec)
@@ -197,15 +199,21 @@ class Workspace:
         """The latest other project with the same ID columns and fields over tables of the
         same columns (or, for projects that did not record their columns, the same name):
         an earlier version of these tables."""
-        columns = [list(map(str, project.left.columns)), list(map(str, project.right.columns))]
-        same = [
-            p
-            for p in self.log.projects()
-            if p["project_id"] != project.project_id
-            and _same_setup(p["meta"].get("spec", {}), spec.to_dict())
-            and p["meta"].get("columns", columns if p["name"] == name else None) == columns
-        ]
-        return same[-1]["project_id"] if same else None
+        columns = (tuple(map(str, project.left.columns)), tuple(map(str, project.right.columns)))
+        same = []
+        for p in self.log.projects():
+            settings = p["settings"]
+            recorded = settings.columns
+            if recorded is None and p["name"] == name:
+                recorded = columns
+            if (
+                p["project_id"] != project.project_id
+                and settings.spec is not None
+                and _same_setup(settings.spec, spec)
+                and recorded == columns
+            ):
+                same.append(p["project_id"])
+        return same[-1] if same else None
 
     def _inherit(self, project: Project, *, name: str, spec: Spec) -> None:
         """Carry the decisions that still hold over from the previous version, if any."""
@@ -217,21 +225,21 @@ class Workspace:
         inherited = carry_over(old, decisions, project, reviewer="matchdesk")
         desk = self.desk(project)
         desk.log.append_many(project.project_id, inherited.events)
-        record = self.log.project(project.project_id)
-        meta = {
-            **record["meta"],
-            "version_of": previous,
-            "carried": inherited.counts,
-            "changed": inherited.changed,
-        }
-        self.log.update_project_meta(project.project_id, meta)
+        self.log.change_settings(
+            project.project_id,
+            lambda settings: replace(
+                settings,
+                version_of=previous,
+                carried=inherited.counts,
+                notes=inherited.changed,
+            ),
+        )
         self._remember(project)  # the new version, not the old, is the one in use
 
-    def notes(self, project: Project) -> dict:
-        """Notes to show with records of a project (records that changed since decided)."""
-        record = self.log.project(project.project_id) or {"meta": {}}
-        changed = record["meta"].get("changed")
-        return changed if isinstance(changed, dict) else {}
+    def settings(self, project_id: str) -> ProjectSettings | None:
+        """The project's settings, or None when there is no such project."""
+        record = self.log.project(project_id)
+        return None if record is None else record["settings"]
 
     def _scored(
         self,
@@ -303,7 +311,7 @@ class Workspace:
             self._score_indexes.pop(project_id, None)
             self._desks.pop(project_id, None)
         data = Path(self.config.data_dir).resolve()
-        for token in record["meta"].get("sources", {}).get("uploads", []):
+        for token in record["settings"].sources.get("uploads", []):
             upload = self.upload_path(token, ".parquet")
             if upload is not None:
                 upload.unlink(missing_ok=True)
@@ -379,19 +387,43 @@ class Workspace:
                     del self._open_locks[project_id]
 
     def _open(self, project_id: str) -> Project | None:
+        """The project as it was scored: its saved candidates, or, when they are gone,
+        candidates scored again at its own floor; :class:`ProjectUnavailable` when the
+        log does not say enough to do that."""
         record = self.log.project(project_id)
         if record is None:
             return None
-        meta = record["meta"]
-        left, right = load_tables(meta["tables"])
+        settings = record["settings"]
+        if settings.spec is None or settings.tables is None:
+            raise ProjectUnavailable(
+                "This project's record in the decision log lacks its set-up or tables, so"
+                " it cannot be opened; run it again from the Data panel."
+            )
+        folder = Path(settings.tables)
+        left, right = load_tables(folder)
+        floor = settings.floor
+        if floor is None:
+            # Recorded by an earlier version, which kept one ``keep`` that the Tuning tab
+            # moved: it is the floor only if the project's id was made with it.
+            floor = settings.show_from
+            if load_candidates(folder) is None and (
+                floor is None
+                or project_id_for(left, right, settings.spec, keep=floor, top_k=10) != project_id
+            ):
+                raise ProjectUnavailable(
+                    "This project's scored pairs are missing and the decision log does not"
+                    " hold the floor it was scored from (an earlier version recorded it),"
+                    " so it cannot be scored again as it was; run it again from the Data"
+                    " panel with the same keep."
+                )
         project = self._scored(
             left,
             right,
-            Spec.from_dict(meta["spec"]),
-            Path(meta["tables"]),
+            settings.spec,
+            folder,
             name=record["name"],
-            keep=meta["keep"],
-            select=meta["select"],
+            keep=floor,
+            select=settings.select if settings.select is not None else floor,
             project_id=project_id,
         )
         self._remember(project)
@@ -452,20 +484,6 @@ class Workspace:
             index = ScoreIndex.from_candidates(project.candidates)
             self._keep(self._score_indexes, project.project_id, index)
         return index
-
-    def thresholds(self, project: Project) -> dict:
-        """Keep and select in force for a project (the Tuning tab may change them)."""
-        record = self.log.project(project.project_id) or {"meta": {}}
-        meta = record["meta"]
-        return {
-            "keep": float(meta.get("keep", project.keep)),
-            "select": float(meta.get("select", project.select)),
-        }
-
-    def cardinality(self, project: Project) -> str:
-        """How records may pair in a project (see ``matching.desk.CARDINALITIES``)."""
-        record = self.log.project(project.project_id) or {"meta": {}}
-        return str(record["meta"].get("cardinality", DEFAULT_CARDINALITY))
 
     def project_options(self) -> list[dict]:
         """The projects for the navbar; none while the database cannot be read."""
@@ -561,7 +579,6 @@ def _size(value) -> int:
     return int(getattr(value, "nbytes", 0))
 
 
-def _same_setup(old: dict, new: dict) -> bool:
+def _same_setup(old: Spec, new: Spec) -> bool:
     """True when two specs compare the same fields with the same ID columns."""
-    keys = ("left_id", "right_id", "fields")
-    return all(old.get(k) == new.get(k) for k in keys)
+    return (old.left_id, old.right_id, old.fields) == (new.left_id, new.right_id, new.fields)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import sqlalchemy as sa
+
 from callbacks.review import update_review
 
 
@@ -19,6 +21,8 @@ def review_step(
     *,
     blind=False,
     show_scores=False,
+    reason=None,
+    comment=None,
 ) -> dict:
     """Call the review callback as the page would; returns its outputs by name.
 
@@ -36,6 +40,8 @@ def review_step(
         blind=blind,
         show_scores=show_scores,
         shown=on_screen(view),
+        reason=reason,
+        comment=comment,
     )
     return out
 
@@ -156,6 +162,22 @@ def button(dash_duo, text: str):
     raise AssertionError(f"no visible button labelled {text!r}")
 
 
+def click(dash_duo, element) -> None:
+    """Scroll ``element`` to the middle of the window and click it.
+
+    Near the foot of a long page the element cannot scroll to the middle, and
+    headless Chromium may then report the click as intercepted; the element's
+    own click() is what a person's click would fire.
+    """
+    from selenium.common.exceptions import ElementClickInterceptedException
+
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    try:
+        element.click()
+    except ElementClickInterceptedException:
+        dash_duo.driver.execute_script("arguments[0].click()", element)
+
+
 def tab(dash_duo, text: str):
     """The tab whose label is ``text``."""
     from selenium.webdriver.common.by import By
@@ -175,6 +197,41 @@ def project_id(app) -> str:
 
 
 # -- decision log ----------------------------------------------------------------------
+
+
+class StatementCount:
+    """Database statements every SQLAlchemy engine of this process sends inside ``with``.
+
+    ``writes`` counts write transactions (SQLite's ``BEGIN IMMEDIATE``) and
+    ``settings`` the reads of a project's settings (statements that select
+    ``projects.meta``), both among ``statements``. Counted with SQLAlchemy's
+    ``before_cursor_execute`` event, from every thread.
+    """
+
+    def __init__(self) -> None:
+        self.statements = self.writes = self.settings = 0
+        self._on = False
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._seen)
+
+    def __enter__(self) -> StatementCount:
+        self.statements = self.writes = self.settings = 0
+        self._on = True
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._on = False
+
+    def close(self) -> None:
+        """Stop listening."""
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn, _cursor, statement: str, *_args) -> None:
+        if not self._on:
+            return
+        self.statements += 1
+        text = statement.lower()
+        self.writes += text.startswith("begin immediate")
+        self.settings += text.startswith("select") and "projects.meta" in text
 
 
 def write_from_threads(log, make, *, writers: int = 20, per_writer: int = 10) -> list:

@@ -51,6 +51,19 @@ def sqlite_file(url: sa.URL) -> str | None:
     return os.path.abspath(database)
 
 
+def _add_missing_columns(conn: Connection, table: sa.Table) -> None:
+    """Add the columns with a server default (which the table's rows take) that a table
+    made by an earlier version lacks."""
+    have = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    for column in table.columns:
+        if column.name in have or column.server_default is None:
+            continue
+        definition = sa.schema.CreateColumn(column).compile(dialect=conn.dialect)
+        # Several processes may start at once; PostgreSQL can let the later one pass.
+        exists = "IF NOT EXISTS " if conn.dialect.name == "postgresql" else ""
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {exists}{definition}")
+
+
 def _sqlite_engine(url: sa.URL, *, busy_timeout: float) -> Engine:
     memory = url.database in (None, "", ":memory:") or "mode=memory" in str(url)
     options: dict = {"connect_args": {"timeout": busy_timeout, "check_same_thread": False}}
@@ -135,7 +148,8 @@ class Database:
         self._lock = threading.Lock()
 
     def setup(self) -> None:
-        """Make every table of :data:`metadata`, and any index an earlier version lacked."""
+        """Make every table of :data:`metadata`, and any column or index an earlier
+        version lacked."""
         if self._made == len(metadata.tables):
             return
         with self._lock:
@@ -151,6 +165,7 @@ class Database:
                     metadata.create_all(conn)
             with self.writer.begin() as conn:
                 for table in metadata.sorted_tables:
+                    _add_missing_columns(conn, table)
                     for index in table.indexes:
                         index.create(conn, checkfirst=True)
             self._made = made

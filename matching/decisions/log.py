@@ -14,6 +14,7 @@ the users' store.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time as _time
 from collections.abc import Callable, Iterable, Iterator
@@ -27,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from matching.decisions.db import BUSY_TIMEOUT, Database, metadata
 from matching.decisions.events import Batch, Event, ReviewState, replay
+from matching.decisions.settings import ProjectSettings
 
 __all__ = ["DecisionLog", "ProjectTransaction", "DEFAULT_URL"]
 
@@ -41,7 +43,11 @@ _projects = sa.Table(
     sa.Column("project_id", _ID, primary_key=True),
     sa.Column("name", sa.Text, nullable=False),
     sa.Column("created", sa.Float, nullable=False),
+    # The project's settings (matching.decisions.settings), read and written as one.
     sa.Column("meta", sa.Text, nullable=False),
+    # A new value with every write of meta: a process reads meta again only when the
+    # version differs from the one it holds.
+    sa.Column("settings_version", sa.String(32), nullable=False, server_default=""),
 )
 
 _events = sa.Table(
@@ -141,7 +147,7 @@ class DecisionLog:
     --------
     >>> from matching.decisions.events import make_event
     >>> log = DecisionLog("sqlite://")
-    >>> log.ensure_project("p1", name="demo", meta={})
+    >>> log.ensure_project("p1", name="demo")
     True
     >>> log.append("p1", make_event("reject", event_id="e1", left_id="7", now=0.0))
     True
@@ -161,6 +167,8 @@ class DecisionLog:
         self.url = self.database.url
         self._lock = threading.Lock()
         self._caches: dict[str, _Cache] = {}
+        # project id -> (settings_version, settings) last read or written here.
+        self._settings: dict[str, tuple[str, ProjectSettings]] = {}
 
     def __repr__(self) -> str:
         return f"DecisionLog({self.url.render_as_string(hide_password=True)!r})"
@@ -205,18 +213,21 @@ class DecisionLog:
             When there is no such project.
         """
         with self.database.write() as conn:
+            held = self._held_settings(project_id)
             query = (
-                sa.select(_projects.c.project_id)
-                .where(_projects.c.project_id == project_id)
-                .with_for_update()
+                _settings_query(held).where(_projects.c.project_id == project_id).with_for_update()
             )
-            if conn.execute(query).first() is None:
+            row = conn.execute(query).first()
+            if row is None:
                 raise ValueError(f"there is no project {project_id!r}")
-            yield ProjectTransaction(conn, project_id)
+            settings = self._settings_of(project_id, held, *row)
+            yield ProjectTransaction(conn, project_id, settings, self._hold_settings)
 
     # -- projects ----------------------------------------------------------
 
-    def ensure_project(self, project_id: str, *, name: str, meta: dict) -> bool:
+    def ensure_project(
+        self, project_id: str, *, name: str, settings: ProjectSettings | None = None
+    ) -> bool:
         """Create the project unless it exists.
 
         Parameters
@@ -226,20 +237,20 @@ class DecisionLog:
             spec's digest, so the same inputs reopen the same project.
         name : str
             The name shown in the project list.
-        meta : dict
-            JSON-safe details: the spec dict, table paths and hashes, thresholds.
+        settings : ProjectSettings, optional
+            Its spec, tables, floor and thresholds; unset ones when None.
 
         Returns
         -------
         bool
             True when the project was created, False when it already existed (its
-            name and meta are left as they were; see :meth:`update_project_meta`).
+            name and settings are left as they were; see :meth:`change_settings`).
         """
         row = {
             "project_id": project_id,
             "name": name,
             "created": _time.time(),
-            "meta": json.dumps(meta, sort_keys=True),
+            **_settings_row(settings or ProjectSettings()),
         }
         try:
             with self.database.write() as conn:
@@ -256,9 +267,10 @@ class DecisionLog:
         Returns
         -------
         list of dict
-            Keys ``project_id, name, created`` (epoch seconds), ``meta`` (dict),
-            ``events`` (how many events it has) and ``last_event`` (the time of
-            its latest event, or None).
+            Keys ``project_id, name, created`` (epoch seconds), ``settings``
+            (:class:`~matching.decisions.settings.ProjectSettings`), ``events`` (how
+            many events it has) and ``last_event`` (the time of its latest event, or
+            None).
         """
         counts = (
             sa.select(
@@ -281,7 +293,12 @@ class DecisionLog:
                 "project_id": r["project_id"],
                 "name": r["name"],
                 "created": r["created"],
-                "meta": json.loads(r["meta"]),
+                "settings": self._settings_of(
+                    r["project_id"],
+                    self._held_settings(r["project_id"]),
+                    r["settings_version"],
+                    r["meta"],
+                ),
                 "events": int(r["events"] or 0),
                 "last_event": r["last_event"],
             }
@@ -289,27 +306,79 @@ class DecisionLog:
         ]
 
     def project(self, project_id: str) -> dict | None:
-        """The project's ``project_id, name, created, meta``, or None when there is none."""
+        """The project's ``project_id, name, created, settings``, or None when there is none."""
+        held = self._held_settings(project_id)
+        c = _projects.c
+        query = _settings_query(held, c.name, c.created).where(c.project_id == project_id)
         with self.database.read() as conn:
-            row = (
-                conn.execute(sa.select(_projects).where(_projects.c.project_id == project_id))
-                .mappings()
-                .first()
-            )
+            row = conn.execute(query).first()
         if row is None:
             return None
-        return {**row, "meta": json.loads(row["meta"])}
+        version, text, name, created = row
+        settings = self._settings_of(project_id, held, version, text)
+        return {"project_id": project_id, "name": name, "created": created, "settings": settings}
 
-    def update_project_meta(self, project_id: str, meta: dict) -> None:
-        """Replace the project's meta; ``ValueError`` when there is no such project."""
-        with self.database.write() as conn:
-            done = conn.execute(
-                _projects.update()
-                .where(_projects.c.project_id == project_id)
-                .values(meta=json.dumps(meta, sort_keys=True))
-            )
-            if done.rowcount == 0:
-                raise ValueError(f"there is no project {project_id!r}")
+    # -- settings ----------------------------------------------------------
+
+    def settings(self, project_id: str) -> ProjectSettings:
+        """The project's settings now: one short read, and the settings themselves are
+        read and parsed only when they changed since this process last saw them.
+
+        Raises
+        ------
+        ValueError
+            When there is no such project.
+        """
+        held = self._held_settings(project_id)
+        query = _settings_query(held).where(_projects.c.project_id == project_id)
+        with self.database.read() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise ValueError(f"there is no project {project_id!r}")
+        return self._settings_of(project_id, held, *row)
+
+    def change_settings(
+        self, project_id: str, change: Callable[[ProjectSettings], ProjectSettings]
+    ) -> ProjectSettings:
+        """Write ``change(settings)`` in the project's transaction; returns what was written.
+
+        The settings are read and written under the lock decisions are written
+        under (see :meth:`transaction`), so two changes at once are applied one
+        after the other and neither is lost. An exception from ``change`` (a
+        ``ValueError`` saying what is wrong) writes nothing.
+
+        Raises
+        ------
+        ValueError
+            When there is no such project, or from ``change``.
+        """
+        with self.transaction(project_id) as tx:
+            settings = change(tx.settings)
+            tx.save_settings(settings)
+        return settings
+
+    def _held_settings(self, project_id: str) -> tuple[str, ProjectSettings] | None:
+        with self._lock:
+            return self._settings.get(project_id)
+
+    def _hold_settings(self, project_id: str, version: str, settings: ProjectSettings) -> None:
+        with self._lock:
+            self._settings[project_id] = (version, settings)
+
+    def _settings_of(
+        self,
+        project_id: str,
+        held: tuple[str, ProjectSettings] | None,
+        version: str,
+        text: str | None,
+    ) -> ProjectSettings:
+        """The settings a row read with :func:`_settings_query` holds (``text`` is None
+        when they are the ``held`` ones), kept for the next read."""
+        if held is not None and held[0] == version:
+            return held[1]
+        settings = ProjectSettings.from_dict(json.loads(text))
+        self._hold_settings(project_id, version, settings)
+        return settings
 
     @staticmethod
     def _project_exists(conn: Connection, project_id: str) -> bool:
@@ -625,15 +694,36 @@ class DecisionLog:
             done = conn.execute(_projects.delete().where(_projects.c.project_id == project_id))
         with self._lock:
             self._caches.pop(project_id, None)
+            self._settings.pop(project_id, None)
         return done.rowcount > 0
 
 
 class ProjectTransaction:
     """What a rule may read and write inside :meth:`DecisionLog.transaction`."""
 
-    def __init__(self, conn: Connection, project_id: str) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        project_id: str,
+        settings: ProjectSettings,
+        hold: Callable[[str, str, ProjectSettings], None],
+    ) -> None:
         self.conn = conn
         self.project_id = project_id
+        #: The project's settings, as of the lock (the transaction's own once saved).
+        self.settings = settings
+        self._hold = hold
+
+    def save_settings(self, settings: ProjectSettings) -> None:
+        """Write the project's settings; they commit or roll back with the transaction."""
+        row = _settings_row(settings)
+        self.conn.execute(
+            _projects.update().where(_projects.c.project_id == self.project_id).values(**row)
+        )
+        self.settings = settings
+        # Held before the commit: were it rolled back, the version in the log differs
+        # from this one, and the next read reads the settings again.
+        self._hold(self.project_id, row["settings_version"], settings)
 
     def events_after(self, seq: int, *, compact: bool = False) -> list[tuple[int, Event | Batch]]:
         """The project's events after ``seq``, oldest first, with their seq; with
@@ -749,6 +839,23 @@ class ProjectTransaction:
     def release(self, reviewer: str) -> None:
         mine = (_leases.c.project_id == self.project_id) & (_leases.c.reviewer == reviewer)
         self.conn.execute(_leases.delete().where(mine))
+
+
+def _settings_query(held: tuple[str, ProjectSettings] | None, *columns) -> sa.Select:
+    """``SELECT settings_version, meta`` of projects, with meta NULL where the version is
+    the ``held`` one: a process that has the settings reads a few bytes, not them."""
+    c = _projects.c
+    # Versions are hex or empty: "-" matches none, so without settings meta is read.
+    known = held[0] if held is not None else "-"
+    text = sa.case((c.settings_version == known, sa.null()), else_=c.meta)
+    return sa.select(c.settings_version, text.label("meta"), *columns)
+
+
+def _settings_row(settings: ProjectSettings) -> dict[str, str]:
+    return {
+        "meta": json.dumps(settings.to_dict(), sort_keys=True),
+        "settings_version": secrets.token_hex(8),
+    }
 
 
 def _batches(conn: Connection, project_id: str, event_ids: list[str]) -> dict[str, Batch]:

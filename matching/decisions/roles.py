@@ -3,8 +3,9 @@
 Three roles on a ladder, each with everything of the one before it:
 
 - ``reviewer``: decide records, undo and change their own decisions;
-- ``lead``: also save thresholds, apply bulk decisions, change others' decisions,
-  see everyone's statistics;
+- ``lead``: also save thresholds and the project's other settings (how records
+  pair, the reasons), apply bulk decisions, change others' decisions, see
+  everyone's statistics;
 - ``admin``: also upload tables, create and delete projects, manage users.
 
 and one beside it: a ``manager`` reads (everyone's statistics, the matched table,
@@ -36,6 +37,7 @@ ACTIONS = {
     "export": "reviewer",
     "change_others": "lead",
     "save_thresholds": "lead",
+    "change_settings": "lead",
     "bulk": "lead",
     "statistics_all": "lead",
     "upload": "admin",

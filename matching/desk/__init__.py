@@ -2,19 +2,19 @@
 
 from matching.desk.audits import Audits
 from matching.desk.batches import Batches
+from matching.desk.choices import Choices
 from matching.desk.desk import ReviewDesk
 from matching.desk.matches import Matches
 from matching.desk.page import Page, PageRequest
-from matching.desk.terms import CARDINALITIES, DEFAULT_CARDINALITY, Outcome
+from matching.desk.terms import Outcome
 
 __all__ = [
     "ReviewDesk",
     "Matches",
     "Batches",
     "Audits",
+    "Choices",
     "Page",
     "PageRequest",
     "Outcome",
-    "CARDINALITIES",
-    "DEFAULT_CARDINALITY",
 ]

@@ -14,7 +14,7 @@ from matching.decisions.events import ADJUDICATED, DOUBLE_REVIEW, event_id, make
 from matching.decisions.ledger import Ledger
 from matching.decisions.log import ProjectTransaction
 from matching.decisions.roles import PermissionDenied, allowed, require
-from matching.desk.terms import NOTHING_RECORDED, Outcome
+from matching.desk.terms import NOTHING_RECORDED, Outcome, pairing_problem
 
 if TYPE_CHECKING:
     from matching.desk.desk import ReviewDesk
@@ -169,6 +169,9 @@ class Audits:
         def work(tx: ProjectTransaction, ledger: Ledger):
             if tx.has_event(eid):
                 return True, None, 0
+            problem = pairing_problem(tx.settings.cardinality, rights)
+            if problem:
+                return False, problem, 0
             earlier = ledger.verdicts.get(audit_id, {}).get(left_id)
             if earlier is not None:
                 return False, f"Record {left_id!r} was audited by {earlier.reviewer} already", 0

@@ -16,8 +16,9 @@ from matching.decisions.ledger import Ledger
 from matching.decisions.ledger_views import index_positions
 from matching.decisions.log import ProjectTransaction
 from matching.decisions.roles import PermissionDenied, require
+from matching.decisions.settings import CARDINALITIES
 from matching.decisions.tuning import bulk_batch, pattern_events
-from matching.desk.terms import CARDINALITIES, Outcome
+from matching.desk.terms import Outcome
 
 if TYPE_CHECKING:
     from matching.desk.desk import ReviewDesk

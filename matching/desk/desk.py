@@ -49,19 +49,20 @@ from matching.decisions.ledger import DECISION_KINDS, Ledger
 from matching.decisions.ledger_views import Act, Standing, index_positions
 from matching.decisions.log import DecisionLog, ProjectTransaction
 from matching.decisions.roles import PermissionDenied, allowed, require
+from matching.decisions.settings import CARDINALITIES, ProjectSettings
 from matching.decisions.statistics import Decisions
 from matching.decisions.tuning import PairStatus
 from matching.desk.audits import Audits
 from matching.desk.batches import Batches
+from matching.desk.choices import Choices
 from matching.desk.matches import Matches
 from matching.desk.page import Page
 from matching.desk.terms import (
-    CARDINALITIES,
-    DEFAULT_CARDINALITY,
     MAX_EDIT_CHARS,
     MAX_EDITS_CHARS,
     NOTHING_RECORDED,
     Outcome,
+    pairing_problem,
 )
 from matching.engine.project import Project, record_view
 
@@ -126,19 +127,15 @@ class ReviewDesk:
         Tables, queue and candidates.
     lease_seconds : float
         How long a shown record stays reserved for its reviewer.
-    thresholds : callable, optional
-        Returns ``{"keep": ..., "select": ...}`` in force (the Tuning tab may
-        change them); the project's own when None.
-    notes : callable, optional
-        Returns a note per left id to show with its record, such as
-        "changed since decided by alice on 2026-11-20" after a re-run.
-    cardinality : str or callable
-        How records may pair (see :data:`CARDINALITIES`), or a callable that
-        returns it. An accept whose right record is already matched where the
-        cardinality allows once is recorded as a conflict for a lead.
 
     Notes
     -----
+    The project's settings (:class:`~matching.decisions.settings.ProjectSettings`:
+    the thresholds reviewers see pairs with, how records may pair, the reasons,
+    notes on records) are the log's: read in each transaction with the project's
+    lock, so a review step reads them at most once, and changed by a lead through
+    :attr:`choices`.
+
     One desk per project and process; it is safe to share between threads.
     Every method takes the acting ``reviewer`` and ``role`` (see
     :mod:`matching.decisions.roles`) from the server's own knowledge of who is signed in,
@@ -154,7 +151,7 @@ class ReviewDesk:
     >>> project = build_project(left, right, Spec((Field("name"),), "id", "id"),
     ...                         name="demo", keep=0.5, select=0.8)
     >>> log = DecisionLog("sqlite://")
-    >>> _ = log.ensure_project(project.project_id, name="demo", meta={})
+    >>> _ = log.ensure_project(project.project_id, name="demo")
     >>> desk = ReviewDesk(log, project)
     >>> view = desk.next_view("ann")
     >>> view["left_id"], view["selected"]
@@ -175,25 +172,23 @@ class ReviewDesk:
         project: Project,
         *,
         lease_seconds: float = 300,
-        thresholds: Callable[[], Mapping[str, float]] | None = None,
-        cardinality: str | Callable[[], str] = DEFAULT_CARDINALITY,
-        notes: Callable[[], Mapping[str, str]] | None = None,
     ) -> None:
         self.log = log
         self.project = project
         self.lease_seconds = lease_seconds
-        self._thresholds = thresholds
-        self._cardinality = cardinality
-        self._notes = notes
+        # The settings as of the latest transaction or read.
+        self._settings: ProjectSettings | None = None
         self._lock = threading.RLock()
         self._ledger: Ledger | None = None
         self._memo: dict[str, tuple[int, object]] = {}
         self._pair_codes: tuple[np.ndarray, pa.Array] | None = None
-        #: The parts: unmatch and conflicts, bulk and pattern batches, audits.
+        #: The parts: unmatch and conflicts, bulk and pattern batches, audits, the review
+        #: page's requests, a lead's choices of settings.
         self.matches = Matches(self)
         self.batches = Batches(self)
         self.audits = Audits(self)
         self.page = Page(self)
+        self.choices = Choices(self)
 
     @property
     def project_id(self) -> str:
@@ -441,8 +436,10 @@ class ReviewDesk:
             self.ledger()  # read the whole log, if need be, before taking the lock
             try:
                 with self.log.transaction(self.project_id) as tx:
+                    self._settings = tx.settings
                     result = work(tx, self._catch_up(tx))
                     new_seq = tx.last_seq()
+                self._settings = tx.settings  # as ``work`` left them
                 self._ledger.last_seq = max(self._ledger.last_seq, new_seq)
                 return result
             except BaseException:
@@ -475,7 +472,10 @@ class ReviewDesk:
         return pos
 
     def view_at(self, reviewer: str, pos: int | None) -> dict:
+        """What :meth:`next_view` returns for the record at queue position ``pos`` (None:
+        no record), as of the latest transaction: its ledger and settings."""
         ledger = self.ledger()
+        settings = self._settings if self._settings is not None else self.settings()
         counts = ledger.counts()
         view = {
             "project_id": self.project_id,
@@ -489,14 +489,15 @@ class ReviewDesk:
             "left_id": None,
         }
         if pos is not None:
-            th = self.thresholds()
+            th = self.thresholds(settings)
             left_id = self.project.queue[pos]
             view.update(record_view(self.project, left_id, keep=th["keep"], select=th["select"]))
             view["position"] = pos
-            note = (self._notes() if self._notes else {}).get(left_id)
+            note = settings.notes.get(left_id)
             if note:
                 view["note"] = note
-            taken = self._taken(ledger, left_id, [r["_right_id"] for r in view["rows"]])
+            rights = [r["_right_id"] for r in view["rows"]]
+            taken = self._taken(ledger, left_id, rights, settings.cardinality)
             view["taken"] = taken
             # A candidate matched elsewhere is never ticked for the reviewer: accepting it
             # would make a conflict, which should be a choice, not a default.
@@ -508,9 +509,11 @@ class ReviewDesk:
                     row["_taken"] = f"matched to {hit['left_id']}{how} by {hit['reviewer']}"
         return view
 
-    def _taken(self, ledger: Ledger, left_id: str, rights: list[str]) -> dict[str, dict]:
+    def _taken(
+        self, ledger: Ledger, left_id: str, rights: list[str], cardinality: str
+    ) -> dict[str, dict]:
         """The candidates already matched to other records, where that makes a conflict."""
-        if not CARDINALITIES[self.cardinality()][1]:
+        if not CARDINALITIES[cardinality][1]:
             return {}
         out = {}
         for r in rights:
@@ -520,16 +523,21 @@ class ReviewDesk:
                 out[r] = {"left_id": others[0], "reviewer": d.reviewer, "automatic": d.automatic}
         return out
 
-    def thresholds(self) -> dict[str, float]:
-        """Keep and select in force."""
-        if self._thresholds is None:
-            return {"keep": self.project.keep, "select": self.project.select}
-        return dict(self._thresholds())
+    def settings(self) -> ProjectSettings:
+        """The project's settings now (one short read; parsed again only after a change)."""
+        self._settings = self.log.settings(self.project_id)
+        return self._settings
+
+    def thresholds(self, settings: ProjectSettings | None = None) -> dict[str, float]:
+        """``{"keep", "select"}``: reviewers see pairs scoring at least ``keep`` (the
+        settings' ``show_from``) and find those from ``select`` ticked; of ``settings``,
+        or of the settings now. The project's own where the settings hold none."""
+        settings = self.settings() if settings is None else settings
+        return settings.thresholds(floor=self.project.keep, select=self.project.select)
 
     def cardinality(self) -> str:
         """How records may pair in this project now (see :data:`CARDINALITIES`)."""
-        value = self._cardinality() if callable(self._cardinality) else self._cardinality
-        return value if value in CARDINALITIES else DEFAULT_CARDINALITY
+        return self.settings().cardinality
 
     def next_view(
         self,
@@ -578,6 +586,7 @@ class ReviewDesk:
         edits: Mapping | None = None,
         reason: str | None = None,
         *,
+        comment: str | None = None,
         role: str = "reviewer",
         change: bool = False,
         now: float | None = None,
@@ -596,7 +605,11 @@ class ReviewDesk:
             ``{right_id: {column: value}}`` corrections; only accepted
             candidates' columns of the right table are kept.
         reason : str, optional
-            A reason or comment kept with the decision.
+            One of the project's reasons (see
+            :attr:`~matching.decisions.settings.ProjectSettings.reasons`); another is
+            dropped, as a page sent it.
+        comment : str, optional
+            Kept with the decision after the reason (its first 500 characters).
         change : bool
             Replace a standing decision (the reviewer's own, or anyone's for a
             role allowed to ``change_others``) instead of being refused.
@@ -620,11 +633,13 @@ class ReviewDesk:
         rights = list(dict.fromkeys(str(r) for r in right_ids)) if kind == "accept" else []
         eid = event_id(self.project_id, reviewer, kind, left_id, view_id)
 
-        thresholds = self.thresholds()
-
         def judge(tx: ProjectTransaction, ledger: Ledger) -> tuple[bool, str | None, int]:
+            settings = tx.settings
             if tx.has_event(eid):  # the same click again
                 return True, None, 0
+            problem = pairing_problem(settings.cardinality, rights)
+            if problem:
+                return False, problem, 0
             standing = ledger.decisions.get(left_id)
             replaces = None
             if standing is not None:
@@ -638,12 +653,14 @@ class ReviewDesk:
             holder = tx.lease_holder(left_id)
             if holder and holder[0] != reviewer and holder[1] > now:
                 return False, f"Record {left_id!r} is open with {holder[0]}", 0
+            text = settings.reason_text(reason, comment)
+            thresholds = self.thresholds(settings)
             event = self._decision_event(
-                eid, kind, left_id, rights, edits, reason, reviewer, replaces, now, thresholds
+                eid, kind, left_id, rights, edits, text, reviewer, replaces, now, thresholds
             )
             tx.insert([event])
             ledger.apply(event)
-            return True, self._conflict_note(ledger, left_id, rights), 1
+            return True, self._conflict_note(ledger, left_id, rights, settings.cardinality), 1
 
         def work(tx: ProjectTransaction, ledger: Ledger):
             try:
@@ -673,20 +690,17 @@ class ReviewDesk:
             return None
         if not right_ids:
             return "Select at least one candidate to accept, or choose No match"
-        if CARDINALITIES[self.cardinality()][0] and len(set(map(str, right_ids))) > 1:
-            return (
-                f"This project pairs each left record with one right record ({self.cardinality()})"
-                "; tick one candidate"
-            )
         proposed = set(self.project.candidate_rows(left_id)["right_id"])
         foreign = [str(r) for r in right_ids if str(r) not in proposed]
         if foreign:
             return f"{', '.join(foreign[:3])} was never proposed for record {left_id!r}"
         return None
 
-    def _conflict_note(self, ledger: Ledger, left_id: str, rights: list[str]) -> str | None:
+    def _conflict_note(
+        self, ledger: Ledger, left_id: str, rights: list[str], cardinality: str
+    ) -> str | None:
         """What to tell a reviewer whose accept made a conflict (None when it made none)."""
-        if not CARDINALITIES[self.cardinality()][1]:
+        if not CARDINALITIES[cardinality][1]:
             return None
         clashes = ledger.conflicts_of(rights)
         hits = [(r, [x for x in clashes[r] if x != left_id]) for r in rights if r in clashes]
@@ -730,7 +744,7 @@ class ReviewDesk:
             scores=scores,
             thresholds=thresholds,
             replaces=replaces,
-            reason=(str(reason)[:2000] if reason else None),
+            reason=reason,
         )
 
     # -- undo and changes ----------------------------------------------------

@@ -12,7 +12,8 @@ from matching.decisions.ledger import Ledger
 from matching.decisions.ledger_views import Standing
 from matching.decisions.log import ProjectTransaction
 from matching.decisions.roles import PermissionDenied, require
-from matching.desk.terms import CARDINALITIES, Outcome
+from matching.decisions.settings import CARDINALITIES
+from matching.desk.terms import Outcome
 
 if TYPE_CHECKING:
     from matching.desk.desk import ReviewDesk
@@ -141,9 +142,9 @@ class Matches:
             return Outcome.refused(str(exc).capitalize())
         now = _time.time() if now is None else now
         right_id = str(right_id)
-        thresholds = self.desk.thresholds()
-
-        once = CARDINALITIES[self.desk.cardinality()][1]
+        settings = self.desk.settings()
+        thresholds = self.desk.thresholds(settings)
+        once = CARDINALITIES[settings.cardinality][1]
 
         def work(ledger: Ledger) -> str | list[Event]:
             owners = ledger.conflicts().get(right_id) if once else None

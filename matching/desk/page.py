@@ -7,14 +7,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from matching.decisions.events import DEFAULT_REASONS
 from matching.desk.terms import NOTHING_RECORDED, Outcome
 
 if TYPE_CHECKING:
     from matching.desk.desk import ReviewDesk
     from matching.engine.project import Project
 
-__all__ = ["PageRequest", "Page", "PAGE_ACTIONS", "position_problem", "reason_text"]
+__all__ = ["PageRequest", "Page", "PAGE_ACTIONS", "position_problem"]
 
 #: What the review page may ask for: "open" (the page opened or changed project),
 #: "name" (the reviewer's name changed), "tab" (the Review tab came back into view),
@@ -47,8 +46,9 @@ class PageRequest:
         or button was pressed (None when the grid said nothing, or was between
         two records). A decision is recorded only for the record shown.
     right_ids, edits, reason, comment
-        The ticked candidates, the corrections per candidate, and the reason and
-        comment kept with a decision.
+        The ticked candidates, the corrections per candidate, and the reason (one of
+        the project's, checked in the decision's transaction) and comment kept with
+        a decision.
     saved : mapping or None
         The position this browser kept for the project (``left_id``, ``position``).
     audit : bool
@@ -98,34 +98,11 @@ def unseen_problem(view: Mapping, shown) -> str | None:
     )
 
 
-def reason_text(reason, comment, allowed) -> str | None:
-    """What is kept with a decision: ``"reason — comment"``, either part alone, or None.
-
-    A reason the project does not offer is dropped (the page sent it); a comment
-    is cut to 500 characters.
-    """
-    chosen = reason if isinstance(reason, str) and reason in allowed else ""
-    note = comment.strip()[:500] if isinstance(comment, str) else ""
-    if chosen and note:
-        return f"{chosen} — {note}"
-    if note:
-        return f"— {note}"
-    return chosen or None
-
-
 class Page:
     """The review page's requests to one :class:`~matching.desk.ReviewDesk` (``desk.page``)."""
 
     def __init__(self, desk: ReviewDesk) -> None:
         self.desk = desk
-
-    def reasons(self) -> list[str]:
-        """The reasons the project offers (its own list, or the defaults)."""
-        record = self.desk.log.project(self.desk.project_id) or {"meta": {}}
-        reasons = record["meta"].get("reasons")
-        if isinstance(reasons, list) and reasons and all(isinstance(r, str) for r in reasons):
-            return reasons[:9]
-        return list(DEFAULT_REASONS)
 
     def answer(self, request: PageRequest) -> Outcome | None:
         """Act on ``request`` and return the record to show, or None when the page shows it.
@@ -179,7 +156,8 @@ class Page:
             request.action,
             request.right_ids,
             request.edits,
-            reason_text(request.reason, request.comment, self.reasons()),
+            request.reason,
+            comment=request.comment,
             role=role,
         )
 

@@ -1,30 +1,20 @@
 """The terms every part of the review desk shares: what an action returns (:class:`Outcome`),
-how records may pair (:data:`CARDINALITIES`), and the words a refusal ends with."""
+the words a refusal ends with, and the rule an accept keeps to (:func:`pairing_problem`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from matching.decisions.settings import CARDINALITIES
 
 __all__ = [
     "Outcome",
-    "CARDINALITIES",
-    "DEFAULT_CARDINALITY",
     "NOTHING_RECORDED",
     "MAX_EDIT_CHARS",
     "MAX_EDITS_CHARS",
+    "pairing_problem",
 ]
-
-#: How records may pair: (each left matched to at most one right, each right at most once).
-CARDINALITIES = {
-    "one-to-one": (True, True),
-    "many-to-one": (False, True),
-    "one-to-many": (True, False),
-    "many-to-many": (False, False),
-}
-
-#: Each right record at most once, a left record any number of times: the tutorial's
-#: cars each have one owner, and an owner may have several cars.
-DEFAULT_CARDINALITY = "many-to-one"
 
 #: The most characters a corrected value may have, as many as a reason kept with a
 #: decision; and all the corrected values (with their column names) of one decision.
@@ -57,3 +47,20 @@ class Outcome:
     def refused(cls, problem: str, *, view: dict | None = None) -> Outcome:
         """An action refused for ``problem`` (a sentence without its full stop): nothing written."""
         return cls(False, problem + NOTHING_RECORDED, view=view)
+
+
+def pairing_problem(cardinality: str, right_ids: Sequence[str]) -> str | None:
+    """Why accepting ``right_ids`` for one left record breaks how records pair in the
+    project (its ``cardinality``), or None.
+
+    >>> pairing_problem("one-to-one", ["a", "b"])[:39]
+    'This project pairs each left record wit'
+    >>> pairing_problem("many-to-many", ["a", "b"]) is None
+    True
+    """
+    if CARDINALITIES[cardinality][0] and len(set(map(str, right_ids))) > 1:
+        return (
+            f"This project pairs each left record with one right record ({cardinality})"
+            "; tick one candidate"
+        )
+    return None

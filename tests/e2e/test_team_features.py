@@ -6,31 +6,16 @@ import time
 
 from dash.testing import errors as dash_errors
 from dash.testing.wait import until
-from selenium.common.exceptions import ElementClickInterceptedException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.helpers import LABEL, button, project_id, start, tab
+from tests.helpers import LABEL, button, click, project_id, start, tab
 
 
 def press(dash_duo, keys: str) -> None:
     dash_duo.find_element(".navbar-brand").click()  # keys go to the page, not a field
     ActionChains(dash_duo.driver).send_keys(keys).perform()
-
-
-def click(dash_duo, element) -> None:
-    """Scroll ``element`` to the middle of the window and click it.
-
-    Near the foot of a long page the element cannot scroll to the middle, and
-    headless Chromium may then report the click as intercepted; the element's
-    own click() is what a person's click would fire.
-    """
-    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
-    try:
-        element.click()
-    except ElementClickInterceptedException:
-        dash_duo.driver.execute_script("arguments[0].click()", element)
 
 
 def select_option(dash_duo, dropdown: str, text: str) -> None:

@@ -6,7 +6,7 @@ from dash.testing.wait import until
 from selenium.webdriver.common.keys import Keys
 
 from matching.decisions.events import make_event
-from tests.helpers import LABEL, button, project_id, start, tab
+from tests.helpers import LABEL, button, click, project_id, start, tab
 
 COUNTS = "#tuning-counts"
 
@@ -95,7 +95,46 @@ def test_use_these_thresholds_changes_what_the_reviewer_sees_next(dash_duo, demo
     button(dash_duo, "Use these thresholds for review").click()
     dash_duo.wait_for_contains_text("#tuning-saved-text", "pre-selected from 1.00", timeout=10)
     services = demo_app.matchdesk
-    assert services.thresholds(services.project(project_id(demo_app)))["select"] == 1.0
+    assert services.desk(services.project(project_id(demo_app))).thresholds()["select"] == 1.0
+    assert dash_duo.get_logs() == []
+
+
+def test_keep_below_the_floor_is_refused_and_the_page_says_why(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    open_tuning(dash_duo)
+    dash_duo.wait_for_contains_text("#tuning-floor-text", "scored from 0.26", timeout=10)
+    handle = dash_duo.find_element("#tuning-keep-slider [role='slider']")
+    handle.click()
+    handle.send_keys(Keys.HOME)
+    until(lambda: chart_lines(dash_duo)[:1] == [0], timeout=10)
+    button(dash_duo, "Use these thresholds for review").click()
+    dash_duo.wait_for_contains_text(
+        "#tuning-saved-text", "Not saved: keep cannot go below 0.26", timeout=10
+    )
+    services = demo_app.matchdesk
+    assert services.desk(services.project(project_id(demo_app))).thresholds()["keep"] == 0.26
+    assert dash_duo.get_logs() == []
+
+
+def test_a_lead_writes_the_reasons_and_the_review_tab_offers_them(dash_duo, demo_app):
+    start(dash_duo, demo_app)
+    open_tuning(dash_duo)
+    reasons = dash_duo.find_element("#reasons-text")
+    until(lambda: "unsure" in reasons.get_attribute("value"), timeout=10)
+    reasons.send_keys(Keys.CONTROL, "a")  # what a person does: clear() bypasses React
+    reasons.send_keys(Keys.DELETE, "twins", Keys.ENTER, "moved away")
+    click(dash_duo, button(dash_duo, "Save reasons"))
+    dash_duo.wait_for_text_to_equal(
+        "#reasons-saved-text", "Saved: reviewers now pick from twins, moved away.", timeout=10
+    )
+    click(dash_duo, tab(dash_duo, "Review"))
+    dash_duo.wait_for_contains_text("#reason-choice", "2 moved away", timeout=10)
+    assert "unsure" not in dash_duo.find_element("#reason-choice").text
+    click(dash_duo, dash_duo.find_element("#reason-choice input[value='twins']"))
+    click(dash_duo, button(dash_duo, "No match"))
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
+    state = demo_app.matchdesk.log.state(project_id(demo_app))
+    assert state.decisions["1"].reason == "twins"
     assert dash_duo.get_logs() == []
 
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from matching.decisions.log import DecisionLog
+from matching.decisions.settings import ProjectSettings
 from matching.desk import ReviewDesk
 from matching.engine.project import build_project
 from matching.engine.spec import Field, Spec
@@ -26,8 +27,10 @@ PROJECT = twins_project()
 
 def desk_for(tmp_path, cardinality="many-to-one", **kw) -> ReviewDesk:
     log = DecisionLog(f"sqlite:///{tmp_path / 'c.db'}")
-    log.ensure_project(PROJECT.project_id, name="twins", meta={})
-    return ReviewDesk(log, PROJECT, cardinality=cardinality, **kw)
+    log.ensure_project(
+        PROJECT.project_id, name="twins", settings=ProjectSettings(cardinality=cardinality)
+    )
+    return ReviewDesk(log, PROJECT, **kw)
 
 
 def view(left: str, tag: str = "") -> dict:
@@ -172,7 +175,7 @@ def test_conflicts_panel_resolves_for_a_lead_only(tmp_path):
     assert kept["rows"] == [] and kept["done"]["written"] == 1
     assert {k: d.right_ids for k, d in desk.refresh().decisions.items()} == {"L2": ("R1",)}
     assert (
-        "Only a lead"
+        "Not saved: only a lead"
         in panel(ids.CARDINALITY, cardinality="one-to-one", role="reviewer")["summary"]
     )
     assert panel(ids.CARDINALITY, cardinality="one-to-one")["cardinality"] == "one-to-one"

@@ -39,7 +39,7 @@ def test_a_users_store_on_the_logs_database_shares_its_engine(tmp_path):
     store = UserStore(log.database, cost=(2, 1, 1))
     assert store.database.engine is log.database.engine
     store.add("ann", "lead", "pw")
-    assert log.ensure_project("p", name="P", meta={})
+    assert log.ensure_project("p", name="P")
     assert log.append("p", make_event("reject", event_id="e1", left_id="L1", now=1.0))
     # The same file read afresh holds both.
     again = DecisionLog(str(log.url))
@@ -77,7 +77,7 @@ def test_users_writes_begin_immediate_and_reads_do_not(tmp_path):
 def test_users_and_decisions_written_from_threads_at_once_all_land(tmp_path):
     database = Database(f"sqlite:///{tmp_path / 'busy.db'}", busy_timeout=30)
     log, store = DecisionLog(database), UserStore(database, cost=(2, 1, 1))
-    log.ensure_project("p", name="P", meta={})
+    log.ensure_project("p", name="P")
     errors: list[BaseException] = []
 
     def work(i: int) -> None:
@@ -123,7 +123,7 @@ def test_log_and_users_share_one_engine_on_postgresql():
     engine.dispose()
     log = DecisionLog(POSTGRES)
     store = UserStore(log.database, cost=(2, 1, 1))
-    log.ensure_project("db-shared", name="P", meta={})
+    log.ensure_project("db-shared", name="P")
     assert store.begin_sign_in("ann", "10.0.0.9", now=1.0, **LIMITS).refused is None
     assert store.failed_sign_ins() == 1
     assert log.database.engine.pool.checkedout() == 0

@@ -47,7 +47,7 @@ PROJECT = demo_project()
 
 def open_desk(url: str, *, lease_seconds: float = 300, project=PROJECT) -> ReviewDesk:
     log = DecisionLog(url)
-    log.ensure_project(project.project_id, name="demo", meta={})
+    log.ensure_project(project.project_id, name="demo")
     return ReviewDesk(log, project, lease_seconds=lease_seconds)
 
 
@@ -489,7 +489,7 @@ def test_statistics_from_the_desks_columns_match_the_replayed_log(url):
     pid = PROJECT.project_id
     two = desk.next_view("ann")
     rights = desk.project.candidate_rows(two["left_id"])["right_id"].tolist()
-    assert desk.decide("ann", two, "accept", rights[:2], reason="same family — twins").ok
+    assert desk.decide("ann", two, "accept", rights[:2], reason="same family", comment="twins").ok
     bob = desk.next_view("bob")
     assert desk.decide("bob", bob, "reject", reason="data error").ok
     assert desk.decide("bob", desk.next_view("bob"), "skip").ok

@@ -17,7 +17,7 @@ def _desk(tmp_path, n=40) -> ReviewDesk:
     spec = Spec((Field("name"),), left_id="id", right_id="id", block=(parse_block("exact:name"),))
     project = build_project(left, right, spec, name="twice", keep=0.5, select=0.9)
     log = DecisionLog(f"sqlite:///{tmp_path / 'd.db'}")
-    log.ensure_project(project.project_id, name="twice", meta={})
+    log.ensure_project(project.project_id, name="twice")
     return ReviewDesk(log, project)
 
 

@@ -20,6 +20,7 @@ from matching.decisions.export import (
     write_csv,
 )
 from matching.decisions.log import DecisionLog
+from matching.decisions.settings import ProjectSettings
 from matching.desk import ReviewDesk
 from matching.engine.demo import tutorial_cars, tutorial_owners
 from matching.engine.project import build_project
@@ -94,8 +95,9 @@ def _old_export(log: DecisionLog) -> bytes:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_the_export_from_the_desk_is_the_export_of_the_replayed_log(ops, cardinality):
     log = DecisionLog("sqlite://")
-    log.ensure_project(PROJECT.project_id, name="demo", meta={})
-    desk = ReviewDesk(log, PROJECT, lease_seconds=0, cardinality=cardinality)
+    pairing = ProjectSettings(cardinality=cardinality)
+    log.ensure_project(PROJECT.project_id, name="demo", settings=pairing)
+    desk = ReviewDesk(log, PROJECT, lease_seconds=0)
     for i, (op, who, left, threshold, flag) in enumerate(ops):
         now = 1_700_000_000.0 + i * 61.25
         role = "lead" if who == "lee" else "reviewer"
@@ -113,26 +115,26 @@ def test_the_export_from_the_desk_is_the_export_of_the_replayed_log(ops, cardina
         elif op == "skip":
             desk.decide(who, view, "skip", role=role, now=now)
         elif op == "reject" or not rights:
-            desk.decide(who, view, "reject", role=role, now=now, change=flag, reason="no")
+            desk.decide(who, view, "reject", role=role, now=now, change=flag, comment="no")
         else:
             chosen = (
                 rights[:2] if op == "accept2" and cardinality == "many-to-many" else rights[-1:]
             )
             edits = {chosen[0]: {EDITABLE: f"fixed {i}"}} if flag else None
             desk.decide(
-                who, view, "accept", chosen, edits=edits, reason="same" if flag else None,
+                who, view, "accept", chosen, edits=edits, comment="same" if flag else None,
                 role=role, now=now, change=op == "change",
             )  # fmt: skip
     expected = _old_export(log)
     assert _export(desk) == expected
     assert _export(desk, chunk_rows=2, indexed=False) == expected
     # Another worker, reading the log once.
-    assert _export(ReviewDesk(log, PROJECT, cardinality=cardinality)) == expected
+    assert _export(ReviewDesk(log, PROJECT)) == expected
 
 
 def test_a_record_the_tables_lack_is_named_when_records_are_found_by_position():
     log = DecisionLog("sqlite://")
-    log.ensure_project(PROJECT.project_id, name="demo", meta={})
+    log.ensure_project(PROJECT.project_id, name="demo")
     desk = ReviewDesk(log, PROJECT)
     left = PROJECT.queue[0]
     right = PROJECT.candidate_rows(left)["right_id"].iloc[0]
@@ -149,7 +151,7 @@ def test_a_record_the_tables_lack_is_named_when_records_are_found_by_position():
 
 def test_the_pairs_of_a_bulk_accept_keep_their_right_ids_as_arrow_text():
     log = DecisionLog("sqlite://")
-    log.ensure_project(PROJECT.project_id, name="demo", meta={})
+    log.ensure_project(PROJECT.project_id, name="demo")
     desk = ReviewDesk(log, PROJECT)
     assert desk.batches.apply_bulk("lee", "accept", threshold=0.5, margin=0.0, role="lead").written
     pairs = desk.accepted_pairs()

@@ -21,10 +21,10 @@ from tests.unit.test_auth import PASSWORDS, ROLES, sign_in
     ],
 )
 def test_forged_thresholds_are_refused_with_a_message(services, project, keep, select, problem):
-    before = services.thresholds(project)
+    before = services.desk(project).thresholds()
     text = save_thresholds(services, project.project_id, keep, select)
     assert text.startswith("Not saved:") and problem in text
-    assert services.thresholds(project) == before
+    assert services.desk(project).thresholds() == before
 
 
 def _save_post(client, project, keep, select):
@@ -47,7 +47,7 @@ def test_a_raw_post_with_keep_5_and_select_minus_3_saves_nothing(demo_app, proje
     client = demo_app.server.test_client()
     text = _save_post(client, project, 5.0, -3)
     assert text.startswith("Not saved: keep must be a number between 0 and 1")
-    assert demo_app.matchdesk.thresholds(project) == {"keep": 0.26, "select": 0.33}
+    assert demo_app.matchdesk.desk(project).thresholds() == {"keep": 0.26, "select": 0.33}
 
 
 @pytest.mark.parametrize(("name", "saved"), [("cy", False), ("bo", True), ("ann", True)])
@@ -58,10 +58,10 @@ def test_only_a_lead_or_admin_may_save_thresholds(demo_app, project, name, saved
     text = _save_post(client, project, 0.4, 0.6)
     if saved:
         assert text.startswith("Saved:")
-        assert demo_app.matchdesk.thresholds(project) == {"keep": 0.4, "select": 0.6}
+        assert demo_app.matchdesk.desk(project).thresholds() == {"keep": 0.4, "select": 0.6}
     else:
         assert text == "Not saved: only a lead or above may save thresholds; you are a reviewer."
-        assert demo_app.matchdesk.thresholds(project) == {"keep": 0.26, "select": 0.33}
+        assert demo_app.matchdesk.desk(project).thresholds() == {"keep": 0.26, "select": 0.33}
 
 
 def test_a_reviewer_cannot_upload_by_raw_post(demo_app):

@@ -32,7 +32,7 @@ def _state(app):
     log = services.log
     return (
         [e.event_id for e in log.events(project.project_id)],
-        log.project(project.project_id)["meta"],
+        log.project(project.project_id)["settings"],
         [p["value"] for p in services.project_options()],
         sorted(u.name for u in services.users.list()),
     )

@@ -64,7 +64,7 @@ def test_the_desk_applies_a_pattern_for_a_lead_and_one_undo_reverts_it(tmp_path)
     spec = Spec((Field("sur"), Field("giv")), left_id="id", right_id="id")
     project = build_project(left, right, spec, name="p", keep=0.1, select=0.9)
     log = DecisionLog(f"sqlite:///{tmp_path / 'p.db'}")
-    log.ensure_project(project.project_id, name="p", meta={})
+    log.ensure_project(project.project_id, name="p")
     desk = ReviewDesk(log, project)
     rule = {"sur": ("=", 1.0), "giv": ("=", 1.0)}
     count, sample = desk.batches.pattern_preview("accept", rule)

@@ -47,9 +47,9 @@ def test_a_new_version_keeps_unchanged_decisions_and_sends_changed_records_back(
     again = app_for(tmp_path, *tables(changed, changed))
     new_id = again.project_options()[-1]["value"]
     assert new_id != old.project_id
-    meta = again.log.project(new_id)["meta"]
-    assert meta["version_of"] == old.project_id
-    assert meta["carried"] == {"carried": 2, "came_back": 1, "new": 1}
+    settings = again.log.project(new_id)["settings"]
+    assert settings.version_of == old.project_id
+    assert settings.carried == {"carried": 2, "came_back": 1, "new": 1}
     new = again.project(new_id)
     decisions = again.log.state(new_id).decisions
     assert sorted(decisions) == ["L0", "L2"] and decisions["L0"].reviewer == "alice"
@@ -68,6 +68,6 @@ def test_a_new_version_of_tables_with_missing_values_keeps_the_decisions(tmp_pat
 
     # L1 has no name in either version: its record is unchanged all the same.
     again = app_for(tmp_path, *tables([*names, "Ed Orr"], [*names, "Ed Orr"]))
-    meta = again.log.project(again.project_options()[-1]["value"])["meta"]
-    assert meta["carried"] == {"carried": 1, "came_back": 0, "new": 1}
-    assert "L1" not in meta["changed"]
+    settings = again.log.project(again.project_options()[-1]["value"])["settings"]
+    assert settings.carried == {"carried": 1, "came_back": 0, "new": 1}
+    assert "L1" not in settings.notes

@@ -12,6 +12,7 @@ import pytest
 
 from matching.decisions.events import Batch, make_event
 from matching.decisions.log import DecisionLog
+from matching.decisions.settings import ProjectSettings
 from tests.helpers import write_from_threads
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ from matching.decisions.log import DecisionLog
 
 url, project, prefix, count = sys.argv[1:]
 log = DecisionLog(url)
-log.ensure_project(project, name="shared", meta={})
+log.ensure_project(project, name="shared")
 for i in range(int(count)):
     event_id = f"{prefix}-{i}"
     log.append(project, make_event("reject", event_id=event_id, left_id=str(i), reviewer=prefix))
@@ -44,7 +45,7 @@ def _python(*args: str, **kwargs) -> subprocess.Popen:
 @pytest.fixture
 def log(tmp_path: Path) -> DecisionLog:
     log = DecisionLog(_url(tmp_path / "log.db"))
-    log.ensure_project("p", name="Project", meta={"keep": 0.5})
+    log.ensure_project("p", name="Project", settings=ProjectSettings(floor=0.5))
     yield log
     log.close()
 
@@ -69,7 +70,7 @@ def test_triple_click_records_one_event(log):
 
 
 def test_same_event_id_in_another_project_is_a_different_event(log):
-    log.ensure_project("q", name="Other", meta={})
+    log.ensure_project("q", name="Other")
     assert log.append("p", accept("e", "L1", "R1"))
     assert log.append("q", accept("e", "L1", "R1"))
 
@@ -110,7 +111,7 @@ def test_events_keep_every_field(log):
 def test_state_is_rebuilt_after_reopening_the_file(tmp_path):
     url = _url(tmp_path / "log.db")
     first = DecisionLog(url)
-    first.ensure_project("p", name="Project", meta={})
+    first.ensure_project("p", name="Project")
     first.append("p", accept("a", "L1", "R1"))
     first.append("p", make_event("reject", event_id="b", left_id="L2", reviewer="ann", now=2))
     first.append("p", make_event("undo", event_id="c", target="a", reviewer="ann", now=3))
@@ -118,7 +119,7 @@ def test_state_is_rebuilt_after_reopening_the_file(tmp_path):
     first.close()
 
     second = DecisionLog(url)
-    assert second.ensure_project("p", name="Project", meta={}) is False
+    assert second.ensure_project("p", name="Project") is False
     state = second.state("p")
     assert state == expected
     assert set(state.decisions) == {"L2"}
@@ -134,19 +135,19 @@ def test_state_sees_events_written_by_another_instance(tmp_path, log):
     assert log.state("p") is log.state("p")
 
 
-def test_projects_are_listed_and_their_meta_updated(log):
-    assert log.ensure_project("q", name="Second", meta={}) is True
+def test_projects_are_listed_and_their_settings_changed(log):
+    assert log.ensure_project("q", name="Second") is True
     log.append("q", accept("a", "L1", "R1", now=42.0))
-    log.update_project_meta("p", {"keep": 0.6, "spec": {"fields": []}})
+    log.change_settings("p", lambda s: s.with_thresholds(show_from=0.6, select=0.7))
     listed = {p["project_id"]: p for p in log.projects()}
     assert [p["project_id"] for p in log.projects()] == ["p", "q"]
-    assert listed["p"]["meta"] == {"keep": 0.6, "spec": {"fields": []}}
+    assert listed["p"]["settings"] == ProjectSettings(floor=0.5, show_from=0.6, select=0.7)
     assert (listed["p"]["events"], listed["q"]["events"]) == (0, 1)
     assert listed["q"]["last_event"] == 42.0
     assert log.project("q")["name"] == "Second"
     assert log.project("missing") is None
     with pytest.raises(ValueError, match="no project 'missing'"):
-        log.update_project_meta("missing", {})
+        log.change_settings("missing", lambda s: s)
 
 
 def test_sqlite_runs_in_wal_mode_with_full_sync_and_busy_timeout(log):
@@ -169,7 +170,7 @@ def test_twenty_threads_write_at_once(log):
 def _write_in_process(url: str, prefix: str, count: int, go, errors: Path) -> None:
     try:
         log = DecisionLog(url)
-        log.ensure_project("p", name="shared", meta={})
+        log.ensure_project("p", name="shared")
         go.wait(60)
         for i in range(count):
             log.append("p", accept(f"{prefix}-{i}", f"L{i}", "R1", reviewer=prefix))
@@ -247,7 +248,7 @@ def test_a_reviewer_holds_one_lease_unless_asked_otherwise(log):
 
 
 def test_leases_are_per_project(log):
-    log.ensure_project("q", name="Other", meta={})
+    log.ensure_project("q", name="Other")
     assert log.acquire_lease("p", "L1", "ann", now=0)
     assert log.acquire_lease("q", "L1", "bob", now=0)
     assert log.busy_records("q", "ann", now=1) == {"L1"}
@@ -282,7 +283,7 @@ def test_recovers_once_the_database_is_reachable(tmp_path):
     assert log.healthy() is False
     folder.mkdir()
     assert log.healthy() is True
-    assert log.ensure_project("p", name="Project", meta={})
+    assert log.ensure_project("p", name="Project")
 
 
 def test_engine_imports_no_web_framework():

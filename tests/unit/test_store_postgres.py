@@ -35,7 +35,7 @@ def log():
             conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
     engine.dispose()
     log = DecisionLog(URL)
-    log.ensure_project("p", name="Project", meta={"keep": 0.5})
+    log.ensure_project("p", name="Project")
     yield log
     log.close()
 

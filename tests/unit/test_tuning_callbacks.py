@@ -214,7 +214,7 @@ def test_saved_thresholds_change_the_next_review_view_not_decisions(services, pr
     after = current_view(services, project, "bob")
     assert before["left_id"] == after["left_id"]
     assert len(after["rows"]) < len(before["rows"])
-    assert services.thresholds(project) == {"keep": 0.9, "select": 0.95}
+    assert services.desk(project).thresholds() == {"keep": 0.9, "select": 0.95}
     assert dict(services.log.state(pid).decisions) == decided
     assert load_thresholds(services, pid)[:2] == (0.9, 0.95)
 

@@ -34,8 +34,9 @@ def test_a_project_opened_is_recorded_and_another_workspace_reopens_it_without_s
     made = open_names(first, ["Ann Lee", "Bob Ray", "Cy Kim"])
     assert first.scorings == 1
     assert first.project_options() == [{"label": "people", "value": made.project_id}]
-    meta = first.log.project(made.project_id)["meta"]
-    assert (meta["left_rows"], meta["keep"], meta["select"]) == (3, 0.5, 0.8)
+    settings = first.log.project(made.project_id)["settings"]
+    assert (settings.left_rows, settings.floor, settings.show_from) == (3, 0.5, 0.5)
+    assert settings.select == 0.8 and settings.spec == SPEC
 
     again = Workspace(config)  # another process, or a restart
     opened = again.project(made.project_id)
@@ -54,11 +55,11 @@ def test_a_new_version_of_the_tables_inherits_the_decisions_that_still_hold(conf
 
     new = open_names(workspace, ["Ann Lee", "Bobby Ray", "Cy Kim", "Di Fox"])
     assert new.project_id != old.project_id
-    meta = workspace.log.project(new.project_id)["meta"]
-    assert meta["version_of"] == old.project_id
-    assert meta["carried"] == {"carried": 2, "came_back": 1, "new": 1}
+    settings = workspace.settings(new.project_id)
+    assert settings.version_of == old.project_id
+    assert settings.carried == {"carried": 2, "came_back": 1, "new": 1}
     assert sorted(workspace.desk(new).refresh().decisions) == ["L0", "L2"]
-    assert set(workspace.notes(new)) == {"L1"}
+    assert set(settings.notes) == {"L1"}
 
 
 def test_a_project_of_other_fields_is_no_version_of_another(config):
@@ -71,7 +72,7 @@ def test_a_project_of_other_fields_is_no_version_of_another(config):
         keep=0.5,
         select=0.8,
     )
-    assert "version_of" not in workspace.log.project(other.project_id)["meta"]
+    assert workspace.settings(other.project_id).version_of is None
 
 
 def test_deleting_a_project_forgets_its_decisions_files_and_uploads(config):

@@ -1,0 +1,295 @@
+"""A project's settings, typed: what it was scored with and what its leads chose since.
+
+:class:`ProjectSettings` is what the decision log keeps beside a project's events:
+the floor its candidates were scored from, the thresholds reviewers see pairs
+with, how records may pair, the reasons reviewers pick from, notes on re-run
+records and where its tables came from. The log stores it as JSON in the
+project's row (:meth:`ProjectSettings.to_dict`, :meth:`ProjectSettings.from_dict`),
+reads it once per change and writes every change inside the project's
+transaction, the one decisions are written in, so two leads changing different
+settings at once both keep their change.
+
+Two thresholds that were once one ``keep``: the **floor** is fixed when the
+project is scored (pairs scoring under it were never kept, and it is part of the
+project's id); **show_from** is where reviewers start seeing pairs, moved on the
+Tuning tab, never below the floor.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from matching.decisions.events import DEFAULT_REASONS
+from matching.engine.safety import threshold_problem
+from matching.engine.spec import Spec
+
+__all__ = [
+    "ProjectSettings",
+    "CARDINALITIES",
+    "DEFAULT_CARDINALITY",
+    "MAX_REASONS",
+    "MAX_REASON_CHARS",
+    "clean_reasons",
+]
+
+#: How records may pair: (each left matched to at most one right, each right at most once).
+CARDINALITIES = {
+    "one-to-one": (True, True),
+    "many-to-one": (False, True),
+    "one-to-many": (True, False),
+    "many-to-many": (False, False),
+}
+
+#: Each right record at most once, a left record any number of times: the tutorial's
+#: cars each have one owner, and an owner may have several cars.
+DEFAULT_CARDINALITY = "many-to-one"
+
+#: Reviewers pick a reason with the keys 1 to 9.
+MAX_REASONS = 9
+
+#: The longest reason a lead may give (a reason is a label, a comment says more).
+MAX_REASON_CHARS = 60
+
+# What a reason is kept as with a comment: "reason — comment" (see reason_text).
+_SEPARATOR = "—"
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _dict(value: object) -> dict:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def clean_reasons(reasons: Iterable[object]) -> tuple[str, ...]:
+    """A lead's reason list, checked: stripped, blank lines dropped.
+
+    Returns the reasons in order; ``ValueError`` names what is wrong (too many,
+    too long, a repeat, the separator kept between a reason and a comment).
+    An empty list is allowed: the project then offers the default reasons.
+
+    >>> clean_reasons([" twins ", "", "moved"])
+    ('twins', 'moved')
+    >>> clean_reasons(["twins", "Twins"])
+    Traceback (most recent call last):
+    ...
+    ValueError: "Twins" is in the list twice
+    """
+    out: list[str] = []
+    seen: set[str] = set()
+    for value in reasons:
+        if not isinstance(value, str):
+            raise ValueError(f"a reason is text, not {value!r}")
+        reason = " ".join(value.split())
+        if not reason:
+            continue
+        if len(reason) > MAX_REASON_CHARS:
+            raise ValueError(
+                f'"{reason[:20]}…" is longer than {MAX_REASON_CHARS} characters;'
+                " a reason is a short label (a comment can say more)"
+            )
+        if _SEPARATOR in reason:
+            raise ValueError(f'"{reason}" holds "{_SEPARATOR}", which starts a comment')
+        if reason.casefold() in seen:
+            raise ValueError(f'"{reason}" is in the list twice')
+        seen.add(reason.casefold())
+        out.append(reason)
+    if len(out) > MAX_REASONS:
+        raise ValueError(
+            f"{len(out)} reasons is more than {MAX_REASONS}: reviewers pick them with the"
+            f" keys 1 to {MAX_REASONS}"
+        )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """A project's settings as the decision log keeps them.
+
+    Parameters
+    ----------
+    floor : float or None
+        Pairs scoring under it were never kept: fixed when the project is scored
+        and part of its id. None when the log does not know it (a project recorded
+        by an earlier version, or without settings): ``show_from`` may then be
+        anything in [0, 1].
+    show_from : float or None
+        Reviewers see pairs scoring at least this; at or above ``floor``. None:
+        from the floor.
+    select : float or None
+        Pairs scoring at least this are pre-selected. None: the project's own.
+    cardinality : str
+        How records may pair, one of :data:`CARDINALITIES`.
+    reasons : tuple of str
+        The reasons reviewers pick from (keys 1 to 9).
+    notes : mapping
+        A note per left id, shown with its record (records changed since they
+        were decided, after a re-run).
+    spec : Spec or None
+        What the project compares; None for a project recorded without one.
+    tables : str or None
+        The folder its tables and candidates are kept in.
+    sources : mapping
+        Where the tables came from (file names, upload ids), JSON-safe.
+    left_rows, right_rows : int
+        The tables' sizes.
+    columns : tuple of two tuples of str, or None
+        The tables' column names; None when not recorded.
+    version_of : str or None
+        The project this one is a re-run of.
+    carried : mapping
+        What a re-run took over from ``version_of``: counts by kind.
+    """
+
+    floor: float | None = None
+    show_from: float | None = None
+    select: float | None = None
+    cardinality: str = DEFAULT_CARDINALITY
+    reasons: tuple[str, ...] = DEFAULT_REASONS
+    notes: Mapping[str, str] = field(default_factory=dict, repr=False)
+    spec: Spec | None = None
+    tables: str | None = None
+    sources: Mapping[str, Any] = field(default_factory=dict)
+    left_rows: int = 0
+    right_rows: int = 0
+    columns: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    version_of: str | None = None
+    carried: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-safe; :meth:`from_dict` reverses it. Unset values are left out, and so
+        are the default reasons (a project keeps offering the defaults of its version)."""
+        out: dict[str, Any] = {
+            "floor": self.floor,
+            "show_from": self.show_from,
+            "select": self.select,
+            "cardinality": self.cardinality,
+            "reasons": list(self.reasons) if self.reasons != DEFAULT_REASONS else None,
+            "notes": dict(self.notes),
+            "spec": self.spec.to_dict() if self.spec is not None else None,
+            "tables": self.tables,
+            "sources": dict(self.sources),
+            "left_rows": self.left_rows,
+            "right_rows": self.right_rows,
+            "columns": [list(c) for c in self.columns] if self.columns is not None else None,
+            "version_of": self.version_of,
+            "carried": dict(self.carried),
+        }
+        return {k: v for k, v in out.items() if v is not None and v != {}}
+
+    @classmethod
+    def from_dict(cls, data: object) -> ProjectSettings:
+        """Read :meth:`to_dict`'s layout, and the loose one of earlier versions.
+
+        Earlier versions kept one ``keep`` for both thresholds, which the Tuning
+        tab overwrote, and the re-run notes as ``changed``: their ``keep`` is read as
+        ``show_from``, and the floor as unknown. A value of the wrong type is read as
+        unset (the log is written by matchdesk alone; a project must still open).
+        ``ValueError`` when ``data`` is not a dict.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"a project's settings are a JSON object, not {type(data).__name__}")
+        show_from = _number(data.get("show_from"))
+        if "show_from" not in data:
+            show_from = _number(data.get("keep"))
+        cardinality = data.get("cardinality")
+        reasons = data.get("reasons")
+        try:
+            reasons = clean_reasons(reasons) if isinstance(reasons, list) else ()
+        except ValueError:
+            reasons = ()
+        notes = data.get("notes", data.get("changed"))
+        columns = data.get("columns")
+        good_columns = (
+            isinstance(columns, list)
+            and len(columns) == 2
+            and all(isinstance(c, list) for c in columns)
+        )
+        spec = data.get("spec")
+        return cls(
+            floor=_number(data.get("floor")),
+            show_from=show_from,
+            select=_number(data.get("select")),
+            cardinality=cardinality if cardinality in CARDINALITIES else DEFAULT_CARDINALITY,
+            reasons=reasons or DEFAULT_REASONS,
+            notes={str(k): str(v) for k, v in _dict(notes).items()},
+            spec=Spec.from_dict(spec) if isinstance(spec, Mapping) and "fields" in spec else None,
+            tables=_text(data.get("tables")),
+            sources=_dict(data.get("sources")),
+            left_rows=int(_number(data.get("left_rows")) or 0),
+            right_rows=int(_number(data.get("right_rows")) or 0),
+            columns=tuple(tuple(map(str, c)) for c in columns) if good_columns else None,
+            version_of=_text(data.get("version_of")),
+            carried=_dict(data.get("carried")),
+        )
+
+    def thresholds(self, *, floor: float, select: float) -> dict[str, float]:
+        """``{"keep", "select"}`` reviewers see pairs with now; ``floor`` and ``select``
+        stand in for values the settings do not hold (the project's own)."""
+        return {
+            "keep": self.show_from if self.show_from is not None else floor,
+            "select": self.select if self.select is not None else select,
+        }
+
+    def with_thresholds(self, *, show_from: object, select: object) -> ProjectSettings:
+        """These settings with reviewers seeing pairs from ``show_from`` and pre-selecting
+        from ``select``.
+
+        ``ValueError`` says, in words for the page (where ``show_from`` is the
+        *keep* slider), what is wrong: a value that is not a number in [0, 1],
+        ``show_from`` above ``select``, or ``show_from`` below the floor (no pair
+        under it was kept, so none could be shown).
+        """
+        problem = threshold_problem(keep=show_from, select=select)
+        if problem:
+            raise ValueError(problem)
+        low, high = float(show_from), float(select)
+        if self.floor is not None and low < self.floor - 1e-9:
+            raise ValueError(
+                f"keep cannot go below {self.floor:.2f}: this project was scored from"
+                f" {self.floor:.2f}, so no pair scoring less was kept and reviewers could not"
+                f" be shown one. Run the project again with a lower keep to see them"
+            )
+        return dataclasses.replace(self, show_from=low, select=high)
+
+    def with_cardinality(self, cardinality: object) -> ProjectSettings:
+        """These settings with records pairing as ``cardinality``; ``ValueError`` when
+        it is not one of :data:`CARDINALITIES`."""
+        if cardinality not in CARDINALITIES:
+            raise ValueError(f"{cardinality!r} is not one of {', '.join(CARDINALITIES)}")
+        return dataclasses.replace(self, cardinality=str(cardinality))
+
+    def with_reasons(self, reasons: Iterable[object]) -> ProjectSettings:
+        """These settings with reviewers picking from ``reasons`` (see
+        :func:`clean_reasons`); an empty list brings back the default reasons."""
+        return dataclasses.replace(self, reasons=clean_reasons(reasons) or DEFAULT_REASONS)
+
+    def reason_text(self, reason: object, comment: object) -> str | None:
+        """What is kept with a decision: ``"reason — comment"``, either part alone, or None.
+
+        A reason the project does not offer is dropped (a page sent it); a comment
+        is cut to 500 characters.
+
+        >>> settings = ProjectSettings(reasons=("twins",))
+        >>> settings.reason_text("twins", " born 1990 "), settings.reason_text("moved", "")
+        ('twins — born 1990', None)
+        """
+        chosen = reason if isinstance(reason, str) and reason in self.reasons else ""
+        note = comment.strip()[:500] if isinstance(comment, str) else ""
+        if chosen and note:
+            return f"{chosen} {_SEPARATOR} {note}"
+        if note:
+            return f"{_SEPARATOR} {note}"
+        return chosen or None
