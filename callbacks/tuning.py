@@ -473,7 +473,6 @@ def update_pattern(
         "open": True,
         "question": _pattern_question(kind, count),
         "pending": bulk_signer(services).dumps(action),
-        "result": "",
     }
 
 
