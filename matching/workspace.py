@@ -21,7 +21,7 @@ import os
 import shutil
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -51,7 +51,7 @@ from matching.engine.spec import Spec
 from matching.engine.uploads import UPLOAD_ID
 from matching.memory import release_memory
 
-__all__ = ["Workspace", "WorkspaceConfig", "ProjectUnavailable", "in_child"]
+__all__ = ["Workspace", "WorkspaceConfig", "ProjectUnavailable", "in_child", "menu_labels"]
 
 _log = logging.getLogger(__name__)
 
@@ -491,7 +491,36 @@ class Workspace:
             projects = self.log.projects()
         except SQLAlchemyError:
             return []
-        return [{"label": p["name"], "value": p["project_id"]} for p in projects]
+        return [
+            {"label": label, "value": p["project_id"]}
+            for p, label in zip(projects, menu_labels(projects), strict=True)
+        ]
+
+
+def menu_labels(projects: list[dict]) -> list[str]:
+    """The navbar's label of each project (oldest first): its name, and where several
+    projects share a name (a re-run with a changed set-up), which of them it is and when
+    it was made.
+
+    >>> for label in menu_labels([{"name": "a ↔ b", "created": 0}, {"name": "c", "created": 60},
+    ...                           {"name": "a ↔ b", "created": 86400}]):
+    ...     print(label)
+    a ↔ b · version 1 of 2, 1970-01-01 00:00 UTC
+    c
+    a ↔ b · version 2 of 2, 1970-01-02 00:00 UTC
+    """
+    totals = Counter(p["name"] for p in projects)
+    seen: Counter = Counter()
+    labels = []
+    for p in projects:
+        name = p["name"]
+        seen[name] += 1
+        if totals[name] == 1:
+            labels.append(name)
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(p.get("created") or 0)))
+        labels.append(f"{name} · version {seen[name]} of {totals[name]}, {when}")
+    return labels
 
 
 def _score_and_save(
