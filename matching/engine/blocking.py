@@ -30,6 +30,8 @@ from matching.engine.scoring import normalize_codes
 from matching.engine.spec import Block, Key, Normalization
 
 __all__ = [
+    "one_table_order",
+    "one_table_keeps",
     "KEY_NORMALIZATION",
     "RuleCount",
     "Blocking",
@@ -306,6 +308,50 @@ class _Sorted:
         return (codes[at] == want) if len(codes) else np.zeros(len(li), bool)
 
 
+def one_table_order(left: pd.DataFrame, right: pd.DataFrame) -> np.ndarray:
+    """For one table compared with itself: each left row's position in ``right``.
+
+    ``left`` is the table or some of its rows (a slice, a sample), ``right`` the whole
+    table; rows are told apart by their index labels, which must be unique. A pair of
+    left row ``i`` and right row ``j`` is kept once, and never a row with itself, when
+    ``order[i] < j`` (:func:`one_table_keeps`).
+    """
+    if not right.index.is_unique:
+        raise ValueError("a table compared with itself needs unique row labels")
+    order = right.index.get_indexer(left.index)
+    if (order < 0).any():
+        raise ValueError("a table compared with itself: some left rows are not in the table")
+    return order.astype(np.int64)
+
+
+def one_table_keeps(order: np.ndarray, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+    """Which pairs of one table a deduplication keeps: the earlier record first, no self-pair.
+
+    >>> one_table_keeps(np.array([0, 1, 2]), np.array([0, 1, 1, 2]), np.array([1, 1, 0, 2]))
+    array([ True, False, False, False])
+    """
+    return order[np.asarray(li, np.int64)] < np.asarray(ri, np.int64)
+
+
+class _OneTable:
+    """A rule's join over one table compared with itself: each pair once, no self-pair."""
+
+    def __init__(self, join, order: np.ndarray) -> None:
+        self.join, self.order = join, order
+
+    def per_left(self, n_left: int | None = None) -> np.ndarray:
+        inner = self.join
+        return inner.per_left(n_left) if isinstance(inner, _Sorted) else inner.per_left()
+
+    def pairs(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        li, ri = self.join.pairs(start, stop)
+        kept = one_table_keeps(self.order, li, ri)
+        return li[kept], ri[kept]
+
+    def contains(self, li: np.ndarray, ri: np.ndarray) -> np.ndarray:
+        return self.join.contains(li, ri) & one_table_keeps(self.order, li, ri)
+
+
 class Blocking:
     """The union of blocking rules over two tables.
 
@@ -320,6 +366,11 @@ class Blocking:
         :func:`matching.engine.scoring.normalize_codes` returns them, and each key
         column's codes by ``("key", Key)``; filled and reused, so columns also
         compared as fields are cleaned once and rules sharing a key code it once.
+    one_table : bool
+        ``right`` is the whole of one table and ``left`` it or some of its rows
+        (a deduplication): each pair is kept once, the earlier record (by its row in
+        ``right``) on the left, and never a record with itself; rows are matched by
+        their index labels (see :func:`one_table_order`).
 
     Examples
     --------
@@ -340,6 +391,7 @@ class Blocking:
         rules: Sequence[Block],
         *,
         cache: dict | None = None,
+        one_table: bool = False,
     ) -> None:
         if not rules:
             raise ValueError("blocking needs at least one rule")
@@ -367,12 +419,16 @@ class Blocking:
                 self._joins.append(_Window.of(lcode, rcode, rule.size))
             else:
                 self._joins.append(_Exact.of(lcode, rcode, n))
+        if one_table:
+            order = one_table_order(left, right)
+            self._joins = [_OneTable(join, order) for join in self._joins]
 
     def per_left(self) -> np.ndarray:
         """An upper bound of each left row's pairs (the sum over rules, before the union)."""
         total = np.zeros(self.n_left, np.int64)
         for join in self._joins:
-            total += join.per_left(self.n_left) if isinstance(join, _Sorted) else join.per_left()
+            sized = isinstance(join, (_Sorted, _OneTable))
+            total += join.per_left(self.n_left) if sized else join.per_left()
         return total
 
     def chunks(self, budget: int) -> list[tuple[int, int]]:
@@ -403,7 +459,11 @@ class Blocking:
     def rule_sizes(self) -> list[int]:
         """Each rule's own pair count (before the union)."""
         return [
-            int(j.per_left(self.n_left).sum() if isinstance(j, _Sorted) else j.per_left().sum())
+            int(
+                j.per_left(self.n_left).sum()
+                if isinstance(j, (_Sorted, _OneTable))
+                else j.per_left().sum()
+            )
             for j in self._joins
         ]
 
@@ -513,6 +573,7 @@ def count_rules(
     rules: Sequence[Block],
     *,
     cache: dict | None = None,
+    one_table: bool = False,
 ) -> list[RuleCount]:
     """Per rule, its pairs and the pairs it adds to the rules before it: :meth:`Blocking.count`.
 
@@ -521,7 +582,8 @@ def count_rules(
     over the earlier rules, so keep the rules few); a list with a ``sorted``
     rule, or more than eight rules, is counted by :meth:`Blocking.count`.
     ``cache`` is shared with :func:`joint_key_codes` and keeps the pair count of
-    each set of key columns under ``("pairs", frozenset of Key)``.
+    each set of key columns under ``("pairs", frozenset of Key)``. ``one_table``: as
+    :class:`Blocking`'s (counted by :meth:`Blocking.count`).
 
     Examples
     --------
@@ -534,8 +596,8 @@ def count_rules(
     """
     if not rules:
         raise ValueError("blocking needs at least one rule")
-    if len(rules) > 8 or any(rule.kind not in ("exact", "prefix") for rule in rules):
-        return Blocking(left, right, rules).count()
+    if one_table or len(rules) > 8 or any(r.kind not in ("exact", "prefix") for r in rules):
+        return Blocking(left, right, rules, one_table=one_table).count()
     Blocking(left.iloc[:0], right.iloc[:0], rules)  # the same messages for missing columns
     cache = {} if cache is None else cache
     n_left = len(left)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.engine.blocking import Blocking
+from matching.engine.blocking import Blocking, one_table_keeps, one_table_order
 from matching.engine.scoring import normalize_codes, score_matrix, score_pairs
 from matching.engine.spec import Block, Field, Normalization, Spec
 from matching.engine.tfidf import TfidfModel
@@ -31,6 +31,7 @@ __all__ = [
     "plan",
     "run_plan",
     "count_pairs",
+    "first_per_group",
     "validate_columns",
     "record_ids",
     "DEFAULT_CHUNK_ELEMENTS",
@@ -206,17 +207,37 @@ def _share(left_uniques: np.ndarray, right_codes: np.ndarray, right_uniques: np.
 
 
 def count_pairs(
-    left: pd.DataFrame, right: pd.DataFrame, block: Block | Sequence[Block] | None = None
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    block: Block | Sequence[Block] | None = None,
+    *,
+    one_table: bool = False,
 ) -> int:
     """How many pairs will be scored: ``len(left) * len(right)`` without blocking.
 
     With blocking, the pairs of the union of the rules, each pair once; records
-    with a missing key form no pair under that rule.
+    with a missing key form no pair under that rule. ``one_table``: ``left`` and
+    ``right`` are one table, each pair counted once and no record with itself.
     """
     rules = Spec(fields=(Field("_"),), block=block).block
     if not rules:
-        return len(left) * len(right)
-    return sum(c.added for c in Blocking(left, right, rules).count())
+        n = len(right)
+        return n * (n - 1) // 2 if one_table else len(left) * len(right)
+    return sum(c.added for c in Blocking(left, right, rules, one_table=one_table).count())
+
+
+def first_per_group(group: np.ndarray, k: int) -> np.ndarray:
+    """Which rows are among the first ``k`` of their run of equal ``group`` values.
+
+    >>> first_per_group(np.array([0, 0, 0, 2, 2, 5]), 2).tolist()
+    [True, True, False, True, True, True]
+    """
+    n = len(group)
+    if n == 0:
+        return np.zeros(0, bool)
+    starts = np.r_[True, group[1:] != group[:-1]]
+    at = np.arange(n)
+    return at - np.maximum.accumulate(np.where(starts, at, 0)) < k
 
 
 def _select(score: np.ndarray, keep: float, top_k: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -755,7 +776,7 @@ def plan(
         right_ids = record_ids(right, spec.right_id, "right")
         cache: dict = {}
         coded = _encode_fields(left, right, spec, cache)
-        blocking = Blocking(left, right, spec.block, cache=cache)
+        blocking = Blocking(left, right, spec.block, cache=cache, one_table=spec.one_table)
         job = _BlockedJob(spec, coded, blocking, left_ids, right_ids, keep, top_k, explain)
         return job, blocking.chunks(chunk_elements)
     record_ids(left, spec.left_id, "left")
@@ -976,13 +997,20 @@ def generate_candidates(
         return _frame(spec, left_ids, right_ids, none, none, np.empty(0), empty, bits)
     li, ri, score, fields = _full_comparison(
         coded,
+        # One table against itself: its pairs are cut to each pair once after scoring,
+        # so the top k are taken after that.
         keep=keep,
-        top_k=top_k,
+        top_k=None if spec.one_table else top_k,
         workers=workers,
         chunk_elements=chunk_elements,
         chunk_rows=chunk_rows,
         progress=progress,
         learned=spec.learned,
     )
+    if spec.one_table:
+        kept = one_table_keeps(one_table_order(left, right), li, ri)
+        if top_k is not None:
+            kept[kept] = first_per_group(li[kept], top_k)
+        li, ri, score, fields = li[kept], ri[kept], score[kept], [f[kept] for f in fields]
     bits = _explain(spec, coded, li, fields, explain)
     return _frame(spec, left_ids, right_ids, li, ri, score, fields, bits)

@@ -279,6 +279,10 @@ class Spec:
         Fellegi-Sunter weights learned for these fields: a pair's score is
         then its rescaled match weight instead of the weighted mean (the
         fields' ``weight`` is not used). Needs blocking.
+    one_table : bool
+        The two tables are one table compared with itself (a deduplication): each
+        pair is scored once, the earlier record on the left, never a record with
+        itself. The ID columns are then the same column.
     """
 
     fields: tuple[Field, ...]
@@ -286,6 +290,7 @@ class Spec:
     right_id: str | None = None
     block: tuple[Block, ...] = ()
     learned: LearnedWeights | None = None
+    one_table: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "fields", tuple(self.fields))
@@ -318,6 +323,8 @@ class Spec:
             out["block"] = out["block"][0]
         if self.learned is not None:
             out["learned"] = self.learned.to_dict()
+        if self.one_table:
+            out["one_table"] = True
         return out
 
     @classmethod
@@ -334,6 +341,7 @@ class Spec:
             left_id=data.get("left_id"),
             right_id=data.get("right_id"),
             block=block,
+            one_table=bool(data.get("one_table", False)),
         )
 
     def digest(self) -> str:
@@ -348,7 +356,7 @@ def parse_field(text: str) -> Field:
     Examples
     --------
     >>> parse_field("given_name:jaro_winkler@2")
-    Field(left='given_name', right='given_name', scorer='jaro_winkler', weight=2.0, normalization=Normalization(casefold=True, strip_accents=True, collapse=True))
+    Field(left='given_name', right='given_name', scorer='jaro_winkler', weight=2.0, normalization=Normalization(casefold=True, strip_accents=True, collapse=True, numbers=False, digits=False))
     >>> parse_field("OwnerSurname=Surname").right
     'Surname'
     """

@@ -97,7 +97,7 @@ def _own_sessions(job, sample: int, seed: int, workers: int) -> list:
     sessions = []
     for f in spec.fields:
         rule = Block("exact", keys=(Key(f.left, f.right),))
-        blocking = Blocking(part, right, [rule])
+        blocking = Blocking(part, right, [rule], one_table=spec.one_table)
         size = blocking.rule_sizes()[0]
         if size == 0 or size > 0.05 * len(rows) * max(len(right), 1):
             continue
