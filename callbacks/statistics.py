@@ -64,9 +64,12 @@ def update_statistics(services: Services, project_id, tab, seen) -> tuple:
     span = float(times.max() - times.min()) if len(times) else 0.0
     over = progress_over_time(state, freq=time_step(span))
     reviewers = per_reviewer(state).to_dict("records")
+    team = sum(int(row["decisions"]) for row in reviewers)
     who, role = services.actor(None)
-    if not allowed(role, "statistics_all"):  # a reviewer sees their own row only
+    only = None
+    if not allowed(role, "statistics_all"):  # a reviewer sees their own row only, told so
         reviewers = [row for row in reviewers if row["reviewer"] == who]
+        only = who
     for row in reviewers:
         if math.isnan(row["decisions_per_hour"]):
             row["decisions_per_hour"] = None
@@ -76,7 +79,7 @@ def update_statistics(services: Services, project_id, tab, seen) -> tuple:
         over_time_figure(over["time"], over["decided"], over["automatic"], over["manual"]),
         html.Div(
             [
-                reviewer_table(reviewers),
+                reviewer_table(reviewers, only=only, team=team),
                 reasons_table(reasons_breakdown(state).to_dict("records")),
                 agreement_table(desk.audits.agreement()),
             ]

@@ -112,14 +112,14 @@ def progress_panel(progress: Mapping[str, int | float | None], eta: float | None
                         f"{progress['records_remaining']:,} to go",
                     ),
                     _tile(
-                        f"{progress['pairs_accepted']:,}",
-                        "pairs accepted",
-                        _records(progress["records_accepted"]),
+                        f"{progress['records_accepted']:,}",
+                        "records matched",
+                        f"{progress['pairs_accepted']:,} pairs accepted",
                     ),
                     _tile(
-                        f"{progress['pairs_rejected']:,}",
-                        "pairs rejected",
-                        f"{_records(progress['records_rejected'])} with no match",
+                        f"{progress['records_rejected']:,}",
+                        "records with no match",
+                        f"their {progress['pairs_rejected']:,} candidate pairs rejected",
                     ),
                     _tile(f"{progress['records_skipped']:,}", "records skipped", "still undecided"),
                     _tile(
@@ -134,8 +134,27 @@ def progress_panel(progress: Mapping[str, int | float | None], eta: float | None
     )
 
 
-def reviewer_table(rows: Sequence[Mapping]) -> html.Div | dbc.Table:
-    """One row per reviewer of :func:`matching.decisions.statistics.per_reviewer`."""
+def reviewer_table(
+    rows: Sequence[Mapping], *, only: str | None = None, team: int = 0
+) -> html.Div | dbc.Table:
+    """One row per reviewer of :func:`matching.decisions.statistics.per_reviewer`.
+
+    ``only`` names the reviewer the rows were kept for (a reviewer sees their own
+    row), said above the table; ``team`` is the team's manual decisions, all reviewers.
+    """
+    if only is not None:
+        note = html.Div(
+            f"Your own decisions ({only}); the team has made {team:,} manual decisions."
+            " A lead or a manager sees every reviewer's row.",
+            className="small text-muted mb-1",
+        )
+        if not rows:
+            return html.Div(
+                f"You have made no manual decisions yet; the team has made {team:,}."
+                " A lead or a manager sees every reviewer's row.",
+                className="small text-muted",
+            )
+        return html.Div([note, reviewer_table(rows)])
     if not rows:
         return html.Div("No manual decisions yet.", className="small text-muted")
     titles = ("Reviewer", "Decisions", "Accept rate", "Decisions per hour")
