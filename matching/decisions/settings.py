@@ -69,6 +69,19 @@ def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _known(cardinality: object) -> bool:
+    return isinstance(cardinality, str) and cardinality in CARDINALITIES
+
+
+def _spec(value: object) -> Spec | None:
+    if not isinstance(value, Mapping) or "fields" not in value:
+        return None
+    try:
+        return Spec.from_dict(dict(value))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _dict(value: object) -> dict:
     return dict(value) if isinstance(value, Mapping) else {}
 
@@ -217,15 +230,14 @@ class ProjectSettings:
             and len(columns) == 2
             and all(isinstance(c, list) for c in columns)
         )
-        spec = data.get("spec")
         return cls(
             floor=_number(data.get("floor")),
             show_from=show_from,
             select=_number(data.get("select")),
-            cardinality=cardinality if cardinality in CARDINALITIES else DEFAULT_CARDINALITY,
+            cardinality=cardinality if _known(cardinality) else DEFAULT_CARDINALITY,
             reasons=reasons or DEFAULT_REASONS,
             notes={str(k): str(v) for k, v in _dict(notes).items()},
-            spec=Spec.from_dict(spec) if isinstance(spec, Mapping) and "fields" in spec else None,
+            spec=_spec(data.get("spec")),
             tables=_text(data.get("tables")),
             sources=_dict(data.get("sources")),
             left_rows=int(_number(data.get("left_rows")) or 0),
@@ -267,7 +279,7 @@ class ProjectSettings:
     def with_cardinality(self, cardinality: object) -> ProjectSettings:
         """These settings with records pairing as ``cardinality``; ``ValueError`` when
         it is not one of :data:`CARDINALITIES`."""
-        if cardinality not in CARDINALITIES:
+        if not _known(cardinality):
             raise ValueError(f"{cardinality!r} is not one of {', '.join(CARDINALITIES)}")
         return dataclasses.replace(self, cardinality=str(cardinality))
 

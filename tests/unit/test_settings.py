@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callbacks.errors import error_message
@@ -86,6 +86,25 @@ def test_any_settings_a_lead_can_make_survive_the_round_trip(floor, above, cardi
     )
     assert ProjectSettings.from_dict(settings.to_dict()) == settings
     assert settings.show_from >= settings.floor
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=8,
+)
+_KEYS = st.sampled_from(
+    [*ProjectSettings().to_dict(), *FULL.to_dict(), "keep", "changed", "fields", "block"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_KEYS, _JSON | st.dictionaries(_KEYS, _JSON, max_size=3), max_size=6))
+def test_settings_read_from_any_json_object_open_and_round_trip(data):
+    """Whatever an earlier or damaged log holds, a project's settings are read (what
+    cannot be read is unset) and write back as they were read."""
+    read = ProjectSettings.from_dict(data)
+    assert ProjectSettings.from_dict(read.to_dict()) == read
 
 
 def test_settings_of_earlier_versions_are_read():
