@@ -69,9 +69,11 @@ window.reviewIds = function () {
             event.preventDefault();
             moveFocus(api, key === "j" || key === "ArrowDown" ? 1 : -1);
         } else if (key === " ") {
-            // In the grid too: its cells ignore typed keys (noEditByKey), space included.
+            // In the grid too: its cells ignore typed keys (noEditByKey), space included,
+            // but for the selection column's, which ticks its row itself.
             const focused = api.getFocusedCell();
             if (!focused || focused.rowPinned) { return; }
+            if (inGrid && focused.column.getColDef().field == null) { return; }
             event.preventDefault();
             const node = api.getDisplayedRowAtIndex(focused.rowIndex);
             if (node) { node.setSelected(!node.isSelected()); }

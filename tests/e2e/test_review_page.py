@@ -68,6 +68,16 @@ def test_keys_move_highlight_and_space_toggles_selection(dash_duo, demo_app):
     while "ag-row-selected" in dash_duo.find_element(first).get_attribute("class"):
         assert time.time() < deadline, "space did not clear the highlighted candidate"
         time.sleep(0.1)
+    # On the selection column's cell, space ticks the row once (not twice, back to as it was).
+    dash_duo.driver.execute_script(
+        "const api = dash_ag_grid.getApi('candidate-grid');"
+        "api.setFocusedCell(api.getRowNode('102').rowIndex, 'ag-Grid-SelectionColumn');"
+    )
+    assert "ag-row-selected" not in dash_duo.find_element(first).get_attribute("class")
+    press(dash_duo, " ")
+    dash_duo.wait_for_element(f"{first}.ag-row-selected", timeout=5)
+    time.sleep(0.3)
+    assert "ag-row-selected" in dash_duo.find_element(first).get_attribute("class")
     press(dash_duo, "n")
     dash_duo.wait_for_text_to_equal(LABEL, "Record 3 of 5")
     assert dash_duo.get_logs() == []
