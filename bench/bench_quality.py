@@ -102,10 +102,49 @@ def _restaurants(cache: Path) -> tuple[pd.DataFrame, pd.DataFrame, set]:
     return zagats, fodors, truth
 
 
-def datasets(cache: Path) -> dict:
+def _csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, dtype=str, encoding="utf-8")
+    except UnicodeDecodeError:
+        return pd.read_csv(path, dtype=str, encoding="latin-1")
+
+
+def _mapping(path: Path) -> set:
+    frame = _csv(path)
+    return set(zip(frame.iloc[:, 0].str.strip(), frame.iloc[:, 1].str.strip()))
+
+
+def _dblp_acm(cache: Path, leipzig: Path) -> tuple[pd.DataFrame, pd.DataFrame, set]:
+    """DBLP and ACM as py_entitymatching ships them (DBLP's year as ``1999.0``), linked
+    by the Leipzig benchmark's perfect mapping."""
+    sdist = next(cache.glob("py*entitymatching-*.tar.gz"))
+    base = "py-entitymatching-0.4.2/py_entitymatching/datasets/"
+    with tarfile.open(sdist) as t:
+        dblp = pd.read_csv(t.extractfile(base + "DBLP.csv"), dtype=str, encoding="latin-1")
+        acm = pd.read_csv(t.extractfile(base + "ACM.csv"), dtype=str, encoding="latin-1")
+    return dblp, acm, _mapping(leipzig / "DBLP-ACM" / "DBLP-ACM_perfectMapping.csv")
+
+
+def datasets(cache: Path, leipzig: Path | None = None) -> dict:
     download(cache)
     out = {f"FEBRL{n} (persons)": (*_febrl(cache, n), "rec_id") for n in (1, 2, 3)}
     out["Fodors-Zagat (restaurants)"] = (*_restaurants(cache), "id")
+    if leipzig is not None:
+        out["DBLP-ACM (bibliographic)"] = (*_dblp_acm(cache, leipzig), "id")
+        abt = leipzig / "Abt-Buy"
+        out["Abt-Buy (products)"] = (
+            _csv(abt / "Abt.csv"),
+            _csv(abt / "Buy.csv"),
+            _mapping(abt / "abt_buy_perfectMapping.csv"),
+            "id",
+        )
+        ag = leipzig / "Amazon-GoogleProducts"
+        out["Amazon-Google (products)"] = (
+            _csv(ag / "Amazon.csv"),
+            _csv(ag / "GoogleProducts.csv"),
+            _mapping(ag / "Amzon_GoogleProducts_perfectMapping.csv"),
+            "id",
+        )
     return out
 
 
@@ -263,11 +302,18 @@ def main() -> None:
     parser.add_argument("--cache", default="/tmp/matchdesk-quality", help="data and work folder")
     parser.add_argument("--splink", help="a Python that has splink==5.0.0 and duckdb")
     parser.add_argument("--only", help="run the data sets whose name contains this")
+    parser.add_argument(
+        "--leipzig",
+        metavar="DIR",
+        help="a folder with the Leipzig benchmark's DBLP-ACM, Abt-Buy and "
+        "Amazon-GoogleProducts folders (their CSV files and perfect mappings)",
+    )
     args = parser.parse_args()
     cache = Path(args.cache)
     rows = []
     curves = {}
-    for name, (left, right, truth, id_col) in datasets(cache / "packages").items():
+    leipzig = Path(args.leipzig) if args.leipzig else None
+    for name, (left, right, truth, id_col) in datasets(cache / "packages", leipzig).items():
         if args.only and args.only.lower() not in name.lower():
             continue
         folder = cache / re.sub(r"\W+", "-", name).strip("-").lower()
@@ -281,7 +327,7 @@ def main() -> None:
         rows.append((name, "matchdesk zero set-up, --weights mean", metrics(found, truth), seconds))
         curves[name] = learning_curve(folder, id_col, truth)
         if args.splink:
-            proposal = propose(left, right, left_id=id_col, right_id=id_col)
+            proposal = propose(left, right, left_id=id_col, right_id=id_col, derive=True)
             found, seconds = run_splink(args.splink, folder, proposal, id_col)
             rows.append(
                 (name, "Splink 5, same fields and exact rules", metrics(found, truth), seconds)

@@ -291,6 +291,7 @@ def resolve_setup(
                 left_id=find_column(args.left_id, columns[0], side="left"),
                 right_id=find_column(args.right_id, columns[1], side="right"),
                 budget=args.pair_budget,
+                derive=True,
             )
         except NoSharedColumns as exc:
             raise ValueError(f"{exc} (--field LEFTCOL=RIGHTCOL)") from None

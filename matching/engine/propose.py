@@ -459,6 +459,7 @@ def propose(
     sample: int = 5_000,
     max_rules: int = 5,
     seed: int = 0,
+    derive: bool = False,
 ) -> Proposal:
     """Propose IDs, fields, scorers and blocking rules for two tables.
 
@@ -478,6 +479,10 @@ def propose(
         Most blocking rules proposed.
     seed : int
         The same seed gives the same proposal.
+    derive : bool
+        Make one date column from year, month and day columns (on either side)
+        and compare that instead; the caller must then run the spec on
+        :meth:`Proposal.add_columns`' tables.
 
     Returns
     -------
@@ -494,7 +499,7 @@ def propose(
     for side, frame in (("left", left), ("right", right)):
         if len(frame) == 0:
             raise ValueError(f"the {side} table has no rows, so no set-up can be proposed")
-    derived = (tuple(find_date_parts(left)), tuple(find_date_parts(right)))
+    derived = (tuple(find_date_parts(left)), tuple(find_date_parts(right))) if derive else ((), ())
     left, right = add_derived(left, derived[0]), add_derived(right, derived[1])
     lp = profile_table(left, sample=sample, seed=seed)
     rp = profile_table(right, sample=sample, seed=seed)

@@ -213,6 +213,26 @@ def train_with_labels(
     return fit_labels(weights, fields, labels["label"].to_numpy(), shares=shares)
 
 
+def _candidate_prior(weight: np.ndarray, start: float, steps: int = 100) -> float:
+    """The odds of a match among these candidates: the share of matches that makes the
+    mean match probability of the candidates equal to it (EM on the prior alone).
+
+    The prior learned in training is the share among the training pairs, which may
+    be far from the share among the candidates a run keeps; uncertainty is measured
+    against the latter.
+    """
+    lam = min(max(start, 1e-6), 1 - 1e-6)
+    if not len(weight):
+        return lam / (1 - lam)
+    for _ in range(steps):
+        odds = np.clip(weight + math.log2(lam / (1 - lam)), -60, 60)
+        new = float(np.clip(np.mean(1.0 / (1.0 + np.exp2(-odds))), 1e-6, 1 - 1e-6))
+        if abs(new - lam) < 1e-9:
+            break
+        lam = new
+    return lam / (1 - lam)
+
+
 def suggest_labels(
     candidates: pd.DataFrame,
     weights: LearnedWeights,
@@ -223,7 +243,8 @@ def suggest_labels(
     """The ``count`` candidate pairs whose labels would help the model most.
 
     Uncertainty with diversity: pairs are taken in order of how close their
-    match probability is to one half (the smallest absolute log-odds), first
+    match probability is to one half (the smallest absolute log-odds, with the
+    share of matches among these candidates as the prior), first
     at most one per pattern of field levels and per left record, then one per
     left record, then any. Pairs in ``exclude`` (labelled already) are skipped.
 
@@ -252,8 +273,8 @@ def suggest_labels(
     else:
         bits = weights.contributions(fields)
     total = np.nansum(np.stack(bits), axis=0) if len(frame) else np.empty(0)
-    prior = min(max(weights.prior, 1e-9), 1 - 1e-9)
-    doubt = np.abs(total + math.log2(prior / (1 - prior)))
+    odds = math.log2(_candidate_prior(total, weights.prior))
+    doubt = np.abs(total + odds)
     key = np.zeros(len(frame), np.int64)
     for f, s in enumerate(fields):
         key = key * (len(weights.m[f]) + 1) + levels_of(s, weights.bounds[f]) + 1

@@ -53,7 +53,7 @@ def people(n: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_date_parts_become_one_date_field_and_identifiers_are_fields():
     left, right = people(60, seed=1)
-    proposal = propose(left, right, left_id="rec_id", right_id="rec_id")
+    proposal = propose(left, right, left_id="rec_id", right_id="rec_id", derive=True)
     names = [f.name for f in proposal.spec.fields]
     assert "dob" in names and not {"dob_year", "dob_month", "dob_day"} & set(names)
     assert [f.scorer for f in proposal.spec.fields if f.name == "dob"] == ["date"]
