@@ -766,7 +766,8 @@ class ReviewDesk:
         require(role, "undo_own")
         now = _time.time() if now is None else now
 
-        def work(tx: ProjectTransaction, ledger: Ledger):
+        def judge(tx: ProjectTransaction, ledger: Ledger):
+            """``(ok, message, written, record to show next)`` of the undo asked for."""
             latest = ledger.undo_target(reviewer)
             if target and target != latest:
                 if target not in ledger.active:
@@ -787,15 +788,18 @@ class ReviewDesk:
             )
             tx.insert([event])
             ledger.apply(event)
-            prefer = None if hit.batch else self.project.left_pos.get(hit.left_id)
+            return True, None, 1, None if hit.batch else self.project.left_pos.get(hit.left_id)
+
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            ok, message, written, prefer = judge(tx, ledger)
+            # The record to show next is leased in the same transaction: one commit a key.
             pos = self._take_next(tx, ledger, reviewer, restart=False, prefer=prefer, now=now)
-            return True, None, 1, pos
+            return ok, message, written, pos
 
         ok, message, written, pos = self.transaction(work)
         if not ok:
             message += NOTHING_RECORDED
-        view = self.view_at(reviewer, pos) if written else self.next_view(reviewer, now=now)
-        return Outcome(ok, message, written, view)
+        return Outcome(ok, message, written, self.view_at(reviewer, pos))
 
     def write_new(self, events: list[Event]) -> int:
         """Write events the caller made (none that a rule must check), and fold them in."""

@@ -313,6 +313,22 @@ def test_a_key_press_is_one_write_transaction_and_at_most_one_read_of_the_settin
         assert view["left_id"] is not None
 
 
+def test_undo_is_one_write_transaction_also_when_there_is_nothing_to_undo(
+    services, project, statements
+):
+    first = review_step(services, project)["view"]
+    view = review_step(services, project, ids.REJECT, first)["view"]
+    with statements:
+        undone = review_step(services, project, ids.UNDO, view)
+    assert (statements.writes, statements.settings) == (1, 1)
+    assert undone["view"]["left_id"] == first["left_id"]
+    with statements:
+        refused = review_step(services, project, ids.UNDO, undone["view"])
+    assert (statements.writes, statements.settings) == (1, 1)
+    assert "nothing of yours to undo" in str(refused["message"])
+    assert refused["view"]["left_id"] == first["left_id"]
+
+
 def test_a_key_press_after_a_lead_changed_the_settings_sees_the_change(
     services, project, statements
 ):
