@@ -23,6 +23,7 @@ def review_step(
     show_scores=False,
     reason=None,
     comment=None,
+    audit=False,
 ) -> dict:
     """Call the review callback as the page would; returns its outputs by name.
 
@@ -42,6 +43,7 @@ def review_step(
         shown=on_screen(view),
         reason=reason,
         comment=comment,
+        audit=audit,
     )
     return out
 

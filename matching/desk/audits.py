@@ -110,16 +110,23 @@ class Audits:
         if not allowed(role, "decide"):
             return {**self.desk.view_at(reviewer, None), "read_only": True}
         now = _time.time() if now is None else now
+        pick = self.desk.transaction(lambda tx, ledger: self._take_audit(tx, ledger, reviewer, now))
+        return self._audit_view(reviewer, pick)
 
-        def work(tx: ProjectTransaction, ledger: Ledger):
-            pick = self._audit_next(ledger, tx.busy(reviewer, now), reviewer)
-            if pick is None:
-                tx.release(reviewer)
-                return None
-            tx.lease(pick[1], reviewer, now + self.desk.lease_seconds)
-            return pick
+    def _take_audit(
+        self, tx: ProjectTransaction, ledger: Ledger, reviewer: str, now: float
+    ) -> tuple[str, str] | None:
+        """Lease the next drawn record for ``reviewer``: ``(audit id, left id)``, or None
+        (and the reviewer's leases released) when none is open to them."""
+        pick = self._audit_next(ledger, tx.busy(reviewer, now), reviewer)
+        if pick is None:
+            tx.release(reviewer)
+            return None
+        tx.lease(pick[1], reviewer, now + self.desk.lease_seconds)
+        return pick
 
-        pick = self.desk.transaction(work)
+    def _audit_view(self, reviewer: str, pick: tuple[str, str] | None) -> dict:
+        """What :meth:`next_audit_view` returns for the record ``pick`` leased."""
         ledger = self.desk.ledger()
         pending = sum(
             len([x for x in a.sample if x not in ledger.verdicts.get(k, {})])
@@ -166,7 +173,7 @@ class Audits:
             self.desk.project_id, reviewer, "verdict", audit_id, left_id, view.get("view_id")
         )
 
-        def work(tx: ProjectTransaction, ledger: Ledger):
+        def judge(tx: ProjectTransaction, ledger: Ledger):
             if tx.has_event(eid):
                 return True, None, 0
             problem = pairing_problem(tx.settings.cardinality, rights)
@@ -188,10 +195,14 @@ class Audits:
             ledger.apply(event)
             return True, None, 1
 
-        ok, message, written = self.desk.transaction(work)
+        def work(tx: ProjectTransaction, ledger: Ledger):
+            # The next drawn record is leased in the same transaction: one commit a key.
+            return judge(tx, ledger), self._take_audit(tx, ledger, reviewer, now)
+
+        (ok, message, written), pick = self.desk.transaction(work)
         if not ok:
             message += NOTHING_RECORDED
-        return Outcome(ok, message, written, self.next_audit_view(reviewer, now=now))
+        return Outcome(ok, message, written, self._audit_view(reviewer, pick))
 
     def set_double_review(
         self,

@@ -329,6 +329,22 @@ def test_undo_is_one_write_transaction_also_when_there_is_nothing_to_undo(
     assert refused["view"]["left_id"] == first["left_id"]
 
 
+def test_an_audit_verdict_is_one_write_transaction_with_the_next_drawn_record(
+    services, project, statements
+):
+    desk = services.desk(project)
+    assert desk.batches.apply_bulk("lee", "accept", threshold=0.3, role="lead").written == 5
+    (batch,) = desk.batches.automatic_batches()
+    assert desk.audits.draw_audit("lee", batch["batch"], margin=0.03, role="lead").ok
+    view = review_step(services, project, audit=True)["view"]
+    for _ in range(3):
+        with statements:
+            out = review_step(services, project, ids.REJECT, view, audit=True)
+        assert (statements.writes, statements.settings) == (1, 1)
+        assert out["view"]["audit"] and out["view"]["left_id"] != view["left_id"]
+        view = out["view"]
+
+
 def test_a_key_press_after_a_lead_changed_the_settings_sees_the_change(
     services, project, statements
 ):
