@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.engine.blocking import Blocking, one_table_keeps, one_table_order
+from matching.engine.blocking import Blocking, one_table_keeps, one_table_order, ragged_arange
 from matching.engine.scoring import normalize_codes, score_matrix, score_pairs
 from matching.engine.spec import Block, Field, Normalization, Spec
 from matching.engine.tfidf import TfidfModel
@@ -95,6 +95,21 @@ class _Coded:
             self.share,
             self.model,
         )
+
+    def agreeing(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs of left ``rows`` and right rows with the same cleaned value (exactly)."""
+        same = pd.Index(self.right_uniques).get_indexer(self.left_uniques)
+        lc = self.left_codes[rows]
+        target = np.where(lc >= 0, same[np.maximum(lc, 0)], -1)
+        present = np.flatnonzero(self.right_codes >= 0)
+        order = present[np.argsort(self.right_codes[present], kind="stable")]
+        count = np.bincount(self.right_codes[present], minlength=len(self.right_uniques))
+        start = np.cumsum(count) - count
+        ok = target >= 0
+        rows, target = rows[ok], target[ok]
+        li = np.repeat(rows, count[target])
+        ri = order[ragged_arange(start[target], count[target])]
+        return li, ri
 
     def shares(self, li: np.ndarray) -> np.ndarray:
         """Per pair, the right table's share of the left value (NaN: missing or not there)."""
@@ -688,6 +703,10 @@ class _BlockedJob:
         fields = _pair_scores(self.coded, li, ri, workers)[1]
         return fields, [c.shares(li) for c in self.coded]
 
+    def exact_pairs(self, field: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs of left ``rows`` and right rows whose values of a field are the same."""
+        return self.coded[field].agreeing(np.asarray(rows, np.int64))
+
     def run(self, start: int, stop: int, *, workers: int = -1) -> pd.DataFrame:
         """Candidates of left rows ``start:stop``, in the documented order."""
         li, ri = self.blocking.pairs(start, stop)
@@ -725,10 +744,17 @@ class _FullJob:
         self, li: np.ndarray, ri: np.ndarray, *, workers: int = -1
     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """As :meth:`_BlockedJob.compare`: field similarities and value shares of pairs."""
+        fields = _pair_scores(self._coded(), li, ri, workers)[1]
+        return fields, [c.shares(li) for c in self._coded()]
+
+    def exact_pairs(self, field: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """As :meth:`_BlockedJob.exact_pairs`."""
+        return self._coded()[field].agreeing(np.asarray(rows, np.int64))
+
+    def _coded(self) -> list[_Coded]:
         if self.coded is None:
             self.coded = _encode_fields(self.left, self.right, self.spec)
-        fields = _pair_scores(self.coded, li, ri, workers)[1]
-        return fields, [c.shares(li) for c in self.coded]
+        return self.coded
 
     def run(
         self, start: int, stop: int, *, workers: int = -1, progress: Progress | None = None

@@ -94,7 +94,7 @@ _SYNONYMS = {
     "email": "email emailaddress",
     "state": "state province",
     "sex": "sex gender",
-    "name": "name fullname",
+    "name": "name fullname title productname product",
 }
 _CANONICAL = {alias: key for key, aliases in _SYNONYMS.items() for alias in aliases.split()}
 

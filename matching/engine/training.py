@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from matching.engine.blocking import Blocking
 from matching.engine.spec import Block, Key, Spec
 from matching.engine.weights import (
     LearnedWeights,
@@ -74,38 +73,39 @@ def _blocked_sessions(job, sample: int, workers: int) -> list:
 
 
 def _active(spec: Spec, rule: Block) -> list[bool]:
-    """Fields a rule's pairs say something about: all but those it keys on exactly."""
-    if rule.kind != "exact":
-        return [True] * len(spec.fields)
-    keyed = {(k.left, k.right) for k in rule.keys if not k.transform}
+    """Fields a rule's pairs say something about: all but those on its key columns.
+
+    A rule's pairs agree on its key (exactly, in part, or as near neighbours), so
+    among them the non-matches of a key field are not like random pairs, whose
+    levels ``u`` is: EM would take their closeness for matches.
+    """
+    keyed = {(k.left, k.right) for k in rule.keys}
     return [(f.left, f.right) not in keyed for f in spec.fields]
 
 
 def _own_sessions(job, sample: int, seed: int, workers: int) -> list:
-    """Without blocking: per field, sampled pairs that agree exactly on it.
+    """Per field, sampled pairs whose values of it are the same (cleaned as compared).
 
-    A field whose agreeing pairs are nearly as many as all pairs (a sex, a
-    state) says too little to train on and is skipped.
+    A field whose agreeing pairs are more than 5% of all pairs (a sex, a state)
+    says too little to train on and is skipped.
     """
-    left, right, spec = job.left, job.right, job.spec
+    spec = job.spec
+    n_left, n_right = len(job.left_ids), len(job.right_ids)
     rng = np.random.default_rng(seed)
-    rows = np.arange(len(left))
-    if len(rows) > _TRAIN_LEFT:
-        rows = np.sort(rng.choice(len(left), _TRAIN_LEFT, replace=False))
-    part = left.iloc[rows]
+    rows = np.arange(n_left)
+    if n_left > _TRAIN_LEFT:
+        rows = np.sort(rng.choice(n_left, _TRAIN_LEFT, replace=False))
     per_rule = max(1, sample // max(len(spec.fields), 1))
     sessions = []
-    for f in spec.fields:
-        rule = Block("exact", keys=(Key(f.left, f.right),))
-        blocking = Blocking(part, right, [rule], one_table=spec.one_table)
-        size = blocking.rule_sizes()[0]
-        if size == 0 or size > 0.05 * len(rows) * max(len(right), 1):
+    for f, field in enumerate(spec.fields):
+        li, ri = job.exact_pairs(f, rows)
+        if len(li) == 0 or len(li) > 0.05 * len(rows) * max(n_right, 1):
             continue
-        li, ri = blocking.rule_pairs(0, 0, len(rows))
         if len(li) > per_rule:
             keep = np.sort(rng.choice(len(li), per_rule, replace=False))
             li, ri = li[keep], ri[keep]
-        fields, _ = job.compare(rows[li], ri, workers=workers)
+        fields, _ = job.compare(li, ri, workers=workers)
+        rule = Block("exact", keys=(Key(field.left, field.right),))
         sessions.append((fields, _active(spec, rule)))
     return sessions
 
@@ -130,10 +130,9 @@ def train(
     Raises ``ValueError`` when no training pair can be found.
     """
     spec: Spec = job.spec
+    sessions = _own_sessions(job, sample, seed, workers)
     if getattr(job, "blocking", None) is not None:
-        sessions = _blocked_sessions(job, sample, workers)
-    else:
-        sessions = _own_sessions(job, sample, seed, workers)
+        sessions = _blocked_sessions(job, sample, workers) + sessions
     n_left, n_right = len(job.left_ids), len(job.right_ids)
     if not any(len(f[0]) for f, _ in sessions) or not n_left or not n_right:
         raise ValueError(
