@@ -137,3 +137,50 @@ def test_labels_and_suggested_labels_round_trip(tmp_path):
     bad.write_text("left_id,right_id,label\nl1,r1,maybe\n")
     done = run(*base, "--out", str(again), "--labels", str(bad))
     assert done.returncode == 2 and "a label is 1 (match) or 0 (non-match)" in done.stderr
+
+
+def test_weight_warnings_name_a_field_that_never_agrees_and_a_dominant_family():
+    from matching.engine.training import weight_warnings
+    from matching.engine.weights import LearnedWeights
+
+    strong = (0.9, 0.05, 0.05)
+    never = (0.005, 0.005, 0.99)
+    weights = LearnedWeights(
+        fields=("dob_year", "dob_month", "dob_day", "name", "code"),
+        m=(strong, strong, strong, strong, never),
+        u=((0.01, 0.01, 0.98),) * 5,
+        prior=0.01,
+        bounds=((0.9,),) * 5,
+    )
+    found = weight_warnings(weights)
+    assert any(w.startswith("code never agrees among likely matches") for w in found)
+    assert any("dob_year, dob_month, dob_day hold" in w for w in found)
+    fine = LearnedWeights(
+        ("a", "b"), (strong, strong), ((0.01, 0.01, 0.98),) * 2, 0.01, ((0.9,),) * 2
+    )
+    assert weight_warnings(fine) == []
+
+
+def test_suggested_pairs_are_the_least_certain_spread_over_records():
+    from matching.engine.training import suggest_labels
+    from matching.engine.weights import LearnedWeights
+
+    weights = LearnedWeights(("a",), ((0.9, 0.05, 0.05),), ((0.01, 0.09, 0.9),), 0.1, ((0.8,),))
+    # Bits: exact +6.5, close -0.7, other -4.1; against the share of matches among these
+    # candidates (log2 odds -2.9) the close pairs are the least certain (3.5 bits from
+    # even), then the exact one (3.6), then the others (7.0). At most one pair per
+    # pattern of levels and per record comes first.
+    candidates = pd.DataFrame(
+        {
+            "left_id": ["1", "1", "2", "2", "3", "4", "5", "6", "7", "8"],
+            "right_id": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"],
+            "score_a": [0.85, 0.85, 0.85, 1.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1],
+        }
+    )
+    asked = suggest_labels(candidates, weights, 3)
+    assert list(asked.columns) == ["left_id", "right_id", "label"]
+    assert list(zip(asked["left_id"], asked["right_id"])) == [("1", "a"), ("2", "d"), ("3", "e")]
+    assert (asked["label"] == "").all()
+    done = asked.iloc[:1].assign(label="0")
+    again = suggest_labels(candidates, weights, 3, exclude=done)
+    assert ("1", "a") not in set(zip(again["left_id"], again["right_id"]))
