@@ -14,7 +14,6 @@ the users' store.
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 import time as _time
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from matching.decisions.db import BUSY_TIMEOUT, Database, metadata
 from matching.decisions.events import Batch, Event, ReviewState, replay
+from matching.decisions.held_settings import HeldSettings
 from matching.decisions.settings import ProjectSettings
 
 __all__ = ["DecisionLog", "ProjectTransaction", "DEFAULT_URL"]
@@ -167,8 +167,7 @@ class DecisionLog:
         self.url = self.database.url
         self._lock = threading.Lock()
         self._caches: dict[str, _Cache] = {}
-        # project id -> (settings_version, settings) last read or written here.
-        self._settings: dict[str, tuple[str, ProjectSettings]] = {}
+        self._held = HeldSettings(_projects.c.settings_version, _projects.c.meta)
 
     def __repr__(self) -> str:
         return f"DecisionLog({self.url.render_as_string(hide_password=True)!r})"
@@ -213,15 +212,17 @@ class DecisionLog:
             When there is no such project.
         """
         with self.database.write() as conn:
-            held = self._held_settings(project_id)
+            held = self._held.held(project_id)
             query = (
-                _settings_query(held).where(_projects.c.project_id == project_id).with_for_update()
+                self._held.select(held)
+                .where(_projects.c.project_id == project_id)
+                .with_for_update()
             )
             row = conn.execute(query).first()
             if row is None:
                 raise ValueError(f"there is no project {project_id!r}")
-            settings = self._settings_of(project_id, held, *row)
-            yield ProjectTransaction(conn, project_id, settings, self._hold_settings)
+            settings = self._held.of(project_id, held, *row)
+            yield ProjectTransaction(conn, project_id, settings, self._held)
 
     # -- projects ----------------------------------------------------------
 
@@ -250,7 +251,7 @@ class DecisionLog:
             "project_id": project_id,
             "name": name,
             "created": _time.time(),
-            **_settings_row(settings or ProjectSettings()),
+            **self._held.row(settings or ProjectSettings()),
         }
         try:
             with self.database.write() as conn:
@@ -293,9 +294,9 @@ class DecisionLog:
                 "project_id": r["project_id"],
                 "name": r["name"],
                 "created": r["created"],
-                "settings": self._settings_of(
+                "settings": self._held.of(
                     r["project_id"],
-                    self._held_settings(r["project_id"]),
+                    self._held.held(r["project_id"]),
                     r["settings_version"],
                     r["meta"],
                 ),
@@ -307,15 +308,15 @@ class DecisionLog:
 
     def project(self, project_id: str) -> dict | None:
         """The project's ``project_id, name, created, settings``, or None when there is none."""
-        held = self._held_settings(project_id)
+        held = self._held.held(project_id)
         c = _projects.c
-        query = _settings_query(held, c.name, c.created).where(c.project_id == project_id)
+        query = self._held.select(held, c.name, c.created).where(c.project_id == project_id)
         with self.database.read() as conn:
             row = conn.execute(query).first()
         if row is None:
             return None
         version, text, name, created = row
-        settings = self._settings_of(project_id, held, version, text)
+        settings = self._held.of(project_id, held, version, text)
         return {"project_id": project_id, "name": name, "created": created, "settings": settings}
 
     # -- settings ----------------------------------------------------------
@@ -329,13 +330,13 @@ class DecisionLog:
         ValueError
             When there is no such project.
         """
-        held = self._held_settings(project_id)
-        query = _settings_query(held).where(_projects.c.project_id == project_id)
+        held = self._held.held(project_id)
+        query = self._held.select(held).where(_projects.c.project_id == project_id)
         with self.database.read() as conn:
             row = conn.execute(query).first()
         if row is None:
             raise ValueError(f"there is no project {project_id!r}")
-        return self._settings_of(project_id, held, *row)
+        return self._held.of(project_id, held, *row)
 
     def change_settings(
         self, project_id: str, change: Callable[[ProjectSettings], ProjectSettings]
@@ -355,29 +356,6 @@ class DecisionLog:
         with self.transaction(project_id) as tx:
             settings = change(tx.settings)
             tx.save_settings(settings)
-        return settings
-
-    def _held_settings(self, project_id: str) -> tuple[str, ProjectSettings] | None:
-        with self._lock:
-            return self._settings.get(project_id)
-
-    def _hold_settings(self, project_id: str, version: str, settings: ProjectSettings) -> None:
-        with self._lock:
-            self._settings[project_id] = (version, settings)
-
-    def _settings_of(
-        self,
-        project_id: str,
-        held: tuple[str, ProjectSettings] | None,
-        version: str,
-        text: str | None,
-    ) -> ProjectSettings:
-        """The settings a row read with :func:`_settings_query` holds (``text`` is None
-        when they are the ``held`` ones), kept for the next read."""
-        if held is not None and held[0] == version:
-            return held[1]
-        settings = ProjectSettings.from_dict(json.loads(text))
-        self._hold_settings(project_id, version, settings)
         return settings
 
     @staticmethod
@@ -694,7 +672,7 @@ class DecisionLog:
             done = conn.execute(_projects.delete().where(_projects.c.project_id == project_id))
         with self._lock:
             self._caches.pop(project_id, None)
-            self._settings.pop(project_id, None)
+        self._held.forget(project_id)
         return done.rowcount > 0
 
 
@@ -706,24 +684,24 @@ class ProjectTransaction:
         conn: Connection,
         project_id: str,
         settings: ProjectSettings,
-        hold: Callable[[str, str, ProjectSettings], None],
+        held: HeldSettings,
     ) -> None:
         self.conn = conn
         self.project_id = project_id
         #: The project's settings, as of the lock (the transaction's own once saved).
         self.settings = settings
-        self._hold = hold
+        self._held = held
 
     def save_settings(self, settings: ProjectSettings) -> None:
         """Write the project's settings; they commit or roll back with the transaction."""
-        row = _settings_row(settings)
+        row = self._held.row(settings)
         self.conn.execute(
             _projects.update().where(_projects.c.project_id == self.project_id).values(**row)
         )
         self.settings = settings
         # Held before the commit: were it rolled back, the version in the log differs
         # from this one, and the next read reads the settings again.
-        self._hold(self.project_id, row["settings_version"], settings)
+        self._held.hold(self.project_id, row["settings_version"], settings)
 
     def events_after(self, seq: int, *, compact: bool = False) -> list[tuple[int, Event | Batch]]:
         """The project's events after ``seq``, oldest first, with their seq; with
@@ -839,23 +817,6 @@ class ProjectTransaction:
     def release(self, reviewer: str) -> None:
         mine = (_leases.c.project_id == self.project_id) & (_leases.c.reviewer == reviewer)
         self.conn.execute(_leases.delete().where(mine))
-
-
-def _settings_query(held: tuple[str, ProjectSettings] | None, *columns) -> sa.Select:
-    """``SELECT settings_version, meta`` of projects, with meta NULL where the version is
-    the ``held`` one: a process that has the settings reads a few bytes, not them."""
-    c = _projects.c
-    # Versions are hex or empty: "-" matches none, so without settings meta is read.
-    known = held[0] if held is not None else "-"
-    text = sa.case((c.settings_version == known, sa.null()), else_=c.meta)
-    return sa.select(c.settings_version, text.label("meta"), *columns)
-
-
-def _settings_row(settings: ProjectSettings) -> dict[str, str]:
-    return {
-        "meta": json.dumps(settings.to_dict(), sort_keys=True),
-        "settings_version": secrets.token_hex(8),
-    }
 
 
 def _batches(conn: Connection, project_id: str, event_ids: list[str]) -> dict[str, Batch]:

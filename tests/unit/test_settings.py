@@ -6,6 +6,7 @@ sets it) and say they were skipped otherwise.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -222,6 +223,58 @@ def test_settings_are_read_again_only_after_a_change(log, url):
     with log.transaction("p") as tx:
         assert tx.settings is again
     other.close()
+
+
+def _plain_read(url: str, project_id: str) -> ProjectSettings:
+    """The settings read straight from the project's row, parsed every time."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        text = conn.execute(
+            sa.text("SELECT meta FROM projects WHERE project_id = :p"), {"p": project_id}
+        ).scalar_one()
+    engine.dispose()
+    return ProjectSettings.from_dict(json.loads(text))
+
+
+_CHANGES = st.lists(
+    st.tuples(
+        st.integers(0, 1),
+        st.one_of(
+            st.tuples(st.just("thresholds"), st.floats(0.3, 1.0)),
+            st.tuples(st.just("cardinality"), st.sampled_from(list(CARDINALITIES))),
+            st.tuples(st.just("reasons"), st.lists(st.sampled_from(["a", "b", "c"]), unique=True)),
+            st.tuples(st.just("refused"), st.floats(0.0, 0.29)),
+        ),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(changes=_CHANGES)
+def test_the_settings_a_process_holds_are_the_settings_in_the_log(tmp_path_factory, changes):
+    """Two processes change and read one project's settings in turn: what each returns,
+    from its held copy or not, is what the row says, parsed afresh."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('held') / 'd.db'}"
+    logs = [DecisionLog(url), DecisionLog(url)]
+    logs[0].ensure_project("p", name="P", settings=FULL)
+    for who, (kind, value) in changes:
+        change = {
+            "thresholds": lambda s, v=value: s.with_thresholds(show_from=v, select=1.0),
+            "cardinality": lambda s, v=value: s.with_cardinality(v),
+            "reasons": lambda s, v=value: s.with_reasons(v),
+            "refused": lambda s, v=value: s.with_thresholds(show_from=v, select=1.0),
+        }[kind]
+        try:
+            logs[who].change_settings("p", change)
+        except ValueError:
+            assert kind == "refused"
+        plain = _plain_read(url, "p")
+        assert [log.settings("p") for log in logs] == [plain, plain]
+        with logs[1 - who].transaction("p") as tx:
+            assert tx.settings == plain
+    for log in logs:
+        log.close()
 
 
 def test_a_refused_change_writes_nothing(log):
