@@ -11,7 +11,8 @@ For a WSGI server, ``server`` is the Flask app, built on first use from the
 options in the ``MATCHDESK_ARGS`` environment variable (the same options as
 ``python app.py``)::
 
-    MATCHDESK_DB=sqlite:///matchdesk.db gunicorn -w 2 -k gthread --threads 16 'app:server'
+    MATCHDESK_DB=sqlite:///matchdesk.db gunicorn -w 2 --threads 16 \\
+        -k server.gunicorn_worker.BufferingWorker 'app:server'
 
 The database URL comes from ``--db`` or, keeping a password out of the process
 list, from the ``MATCHDESK_DB`` environment variable.
@@ -148,6 +149,7 @@ def create_app(config: AppConfig | None = None) -> Dash:
 
     # A request body trickling in ends with 408 instead of holding a worker's thread.
     app.server.wsgi_app = BodyDeadline(app.server.wsgi_app, seconds=config.body_timeout)
+    app.server.config["BODY_TIMEOUT"] = config.body_timeout  # read by the gunicorn worker
     if config.behind_proxy:
         # One proxy in front: its X-Forwarded-* headers give the client's address,
         # scheme (Secure cookies) and host (the Origin check).
@@ -230,8 +232,8 @@ def _parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=16,
-        help="threads of each gunicorn worker (default 16): a slow client holds one thread, "
-        "never a whole worker",
+        help="threads of each gunicorn worker (default 16); a request reaches a thread only "
+        "once it has arrived (bodies up to 1 MB), so slow clients hold none",
     )
     parser.add_argument(
         "--body-timeout",
@@ -481,7 +483,9 @@ def serve_with_gunicorn(
             options = {
                 "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
                 "workers": workers,
-                "worker_class": "gthread",
+                # gthread, with requests collected in each worker's event loop: a
+                # thread serves only a request that has arrived.
+                "worker_class": "server.gunicorn_worker.BufferingWorker",
                 "threads": threads,
                 "timeout": 600,
                 "accesslog": "-",
@@ -555,6 +559,7 @@ def __getattr__(name: str):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     with _server_lock:
         if "server" not in globals():
+            mask_logs()
             config, _ = config_from_args(shlex.split(os.environ.get("MATCHDESK_ARGS", "")))
             dash_app = create_app(config)
             warm_up_in_background(dash_app)

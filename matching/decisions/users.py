@@ -175,15 +175,11 @@ def claimed_names(claims: Mapping) -> list[str]:
 
 @dataclass(frozen=True)
 class User:
-    """A person who may sign in. ``session_key`` changes when the password does."""
+    """A person who may sign in (their sessions: :meth:`UserStore.start_session`)."""
 
     name: str
     role: str
     password_hash: str
-
-    @property
-    def session_key(self) -> str:
-        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
 
 
 class UserStore:

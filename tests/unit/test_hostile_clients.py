@@ -89,18 +89,23 @@ def _sign_in_from(address: str, port: int, name: str, password: str) -> tuple[in
 
 
 def test_slow_bodies_neither_stop_health_nor_keep_their_thread(server):
-    """8 clients trickling ``POST /login`` bodies (Content-Length 100000, a byte every
-    0.25 s) against 2 workers: /health keeps answering at once, and each slow client is
-    answered 408 once its body is late (2 s here), its thread free again."""
+    """48 clients trickling ``POST /login`` bodies (Content-Length 100000, a byte every
+    0.25 s), more than the 2 workers' 32 threads, and 4 trickling bodies too large to be
+    collected before a thread reads them (2 MB): /health keeps answering at once, and
+    every slow client is answered 408 once its body is late (2 s here)."""
     base, port = server
-    head = (
-        f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {base}\r\n"
-        "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n"
-    ).encode()
+
+    def head(length: int, kind: str) -> bytes:
+        return (
+            f"POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: {base}\r\n"
+            f"Content-Type: {kind}\r\nContent-Length: {length}\r\n\r\n"
+        ).encode()
+
     slow = []
-    for _ in range(8):
+    form, parts = "application/x-www-form-urlencoded", "multipart/form-data; boundary=b"
+    for request in [head(100_000, form)] * 48 + [head(2_000_000, parts)] * 4:
         sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        sock.sendall(head)
+        sock.sendall(request)
         slow.append(sock)
     try:
         worst = 0.0

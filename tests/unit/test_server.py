@@ -39,7 +39,8 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
 
 @pytest.fixture
 def gunicorn_server(tmp_path):
-    """``gunicorn -w 2 'app:server'`` on a free port, a fresh database and one lead, ann."""
+    """``gunicorn -w 2 'app:server'`` (the app's own worker class) on a free port, a fresh
+    database and one lead, ann."""
     db = f"sqlite:///{tmp_path / 'decisions.db'}"
     UserStore(db).add("ann", "lead", "ann's password")
     port = _free_port()
@@ -48,7 +49,10 @@ def gunicorn_server(tmp_path):
         "MATCHDESK_ARGS": f"--db {db} --data-dir {tmp_path / 'data'}",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "app:server"],
+        [
+            *(sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}"),
+            *("-k", "server.gunicorn_worker.BufferingWorker", "--threads", "4", "app:server"),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -141,11 +145,12 @@ def test_user_commands_add_list_password_remove(tmp_path):
     listed = _run_app(tmp_path, "user", *db, "list")
     assert listed.stdout.splitlines() == ["ann\tadmin", "bo\treviewer"]
     store = UserStore(db[1])
-    before = store.get("bo").session_key
+    limits = {"idle_seconds": 3600, "lifetime_seconds": 3600}
+    session = store.start_session("bo", **limits)
     changed = _run_app(tmp_path, "user", *db, "password", "bo", env={"MATCHDESK_PASSWORD": "2nd"})
     assert changed.returncode == 0
     assert store.check("bo", "2nd") is not None and store.check("bo", "first") is None
-    assert store.get("bo").session_key != before
+    assert store.session_user(session, **limits) is None  # signed out everywhere
     assert _run_app(tmp_path, "user", *db, "remove", "bo").returncode == 0
     again = _run_app(tmp_path, "user", *db, "remove", "bo")
     assert again.returncode == 2 and "no user 'bo'" in again.stderr
