@@ -96,6 +96,7 @@ def test_gunicorn_two_workers_serve_a_signed_in_decision(gunicorn_server):
         "reviewer-name.value": "someone else",  # ignored: the session says who decides
         "accept-button.n_clicks": 1,
         "candidate-grid.selectedRows": [{"_right_id": "101"}],
+        "candidate-grid.eventData": {"data": {"record": view["left_id"]}},  # on screen
         "view-store.data": view,
     }
     decided = web.post(
