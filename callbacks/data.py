@@ -20,7 +20,7 @@ from matching.engine.io import TableReadError, load_table
 from matching.engine.project import project_id_for
 from matching.engine.safety import check_shape, check_table_file, inside_folder
 from matching.engine.spec import Spec, parse_rules, spec_from_rows
-from matching.engine.training import train
+from matching.engine.training import train, weight_warnings
 from matching.engine.uploads import UploadRefused, too_large_message
 from matching.engine.weights import LearnedWeights
 from server.runs import (
@@ -477,7 +477,9 @@ def register(app) -> None:
             "the same.",
             className="text-muted",
         )
-        return learned, html.Div([learned_table(learned), caption])
+        warnings = weight_warnings(LearnedWeights.from_dict(learned))
+        shown = [html.Div(f"⚠ {w}", className="text-warning") for w in warnings]
+        return learned, html.Div([learned_table(learned), caption, *shown])
 
     app.callback(
         Output(ids.LEARNED_STORE, "data"),
