@@ -11,7 +11,14 @@ from pathlib import Path
 import pandas as pd
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
-from components.data import FIELD_FORM, SIDES, learned_table, rule_count_table
+from components.data import (
+    FIELD_FORM,
+    ONE_TABLE,
+    SIDES,
+    learned_table,
+    rule_count_table,
+    uploads_in_mode,
+)
 from components.ids import field_row, ids
 from matching.decisions.roles import PermissionDenied, require
 from matching.engine.blocking import count_rules
@@ -134,17 +141,20 @@ def open_from_root(services: Services, typed: object) -> dict:
     return read_upload(services, path, path.name)
 
 
-def count_view(left: pd.DataFrame, right: pd.DataFrame, rules_text: str | None):
-    """The pair count the panel shows: per rule with blocking, else the full product.
+def count_view(
+    left: pd.DataFrame, right: pd.DataFrame, rules_text: str | None, *, one_table: bool = False
+):
+    """The pair count the panel shows: per rule with blocking, else the full product
+    (for one table compared with itself, each pair of its records once).
 
     Raises ``ValueError`` naming a bad rule or a rule's missing column.
     """
     rules = parse_rules(rules_text)
     if not rules:
-        total = len(left) * len(right)
-        note = f"{total:,} pairs to score ({len(left):,} x {len(right):,})"
+        total, note = _full_count(len(left), len(right), one_table=one_table)
         return rule_count_table([], total, budget=PAIR_BUDGET, note=note)
-    counts = count_rules(left, right, rules)  # from group sizes: no pairs are made
+    # From group sizes: no pairs are made.
+    counts = count_rules(left, right, rules, one_table=one_table)
     rows = [(c.rule, c.pairs, c.added) for c in counts]
     total = sum(c.added for c in counts)
     note = f"{total:,} pairs to score after blocking"
@@ -158,13 +168,24 @@ def learn_for(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> LearnedWei
     return train(job)
 
 
-def count_message(uploads: dict) -> str:
+def _full_count(left: int, right: int, *, one_table: bool) -> tuple[int, str]:
+    """Pairs scored without blocking, and the panel's words for them."""
+    if one_table:
+        total = left * (left - 1) // 2
+        return total, f"{total:,} pairs to score (each pair of the {left:,} records once)"
+    total = left * right
+    return total, f"{total:,} pairs to score ({left:,} x {right:,})"
+
+
+def count_message(uploads: dict, *, one_table: bool = False) -> str:
     """How many pairs a Run would score (from the page's copy: display only)."""
     try:
         left, right = (int(uploads[side]["rows"]) for side in SIDES)
     except (KeyError, TypeError, ValueError):
+        if one_table:
+            return "Upload the table to see how many pairs will be scored."
         return "Upload both tables to see how many pairs will be scored."
-    return f"{left * right:,} pairs to score ({left:,} x {right:,})"
+    return _full_count(left, right, one_table=one_table)[1]
 
 
 def store_upload_of(services: Services, trigger, inbox, typed: dict, uploads) -> dict:
@@ -217,18 +238,23 @@ def _too_large(services: Services, inbox: dict) -> str:
 _OPEN_SIDES = {ids.DATA_ROOT_OPEN_LEFT: "left", ids.DATA_ROOT_OPEN_RIGHT: "right"}
 
 
-def start_run(services: Services, uploads, fields: tuple, keep, select) -> str:
+def start_run(
+    services: Services, uploads, fields: tuple, keep, select, *, one_table: bool = False
+) -> str:
     """Check a Run in the request and keep it on the server; returns its ticket id.
 
     The role is that of the request's user; the uploads must be on the server
-    (only their ids are kept). Raises ``ValueError``, ``TypeError`` or
-    :class:`PermissionDenied` with a message for the page.
+    (only their ids are kept). ``one_table``: find the duplicates within the left
+    upload (see :func:`~components.data.uploads_in_mode`). Raises ``ValueError``,
+    ``TypeError`` or :class:`PermissionDenied` with a message for the page.
     """
     name, role = services.actor(None)
     require(role, "create_project")
+    if one_table:
+        uploads = uploads_in_mode(uploads, ONE_TABLE)
     if not isinstance(uploads, dict) or not all(s in uploads for s in SIDES):
-        raise ValueError("upload both tables first")
-    spec = spec_from_rows(*fields)
+        raise ValueError("upload the table first" if one_table else "upload both tables first")
+    spec = spec_from_rows(*fields, one_table=one_table)
     for label, value in (("keep", keep), ("pre-select", select)):
         if not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:
             raise ValueError(f"{label} must be a number between 0 and 1")
@@ -307,12 +333,18 @@ def _run(services: Services, run: Ticket, report: StepProgress, folders: list[Pa
     folder before anything is written to it."""
     run.check_role()
     order = run.order
+    spec = Spec.from_dict(order["spec"])
     report("reading", 0, 2)
     left_info, left = services.uploaded({"token": order["uploads"][0]})
     report("reading", 1, 2)
-    right_info, right = services.uploaded({"token": order["uploads"][1]})
+    if spec.one_table:  # the table compared with itself: read once
+        right_info, right = left_info, left
+    else:
+        right_info, right = services.uploaded({"token": order["uploads"][1]})
     report("reading", 2, 2)
-    spec = Spec.from_dict(order["spec"])
+    name = f"{left_info['name']} ↔ {right_info['name']}"
+    if spec.one_table:
+        name = f"{left_info['name']} (duplicates)"
     project_id = project_id_for(left, right, spec, keep=order["keep"], top_k=10)
     folder = Path(services.config.data_dir) / project_id
     with one_run_per_project(services, project_id, run, report), ExitStack() as saving:
@@ -332,7 +364,7 @@ def _run(services: Services, run: Ticket, report: StepProgress, folders: list[Pa
                 left,
                 right,
                 spec,
-                name=f"{left_info['name']} ↔ {right_info['name']}",
+                name=name,
                 keep=order["keep"],
                 select=order["select"],
                 sources={
@@ -365,13 +397,22 @@ def _ready_text(services: Services, project) -> str:
     return text
 
 
-def run_project(services: Services, uploads, fields: tuple, keep, select, progress=None) -> tuple:
+def run_project(
+    services: Services,
+    uploads,
+    fields: tuple,
+    keep,
+    select,
+    progress=None,
+    *,
+    one_table: bool = False,
+) -> tuple:
     """A whole Run in this process (:func:`start_run` then :func:`finish_run`).
 
     Returns ``(options, project_id, message, color, open)``.
     """
     try:
-        ticket = start_run(services, uploads, fields, keep, select)
+        ticket = start_run(services, uploads, fields, keep, select, one_table=one_table)
     except (ValueError, TypeError, PermissionDenied) as exc:
         out = _failed(exc)
     else:
@@ -442,14 +483,16 @@ def register(app) -> None:
         prevent_initial_call=True,
     )(store_upload)
 
-    def update_pair_count(uploads, lefts, rules_text):
-        ready = all(s in (uploads or {}) for s in SIDES) and any(lefts or [])
-        if not all(s in (uploads or {}) for s in SIDES):
-            return count_message(uploads), True
+    def update_pair_count(uploads, lefts, rules_text, mode):
+        one_table = mode == ONE_TABLE
+        uploads = uploads_in_mode(uploads, mode)
+        ready = all(s in uploads for s in SIDES) and any(lefts or [])
+        if not all(s in uploads for s in SIDES):
+            return count_message(uploads, one_table=one_table), True
         try:
             left = services.uploaded(uploads["left"])[1]
-            right = services.uploaded(uploads["right"])[1]
-            return count_view(left, right, rules_text), not ready
+            right = left if one_table else services.uploaded(uploads["right"])[1]
+            return count_view(left, right, rules_text, one_table=one_table), not ready
         except (ValueError, OSError) as exc:
             return f"⚠ {exc}", True
 
@@ -459,16 +502,22 @@ def register(app) -> None:
         Input(ids.UPLOAD_STORE, "data"),
         Input(field_row("left", ALL), "value"),
         Input(ids.BLOCK_RULES, "value"),
+        Input(ids.DATA_MODE, "value"),
     )(update_pair_count)
 
-    def learn_weights(_n, uploads, lefts, rights, scorers, weights, left_id, right_id, rules):
+    def learn_weights(_n, uploads, *form):
+        *fields, mode = form
+        one_table = mode == ONE_TABLE
+        uploads = uploads_in_mode(uploads, mode)
         try:
             require(services.actor(None)[1], "create_project")
-            if not all(s in (uploads or {}) for s in SIDES):
-                raise ValueError("upload both tables first")
-            spec = spec_from_rows(lefts, rights, scorers, weights, left_id, right_id, rules)
+            if not all(s in uploads for s in SIDES):
+                raise ValueError(
+                    "upload the table first" if one_table else "upload both tables first"
+                )
+            spec = spec_from_rows(*fields, one_table=one_table)
             left = services.uploaded(uploads["left"])[1]
-            right = services.uploaded(uploads["right"])[1]
+            right = left if one_table else services.uploaded(uploads["right"])[1]
             learned = learn_for(left, right, spec).to_dict()
         except (ValueError, TableReadError, OSError, PermissionDenied) as exc:
             return None, f"⚠ Could not learn weights: {exc}"
@@ -488,12 +537,13 @@ def register(app) -> None:
         State(ids.UPLOAD_STORE, "data"),
         *FIELD_FORM,
         State(ids.BLOCK_RULES, "value"),
+        State(ids.DATA_MODE, "value"),
         prevent_initial_call=True,
     )(learn_weights)
 
     def projects_callback(_run, _delete, uploads, *form):
         lefts, rights, scorers, weights, left_id, right_id, keep, select, *rest = form
-        rules, learned, project_id = rest
+        rules, learned, project_id, mode = rest
         if ctx.triggered_id == ids.DELETE_CONFIRM:
             options, following, text, color, is_open = delete_project(services, project_id)
             return {
@@ -506,7 +556,7 @@ def register(app) -> None:
             }
         fields = (lefts, rights, scorers, weights, left_id, right_id, rules, learned)
         try:
-            ticket = start_run(services, uploads, fields, keep, select)
+            ticket = start_run(services, uploads, fields, keep, select, one_table=mode == ONE_TABLE)
         except (ValueError, TypeError, PermissionDenied) as exc:
             return {**_failed(exc), "ticket": no_update}
         return {
@@ -537,6 +587,7 @@ def register(app) -> None:
             State(ids.BLOCK_RULES, "value"),
             State(ids.LEARNED_STORE, "data"),
             State(ids.PROJECT_SELECT, "value"),
+            State(ids.DATA_MODE, "value"),
         ],
         prevent_initial_call=True,
     )(projects_callback)
@@ -595,6 +646,13 @@ def register(app) -> None:
         State(ids.PROJECT_SELECT, "value"),
         prevent_initial_call=True,
     )(ask_delete)
+
+    # One table: the panel hides the second table's upload, ID and columns.
+    app.clientside_callback(
+        "function(mode) { return mode === 'ONE' ? 'one-table' : ''; }".replace("ONE", ONE_TABLE),
+        Output(ids.DATA_PANEL, "className"),
+        Input(ids.DATA_MODE, "value"),
+    )
 
     app.callback(
         Output(ids.DATA_PANEL, "is_open"),

@@ -21,11 +21,14 @@ from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from components.data import (
     FIELD_FORM,
+    MODES,
+    ONE_TABLE,
     SIDES,
     field_controls,
     field_form,
     preview_grid,
     proposed_badge,
+    uploads_in_mode,
 )
 from components.ids import field_row, ids
 from matching.engine.io import TableReadError
@@ -175,21 +178,32 @@ def _project_setup(services: Services, project_id: object) -> tuple[Setup, dict]
 
 
 def fill_panel(
-    services: Services, trigger, uploads, children, setup_file, project_id, shown=None
+    services: Services,
+    trigger,
+    uploads,
+    children,
+    setup_file,
+    project_id,
+    shown=None,
+    mode: str | None = None,
 ) -> dict:
     """The panel's form after an upload, a loaded set-up file or a project opened.
 
     ``trigger`` is what changed: the upload store (a new table: after both,
-    the proposal, unless a set-up file was loaded: it stays), the Add field
+    the proposal, unless a set-up file was loaded: it stays), the mode (two
+    tables, or one compared with itself: as after an upload), the Add field
     button, the set-up upload (``setup_file`` is ``{"contents", "filename"}``)
-    or the project (its saved set-up; also on the page's first load).
+    or the project (its saved set-up and mode; also on the page's first load).
     ``shown`` is the proposal store: ``{"source": "proposal" | "file", ...}``,
     the form values the panel last filled in. Returns a dict of the outputs.
     """
     out = dict.fromkeys(
         ("fields", "left_options", "right_options", "left_id", "right_id", "rules"), no_update
     )
-    out |= dict.fromkeys(("keep", "select", "proposal", "note", "request"), no_update)
+    out |= dict.fromkeys(("keep", "select", "proposal", "note", "request", "mode"), no_update)
+    uploads = uploads_in_mode(uploads, mode)
+    if trigger == ids.DATA_MODE:
+        trigger = ids.UPLOAD_STORE  # the tables read differently: propose again
     left_cols, right_cols = _columns(uploads)
     if trigger == ids.ADD_FIELD:
         patch = Patch()
@@ -207,7 +221,8 @@ def fill_panel(
         out |= {"note": None, "rules": "", "keep": 0.5, "select": 0.8}
         values = {"left_id": None, "right_id": None, "fields": [], "rules": ""}
         if left_cols and right_cols and _rows_of(uploads) > PROPOSE_LATER_ROWS:
-            out |= {"note": PROPOSING, "request": {s: uploads[s].get("token") for s in SIDES}}
+            request = _request(uploads, mode)
+            out |= {"note": PROPOSING, "request": request}
         elif left_cols and right_cols:
             try:
                 (_, left), (_, right) = (services.uploaded(uploads[s]) for s in SIDES)
@@ -247,6 +262,7 @@ def fill_panel(
             left_cols, right_cols = _spec_columns(setup.spec, *columns)
         note = f"The set-up of the project {record['name']}."
         out |= {"keep": setup.keep, "select": setup.select, "proposal": None, "note": note}
+        out |= {"mode": ONE_TABLE if setup.spec.one_table else MODES[0]["value"]}
         out |= {"left_options": left_cols, "right_options": right_cols, "rules": values["rules"]}
     return out | {
         "fields": _rows(values, left_cols, right_cols),
@@ -259,6 +275,12 @@ def fill_panel(
 PROPOSING = "Proposing a set-up…"
 
 
+def _request(uploads: dict, mode: object) -> dict:
+    """What a chained proposal is for: the uploads' ids, and the mode when it is one table."""
+    request = {s: (uploads.get(s) or {}).get("token") for s in SIDES}
+    return request | {"mode": ONE_TABLE} if mode == ONE_TABLE else request
+
+
 def _rows_of(uploads: dict) -> int:
     """Rows of both uploads, as the page holds them (only to choose when to propose)."""
     try:
@@ -267,16 +289,19 @@ def _rows_of(uploads: dict) -> int:
         return 0
 
 
-def fill_proposal(services: Services, request: object, uploads: object) -> dict:
+def fill_proposal(
+    services: Services, request: object, uploads: object, mode: str | None = None
+) -> dict:
     """The proposal's form values for the uploads ``request`` names (a chained callback).
 
-    ``request`` is ``{"left": token, "right": token}`` as :func:`fill_panel`
-    left it; when the uploads have changed since, nothing is filled (a newer
-    request follows). Returns the IDs, field rows, rules, proposal store and note.
+    ``request`` is ``{"left": token, "right": token}`` (and ``"mode"`` for one table) as
+    :func:`fill_panel` left it; when the uploads or the mode have changed since,
+    nothing is filled (a newer request follows). Returns the IDs, field rows,
+    rules, proposal store and note.
     """
     keys = ("fields", "left_id", "right_id", "rules", "proposal", "note")
-    uploads = uploads if isinstance(uploads, dict) else {}
-    current = {s: (uploads.get(s) or {}).get("token") for s in SIDES}
+    uploads = uploads_in_mode(uploads, mode)
+    current = _request(uploads, mode)
     if not isinstance(request, dict) or request != current:
         return dict.fromkeys(keys, no_update)
     left_cols, right_cols = _columns(uploads)
@@ -356,10 +381,13 @@ def _number(value: object) -> float | None:
         return None
 
 
-def setup_file(services: Services, uploads, project_id, form: tuple, keep, select, fmt) -> dict:
+def setup_file(
+    services: Services, uploads, project_id, form: tuple, keep, select, fmt, mode=None
+) -> dict:
     """The panel's set-up as a file to download, or a message saying what is wrong."""
+    uploads = uploads_in_mode(uploads, mode)
     try:
-        spec = spec_from_rows(*form)
+        spec = spec_from_rows(*form, one_table=mode == ONE_TABLE)
         for label, value in (("keep", keep), ("pre-select", select)):
             if not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:
                 raise ValueError(f"{label} must be a number between 0 and 1")
@@ -394,10 +422,10 @@ def register(app) -> None:
         prevent_initial_call=True,
     )(update_previews_callback)
 
-    def fill_setup(uploads, _add, contents, project_id, filename, children, shown):
+    def fill_setup(uploads, _add, contents, project_id, mode, filename, children, shown):
         setup = {"contents": contents, "filename": filename}
         trigger = ctx.triggered_id
-        return fill_panel(services, trigger, uploads, children, setup, project_id, shown)
+        return fill_panel(services, trigger, uploads, children, setup, project_id, shown, mode)
 
     app.callback(
         output={
@@ -412,12 +440,14 @@ def register(app) -> None:
             "proposal": Output(ids.PROPOSAL_STORE, "data"),
             "note": Output(ids.PROPOSAL_NOTE, "children"),
             "request": Output(ids.PROPOSAL_REQUEST, "data"),
+            "mode": Output(ids.DATA_MODE, "value"),
         },
         inputs=[
             Input(ids.UPLOAD_STORE, "data"),
             Input(ids.ADD_FIELD, "n_clicks"),
             Input(ids.SETUP_UPLOAD, "contents"),
             Input(ids.PROJECT_SELECT, "value"),
+            Input(ids.DATA_MODE, "value"),
         ],
         state=[
             State(ids.SETUP_UPLOAD, "filename"),
@@ -426,8 +456,8 @@ def register(app) -> None:
         ],
     )(fill_setup)
 
-    def fill_proposal_callback(request, uploads):
-        return fill_proposal(services, request, uploads)
+    def fill_proposal_callback(request, uploads, mode):
+        return fill_proposal(services, request, uploads, mode)
 
     app.callback(
         output={
@@ -439,7 +469,7 @@ def register(app) -> None:
             "note": Output(ids.PROPOSAL_NOTE, "children", allow_duplicate=True),
         },
         inputs=[Input(ids.PROPOSAL_REQUEST, "data")],
-        state=[State(ids.UPLOAD_STORE, "data")],
+        state=[State(ids.UPLOAD_STORE, "data"), State(ids.DATA_MODE, "value")],
         running=[(Output(ids.RUN, "disabled"), True, False)],
         prevent_initial_call=True,
     )(fill_proposal_callback)
@@ -462,8 +492,8 @@ def register(app) -> None:
     )(mark_proposed)
 
     def download_setup(_n, uploads, project_id, *form):
-        *fields, keep, select, fmt = form
-        return setup_file(services, uploads, project_id, tuple(fields), keep, select, fmt)
+        *fields, keep, select, fmt, mode = form
+        return setup_file(services, uploads, project_id, tuple(fields), keep, select, fmt, mode)
 
     app.callback(
         output={
@@ -480,6 +510,7 @@ def register(app) -> None:
             State(ids.KEEP, "value"),
             State(ids.SELECT, "value"),
             State(ids.SETUP_FORMAT, "value"),
+            State(ids.DATA_MODE, "value"),
         ],
         prevent_initial_call=True,
     )(download_setup)

@@ -1,4 +1,5 @@
-"""Data panel: upload two tables, choose ids and fields, see the pair count, run."""
+"""Data panel: upload two tables (or one, to find its duplicates), choose ids and fields,
+see the pair count, run."""
 
 from __future__ import annotations
 
@@ -21,10 +22,40 @@ __all__ = [
     "preview_grid",
     "proposed_badge",
     "run_controls",
+    "MODES",
+    "ONE_TABLE",
+    "uploads_in_mode",
 ]
 
 #: The two tables of a project, as the Data panel keys its uploads.
 SIDES = ("left", "right")
+
+#: The Data panel's modes: match two tables, or find the duplicates within one.
+ONE_TABLE = "one"
+MODES = [
+    {"label": "Two tables", "value": "two"},
+    {"label": "One table (find duplicates)", "value": ONE_TABLE},
+]
+
+
+def uploads_in_mode(uploads: object, mode: object) -> dict:
+    """The panel's uploads as the set-up reads them: in one-table mode, the one table
+    (the left upload) on both sides, so that it is compared with itself.
+
+    >>> uploads_in_mode({"left": {"token": "a"}, "right": {"token": "b"}}, ONE_TABLE)
+    {'left': {'token': 'a'}, 'right': {'token': 'a'}}
+    >>> uploads_in_mode({"right": {"token": "b"}}, ONE_TABLE)
+    {}
+    """
+    uploads = dict(uploads) if isinstance(uploads, dict) else {}
+    if mode != ONE_TABLE:
+        return uploads
+    return {side: uploads["left"] for side in SIDES} if "left" in uploads else {}
+
+
+def _by_mode(two: str, one: str) -> list:
+    """Words that read ``two`` when matching two tables and ``one`` for one table."""
+    return [html.Span(two, className="two-only"), html.Span(one, className="one-only")]
 
 
 def field_form(dependency: type[State] | type[Input] = State) -> tuple:
@@ -156,6 +187,7 @@ def field_controls(
                     clearable=False,
                 ),
                 width=3,
+                className="right-only",
             ),
             dbc.Col(
                 dcc.Dropdown(list(SCORERS), scorer, id=field_row("scorer", index), clearable=False),
@@ -220,8 +252,8 @@ def preview_grid(name: str, profiles: list[dict], rows: list[dict]) -> html.Div:
     )
 
 
-def _labelled(text: str, mark_id: str) -> dbc.Label:
-    return dbc.Label([text, " ", html.Span(id=mark_id)])
+def _labelled(text: str | list, mark_id: str) -> dbc.Label:
+    return dbc.Label([*(text if isinstance(text, list) else [text]), " ", html.Span(id=mark_id)])
 
 
 def _setup_controls() -> html.Div:
@@ -381,23 +413,27 @@ def data_panel(
     server's ``--data-root``), offered as suggestions; None when the server has
     no such folder, and then the path boxes are not shown.
     """
+    upload = {"root": root_files is not None, "max_bytes": max_upload_bytes}
     return dbc.Offcanvas(
         [
             html.P(
-                "Upload the two tables (CSV, Excel, Parquet or JSON Lines), choose the ID "
-                "columns and the fields to compare, then Run.",
+                _by_mode(
+                    "Upload the two tables (CSV, Excel, Parquet or JSON Lines), choose the ID "
+                    "columns and the fields to compare, then Run.",
+                    "Upload the table (CSV, Excel, Parquet or JSON Lines), choose its ID "
+                    "column and the fields to compare, then Run: each pair of its records "
+                    "is scored once, and accepted pairs join into clusters.",
+                ),
                 className="small",
             ),
-            *(
-                part
-                for side, label, preview in (
-                    ("left", "Left table", ids.PREVIEW_LEFT),
-                    ("right", "Right table", ids.PREVIEW_RIGHT),
-                )
-                for part in (
-                    _upload(side, label, root=root_files is not None, max_bytes=max_upload_bytes),
-                    html.Div(id=preview),
-                )
+            dbc.RadioItems(
+                id=ids.DATA_MODE, options=MODES, value="two", inline=True, className="mb-2"
+            ),
+            _upload("left", _by_mode("Left table", "Table"), **upload),
+            html.Div(id=ids.PREVIEW_LEFT),
+            html.Div(
+                [_upload("right", "Right table", **upload), html.Div(id=ids.PREVIEW_RIGHT)],
+                className="right-only",
             ),
             html.Datalist([html.Option(value=f) for f in root_files or []], id=ids.DATA_ROOT_FILES),
             html.Div(id=ids.PROPOSAL_NOTE, className="small mb-2"),
@@ -407,7 +443,7 @@ def data_panel(
                 [
                     dbc.Col(
                         [
-                            _labelled("Left ID column", ids.LEFT_ID_MARK),
+                            _labelled(_by_mode("Left ID column", "ID column"), ids.LEFT_ID_MARK),
                             dcc.Dropdown(id=ids.LEFT_ID, placeholder="Row number"),
                         ]
                     ),
@@ -415,12 +451,18 @@ def data_panel(
                         [
                             _labelled("Right ID column", ids.RIGHT_ID_MARK),
                             dcc.Dropdown(id=ids.RIGHT_ID, placeholder="Row number"),
-                        ]
+                        ],
+                        className="right-only",
                     ),
                 ],
                 className="mb-3",
             ),
-            dbc.Label("Fields to compare (left column, right column, scorer, weight)"),
+            dbc.Label(
+                _by_mode(
+                    "Fields to compare (left column, right column, scorer, weight)",
+                    "Fields to compare (column, scorer, weight)",
+                )
+            ),
             html.Div(id=ids.FIELDS, children=[]),
             dbc.Button(
                 "Add field",

@@ -94,6 +94,7 @@ class ids:
 
     # data panel
     DATA_PANEL = "data-panel"
+    DATA_MODE = "data-mode-choice"
     UPLOAD_LEFT = "upload-left"
     UPLOAD_RIGHT = "upload-right"
     UPLOAD_LEFT_INFO = "upload-left-info"

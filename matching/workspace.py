@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from matching.decisions.log import DecisionLog
 from matching.decisions.rerun import carry_over
-from matching.decisions.settings import ProjectSettings
+from matching.decisions.settings import DEFAULT_CARDINALITY, ProjectSettings
 from matching.desk import ReviewDesk
 from matching.engine.candidates import StepProgress
 from matching.engine.io import read_table
@@ -179,6 +179,9 @@ class Workspace:
             progress=progress,
         )
         settings = ProjectSettings(
+            # One table's accepted pairs join into clusters: a record may be the same as
+            # several others, so no pairing rule turns a second match into a conflict.
+            cardinality="many-to-many" if spec.one_table else DEFAULT_CARDINALITY,
             floor=keep,
             show_from=keep,
             select=select,
@@ -609,5 +612,11 @@ def _size(value) -> int:
 
 
 def _same_setup(old: Spec, new: Spec) -> bool:
-    """True when two specs compare the same fields with the same ID columns."""
-    return (old.left_id, old.right_id, old.fields) == (new.left_id, new.right_id, new.fields)
+    """True when two specs compare the same fields with the same ID columns, both of one
+    table or both of two."""
+    return (old.left_id, old.right_id, old.fields, old.one_table) == (
+        new.left_id,
+        new.right_id,
+        new.fields,
+        new.one_table,
+    )

@@ -640,12 +640,23 @@ def parse_rules(text: str | None) -> tuple[Block, ...]:
 
 
 def spec_from_rows(
-    lefts, rights, scorers, weights, left_id, right_id, rules_text=None, learned=None
+    lefts,
+    rights,
+    scorers,
+    weights,
+    left_id,
+    right_id,
+    rules_text=None,
+    learned=None,
+    *,
+    one_table: bool = False,
 ) -> Spec:
     """The Spec of a set-up form's field rows (the Data panel's); rows without a left
     column are ignored. ``rules_text`` holds blocking rules, one per line.
 
     ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields.
+    ``one_table``: one table compared with itself (see :class:`Spec`): each field and
+    the ID compare a column with itself, whatever ``rights`` and ``right_id`` say.
     """
     fields = []
     for left, right, scorer, weight in zip(lefts, rights, scorers, weights):
@@ -653,6 +664,7 @@ def spec_from_rows(
             continue
         if weight is None or float(weight) <= 0:
             raise ValueError(f"field {left!r}: the weight must be a number above 0")
+        right = left if one_table else right
         fields.append(
             Field(left=left, right=right or left, scorer=scorer or "qratio", weight=float(weight))
         )
@@ -663,7 +675,8 @@ def spec_from_rows(
     return Spec(
         fields=tuple(fields),
         left_id=left_id or None,
-        right_id=right_id or None,
+        right_id=(left_id if one_table else right_id) or None,
         block=rules,
         learned=weights_for,
+        one_table=one_table,
     )
