@@ -10,6 +10,7 @@ tested against. A cluster that also holds two records a reviewer said are differ
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ __all__ = [
     "cluster_conflicts",
     "cluster_table",
     "representatives",
+    "RepresentativeRules",
 ]
 
 #: How a representative record takes a field's value from its cluster's records.
@@ -271,3 +273,83 @@ def representatives(
             row[column] = _pick(frame[column].loc[at], rule, order, preferred)
         rows.append(row)
     return pd.DataFrame(rows, columns=["cluster_id", "records", *frame.columns])
+
+
+def _name(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True)
+class RepresentativeRules:
+    """How a lead builds each cluster's representative record: a rule per field.
+
+    Parameters
+    ----------
+    rules : mapping
+        Column -> one of :data:`REPRESENTATIVE_RULES`; columns not named take their
+        most frequent value.
+    date_column : str or None
+        The column ``most recent`` reads (dates).
+    source_column, preferred_source : str or None
+        ``preferred source`` takes the value of a record whose ``source_column``
+        holds ``preferred_source``.
+    """
+
+    rules: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    date_column: str | None = None
+    source_column: str | None = None
+    preferred_source: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-safe, unset values left out; :meth:`from_dict` reverses it."""
+        out = {
+            "rules": {k: v for k, v in self.rules.items() if v != "most frequent"},
+            "date_column": self.date_column,
+            "source_column": self.source_column,
+            "preferred_source": self.preferred_source,
+        }
+        return {k: v for k, v in out.items() if v}
+
+    @classmethod
+    def from_dict(cls, data: object) -> RepresentativeRules:
+        """Read :meth:`to_dict`'s layout; values of the wrong type are read as unset."""
+        data = data if isinstance(data, Mapping) else {}
+        rules = data.get("rules")
+        rules = rules if isinstance(rules, Mapping) else {}
+        return cls(
+            rules={str(k): v for k, v in rules.items() if v in REPRESENTATIVE_RULES},
+            date_column=_name(data.get("date_column")),
+            source_column=_name(data.get("source_column")),
+            preferred_source=_name(data.get("preferred_source")),
+        )
+
+    def checked(self, columns: Sequence[str]) -> RepresentativeRules:
+        """These rules, if they can build a record from a table of ``columns``;
+        ``ValueError`` says, in words for the page, what is missing or unknown."""
+        named = [c for c in (self.date_column, self.source_column) if c]
+        for column in [*self.rules, *named]:
+            if column not in columns:
+                raise ValueError(f"the table has no column {column!r}")
+        for column, rule in self.rules.items():
+            if rule not in REPRESENTATIVE_RULES:
+                known = ", ".join(REPRESENTATIVE_RULES)
+                raise ValueError(f"{column}: unknown rule {rule!r}; choose from {known}")
+            if rule == "most recent" and not self.date_column:
+                raise ValueError(f"{column}: 'most recent' needs a date column; choose one")
+            if rule == "preferred source" and not (self.source_column and self.preferred_source):
+                raise ValueError(
+                    f"{column}: 'preferred source' needs a source column and the source"
+                    " to prefer; give both"
+                )
+        return self
+
+    def apply(self, table: pd.DataFrame, clusters: pd.Series) -> pd.DataFrame:
+        """The representative record of each cluster (see :func:`representatives`)."""
+        return representatives(
+            table,
+            clusters,
+            self.rules,
+            date_column=self.date_column,
+            source_column=self.source_column,
+            preferred_source=self.preferred_source,
+        )

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from matching.decisions.clusters import RepresentativeRules
 from matching.decisions.events import DEFAULT_REASONS
 from matching.engine.safety import threshold_problem
 from matching.engine.spec import Spec
@@ -164,6 +165,8 @@ class ProjectSettings:
         The project this one is a re-run of.
     carried : mapping
         What a re-run took over from ``version_of``: counts by kind.
+    representatives : RepresentativeRules
+        For one table's clusters: how a lead builds each cluster's representative record.
     """
 
     floor: float | None = None
@@ -180,6 +183,7 @@ class ProjectSettings:
     columns: tuple[tuple[str, ...], tuple[str, ...]] | None = None
     version_of: str | None = None
     carried: Mapping[str, int] = field(default_factory=dict)
+    representatives: RepresentativeRules = field(default_factory=RepresentativeRules)
 
     def to_dict(self) -> dict:
         """JSON-safe; :meth:`from_dict` reverses it. Unset values are left out, and so
@@ -199,6 +203,7 @@ class ProjectSettings:
             "columns": [list(c) for c in self.columns] if self.columns is not None else None,
             "version_of": self.version_of,
             "carried": dict(self.carried),
+            "representatives": self.representatives.to_dict(),
         }
         return {k: v for k, v in out.items() if v is not None and v != {}}
 
@@ -245,6 +250,7 @@ class ProjectSettings:
             columns=tuple(tuple(map(str, c)) for c in columns) if good_columns else None,
             version_of=_text(data.get("version_of")),
             carried=_dict(data.get("carried")),
+            representatives=RepresentativeRules.from_dict(data.get("representatives")),
         )
 
     def thresholds(self, *, floor: float, select: float) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from matching.desk.audits import Audits
 from matching.desk.batches import Batches
 from matching.desk.choices import Choices
+from matching.desk.clusters import Clusters
 from matching.desk.desk import ReviewDesk
 from matching.desk.matches import Matches
 from matching.desk.page import Page, PageRequest
@@ -14,6 +15,7 @@ __all__ = [
     "Batches",
     "Audits",
     "Choices",
+    "Clusters",
     "Page",
     "PageRequest",
     "Outcome",

@@ -1,5 +1,6 @@
 """A lead's choices for a project: the thresholds reviewers see pairs with, how records
-pair, and the reasons reviewers pick from.
+pair, the reasons reviewers pick from, and how one table's clusters make their
+representative records.
 
 Each is a change of the project's :class:`~matching.decisions.settings.ProjectSettings`
 written in the project's transaction, the one decisions are written in: two leads
@@ -9,9 +10,11 @@ step sees the new settings.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
+from matching.decisions.clusters import RepresentativeRules
 from matching.decisions.ledger import Ledger
 from matching.decisions.log import ProjectTransaction
 from matching.decisions.roles import PermissionDenied, require
@@ -99,3 +102,26 @@ class Choices:
             return f"Saved: reviewers now pick from{which} {', '.join(settings.reasons)}."
 
         return self._change(role, "change_settings", lambda s: s.with_reasons(listed), done)
+
+    def set_representatives(self, rules: RepresentativeRules, *, role: str) -> Outcome:
+        """Build each cluster's representative record by ``rules`` (checked against the
+        project's table: its columns, a date column for ``most recent``, a source for
+        ``preferred source``)."""
+        columns = [str(c) for c in self.desk.project.left.columns]
+
+        def done(settings: ProjectSettings) -> str:
+            chosen = settings.representatives.rules
+            if not chosen:
+                return "Saved: representative records take every field's most frequent value."
+            named = ", ".join(f"{c}: {r}" for c, r in chosen.items())
+            return (
+                f"Saved: representative records take {named}; other fields their most"
+                " frequent value."
+            )
+
+        return self._change(
+            role,
+            "change_settings",
+            lambda s: dataclasses.replace(s, representatives=rules.checked(columns)),
+            done,
+        )

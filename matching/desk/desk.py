@@ -55,6 +55,7 @@ from matching.decisions.tuning import PairStatus
 from matching.desk.audits import Audits
 from matching.desk.batches import Batches
 from matching.desk.choices import Choices
+from matching.desk.clusters import Clusters
 from matching.desk.matches import Matches
 from matching.desk.page import Page
 from matching.desk.terms import (
@@ -183,12 +184,13 @@ class ReviewDesk:
         self._memo: dict[str, tuple[int, object]] = {}
         self._pair_codes: tuple[np.ndarray, pa.Array] | None = None
         #: The parts: unmatch and conflicts, bulk and pattern batches, audits, the review
-        #: page's requests, a lead's choices of settings.
+        #: page's requests, a lead's choices of settings, one table's clusters.
         self.matches = Matches(self)
         self.batches = Batches(self)
         self.audits = Audits(self)
         self.page = Page(self)
         self.choices = Choices(self)
+        self.clusters = Clusters(self)
 
     @property
     def project_id(self) -> str:
