@@ -181,6 +181,10 @@ def typical_chars(frame: pd.DataFrame, *, rows: int = 200, share: float = 1.0) -
     return out
 
 
+#: A column whose typical value is longer than this wraps (see :func:`candidate_columns`).
+WRAP_CHARS = 40
+
+
 def candidate_columns(
     right_columns: Sequence[str],
     fields: Sequence[Field],
@@ -301,6 +305,11 @@ def candidate_columns(
             spec["minWidth"] = id_px
             spec["headerTooltip"] = f"{col} (id)"
         cols.append(spec)
+    for spec in cols:
+        # Long values (a title) wrap instead of ending in "…". Only those columns grow
+        # rows to fit: measuring every cell's height slows each record's grid down.
+        if chars.get(spec["field"], 0) > WRAP_CHARS:
+            spec.update(wrapText=True, autoHeight=True)
     return cols
 
 
@@ -371,9 +380,6 @@ def review_tab() -> html.Div:
             "wrapHeaderText": True,
             "autoHeaderHeight": True,
             "suppressHeaderMenuButton": True,
-            # A long value (a title) wraps onto more lines instead of ending in "…".
-            "wrapText": True,
-            "autoHeight": True,
             # The page's keys (a, n, s, u, digits, space) act on the record; a key
             # never opens a cell's editor, only a double-click does.
             "suppressKeyboardEvent": {"function": "noEditByKey(params)"},
