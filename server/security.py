@@ -113,6 +113,10 @@ def register(app) -> None:
         limit = (request.max_content_length or 0) / (1024 * 1024)
         what = "chunk" if request.endpoint == "upload_chunk" else "request"
         message = f"the {what} is larger than the {limit:g} MB this server takes"
+        if (request.content_length or 0) <= (request.max_content_length or 0):
+            # Within the request limit: refused by the form's own (the sign-in form's).
+            form = (request.max_form_memory_size or 0) / 1000
+            message = f"the form is larger than the {form:g} KB this server takes"
         response = jsonify({"error": message})
         response.status_code = 413
         return response

@@ -298,3 +298,15 @@ def test_user_commands_take_db_before_or_after_the_command(tmp_path):
     listed = _run_app(tmp_path, "user", "list", env={"MATCHDESK_DB": db})
     assert listed.returncode == 0 and listed.stdout.splitlines() == ["ann\tadmin"]
     assert not os.path.exists(tmp_path / "matchdesk.db")
+
+
+def test_a_form_over_the_form_limit_is_refused_naming_that_limit(demo_app):
+    """A 600 KB sign-in form is within the 32 MB a request may have, not the 500 KB a
+    form may: the refusal names the form's limit."""
+    answer = demo_app.server.test_client().post(
+        "/login",
+        data={"username": "a" * 600_000, "password": "x"},
+        headers={"Origin": "http://localhost"},
+    )
+    assert answer.status_code == 413
+    assert answer.get_json()["error"] == "the form is larger than the 500 KB this server takes"
