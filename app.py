@@ -340,6 +340,10 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
     args = parser.parse_args(argv)
     if args.data_root and not Path(args.data_root).is_dir():
         parser.exit(2, f"{parser.prog}: error: --data-root {args.data_root}: no such folder\n")
+    for option in ("threads", "body_timeout", "session_idle_minutes", "session_max_hours"):
+        if not getattr(args, option) > 0:
+            name = "--" + option.replace("_", "-")
+            parser.exit(2, f"{parser.prog}: error: {name} must be more than 0\n")
     common = {
         "db_url": args.db,
         "data_dir": args.data_dir,

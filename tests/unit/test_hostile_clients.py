@@ -310,3 +310,15 @@ def test_a_form_over_the_form_limit_is_refused_naming_that_limit(demo_app):
     )
     assert answer.status_code == 413
     assert answer.get_json()["error"] == "the form is larger than the 500 KB this server takes"
+
+
+@pytest.mark.parametrize(
+    "option", ["--threads", "--body-timeout", "--session-idle-minutes", "--session-max-hours"]
+)
+def test_serving_limits_must_be_more_than_zero(option, capsys):
+    from app import config_from_args
+
+    with pytest.raises(SystemExit) as stop:
+        config_from_args([option, "0"])
+    assert stop.value.code == 2
+    assert f"{option} must be more than 0" in capsys.readouterr().err
