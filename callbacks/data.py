@@ -30,6 +30,7 @@ from matching.engine.spec import Spec, parse_rules, spec_from_rows
 from matching.engine.training import train, weight_warnings
 from matching.engine.uploads import UploadRefused, too_large_message
 from matching.engine.weights import LearnedWeights
+from server.broker import NOT_STARTED, broker_answers
 from server.runs import (
     RunCancelled,
     Ticket,
@@ -254,6 +255,9 @@ def start_run(
         uploads = uploads_in_mode(uploads, ONE_TABLE)
     if not isinstance(uploads, dict) or not all(s in uploads for s in SIDES):
         raise ValueError("upload the table first" if one_table else "upload both tables first")
+    broker = services.config.celery_broker
+    if broker and not broker_answers(broker):
+        raise ValueError(NOT_STARTED)
     spec = spec_from_rows(*fields, one_table=one_table)
     for label, value in (("keep", keep), ("pre-select", select)):
         if not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:

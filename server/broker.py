@@ -10,20 +10,34 @@ bar vanished with no message and Run was enabled again, while the worker went on
 "still running", and with progress that says the broker is unreachable, so the
 page keeps the run (its progress bar, Cancel, the ticket) and asks again; once
 the broker answers, the result is read and announced as usual. On the worker's
-side, storing a result waits for the broker to come back (up to
-:data:`RESULT_PATIENCE` seconds) instead of giving up after 20 tries, and
-progress is sent from a thread of its own (see :func:`server.runs.reporter`), so
-a broker that does not answer never holds up or fails the scoring.
+side, a finished run waits for the broker to answer (up to :data:`RESULT_PATIENCE`
+seconds) before its result is stored, instead of storing it into a broker that is
+away (20 tries, then the result is lost), and progress is sent from a thread of
+its own (see :func:`server.runs.reporter`), so a broker that does not answer never
+holds up or fails the scoring. A Run clicked while the broker is away is refused
+with a message (:func:`broker_answers`, asked when the Run is checked); a task is
+never sent to a broker that does not answer (:class:`BrokerUnreachable`), which would
+hold the request for minutes.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 from collections import OrderedDict
 
 from dash import CeleryManager
 
-__all__ = ["BrokerTolerantManager", "celery_manager", "BROKER_DOWN", "RESULT_PATIENCE"]
+__all__ = [
+    "BrokerTolerantManager",
+    "BrokerUnreachable",
+    "broker_answers",
+    "celery_manager",
+    "BROKER_DOWN",
+    "NOT_STARTED",
+    "RESULT_PATIENCE",
+]
 
 #: What the page shows under the progress bar while the broker does not answer.
 BROKER_DOWN = (
@@ -31,12 +45,31 @@ BROKER_DOWN = (
     " this page asks again every moment and shows the result once the broker is back."
 )
 
-#: How long a worker keeps trying to store a run's result (and progress) while the
-#: broker is down, in seconds.
+#: How long a worker waits for the broker to store a finished run's result, in seconds.
 RESULT_PATIENCE = 24 * 3600
 
 #: Seconds to wait for a connection to the broker before calling it unreachable.
 CONNECT_TIMEOUT = 5
+
+#: What the page says of a Run clicked while the broker does not answer.
+NOT_STARTED = (
+    "the task broker (Redis) is unreachable, so the run was not started; try again once it is back"
+)
+
+
+def broker_answers(broker: str) -> bool:
+    """Whether the Redis at ``broker`` answers a ping within :data:`CONNECT_TIMEOUT` s."""
+    import redis
+
+    client = redis.Redis.from_url(
+        broker, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=CONNECT_TIMEOUT
+    )
+    try:
+        return bool(client.ping())
+    except (redis.RedisError, OSError):
+        return False
+    finally:
+        client.close()
 
 
 def celery_manager(broker: str) -> BrokerTolerantManager:
@@ -47,16 +80,11 @@ def celery_manager(broker: str) -> BrokerTolerantManager:
     celery.conf.broker_connection_retry_on_startup = True
     celery.conf.redis_socket_connect_timeout = CONNECT_TIMEOUT
     celery.conf.broker_connection_timeout = CONNECT_TIMEOUT
-    # A try a second or so apart (at most every 5 s), for about RESULT_PATIENCE seconds.
-    celery.conf.result_backend_transport_options = {
-        "retry_policy": {
-            "max_retries": RESULT_PATIENCE // 5,
-            "interval_start": 0,
-            "interval_step": 1,
-            "interval_max": 5,
-        }
-    }
     return BrokerTolerantManager(celery)
+
+
+class BrokerUnreachable(RuntimeError):
+    """The broker did not answer when a run was to be started."""
 
 
 class BrokerTolerantManager(CeleryManager):
@@ -94,6 +122,30 @@ class BrokerTolerantManager(CeleryManager):
             while len(self._shown) > self.REMEMBERED:
                 self._shown.popitem(last=False)
 
+    def _broker_answers(self) -> bool:
+        try:
+            self.handle.backend.client.ping()
+        except self._unreachable:
+            return False
+        return True
+
+    def call_job_fn(self, key, job_fn, args, context):
+        # Asked first: sending a task to a broker that is away tries for a long time.
+        if not self._broker_answers():
+            raise BrokerUnreachable(NOT_STARTED)
+        return super().call_job_fn(key, job_fn, args, context)
+
+    def make_job_fn(self, fn, progress, key=None):
+        @functools.wraps(fn)
+        def then_wait_for_the_broker(*args, **kwargs):
+            outcome = fn(*args, **kwargs)
+            deadline = time.monotonic() + RESULT_PATIENCE
+            while not self._broker_answers() and time.monotonic() < deadline:
+                time.sleep(1)
+            return outcome
+
+        return super().make_job_fn(then_wait_for_the_broker, progress, key)
+
     def get_progress(self, key):
         try:
             progress = super().get_progress(key)
@@ -130,9 +182,10 @@ class BrokerTolerantManager(CeleryManager):
             return {}
 
     def terminate_job(self, job):
+        # A quick question first: a broadcast to a broker that is away tries for seconds.
+        if not self._broker_answers():
+            return None
         try:
-            # A quick question first: a broadcast to a broker that is down tries for seconds.
-            self.handle.backend.client.ping()
             return super().terminate_job(job)
         except self._unreachable:
             return None

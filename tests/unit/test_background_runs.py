@@ -352,13 +352,16 @@ def test_a_celery_broker_gives_a_celery_manager(app_config):
     assert str(manager.handle.backend.url).startswith("redis://127.0.0.1:6399/0")
 
 
-def test_polls_to_an_unreachable_broker_keep_the_run_and_say_so(app_config):
-    from server.broker import BROKER_DOWN
-
-    with socket.socket() as probe:  # a port nothing listens on
+def _nobody_listens() -> str:
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app_config.celery_broker = f"redis://127.0.0.1:{port}/0"
+        return f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+
+
+def test_polls_to_an_unreachable_broker_keep_the_run_and_say_so(app_config):
+    from server.broker import BROKER_DOWN, BrokerUnreachable
+
+    app_config.celery_broker = _nobody_listens()
     manager = manager_for(app_config)
     began = time.monotonic()
     assert manager.get_progress("key") == [0, "", BROKER_DOWN]
@@ -366,7 +369,21 @@ def test_polls_to_an_unreachable_broker_keep_the_run_and_say_so(app_config):
     assert manager.job_running("job") is True  # not known: the page asks again
     assert manager.get_updated_props("key") == {}
     manager.terminate_job("job")  # Cancel's order is dropped; the ticket is what counts
+    with pytest.raises(BrokerUnreachable):  # no task is sent (that would take minutes)
+        manager.call_job_fn("key", None, (), {})
     assert time.monotonic() - began < 5
+
+
+def test_a_run_clicked_while_the_broker_is_away_is_refused_with_a_message(services, uploads):
+    services.config.celery_broker = _nobody_listens()
+    began = time.monotonic()
+    out = run_project(services, uploads, FIELDS, 0.5, 0.8)
+    assert out[2] == (
+        "Could not run: the task broker (Redis) is unreachable, so the run was not started;"
+        " try again once it is back"
+    )
+    assert time.monotonic() - began < 10
+    assert not list((Path(services.config.data_dir) / "runs").glob("*.json"))  # no ticket
 
 
 def test_a_saving_marker_of_a_process_that_is_gone_is_swept(services, uploads):
