@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from components.ids import ids
 from matching.decisions.roles import PermissionDenied
 from matching.workspace import ProjectUnavailable
+from server.disk_full import disk_full_message
 
 __all__ = ["show_error", "error_message"]
 
@@ -27,6 +28,9 @@ def error_message(exc: Exception) -> str:
         return f"{str(exc).capitalize()}; nothing was recorded."
     if isinstance(exc, ProjectUnavailable):
         return str(exc)
+    full = disk_full_message(exc)
+    if full is not None:
+        return f"{full[0].upper()}{full[1:]}; nothing was recorded."
     if isinstance(exc, SQLAlchemyError):
         return (
             "The decision log cannot be reached or written right now, so nothing was "

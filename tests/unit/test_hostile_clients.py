@@ -260,6 +260,14 @@ def test_a_full_disk_during_an_upload_or_export_says_so(demo_app, project, monke
     assert export.status_code == 507 and "disk is full" in export.get_json()["error"]
 
 
+def test_a_full_disk_in_a_callback_is_said_in_the_page():
+    from callbacks.errors import error_message
+
+    full = error_message(OSError(errno.ENOSPC, "No space left on device"))
+    assert full.startswith("The server's disk is full") and "nothing was recorded" in full
+    assert "disk" not in error_message(OSError(errno.EACCES, "Permission denied"))
+
+
 # -- 11: passwords in messages -----------------------------------------------------
 
 
