@@ -182,7 +182,7 @@ def write_export(
             right=project.right,
             right_pos=project.right_pos,
         )
-        return EXPORTS[fmt][0](_letting_go([record], stop=stop), out)
+        return EXPORTS[fmt][0](_letting_go([record], stop=stop, slices=_slices(fmt)), out)
     chunks = matched_chunks_of_pairs(
         services.desk(project).accepted_pairs(),
         project.candidates,
@@ -193,22 +193,39 @@ def write_export(
         left_pos=project.left_pos,
         right_pos=project.right_pos,
     )
-    return EXPORTS[fmt][0](_letting_go(chunks, stop=stop), out)
+    return EXPORTS[fmt][0](_letting_go(chunks, stop=stop, slices=_slices(fmt)), out)
 
 
 #: Chunks written between two lettings go of the project files' pages (see below).
 PAGES_EVERY = 2
 
+#: Rows of Excel written between two looks at the client (a second or so of work;
+#: a chunk of the matched table takes several seconds as Excel, under a second as CSV).
+EXCEL_ROWS_BETWEEN_LOOKS = 2_000
 
-def _letting_go(chunks, every: int = PAGES_EVERY, *, stop: Callable[[], bool] | None = None):
+
+def _slices(fmt: str) -> int | None:
+    return EXCEL_ROWS_BETWEEN_LOOKS if fmt == "xlsx" else None
+
+
+def _letting_go(
+    chunks,
+    every: int = PAGES_EVERY,
+    *,
+    stop: Callable[[], bool] | None = None,
+    slices: int | None = None,
+):
     """The chunks, this process letting go of the project files' pages it read every
     ``every`` chunks: an export reads both tables whole, and would otherwise hold every
     page of them at once (they stay in the file cache; :func:`matching.memory.release_mapped`).
-    Before each chunk, :class:`ClientLeft` when ``stop()`` says so."""
+    Before each chunk (each ``slices`` rows of it, when given), :class:`ClientLeft`
+    when ``stop()`` says so."""
     for i, chunk in enumerate(chunks, 1):
-        if stop is not None and stop():
-            raise ClientLeft(f"the client left after {i - 1} chunks")
-        yield chunk
+        step = slices or max(len(chunk), 1)
+        for start in range(0, max(len(chunk), 1), step):
+            if stop is not None and stop():
+                raise ClientLeft(f"the client left after {i - 1} chunks")
+            yield chunk if step >= len(chunk) else chunk.iloc[start : start + step]
         if i % every == 0:
             release_mapped()
 
