@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pandas as pd
 from dash import ALL, Input, Output, State, ctx, html, no_update
 
 from components.data import (
+    EXCEL_IDS,
     FIELD_FORM,
     ONE_TABLE,
     SIDES,
@@ -23,7 +25,7 @@ from components.ids import field_row, ids
 from matching.decisions.roles import PermissionDenied, require
 from matching.engine.blocking import count_rules
 from matching.engine.candidates import StepProgress, plan
-from matching.engine.io import TableReadError, load_table
+from matching.engine.io import FORMATS, TableReadError, excel_sheets, load_table
 from matching.engine.project import project_id_for
 from matching.engine.safety import check_shape, check_table_file, inside_folder
 from matching.engine.spec import Spec, parse_rules, spec_from_rows
@@ -46,6 +48,8 @@ from server.uploads import chunked_uploads, uploader
 __all__ = [
     "register",
     "read_upload",
+    "reread_upload",
+    "excel_choices",
     "finish_upload",
     "open_from_root",
     "store_upload_of",
@@ -68,14 +72,26 @@ CANCELLED = "Run cancelled: no project was made, and the open project is unchang
 PAIR_BUDGET = 50_000_000
 
 
-def read_upload(services: Services, path: str | Path, filename: str) -> dict:
+def read_upload(
+    services: Services,
+    path: str | Path,
+    filename: str,
+    *,
+    sheet: str | None = None,
+    header_row: int | None = None,
+) -> dict:
     """Check and read the table in a file on the server, keep it, and describe it.
 
     ``path`` is a finished chunked upload or a file under ``--data-root``;
-    ``filename`` gives the format (by its ending) and the name shown.
-    Returns ``{"token", "name", "columns", "rows", "report"}``, where
-    ``token`` is the server's id for the table (see
-    :meth:`~matching.workspace.Workspace.uploaded`); the rest is for the page only.
+    ``filename`` gives the format (by its ending) and the name shown. For an
+    Excel workbook, ``sheet`` and ``header_row`` say what to read (see
+    :func:`~matching.engine.io.load_table`; by default the first sheet, its column
+    names on the first row or below a title row), and the workbook is kept too, so
+    that another sheet or header row can be read from it (:func:`reread_upload`).
+    Returns ``{"token", "name", "columns", "rows", "report"}`` (and for a
+    workbook ``"source", "sheets", "sheet", "header_row"``), where ``token`` is the
+    server's id for the table (see :meth:`~matching.workspace.Workspace.uploaded`);
+    the rest is for the page only.
     Raises :class:`TableReadError` with a message for the page; a file that would
     cost too much to read (:func:`~matching.engine.safety.check_table_file`), has
     more columns than :data:`~matching.engine.io.MAX_COLUMNS` or whose data would
@@ -84,13 +100,16 @@ def read_upload(services: Services, path: str | Path, filename: str) -> dict:
     name = str(filename or "upload")
     max_cells = services.config.max_cells
     check_table_file(path, name, max_cells=max_cells)
+    excel = FORMATS.get(Path(name).suffix.lower()) == "excel"
+    choice = {"sheet": sheet, "header_row": header_row} if excel else {}
     # Arrow text: a tenth of the memory of Python strings; the kept table is the same.
     # No table may take more memory than the largest upload (a CSV) could.
     most = int(services.config.max_upload_mb * 1024 * 1024)
-    loaded = load_table(path, name=name, arrow=True, max_bytes=most)
+    loaded = load_table(path, name=name, arrow=True, max_bytes=most, **choice)
     check_shape(loaded.frame, name, max_cells=max_cells)
+    source = _content_token(path, name)
     info = {
-        "token": _content_token(path, name),
+        "token": _content_token(path, name, json.dumps(choice)) if excel else source,
         "name": name,
         "columns": list(loaded.frame.columns),
         "rows": len(loaded.frame),
@@ -99,14 +118,40 @@ def read_upload(services: Services, path: str | Path, filename: str) -> dict:
     services.sweep_uploads()
     kept = services.upload_path(info["token"])
     kept.parent.mkdir(parents=True, exist_ok=True)
+    if excel:
+        sheets = excel_sheets(path)
+        info |= {"source": source, "sheets": sheets, "sheet": sheet or sheets[0]}
+        info["header_row"] = loaded.header_row
+        workbook = services.upload_path(source, ".xlsx")
+        if Path(path).resolve() != workbook:
+            shutil.copyfile(path, workbook)
     loaded.frame.to_parquet(kept, index=False)
     kept.with_suffix(".json").write_text(json.dumps(info), encoding="utf-8")
     return info
 
 
-def _content_token(path: str | Path, name: str) -> str:
-    """The id of a table: a hash of its name and content, read a block at a time."""
-    digest = hashlib.sha256(name.encode() + b"\0")
+def reread_upload(services: Services, info: object, sheet: object, header_row: object) -> dict:
+    """Read a kept workbook's table again from another sheet or header row (None: found
+    as :func:`read_upload` finds it); :class:`TableReadError` says what is wrong."""
+    record, _ = services.uploaded(info)
+    workbook = services.upload_path(record.get("source"), ".xlsx")
+    if workbook is None or not workbook.exists():
+        gone = f"{record['name']}: the workbook is no longer on the server; upload it again"
+        raise TableReadError(gone)
+    try:
+        row = None if header_row is None else int(header_row)
+    except (TypeError, ValueError):
+        raise TableReadError("the header row is a row number from 1") from None
+    if row is not None and row < 1:
+        raise TableReadError("the header row is a row number from 1")
+    chosen = sheet if isinstance(sheet, str) and sheet in record.get("sheets", ()) else None
+    return read_upload(services, workbook, record["name"], sheet=chosen, header_row=row)
+
+
+def _content_token(path: str | Path, name: str, choice: str = "") -> str:
+    """The id of a table: a hash of its name, content and (for a workbook) the sheet and
+    header row read, the file read a block at a time."""
+    digest = hashlib.sha256(name.encode() + b"\0" + (choice.encode() + b"\0" if choice else b""))
     with open(path, "rb") as file:
         while block := file.read(8 * 1024 * 1024):
             digest.update(block)
@@ -189,22 +234,28 @@ def count_message(uploads: dict, *, one_table: bool = False) -> str:
     return _full_count(left, right, one_table=one_table)[1]
 
 
-def store_upload_of(services: Services, trigger, inbox, typed: dict, uploads) -> dict:
-    """A new table for one side: a finished chunked upload, or a file under --data-root.
+def store_upload_of(
+    services: Services, trigger, inbox, typed: dict, uploads, choices: dict | None = None
+) -> dict:
+    """A new table for one side: a finished chunked upload, a file under --data-root, or
+    the same workbook read from another sheet or header row.
 
     ``trigger`` is the id of what was used: the upload inbox, where the page
     puts ``{"side", "upload_id"}`` when its last chunk is in (``{"side",
     "name", "too_large": bytes}`` for a file over the limit, ``{"side",
     "error"}`` when the server refused the upload, ``{"side", "name", "busy":
     name}`` for a file chosen while another uploads on that side), or a side's Open button,
-    with ``typed`` the paths typed per side. Returns ``{"uploads",
-    "left_info", "right_info"}``.
+    with ``typed`` the paths typed per side, or a side's sheet or header row, with
+    ``choices`` holding them (``{"left_sheet", "left_header", "right_sheet",
+    "right_header"}``). Returns ``{"uploads", "left_info", "right_info"}``.
     """
     uploads = dict(uploads or {})
-    side = _OPEN_SIDES.get(trigger) or (inbox or {}).get("side")
+    side = _OPEN_SIDES.get(trigger) or _EXCEL_SIDES.get(trigger) or (inbox or {}).get("side")
     out = {"uploads": no_update, "left_info": no_update, "right_info": no_update}
     if side not in SIDES:
         return out
+    if trigger in _EXCEL_SIDES:
+        return _choose_excel(services, side, choices or {}, uploads, out)
     if trigger not in _OPEN_SIDES and "busy" in inbox:  # the upload going on is kept
         name, going = str(inbox.get("name") or "that file"), str(inbox["busy"])
         return {
@@ -228,6 +279,45 @@ def store_upload_of(services: Services, trigger, inbox, typed: dict, uploads) ->
     return {**out, "uploads": uploads, f"{side}_info": message}
 
 
+def _choose_excel(services: Services, side: str, choices: dict, uploads: dict, out: dict):
+    """Read the side's workbook again when its sheet or header row was changed."""
+    info = uploads.get(side)
+    sheet, header = choices.get(f"{side}_sheet"), choices.get(f"{side}_header")
+    if not isinstance(info, dict) or "source" not in info:
+        return out
+    if sheet != info.get("sheet"):
+        header = None  # another sheet: its own header row, found again
+    elif header in (None, info.get("header_row")):
+        return out  # the page showing what was read, or a header row being typed
+    try:
+        uploads[side] = reread_upload(services, info, sheet, header)
+        message = uploads[side]["report"]
+    except (TableReadError, ValueError) as exc:
+        message = f"⚠ {exc}"
+        return {**out, f"{side}_info": message}
+    return {**out, "uploads": uploads, f"{side}_info": message}
+
+
+def excel_choices(uploads, shown: dict | None = None) -> dict:
+    """Per side, the sheet choice (options, value), the header row and whether they show:
+    only for a workbook. A value already ``shown`` is left as it is (no_update), so the
+    page's own choice is not written back to it while it is being read."""
+    out = {}
+    shown = shown or {}
+    for side in SIDES:
+        info = (uploads or {}).get(side) if isinstance(uploads, dict) else None
+        sheets = info.get("sheets") if isinstance(info, dict) else None
+        out[f"{side}_options"] = [{"label": s, "value": s} for s in sheets or []]
+        out[f"{side}_style"] = {} if sheets else {"display": "none"}
+        for part, value in (
+            ("sheet", info.get("sheet") if sheets else None),
+            ("header", info.get("header_row", 1) if sheets else 1),
+        ):
+            key = f"{side}_{part}"
+            out[key] = no_update if shown.get(key) == value else value
+    return out
+
+
 def _too_large(services: Services, inbox: dict) -> str:
     size = inbox.get("too_large")
     size = size if isinstance(size, (int, float)) else 0
@@ -237,6 +327,12 @@ def _too_large(services: Services, inbox: dict) -> str:
 
 #: The Open button of each side's --data-root path.
 _OPEN_SIDES = {ids.DATA_ROOT_OPEN_LEFT: "left", ids.DATA_ROOT_OPEN_RIGHT: "right"}
+_EXCEL_SIDES = {
+    ids.EXCEL_LEFT_SHEET: "left",
+    ids.EXCEL_LEFT_HEADER: "left",
+    ids.EXCEL_RIGHT_SHEET: "right",
+    ids.EXCEL_RIGHT_HEADER: "right",
+}
 
 
 def start_run(
@@ -464,9 +560,9 @@ def delete_project(services: Services, project_id) -> tuple:
 def register(app) -> None:
     services = services_of(app)
 
-    def store_upload(inbox, _open_left, _open_right, left_path, right_path, uploads):
+    def store_upload(inbox, _open_left, _open_right, choices, left_path, right_path, uploads):
         typed = {"left": left_path, "right": right_path}
-        return store_upload_of(services, ctx.triggered_id, inbox, typed, uploads)
+        return store_upload_of(services, ctx.triggered_id, inbox, typed, uploads, choices)
 
     app.callback(
         output={
@@ -478,6 +574,11 @@ def register(app) -> None:
             Input(ids.UPLOAD_INBOX, "data"),
             Input(ids.DATA_ROOT_OPEN_LEFT, "n_clicks"),
             Input(ids.DATA_ROOT_OPEN_RIGHT, "n_clicks"),
+            {
+                f"{side}_{part}": Input(control, "value")
+                for side, (_, sheet, header) in EXCEL_IDS.items()
+                for part, control in (("sheet", sheet), ("header", header))
+            },
         ],
         state=[
             State(ids.DATA_ROOT_LEFT, "value"),
@@ -486,6 +587,27 @@ def register(app) -> None:
         ],
         prevent_initial_call=True,
     )(store_upload)
+
+    app.callback(
+        output={
+            f"{side}_{part}": Output(control, prop)
+            for side, (box, sheet, header) in EXCEL_IDS.items()
+            for part, control, prop in (
+                ("options", sheet, "options"),
+                ("sheet", sheet, "value"),
+                ("header", header, "value"),
+                ("style", box, "style"),
+            )
+        },
+        inputs={
+            "uploads": Input(ids.UPLOAD_STORE, "data"),
+            "shown": {
+                f"{side}_{part}": State(control, "value")
+                for side, (_, sheet, header) in EXCEL_IDS.items()
+                for part, control in (("sheet", sheet), ("header", header))
+            },
+        },
+    )(excel_choices)
 
     def update_pair_count(uploads, lefts, rules_text, mode):
         one_table = mode == ONE_TABLE

@@ -20,6 +20,8 @@ __all__ = [
     "rule_count_table",
     "learned_table",
     "preview_grid",
+    "excel_choice",
+    "EXCEL_IDS",
     "proposed_badge",
     "run_controls",
     "MODES",
@@ -146,8 +148,53 @@ def _upload(side: str, label: str, *, root: bool, max_bytes: int) -> html.Div:
                 className="mt-1" if root else "d-none",
             ),
             html.Div(id=info, className="small text-muted mt-1"),
+            excel_choice(side),
         ],
         className="mb-3",
+    )
+
+
+#: Per side: the Excel choice's box, its sheet dropdown and its header row input.
+EXCEL_IDS = {
+    "left": (ids.EXCEL_LEFT, ids.EXCEL_LEFT_SHEET, ids.EXCEL_LEFT_HEADER),
+    "right": (ids.EXCEL_RIGHT, ids.EXCEL_RIGHT_SHEET, ids.EXCEL_RIGHT_HEADER),
+}
+
+
+def excel_choice(side: str) -> html.Div:
+    """For an Excel workbook: which sheet to read and the row holding the column names
+    (a title row above them is common); shown once a workbook is uploaded."""
+    box, sheet, header = EXCEL_IDS[side]
+    return html.Div(
+        dbc.Row(
+            [
+                dbc.Col(
+                    dbc.InputGroup(
+                        [
+                            dbc.InputGroupText("Sheet"),
+                            dbc.Select(id=sheet, options=[], size="sm"),
+                        ],
+                        size="sm",
+                    ),
+                    width=7,
+                ),
+                dbc.Col(
+                    dbc.InputGroup(
+                        [
+                            dbc.InputGroupText("Header row"),
+                            dbc.Input(
+                                id=header, type="number", min=1, step=1, value=1, debounce=True
+                            ),
+                        ],
+                        size="sm",
+                    ),
+                    width=5,
+                ),
+            ],
+            className="g-1 mt-1",
+        ),
+        id=box,
+        style={"display": "none"},
     )
 
 

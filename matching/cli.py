@@ -119,7 +119,7 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
             default=None,
             metavar="N",
             help=f"Excel: the row of the {side} sheet holding the column names, from 1 "
-            "(default 1; rows above it, such as a title, are left out)",
+            "(default: 1, or the row below a title row; rows above it are left out)",
         )
     parser.add_argument(
         "--spec",
@@ -249,7 +249,7 @@ def resolve_setup(
         row = getattr(args, f"{side}_header_row", None)
         choices[f"{side}_sheet"] = sheet or (getattr(saved, f"{side}_sheet") if saved else None)
         choices[f"{side}_header_row"] = row or (
-            getattr(saved, f"{side}_header_row") if saved else 1
+            getattr(saved, f"{side}_header_row") if saved else None
         )
     max_cells = getattr(args, "max_cells", None) or MAX_CELLS
     tables = []
@@ -265,6 +265,8 @@ def resolve_setup(
             )
         )
     left, right = tables
+    for side, table in (("left", left), ("right", right)):
+        choices[f"{side}_header_row"] = table.header_row or 1  # the row read, for --save-spec
     err.write(f"{left.report}\n{right.report}\n")
     columns = (list(left.frame.columns), list(right.frame.columns))
     keep = args.keep if args.keep is not None else (saved.keep if saved else 0.5)

@@ -69,6 +69,7 @@ class LoadedTable:
     format: str
     delimiter: str | None = None
     encoding: str | None = None
+    header_row: int | None = None
 
     @property
     def report(self) -> str:
@@ -76,6 +77,8 @@ class LoadedTable:
         if self.format == "csv":
             shown = {"\t": "tab"}.get(self.delimiter, repr(self.delimiter))
             how += f", delimiter {shown}, encoding {self.encoding}"
+        if self.header_row not in (None, 1):
+            how += f", column names on row {self.header_row}"
         rows, cols = self.frame.shape
         return f"{self.name}: {rows} rows, {cols} columns ({how})"
 
@@ -326,16 +329,20 @@ def excel_sheets(source: str | Path | bytes) -> list[str]:
     """The names of a workbook's sheets, in order; :class:`TableReadError` when unreadable."""
     import openpyxl
 
-    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    raw = bytes(source) if isinstance(source, (bytes, bytearray)) else None
+    name = "the workbook" if raw is not None else Path(source).name
     try:
-        book = openpyxl.load_workbook(handle, read_only=True)
+        # A file object: openpyxl goes by a path's ending, and an upload's is ".part".
+        with io.BytesIO(raw) if raw is not None else open(source, "rb") as handle:
+            book = openpyxl.load_workbook(handle, read_only=True)
+            try:
+                return list(book.sheetnames)
+            finally:
+                book.close()
+    except OSError as exc:
+        raise TableReadError(f"{name}: cannot read the file ({exc.strerror})") from None
     except Exception as exc:  # openpyxl raises many types for a broken workbook
-        name = "the workbook" if isinstance(source, (bytes, bytearray)) else Path(source).name
         raise TableReadError(f"{name}: not a readable Excel .xlsx workbook ({exc})") from None
-    try:
-        return list(book.sheetnames)
-    finally:
-        book.close()
 
 
 def _sheet_of(raw: bytes, name: str, sheet: str | int | None) -> str | int:
@@ -385,12 +392,12 @@ def _read_excel(
     name: str,
     arrow: bool = False,
     sheet: str | int | None = None,
-    header_row: int = 1,
+    header_row: int | None = None,
     *,
     max_columns: int | None = MAX_COLUMNS,
 ) -> LoadedTable:
-    """Read one sheet of a workbook, its column names on row ``header_row`` (from 1);
-    the rows above it (a title, a note) are left out."""
+    """Read one sheet of a workbook, its column names on row ``header_row`` (from 1;
+    None: :func:`_header_row_of`); the rows above it (a title, a note) are left out."""
     chosen = _sheet_of(raw, name, sheet)
     try:
         frame = pd.read_excel(
@@ -404,6 +411,8 @@ def _read_excel(
         )
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise TableReadError(f"{name}: not a readable Excel .xlsx workbook ({exc})") from None
+    if header_row is None:
+        header_row = _header_row_of(frame)
     if len(frame) < header_row:
         raise TableReadError(
             f"{name}: the sheet has {len(frame)} rows, so no header on row {header_row}"
@@ -425,7 +434,17 @@ def _read_excel(
     # openpyxl stops at column ZZZ (18,278), so the sheet cannot be much wider than this.
     _check_width(len(header), name, max_columns)
     frame.columns = header
-    return LoadedTable(_as_arrow(_from_frame(frame, name), arrow), name, "excel")
+    table = _as_arrow(_from_frame(frame, name), arrow)
+    return LoadedTable(table, name, "excel", header_row=header_row)
+
+
+def _header_row_of(sheet: pd.DataFrame, *, scan: int = 20) -> int:
+    """The row holding a sheet's column names: the first, unless it holds at most one
+    value (a title) and a later row (within ``scan``) holds several: then that row."""
+    filled = [sum(v not in (None, "") for v in row) for row in sheet.head(scan).to_numpy()]
+    if not filled or filled[0] >= 2:
+        return 1
+    return next((i + 1 for i, n in enumerate(filled) if n >= 2), 1)
 
 
 def _is_text_type(kind: pa.DataType) -> bool:
@@ -565,7 +584,7 @@ def load_table(
     name: str | None = None,
     arrow: bool = False,
     sheet: str | int | None = None,
-    header_row: int = 1,
+    header_row: int | None = None,
     max_columns: int | None = MAX_COLUMNS,
     max_bytes: int | None = None,
 ) -> LoadedTable:
@@ -584,10 +603,12 @@ def load_table(
         Python strings for large tables. The values are the same.
     sheet : str or int, optional
         Excel only: the sheet to read, by name or by number from 1 (default the first).
-    header_row : int
+    header_row : int, optional
         Excel only: the row (from 1) that holds the column names; the rows above
-        it are left out. In a column of numbers, cells holding a number as text
-        are read as numbers (``"12.50"`` as ``12.5``).
+        it are left out. By default the first row, or, when it holds at most one
+        value (a title), the first row below it holding several. In a column of
+        numbers, cells holding a number as text are read as numbers (``"12.50"``
+        as ``12.5``).
     max_columns : int or None
         Refuse a table with more columns, counted from the CSV header, the
         JSON objects as they are read or the Parquet footer, before the rows
@@ -623,11 +644,11 @@ def load_table(
     fmt = FORMATS.get(Path(name).suffix.lower())
     if fmt is None:
         raise TableReadError(f"{name}: unknown file type; use one of {', '.join(sorted(FORMATS))}")
-    if not isinstance(header_row, int) or header_row < 1:
+    if header_row is not None and (not isinstance(header_row, int) or header_row < 1):
         raise TableReadError(f"{name}: the header row is a row number from 1, not {header_row!r}")
     if fmt == "excel":
         return _read_excel(raw, name, arrow, sheet, header_row, max_columns=max_columns)
-    if sheet not in (None, "") or header_row != 1:
+    if sheet not in (None, "") or header_row not in (None, 1):
         raise TableReadError(f"{name}: a sheet and a header row can be chosen for Excel only")
     options = _ReadOptions(arrow=arrow, max_columns=max_columns, max_bytes=max_bytes)
     return _READERS[fmt](raw, name, options)

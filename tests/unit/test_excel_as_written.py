@@ -50,9 +50,16 @@ def test_a_title_row_above_the_headers_is_left_out_with_the_chosen_header_row(wo
     assert load_table(workbook, sheet=2, header_row=2).frame.equals(table)
 
 
-def test_without_the_header_row_the_title_row_is_an_error_that_says_what_to_choose(workbook):
+def test_a_title_row_is_passed_over_by_default_and_said_in_the_report(workbook):
+    table = load_table(workbook, sheet="List")
+    assert table.header_row == 2 and list(table.frame.columns) == ["N°", "Name", "PHONE", "Zip"]
+    assert table.report == ("restaurants.xlsx: 3 rows, 4 columns (EXCEL, column names on row 2)")
+
+
+def test_a_header_row_with_a_blank_name_is_an_error_that_says_what_to_choose(tmp_path):
+    path = _book(tmp_path / "b.xlsx", {"S": [["id", None, "name"], [1, 2, "ann"]]})
     with pytest.raises(TableReadError, match=r"column 2 of the header \(row 1\) has no name;"):
-        load_table(workbook, sheet="List")
+        load_table(path)
 
 
 def test_an_unknown_sheet_or_a_header_row_past_the_end_is_an_error(workbook):
@@ -146,3 +153,35 @@ def test_the_command_line_refuses_a_workbook_declaring_millions_of_rows(tmp_path
         main(["--left", str(bomb), "--right", str(ok), "--field", "name", "--out", "-"])
     assert stop.value.code == 2
     assert "bomb.xlsx: the sheet 'Sheet' has 4,000,000 rows x 6 columns" in capsys.readouterr().err
+
+
+def test_the_data_panel_reads_another_sheet_or_header_row_from_the_kept_workbook(
+    services, workbook
+):
+    from dash import no_update
+
+    from callbacks.data import excel_choices, read_upload, store_upload_of
+    from components.ids import ids
+
+    first = read_upload(services, workbook, "restaurants.xlsx")
+    assert (first["sheet"], first["header_row"], first["rows"]) == ("Notes", 1, 0)
+    shown = excel_choices({"left": first})
+    assert shown["left_options"] == [
+        {"label": "Notes", "value": "Notes"},
+        {"label": "List", "value": "List"},
+    ]
+    assert shown["left_style"] == {} and shown["right_style"] == {"display": "none"}
+    out = store_upload_of(
+        services, ids.EXCEL_LEFT_SHEET, None, {}, {"left": first}, {"left_sheet": "List"}
+    )
+    listed = out["uploads"]["left"]
+    assert (listed["sheet"], listed["header_row"], listed["columns"]) == (
+        "List", 2, ["N°", "Name", "PHONE", "Zip"]
+    )  # fmt: skip
+    assert listed["token"] != first["token"]
+    _, frame = services.uploaded(listed)
+    assert frame["Name"].tolist() == ["Chez Ann", "Le Bon", "Au Coin"]
+    again = {"left_sheet": "List", "left_header": 9}
+    bad = store_upload_of(services, ids.EXCEL_LEFT_HEADER, None, {}, out["uploads"], again)
+    assert bad["left_info"].startswith("⚠ restaurants.xlsx: the sheet has 5 rows")
+    assert bad["uploads"] is no_update
