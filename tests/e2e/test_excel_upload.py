@@ -4,6 +4,7 @@ chosen in the page, a title row above the column names is passed over."""
 from __future__ import annotations
 
 import openpyxl
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.helpers import button, start
@@ -22,6 +23,14 @@ def _book(path):
     return path
 
 
+def _type_header(dash_duo, row: str) -> None:
+    """Type a header row as a person does: select what is there, type, press Enter."""
+    header = dash_duo.find_element("#excel-left-header-row")
+    header.click()
+    header.send_keys(Keys.CONTROL, "a")
+    header.send_keys(row, Keys.ENTER)
+
+
 def test_the_sheet_and_the_header_row_are_chosen_in_the_data_panel(dash_duo, demo_app, tmp_path):
     start(dash_duo, demo_app)
     button(dash_duo, "Data").click()
@@ -35,15 +44,11 @@ def test_the_sheet_and_the_header_row_are_chosen_in_the_data_panel(dash_duo, dem
     )
     assert dash_duo.find_element("#excel-left-header-row").get_attribute("value") == "2"
     # The header row chosen by hand: row 3 makes the first restaurant the column names.
-    header = dash_duo.find_element("#excel-left-header-row")
-    header.clear()
-    header.send_keys("3\n")
+    _type_header(dash_duo, "3")
     dash_duo.wait_for_contains_text(
         "#upload-left-info", "1 rows, 3 columns (EXCEL, column names on row 3)", timeout=15
     )
-    header = dash_duo.find_element("#excel-left-header-row")
-    header.clear()
-    header.send_keys("2\n")
+    _type_header(dash_duo, "2")
     dash_duo.wait_for_contains_text("#upload-left-info", "2 rows, 3 columns", timeout=15)
     dash_duo.find_element("#upload-right input").send_keys(str(tmp_path / "paris.xlsx"))
     dash_duo.wait_for_element("#excel-right-sheet-select", timeout=10)
