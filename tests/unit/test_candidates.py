@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from matching.engine import candidates
+from matching.engine import full
 from matching.engine.blocking import KEY_NORMALIZATION
 from matching.engine.candidates import count_pairs, generate_candidates
 from matching.engine.demo import generate_tables
@@ -444,10 +444,10 @@ def row_by_row(monkeypatch, *args, **kwargs) -> pd.DataFrame:
 
     def one_record_per_row(columns):
         n = len(columns[0])
-        return candidates._Records(np.arange(n), np.arange(n))
+        return full.Records(np.arange(n), np.arange(n))
 
     with monkeypatch.context() as patch:
-        patch.setattr(candidates._Records, "of", staticmethod(one_record_per_row))
+        patch.setattr(full.Records, "of", staticmethod(one_record_per_row))
         return generate_candidates(*args, **kwargs)
 
 
@@ -540,7 +540,7 @@ def test_fields_scored_once_for_the_whole_table_give_the_same_frame(people, monk
     left, right, _ = people
     left, right = left.iloc[:120], right.iloc[:100]
     expected = generate_candidates(left, right, MULTI, keep=0.3, top_k=3, chunk_rows=1)
-    monkeypatch.setattr(candidates, "_WHOLE_ELEMENTS", budget)
+    monkeypatch.setattr(full, "_WHOLE_ELEMENTS", budget)
     for rows in (7, None):
         result = generate_candidates(left, right, MULTI, keep=0.3, top_k=3, chunk_rows=rows)
         pd.testing.assert_frame_equal(result, expected, check_exact=True)
