@@ -33,6 +33,7 @@ from matching.decisions.log import DecisionLog
 from matching.decisions.rerun import carry_over
 from matching.decisions.settings import DEFAULT_CARDINALITY, ProjectSettings
 from matching.desk import ReviewDesk
+from matching.desk.learning import rescored_project
 from matching.engine.candidates import StepProgress
 from matching.engine.io import read_table
 from matching.engine.lookups import open_indexed
@@ -130,6 +131,14 @@ class Workspace:
     def desk(self, project: Project) -> ReviewDesk:
         """The project's :class:`~matching.desk.ReviewDesk` in this process."""
         desk = self._recall(self._desks, project.project_id)
+        if desk is not None and desk.project is not project and desk.project.queue is project.queue:
+            # The same records scored by another model (learned from the decisions):
+            # whichever of the two is the later one is kept by both.
+            if desk.project.model_version > project.model_version:
+                self._adopt(desk.project)
+            else:
+                desk.use(project)
+            return desk
         if desk is None or desk.project is not project:
             desk = ReviewDesk(self.log, project, lease_seconds=self.config.lease_seconds)
             self._keep(self._desks, project.project_id, desk)
@@ -375,7 +384,7 @@ class Workspace:
             return None
         project = self._recall(self._projects, project_id)
         if project is not None:
-            return project
+            return self._latest(project)
         # The page asks for a newly picked project in several requests at once: one
         # thread opens it while the others wait for it, instead of each opening it.
         with self._lru_lock:
@@ -388,6 +397,21 @@ class Workspace:
             with self._lru_lock:  # kept only while in use: ids come from the page
                 if self._open_locks.get(project_id) is opening:
                     del self._open_locks[project_id]
+
+    def _latest(self, project: Project) -> Project:
+        """``project``, or the same records scored by a later model that its desk in this
+        process serves already (learned here, or seen in the settings it read)."""
+        desk = self._recall(self._desks, project.project_id)
+        if desk is not None and desk.project.model_version > project.model_version:
+            self._adopt(desk.project)
+            return desk.project
+        return project
+
+    def _adopt(self, project: Project) -> None:
+        """Hold ``project``, the records of one held before scored by a later model."""
+        with self._lru_lock:
+            self._score_indexes.pop(project.project_id, None)
+        self._remember(project)
 
     def _open(self, project_id: str) -> Project | None:
         """The project as it was scored: its saved candidates, or, when they are gone,
@@ -429,6 +453,10 @@ class Workspace:
             select=settings.select if settings.select is not None else floor,
             project_id=project_id,
         )
+        try:
+            project = rescored_project(project, settings)
+        except ValueError as exc:
+            raise ProjectUnavailable(f"This project cannot be opened: {exc}.") from None
         self._remember(project)
         return project
 
@@ -472,6 +500,11 @@ class Workspace:
             for desk in desks:
                 try:
                     desk.refresh()
+                    desk.learning.relearn_if_due()
+                    desk.settings()  # a model another process learned is mapped here
+                    held = self._recall(self._projects, desk.project_id)
+                    if held is not None and desk.project.model_version > held.model_version:
+                        self._adopt(desk.project)
                 except Exception:  # the next request reads the log again and reports it
                     _log.exception("could not read the decisions of %s", desk.project_id)
 

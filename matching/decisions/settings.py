@@ -35,6 +35,8 @@ __all__ = [
     "MAX_REASONS",
     "MAX_REASON_CHARS",
     "clean_reasons",
+    "QUEUE_ORDERS",
+    "MAX_LEARN_EVERY",
 ]
 
 #: How records may pair: (each left matched to at most one right, each right at most once).
@@ -54,6 +56,13 @@ MAX_REASONS = 9
 
 #: The longest reason a lead may give (a reason is a label, a comment says more).
 MAX_REASON_CHARS = 60
+
+#: The orders reviewers are served records in: the left table's, or the records whose
+#: candidates the project's model is least sure of first (spread over kinds of pair).
+QUEUE_ORDERS = ("table", "informative")
+
+#: The most decisions a lead may let pass between two automatic re-learnings.
+MAX_LEARN_EVERY = 1_000_000
 
 # What a reason is kept as with a comment: "reason — comment" (see reason_text).
 _SEPARATOR = "—"
@@ -167,6 +176,20 @@ class ProjectSettings:
         What a re-run took over from ``version_of``: counts by kind.
     representatives : RepresentativeRules
         For one table's clusters: how a lead builds each cluster's representative record.
+    model_version : int
+        How many times the project learned from its decisions (0: it is scored as
+        it was made). Kept with each decision as its ``model`` threshold.
+    model_file : str or None
+        The candidates file in ``tables`` scored by that model (None: the first).
+    model : mapping
+        The weights of that model (a ``LearnedWeights`` dict), empty for none.
+    learned : mapping
+        What the latest learning said: ``decisions``, ``labels``, ``precision`` and
+        ``recall`` (each ``[before, after]``), ``reviewer``, ``time``.
+    learn_every : int
+        Learn again after this many new decisions (0: only when a lead asks).
+    queue_order : str
+        One of :data:`QUEUE_ORDERS`.
     """
 
     floor: float | None = None
@@ -184,6 +207,12 @@ class ProjectSettings:
     version_of: str | None = None
     carried: Mapping[str, int] = field(default_factory=dict)
     representatives: RepresentativeRules = field(default_factory=RepresentativeRules)
+    model_version: int = 0
+    model_file: str | None = None
+    model: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    learned: Mapping[str, Any] = field(default_factory=dict)
+    learn_every: int = 0
+    queue_order: str = "table"
 
     def to_dict(self) -> dict:
         """JSON-safe; :meth:`from_dict` reverses it. Unset values are left out, and so
@@ -204,6 +233,12 @@ class ProjectSettings:
             "version_of": self.version_of,
             "carried": dict(self.carried),
             "representatives": self.representatives.to_dict(),
+            "model_version": self.model_version or None,
+            "model_file": self.model_file,
+            "model": dict(self.model),
+            "learned": dict(self.learned),
+            "learn_every": self.learn_every or None,
+            "queue_order": self.queue_order if self.queue_order != "table" else None,
         }
         return {k: v for k, v in out.items() if v is not None and v != {}}
 
@@ -229,6 +264,7 @@ class ProjectSettings:
         except ValueError:
             reasons = ()
         notes = data.get("notes", data.get("changed"))
+        order = data.get("queue_order")
         columns = data.get("columns")
         good_columns = (
             isinstance(columns, list)
@@ -251,6 +287,12 @@ class ProjectSettings:
             version_of=_text(data.get("version_of")),
             carried=_dict(data.get("carried")),
             representatives=RepresentativeRules.from_dict(data.get("representatives")),
+            model_version=max(0, int(_number(data.get("model_version")) or 0)),
+            model_file=_text(data.get("model_file")),
+            model=_dict(data.get("model")),
+            learned=_dict(data.get("learned")),
+            learn_every=max(0, int(_number(data.get("learn_every")) or 0)),
+            queue_order=order if order in QUEUE_ORDERS else "table",
         )
 
     def thresholds(self, *, floor: float, select: float) -> dict[str, float]:
@@ -293,6 +335,22 @@ class ProjectSettings:
         """These settings with reviewers picking from ``reasons`` (see
         :func:`clean_reasons`); an empty list brings back the default reasons."""
         return dataclasses.replace(self, reasons=clean_reasons(reasons) or DEFAULT_REASONS)
+
+    def with_learning(self, *, every: object, order: object) -> ProjectSettings:
+        """These settings learning again every ``every`` decisions (0: only when a lead
+        asks) and serving records in ``order`` (one of :data:`QUEUE_ORDERS`).
+
+        ``ValueError`` says what is wrong with either, in words for the page.
+        """
+        if isinstance(every, bool) or not isinstance(every, (int, float)):
+            raise ValueError("'learn again every' is a whole number of decisions (0: never)")
+        if every != int(every) or not 0 <= every <= MAX_LEARN_EVERY:
+            raise ValueError(
+                f"'learn again every' is a whole number of decisions from 0 to {MAX_LEARN_EVERY:,}"
+            )
+        if order not in QUEUE_ORDERS:
+            raise ValueError(f"the queue order is one of {', '.join(QUEUE_ORDERS)}, not {order!r}")
+        return dataclasses.replace(self, learn_every=int(every), queue_order=str(order))
 
     def reason_text(self, reason: object, comment: object) -> str | None:
         """What is kept with a decision: ``"reason — comment"``, either part alone, or None.

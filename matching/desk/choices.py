@@ -1,6 +1,6 @@
 """A lead's choices for a project: the thresholds reviewers see pairs with, how records
-pair, the reasons reviewers pick from, and how one table's clusters make their
-representative records.
+pair, the reasons reviewers pick from, how one table's clusters make their
+representative records, and how the project learns from decisions.
 
 Each is a change of the project's :class:`~matching.decisions.settings.ProjectSettings`
 written in the project's transaction, the one decisions are written in: two leads
@@ -124,4 +124,26 @@ class Choices:
             "change_settings",
             lambda s: dataclasses.replace(s, representatives=rules.checked(columns)),
             done,
+        )
+
+    def set_learning(self, every: object, order: object, *, role: str) -> Outcome:
+        """Learn from decisions again every ``every`` decisions (0: only when a lead asks)
+        and serve records in ``order`` (one of
+        :data:`~matching.decisions.settings.QUEUE_ORDERS`)."""
+
+        def done(settings: ProjectSettings) -> str:
+            when = (
+                f"every {settings.learn_every:,} decisions"
+                if settings.learn_every
+                else "when a lead asks"
+            )
+            order = (
+                "the records the model is least sure of first"
+                if settings.queue_order == "informative"
+                else "records in table order"
+            )
+            return f"Saved: the project learns from decisions {when}; reviewers get {order}."
+
+        return self._change(
+            role, "change_settings", lambda s: s.with_learning(every=every, order=order), done
         )

@@ -56,6 +56,7 @@ from matching.desk.audits import Audits
 from matching.desk.batches import Batches
 from matching.desk.choices import Choices
 from matching.desk.clusters import Clusters
+from matching.desk.learning import Learning, rescored_project
 from matching.desk.matches import Matches
 from matching.desk.page import Page
 from matching.desk.terms import (
@@ -191,10 +192,23 @@ class ReviewDesk:
         self.page = Page(self)
         self.choices = Choices(self)
         self.clusters = Clusters(self)
+        self.learning = Learning(self)
 
     @property
     def project_id(self) -> str:
         return self.project.project_id
+
+    def use(self, project: Project) -> None:
+        """Serve ``project``: the same records scored again (a model learned from the
+        decisions), so the ledger still holds; ``ValueError`` for other records."""
+        with self._lock:
+            if project is self.project:
+                return
+            if project.project_id != self.project_id or project.queue is not self.project.queue:
+                raise ValueError("a desk serves the records of one project")
+            self.project = project
+            self._pair_codes = None
+            self._memo = {}
 
     # -- the ledger ----------------------------------------------------------
 
@@ -443,6 +457,7 @@ class ReviewDesk:
                     new_seq = tx.last_seq()
                 self._settings = tx.settings  # as ``work`` left them
                 self._ledger.last_seq = max(self._ledger.last_seq, new_seq)
+                self._follow_model(tx.settings)
                 return result
             except BaseException:
                 self._ledger = None
@@ -464,6 +479,8 @@ class ReviewDesk:
         held = {self.project.left_pos[b] for b in busy if b in self.project.left_pos}
         if prefer is not None and ledger.waiting[prefer] and prefer not in held:
             pos = prefer
+        elif tx.settings.queue_order == "informative":
+            pos = self.learning.next_open(ledger, held, tx.settings, restart=restart)
         else:
             start = 0 if restart else ledger.resume_after(reviewer)
             pos = ledger.find_open(start, restart=restart, exclude=held)
@@ -528,7 +545,14 @@ class ReviewDesk:
     def settings(self) -> ProjectSettings:
         """The project's settings now (one short read; parsed again only after a change)."""
         self._settings = self.log.settings(self.project_id)
+        self._follow_model(self._settings)
         return self._settings
+
+    def _follow_model(self, settings: ProjectSettings) -> None:
+        """Serve the candidates of the model the settings name, when another process
+        learned a new one (its file is mapped once; nothing is read when unchanged)."""
+        if settings.model_version > self.project.model_version:
+            self.use(rescored_project(self.project, settings))
 
     def thresholds(self, settings: ProjectSettings | None = None) -> dict[str, float]:
         """``{"keep", "select"}``: reviewers see pairs scoring at least ``keep`` (the
@@ -657,6 +681,8 @@ class ReviewDesk:
                 return False, f"Record {left_id!r} is open with {holder[0]}", 0
             text = settings.reason_text(reason, comment)
             thresholds = self.thresholds(settings)
+            if self.project.model_version:  # which model scored the record
+                thresholds["model"] = float(self.project.model_version)
             event = self._decision_event(
                 eid, kind, left_id, rights, edits, text, reviewer, replaces, now, thresholds
             )

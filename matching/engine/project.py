@@ -378,6 +378,9 @@ class Project:
     right_pos: Mapping[str, int] = field(default_factory=dict)
     slices: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     pair_left: np.ndarray | None = None
+    #: How many times the project learned from its decisions when these candidates were
+    #: scored (0: as it was made; see :mod:`matching.engine.rescore`).
+    model_version: int = 0
 
     def candidate_rows(self, left_id: str) -> pd.DataFrame:
         a, b = self.slices.get(left_id, (0, 0))
@@ -597,9 +600,13 @@ def _read_arrow(path: Path) -> pd.DataFrame:
     return table.to_pandas(split_blocks=True)
 
 
-def save_candidates(candidates: pd.DataFrame, folder: str | Path) -> Path:
+def save_candidates(
+    candidates: pd.DataFrame, folder: str | Path, *, name: str = CANDIDATES_FILE
+) -> Path:
     """Write scored candidates as an Arrow file under ``folder`` (ids as text); returns its path.
 
+    ``name``: the file's name (the candidates scored again by a learned model have
+    their own file beside the first).
     Written to a temporary name and renamed, so a reader never sees half a file.
     Scores keep NaN as a value (not as missing), so reading maps them without a copy.
     """
@@ -612,14 +619,20 @@ def save_candidates(candidates: pd.DataFrame, folder: str | Path) -> Path:
             columns[str(column)] = pa.array(values.to_numpy(np.float64), from_pandas=False)
         else:
             columns[str(column)] = pa.array(values)
-    return write_arrow_file(pa.table(columns), Path(folder) / CANDIDATES_FILE)
+    if Path(name).name != name:
+        raise ValueError(f"a candidates file is named without a folder, not {name!r}")
+    return write_arrow_file(pa.table(columns), Path(folder) / name)
 
 
-def load_candidates(folder: str | Path) -> pd.DataFrame | None:
+def load_candidates(folder: str | Path, *, name: str = CANDIDATES_FILE) -> pd.DataFrame | None:
     """The candidates :func:`save_candidates` wrote, mapped from their file; None when
     there are none. Candidates an earlier version kept as Parquet are rewritten as Arrow."""
     folder = Path(folder)
-    path = folder / CANDIDATES_FILE
+    if Path(name).name != name:
+        raise ValueError(f"a candidates file is named without a folder, not {name!r}")
+    path = folder / name
+    if name != CANDIDATES_FILE:
+        return _read_arrow(path) if path.exists() else None
     if not path.exists():
         legacy = folder / _LEGACY[CANDIDATES_FILE]
         if not legacy.exists():

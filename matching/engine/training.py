@@ -34,6 +34,7 @@ __all__ = [
     "read_labels",
     "train_with_labels",
     "suggest_labels",
+    "candidate_prior",
     "weight_warnings",
     "LABEL_COLUMNS",
 ]
@@ -212,7 +213,7 @@ def train_with_labels(
     return fit_labels(weights, fields, labels["label"].to_numpy(), shares=shares)
 
 
-def _candidate_prior(weight: np.ndarray, start: float, steps: int = 100) -> float:
+def candidate_prior(weight: np.ndarray, start: float, steps: int = 100) -> float:
     """The odds of a match among these candidates: the share of matches that makes the
     mean match probability of the candidates equal to it (EM on the prior alone).
 
@@ -272,7 +273,7 @@ def suggest_labels(
     else:
         bits = weights.contributions(fields)
     total = np.nansum(np.stack(bits), axis=0) if len(frame) else np.empty(0)
-    odds = math.log2(_candidate_prior(total, weights.prior))
+    odds = math.log2(candidate_prior(total, weights.prior))
     doubt = np.abs(total + odds)
     key = np.zeros(len(frame), np.int64)
     for f, s in enumerate(fields):

@@ -1,0 +1,215 @@
+"""Scoring a project's kept candidate pairs again with new weights, how sure a model is of
+each record, and how well a model's pre-selection agrees with labelled pairs.
+
+A project learns from its reviewers' decisions without finding its candidates again:
+:func:`rescore` gives every kept pair its score under new
+:class:`~matching.engine.weights.LearnedWeights` (and each field's match weight in bits
+as ``weight_<field>``), keeping each left record's rows together, best first, so that
+the project's lookups by record still hold. :func:`informative_order` ranks records by
+how unsure the model is of their best candidates; :func:`label_quality` measures a
+pre-selection against labelled pairs, and :func:`cross_validated` does it for weights
+fitted on labels without using the labels of the records measured.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from matching.engine.training import candidate_prior
+from matching.engine.weights import LearnedWeights, levels_of
+
+__all__ = [
+    "rescore",
+    "pair_bits",
+    "informative_order",
+    "LabelQuality",
+    "label_quality",
+    "cross_validated",
+]
+
+
+def pair_bits(candidates: pd.DataFrame, weights: LearnedWeights) -> np.ndarray:
+    """Each pair's match weight in bits: the sum of its ``weight_<field>`` columns when the
+    candidates have them, else of the weights' contributions of its ``score_<field>``
+    columns (without the term-frequency adjustment, which needs the tables)."""
+    names = weights.fields
+    if all(f"weight_{n}" in candidates.columns for n in names):
+        parts = [candidates[f"weight_{n}"].to_numpy(np.float64) for n in names]
+    else:
+        fields = [candidates[f"score_{n}"].to_numpy(np.float64) for n in names]
+        parts = weights.contributions(fields)
+    if not len(candidates):
+        return np.empty(0)
+    return np.nansum(np.stack(parts), axis=0)
+
+
+def _groups(left_ids: pd.Series) -> np.ndarray:
+    """Per row, the number of its run of equal left ids (rows of a record are together)."""
+    values = left_ids.astype(str).to_numpy(dtype=object)
+    if not len(values):
+        return np.empty(0, np.int64)
+    starts = np.r_[True, values[1:] != values[:-1]]
+    return np.cumsum(starts) - 1
+
+
+def rescore(
+    candidates: pd.DataFrame,
+    weights: LearnedWeights,
+    fields: Sequence[np.ndarray],
+    shares: Sequence[np.ndarray | None] | None = None,
+) -> pd.DataFrame:
+    """The candidates scored with ``weights``: a new frame, the input untouched.
+
+    Parameters
+    ----------
+    candidates : DataFrame
+        Kept pairs as a project holds them (``left_id, right_id, score,
+        score_<field>...``), each left record's rows together.
+    weights : LearnedWeights
+        The weights to score with; their fields are the candidates' fields.
+    fields, shares : sequences of ndarray
+        Per field, the similarity of each pair, and how common its agreed value
+        is (for the term-frequency adjustment; None: none), as
+        ``job.compare`` gives them.
+
+    Returns
+    -------
+    DataFrame
+        The same rows, ``score`` the rescaled match weight and ``weight_<field>``
+        each field's bits; within each left record, rows by the new score
+        descending, ties in their former order. Records stay where they were, so
+        a lookup of a record's rows by position still holds.
+    """
+    parts = weights.contributions(fields, shares)
+    out = candidates.copy()
+    present = np.zeros(len(out), bool)
+    total = np.zeros(len(out))
+    for name, part in zip(weights.fields, parts):
+        out[f"weight_{name}"] = part.astype(np.float64)
+        ok = ~np.isnan(part)
+        total[ok] += part[ok]
+        present |= ok
+    out["score"] = weights.rescale(total, present)
+    sort_score = np.nan_to_num(out["score"].to_numpy(np.float64), nan=-1.0)
+    order = np.lexsort((np.arange(len(out)), -sort_score, _groups(out["left_id"])))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def informative_order(
+    candidates: pd.DataFrame,
+    record_of: np.ndarray,
+    records: int,
+    *,
+    weights: LearnedWeights | None,
+    select: float,
+) -> np.ndarray:
+    """Record positions, the ones whose candidates the model is least sure of first.
+
+    A record's doubt is that of its least certain candidate: how close its match
+    probability is to one half (the absolute log-odds, with the share of matches
+    among these candidates as the prior); without weights, how close its score is
+    to ``select``. For diversity, records are taken the most doubtful of each
+    pattern of field levels (of that candidate) first, then the second of each,
+    and so on. Records without candidates come last, in table order.
+
+    Parameters
+    ----------
+    candidates : DataFrame
+        Scored pairs (``score``, ``score_<field>``, perhaps ``weight_<field>``).
+    record_of : ndarray of int
+        Per candidate row, its record's position (0 .. ``records`` - 1).
+    records : int
+        How many records there are.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"score": [0.95, 0.81, 0.2], "score_a": [1.0, 0.8, 0.2]})
+    >>> informative_order(frame, np.array([0, 1, 2]), 4, weights=None, select=0.8).tolist()
+    [1, 0, 2, 3]
+    """
+    n = len(candidates)
+    if weights is not None and n:
+        bits = pair_bits(candidates, weights)
+        odds = math.log2(candidate_prior(bits, weights.prior))
+        doubt = np.abs(bits + odds)
+        names = list(weights.fields)
+        bounds = list(weights.bounds)
+    else:
+        doubt = np.abs(candidates["score"].to_numpy(np.float64) - select) if n else np.empty(0)
+        names = [c[len("score_") :] for c in candidates.columns if c.startswith("score_")]
+        bounds = [(0.9, 0.7)] * len(names)
+    doubt = np.nan_to_num(doubt, nan=np.inf)
+    pattern = np.zeros(n, np.int64)
+    for name, bound in zip(names, bounds):
+        level = levels_of(candidates[f"score_{name}"].to_numpy(np.float64), bound)
+        pattern = pattern * (len(bound) + 3) + level + 1
+    best = np.full(records, np.inf)
+    np.minimum.at(best, record_of, doubt)
+    # The pattern of each record's most doubtful candidate.
+    first = np.lexsort((doubt, record_of))
+    lead = first[np.r_[True, record_of[first][1:] != record_of[first][:-1]]] if n else first
+    kind = np.full(records, -1, np.int64)
+    kind[record_of[lead]] = pattern[lead]
+    by_doubt = np.lexsort((np.arange(records), best))
+    rank = np.zeros(records, np.int64)
+    seen: dict[int, int] = {}
+    for pos in by_doubt.tolist():
+        k = int(kind[pos])
+        rank[pos] = seen.get(k, 0)
+        seen[k] = rank[pos] + 1
+    has = np.isfinite(best)
+    return np.lexsort((np.arange(records), best, rank, ~has))
+
+
+@dataclass(frozen=True)
+class LabelQuality:
+    """How a pre-selection agrees with labelled pairs: precision (pre-selected pairs that
+    are matches) and recall (matches pre-selected); None where nothing to count."""
+
+    precision: float | None
+    recall: float | None
+
+
+def label_quality(score: np.ndarray, label: np.ndarray, select: float) -> LabelQuality:
+    """Precision and recall of pre-selecting the pairs scoring at least ``select``.
+
+    >>> label_quality(np.array([0.9, 0.85, 0.3]), np.array([1, 0, 1]), 0.8)
+    LabelQuality(precision=0.5, recall=0.5)
+    """
+    chosen = np.nan_to_num(np.asarray(score, np.float64), nan=-1.0) >= select
+    label = np.asarray(label).astype(bool)
+    hits = int((chosen & label).sum())
+    precision = hits / int(chosen.sum()) if chosen.any() else None
+    recall = hits / int(label.sum()) if label.any() else None
+    return LabelQuality(precision, recall)
+
+
+def cross_validated(
+    groups: np.ndarray,
+    label: np.ndarray,
+    fit_and_score: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    *,
+    folds: int = 5,
+) -> np.ndarray:
+    """Each labelled pair's score from a model fitted without its record's labels.
+
+    ``groups`` (a record per pair) are dealt into ``folds`` folds in order of
+    first appearance; ``fit_and_score(train, test)`` gets boolean masks of the
+    pairs to fit on and those to score, and returns the scores of the latter.
+    """
+    groups = np.asarray(groups)
+    _, codes = np.unique(groups, return_inverse=True)
+    fold = codes % max(1, folds)
+    out = np.full(len(label), np.nan)
+    for k in range(max(1, folds)):
+        test = fold == k
+        if not test.any():
+            continue
+        train = ~test
+        out[test] = fit_and_score(train, test)
+    return out

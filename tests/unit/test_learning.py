@@ -1,0 +1,269 @@
+"""Learning from decisions: labels from the log, learning again, scoring the kept pairs
+again, the most informative records first, and a learned project in another process."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matching.decisions.settings import ProjectSettings
+from matching.desk.learning import decision_labels, learning_summary
+from matching.engine.rescore import informative_order, label_quality, rescore
+from matching.engine.weights import LearnedWeights, levels_of
+from matching.workspace import Workspace, WorkspaceConfig
+from tests.learning_tables import KEEP, SELECT, SPEC, tables
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def config(tmp_path):
+    return WorkspaceConfig(db_url=f"sqlite:///{tmp_path / 'd.db'}", data_dir=str(tmp_path / "data"))
+
+
+def opened(config):
+    workspace = Workspace(config)
+    project = workspace.open_project(*tables(), SPEC, name="people", keep=KEEP, select=SELECT)
+    return workspace, project
+
+
+def preselected(project, select=SELECT) -> dict[str, list[str]]:
+    out = {}
+    for left_id in project.queue:
+        rows = project.candidate_rows(left_id)
+        out[left_id] = rows.loc[rows["score"] >= select, "right_id"].tolist()
+    return out
+
+
+def decide_truly(desk, count: int, reviewer: str = "ann") -> list[str]:
+    """Accept each record's true candidate (T<n> of P<n>) for ``count`` records."""
+    view, done = desk.next_view(reviewer), []
+    for _ in range(count):
+        left_id = view["left_id"]
+        outcome = desk.decide(reviewer, view, "accept", ["T" + left_id[1:]])
+        assert outcome.ok, outcome.message
+        done.append(left_id)
+        view = outcome.view
+    return done
+
+
+def test_labels_are_the_accepted_pair_and_the_other_shown_candidates_of_each_hand_decision(
+    config,
+):
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    view = desk.next_view("ann")
+    first = view["left_id"]
+    outcome = desk.decide("ann", view, "accept", ["T" + first[1:]])
+    second = outcome.view["left_id"]
+    outcome = desk.decide("ann", outcome.view, "reject")
+    third = outcome.view["left_id"]
+    desk.decide("ann", outcome.view, "skip")  # says nothing
+    labels = decision_labels(project, desk.refresh(), keep=KEEP)
+    assert labels.decisions == 2
+    pairs = project.candidates.iloc[labels.rows]
+    got = sorted(zip(labels.left_ids, pairs["right_id"], labels.label))
+    want = []
+    for left_id, accepted in ((first, {"T" + first[1:]}), (second, set())):
+        rows = project.candidate_rows(left_id)
+        shown = rows[(rows["score"] >= KEEP) | rows["right_id"].isin(accepted)]
+        want += [(left_id, r, int(r in accepted)) for r in shown["right_id"]]
+    assert got == sorted(want)
+    assert third not in set(labels.left_ids)
+    assert sum(label for *_, label in got) == 1
+
+
+def test_learning_from_decisions_changes_the_pre_selection_of_the_undecided_records(config):
+    workspace, project = opened(config)
+    truth = {p: [f"T{p[1:]}"] for p in project.queue}
+    before = preselected(project)
+    assert sum(before[p] != truth[p] for p in project.queue) >= 15  # the mean is fooled
+    desk = workspace.desk(project)
+    decided = decide_truly(desk, 8)
+
+    outcome = desk.learning.relearn("lea", role="lead")
+    assert outcome.ok, outcome.message
+    assert outcome.message.startswith("Learned from 8 decisions")
+    assert "precision" in outcome.message and "recall" in outcome.message
+    settings = workspace.settings(project.project_id)
+    assert settings.model_version == 1 and settings.learned["decisions"] == 8
+    assert settings.learned["precision"][1] > settings.learned["precision"][0]
+
+    current = workspace.project(project.project_id)
+    assert current.model_version == 1 and current is not project
+    after = preselected(current)
+    undecided = [p for p in project.queue if p not in decided]
+    assert all(after[p] == truth[p] for p in undecided)
+    # Decided records keep their decisions; the rows of each record stay where they were.
+    ledger = workspace.desk(current).refresh()
+    assert all(ledger.decisions[p].right_ids == ("T" + p[1:],) for p in decided)
+    for left_id in project.queue:
+        assert sorted(current.candidate_rows(left_id)["right_id"]) == sorted(
+            project.candidate_rows(left_id)["right_id"]
+        )
+    # The next decision names the model that scored its record.
+    view = workspace.desk(current).next_view("ann")
+    done = workspace.desk(current).decide("ann", view, "accept", view["selected"])
+    assert done.ok
+    events = workspace.log.events(project.project_id)
+    assert events[-1].thresholds["model"] == 1.0
+    assert all("model" not in e.thresholds for e in events[:-1])
+
+
+def test_learning_needs_a_lead_and_both_kinds_of_label(config):
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    assert not desk.learning.relearn("ann", role="reviewer").ok
+    refused = desk.learning.relearn("lea", role="lead")
+    assert not refused.ok and "at least one of each" in refused.message
+    assert workspace.settings(project.project_id).model_version == 0
+
+
+def test_every_n_decisions_the_project_learns_by_itself(config):
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    assert desk.learning.set_learning(5, "table", role="lead").ok
+    assert not desk.learning.set_learning(-1, "table", role="lead").ok
+    assert not desk.learning.set_learning(5, "random", role="lead").ok
+    assert not desk.learning.set_learning(5, "table", role="reviewer").ok
+    decide_truly(desk, 4)
+    assert desk.learning.relearn_if_due() is None
+    decide_truly(desk, 1)
+    outcome = desk.learning.relearn_if_due()
+    assert outcome is not None and outcome.ok
+    assert workspace.settings(project.project_id).learned["reviewer"] == "matchdesk"
+    assert desk.learning.relearn_if_due() is None  # not due again until 5 more
+
+
+def test_rescore_keeps_each_records_rows_together_best_first():
+    frame = pd.DataFrame(
+        {
+            "left_id": ["a", "a", "a", "b", "b"],
+            "right_id": ["x", "y", "z", "x", "y"],
+            "score": [0.9, 0.8, 0.7, 0.6, 0.5],
+            "score_f": [0.2, 1.0, 0.5, np.nan, 1.0],
+        }
+    )
+    weights = LearnedWeights(
+        ("f",), m=((0.9, 0.05, 0.05),), u=((0.01, 0.09, 0.9),), prior=0.1, bounds=((0.6,),)
+    )
+    fields = [frame["score_f"].to_numpy()]
+    out = rescore(frame, weights, fields)
+    assert out["left_id"].tolist() == ["a", "a", "a", "b", "b"]
+    assert out["right_id"].tolist() == ["y", "z", "x", "y", "x"]
+    want = weights.score([out["score_f"].to_numpy()])
+    np.testing.assert_allclose(out["score"], want)
+    assert np.isnan(out.loc[4, "weight_f"]) and out.loc[0, "weight_f"] == weights.bits(0)[0]
+    assert frame["right_id"].tolist() == ["x", "y", "z", "x", "y"]  # the input untouched
+
+
+def test_label_quality_counts_precision_and_recall_at_the_threshold():
+    got = label_quality(np.array([0.9, 0.8, 0.4, np.nan]), np.array([1, 0, 1, 1]), 0.75)
+    assert (got.precision, got.recall) == (0.5, pytest.approx(1 / 3))
+    assert label_quality(np.array([0.1]), np.array([0]), 0.5).precision is None
+
+
+def _plain_order(scores, names, record_of, records, select):
+    """The rule of informative_order without weights, written plainly."""
+    doubt = {}
+    kind = {}
+    for i, pos in enumerate(record_of):
+        d = abs(scores[i][0] - select)
+        if pos not in doubt or d < doubt[pos]:
+            doubt[pos] = d
+            kind[pos] = tuple(int(levels_of(np.array([s]), (0.9, 0.7))[0]) for s in scores[i][1:])
+    ranked = sorted(doubt, key=lambda p: (doubt[p], p))
+    seen: dict = {}
+    rank = {}
+    for p in ranked:
+        rank[p] = seen.get(kind[p], 0)
+        seen[kind[p]] = rank[p] + 1
+    with_candidates = sorted(ranked, key=lambda p: (rank[p], doubt[p], p))
+    return with_candidates + [p for p in range(records) if p not in doubt]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 5),
+            st.sampled_from([0.1, 0.5, 0.75, 0.8, 0.95, 1.0]),
+            st.sampled_from([0.0, 0.72, 0.95, 1.0]),
+        ),
+        max_size=25,
+    )
+)
+def test_informative_order_matches_the_plain_rule(rows):
+    frame = pd.DataFrame(
+        {"score": [r[1] for r in rows], "score_a": [r[2] for r in rows]}, dtype=np.float64
+    )
+    record_of = np.array([r[0] for r in rows], np.int64)
+    got = informative_order(frame, record_of, 6, weights=None, select=0.8).tolist()
+    want = _plain_order([(r[1], r[2]) for r in rows], ["a"], record_of.tolist(), 6, 0.8)
+    assert got == want
+
+
+def test_most_informative_first_serves_the_least_certain_record_first(config):
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    decide_truly(desk, 6)
+    assert desk.learning.relearn("lea", role="lead").ok
+    current = workspace.project(project.project_id)
+    desk = workspace.desk(current)
+    assert desk.learning.set_learning(0, "informative", role="lead").ok
+    order = desk.learning.order(desk.settings()).tolist()
+    ledger = desk.refresh()
+    open_ = [p for p in order if ledger.waiting[p]]
+    assert desk.next_view("bob")["position"] == open_[0]
+    assert desk.next_view("cy")["position"] == open_[1]  # bob holds the first
+    assert sorted(order) == list(range(len(project.queue)))
+
+
+def test_summary_says_how_many_decisions_and_the_change_in_precision_and_recall():
+    settings = ProjectSettings(
+        model_version=2,
+        learned={
+            "decisions": 1240,
+            "labels": 5000,
+            "precision": [0.8, 0.9],
+            "recall": [0.5, None],
+            "time": 0,
+        },
+    )
+    text = learning_summary(settings)
+    assert text.startswith("Learned from 1,240 decisions")
+    assert "precision 80% → 90%" in text and "recall 50% → unknown" in text
+    assert learning_summary(ProjectSettings()) is None
+
+
+def test_a_learned_project_survives_a_restart_and_is_seen_by_another_process(config):
+    workspace, project = opened(config)
+    other = Workspace(config)  # another process holding the project before it learns
+    assert other.project(project.project_id).model_version == 0
+    decide_truly(workspace.desk(project), 8)
+    assert workspace.desk(project).learning.relearn("lea", role="lead").ok
+    script = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from matching.workspace import Workspace, WorkspaceConfig
+ws = Workspace(WorkspaceConfig(db_url={config.db_url!r}, data_dir={config.data_dir!r}))
+p = ws.project({project.project_id!r})
+rows = p.candidate_rows("P19")
+print(p.model_version, ws.scorings, rows["right_id"].iloc[0], "weight_name" in rows.columns)
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    assert out == ["1", "0", "T19", "True"]
+    # Its next review step reads the settings and maps the new model's candidates.
+    other.desk(other.project(project.project_id)).next_view("cy")
+    held = other.project(project.project_id)
+    assert held.model_version == 1
+    assert preselected(held)["P19"] == ["T19"]
