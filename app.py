@@ -273,6 +273,19 @@ def _parser() -> argparse.ArgumentParser:
         help="most rows x columns an uploaded table may have (default 20,000,000)",
     )
     parser.add_argument(
+        "--max-exports",
+        type=int,
+        default=2,
+        help="exports of the matched table written at once on this machine (default 2); "
+        'one more is answered "busy, try again"',
+    )
+    parser.add_argument(
+        "--max-exports-per-user",
+        type=int,
+        default=1,
+        help="exports one user may have written at once (default 1)",
+    )
+    parser.add_argument(
         "--behind-proxy",
         action="store_true",
         help="trust one reverse proxy's X-Forwarded-For/-Proto/-Host (for HTTPS, client "
@@ -340,7 +353,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
     args = parser.parse_args(argv)
     if args.data_root and not Path(args.data_root).is_dir():
         parser.exit(2, f"{parser.prog}: error: --data-root {args.data_root}: no such folder\n")
-    for option in ("threads", "body_timeout", "session_idle_minutes", "session_max_hours"):
+    positive = ("threads", "body_timeout", "session_idle_minutes", "session_max_hours")
+    for option in (*positive, "max_exports", "max_exports_per_user"):
         if not getattr(args, option) > 0:
             name = "--" + option.replace("_", "-")
             parser.exit(2, f"{parser.prog}: error: {name} must be more than 0\n")
@@ -351,6 +365,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
         "dask": args.dask,
         "max_upload_mb": args.max_upload_mb,
         "max_cells": args.max_cells,
+        "max_exports": args.max_exports,
+        "max_exports_per_user": args.max_exports_per_user,
         "behind_proxy": args.behind_proxy,
         "oidc_issuer": args.oidc_issuer,
         "oidc_client_id": args.oidc_client_id,

@@ -134,3 +134,13 @@ def test_an_export_stops_when_the_client_disconnects(demo_app, project, monkeypa
         assert closed == [after_close]
     finally:
         http.shutdown()
+
+
+def test_the_limits_are_options_of_the_server():
+    from app import config_from_args
+
+    config, _ = config_from_args(["--max-exports", "5", "--max-exports-per-user", "2"])
+    assert (config.max_exports, config.max_exports_per_user) == (5, 2)
+    with pytest.raises(SystemExit) as refused:
+        config_from_args(["--max-exports-per-user", "0"])
+    assert refused.value.code == 2
