@@ -18,6 +18,7 @@ from matching.decisions.matched import (
     page_order,
 )
 from matching.engine.project import Project
+from server.export import export_script
 from server.services import Services, services_of
 
 __all__ = [
@@ -60,45 +61,6 @@ EXPORT_BUTTONS = {
     ids.EXPORT_LOG_JSONL: "log.jsonl",
     ids.EXPORT_LOG_PARQUET: "log.parquet",
 }
-
-# An export is a file the server writes chunk by chunk and sends from its own route
-# (callbacks/export.py), not a callback response: the page fetches it, saves it, and
-# says in the page what happened, the server's reason included when it refused or failed.
-_EXPORT = """
-async function(...args) {
-    const projectId = args[args.length - 1];
-    const files = FILES;
-    const file = files[window.dash_clientside.callback_context.triggered_id];
-    if (!file || !projectId) { return window.dash_clientside.no_update; }
-    const [kind, fmt] = file.split(".");
-    const name = kind + "-" + projectId + "." + fmt;
-    const failed = "text-danger small mb-2";
-    try {
-        const response = await fetch(
-            "/export/" + encodeURIComponent(projectId) + "/" + file,
-            {
-                credentials: "same-origin",
-                headers: {Accept: "application/octet-stream", "X-Matchdesk-Page": "1"},
-            }
-        );
-        if (!response.ok || response.headers.has("X-Matchdesk-Export")) {
-            let reason = response.status + " " + response.statusText;
-            try { reason = (await response.json()).error || reason; } catch (e) {}
-            return ["The export failed: " + reason + ".", failed];
-        }
-        const link = document.createElement("a");
-        link.href = URL.createObjectURL(await response.blob());
-        link.download = name;
-        document.body.appendChild(link);
-        link.click();
-        link.remove();
-        setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
-        return ["Exported " + name + ".", "text-success small mb-2"];
-    } catch (e) {
-        return ["The export failed: " + e.message + ".", failed];
-    }
-}
-""".replace("FILES", json.dumps(EXPORT_BUTTONS))
 
 
 def remove_matches(
@@ -400,7 +362,7 @@ def register(app) -> None:
     )
 
     app.clientside_callback(
-        _EXPORT,
+        export_script(EXPORT_BUTTONS),
         Output(ids.EXPORT_MESSAGE, "children"),
         Output(ids.EXPORT_MESSAGE, "className"),
         [Input(button, "n_clicks") for button in EXPORT_BUTTONS],

@@ -6,7 +6,7 @@ ID string. Pattern-matching IDs come from the factories at the bottom.
 
 from __future__ import annotations
 
-__all__ = ["ids", "field_row"]
+__all__ = ["ids", "field_row", "rep_rule"]
 
 
 class ids:
@@ -91,6 +91,29 @@ class ids:
     AUDIT_DRAW = "audit-draw-button"
     AUDIT_MESSAGE = "audit-message"
     AUDIT_TABLE = "audit-table"
+
+    # clusters (one table's duplicates)
+    CLUSTERS_TAB = "clusters-tab"
+    CLUSTER_SUMMARY = "cluster-summary"
+    CLUSTER_GRID = "cluster-grid"
+    CLUSTER_STORE = "cluster-store"
+    CLUSTER_CONFLICT_SUMMARY = "cluster-conflict-summary"
+    CLUSTER_CONFLICT_GRID = "cluster-conflict-grid"
+    CLUSTER_SPLIT = "cluster-split-button"
+    CLUSTER_KEEP = "cluster-keep-button"
+    CLUSTER_UNDO = "cluster-undo-button"
+    REP_RULES = "representative-rules"
+    REP_DATE = "representative-date-column"
+    REP_SOURCE = "representative-source-column"
+    REP_PREFERRED = "representative-preferred-source"
+    REP_SAVE = "representative-save-button"
+    REP_MESSAGE = "representative-message"
+    EXPORT_CLUSTERS_CSV = "export-clusters-csv-item"
+    EXPORT_CLUSTERS_EXCEL = "export-clusters-excel-item"
+    EXPORT_REPS_CSV = "export-representatives-csv-item"
+    EXPORT_REPS_EXCEL = "export-representatives-excel-item"
+    EXPORT_REPS_PARQUET = "export-representatives-parquet-item"
+    CLUSTER_EXPORT_MESSAGE = "cluster-export-message"
 
     # data panel
     DATA_PANEL = "data-panel"
@@ -197,3 +220,8 @@ def pattern_part(part: str, index: int | str) -> dict:
 def field_row(part: str, index: int | str) -> dict:
     """ID of a control in a Data panel field row; ``part``: left, right, scorer, weight, mark."""
     return {"type": f"field-{part}", "index": index}
+
+
+def rep_rule(column: str) -> dict:
+    """ID of the Clusters tab's choice of a column's rule for the representative record."""
+    return {"type": "representative-rule", "column": column}

@@ -1,4 +1,4 @@
-"""The page: navbar, Data panel, the four tabs and the client stores."""
+"""The page: navbar, Data panel, the tabs and the client stores."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.auth import signed_in_menu
+from components.clusters import clusters_tab
 from components.data import data_panel
 from components.ids import ids
 from components.matched import matched_tab
@@ -66,7 +67,8 @@ def _reviewer(user: tuple[str, str] | None):
 
 #: What each action needs on the page, so a role sees only what it may do.
 _CONTROLS_FOR = {
-    "decide": (ids.MATCHED_REMOVE, ids.MATCHED_UNDO),
+    "decide": (ids.MATCHED_REMOVE, ids.MATCHED_UNDO, ids.CLUSTER_UNDO),
+    "change_settings": (ids.REP_SAVE,),
     "upload": (ids.DATA_BUTTON,),
     "save_thresholds": (ids.TUNING_SAVE,),
     "bulk": (
@@ -83,6 +85,8 @@ _CONTROLS_FOR = {
         ids.CONFLICT_SEND_BACK,
         ids.KEEP_FIRST,
         ids.KEEP_SECOND,
+        ids.CLUSTER_SPLIT,
+        ids.CLUSTER_KEEP,
     ),
 }
 
@@ -171,6 +175,14 @@ def main_layout(
                         [
                             dbc.Tab(review_tab(), label="Review", tab_id="review", **writer),
                             dbc.Tab(matched_tab(), label="Matched", tab_id="matched"),
+                            dbc.Tab(
+                                clusters_tab(),
+                                label="Clusters",
+                                tab_id="clusters",
+                                id=ids.CLUSTERS_TAB,
+                                # Shown for one table's duplicates (callbacks/clusters.py).
+                                tab_style={"display": "none"},
+                            ),
                             dbc.Tab(tuning_tab(), label="Tuning", tab_id="tuning", **writer),
                             dbc.Tab(statistics_tab(), label="Statistics", tab_id="statistics"),
                         ],

@@ -2,11 +2,12 @@
 
 ``GET /export/<project_id>/matches.<csv|xlsx|parquet>`` writes the matched table
 (``record.<csv|xlsx|parquet>`` the full decision record, ``log.<jsonl|parquet>`` the
-decision log) a chunk of rows at a time to a temporary file under the data folder and sends
-that file; no callback builds the table. The route follows the app's rules: the
-sign-in gate (callbacks/auth.py) stands in front of it, the role must allow
-``export`` (matching/roles.py), and the request must come from the app's own
-page (its ``Sec-Fetch-Site``, else ``Origin`` or ``Referer``), so another site
+decision log; for one table's duplicates ``clusters.…`` every record with its cluster and
+``representatives.…`` one record per cluster) a chunk of rows at a time to a temporary
+file under the data folder and sends that file; no callback builds the table. The route
+follows the app's rules: the sign-in gate (callbacks/auth.py) stands in front of it, the
+role must allow ``export`` (matching/roles.py), and the request must come from the app's
+own page (its ``Sec-Fetch-Site``, else ``Origin`` or ``Referer``), so another site
 cannot pull a file with the user's cookie. A refusal or a failure answers with
 JSON ``{"error": ...}``, which the Matched tab shows in the page.
 
@@ -22,6 +23,7 @@ workbook, a row at a time.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import select
 import socket
@@ -53,6 +55,8 @@ __all__ = [
     "ExportBusy",
     "ClientLeft",
     "client_left",
+    "export_script",
+    "ONE_TABLE_KINDS",
 ]
 
 #: Format (the file ending) -> its writer and media type.
@@ -70,7 +74,11 @@ KINDS = {
     "matches": ("csv", "xlsx", "parquet"),
     "record": ("csv", "xlsx", "parquet"),
     "log": ("jsonl", "parquet"),
+    "clusters": ("csv", "xlsx", "parquet"),
+    "representatives": ("csv", "xlsx", "parquet"),
 }
+#: The exports of a project of one table's duplicates only: its clusters.
+ONE_TABLE_KINDS = ("clusters", "representatives")
 _JSONL = "application/x-ndjson"
 
 _log = logging.getLogger(__name__)
@@ -164,9 +172,12 @@ def write_export(
 ) -> int:
     """Write ``kind`` of the project to ``out``; returns rows.
 
-    ``matches`` is the matched table, from the review desk's decisions in force;
-    ``record`` the full decision record (:func:`matching.decisions.record.decision_record`)
-    and ``log`` the decision log (JSON Lines or Parquet), both from the log itself.
+    ``matches`` is the matched table, from the review desk's decisions in force (with
+    each pair's ``cluster_id`` for one table's duplicates); ``record`` the full decision
+    record (:func:`matching.decisions.record.decision_record`) and ``log`` the decision
+    log (JSON Lines or Parquet), both from the log itself; ``clusters`` and
+    ``representatives`` one table's records with their clusters and one record per
+    cluster (see :class:`matching.desk.Clusters`).
     ``stop`` is asked between chunks: when it says True the writing stops with
     :class:`ClientLeft`.
     """
@@ -183,6 +194,10 @@ def write_export(
             right_pos=project.right_pos,
         )
         return EXPORTS[fmt][0](_letting_go([record], stop=stop, slices=_slices(fmt)), out)
+    if kind in ONE_TABLE_KINDS:
+        clusters = services.desk(project).clusters
+        frame = clusters.records() if kind == "clusters" else clusters.representative_records()
+        return EXPORTS[fmt][0](_letting_go([frame], stop=stop, slices=_slices(fmt)), out)
     chunks = matched_chunks_of_pairs(
         services.desk(project).accepted_pairs(),
         project.candidates,
@@ -193,6 +208,8 @@ def write_export(
         left_pos=project.left_pos,
         right_pos=project.right_pos,
     )
+    if project.spec.one_table:
+        chunks = services.desk(project).clusters.with_cluster_ids(chunks)
     return EXPORTS[fmt][0](_letting_go(chunks, stop=stop, slices=_slices(fmt)), out)
 
 
@@ -228,6 +245,53 @@ def _letting_go(
             yield chunk if step >= len(chunk) else chunk.iloc[start : start + step]
         if i % every == 0:
             release_mapped()
+
+
+# An export is a file the server writes chunk by chunk and sends from its own route, not a
+# callback response: the page fetches it, saves it, and says in the page what happened, the
+# server's reason included when it refused or failed.
+_EXPORT_SCRIPT = """
+async function(...args) {
+    const projectId = args[args.length - 1];
+    const files = FILES;
+    const file = files[window.dash_clientside.callback_context.triggered_id];
+    if (!file || !projectId) { return window.dash_clientside.no_update; }
+    const [kind, fmt] = file.split(".");
+    const name = kind + "-" + projectId + "." + fmt;
+    const failed = "text-danger small mb-2";
+    try {
+        const response = await fetch(
+            "/export/" + encodeURIComponent(projectId) + "/" + file,
+            {
+                credentials: "same-origin",
+                headers: {Accept: "application/octet-stream", "X-Matchdesk-Page": "1"},
+            }
+        );
+        if (!response.ok || response.headers.has("X-Matchdesk-Export")) {
+            let reason = response.status + " " + response.statusText;
+            try { reason = (await response.json()).error || reason; } catch (e) {}
+            return ["The export failed: " + reason + ".", failed];
+        }
+        const link = document.createElement("a");
+        link.href = URL.createObjectURL(await response.blob());
+        link.download = name;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+        setTimeout(function () { URL.revokeObjectURL(link.href); }, 60000);
+        return ["Exported " + name + ".", "text-success small mb-2"];
+    } catch (e) {
+        return ["The export failed: " + e.message + ".", failed];
+    }
+}
+"""
+
+
+def export_script(files: dict[str, str]) -> str:
+    """The page's script that fetches the export its triggering button names in ``files``
+    (button id -> ``kind.format``) for the project (the callback's last argument), saves
+    it, and returns ``[message, className]`` saying what happened."""
+    return _EXPORT_SCRIPT.replace("FILES", json.dumps(files))
 
 
 #: Set on a refusal answered to the page, which reads the reason from the body.
@@ -268,6 +332,10 @@ def register(app) -> None:
         project = services.project(project_id)
         if project is None:
             return _refuse(404, f"there is no project {project_id!r}")
+        if kind in ONE_TABLE_KINDS and not project.spec.one_table:
+            return _refuse(
+                404, f"{kind} are made of one table's duplicates; this project matches two tables"
+            )
         download = f"{kind}-{project.project_id}.{fmt}"
         if request.method == "HEAD":  # what a GET would send, without writing the file
             response = Response(status=200, mimetype=_media_type(fmt))

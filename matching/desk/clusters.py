@@ -9,7 +9,7 @@ reverts any decision.
 from __future__ import annotations
 
 import time as _time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -85,6 +85,35 @@ class Clusters:
         :func:`~matching.decisions.clusters.cluster_table`); kept until the log changes."""
         ids = list(self.desk.project.queue)
         return self.desk.memo("cluster-table", lambda _ledger: cluster_table(ids, self._state()))
+
+    def records(self) -> pd.DataFrame:
+        """Every record of the table with its cluster: ``cluster_id``, ``cluster_size``,
+        then the table's columns (``record_id`` first when the table has no ID column,
+        its row number), in table order; what the clusters export writes."""
+        table = self.table()
+        project = self.desk.project
+        head = table[["cluster_id", "cluster_size"]]
+        if project.spec.left_id is None:
+            head = table[["cluster_id", "cluster_size", "record_id"]]
+        return pd.concat([head, project.left.reset_index(drop=True)], axis=1)
+
+    def representative_records(self) -> pd.DataFrame:
+        """One record per cluster (a record alone is a cluster of one), built by the rules
+        a lead saved (see :class:`~matching.decisions.clusters.RepresentativeRules`):
+        ``cluster_id``, ``records`` and the table's columns."""
+        rules = self.desk.settings().representatives
+        return rules.apply(self.desk.project.left, self.table()["cluster_id"])
+
+    def with_cluster_ids(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Chunks of the matched table (``left_id``, ``right_id``, …), each with the
+        pair's ``cluster_id`` after ``right_id``."""
+        table = self.table()
+        of = pd.Series(table["cluster_id"].to_numpy(), index=table["record_id"].to_numpy())
+        for chunk in chunks:
+            found = of.reindex(chunk["left_id"].astype(str).to_numpy()).to_numpy()
+            yield chunk.assign(cluster_id=found)[
+                [*chunk.columns[:2], "cluster_id", *chunk.columns[2:]]
+            ]
 
     def conflicts(self) -> list[ClusterConflict]:
         """Every pair of records said to be different that accepted pairs join."""
