@@ -1,4 +1,5 @@
-"""Command line: ``python -m matching --left L --right R ... --out OUT.csv``.
+"""Command line: ``python -m matching --left L --right R ... --out OUT.csv``, or
+``--dedupe TABLE`` to find the duplicates within one table.
 
 Without ``--field`` the set-up is proposed (:func:`matching.engine.propose.propose`) and
 printed to standard error as the options that give it; ``--spec FILE`` runs a
@@ -21,9 +22,10 @@ from typing import TextIO
 
 import pandas as pd
 
+from matching.decisions.clusters import cluster_ids
 from matching.decisions.export import neutralise_frame
 from matching.engine.blocking import Blocking
-from matching.engine.candidates import plan, run_plan, validate_columns
+from matching.engine.candidates import count_pairs, plan, run_plan, validate_columns
 from matching.engine.distributed import close, connect, run_plan_dask, task_ranges
 from matching.engine.io import CandidateWriter, LoadedTable, TableReadError, load_table
 from matching.engine.names import find_column, spec_for_columns
@@ -47,6 +49,10 @@ from matching.engine.training import (
 )
 
 __all__ = ["build_parser", "main", "add_table_arguments", "resolve_setup", "save_setup_for"]
+
+
+#: ``--top-k`` not given: 10 pairs per left record, all pairs in a deduplication.
+_TOP_K_UNSET = -1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -165,9 +171,41 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m matching", description="Score candidate pairs of two tables.")
+    parser = _Parser(
+        prog="python -m matching",
+        description="Score candidate pairs of two tables, or of one table's records (--dedupe).",
+    )
     add_table_arguments(parser)
-    parser.add_argument("--top-k", type=_top_k, default=10, help="pairs kept per left record")
+    parser.add_argument(
+        "--dedupe",
+        metavar="TABLE",
+        help="find the duplicates within one table (instead of --left and --right): each "
+        "pair of its records is scored once, the earlier record on the left, never a record "
+        "with itself; --left-sheet and --left-header-row read it",
+    )
+    parser.add_argument(
+        "--id", metavar="COL", help="with --dedupe: the table's ID column (as --left-id)"
+    )
+    parser.add_argument(
+        "--clusters",
+        metavar="FILE",
+        help="with --dedupe: write each record's cluster_id and cluster_size (records joined "
+        "by a chain of pairs scoring at least --cluster-threshold) to FILE (CSV or .parquet)",
+    )
+    parser.add_argument(
+        "--cluster-threshold",
+        type=_unit,
+        default=None,
+        metavar="SCORE",
+        help="pairs scoring at least this join records in --clusters (default: the select "
+        "threshold, max(--keep, 0.8) or the saved set-up's)",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=_top_k,
+        default=_TOP_K_UNSET,
+        help="pairs kept per left record (default 10; with --dedupe all pairs above --keep)",
+    )
     parser.add_argument("--workers", type=int, default=-1, help="scoring threads (-1: all cores)")
     parser.add_argument(
         "--out", help="output CSV or Parquet (.parquet), or - for CSV on standard output"
@@ -239,10 +277,7 @@ def resolve_setup(
     with a message for the user.
     """
     saved = read_setup(args.spec) if args.spec else None
-    left_path = args.left or (saved.left if saved else None)
-    right_path = args.right or (saved.right if saved else None)
-    if not (left_path and right_path):
-        raise ValueError("give both --left and --right, or --spec FILE naming the tables")
+    one_table, left_path, right_path = _table_paths(args, saved)
     choices = {}
     for side in ("left", "right"):
         sheet = getattr(args, f"{side}_sheet", None)
@@ -252,8 +287,11 @@ def resolve_setup(
             getattr(saved, f"{side}_header_row") if saved else None
         )
     max_cells = getattr(args, "max_cells", None) or MAX_CELLS
+    if one_table:  # the one table is read as the left one
+        for option in ("sheet", "header_row"):
+            choices[f"right_{option}"] = choices[f"left_{option}"]
     tables = []
-    for side, path in (("left", left_path), ("right", right_path)):
+    for side, path in (("left", left_path), ("right", right_path))[: 2 - one_table]:
         # The Data panel's checks: a zip bomb or a huge table is refused before it is read.
         check_table_file(path, max_cells=max_cells)
         tables.append(
@@ -264,11 +302,12 @@ def resolve_setup(
                 header_row=choices[f"{side}_header_row"],
             )
         )
-    left, right = tables
+    left, right = tables if not one_table else tables * 2
     for side, table in (("left", left), ("right", right)):
         choices[f"{side}_header_row"] = table.header_row or 1  # the row read, for --save-spec
-    err.write(f"{left.report}\n{right.report}\n")
+    err.write(left.report + "\n" + ("" if one_table else right.report + "\n"))
     columns = (list(left.frame.columns), list(right.frame.columns))
+    left_id, right_id = _id_options(args, one_table)
     keep = args.keep if args.keep is not None else (saved.keep if saved else 0.5)
     select = getattr(args, "select", None)
     if select is None:
@@ -277,12 +316,14 @@ def resolve_setup(
         # A saved set-up's learned weights hold while its fields are the ones used.
         fields = tuple(args.field) or saved.spec.fields
         learned = saved.spec.learned if saved and not args.field else None
+        left_id = left_id or (saved.spec.left_id if saved else None)
         spec = Spec(
             fields=fields,
-            left_id=args.left_id or (saved.spec.left_id if saved else None),
-            right_id=args.right_id or (saved.spec.right_id if saved else None),
+            left_id=left_id,
+            right_id=left_id if one_table else right_id or (saved.spec.right_id if saved else None),
             block=tuple(args.block) or (saved.spec.block if saved else ()),
             learned=learned,
+            one_table=one_table,
         )
         spec = spec_for_columns(spec, *columns)
     else:
@@ -290,10 +331,11 @@ def resolve_setup(
             proposal = propose(
                 left.frame,
                 right.frame,
-                left_id=find_column(args.left_id, columns[0], side="left"),
-                right_id=find_column(args.right_id, columns[1], side="right"),
+                left_id=find_column(left_id, columns[0], side="" if one_table else "left"),
+                right_id=find_column(right_id, columns[1], side="right"),
                 budget=args.pair_budget,
                 derive=True,
+                one_table=one_table,
             )
         except NoSharedColumns as exc:
             raise ValueError(f"{exc} (--field LEFTCOL=RIGHTCOL)") from None
@@ -301,7 +343,7 @@ def resolve_setup(
         if any(proposal.derived):
             frames = proposal.add_columns(left.frame, right.frame)
             left = dataclasses.replace(left, frame=frames[0])
-            right = dataclasses.replace(right, frame=frames[1])
+            right = left if one_table else dataclasses.replace(right, frame=frames[1])
         if args.block:
             spec = spec_for_columns(dataclasses.replace(spec, block=tuple(args.block)), *columns)
         err.write(
@@ -313,6 +355,41 @@ def resolve_setup(
             args.learn_proposed = True
     setup = Setup(spec, str(left_path), str(right_path), keep=keep, select=select, **choices)
     return setup, left, right
+
+
+def _table_paths(args: argparse.Namespace, saved: Setup | None) -> tuple[bool, str, str]:
+    """Whether one table is deduplicated, and the left and right tables' paths."""
+    dedupe = getattr(args, "dedupe", None)
+    if dedupe and (args.left or args.right):
+        raise ValueError(
+            "--dedupe compares one table with itself: give it instead of --left and --right"
+        )
+    if dedupe or (saved and saved.spec.one_table and not (args.left or args.right)):
+        path = dedupe or saved.left
+        if not path:
+            raise ValueError("give --dedupe TABLE, or --spec FILE naming the table")
+        return True, path, path
+    left_path = args.left or (saved.left if saved else None)
+    right_path = args.right or (saved.right if saved else None)
+    if not (left_path and right_path):
+        raise ValueError(
+            "give both --left and --right (or --dedupe TABLE), or --spec FILE naming the tables"
+        )
+    return False, left_path, right_path
+
+
+def _id_options(args: argparse.Namespace, one_table: bool) -> tuple[str | None, str | None]:
+    """The ID columns the options name: ``--id`` (or ``--left-id``) of a deduplicated table."""
+    one = getattr(args, "id", None)
+    if not one_table:
+        if one:
+            raise ValueError("--id names the ID column of a --dedupe table (--left-id, --right-id)")
+        return args.left_id, args.right_id
+    if args.right_id:
+        raise ValueError("--dedupe has one table: name its ID column with --id, not --right-id")
+    if one and args.left_id and one != args.left_id:
+        raise ValueError(f"--id {one!r} and --left-id {args.left_id!r} name two ID columns")
+    return one or args.left_id, None
 
 
 def save_setup_for(setup: Setup, path: str) -> None:
@@ -350,8 +427,9 @@ def _progress(stream):
 def _count_table(left, right, spec: Spec) -> str:
     """Per rule: its pairs, the pairs it adds to the rules before it; then the total."""
     if not spec.block:
-        return f"{'rule':<40} {'pairs':>15} {'added':>15}\nall pairs{len(left) * len(right):>56,}\n"
-    counts = Blocking(left, right, spec.block).count()
+        every = count_pairs(left, right, None, one_table=spec.one_table)
+        return f"{'rule':<40} {'pairs':>15} {'added':>15}\nall pairs{every:>56,}\n"
+    counts = Blocking(left, right, spec.block, one_table=spec.one_table).count()
     width = max(40, *(len(c.rule) for c in counts))
     lines = [f"{'rule':<{width}} {'pairs':>15} {'added':>15}"]
     lines += [f"{c.rule:<{width}} {c.pairs:>15,} {c.added:>15,}" for c in counts]
@@ -385,10 +463,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Arrow-backed text: a tenth of the memory of Python strings at a million rows.
         setup, left, right = resolve_setup(args, err=err, arrow=True)
         spec = setup.spec
-        if args.save_spec:
-            save_setup_for(setup, args.save_spec)
-            err.write(f"set-up saved to {args.save_spec}\n")
+        if args.clusters and not spec.one_table:
+            raise ValueError("--clusters needs one table to deduplicate (--dedupe TABLE)")
         if args.count_only:
+            _save(args, setup, err)
             validate_columns(left.frame, right.frame, spec)
             sys.stdout.write(_count_table(left.frame, right.frame, spec))
             return 0
@@ -403,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             right.frame,
             spec,
             keep=setup.keep,
-            top_k=args.top_k,
+            top_k=_top_k_for(args, spec),
             slices=slices,
             explain=True,
         )
@@ -413,7 +491,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if client is not None:
                 ranges = task_ranges(job, ranges, client)
         else:
-            err.write(f"{len(left.frame) * len(right.frame):,} pairs to score in full\n")
+            every = count_pairs(left.frame, right.frame, None, one_table=spec.one_table)
+            err.write(f"{every:,} pairs to score in full\n")
         learned = None
         if learning:
             try:
@@ -430,6 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for warning in weight_warnings(learned):
                 err.write(f"warning: {warning}\n")
             job.spec = dataclasses.replace(spec, learned=learned)
+        # Saved with the weights learned, so that the set-up reruns to the same scores.
+        _save(args, dataclasses.replace(setup, spec=job.spec), err)
         if args.dask:
             frames = run_plan_dask(job, ranges, client, progress=_progress(err))
         else:
@@ -439,6 +520,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.close()
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     kept = [] if args.suggest_labels else None
+    threshold = args.cluster_threshold if args.cluster_threshold is not None else setup.select
+    joined = [] if args.clusters else None
     try:
         with stack, CandidateWriter(args.out) as out:
             safe = neutralise_frame if not (args.no_neutralise or out.parquet) else None
@@ -446,6 +529,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out.write(safe(frame) if safe else frame)
                 if kept is not None:
                     kept.append(frame)
+                if joined is not None:
+                    joined.append(frame.loc[frame["score"] >= threshold, ["left_id", "right_id"]])
     except OSError as exc:
         reason = exc.strerror or str(exc)
         parser.exit(2, f"{parser.prog}: error: cannot write {args.out}: {reason}\n")
@@ -453,7 +538,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.write(f"{out.rows:,} candidate pairs written to {args.out}\n")
     if kept is not None and job.spec.learned is not None:
         _write_suggestions(args, parser, pd.concat(kept, ignore_index=True), job.spec, labels)
+    if joined is not None:
+        _write_clusters(args, parser, job, joined, threshold)
     return 0
+
+
+def _save(args: argparse.Namespace, setup: Setup, err: TextIO) -> None:
+    if args.save_spec:
+        save_setup_for(setup, args.save_spec)
+        err.write(f"set-up saved to {args.save_spec}\n")
+
+
+def _top_k_for(args: argparse.Namespace, spec: Spec) -> int | None:
+    """``--top-k``, or its default: 10 per left record, every pair in a deduplication (a
+    record's pairs with earlier records are not cut, so neither are those with later ones)."""
+    if args.top_k != _TOP_K_UNSET:
+        return args.top_k
+    return None if spec.one_table else 10
+
+
+def _write_clusters(args, parser, job, joined: list[pd.DataFrame], threshold: float) -> None:
+    """Write each record of a deduplicated table with its cluster: records joined by a
+    chain of pairs scoring at least ``threshold`` share a ``cluster_id``."""
+    ids = job.left_ids
+    pairs = pd.concat(joined, ignore_index=True) if joined else pd.DataFrame()
+    text = pd.Series(ids).astype(str).tolist()
+    found = zip(pairs.get("left_id", []), pairs.get("right_id", []))
+    cluster = cluster_ids(text, ((str(a), str(b)) for a, b in found))
+    name = job.spec.left_id or "row"
+    table = pd.DataFrame({name: ids, "cluster_id": cluster})
+    table["cluster_size"] = table.groupby("cluster_id")[name].transform("size")
+    path = args.clusters
+    try:
+        if path.lower().endswith(".parquet"):
+            table.to_parquet(path, index=False)
+        else:
+            (table if args.no_neutralise else neutralise_frame(table)).to_csv(path, index=False)
+    except OSError as exc:
+        parser.exit(2, f"{parser.prog}: error: cannot write {path}: {exc.strerror or exc}\n")
+    several = int((table["cluster_size"] > 1).sum())
+    sys.stderr.write(
+        f"{table['cluster_id'].nunique():,} clusters ({several:,} records in clusters of two or"
+        f" more, joined by pairs scoring at least {threshold:g}) written to {path}\n"
+    )
 
 
 def _suggest_path(args: argparse.Namespace) -> str:

@@ -363,9 +363,12 @@ class Proposal:
     def options(self) -> list[str]:
         """The command-line options that give this set-up (shell-quoted)."""
         out = []
-        if self.spec.left_id:
+        if self.spec.one_table:
+            if self.spec.left_id:
+                out.append(f"--id {shlex.quote(self.spec.left_id)}")
+        elif self.spec.left_id:
             out.append(f"--left-id {shlex.quote(self.spec.left_id)}")
-        if self.spec.right_id:
+        if self.spec.right_id and not self.spec.one_table:
             out.append(f"--right-id {shlex.quote(self.spec.right_id)}")
         out += [f"--field {shlex.quote(f.text)}" for f in self.spec.fields]
         out += [f"--block {shlex.quote(b.text)}" for b in self.spec.block]
@@ -460,8 +463,9 @@ def propose(
     max_rules: int = 5,
     seed: int = 0,
     derive: bool = False,
+    one_table: bool = False,
 ) -> Proposal:
-    """Propose IDs, fields, scorers and blocking rules for two tables.
+    """Propose IDs, fields, scorers and blocking rules for two tables, or one.
 
     Parameters
     ----------
@@ -483,6 +487,11 @@ def propose(
         Make one date column from year, month and day columns (on either side)
         and compare that instead; the caller must then run the spec on
         :meth:`Proposal.add_columns`' tables.
+    one_table : bool
+        Deduplicate ``left`` (``right`` is ignored: pass the same table): each column
+        is compared with itself, one ID column is proposed, and the pairs counted,
+        the likely matches rules are chosen by and their coverage are pairs of two
+        different records, each pair once (as :attr:`Spec.one_table` scores them).
 
     Returns
     -------
@@ -496,18 +505,21 @@ def propose(
     ValueError
         When a table has no rows, or a given ID column is not in its table.
     """
-    for side, frame in (("left", left), ("right", right)):
+    if one_table:
+        right, right_id = left, left_id
+    sides = (("",),) if one_table else (("left ",), ("right ",))
+    for (side,), frame in zip(sides, (left, right)):
         if len(frame) == 0:
-            raise ValueError(f"the {side} table has no rows, so no set-up can be proposed")
+            raise ValueError(f"the {side}table has no rows, so no set-up can be proposed")
     derived = (tuple(find_date_parts(left)), tuple(find_date_parts(right))) if derive else ((), ())
     left, right = add_derived(left, derived[0]), add_derived(right, derived[1])
     lp = profile_table(left, sample=sample, seed=seed)
-    rp = profile_table(right, sample=sample, seed=seed)
-    for side, frame, column in (("left", left, left_id), ("right", right, right_id)):
+    rp = lp if one_table else profile_table(right, sample=sample, seed=seed)
+    for (side,), frame, column in zip(sides, (left, right), (left_id, right_id)):
         if column is not None and column not in frame.columns:
-            raise ValueError(f"the {side} table has no ID column {column!r}")
+            raise ValueError(f"the {side}table has no ID column {column!r}")
     left_id = left_id if left_id is not None else _pick_id(lp)
-    right_id = right_id if right_id is not None else _pick_id(rp)
+    right_id = left_id if one_table else right_id if right_id is not None else _pick_id(rp)
     pairs, notes = _match_fields(lp, rp, left_id, right_id)
     pairs, notes = _without_date_parts(pairs, notes, derived)
     fields, kinds = [], {}
@@ -520,12 +532,14 @@ def propose(
             notes.append(f"{a.name} looks like an identifier and is compared as a field")
         scorer = scorer_for(kind, max(a.distinct, b.distinct), int(rows))
         fields.append(Field(a.name, b.name, scorer=scorer, normalization=_norm_for(a.name, kind)))
-    if left_id is None or right_id is None:
+    if one_table and left_id is None:
+        notes.append("no ID column found in the table: rows are numbered from 0")
+    elif left_id is None or right_id is None:
         missing = [s for s, c in (("left", left_id), ("right", right_id)) if c is None]
         notes.append(
             f"no ID column found in the {' and '.join(missing)} table: rows are numbered from 0"
         )
-    total = len(left) * len(right)
+    total = len(left) * (len(left) - 1) // 2 if one_table else len(left) * len(right)
     rules: list[Block] = []
     coverage = None
     cache: dict = {}  # each key column cleaned once, for choosing and for counting
@@ -543,13 +557,14 @@ def propose(
             max_rules=max_rules,
             seed=seed,
             cache=cache,
+            one_table=one_table,
         )
         if small and (coverage is None or coverage < MIN_COVERAGE):
             rules, coverage = [], None
         rules += _nearest_rules(fields, kinds)
     counts: list[RuleCount] = []
     while rules:
-        counts = count_rules(left, right, rules, cache=cache)
+        counts = count_rules(left, right, rules, cache=cache, one_table=one_table)
         pairs_kept = sum(c.added for c in counts)
         if pairs_kept <= budget or len(rules) == 1:
             break
@@ -557,20 +572,26 @@ def propose(
     if any(c.added == 0 for c in counts) and len(rules) > 1:
         # A rule whose pairs the rules before it all keep adds nothing but work.
         rules = [r for r, c in zip(rules, counts) if c.added > 0] or rules[:1]
-        counts = count_rules(left, right, rules, cache=cache)
+        counts = count_rules(left, right, rules, cache=cache, one_table=one_table)
     if rules:
         total = sum(c.added for c in counts)
         if total > budget:
             notes.append(f"{total:,} pairs is over the budget of {budget:,}: narrow the rules")
-    elif len(left) * len(right) > budget:
+    elif total > budget:
         notes.append(
             f"no blocking rule keeps the pairs under the budget of {budget:,}: every pair is scored"
         )
-    spec = Spec(fields=tuple(fields), left_id=left_id, right_id=right_id, block=tuple(rules))
-    for side, found in zip(("left", "right"), derived):
+    spec = Spec(
+        fields=tuple(fields),
+        left_id=left_id,
+        right_id=right_id,
+        block=tuple(rules),
+        one_table=one_table,
+    )
+    for (side,), found in zip(sides, derived):
         for d in found:
             notes.append(
-                f"{d.name} is made in the {side} table from {', '.join(d.parts)} (one date field)"
+                f"{d.name} is made in the {side}table from {', '.join(d.parts)} (one date field)"
             )
     return Proposal(
         spec=spec,

@@ -185,6 +185,26 @@ def _likely_matches(
     return pair // n, pair % n
 
 
+def _one_table_sizes(blocking: SampleRules, rows: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each rule's sampled pair count as one table counts it: without each sampled
+    record paired with itself, and halved (a pair of two records is counted from each)."""
+    own = np.arange(len(rows))
+    itself = np.array([blocking.keeps(k, own, rows).sum() for k in range(len(blocking.rules))])
+    return (sizes - itself) / 2
+
+
+def _distinct_pairs(
+    rows: np.ndarray, li: np.ndarray, ri: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sampled pairs of one table without a record paired with itself, and a pair of
+    two sampled records once (the earlier record first)."""
+    sampled = np.zeros(n, bool)
+    sampled[rows] = True
+    at = rows[li]
+    keep = (at != ri) & ((at < ri) | ~sampled[ri])
+    return li[keep], ri[keep]
+
+
 def choose_rules(
     left: pd.DataFrame,
     right: pd.DataFrame,
@@ -196,11 +216,14 @@ def choose_rules(
     max_rules: int,
     seed: int,
     cache: dict,
+    one_table: bool = False,
 ) -> tuple[list[Block], float | None]:
     """Greedy rules: the most newly kept likely matches per step, within the budget.
 
     Once every likely match is kept, rules that keep them a second time follow
-    (up to ``max_rules``), while the budget allows.
+    (up to ``max_rules``), while the budget allows. ``one_table``: ``left`` and
+    ``right`` are one table (a deduplication): a sampled record paired with itself
+    is neither counted nor a likely match, and a pair is counted once.
     """
     rules, plain = _candidate_rules(fields, kinds)
     if not rules:
@@ -214,10 +237,14 @@ def choose_rules(
     keys = {key for rule in rules for key in rule.keys}
     codes = {key: joint_key_codes(left, right, key, cache) for key in keys}
     blocking = SampleRules(rules, codes, rows, len(left))
-    estimate = np.array(blocking.rule_sizes(), dtype=np.float64) * scale
-    li, ri = _likely_matches(
-        blocking, plain, len(rows), cap=max(budget, 1), all_pairs=len(left) * len(right)
-    )
+    sizes = np.array(blocking.rule_sizes(), dtype=np.float64)
+    all_pairs = len(left) * len(right)
+    if one_table:
+        sizes, all_pairs = _one_table_sizes(blocking, rows, sizes), len(left) * (len(left) - 1) // 2
+    estimate = sizes * scale
+    li, ri = _likely_matches(blocking, plain, len(rows), cap=max(budget, 1), all_pairs=all_pairs)
+    if one_table:
+        li, ri = _distinct_pairs(rows, li, ri, len(right))
     if len(li) == 0:
         # Nothing agrees anywhere: the widest single-field rule the budget allows.
         singles = [k for k, r in enumerate(rules) if len(r.keys) == 1 and estimate[k] <= budget]

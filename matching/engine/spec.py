@@ -441,9 +441,11 @@ class Setup:
     Parameters
     ----------
     spec : Spec
-        IDs, fields (scorers, weights), blocking rules and learned weights.
+        IDs, fields (scorers, weights), blocking rules and learned weights; a
+        deduplication (``spec.one_table``) is saved as ``one_table = true``.
     left, right : str or None
-        The tables' files (a relative path is relative to the set-up file).
+        The tables' files (a relative path is relative to the set-up file); the
+        same file twice in a deduplication.
     keep, select : float
         Keep pairs scoring at least ``keep``; pre-select from ``select``.
     left_sheet, right_sheet : str or None
@@ -467,6 +469,8 @@ class Setup:
         tables = {"left": self.left, "right": self.right}
         tables |= {"left_id": self.spec.left_id, "right_id": self.spec.right_id}
         tables |= {"left_sheet": self.left_sheet, "right_sheet": self.right_sheet}
+        if self.spec.one_table:
+            tables["one_table"] = True
         for side, row in (("left", self.left_header_row), ("right", self.right_header_row)):
             if row != 1:
                 tables[f"{side}_header_row"] = row
@@ -517,6 +521,7 @@ class Setup:
                 right_id=tables.get("right_id"),
                 block=rules,
                 learned=LearnedWeights.from_dict(learned) if learned else None,
+                one_table=tables.get("one_table") is True,
             )
             keep = float(thresholds.get("keep", 0.5))
             select = float(thresholds.get("select", max(keep, 0.8)))

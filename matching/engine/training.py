@@ -100,6 +100,8 @@ def _own_sessions(job, sample: int, seed: int, workers: int) -> list:
     sessions = []
     for f, field in enumerate(spec.fields):
         li, ri = job.exact_pairs(f, rows)
+        if spec.one_table:  # a record agrees with itself: each pair of two records once
+            li, ri = li[li < ri], ri[li < ri]
         if len(li) == 0 or len(li) > 0.05 * len(rows) * max(n_right, 1):
             continue
         if len(li) > per_rule:
@@ -143,6 +145,8 @@ def train(
     rng = np.random.default_rng(seed)
     li = rng.integers(n_left, size=random_pairs)
     ri = rng.integers(n_right, size=random_pairs)
+    if spec.one_table:  # a record with itself is no random pair
+        li, ri = li[li != ri], ri[li != ri]
     random_fields, shares = job.compare(li, ri, workers=workers)
     tf = [float(np.nanmin(s)) if np.isfinite(s).any() else None for s in shares]
     return learn_weights(

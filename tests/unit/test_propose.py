@@ -233,7 +233,7 @@ def test_rules_chosen_on_a_sample_are_those_the_full_pair_joins_choose(generated
     monkeypatch.setattr(
         matching.engine.propose,
         "count_rules",
-        lambda lf, rf, rules, cache: Blocking(lf, rf, rules).count(),
+        lambda lf, rf, rules, cache, one_table=False: Blocking(lf, rf, rules).count(),
     )
     slow = propose(left, right, **options)
     assert fast.spec == slow.spec and len(fast.spec.block) >= 2
