@@ -44,8 +44,11 @@ LABEL_COLUMNS = ("left_id", "right_id", "label")
 
 #: Pairs per range when a blocked run's pairs are sampled for EM.
 _TRAIN_CHUNK = 50_000
-#: Left records sampled to find training pairs when there is no blocking rule.
+#: Left records sampled to find pairs that agree exactly on a field.
 _TRAIN_LEFT = 20_000
+#: Most pairs of one such field's session: EM runs on their patterns of levels, which
+#: this many pairs show well, and each pair costs a comparison of every field.
+_OWN_PAIRS = 50_000
 
 
 def _bounds(spec: Spec) -> tuple[tuple[float, ...], ...]:
@@ -96,7 +99,7 @@ def _own_sessions(job, sample: int, seed: int, workers: int) -> list:
     rows = np.arange(n_left)
     if n_left > _TRAIN_LEFT:
         rows = np.sort(rng.choice(n_left, _TRAIN_LEFT, replace=False))
-    per_rule = max(1, sample // max(len(spec.fields), 1))
+    per_rule = max(1, min(_OWN_PAIRS, sample // max(len(spec.fields), 1)))
     sessions = []
     for f, field in enumerate(spec.fields):
         li, ri = job.exact_pairs(f, rows)
@@ -116,7 +119,7 @@ def _own_sessions(job, sample: int, seed: int, workers: int) -> list:
 def train(
     job,
     *,
-    sample: int = 2_000_000,
+    sample: int = 500_000,
     random_pairs: int = 200_000,
     seed: int = 0,
     workers: int = -1,
@@ -317,8 +320,8 @@ def _family(name: str) -> str:
 def weight_warnings(weights: LearnedWeights) -> list[str]:
     """What looks wrong in learned weights, for a person to check.
 
-    A field that (nearly) never agrees among likely matches (its exact and
-    closest levels hold under 2% of the matches: the two columns may not hold
+    A field that (nearly) never agrees among likely matches (its levels of
+    positive weight hold under 2% of the matches: the two columns may not hold
     the same thing), and a family of fields (names sharing their first word,
     such as ``dob_year``, ``dob_month``, ``dob_day``) holding more than half of
     the weight, which lets them outvote the rest.
@@ -326,13 +329,14 @@ def weight_warnings(weights: LearnedWeights) -> list[str]:
     out = []
     spread = []
     for f, name in enumerate(weights.fields):
-        close = sum(weights.m[f][:2])
+        bits = weights.bits(f)
+        # Levels at which the field speaks for a match: those with a positive weight.
+        close = float(sum(m for m, b in zip(weights.m[f], bits) if b > 0))
         if close < 0.02:
             out.append(
-                f"{name} never agrees among likely matches (exact or close in"
+                f"{name} never agrees among likely matches (close in"
                 f" {100 * close:.1f}% of them): do both columns hold the same thing?"
             )
-        bits = weights.bits(f)
         spread.append(float(bits.max() - bits.min()))
     total = sum(spread)
     families: dict[str, list[int]] = {}
