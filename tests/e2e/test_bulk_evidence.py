@@ -8,7 +8,7 @@ from dash.testing.wait import until
 from app import demo_config
 from matching.engine.spec import Field, Spec
 from tests.e2e.test_team_features import click, pattern_equal_one
-from tests.helpers import LABEL, button, project_id, start
+from tests.helpers import LABEL, button, project_id, start, tab
 
 
 def test_a_pattern_batch_is_confirmed_with_its_count_and_previewed_with_values(dash_duo, demo_app):
@@ -76,4 +76,26 @@ def test_a_long_title_wraps_in_the_review_grid_instead_of_being_cut(dash_duo, tm
     text, uncut, height = whole
     assert text.replace("\n", " ").strip() == TITLE
     assert uncut and height > 60  # on several lines, not one line ending in "…"
+    assert dash_duo.get_logs() == []
+
+
+def test_the_adjudication_table_shows_the_values_each_review_chose(dash_duo, demo_app):
+    services = demo_app.matchdesk
+    desk = services.desk(services.project(project_id(demo_app)))
+    desk.audits.set_double_review("lee", 1.0, role="lead")
+    view = desk.next_view("ann")
+    while view["left_id"] is not None:  # ann: no match on everything
+        view = desk.decide("ann", view, "reject").view
+    bob = desk.audits.next_audit_view("bob")
+    while bob["left_id"] is not None:  # bob, blind: the best candidate
+        rights = [bob["rows"][0]["_right_id"]] if bob["rows"] else []
+        bob = desk.audits.record_verdict("bob", bob, "accept" if rights else "reject", rights).view
+    dash_duo.start_server(demo_app)
+    dash_duo.wait_for_element(LABEL, timeout=15)
+    click(dash_duo, tab(dash_duo, "Matched"))
+    dash_duo.wait_for_contains_text("#adjudication-summary", "reviews disagree", timeout=10)
+    table = dash_duo.find_element("#adjudication-grid").text
+    # Record 1 (Alice Smith): ann said no match, bob chose car 101, shown with its values.
+    assert "Alice · Smith" in table and "no match" in table
+    assert "Toyota Corolla · alice · smith" in table
     assert dash_duo.get_logs() == []
