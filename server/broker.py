@@ -10,9 +10,11 @@ bar vanished with no message and Run was enabled again, while the worker went on
 "still running", and with progress that says the broker is unreachable, so the
 page keeps the run (its progress bar, Cancel, the ticket) and asks again; once
 the broker answers, the result is read and announced as usual. On the worker's
-side, a finished run waits for the broker to answer (up to :data:`RESULT_PATIENCE`
-seconds) before its result is stored, instead of storing it into a broker that is
-away (20 tries, then the result is lost), and progress is sent from a thread of
+side, a finished run keeps its result on disk too, in the runs folder the app and
+its workers share, and the page reads it from there when the broker has none (a
+Redis restarted without its data) or cannot be asked; the worker then waits for
+the broker to answer (up to :data:`RESULT_PATIENCE` seconds) before storing the
+result there, instead of trying 20 times and failing. Progress is sent from a thread of
 its own (see :func:`server.runs.reporter`), so a broker that does not answer never
 holds up or fails the scoring. A Run clicked while the broker is away is refused
 with a message (:func:`broker_answers`, asked when the Run is checked); a task is
@@ -23,9 +25,13 @@ hold the request for minutes.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import threading
 import time
 from collections import OrderedDict
+from contextlib import suppress
+from pathlib import Path
 
 from dash import CeleryManager
 
@@ -72,15 +78,16 @@ def broker_answers(broker: str) -> bool:
         client.close()
 
 
-def celery_manager(broker: str) -> BrokerTolerantManager:
-    """The manager of runs on Celery workers through ``broker`` (also the result store)."""
+def celery_manager(broker: str, folder: str | Path) -> BrokerTolerantManager:
+    """The manager of runs on Celery workers through ``broker`` (also the result store),
+    keeping finished runs' results in ``folder`` as well (shared with the workers)."""
     from celery import Celery
 
     celery = Celery("matchdesk", broker=broker, backend=broker)
     celery.conf.broker_connection_retry_on_startup = True
     celery.conf.redis_socket_connect_timeout = CONNECT_TIMEOUT
     celery.conf.broker_connection_timeout = CONNECT_TIMEOUT
-    return BrokerTolerantManager(celery)
+    return BrokerTolerantManager(celery, folder)
 
 
 class BrokerUnreachable(RuntimeError):
@@ -101,8 +108,12 @@ class BrokerTolerantManager(CeleryManager):
     #: Runs whose last progress this process remembers (the bar stays where it was).
     REMEMBERED = 256
 
-    def __init__(self, celery_app, cache_by=None, expire=None) -> None:
+    #: Results on disk that no page came for are removed after this many seconds.
+    KEPT_FOR = 7 * 24 * 3600
+
+    def __init__(self, celery_app, folder: str | Path, cache_by=None, expire=None) -> None:
         super().__init__(celery_app, cache_by=cache_by, expire=expire)
+        self.folder = Path(folder) / "results"
         from kombu.exceptions import OperationalError
 
         backend = celery_app.backend
@@ -129,22 +140,64 @@ class BrokerTolerantManager(CeleryManager):
             return False
         return True
 
+    @staticmethod
+    def _run_id(callback_args) -> str:
+        """The same id for a run's arguments in the app (its cache key's job) and in
+        the worker (the callback's keyword arguments)."""
+        text = json.dumps(callback_args, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def _write(self, path: Path, text: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+
     def call_job_fn(self, key, job_fn, args, context):
         # Asked first: sending a task to a broker that is away tries for a long time.
         if not self._broker_answers():
             raise BrokerUnreachable(NOT_STARTED)
+        cutoff = time.time() - self.KEPT_FOR
+        for old in self.folder.glob("*"):
+            with suppress(OSError):
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+        self._write(self.folder / f"{key}.job", self._run_id(args))
         return super().call_job_fn(key, job_fn, args, context)
 
     def make_job_fn(self, fn, progress, key=None):
         @functools.wraps(fn)
-        def then_wait_for_the_broker(*args, **kwargs):
+        def kept_then_stored(*args, **kwargs):
             outcome = fn(*args, **kwargs)
+            run = self._run_id(kwargs or [a for a in args if not callable(a)])
+            self._write(self.folder / f"{run}.result", json.dumps(outcome, default=str))
             deadline = time.monotonic() + RESULT_PATIENCE
             while not self._broker_answers() and time.monotonic() < deadline:
                 time.sleep(1)
             return outcome
 
-        return super().make_job_fn(then_wait_for_the_broker, progress, key)
+        return super().make_job_fn(kept_then_stored, progress, key)
+
+    def _kept_result(self, key: str):
+        """The result the worker kept on disk for the run of cache key ``key``, taken
+        (removed) as the page reads it; UNDEFINED when there is none (yet)."""
+        job = self.folder / f"{key}.job"
+        try:
+            result = self.folder / f"{job.read_text(encoding='utf-8').strip()}.result"
+            value = json.loads(result.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return self.UNDEFINED
+        for path in (result, job):
+            path.unlink(missing_ok=True)
+        with suppress(*self._unreachable):  # what the broker may still hold for it
+            self.clear_cache_entry(key)
+        return value
+
+    def _forget(self, key: str) -> None:
+        job = self.folder / f"{key}.job"
+        with suppress(OSError, ValueError):
+            (self.folder / f"{job.read_text(encoding='utf-8').strip()}.result").unlink()
+        job.unlink(missing_ok=True)
 
     def get_progress(self, key):
         try:
@@ -159,9 +212,13 @@ class BrokerTolerantManager(CeleryManager):
 
     def get_result(self, key, job):
         try:
-            return super().get_result(key, job)
+            result = super().get_result(key, job)
         except self._unreachable:
-            return self.UNDEFINED
+            return self._kept_result(key)
+        if result is self.UNDEFINED:  # not there (yet), or lost by a restarted broker
+            return self._kept_result(key)
+        self._forget(key)
+        return result
 
     def result_ready(self, key):
         try:

@@ -98,7 +98,7 @@ def manager_for(config: AppConfig):
     if config.celery_broker:
         from server.broker import celery_manager
 
-        return celery_manager(config.celery_broker)
+        return celery_manager(config.celery_broker, runs_folder(config))
     return RunManager(runs_folder(config))
 
 

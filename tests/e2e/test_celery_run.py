@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -133,7 +134,8 @@ def test_a_broker_stopped_while_scoring_is_said_and_the_run_is_announced_after(
     dash_duo, celery_config, tmp_path
 ):
     """Redis stopped while "Scoring" shows: the page says the broker is unreachable and
-    keeps the run (Run disabled, Cancel enabled); Redis back, the run is announced."""
+    keeps the run (Run disabled, Cancel enabled); the run finishes meanwhile and is
+    announced although Redis is still away; Redis back, the worker stores it there too."""
     from app import create_app
     from server.broker import BROKER_DOWN
 
@@ -141,16 +143,25 @@ def test_a_broker_stopped_while_scoring_is_said_and_the_run_is_announced_after(
     app = create_app(setup.config)
     _run_tables(dash_duo, app, tmp_path, 4000)  # 16,000,000 pairs: seconds of scoring
     dash_duo.wait_for_contains_text("#run-step", "Scoring", timeout=60)
-    setup.redis.terminate()
-    setup.redis.wait(timeout=20)
-    dash_duo.wait_for_text_to_equal("#run-step", BROKER_DOWN, timeout=20)
-    time.sleep(2)  # the page keeps asking, and keeps the run
-    assert dash_duo.find_element("#run-button").get_attribute("disabled") is not None
-    assert dash_duo.find_element("#run-cancel-button").get_attribute("disabled") is None
-    assert dash_duo.find_element("#run-status").is_displayed()
+    os.kill(setup.worker.pid, signal.SIGSTOP)  # the run holds still while the page is read
+    try:
+        setup.redis.terminate()
+        setup.redis.wait(timeout=20)
+        dash_duo.wait_for_text_to_equal("#run-step", BROKER_DOWN, timeout=20)
+        time.sleep(2)  # the page keeps asking, and keeps the run
+        assert dash_duo.find_element("#run-step").text == BROKER_DOWN
+        assert dash_duo.find_element("#run-button").get_attribute("disabled") is not None
+        assert dash_duo.find_element("#run-cancel-button").get_attribute("disabled") is None
+        assert dash_duo.find_element("#run-status").is_displayed()
+    finally:
+        os.kill(setup.worker.pid, signal.SIGCONT)
+    dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=180)
+    assert len(app.matchdesk.project_options()) == 2
     setup.redis = _redis(setup.port)
     _wait_for_redis(setup.port, setup.redis)
-    dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=180)
+    deadline = time.monotonic() + 60
+    while " succeeded in " not in Path(setup.log).read_text():
+        assert time.monotonic() < deadline, "the worker did not finish once Redis was back"
+        time.sleep(0.5)
     assert setup.worker.poll() is None
-    assert len(app.matchdesk.project_options()) == 2
     assert dash_duo.get_logs() == []
