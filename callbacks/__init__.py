@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callbacks import clusters, data, matched, propose, review, statistics, tuning
+from callbacks import clusters, data, learning, matched, propose, review, statistics, tuning, why
 from server import auth, disk_full, export, memory, security, uploads
 
 __all__ = ["register"]
@@ -10,6 +10,6 @@ __all__ = ["register"]
 
 def register(app) -> None:
     # security and auth first: their request hooks must run before anything else
-    features = (security, auth, review, matched, export, data, propose, uploads, tuning)
-    for feature in (*features, clusters, statistics, memory, disk_full):
+    features = (security, auth, review, matched, export, data, propose, uploads, tuning, learning)
+    for feature in (*features, clusters, why, statistics, memory, disk_full):
         feature.register(app)

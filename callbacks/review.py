@@ -253,7 +253,7 @@ def render(
     fields = project.spec.fields
     hidden = set()
     if blind:
-        hidden = {"score"}
+        hidden = {"score", "_why"}
         hidden.update(f"score_{f.name}" for f in fields)
         hidden.update(f"_diff_{f.right}" for f in fields)
         hidden.update(f"_marks_{f.right}" for f in fields)

@@ -96,7 +96,7 @@ def save_reasons(services: Services, project_id, text) -> str:
 
 
 def _status_bins(services: Services, project: Project, version: int) -> dict:
-    key = f"tuning-status:{project.project_id}:{version}"
+    key = f"tuning-status:{project.project_id}:{project.model_version}:{version}"
     hit = services.cache.get(key)
     if hit is None:
         bins = len(services.score_index(project).counts_by_bin)

@@ -236,6 +236,8 @@ def candidate_columns(
             "minWidth": 120,
             "cellRenderer": "ScoreBar",
             "cellClass": "score-cell",
+            # Why this score, in one line; a click on the score shows it drawn below.
+            "tooltipField": "_why",
         },
     ]
     first_field: dict[str, Field] = {}
@@ -477,6 +479,7 @@ def review_tab() -> html.Div:
                             ),
                             # Hidden while its rows are another record's than the card's.
                             html.Div(grid, id=ids.CANDIDATES_FRAME, className="candidates"),
+                            html.Div(id=ids.WHY_PANEL, className="mt-2"),
                         ],
                         id=ids.REVIEW_RECORD,
                     ),

@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from components.ids import ids, pattern_part
+from components.learning import learning_panel
 
 __all__ = [
     "tuning_tab",
@@ -417,6 +418,7 @@ def tuning_tab() -> html.Div:
             dcc.Store(id=ids.BULK_DONE),
             dcc.Store(id=ids.TUNING_STATUS),
             _reasons_panel(),
+            learning_panel(),
         ],
         md=4,
     )

@@ -433,14 +433,16 @@ class ReviewDesk:
 
     def still_showing(self, reviewer: str, view: Mapping | None) -> bool:
         """True when ``view`` is still what ``reviewer`` should see: its record is
-        open and nothing was decided since it was drawn (another tab may decide)."""
+        open, nothing was decided since it was drawn (another tab may decide) and its
+        candidates were scored by the model that scores them now."""
         if not isinstance(view, Mapping) or view.get("reviewer") != reviewer:
             return False
         ledger = self.refresh()
         pos = self.project.left_pos.get(view.get("left_id"))
         if pos is None or not ledger.waiting[pos]:
             return False
-        return view.get("decided") == ledger.counts()["decided"]
+        same_model = view.get("model", 0) == self.project.model_version
+        return same_model and view.get("decided") == ledger.counts()["decided"]
 
     def transaction(self, work: Callable[[ProjectTransaction, Ledger], _T]) -> _T:
         """Run ``work`` inside the project's lock with the ledger caught up.
@@ -506,12 +508,14 @@ class ReviewDesk:
             "open": counts["open"],
             "undo_target": ledger.undo_target(reviewer),
             "left_id": None,
+            "model": self.project.model_version,
         }
         if pos is not None:
             th = self.thresholds(settings)
             left_id = self.project.queue[pos]
             view.update(record_view(self.project, left_id, keep=th["keep"], select=th["select"]))
             view["position"] = pos
+            self.learning.annotate(left_id, view["rows"], settings)
             note = settings.notes.get(left_id)
             if note:
                 view["note"] = note

@@ -20,6 +20,7 @@ import dataclasses
 import fcntl
 import secrets
 import time as _time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from matching.decisions.events import Event
 from matching.decisions.ledger import Ledger
 from matching.decisions.log import ProjectTransaction
 from matching.decisions.roles import PermissionDenied, require
@@ -35,10 +37,12 @@ from matching.desk.terms import Outcome
 from matching.engine.candidates import plan
 from matching.engine.project import Project, load_candidates, save_candidates
 from matching.engine.rescore import (
+    ScoreParts,
     cross_validated,
     informative_order,
     label_quality,
     rescore,
+    score_parts,
 )
 from matching.engine.training import train
 from matching.engine.weights import LearnedWeights, fit_labels
@@ -70,13 +74,22 @@ class Labels:
     decisions: int
 
 
-def decision_labels(project: Project, ledger: Ledger, *, keep: float) -> Labels:
+def decision_labels(
+    project: Project,
+    ledger: Ledger,
+    *,
+    keep: float,
+    events: Mapping[str, Event] | None = None,
+) -> Labels:
     """The labelled pairs of the decisions reviewers made by hand (not bulk or automatic).
 
     For each record accepted or rejected by a reviewer: each accepted candidate is a
-    match; the record's other candidates scoring at least ``keep`` (those shown) are
-    non-matches. Skipped and undecided records say nothing.
+    match; the record's other candidates shown with the decision are non-matches.
+    Shown means scoring at least the decision's own *keep* by the scores it kept
+    (``events``: the decisions' events by id), or, for a decision without them, at
+    least ``keep`` now. Skipped and undecided records say nothing.
     """
+    events = events or {}
     decided = np.flatnonzero((ledger.status > 0) & ~ledger.automatic)
     rows, labels, lefts = [], [], []
     scores = project.candidates["score"].to_numpy(np.float64)
@@ -92,10 +105,16 @@ def decision_labels(project: Project, ledger: Ledger, *, keep: float) -> Labels:
             continue
         count += 1
         accepted = set(standing.right_ids) if standing.status == "accepted" else set()
+        event = events.get(standing.event_id)
+        shown = None
+        if event is not None and event.scores:
+            floor = float(event.thresholds.get("keep", keep))
+            shown = {str(r) for r, s in event.scores.items() if s >= floor}
         ids = rights.iloc[a:b].astype(str).tolist()
         for i, rid in enumerate(ids):
             match = rid in accepted
-            if match or scores[a + i] >= keep:
+            seen = rid in shown if shown is not None else scores[a + i] >= keep
+            if match or seen:
                 rows.append(a + i)
                 labels.append(1 if match else 0)
                 lefts.append(left_id)
@@ -146,6 +165,48 @@ class Learning:
     def __init__(self, desk: ReviewDesk) -> None:
         self.desk = desk
         self._order: tuple[object, np.ndarray] | None = None
+
+    def summary(self) -> str:
+        """What the project learned last, or how it scores while it has not learned."""
+        settings = self.desk.settings()
+        said = learning_summary(settings)
+        if said is not None:
+            return said
+        how = (
+            "weights learned from the tables"
+            if self.desk.project.spec.learned is not None
+            else "the weighted mean of the fields' similarities"
+        )
+        return f"Not learned from decisions yet: pairs are scored by {how}."
+
+    # -- why this score ------------------------------------------------------
+
+    def why(self, left_id: object, right_id: object) -> ScoreParts | None:
+        """Why the candidate ``right_id`` of record ``left_id`` scored as it did; None
+        when it is not one of the record's candidates."""
+        project = self.desk.project
+        if not isinstance(left_id, str) or not isinstance(right_id, str):
+            return None
+        rows = project.candidate_rows(left_id)
+        rows = rows[rows["right_id"].astype(str) == right_id]
+        if not len(rows):
+            return None
+        weights = model_of(project, self.desk.settings())
+        return score_parts(rows, project.spec, weights)[0]
+
+    def annotate(self, left_id: str, rows: list[dict], settings: ProjectSettings) -> None:
+        """Add to each of a record view's candidate rows ``_why``: why it scored as it did,
+        in one line (shown on hovering its score)."""
+        project = self.desk.project
+        cands = project.candidate_rows(left_id)
+        if not rows or not len(cands):
+            return
+        parts = score_parts(cands, project.spec, model_of(project, settings))
+        by_right = dict(zip(cands["right_id"].astype(str), parts))
+        for row in rows:
+            found = by_right.get(str(row.get("_right_id")))
+            if found is not None:
+                row["_why"] = found.text()
 
     # -- the queue -----------------------------------------------------------
 
@@ -231,7 +292,10 @@ class Learning:
         settings = desk.settings()
         project = desk.project
         th = desk.thresholds(settings)
-        labels = decision_labels(project, ledger, keep=th["keep"])
+        manual = np.flatnonzero((ledger.status > 0) & ~ledger.automatic)
+        made = [ledger.decisions.get(project.queue[p]) for p in manual.tolist()]
+        events = desk.log.events_by_id(desk.project_id, [d.event_id for d in made if d])
+        labels = decision_labels(project, ledger, keep=th["keep"], events=events)
         if not labels.label.any() or labels.label.all():
             return Outcome(
                 False,
@@ -289,7 +353,11 @@ class Learning:
         if previous and previous != name:
             (folder / previous).unlink(missing_ok=True)  # mapped files stay readable
         desk.use(rescored_project(project, saved))
-        return Outcome(True, learning_summary(saved))
+        return Outcome(
+            True,
+            f"Learned from {labels.decisions:,} decisions: the undecided records are ranked"
+            f" and pre-selected by model {saved.model_version} now.",
+        )
 
     def _compared(self, project: Project, settings: ProjectSettings):
         """Per field the similarities and value shares of every kept pair, and the

@@ -9,6 +9,8 @@ the project's lookups by record still hold. :func:`informative_order` ranks reco
 how unsure the model is of their best candidates; :func:`label_quality` measures a
 pre-selection against labelled pairs, and :func:`cross_validated` does it for weights
 fitted on labels without using the labels of the records measured.
+:func:`score_parts` says why a pair scored as it did: the prior and each field's match
+weight in bits (a waterfall, as Splink draws it), or each field's share of a weighted mean.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from matching.engine.spec import Spec
 from matching.engine.training import candidate_prior
 from matching.engine.weights import LearnedWeights, levels_of
 
@@ -30,6 +33,8 @@ __all__ = [
     "LabelQuality",
     "label_quality",
     "cross_validated",
+    "ScoreParts",
+    "score_parts",
 ]
 
 
@@ -212,4 +217,84 @@ def cross_validated(
             continue
         train = ~test
         out[test] = fit_and_score(train, test)
+    return out
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    """Why a pair scored as it did: ``start`` plus each field's part is ``total``.
+
+    With learned weights (``unit`` "bits") ``start`` is the prior match weight
+    (the log2 odds of a match before any field is compared), each part a field's
+    match weight (None: the value is missing on a side) and ``probability`` the
+    match probability of ``total``; with the weighted mean (``unit`` "score")
+    ``start`` is 0 and each part the field's share of the score.
+    """
+
+    unit: str
+    start: float
+    parts: tuple[tuple[str, float | None], ...]
+    total: float
+    probability: float | None
+    score: float
+
+    def text(self) -> str:
+        """One line: ``prior -6.6 + name +5.5 + city -4.1 = -5.2 bits (3% match)``."""
+        bits = self.unit == "bits"
+        head = f"prior {self.start:+.1f} +" if bits else "weighted mean:"
+        form = "+.1f" if bits else ".2f"
+        items = [
+            f"{name} {'missing' if value is None else format(value, form)}"
+            for name, value in self.parts
+        ]
+        if self.unit == "bits":
+            chance = (
+                f" ({100 * self.probability:.0f}% match)" if self.probability is not None else ""
+            )
+            return f"{head} {' + '.join(items)} = {self.total:+.1f} bits{chance}"
+        return f"{head} {' + '.join(items)} = {self.total:.2f}"
+
+
+def score_parts(
+    candidates: pd.DataFrame, spec: Spec, weights: LearnedWeights | None
+) -> list[ScoreParts]:
+    """Why each pair of ``candidates`` scored as it did (see :class:`ScoreParts`).
+
+    With ``weights``, each field's bits are the pair's ``weight_<field>`` column when
+    the candidates have it (the term-frequency adjustment included), else the
+    weights' contribution of its ``score_<field>``. Without, the weighted mean's parts.
+
+    >>> from matching.engine.spec import Field
+    >>> spec = Spec((Field("a", weight=3.0), Field("b")), "id", "id")
+    >>> frame = pd.DataFrame({"score": [0.8], "score_a": [1.0], "score_b": [0.2]})
+    >>> score_parts(frame, spec, None)[0].text()
+    'weighted mean: a 0.75 + b 0.05 = 0.80'
+    """
+    names = [f.name for f in spec.fields]
+    scores = candidates["score"].to_numpy(np.float64)
+    fields = [candidates[f"score_{n}"].to_numpy(np.float64) for n in names]
+    out = []
+    if weights is None:
+        w = np.array([f.weight for f in spec.fields], np.float64)
+        for i in range(len(candidates)):
+            s = np.array([f[i] for f in fields])
+            present = ~np.isnan(s)
+            den = float(w[present].sum()) or 1.0
+            parts = tuple(
+                (n, float(w[k] * s[k] / den) if present[k] else None) for k, n in enumerate(names)
+            )
+            out.append(ScoreParts("score", 0.0, parts, float(scores[i]), None, float(scores[i])))
+        return out
+    if all(f"weight_{n}" in candidates.columns for n in names):
+        bits = [candidates[f"weight_{n}"].to_numpy(np.float64) for n in names]
+    else:
+        bits = weights.contributions(fields)
+    prior = min(max(weights.prior, 1e-9), 1 - 1e-9)
+    start = math.log2(prior / (1 - prior))
+    for i in range(len(candidates)):
+        values = [b[i] for b in bits]
+        parts = tuple((n, None if np.isnan(v) else float(v)) for n, v in zip(names, values))
+        total = start + float(np.nansum(values))
+        chance = float(weights.probability(np.array([total - start]))[0])
+        out.append(ScoreParts("bits", start, parts, total, chance, float(scores[i])))
     return out

@@ -78,6 +78,26 @@ def test_labels_are_the_accepted_pair_and_the_other_shown_candidates_of_each_han
     assert got == sorted(want)
     assert third not in set(labels.left_ids)
     assert sum(label for *_, label in got) == 1
+    # With the decisions' events, "shown" is what each decision's own scores and keep
+    # showed, so learning (which scores the pairs again) leaves the labels as they were.
+    ledger = desk.refresh()
+    made = [ledger.decisions[left].event_id for left in (first, second)]
+    events = workspace.log.events_by_id(project.project_id, made)
+    with_events = decision_labels(project, ledger, keep=KEEP, events=events)
+    assert sorted(zip(with_events.left_ids, with_events.rows)) == sorted(
+        zip(labels.left_ids, labels.rows)
+    )
+    decide_truly(desk, 6)
+    assert desk.learning.relearn("lea", role="lead").ok
+    current = workspace.project(project.project_id)
+    ledger = workspace.desk(current).refresh()
+    made = [ledger.decisions[left].event_id for left in (first, second)]
+    events = workspace.log.events_by_id(project.project_id, made)
+    again = decision_labels(current, ledger, keep=KEEP, events=events)
+    mine = {(left, current.candidates["right_id"].iloc[r], y)
+            for left, r, y in zip(again.left_ids, again.rows, again.label)
+            if left in (first, second)}  # fmt: skip
+    assert mine == set(got)
 
 
 def test_learning_from_decisions_changes_the_pre_selection_of_the_undecided_records(config):
@@ -91,7 +111,8 @@ def test_learning_from_decisions_changes_the_pre_selection_of_the_undecided_reco
     outcome = desk.learning.relearn("lea", role="lead")
     assert outcome.ok, outcome.message
     assert outcome.message.startswith("Learned from 8 decisions")
-    assert "precision" in outcome.message and "recall" in outcome.message
+    assert "Learned from 8 decisions" in desk.learning.summary()
+    assert "precision" in desk.learning.summary() and "recall" in desk.learning.summary()
     settings = workspace.settings(project.project_id)
     assert settings.model_version == 1 and settings.learned["decisions"] == 8
     assert settings.learned["precision"][1] > settings.learned["precision"][0]
