@@ -33,6 +33,7 @@ __all__ = [
     "learn_weights",
     "monotone_bits",
     "fit_labels",
+    "PENALTIES",
 ]
 
 #: Lower bounds of the levels after "exact" (score 1) used when none is set per scorer.
@@ -451,22 +452,63 @@ def learn_weights(
     )
 
 
+#: Penalties :func:`fit_labels` chooses among by cross-validation (None: no correction).
+PENALTIES: tuple[float | None, ...] = (None, 50.0, 10.0, 2.0)
+
+
+def _logistic(
+    x: np.ndarray, offset: np.ndarray, y: np.ndarray, penalty: float, iterations: int = 25
+) -> np.ndarray:
+    """Coefficients of penalised logistic regression with an offset (Newton steps); the
+    first column is an intercept, left nearly unpenalised."""
+    beta = np.zeros(x.shape[1])
+    reg = np.full(x.shape[1], penalty)
+    reg[0] = 1e-6
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(offset + x @ beta, -30, 30)))
+        grad = x.T @ (p - y) + reg * beta
+        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(reg)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return beta
+
+
+def _held_out_loss(
+    x: np.ndarray, offset: np.ndarray, y: np.ndarray, penalty: float | None, folds: int
+) -> float:
+    """Mean log loss on each fold of labels, fitted on the others (``None``: only the
+    intercept is fitted, the learned weights kept as they are)."""
+    loss = 0.0
+    fold = np.arange(len(y)) % folds
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        cols = x if penalty is not None else x[:, :1]
+        beta = _logistic(cols[train], offset[train], y[train], penalty or 1.0)
+        z = np.clip(offset[test] + cols[test] @ beta, -30, 30)
+        loss += float(np.sum(np.logaddexp(0, z) - y[test] * z))
+    return loss / len(y)
+
+
 def fit_labels(
     weights: LearnedWeights,
     fields: Sequence[np.ndarray],
     labels: np.ndarray,
     *,
     shares: Sequence[np.ndarray | None] | None = None,
-    penalty: float = 2.0,
-    iterations: int = 25,
+    penalty: float | None = None,
+    folds: int = 5,
 ) -> LearnedWeights:
     """Correct learned weights with labelled pairs: logistic regression on the levels.
 
     The learned match weights are the offset (the prior of the model), and one
     correction per field and level is fitted by penalised logistic regression
     (Newton steps; an intercept that is fitted and dropped, as it moves every
-    pair alike). With few labels the corrections stay small; the weights stay
-    monotone (:func:`monotone_bits` pools levels that fall out of order).
+    pair alike). The penalty is chosen among :data:`PENALTIES` by the log loss
+    on held-out labels (``folds``-fold), so labels that do not generalise leave
+    the weights as they are; the weights stay monotone (:func:`monotone_bits`
+    pools levels that fall out of order).
 
     Parameters
     ----------
@@ -476,8 +518,8 @@ def fit_labels(
         Per field, the similarities of the labelled pairs.
     labels : ndarray of {0, 1}
         1 for a match.
-    penalty : float
-        L2 penalty on the corrections (in nats); larger keeps them smaller.
+    penalty : float, optional
+        L2 penalty on the corrections (in nats); chosen by cross-validation when None.
     """
     labels = np.asarray(labels, np.float64)
     parts = weights.contributions(fields, shares)
@@ -494,17 +536,14 @@ def fit_labels(
         cols.append(onehot)
         at += size
     x = np.hstack([np.ones((len(labels), 1)), *cols])
-    beta = np.zeros(x.shape[1])
-    reg = np.full(x.shape[1], penalty)
-    reg[0] = 1e-6
-    for _ in range(iterations):
-        p = 1.0 / (1.0 + np.exp(-np.clip(offset + x @ beta, -30, 30)))
-        grad = x.T @ (p - labels) + reg * beta
-        hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(reg)
-        step = np.linalg.solve(hess, grad)
-        beta -= step
-        if np.abs(step).max() < 1e-8:
-            break
+    if penalty is None:
+        if len(labels) < 2 * folds or labels.min() == labels.max():
+            return weights
+        losses = {p: _held_out_loss(x, offset, labels, p, folds) for p in PENALTIES}
+        penalty = min(PENALTIES, key=lambda p: (losses[p], p is not None))
+        if penalty is None:
+            return weights
+    beta = _logistic(x, offset, labels, penalty)
     old = weights.adjust or tuple(tuple(0.0 for _ in r) for r in weights.m)
     adjust = tuple(
         tuple(float(a + beta[1 + start[f] + k] / math.log(2)) for k, a in enumerate(old[f]))

@@ -277,3 +277,21 @@ def test_command_line_learns_and_reports_the_weights(people, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "learned weights" in done.stderr
     assert pd.read_parquet(tmp_path / "p.parquet")["score"].between(0, 1).all()
+
+
+def test_labels_move_the_weights_only_as_far_as_held_out_labels_bear_out():
+    from matching.engine.weights import fit_labels
+
+    w = hand_weights()
+    rng = np.random.default_rng(0)
+    scores = rng.choice([1.0, 0.95, 0.8, 0.1], 200)
+    # Labels drawn from the weights' own match probabilities agree with them: no move.
+    own = w.probability(w.contribution(0, scores) + 6.0)
+    agree = (rng.random(200) < own).astype(int)
+    assert np.abs(fit_labels(w, [scores], agree).bits(0) - w.bits(0)).max() < 1.0
+    # Labels that say the exact level is worth less than learned move it down.
+    said = np.where(scores == 1.0, rng.random(200) < 0.3, scores >= 0.8).astype(int)
+    moved = fit_labels(w, [scores], said)
+    assert moved.bits(0)[0] < w.bits(0)[0] - 1.0
+    assert (np.diff(moved.bits(0)) <= 1e-12).all()  # still monotone
+    assert fit_labels(w, [scores[:5]], said[:5]) == w  # too few labels to test on
