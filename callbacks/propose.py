@@ -104,10 +104,15 @@ def panel_values(spec: Spec) -> dict:
     }
 
 
-def proposal_for(left: pd.DataFrame, right: pd.DataFrame) -> tuple[dict | None, html.Div]:
-    """The proposal's form values and a note on it, or None and why there is none."""
+def proposal_for(
+    left: pd.DataFrame, right: pd.DataFrame, *, one_table: bool = False
+) -> tuple[dict | None, html.Div]:
+    """The proposal's form values and a note on it, or None and why there is none.
+
+    ``one_table``: ``left`` compared with itself (``right`` is the same table).
+    """
     try:
-        proposal = propose(left, right)
+        proposal = propose(left, right, one_table=one_table)
     except NoSharedColumns as exc:
         text = f"⚠ No set-up proposed: {exc}."
         return None, html.Div(text, className="text-danger")
@@ -226,7 +231,7 @@ def fill_panel(
         elif left_cols and right_cols:
             try:
                 (_, left), (_, right) = (services.uploaded(uploads[s]) for s in SIDES)
-                proposed, note = proposal_for(left, right)
+                proposed, note = proposal_for(left, right, one_table=mode == ONE_TABLE)
             except (ValueError, OSError, TableReadError) as exc:
                 proposed, note = None, html.Div(f"⚠ {exc}", className="text-danger")
             values = proposed or values
@@ -250,6 +255,7 @@ def fill_panel(
             left_cols, right_cols = _spec_columns(setup.spec, left_cols, right_cols)
         store = {"source": "file", "name": name, **values}
         out |= {"keep": setup.keep, "select": setup.select, "proposal": store, "note": note}
+        out |= {"mode": ONE_TABLE if setup.spec.one_table else MODES[0]["value"]}
         out |= {"left_options": left_cols, "right_options": right_cols, "rules": values["rules"]}
     else:
         found = _project_setup(services, project_id)
@@ -307,7 +313,7 @@ def fill_proposal(
     left_cols, right_cols = _columns(uploads)
     try:
         (_, left), (_, right) = (services.uploaded(uploads[s]) for s in SIDES)
-        proposed, note = proposal_for(left, right)
+        proposed, note = proposal_for(left, right, one_table=mode == ONE_TABLE)
     except (ValueError, OSError, TableReadError) as exc:
         proposed, note = None, html.Div(f"⚠ {exc}", className="text-danger")
     values = proposed or {"left_id": None, "right_id": None, "fields": [], "rules": ""}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from callbacks.data import count_view, read_upload, run_project
 from callbacks.propose import fill_panel
 from components.data import ONE_TABLE, uploads_in_mode
 from components.ids import ids
-from matching.engine.spec import spec_from_rows
+from matching.engine.spec import Setup, dumps_setup, spec_from_rows
 from tests.helpers import texts
 
 PEOPLE = (
@@ -91,3 +92,13 @@ def test_switching_to_one_table_proposes_for_the_left_upload(services):
     out = fill_panel(services, ids.DATA_MODE, {"left": info}, [], {}, None, None, ONE_TABLE)
     assert out["left_id"] == "pid" and out["right_options"] == out["left_options"]
     assert out["proposal"] is not None
+
+
+def test_a_saved_one_table_set_up_opens_the_panel_in_one_table_mode(services):
+    spec = spec_from_rows(["name"], [None], ["qratio"], [1], "pid", None, one_table=True)
+    text = dumps_setup(Setup(spec, "people.csv", None), "toml")
+    assert "one_table = true" in text
+    contents = "data:text/plain;base64," + base64.b64encode(text.encode()).decode()
+    setup = {"contents": contents, "filename": "people.toml"}
+    out = fill_panel(services, ids.SETUP_UPLOAD, {}, [], setup, None)
+    assert out["mode"] == ONE_TABLE and out["left_id"] == "pid"
