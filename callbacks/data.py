@@ -56,6 +56,7 @@ __all__ = [
     "count_message",
     "count_view",
     "learn_for",
+    "learned_weights_view",
     "PAIR_BUDGET",
     "start_run",
     "finish_run",
@@ -212,6 +213,37 @@ def learn_for(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> LearnedWei
     training pairs without blocking rules)."""
     job, _ = plan(left, right, spec, keep=0.0, top_k=None)
     return train(job)
+
+
+def learned_weights_view(
+    services: Services, uploads, *form, proposed: bool = False
+) -> tuple[dict | None, object]:
+    """Weights learned for the panel's fields (the Learn weights button, and after a
+    proposal, as the command line learns them), and the table that shows them."""
+    *fields, mode = form
+    one_table = mode == ONE_TABLE
+    uploads = uploads_in_mode(uploads, mode)
+    try:
+        require(services.actor(None)[1], "create_project")
+        if not all(s in uploads for s in SIDES):
+            raise ValueError("upload the table first" if one_table else "upload both tables first")
+        spec = spec_from_rows(*fields, one_table=one_table)
+        left = services.uploaded(uploads["left"])[1]
+        right = left if one_table else services.uploaded(uploads["right"])[1]
+        learned = learn_for(left, right, spec).to_dict()
+    except (ValueError, TableReadError, OSError, PermissionDenied) as exc:
+        if proposed:  # the proposal stands; Run scores by the weighted mean
+            return None, f"Weights not learned ({exc}): Run scores by the fields' weighted mean."
+        return None, f"⚠ Could not learn weights: {exc}"
+    caption = html.Div(
+        ("Proposed: " if proposed else "")
+        + "learned match weights, log2(m/u); Run scores with them while the fields stay "
+        "the same.",
+        className="text-muted",
+    )
+    warnings = weight_warnings(LearnedWeights.from_dict(learned))
+    shown = [html.Div(f"⚠ {w}", className="text-warning") for w in warnings]
+    return learned, html.Div([learned_table(learned), caption, *shown])
 
 
 def _full_count(left: int, right: int, *, one_table: bool) -> tuple[int, str]:
@@ -632,29 +664,7 @@ def register(app) -> None:
     )(update_pair_count)
 
     def learn_weights(_n, uploads, *form):
-        *fields, mode = form
-        one_table = mode == ONE_TABLE
-        uploads = uploads_in_mode(uploads, mode)
-        try:
-            require(services.actor(None)[1], "create_project")
-            if not all(s in uploads for s in SIDES):
-                raise ValueError(
-                    "upload the table first" if one_table else "upload both tables first"
-                )
-            spec = spec_from_rows(*fields, one_table=one_table)
-            left = services.uploaded(uploads["left"])[1]
-            right = left if one_table else services.uploaded(uploads["right"])[1]
-            learned = learn_for(left, right, spec).to_dict()
-        except (ValueError, TableReadError, OSError, PermissionDenied) as exc:
-            return None, f"⚠ Could not learn weights: {exc}"
-        caption = html.Div(
-            "Learned match weights, log2(m/u); Run scores with them while the fields stay "
-            "the same.",
-            className="text-muted",
-        )
-        warnings = weight_warnings(LearnedWeights.from_dict(learned))
-        shown = [html.Div(f"⚠ {w}", className="text-warning") for w in warnings]
-        return learned, html.Div([learned_table(learned), caption, *shown])
+        return learned_weights_view(services, uploads, *form)
 
     app.callback(
         Output(ids.LEARNED_STORE, "data"),
@@ -666,6 +676,23 @@ def register(app) -> None:
         State(ids.DATA_MODE, "value"),
         prevent_initial_call=True,
     )(learn_weights)
+
+    def propose_learned(proposal, uploads, *form):
+        if not isinstance(proposal, dict) or proposal.get("source") != "proposal":
+            return no_update, no_update
+        return learned_weights_view(services, uploads, *form, proposed=True)
+
+    app.callback(
+        Output(ids.LEARNED_STORE, "data", allow_duplicate=True),
+        Output(ids.LEARNED_VIEW, "children", allow_duplicate=True),
+        Input(ids.PROPOSAL_STORE, "data"),
+        State(ids.UPLOAD_STORE, "data"),
+        *FIELD_FORM,
+        State(ids.BLOCK_RULES, "value"),
+        State(ids.DATA_MODE, "value"),
+        running=[(Output(ids.RUN, "disabled"), True, False)],
+        prevent_initial_call=True,
+    )(propose_learned)
 
     def projects_callback(_run, _delete, uploads, *form):
         lefts, rights, scorers, weights, left_id, right_id, keep, select, *rest = form

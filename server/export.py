@@ -208,6 +208,7 @@ def write_export(
         left_pos=project.left_pos,
         right_pos=project.right_pos,
     )
+    chunks = services.desk(project).learning.with_weights(chunks)
     if project.spec.one_table:
         chunks = services.desk(project).clusters.with_cluster_ids(chunks)
     return EXPORTS[fmt][0](_letting_go(chunks, stop=stop, slices=_slices(fmt)), out)

@@ -20,7 +20,7 @@ import dataclasses
 import fcntl
 import secrets
 import time as _time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -207,6 +207,35 @@ class Learning:
             found = by_right.get(str(row.get("_right_id")))
             if found is not None:
                 row["_why"] = found.text()
+
+    def with_weights(self, chunks: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        """Chunks of the matched table with ``weight_<field>`` after ``score``: each
+        accepted pair's match weight per field in bits, by the model that scores the
+        project now; the chunks unchanged when the project has no learned weights."""
+        project = self.desk.project
+        weights = model_of(project, self.desk.settings())
+        if weights is None:
+            yield from chunks
+            return
+        names = [f"weight_{n}" for n in weights.fields]
+        for chunk in chunks:
+            spans = [project.slices.get(str(left), (0, 0)) for left in chunk["left_id"].unique()]
+            rows = np.concatenate([np.arange(a, b) for a, b in spans] or [np.empty(0, np.int64)])
+            found = project.candidates.iloc[rows]
+            if all(n in found.columns for n in names):
+                bits = found[names].reset_index(drop=True)
+            else:
+                fields = [found[f"score_{n}"].to_numpy(np.float64) for n in weights.fields]
+                bits = pd.DataFrame(dict(zip(names, weights.contributions(fields))))
+            bits.insert(0, "left_id", found["left_id"].astype(str).to_numpy())
+            bits.insert(1, "right_id", found["right_id"].astype(str).to_numpy())
+            keys = chunk[["left_id", "right_id"]].astype(str)
+            joined = keys.merge(bits, on=["left_id", "right_id"], how="left")
+            out = chunk.copy()
+            at = list(out.columns).index("score") + 1
+            for k, name in enumerate(names):
+                out.insert(at + k, name, joined[name].to_numpy(np.float64))
+            yield out
 
     # -- the queue -----------------------------------------------------------
 

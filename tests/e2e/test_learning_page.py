@@ -133,3 +133,27 @@ def test_a_click_on_a_score_draws_why_the_candidate_scored_so(dash_duo, demo_app
     dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5", timeout=10)
     dash_duo.wait_for_text_to_equal(WHY, "", timeout=10)
     assert dash_duo.get_logs() == []
+
+
+def test_the_data_panel_proposes_learned_weights_and_runs_with_them(dash_duo, demo_app, tmp_path):
+    left, right = tables()
+    left.to_csv(tmp_path / "people.csv", index=False)
+    right.to_csv(tmp_path / "records.csv", index=False)
+    start(dash_duo, demo_app)
+    button(dash_duo, "Data").click()
+    dash_duo.wait_for_element("#upload-left input")
+    dash_duo.find_element("#upload-left input").send_keys(str(tmp_path / "people.csv"))
+    dash_duo.wait_for_contains_text("#upload-left-info", "20 rows", timeout=10)
+    dash_duo.find_element("#upload-right input").send_keys(str(tmp_path / "records.csv"))
+    dash_duo.wait_for_contains_text("#learned-weights", "Proposed: learned match weights", 20)
+    table = dash_duo.find_element("#learned-weights").text
+    assert "name" in table and "city" in table
+    button(dash_duo, "Run").click()
+    dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=30)
+    dash_duo.find_element(".offcanvas .btn-close").click()
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 20", timeout=15)
+    wait_rows_of(dash_duo, "P00")
+    assert {r for r, on in ticked(dash_duo).items() if on} == {"T00"}
+    click(dash_duo, dash_duo.find_element(f"{ROWS}[row-id='T00'] [col-id='score']"))
+    dash_duo.wait_for_contains_text(WHY, "match weight (bits)", timeout=10)
+    assert dash_duo.get_logs() == []

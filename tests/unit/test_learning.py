@@ -288,3 +288,32 @@ print(p.model_version, ws.scorings, rows["right_id"].iloc[0], "weight_name" in r
     held = other.project(project.project_id)
     assert held.model_version == 1
     assert preselected(held)["P19"] == ["T19"]
+
+
+def test_the_matched_export_gets_each_fields_match_weight_once_the_project_learned(config):
+    from matching.decisions.export import matched_chunks_of_pairs
+
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    decided = decide_truly(desk, 8)
+
+    def chunks(p):
+        return matched_chunks_of_pairs(
+            workspace.desk(p).accepted_pairs(), p.candidates, p.left, p.right,
+            spec_left_id="id", spec_right_id="id", left_pos=p.left_pos, right_pos=p.right_pos,
+        )  # fmt: skip
+
+    (plain,) = list(desk.learning.with_weights(chunks(project)))
+    assert not [c for c in plain.columns if c.startswith("weight_")]  # the mean: no bits
+    assert desk.learning.relearn("lea", role="lead").ok
+    current = workspace.project(project.project_id)
+    (table,) = list(workspace.desk(current).learning.with_weights(chunks(current)))
+    columns = list(table.columns)
+    assert columns[columns.index("score") + 1 : columns.index("score") + 3] == [
+        "weight_name",
+        "weight_city",
+    ]
+    assert table["left_id"].tolist() == decided
+    for left, right, bits in zip(table["left_id"], table["right_id"], table["weight_name"]):
+        rows = current.candidate_rows(left)
+        assert bits == rows.loc[rows["right_id"] == right, "weight_name"].iloc[0]
