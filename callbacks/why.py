@@ -18,6 +18,8 @@ def show_why(services: Services, project_id, clicked, view, blind, *, trigger) -
         return why_panel("", None)
     if not isinstance(clicked, dict) or clicked.get("colId") != "score" or blind:
         return no_update
+    if isinstance(view, dict) and view.get("audit"):
+        return no_update  # an audit is judged blind
     project = services.project(project_id if isinstance(project_id, str) else None)
     left_id = view.get("left_id") if isinstance(view, dict) else None
     if project is None or not isinstance(left_id, str):
@@ -30,8 +32,9 @@ def show_why(services: Services, project_id, clicked, view, blind, *, trigger) -
 def register(app) -> None:
     services = services_of(app)
 
-    def why_callback(clicked, view, project_id, blind):
-        return show_why(services, project_id, clicked, view, blind, trigger=ctx.triggered_id)
+    def why_callback(clicked, view, project_id, blind, audit):
+        hidden = bool(blind) or bool(audit)  # judged without the machine's opinion
+        return show_why(services, project_id, clicked, view, hidden, trigger=ctx.triggered_id)
 
     app.callback(
         Output(ids.WHY_PANEL, "children"),
@@ -39,5 +42,6 @@ def register(app) -> None:
         Input(ids.VIEW_STORE, "data"),
         State(ids.PROJECT_SELECT, "value"),
         State(ids.BLIND, "value"),
+        State(ids.AUDIT_MODE, "value"),
         prevent_initial_call=True,
     )(why_callback)

@@ -317,3 +317,21 @@ def test_the_matched_export_gets_each_fields_match_weight_once_the_project_learn
     for left, right, bits in zip(table["left_id"], table["right_id"], table["weight_name"]):
         rows = current.candidate_rows(left)
         assert bits == rows.loc[rows["right_id"] == right, "weight_name"].iloc[0]
+
+
+def test_why_a_learned_score_is_the_prior_plus_each_fields_bits(config):
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    decide_truly(desk, 8)
+    assert desk.learning.relearn("lea", role="lead").ok
+    current = workspace.project(project.project_id)
+    parts = workspace.desk(current).learning.why("P19", "T19")
+    rows = current.candidate_rows("P19")
+    row = rows[rows["right_id"] == "T19"].iloc[0]
+    assert parts.unit == "bits" and [n for n, _ in parts.parts] == ["name", "city"]
+    assert [v for _, v in parts.parts] == [row["weight_name"], row["weight_city"]]
+    assert parts.total == pytest.approx(parts.start + row["weight_name"] + row["weight_city"])
+    assert parts.probability == pytest.approx(1 / (1 + 2 ** (-parts.total)))
+    assert parts.score == row["score"]
+    assert parts.text().startswith(f"prior {parts.start:+.1f} + name ")
+    assert workspace.desk(current).learning.why("P19", "nobody") is None
