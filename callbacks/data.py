@@ -133,7 +133,9 @@ def read_upload(
 
 def reread_upload(services: Services, info: object, sheet: object, header_row: object) -> dict:
     """Read a kept workbook's table again from another sheet or header row (None: found
-    as :func:`read_upload` finds it); :class:`TableReadError` says what is wrong."""
+    as :func:`read_upload` finds it), for one who may upload; :class:`TableReadError`
+    says what is wrong, :class:`PermissionDenied` who may not."""
+    uploader(services)
     record, _ = services.uploaded(info)
     workbook = services.upload_path(record.get("source"), ".xlsx")
     if workbook is None or not workbook.exists():
@@ -281,8 +283,9 @@ def store_upload_of(
     ``choices`` holding them (``{"left_sheet", "left_header", "right_sheet",
     "right_header"}``). Returns ``{"uploads", "left_info", "right_info"}``.
     """
-    uploads = dict(uploads or {})
-    side = _OPEN_SIDES.get(trigger) or _EXCEL_SIDES.get(trigger) or (inbox or {}).get("side")
+    uploads = dict(uploads) if isinstance(uploads, dict) else {}
+    inbox = inbox if isinstance(inbox, dict) else {}
+    side = _OPEN_SIDES.get(trigger) or _EXCEL_SIDES.get(trigger) or inbox.get("side")
     out = {"uploads": no_update, "left_info": no_update, "right_info": no_update}
     if side not in SIDES:
         return out
@@ -324,7 +327,7 @@ def _choose_excel(services: Services, side: str, choices: dict, uploads: dict, o
     try:
         uploads[side] = reread_upload(services, info, sheet, header)
         message = uploads[side]["report"]
-    except (TableReadError, ValueError) as exc:
+    except (TableReadError, ValueError, PermissionDenied) as exc:
         message = f"⚠ {exc}"
         return {**out, f"{side}_info": message}
     return {**out, "uploads": uploads, f"{side}_info": message}

@@ -73,7 +73,7 @@ def remove_matches(
     """
     pairs = [
         (str(r["left_id"]), str(r["right_id"]))
-        for r in rows or []
+        for r in (rows if isinstance(rows, list) else [])
         if isinstance(r, dict) and "left_id" in r and "right_id" in r
     ]
     outcome = services.desk(project).matches.unmatch(reviewer, pairs, role=role)

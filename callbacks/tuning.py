@@ -11,6 +11,7 @@ and its small result reaches the slider callback through the
 
 from __future__ import annotations
 
+import math
 import time
 
 from dash import ALL, Input, Output, State, ctx, no_update
@@ -55,11 +56,18 @@ __all__ = [
 BULK_BUTTONS = {ids.AUTO_ACCEPT: "accept", ids.AUTO_REJECT: "reject"}
 
 
-def _clean(thresholds: dict) -> dict[str, float] | None:
-    """Slider values as floats in [0, 1]; None while a direct-input box is empty."""
-    if any(thresholds.get(k) is None for k in SLIDER_IDS):
+def _fraction(value: object) -> float | None:
+    """A threshold a page sent, as a float in [0, 1]; None for anything but a finite
+    number (an empty direct-input box, or a forged request)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    return {k: min(max(float(thresholds[k]), 0.0), 1.0) for k in SLIDER_IDS}
+    return min(max(float(value), 0.0), 1.0)
+
+
+def _clean(thresholds: dict) -> dict[str, float] | None:
+    """Slider values as floats in [0, 1]; None while one is not a number (see _fraction)."""
+    values = {k: _fraction(thresholds.get(k)) for k in SLIDER_IDS}
+    return None if None in values.values() else values
 
 
 def load_thresholds(services: Services, project_id) -> tuple:
@@ -135,7 +143,7 @@ def update_tuning_view(services: Services, project_id, thresholds: dict, status)
     counts = index.counts(**values)
     edges, totals = index.histogram()
     bars = {"pairs": totals.tolist()}
-    if status and status.get("project_id") == project_id and status.get("bars"):
+    if isinstance(status, dict) and status.get("project_id") == project_id and status.get("bars"):
         bars = status["bars"]
     return tuning_figure(edges.tolist(), bars, values), counts_panel(counts)
 
@@ -192,7 +200,14 @@ def _estimate_text(estimate: dict | None, reviewed: int, cut: float) -> str:
 def update_estimates(services: Services, project_id, keep, select, status, *, trigger) -> tuple:
     """Precision/recall text for keep and select, and the acceptance-by-band chart."""
     project = services.project(project_id)
-    if project is None or keep is None or select is None or not status:
+    keep, select = _fraction(keep), _fraction(select)
+    if (
+        project is None
+        or keep is None
+        or select is None
+        or not isinstance(status, dict)
+        or not status
+    ):
         return no_update, no_update, no_update
     if status.get("project_id") != project_id:
         return "", no_update, {"display": "none"}

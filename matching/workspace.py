@@ -379,8 +379,9 @@ class Workspace:
         return record, read_table(path)
 
     def project(self, project_id: str | None) -> Project | None:
-        """The project with this id, or None when there is none."""
-        if not project_id:
+        """The project with this id, or None when there is none (or ``project_id``,
+        as a page may send it, is not an id at all: a number, a list)."""
+        if not project_id or not isinstance(project_id, str):
             return None
         project = self._recall(self._projects, project_id)
         if project is not None:

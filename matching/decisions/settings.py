@@ -344,7 +344,7 @@ class ProjectSettings:
         """
         if isinstance(every, bool) or not isinstance(every, (int, float)):
             raise ValueError("'learn again every' is a whole number of decisions (0: never)")
-        if every != int(every) or not 0 <= every <= MAX_LEARN_EVERY:
+        if not 0 <= every <= MAX_LEARN_EVERY or every != int(every):
             raise ValueError(
                 f"'learn again every' is a whole number of decisions from 0 to {MAX_LEARN_EVERY:,}"
             )

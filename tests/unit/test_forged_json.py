@@ -1,0 +1,163 @@
+"""Raw requests carrying what no page sends (Infinity, NaN, numbers and lists where an id
+or a threshold belongs): each answered with a message or left alone, never "something
+went wrong", and nothing recorded."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dash import no_update
+
+from callbacks.data import reread_upload, store_upload_of
+from callbacks.matched import remove_matches
+from callbacks.tuning import update_estimates, update_tuning_view
+from components.ids import ids
+from components.tuning import SLIDER_IDS
+from matching.decisions.roles import PermissionDenied
+from matching.decisions.settings import ProjectSettings
+from tests.dash_http import ORIGIN, _outputs, _value, response_values
+
+#: JSON a script may write that Python's json reads: not numbers a page can send.
+NOT_FINITE = ["Infinity", "-Infinity", "NaN"]
+
+
+def _started_by(deps: list[dict], trigger: str) -> list[dict]:
+    """The server callbacks ``trigger`` starts (not those run in the browser)."""
+    return [
+        d
+        for d in deps
+        if any(f"{i['id']}.{i['property']}" == trigger for i in d["inputs"])
+        and not d.get("clientside_function")
+    ]
+
+
+def _raw_post(client, dep: dict, trigger: str, values: dict, raw: dict[str, str]) -> str:
+    """POST callback ``dep`` as started by ``trigger``, ``raw`` values spliced in as JSON
+    text; returns the answer's text after checking it came back."""
+    marked = {**values, **{key: f"__raw{n}__" for n, key in enumerate(raw)}}
+    body = json.dumps(
+        {
+            "output": dep["output"],
+            "outputs": _outputs(dep),
+            "inputs": [_value(i, marked) for i in dep["inputs"]],
+            "state": [_value(s, marked) for s in dep["state"]],
+            "changedPropIds": [trigger],
+        }
+    )
+    for n, text in enumerate(raw.values()):
+        body = body.replace(f'"__raw{n}__"', text)
+    response = client.post(
+        "/_dash-update-component",
+        data=body,
+        headers={"Origin": ORIGIN, "Content-Type": "application/json"},
+    )
+    assert response.status_code in (200, 204)
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("every", [float("inf"), float("-inf"), float("nan"), 2.5, -1])
+def test_learning_every_not_a_whole_number_is_refused_in_words(every):
+    with pytest.raises(ValueError, match="whole number of decisions from 0 to 1,000,000"):
+        ProjectSettings().with_learning(every=every, order="table")
+
+
+@pytest.mark.parametrize("every", NOT_FINITE)
+def test_a_raw_post_learning_every_infinity_saves_nothing_and_says_so(demo_app, project, every):
+    client = demo_app.server.test_client()
+    before = demo_app.matchdesk.desk(project).settings()
+    trigger = f"{ids.LEARN_SAVE}.n_clicks"
+    (dep,) = _started_by(client.get("/_dash-dependencies").get_json(), trigger)
+    text = _raw_post(
+        client,
+        dep,
+        trigger,
+        {trigger: 1, f"{ids.PROJECT_SELECT}.value": project.project_id},
+        {f"{ids.LEARN_EVERY}.value": every, f"{ids.QUEUE_ORDER}.value": '"informative"'},
+    )
+    assert "went wrong" not in text
+    answer = response_values(json.loads(text))[f"{ids.LEARN_MESSAGE}.children"]
+    assert answer.startswith("Not saved: 'learn again every' is a whole number")
+    assert demo_app.matchdesk.desk(project).settings() == before
+
+
+@pytest.mark.parametrize("forged", ["[1, 2]", '{"a": 1}', "1000000000000000000000", "Infinity"])
+@pytest.mark.parametrize(
+    "trigger",
+    [f"{ids.STATS_INTERVAL}.n_intervals", f"{ids.TABS}.active_tab", f"{ids.PROJECT_SELECT}.value"],
+)
+def test_a_project_id_that_is_no_id_opens_nothing_and_breaks_nothing(demo_app, trigger, forged):
+    """Every callback the project menu, the tabs or the statistics' timer start."""
+    client = demo_app.server.test_client()
+    started = _started_by(client.get("/_dash-dependencies").get_json(), trigger)
+    assert started
+    value = "tuning" if trigger.startswith(ids.TABS) else 1
+    for dep in started:
+        text = _raw_post(
+            client, dep, trigger, {trigger: value}, {f"{ids.PROJECT_SELECT}.value": forged}
+        )
+        assert "went wrong" not in text, (dep["output"], text[:300])
+
+
+def test_services_open_no_project_for_an_id_that_is_not_text(services, project):
+    for forged in ([project.project_id], {"id": project.project_id}, 10**21, 1.5, True):
+        assert services.project(forged) is None
+    assert services.project(project.project_id) is project
+
+
+@pytest.mark.parametrize(
+    "forged", [float("inf"), float("nan"), "0.5", [1, 2], {"a": 1}, True, None]
+)
+def test_tuning_chart_and_estimates_leave_a_forged_threshold_alone(services, project, forged):
+    thresholds = {key: 0.5 for key in SLIDER_IDS} | {"keep": forged}
+    assert update_tuning_view(services, project.project_id, thresholds, None) == (
+        no_update,
+        no_update,
+    )
+    status = {"project_id": project.project_id, "version": 0, "decided": 0, "bars": None}
+    assert (
+        update_estimates(services, project.project_id, forged, 0.8, status, trigger=ids.TUNING_KEEP)
+        == (no_update,) * 3
+    )
+    # A status of another project (a dict) hides the estimates; anything else is ignored.
+    answer = update_estimates(
+        services, project.project_id, 0.5, 0.8, forged, trigger=ids.TUNING_KEEP
+    )
+    hidden = ("", no_update, {"display": "none"})
+    assert answer == (hidden if isinstance(forged, dict) else (no_update,) * 3)
+
+
+def test_tuning_chart_still_draws_for_sliders_as_a_page_sends_them(services, project):
+    figure, counts = update_tuning_view(
+        services, project.project_id, {key: 0.5 for key in SLIDER_IDS} | {"keep": 1}, None
+    )
+    assert figure is not no_update and counts is not no_update
+
+
+@pytest.mark.parametrize("inbox", [1.5, [1, 2], "left", True])
+def test_an_upload_inbox_that_is_no_record_changes_nothing(services, inbox):
+    out = store_upload_of(services, ids.UPLOAD_INBOX, inbox, {}, 7)
+    assert out == {"uploads": no_update, "left_info": no_update, "right_info": no_update}
+
+
+def test_a_reviewer_may_not_read_a_kept_workbook_again(services, monkeypatch):
+    monkeypatch.setattr(services, "sign_in_required", lambda: True)
+    monkeypatch.setattr(services, "signed_in", lambda: ("cy", "reviewer"))
+    with pytest.raises(PermissionDenied, match="upload"):
+        reread_upload(services, {"token": "0" * 32}, "Sheet1", 2)
+    out = store_upload_of(
+        services,
+        ids.EXCEL_LEFT_SHEET,
+        None,
+        {},
+        {"left": {"token": "0" * 32, "source": "0" * 32, "sheet": "A", "header_row": 1}},
+        {"left_sheet": "B", "left_header": 1},
+    )
+    assert out["uploads"] is no_update and "upload" in out["left_info"]
+
+
+@pytest.mark.parametrize("rows", [1.5, "rows", {"left_id": "1", "right_id": "2"}, True])
+def test_matches_to_remove_that_are_no_list_remove_nothing(services, project, rows):
+    events = len(services.log.events(project.project_id))
+    remove_matches(services, project, "ann", rows)
+    assert len(services.log.events(project.project_id)) == events
