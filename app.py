@@ -126,15 +126,13 @@ def create_app(config: AppConfig | None = None) -> Dash:
             select=config.select,
             sources=config.sources,
         ).project_id
-    projects = services.project_options()
-    default = first or (projects[0]["value"] if projects else None)
 
     def layout():
         user = services.signed_in()
         may_open = config.data_root and (user is None or allowed(user[1], "upload"))
         return main_layout(
             services.project_options(),
-            default,
+            services.opened_first(user, started=first),
             user=user,
             root_files=files_inside(config.data_root) if may_open else None,
             max_upload_bytes=int(config.max_upload_mb * 1024 * 1024),

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from callbacks import clusters, data, learning, matched, propose, review, statistics, tuning, why
+from callbacks import (
+    clusters,
+    data,
+    learning,
+    matched,
+    projects,
+    propose,
+    review,
+    statistics,
+    tuning,
+    why,
+)
 from server import auth, disk_full, export, memory, security, uploads
 
 __all__ = ["register"]
@@ -11,5 +22,5 @@ __all__ = ["register"]
 def register(app) -> None:
     # security and auth first: their request hooks must run before anything else
     features = (security, auth, review, matched, export, data, propose, uploads, tuning, learning)
-    for feature in (*features, clusters, why, statistics, memory, disk_full):
+    for feature in (*features, projects, clusters, why, statistics, memory, disk_full):
         feature.register(app)

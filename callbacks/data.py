@@ -23,6 +23,7 @@ from components.data import (
 )
 from components.ids import field_row, ids
 from matching.decisions.roles import PermissionDenied, require
+from matching.decisions.versions import clean_name, default_name
 from matching.engine.blocking import count_rules
 from matching.engine.candidates import StepProgress, plan
 from matching.engine.io import FORMATS, TableReadError, excel_sheets, load_table
@@ -226,9 +227,11 @@ def learned_weights_view(
     one_table = mode == ONE_TABLE
     uploads = uploads_in_mode(uploads, mode)
     try:
-        require(services.actor(None)[1], "create_project")
+        role = services.actor(None)[1]
+        require(role, "rerun_project")
         if not all(s in uploads for s in SIDES):
             raise ValueError("upload the table first" if one_table else "upload both tables first")
+        require(role, _run_action([uploads[s] for s in SIDES]))
         spec = spec_from_rows(*fields, one_table=one_table)
         left = services.uploaded(uploads["left"])[1]
         right = left if one_table else services.uploaded(uploads["right"])[1]
@@ -371,21 +374,33 @@ _EXCEL_SIDES = {
 
 
 def start_run(
-    services: Services, uploads, fields: tuple, keep, select, *, one_table: bool = False
+    services: Services,
+    uploads,
+    fields: tuple,
+    keep,
+    select,
+    *,
+    one_table: bool = False,
+    name: object = None,
 ) -> str:
     """Check a Run in the request and keep it on the server; returns its ticket id.
 
-    The role is that of the request's user; the uploads must be on the server
+    The role is that of the request's user: a lead may re-run a project from its
+    stored tables, an admin also run uploads. The tables must be on the server
     (only their ids are kept). ``one_table``: find the duplicates within the left
-    upload (see :func:`~components.data.uploads_in_mode`). Raises ``ValueError``,
+    upload (see :func:`~components.data.uploads_in_mode`). ``name``: the project's
+    name as typed (None: from the tables' names); a name already used makes the
+    next version of that project. Raises ``ValueError``,
     ``TypeError`` or :class:`PermissionDenied` with a message for the page.
     """
-    name, role = services.actor(None)
-    require(role, "create_project")
+    actor, role = services.actor(None)
+    require(role, "rerun_project")
     if one_table:
         uploads = uploads_in_mode(uploads, ONE_TABLE)
     if not isinstance(uploads, dict) or not all(s in uploads for s in SIDES):
         raise ValueError("upload the table first" if one_table else "upload both tables first")
+    action = _run_action([uploads[side] for side in SIDES])
+    require(role, action)
     broker = services.config.celery_broker
     if broker and not broker_answers(broker):
         raise ValueError(NOT_STARTED)
@@ -393,23 +408,25 @@ def start_run(
     for label, value in (("keep", keep), ("pre-select", select)):
         if not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:
             raise ValueError(f"{label} must be a number between 0 and 1")
-    tokens = []
-    for side in SIDES:
-        info = uploads[side]
-        token = info.get("token") if isinstance(info, dict) else None
-        path = services.upload_path(token)
-        if path is None or not path.exists():
-            raise ValueError("that upload is not on the server; upload the table again")
-        tokens.append(token)
+    tables = [services.table_source(uploads[side]) for side in SIDES]
     order = {
-        "actor": name,
+        "actor": actor,
         "role": role,
-        "uploads": tokens,
+        "action": action,
+        "name": None if name is None else clean_name(name),
+        "uploads": tables,
         "spec": spec.to_dict(),
         "keep": float(keep),
         "select": float(select),
     }
     return write_ticket(services, order)
+
+
+def _run_action(tables: list) -> str:
+    """What a run of the tables the page names is: a re-run of a project's stored
+    tables (a lead's), or a project of uploads (an admin's)."""
+    stored = all(isinstance(t, dict) and "project" in t for t in tables)
+    return "rerun_project" if stored else "create_project"
 
 
 def _failed(problem: object) -> dict:
@@ -470,16 +487,14 @@ def _run(services: Services, run: Ticket, report: StepProgress, folders: list[Pa
     order = run.order
     spec = Spec.from_dict(order["spec"])
     report("reading", 0, 2)
-    left_info, left = services.uploaded({"token": order["uploads"][0]})
+    left_info, left = services.uploaded(order["uploads"][0])
     report("reading", 1, 2)
     if spec.one_table:  # the table compared with itself: read once
         right_info, right = left_info, left
     else:
-        right_info, right = services.uploaded({"token": order["uploads"][1]})
+        right_info, right = services.uploaded(order["uploads"][1])
     report("reading", 2, 2)
-    name = f"{left_info['name']} ↔ {right_info['name']}"
-    if spec.one_table:
-        name = f"{left_info['name']} (duplicates)"
+    name = order.get("name") or default_name(left_info["name"], right_info["name"], spec.one_table)
     project_id = project_id_for(left, right, spec, keep=order["keep"], top_k=10)
     folder = Path(services.config.data_dir) / project_id
     with one_run_per_project(services, project_id, run, report), ExitStack() as saving:
@@ -505,7 +520,7 @@ def _run(services: Services, run: Ticket, report: StepProgress, folders: list[Pa
                 sources={
                     "left": left_info["name"],
                     "right": right_info["name"],
-                    "uploads": list(order["uploads"]),
+                    "uploads": [t["token"] for t in order["uploads"] if "token" in t],
                 },
                 progress=step,
                 project_id=project_id,
@@ -699,7 +714,7 @@ def register(app) -> None:
 
     def projects_callback(_run, _delete, uploads, *form):
         lefts, rights, scorers, weights, left_id, right_id, keep, select, *rest = form
-        rules, learned, project_id, mode = rest
+        rules, learned, project_id, mode, name = rest
         if ctx.triggered_id == ids.DELETE_CONFIRM:
             options, following, text, color, is_open = delete_project(services, project_id)
             return {
@@ -712,7 +727,8 @@ def register(app) -> None:
             }
         fields = (lefts, rights, scorers, weights, left_id, right_id, rules, learned)
         try:
-            ticket = start_run(services, uploads, fields, keep, select, one_table=mode == ONE_TABLE)
+            one = mode == ONE_TABLE
+            ticket = start_run(services, uploads, fields, keep, select, one_table=one, name=name)
         except (ValueError, TypeError, PermissionDenied) as exc:
             return {**_failed(exc), "ticket": no_update}
         return {
@@ -744,6 +760,7 @@ def register(app) -> None:
             State(ids.LEARNED_STORE, "data"),
             State(ids.PROJECT_SELECT, "value"),
             State(ids.DATA_MODE, "value"),
+            State(ids.PROJECT_NAME, "value"),
         ],
         prevent_initial_call=True,
     )(projects_callback)

@@ -200,7 +200,8 @@ def fill_panel(
     button, the set-up upload (``setup_file`` is ``{"contents", "filename"}``)
     or the project (its saved set-up and mode; also on the page's first load).
     ``shown`` is the proposal store: ``{"source": "proposal" | "file", ...}``,
-    the form values the panel last filled in. Returns a dict of the outputs.
+    the form values the panel last filled in, or ``{"source": "project", "project":
+    id}`` after "Re-run this project" (its set-up fills the panel). Returns a dict of the outputs.
     """
     out = dict.fromkeys(
         ("fields", "left_options", "right_options", "left_id", "right_id", "rules"), no_update
@@ -215,13 +216,16 @@ def fill_panel(
         patch.append(field_controls(len(children or []), left_cols, right_cols))
         return out | {"fields": patch}
     from_file = isinstance(shown, dict) and shown.get("source") == "file"
+    # "Re-run this project" put its stored tables in the panel: its own set-up fills it.
+    rerun = trigger == ids.UPLOAD_STORE and isinstance(shown, dict)
+    rerun = rerun and shown.get("source") == "project"
     if trigger == ids.UPLOAD_STORE and from_file:
         values = {k: shown[k] for k in ("left_id", "right_id", "fields", "rules")}
         lacking = _lacking(Spec.from_dict(_spec_dict(values)), left_cols, right_cols)
         note = f"The set-up loaded from {shown.get('name')} is kept."
         note += f" The uploaded tables lack {', '.join(lacking)}." if lacking else ""
         out |= {"left_options": left_cols, "right_options": right_cols, "note": note}
-    elif trigger == ids.UPLOAD_STORE:
+    elif trigger == ids.UPLOAD_STORE and not rerun:
         out |= {"left_options": left_cols, "right_options": right_cols, "proposal": None}
         out |= {"note": None, "rules": "", "keep": 0.5, "select": 0.8}
         values = {"left_id": None, "right_id": None, "fields": [], "rules": ""}
@@ -258,7 +262,7 @@ def fill_panel(
         out |= {"mode": ONE_TABLE if setup.spec.one_table else MODES[0]["value"]}
         out |= {"left_options": left_cols, "right_options": right_cols, "rules": values["rules"]}
     else:
-        found = _project_setup(services, project_id)
+        found = _project_setup(services, shown.get("project") if rerun else project_id)
         if found is None:
             return out
         setup, record = found
@@ -267,7 +271,10 @@ def fill_panel(
         if not (left_cols and right_cols):
             left_cols, right_cols = _spec_columns(setup.spec, *columns)
         note = f"The set-up of the project {record['name']}."
-        out |= {"keep": setup.keep, "select": setup.select, "proposal": None, "note": note}
+        if rerun:
+            note += " Change it and Run to make the project's next version."
+        out |= {"keep": setup.keep, "select": setup.select, "note": note}
+        out |= {"proposal": no_update if rerun else None}
         out |= {"mode": ONE_TABLE if setup.spec.one_table else MODES[0]["value"]}
         out |= {"left_options": left_cols, "right_options": right_cols, "rules": values["rules"]}
     return out | {

@@ -409,6 +409,19 @@ def learned_table(learned: dict) -> dbc.Table:
     )
 
 
+def _name_controls() -> html.Div:
+    """The project's name: proposed from the file names; a name already used makes the
+    run that project's next version, as the note under it says."""
+    return html.Div(
+        [
+            dbc.Label("Project name", html_for=ids.PROJECT_NAME),
+            dbc.Input(id=ids.PROJECT_NAME, type="text", maxlength=120, debounce=False),
+            html.Div(id=ids.PROJECT_NAME_NOTE, className="small text-muted mt-1"),
+        ],
+        className="mb-3",
+    )
+
+
 def run_controls() -> html.Div:
     """Run, and beside it while a run is under way its progress bar, Cancel and the
     current step."""
@@ -472,6 +485,15 @@ def data_panel(
                     "is scored once, and accepted pairs join into clusters.",
                 ),
                 className="small",
+            ),
+            dbc.Button(
+                "Re-run this project",
+                id=ids.RERUN_PROJECT,
+                size="sm",
+                color="secondary",
+                outline=True,
+                className="mb-2",
+                title="Load the open project's tables and set-up to change them and Run again",
             ),
             dbc.RadioItems(
                 id=ids.DATA_MODE, options=MODES, value="two", inline=True, className="mb-2"
@@ -570,6 +592,7 @@ def data_panel(
                 className="mb-3",
             ),
             _setup_controls(),
+            _name_controls(),
             html.Div(id=ids.PAIR_COUNT, className="mb-2 fw-semibold"),
             run_controls(),
             dbc.Alert(id=ids.DATA_MESSAGE, is_open=False, className="mt-3"),

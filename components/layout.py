@@ -69,7 +69,9 @@ def _reviewer(user: tuple[str, str] | None):
 _CONTROLS_FOR = {
     "decide": (ids.MATCHED_REMOVE, ids.MATCHED_UNDO, ids.CLUSTER_UNDO),
     "change_settings": (ids.REP_SAVE,),
-    "upload": (ids.DATA_BUTTON,),
+    "rerun_project": (ids.DATA_BUTTON, ids.RERUN_PROJECT),
+    "upload": (ids.UPLOAD_LEFT, ids.UPLOAD_RIGHT),
+    "delete_project": (ids.DELETE_PROJECT,),
     "save_thresholds": (ids.TUNING_SAVE,),
     "bulk": (
         ids.AUTO_ACCEPT,

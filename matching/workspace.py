@@ -21,7 +21,7 @@ import os
 import shutil
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -32,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from matching.decisions.log import DecisionLog
 from matching.decisions.rerun import carry_over
 from matching.decisions.settings import DEFAULT_CARDINALITY, ProjectSettings
+from matching.decisions.versions import menu_options, next_version, previous_versions
 from matching.desk import ReviewDesk
 from matching.desk.learning import rescored_project
 from matching.engine.candidates import StepProgress
@@ -52,9 +53,12 @@ from matching.engine.spec import Spec
 from matching.engine.uploads import UPLOAD_ID
 from matching.memory import release_memory
 
-__all__ = ["Workspace", "WorkspaceConfig", "ProjectUnavailable", "in_child", "menu_labels"]
+__all__ = ["Workspace", "WorkspaceConfig", "ProjectUnavailable", "in_child"]
 
 _log = logging.getLogger(__name__)
+
+#: A project's two tables, as :meth:`Workspace.uploaded` names them.
+SIDE_INDEX = {"left": 0, "right": 1}
 
 
 class ProjectUnavailable(Exception):
@@ -200,6 +204,7 @@ class Workspace:
             left_rows=len(left),
             right_rows=len(right),
             columns=(tuple(map(str, left.columns)), tuple(map(str, right.columns))),
+            version=next_version(self.log.projects(), name),
         )
         created = self.log.ensure_project(project.project_id, name=name, settings=settings)
         self._remember(project)
@@ -208,24 +213,20 @@ class Workspace:
         return project
 
     def _previous_version(self, project: Project, *, name: str, spec: Spec) -> str | None:
-        """The latest other project with the same ID columns and fields over tables of the
-        same columns (or, for projects that did not record their columns, the same name):
-        an earlier version of these tables."""
-        columns = (tuple(map(str, project.left.columns)), tuple(map(str, project.right.columns)))
-        same = []
-        for p in self.log.projects():
-            settings = p["settings"]
-            recorded = settings.columns
-            if recorded is None and p["name"] == name:
-                recorded = columns
-            if (
-                p["project_id"] != project.project_id
-                and settings.spec is not None
-                and _same_setup(settings.spec, spec)
-                and recorded == columns
-            ):
-                same.append(p["project_id"])
-        return same[-1] if same else None
+        """The latest earlier version of the project named ``name`` when its records
+        are those of this one (the same ID columns, both of one table or both of two),
+        so that its decisions can be carried over; None otherwise."""
+        earlier = previous_versions(self.log.projects(), name, before=project.project_id)
+        if not earlier:
+            return None
+        old = earlier[0]["settings"].spec
+        if old is None or (old.left_id, old.right_id, old.one_table) != (
+            spec.left_id,
+            spec.right_id,
+            spec.one_table,
+        ):
+            return None
+        return earlier[0]["project_id"]
 
     def _inherit(self, project: Project, *, name: str, spec: Spec) -> None:
         """Carry the decisions that still hold over from the previous version, if any."""
@@ -365,18 +366,43 @@ class Workspace:
         return path if path.parent == folder else None
 
     def uploaded(self, info: object) -> tuple[dict, pd.DataFrame]:
-        """The workspace's record of an upload and its table, from ``{"token": id}``.
+        """The workspace's record of a table and the table, from ``{"token": id}`` (an
+        upload) or ``{"project": id, "side": "left" | "right"}`` (a project's stored
+        table, for a re-run without uploading it again).
 
         Whatever else ``info`` holds (a page's copy of the name, columns and row count)
         is not trusted: the record is read again from what was kept. Raises
-        ``ValueError`` when the id is not that of a kept upload.
+        ``ValueError`` when ``info`` names no kept upload or project table.
         """
-        token = info.get("token") if isinstance(info, dict) else None
-        path = self.upload_path(token)
-        if path is None or not path.exists():
-            raise ValueError("that upload is not on the server; upload the table again")
+        source = self.table_source(info)
+        if "project" in source:
+            settings = self.settings(source["project"])
+            side = source["side"]
+            frame = load_tables(Path(settings.tables))[SIDE_INDEX[side]]
+            name = str(settings.sources.get(side) or f"{side} table")
+            record = {"name": name, "columns": list(map(str, frame.columns)), "rows": len(frame)}
+            return record, frame
+        path = self.upload_path(source["token"])
         record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         return record, read_table(path)
+
+    def table_source(self, info: object) -> dict:
+        """The server's own name of a table the page names: ``{"token": id}`` of a kept
+        upload, or ``{"project": id, "side": side}`` of a project's stored table.
+        ``ValueError`` in words for the page when ``info`` names neither."""
+        info = info if isinstance(info, dict) else {}
+        if "project" in info:
+            side, project_id = info.get("side"), info.get("project")
+            settings = self.settings(project_id) if isinstance(project_id, str) else None
+            if side not in SIDE_INDEX or settings is None or settings.tables is None:
+                raise ValueError("that project's tables are not on the server")
+            if not has_tables(Path(settings.tables)):
+                raise ValueError("that project's tables are no longer on the server")
+            return {"project": project_id, "side": side}
+        path = self.upload_path(info.get("token"))
+        if path is None or not path.exists():
+            raise ValueError("that upload is not on the server; upload the table again")
+        return {"token": info["token"]}
 
     def project(self, project_id: str | None) -> Project | None:
         """The project with this id, or None when there is none (or ``project_id``,
@@ -528,36 +554,7 @@ class Workspace:
             projects = self.log.projects()
         except SQLAlchemyError:
             return []
-        return [
-            {"label": label, "value": p["project_id"]}
-            for p, label in zip(projects, menu_labels(projects), strict=True)
-        ]
-
-
-def menu_labels(projects: list[dict]) -> list[str]:
-    """The navbar's label of each project (oldest first): its name, and where several
-    projects share a name (a re-run with a changed set-up), which of them it is and when
-    it was made.
-
-    >>> for label in menu_labels([{"name": "a ↔ b", "created": 0}, {"name": "c", "created": 60},
-    ...                           {"name": "a ↔ b", "created": 86400}]):
-    ...     print(label)
-    a ↔ b · version 1 of 2, 1970-01-01 00:00 UTC
-    c
-    a ↔ b · version 2 of 2, 1970-01-02 00:00 UTC
-    """
-    totals = Counter(p["name"] for p in projects)
-    seen: Counter = Counter()
-    labels = []
-    for p in projects:
-        name = p["name"]
-        seen[name] += 1
-        if totals[name] == 1:
-            labels.append(name)
-            continue
-        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(float(p.get("created") or 0)))
-        labels.append(f"{name} · version {seen[name]} of {totals[name]}, {when}")
-    return labels
+        return menu_options(projects)
 
 
 def _score_and_save(
@@ -643,14 +640,3 @@ def _size(value) -> int:
     if isinstance(value, Project):
         return value.index_bytes
     return int(getattr(value, "nbytes", 0))
-
-
-def _same_setup(old: Spec, new: Spec) -> bool:
-    """True when two specs compare the same fields with the same ID columns, both of one
-    table or both of two."""
-    return (old.left_id, old.right_id, old.fields, old.one_table) == (
-        new.left_id,
-        new.right_id,
-        new.fields,
-        new.one_table,
-    )

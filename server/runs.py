@@ -165,18 +165,20 @@ class Ticket:
             raise RunCancelled("the run was cancelled")
 
     def check_role(self) -> None:
-        """Raise :class:`PermissionDenied` unless whoever asked may still create projects.
+        """Raise :class:`PermissionDenied` unless whoever asked may still make this run
+        (create a project, or re-run one from its stored tables).
 
         The role was checked in the request; with sign-in on, it is read again
         from the user store, so a user removed or demoted meanwhile is refused.
         """
         name, role = self.order["actor"], self.order["role"]
-        require(role, "create_project")
+        action = self.order.get("action", "create_project")
+        require(role, action)
         if self.services.sign_in_required():
             user = self.services.users.get(name)
             if user is None:
                 raise PermissionDenied(f"{name} is no longer a user")
-            require(user.role, "create_project")
+            require(user.role, action)
 
     @contextmanager
     def saving(self):

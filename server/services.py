@@ -16,9 +16,11 @@ import pandas as pd
 from flask import has_request_context
 from flask_caching import Cache
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from matching.decisions.roles import PermissionDenied
 from matching.decisions.users import UserStore
+from matching.decisions.versions import latest_project
 from matching.engine.spec import Spec
 from matching.workspace import Workspace, WorkspaceConfig
 
@@ -153,6 +155,26 @@ class Services(Workspace):
             raise PermissionDenied("sign in first")
         name = typed_name.strip() if isinstance(typed_name, str) else ""
         return name or "anonymous", "admin"
+
+    def opened_first(self, user: tuple[str, str] | None, *, started: str | None) -> str | None:
+        """The project a new page opens on.
+
+        A signed-in user's page opens on the project they had open last, in any
+        browser (kept in the database by :meth:`UserStore.remember_project`), else on
+        the latest project. With no users (open mode), on ``started`` (the project
+        the app was started with), else on the first project.
+        """
+        try:
+            projects = self.log.projects()
+            last = self.users.last_project(user[0]) if user is not None else None
+        except SQLAlchemyError:  # the page opens, and says what is wrong when used
+            return started
+        if user is not None:
+            known = {p["project_id"] for p in projects}
+            return last if last in known else latest_project(projects)
+        if started:
+            return started
+        return projects[0]["project_id"] if projects else None
 
 
 def services_of(app) -> Services:

@@ -1,11 +1,14 @@
-"""Re-runs keep the work: a new version of the tables inherits what still holds.
+"""Re-runs keep the work: a new version of a project inherits what still holds.
 
-When a project is opened again with new versions of its tables (same ID
-columns and fields; rows added, values changed), :func:`carry_over` compares
-each left record of the new version with the old one. A record whose compared
-values and candidates (each candidate's id and compared values) are unchanged
-keeps its decision; a record that changed returns to the queue with a note of
-who decided it before and when; a record the old version did not have is new.
+When a project is run again under its name (new versions of its tables, rows
+added or values changed, or a changed set-up: other fields, scorers, weights,
+rules), :func:`carry_over` compares each left record of the new version with
+the old one. A decision still holds when the record's values are unchanged in
+the columns either version compares, and every candidate the new version shows
+for it was shown before, with the same values (so the reviewer judged each of
+them), and an accepted record is still among them. A record that changed returns to the
+queue with a note of who decided it before and when; a record the old version did
+not have is new.
 """
 
 from __future__ import annotations
@@ -37,24 +40,42 @@ class CarryOver:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def record_signatures(project: Project) -> dict[str, str]:
-    """A digest per left record of its compared values and its candidates' ids and values."""
-    spec = project.spec
-    left_cols = [f.left for f in spec.fields]
-    right_cols = list(dict.fromkeys(f.right for f in spec.fields))
-    # Missing values read from a project's files are NaN, from an upload None: both "".
-    right_text = project.right[right_cols].fillna("").astype(str).agg("\x1f".join, axis=1).tolist()
-    right_by_id = dict(zip(project.right_pos, (right_text[i] for i in project.right_pos.values())))
-    left_text = project.left[left_cols].fillna("").astype(str).agg("\x1f".join, axis=1).tolist()
+def _compared(old: Project, new: Project) -> tuple[list[str], list[str]]:
+    """The columns either version compares, left and right."""
+    fields = (*old.spec.fields, *new.spec.fields)
+    return list(dict.fromkeys(f.left for f in fields)), list(dict.fromkeys(f.right for f in fields))
+
+
+def _values(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Each row's values in ``columns`` as one string; a column the table lacks reads as
+    empty, and so does a missing value (NaN from a project's files, None from an upload)."""
+    parts = [
+        frame[c].fillna("").astype(str) if c in frame.columns else pd.Series("", index=frame.index)
+        for c in columns
+    ]
+    if not parts:
+        return [""] * len(frame)
+    return pd.concat(parts, axis=1).agg("\x1f".join, axis=1).tolist()
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+def record_signatures(
+    project: Project, left_columns: list[str], right_columns: list[str]
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """A digest per left record of its values in ``left_columns``, and per left record
+    its candidates (right id -> a digest of the candidate's values in ``right_columns``)."""
+    right_text = _values(project.right, right_columns)
+    right_by_id = {r: _digest(right_text[pos]) for r, pos in project.right_pos.items()}
+    left_text = _values(project.left, left_columns)
     cands = project.candidates
-    by_left: dict[str, list[str]] = {}
+    shown: dict[str, dict[str, str]] = {}
     for left, right in zip(cands["left_id"].tolist(), cands["right_id"].tolist()):
-        by_left.setdefault(left, []).append(f"{right}\x1e{right_by_id.get(right, '')}")
-    out = {}
-    for left, pos in project.left_pos.items():
-        parts = [left_text[pos], *sorted(by_left.get(left, []))]
-        out[left] = hashlib.blake2b("\x1d".join(parts).encode(), digest_size=12).hexdigest()
-    return out
+        shown.setdefault(left, {})[right] = right_by_id.get(right, "")
+    records = {left: _digest(left_text[pos]) for left, pos in project.left_pos.items()}
+    return records, shown
 
 
 def carry_over(
@@ -69,7 +90,7 @@ def carry_over(
     Parameters
     ----------
     old, new : Project
-        Two versions of a project (same ID columns and fields).
+        Two versions of a project (same ID columns; the fields may differ).
     decisions : mapping
         The old version's decisions in force, left id -> an object with
         ``status, right_ids, reviewer, time, automatic`` (a ledger's ``Standing``).
@@ -82,7 +103,9 @@ def carry_over(
     CarryOver
         One batch of events, so one undo can revert the carry-over.
     """
-    before, after = record_signatures(old), record_signatures(new)
+    left_columns, right_columns = _compared(old, new)
+    before, shown_before = record_signatures(old, left_columns, right_columns)
+    after, shown_after = record_signatures(new, left_columns, right_columns)
     batch = event_id("carry", old.project_id, new.project_id)
     out = CarryOver()
     carried = came_back = fresh = 0
@@ -93,7 +116,8 @@ def carry_over(
         d = decisions.get(left)
         if d is None:
             continue
-        if before[left] == after.get(left):
+        same = before[left] == after.get(left)
+        if same and _still_holds(d, shown_before.get(left, {}), shown_after.get(left, {})):
             kind = "accept" if d.status == "accepted" else "reject"
             out.events.append(
                 make_event(
@@ -115,3 +139,12 @@ def carry_over(
             came_back += 1
     out.counts = {"carried": carried, "came_back": came_back, "new": fresh}
     return out
+
+
+def _still_holds(decision, shown_before: dict, shown_after: dict) -> bool:
+    """True when a decision on an unchanged record holds in the new version: every
+    candidate shown now was shown before with the same values, and a match accepted is
+    still a candidate."""
+    if any(shown_before.get(right) != digest for right, digest in shown_after.items()):
+        return False
+    return decision.status != "accepted" or all(r in shown_after for r in decision.right_ids)

@@ -5,7 +5,7 @@ Three roles on a ladder, each with everything of the one before it:
 - ``reviewer``: decide records, undo and change their own decisions;
 - ``lead``: also save thresholds and the project's other settings (how records
   pair, the reasons), apply bulk decisions, change others' decisions, see
-  everyone's statistics;
+  everyone's statistics, re-run a project from its stored tables (its next version);
 - ``admin``: also upload tables, create and delete projects, manage users.
 
 and one beside it: a ``manager`` reads (everyone's statistics, the matched table,
@@ -40,6 +40,7 @@ ACTIONS = {
     "change_settings": "lead",
     "bulk": "lead",
     "statistics_all": "lead",
+    "rerun_project": "lead",
     "upload": "admin",
     "create_project": "admin",
     "delete_project": "admin",

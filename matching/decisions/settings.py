@@ -75,6 +75,11 @@ def _number(value: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _count(value: object) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number >= 1 and number == int(number) else None
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
@@ -170,6 +175,10 @@ class ProjectSettings:
         The tables' sizes.
     columns : tuple of two tuples of str, or None
         The tables' column names; None when not recorded.
+    version : int or None
+        Which version of its name this project is (1 for the first project of a
+        name, 2 for the next run under that name...); None for a project recorded
+        before projects had versions (see :mod:`matching.decisions.versions`).
     version_of : str or None
         The project this one is a re-run of.
     carried : mapping
@@ -204,6 +213,7 @@ class ProjectSettings:
     left_rows: int = 0
     right_rows: int = 0
     columns: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    version: int | None = None
     version_of: str | None = None
     carried: Mapping[str, int] = field(default_factory=dict)
     representatives: RepresentativeRules = field(default_factory=RepresentativeRules)
@@ -230,6 +240,7 @@ class ProjectSettings:
             "left_rows": self.left_rows,
             "right_rows": self.right_rows,
             "columns": [list(c) for c in self.columns] if self.columns is not None else None,
+            "version": self.version,
             "version_of": self.version_of,
             "carried": dict(self.carried),
             "representatives": self.representatives.to_dict(),
@@ -284,6 +295,7 @@ class ProjectSettings:
             left_rows=int(_number(data.get("left_rows")) or 0),
             right_rows=int(_number(data.get("right_rows")) or 0),
             columns=tuple(tuple(map(str, c)) for c in columns) if good_columns else None,
+            version=_count(data.get("version")),
             version_of=_text(data.get("version_of")),
             carried=_dict(data.get("carried")),
             representatives=RepresentativeRules.from_dict(data.get("representatives")),

@@ -4,7 +4,8 @@ Passwords are kept only as scrypt hashes in werkzeug's format
 (``scrypt:N:r:p$salt$hex``), computed with the standard library, so the engine
 needs no web package and werkzeug's ``check_password_hash`` accepts them too.
 
-The same database also keeps the app's session-signing secret (see
+The same database also keeps the project each user had open last (see
+:meth:`UserStore.last_project`), the app's session-signing secret (see
 :meth:`UserStore.secret`), so every process and host that shares the database
 signs and accepts the same sessions; the sessions themselves (see
 :meth:`UserStore.start_session`), so signing out, or an idle or old session,
@@ -80,6 +81,15 @@ _sessions = sa.Table(
     sa.Column("name", sa.String(100), nullable=False, index=True),
     sa.Column("started", sa.Float, nullable=False),
     sa.Column("seen", sa.Float, nullable=False),
+)
+
+_last_projects = sa.Table(
+    "last_projects",
+    metadata,
+    #: a user's name, and the project they had open last (whichever browser or worker)
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("project_id", sa.String(200), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
 )
 
 #: scrypt cost: werkzeug's default (2**15, 8, 1), about 50 ms and 32 MB per check.
@@ -270,6 +280,7 @@ class UserStore:
         with self.database.write() as conn:
             done = conn.execute(_users.delete().where(_users.c.name == name))
             conn.execute(_sessions.delete().where(_sessions.c.name == name))
+            conn.execute(_last_projects.delete().where(_last_projects.c.name == name))
         if done.rowcount == 0:
             raise ValueError(f"there is no user {name!r}")
 
@@ -281,6 +292,24 @@ class UserStore:
             stored = _DUMMY[self._cost] = hash_password("", cost=self._cost)
         ok = check_password(stored, password or "")
         return user if user is not None and ok else None
+
+    def remember_project(self, name: str, project_id: str) -> None:
+        """Keep ``project_id`` as the project ``name`` had open last (see :meth:`last_project`)."""
+        row = {"project_id": project_id, "at": _time.time()}
+        update = _last_projects.update().where(_last_projects.c.name == name).values(**row)
+        try:
+            with self.database.write() as conn:
+                if conn.execute(update).rowcount == 0:
+                    conn.execute(_last_projects.insert().values(name=name, **row))
+        except IntegrityError:  # another request of the same user inserted it first
+            with self.database.write() as conn:
+                conn.execute(update)
+
+    def last_project(self, name: str) -> str | None:
+        """The project ``name`` had open last, in any browser, or None."""
+        with self._read() as conn:
+            query = sa.select(_last_projects.c.project_id).where(_last_projects.c.name == name)
+            return conn.execute(query).scalar()
 
     def secret(self, key: str = "session_secret") -> str:
         """A random secret kept in the database, made on first use, the same for every process."""

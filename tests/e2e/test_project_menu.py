@@ -1,4 +1,4 @@
-"""Two projects of the same tables with different set-ups can be told apart in the menu."""
+"""A re-run under a project's name is its next version, listed under the name in the menu."""
 
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ def test_a_re_run_with_a_changed_set_up_is_told_apart_in_the_menu(dash_duo, demo
     keep.clear()
     keep.send_keys("0.3")  # the same tables, another set-up
     button(dash_duo, "Run").click()
-    until(lambda: len(demo_app.matchdesk.project_options()) == 3, timeout=30)
+    until(lambda: len(demo_app.matchdesk.log.projects()) == 3, timeout=30)
     dash_duo.find_element(".offcanvas .btn-close").click()
     until(lambda: not dash_duo.find_elements(".offcanvas.show"), timeout=5)
     labels = [t for t in _menu_labels(dash_duo) if "people.csv ↔ customers.csv" in t]
-    assert len(labels) == 2 and len(set(labels)) == 2, labels
-    assert "version 1 of 2" in labels[0] and "version 2 of 2" in labels[1]
+    # The name, then its versions, newest first, each with the time it was made.
+    assert len(labels) == 3, labels
+    assert labels[0] == "people.csv ↔ customers.csv"
+    assert labels[1].startswith("people.csv ↔ customers.csv · version 2 · ")
+    assert labels[2].startswith("people.csv ↔ customers.csv · version 1 · ")
     assert dash_duo.get_logs() == []

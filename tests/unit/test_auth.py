@@ -183,8 +183,12 @@ def _style_of(layout, component_id):
             ],
             [],
         ),
-        ("bo", ["data-button"], ["tuning-save-button", "auto-accept-button", "audit-draw-button"]),
-        ("ann", [], ["data-button", "tuning-save-button", "auto-reject-button"]),
+        (
+            "bo",
+            ["upload-left", "upload-right", "delete-project-button"],
+            ["data-button", "rerun-project-button", "tuning-save-button", "auto-accept-button"],
+        ),
+        ("ann", [], ["data-button", "upload-left", "delete-project-button", "auto-reject-button"]),
     ],
 )
 def test_the_page_hides_what_a_role_cannot_do(signed_app, name, hidden, shown):

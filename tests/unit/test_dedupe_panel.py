@@ -5,13 +5,10 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-import pandas as pd
-
-from callbacks.data import count_view, learn_for, read_upload, run_project
+from callbacks.data import count_view, read_upload, run_project
 from callbacks.propose import fill_panel
 from components.data import ONE_TABLE, uploads_in_mode
 from components.ids import ids
-from matching.engine.demo import generate_tables
 from matching.engine.spec import Setup, dumps_setup, spec_from_rows
 from tests.helpers import texts
 
@@ -105,17 +102,3 @@ def test_a_saved_one_table_set_up_opens_the_panel_in_one_table_mode(services):
     setup = {"contents": contents, "filename": "people.toml"}
     out = fill_panel(services, ids.SETUP_UPLOAD, {}, [], setup, None)
     assert out["mode"] == ONE_TABLE and out["left_id"] == "pid"
-
-
-def test_weights_are_learned_over_one_tables_pairs():
-    owners = generate_tables(400, seed=3).owners
-    twice = pd.concat([owners, owners.head(60).assign(owner_id=lambda t: t["owner_id"] + "b")])
-    table = twice.reset_index(drop=True)
-    fields = (["given_name", "surname"], [None, None], ["qratio", "qratio"], [1, 1])
-    spec = spec_from_rows(*fields, "owner_id", None, "exact:postcode", one_table=True)
-    learned = learn_for(table, table, spec)
-    assert learned.fields == ("given_name", "surname")
-    # A name that agrees exactly is evidence of the same person, one that differs against.
-    for f in range(2):
-        assert learned.level_names(f)[0] == "exact"
-        assert learned.bits(f)[0] > 3 > -3 > learned.bits(f)[-1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from components.ids import ids
+from matching.decisions.versions import latest_project
 from matching.engine.spec import Field, Spec
 from server.services import AppConfig
 from tests.helpers import review_step
@@ -45,7 +46,7 @@ def test_a_new_version_keeps_unchanged_decisions_and_sends_changed_records_back(
     # Version 2: L1's name changed, a record L4 is new; L0 and L2 are as they were.
     changed = ["Ann Lee", "Bobby Ray", "Cy Kim", "Di Fox", "Ed Orr"]
     again = app_for(tmp_path, *tables(changed, changed))
-    new_id = again.project_options()[-1]["value"]
+    new_id = latest_project(again.log.projects())
     assert new_id != old.project_id
     settings = again.log.project(new_id)["settings"]
     assert settings.version_of == old.project_id
@@ -68,6 +69,6 @@ def test_a_new_version_of_tables_with_missing_values_keeps_the_decisions(tmp_pat
 
     # L1 has no name in either version: its record is unchanged all the same.
     again = app_for(tmp_path, *tables([*names, "Ed Orr"], [*names, "Ed Orr"]))
-    settings = again.log.project(again.project_options()[-1]["value"])["settings"]
+    settings = again.log.project(latest_project(again.log.projects()))["settings"]
     assert settings.carried == {"carried": 1, "came_back": 0, "new": 1}
     assert "L1" not in settings.notes

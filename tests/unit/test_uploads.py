@@ -171,7 +171,8 @@ def test_uploads_need_an_admin(signed_services):
     inbox = {"side": "right", "upload_id": "0" * 32}
     out = store_upload_of(services, ids.UPLOAD_INBOX, inbox, {}, {})
     assert "only a admin or above may upload" in out["right_info"]
-    out = run_project(services, {}, ([], [], [], [], None, None), 0.5, 0.8)
+    named = {"left": {"token": "0" * 32}, "right": {"token": "1" * 32}}
+    out = run_project(services, named, ([], [], [], [], None, None), 0.5, 0.8)
     assert "may create project" in out[2]
 
 

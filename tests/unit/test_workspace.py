@@ -62,17 +62,42 @@ def test_a_new_version_of_the_tables_inherits_the_decisions_that_still_hold(conf
     assert set(settings.notes) == {"L1"}
 
 
-def test_a_project_of_other_fields_is_no_version_of_another(config):
+def test_a_run_under_the_same_name_with_another_scorer_is_its_next_version(config):
+    workspace = Workspace(config)
+    first = open_names(workspace, ["Ann Lee", "Bob Ray", "Cy Kim"])
+    desk = workspace.desk(first)
+    view = desk.next_view("alice")
+    assert desk.decide("alice", view, "accept", view["selected"]).ok
+    other = Spec((Field("name", scorer="token_sort"),), left_id="id", right_id="id")
+    second = workspace.open_project(
+        *tables(["Ann Lee", "Bob Ray", "Cy Kim"]), other, name="people", keep=0.5, select=0.8
+    )
+    settings = workspace.settings(second.project_id)
+    assert (settings.version, settings.version_of) == (2, first.project_id)
+    assert workspace.settings(first.project_id).version == 1
+    assert settings.carried == {"carried": 1, "came_back": 0, "new": 0}
+    assert workspace.desk(second).refresh().decisions["L0"].reviewer == "alice"
+    labels = [o["label"] for o in workspace.project_options()]
+    assert labels[0] == "people" and labels[1].startswith("people · version 2 · ")
+    assert labels[2].startswith("people · version 1 · ")
+
+
+def test_a_project_of_another_name_is_no_version_of_another(config):
     workspace = Workspace(config)
     open_names(workspace, ["Ann Lee", "Bob Ray"])
-    other = workspace.open_project(
-        *tables(["Ann Lee", "Bob Ray", "Cy Kim"]),
-        Spec((Field("name", scorer="token_sort"),), left_id="id", right_id="id"),
-        name="people",
-        keep=0.5,
-        select=0.8,
-    )
+    other = open_names(workspace, ["Ann Lee", "Bob Ray", "Cy Kim"], name="customers")
     assert workspace.settings(other.project_id).version_of is None
+    assert workspace.settings(other.project_id).version == 1
+
+
+def test_a_different_id_column_numbers_the_next_version_but_carries_nothing(config):
+    workspace = Workspace(config)
+    open_names(workspace, ["Ann Lee", "Bob Ray"])
+    left = pd.DataFrame({"id": ["L0", "L1"], "key": ["a", "b"], "name": ["Ann Lee", "Bob Ray"]})
+    spec = Spec((Field("name"),), left_id="key", right_id="key")
+    made = workspace.open_project(left, left.copy(), spec, name="people", keep=0.5, select=0.8)
+    settings = workspace.settings(made.project_id)
+    assert (settings.version, settings.version_of) == (2, None)
 
 
 def test_deleting_a_project_forgets_its_decisions_files_and_uploads(config):
