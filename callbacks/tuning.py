@@ -88,7 +88,7 @@ def load_settings(services: Services, project_id) -> dict:
     if project is None:
         return {"floor": "", "reasons": ""}
     settings = services.desk(project).settings()
-    return {"floor": floor_note(settings.floor), "reasons": "\n".join(settings.reasons)}
+    return {"floor": floor_note(settings.keep_floor), "reasons": "\n".join(settings.reasons)}
 
 
 def save_reasons(services: Services, project_id, text) -> str:

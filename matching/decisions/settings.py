@@ -315,6 +315,13 @@ class ProjectSettings:
             "select": self.select if self.select is not None else select,
         }
 
+    @property
+    def keep_floor(self) -> float | None:
+        """The lowest ``show_from`` has a pair to show from: the floor, until the project
+        learned from its decisions (then every kept pair was scored again, some under
+        the floor, so there is none)."""
+        return None if self.model_version else self.floor
+
     def with_thresholds(self, *, show_from: object, select: object) -> ProjectSettings:
         """These settings with reviewers seeing pairs from ``show_from`` and pre-selecting
         from ``select``.
@@ -328,7 +335,7 @@ class ProjectSettings:
         if problem:
             raise ValueError(problem)
         low, high = float(show_from), float(select)
-        if self.floor is not None and low < self.floor - 1e-9:
+        if self.keep_floor is not None and low < self.keep_floor - 1e-9:
             raise ValueError(
                 f"keep cannot go below {self.floor:.2f}: this project was scored from"
                 f" {self.floor:.2f}, so no pair scoring less was kept and reviewers could not"

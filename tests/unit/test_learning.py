@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from matching.decisions.settings import ProjectSettings
 from matching.desk.learning import decision_labels, learning_summary
+from matching.engine.project import record_view
 from matching.engine.rescore import informative_order, label_quality, rescore
 from matching.engine.weights import LearnedWeights, levels_of
 from matching.workspace import Workspace, WorkspaceConfig
@@ -335,3 +336,25 @@ def test_why_a_learned_score_is_the_prior_plus_each_fields_bits(config):
     assert parts.score == row["score"]
     assert parts.text().startswith(f"prior {parts.start:+.1f} + name ")
     assert workspace.desk(current).learning.why("P19", "nobody") is None
+
+
+def test_once_learned_keep_may_go_below_the_floor_to_show_pairs_the_model_scores_low(config):
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    refused = desk.choices.set_thresholds(KEEP - 0.2, SELECT, role="lead")
+    assert not refused.ok and "cannot go below" in refused.message
+    decide_truly(desk, 8)
+    assert desk.learning.relearn("lea", role="lead").ok
+    current = workspace.project(project.project_id)
+    desk = workspace.desk(current)
+    left = next(p for p in current.queue if (current.candidate_rows(p)["score"] < KEEP).any())
+    rows = current.candidate_rows(left)
+
+    def shown() -> int:
+        keep = desk.thresholds()["keep"]
+        return len(record_view(current, left, keep=keep, select=SELECT)["rows"])
+
+    assert shown() == int((rows["score"] >= KEEP).sum()) < len(rows)
+    assert desk.choices.set_thresholds(0.0, SELECT, role="lead").ok
+    assert workspace.settings(project.project_id).keep_floor is None
+    assert shown() == len(rows)
