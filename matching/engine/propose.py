@@ -527,7 +527,7 @@ def propose(
         kind = _joint_kind(a.kind, b.kind)
         kinds[a.name] = kind
         rows = min(len(left) * (1 - a.missing), len(right) * (1 - b.missing))
-        if kind == "id":
+        if "id" in (a.kind, b.kind):
             kind = kinds[a.name] = "code"
             notes.append(f"{a.name} looks like an identifier and is compared as a field")
         scorer = scorer_for(kind, max(a.distinct, b.distinct), int(rows))
