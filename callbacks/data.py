@@ -23,7 +23,7 @@ from components.data import (
 )
 from components.ids import field_row, ids
 from matching.decisions.roles import PermissionDenied, require
-from matching.decisions.versions import clean_name, default_name
+from matching.decisions.versions import clean_name, default_name, latest_project
 from matching.engine.blocking import count_rules
 from matching.engine.candidates import StepProgress, plan
 from matching.engine.io import FORMATS, TableReadError, excel_sheets, load_table
@@ -538,9 +538,11 @@ def _ready_text(services: Services, project) -> str:
     )
     settings = services.settings(project.project_id)
     carried = settings.carried if settings is not None else None
+    if settings is not None and settings.version and settings.version > 1:
+        text = f"Version {settings.version} of {project.name}. {text}"
     if carried:
         text += (
-            f" From the earlier version of these tables: {carried['carried']:,} decisions"
+            f" From the version before: {carried['carried']:,} decisions"
             f" carried over, {carried['came_back']:,} changed records back in the queue,"
             f" {carried['new']:,} new records."
         )
@@ -595,16 +597,15 @@ def confirm_delete(services: Services, project_id) -> tuple:
 
 
 def delete_project(services: Services, project_id) -> tuple:
-    """Delete a project (admins only): options without it, the next project, a message."""
+    """Delete a project (admins only): options without it, the latest project, a message."""
     try:
         require(services.actor(None)[1], "delete_project")
         if not isinstance(project_id, str) or not services.delete_project(project_id):
             raise ValueError("there is no such project")
     except (ValueError, PermissionDenied) as exc:
         return no_update, no_update, f"Could not delete: {exc}", "danger", True
-    options = services.project_options()
-    following = options[0]["value"] if options else None
-    return options, following, "Project deleted.", "success", True
+    following = latest_project(services.log.projects())
+    return services.project_options(), following, "Project deleted.", "success", True
 
 
 def register(app) -> None:

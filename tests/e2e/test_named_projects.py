@@ -48,6 +48,7 @@ def test_a_lead_re_runs_the_open_project_with_a_changed_field_as_its_next_versio
     dash_duo.select_dcc_dropdown(scorer, value="token_sort")
     button(dash_duo, "Run").click()
     dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=30)
+    dash_duo.wait_for_contains_text("#data-message", f"Version 2 of {TUTORIAL}.", timeout=5)
     dash_duo.wait_for_contains_text("#data-message", "1 decisions carried over", timeout=5)
 
     projects = services.log.projects()
