@@ -130,6 +130,9 @@ def clean_reasons(reasons: Iterable[object]) -> tuple[str, ...]:
             )
         if _SEPARATOR in reason:
             raise ValueError(f'"{reason}" holds "{_SEPARATOR}", which starts a comment')
+        if not reason.isprintable():
+            shown = reason.encode("unicode_escape").decode("ascii")
+            raise ValueError(f'"{shown}" holds a control character; a reason is plain text')
         if reason.casefold() in seen:
             raise ValueError(f'"{reason}" is in the list twice')
         seen.add(reason.casefold())

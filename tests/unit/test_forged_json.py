@@ -161,3 +161,15 @@ def test_matches_to_remove_that_are_no_list_remove_nothing(services, project, ro
     events = len(services.log.events(project.project_id))
     remove_matches(services, project, "ann", rows)
     assert len(services.log.events(project.project_id)) == events
+
+
+@pytest.mark.parametrize("reason", ["a\x00b", "beep\x07", "esc\x1b[31m", "rtl\u202eevil"])
+def test_a_reason_holding_a_control_character_is_refused_and_nothing_saved(
+    services, project, reason
+):
+    desk = services.desk(project)
+    before = desk.settings().reasons
+    outcome = desk.choices.set_reasons(["twins", reason], role="lead")
+    assert not outcome.ok and "holds a control character" in outcome.message
+    assert desk.settings().reasons == before
+    assert desk.choices.set_reasons(["twins", "née Müller"], role="lead").ok
