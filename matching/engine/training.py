@@ -170,6 +170,8 @@ def read_labels(path: str | Path) -> pd.DataFrame:
     """
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the labels file is empty") from None
     except (OSError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise ValueError(f"{path}: cannot read the labels: {exc}") from None
     missing = [c for c in LABEL_COLUMNS if c not in frame.columns]
@@ -187,7 +189,24 @@ def read_labels(path: str | Path) -> pd.DataFrame:
             f"{path}: a label is 1 (match) or 0 (non-match), not {bad['label'].iloc[0]!r}"
         )
     frame["label"] = frame["label"].astype(np.int64)
+    frame = frame.drop_duplicates()
+    twice = frame[frame.duplicated(["left_id", "right_id"], keep=False)]
+    if len(twice):
+        left, right = twice.iloc[0][["left_id", "right_id"]]
+        raise ValueError(
+            f"{path}: the pair {_shown(left)}, {_shown(right)} is labelled both 1 and 0"
+        )
     return frame.reset_index(drop=True)
+
+
+def _shown(value: object, most: int = 40) -> str:
+    """``value`` quoted for a message, cut to ``most`` characters.
+
+    >>> _shown("L1"), _shown("R" * 50)
+    ("'L1'", "'RRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRRR…'")
+    """
+    text = str(value)
+    return repr(text if len(text) <= most else text[:most] + "…")
 
 
 def _positions(ids: np.ndarray, wanted: pd.Series, side: str) -> np.ndarray:
@@ -197,7 +216,7 @@ def _positions(ids: np.ndarray, wanted: pd.Series, side: str) -> np.ndarray:
         unknown = wanted[at < 0].head(3).tolist()
         raise ValueError(
             f"labelled pairs name {side} ids that are not in the {side} table:"
-            f" {', '.join(map(repr, unknown))}"
+            f" {', '.join(map(_shown, unknown))}"
         )
     return at.astype(np.int64)
 
