@@ -543,7 +543,7 @@ def propose(
     rules: list[Block] = []
     coverage = None
     cache: dict = {}  # each key column cleaned once, for choosing and for counting
-    if total > MIN_PAIRS_TO_BLOCK:
+    if total > min(budget, MIN_PAIRS_TO_BLOCK):
         # Under the budget, rules are worth it only when they cut the pairs a lot and
         # keep nearly every likely match.
         small = total <= budget
