@@ -31,6 +31,7 @@ __all__ = [
     "cluster_table",
     "representatives",
     "RepresentativeRules",
+    "representatives_fast",
 ]
 
 #: How a representative record takes a field's value from its cluster's records.
@@ -221,6 +222,16 @@ def _pick(values: pd.Series, rule: str, order: pd.Series | None, preferred: pd.S
     raise ValueError(f"unknown rule {rule!r}; choose from {', '.join(REPRESENTATIVE_RULES)}")
 
 
+def _check_rules(table: pd.DataFrame, rules: Mapping[str, str]) -> None:
+    for column, rule in rules.items():
+        if column not in table.columns:
+            raise ValueError(f"no column {column!r} (the table has {', '.join(table.columns)})")
+        if rule not in REPRESENTATIVE_RULES:
+            raise ValueError(
+                f"unknown rule {rule!r}; choose from {', '.join(REPRESENTATIVE_RULES)}"
+            )
+
+
 def representatives(
     table: pd.DataFrame,
     clusters: pd.Series,
@@ -251,13 +262,7 @@ def representatives(
         ``cluster_id``, ``records`` (how many) and every column of ``table``, one row
         per cluster in the order clusters first appear; values are text or None.
     """
-    for field, rule in rules.items():
-        if field not in table.columns:
-            raise ValueError(f"no column {field!r} (the table has {', '.join(table.columns)})")
-        if rule not in REPRESENTATIVE_RULES:
-            raise ValueError(
-                f"unknown rule {rule!r}; choose from {', '.join(REPRESENTATIVE_RULES)}"
-            )
+    _check_rules(table, rules)
     frame = table.reset_index(drop=True)
     keys = pd.Series(list(clusters), name="cluster_id")
     order = frame[date_column] if date_column else None
@@ -273,6 +278,80 @@ def representatives(
             row[column] = _pick(frame[column].loc[at], rule, order, preferred)
         rows.append(row)
     return pd.DataFrame(rows, columns=["cluster_id", "records", *frame.columns])
+
+
+def _first_per_cluster(codes: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Of rows sorted by ``order`` (cluster first), the first row of each cluster."""
+    sorted_codes = codes[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sorted_codes[1:] != sorted_codes[:-1]
+    return sorted_codes[first], order[first]
+
+
+def representatives_fast(
+    table: pd.DataFrame,
+    clusters: pd.Series,
+    rules: Mapping[str, str],
+    *,
+    date_column: str | None = None,
+    source_column: str | None = None,
+    preferred_source: str | None = None,
+) -> pd.DataFrame:
+    """:func:`representatives` by sorting each column's values once (the fast path).
+
+    Each rule picks, among a cluster's present values, the first by a sort key: the
+    count of the value then its first row (most frequent), the length then the row
+    (longest), the date then the row (most recent; the first present value where no
+    date reads), preferred then the row (preferred source). The same rows, values and
+    errors as :func:`representatives`, which loops over clusters and is the reference.
+    """
+    _check_rules(table, rules)
+    frame = table.reset_index(drop=True)
+    if not len(frame):
+        return pd.DataFrame([], columns=["cluster_id", "records", *frame.columns])
+    codes, uniques = pd.factorize(pd.Series(list(clusters), dtype=object), sort=False)
+    codes = np.asarray(codes, np.int64)
+    out: dict[str, object] = {
+        "cluster_id": list(uniques),
+        "records": np.bincount(codes, minlength=len(uniques)),
+    }
+    when = preferred = None
+    if date_column:
+        parsed = pd.to_datetime(frame[date_column], errors="coerce", format="mixed")
+        when = (parsed.notna().to_numpy(), parsed.to_numpy("datetime64[ns]").astype(np.int64))
+    if source_column:
+        preferred = (frame[source_column].astype(str) == str(preferred_source)).to_numpy()
+    for column in frame.columns:
+        rule = rules.get(column, "most frequent")
+        values = frame[column]
+        text = values.astype(str).to_numpy(dtype=object)
+        present = (values.notna() & (values.astype(str).str.strip() != "")).to_numpy()
+        rows = np.flatnonzero(present)
+        picked = np.full(len(uniques), None, dtype=object)
+        out[column] = picked
+        if not len(rows):
+            continue
+        c = codes[rows]
+        if rule == "most frequent":
+            _, value_code = np.unique(text[rows].astype(str), return_inverse=True)
+            pair = c * (int(value_code.max()) + 1) + value_code
+            _, pair_code, counts = np.unique(pair, return_inverse=True, return_counts=True)
+            order = np.lexsort((rows, -counts[pair_code], c))
+        elif rule == "longest":
+            lengths = np.fromiter((len(t) for t in text[rows]), np.int64, len(rows))
+            order = np.lexsort((rows, -lengths, c))
+        elif rule == "most recent":
+            if when is None:
+                raise ValueError("the rule 'most recent' needs a date column")
+            dated, stamp = when[0][rows], np.where(when[0][rows], when[1][rows], 0)
+            order = np.lexsort((rows, -stamp, ~dated, c))
+        else:  # "preferred source" (rules are checked above)
+            if preferred is None:
+                raise ValueError("the rule 'preferred source' needs a source column and value")
+            order = np.lexsort((rows, ~preferred[rows], c))
+        cluster, at = _first_per_cluster(c, order)
+        picked[cluster] = text[rows[at]]
+    return pd.DataFrame(out, columns=["cluster_id", "records", *frame.columns])
 
 
 def _name(value: object) -> str | None:
@@ -345,7 +424,7 @@ class RepresentativeRules:
 
     def apply(self, table: pd.DataFrame, clusters: pd.Series) -> pd.DataFrame:
         """The representative record of each cluster (see :func:`representatives`)."""
-        return representatives(
+        return representatives_fast(
             table,
             clusters,
             self.rules,

@@ -8,6 +8,7 @@ reverts any decision.
 
 from __future__ import annotations
 
+import threading
 import time as _time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -72,13 +73,23 @@ class Clusters:
 
     def __init__(self, desk: ReviewDesk) -> None:
         self.desk = desk
+        # The log's events as read so far, and the last one's sequence number: each
+        # change reads only the events after it.
+        self._events: list[Event] = []
+        self._seen = 0
+        self._lock = threading.Lock()
+
+    def _read(self) -> list[Event]:
+        with self._lock:
+            rows = self.desk.log.event_rows(self.desk.project_id, after_seq=self._seen)
+            self._events += [event for _, event in rows]
+            self._seen = max([self._seen, *(seq for seq, _ in rows)])
+            return list(self._events)
 
     def _state(self) -> ReviewState:
         """The replayed log (kept until it changes): the candidates each decision was
         shown, which say which records a reviewer found different."""
-        return self.desk.memo(
-            "cluster-state", lambda _ledger: replay(self.desk.log.events(self.desk.project_id))
-        )
+        return self.desk.memo("cluster-state", lambda _ledger: replay(self._read()))
 
     def table(self) -> pd.DataFrame:
         """``record_id, cluster_id, cluster_size`` of every record, in table order (see

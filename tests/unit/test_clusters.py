@@ -8,11 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching.decisions.clusters import (
+    REPRESENTATIVE_RULES,
     cluster_conflicts,
     cluster_ids,
     cluster_ids_reference,
     cluster_table,
     representatives,
+    representatives_fast,
 )
 from matching.decisions.events import make_event, replay
 
@@ -109,3 +111,28 @@ def test_a_rule_that_cannot_work_says_why():
         representatives(table, pd.Series(["C0"]), {"name": "oldest"})
     with pytest.raises(ValueError, match="no column 'nope'"):
         representatives(table, pd.Series(["C0"]), {"nope": "longest"})
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["C0", "C1", "C2", "C3"]),
+            st.sampled_from(["Jon", "John", "jon", "Ann Lee", "", "  ", None, "é"]),
+            st.sampled_from(["2020-01-01", "2021-06-30", "2019-12-31", "soon", None, ""]),
+            st.sampled_from(["crm", "web", None]),
+        ),
+        max_size=25,
+    ),
+    name_rule=st.sampled_from(REPRESENTATIVE_RULES),
+    seen_rule=st.sampled_from(REPRESENTATIVE_RULES),
+)
+def test_representatives_fast_equal_the_reference(rows, name_rule, seen_rule):
+    table = pd.DataFrame(
+        [r[1:] for r in rows], columns=["name", "seen", "source"], dtype=object
+    ).set_index(pd.Index(range(100, 100 + len(rows))))
+    clusters = pd.Series([r[0] for r in rows], dtype=object)
+    rules = {"name": name_rule, "seen": seen_rule}
+    options = {"date_column": "seen", "source_column": "source", "preferred_source": "web"}
+    fast = representatives_fast(table, clusters, rules, **options)
+    pd.testing.assert_frame_equal(fast, representatives(table, clusters, rules, **options))
