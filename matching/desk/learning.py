@@ -20,7 +20,7 @@ import dataclasses
 import fcntl
 import secrets
 import time as _time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,7 +45,7 @@ from matching.engine.rescore import (
     score_parts,
 )
 from matching.engine.training import train
-from matching.engine.weights import LearnedWeights, fit_labels
+from matching.engine.weights import PENALTIES, LearnedWeights, fit_labels
 
 if TYPE_CHECKING:
     from matching.desk.desk import ReviewDesk
@@ -340,17 +340,28 @@ class Learning:
         lf = [f[labels.rows] for f in fields]
         ls = [s[labels.rows] for s in shares]
 
-        def fitted(train: np.ndarray) -> LearnedWeights:
-            return fit_labels(base, [f[train] for f in lf], y[train], shares=[s[train] for s in ls])
+        def fitted(train: np.ndarray, penalty: float | None = None) -> LearnedWeights:
+            return fit_labels(
+                base,
+                [f[train] for f in lf],
+                y[train],
+                shares=[s[train] for s in ls],
+                penalty=penalty,
+            )
+
+        # The penalty is chosen on all the labels (by fit_labels' own cross-validation),
+        # and the estimate refits with it on each fold: one fit a fold, not a search.
+        model = fitted(np.ones(len(y), bool))
+        penalty = _penalty_of(model, lambda p: fitted(np.ones(len(y), bool), p))
 
         def fit_and_score(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-            return fitted(train).score([f[test] for f in lf], [s[test] for s in ls])
+            chosen = base if penalty is None else fitted(train, penalty)
+            return chosen.score([f[test] for f in lf], [s[test] for s in ls])
 
         held_out = cross_validated(labels.left_ids, y, fit_and_score)
         scores = project.candidates["score"].to_numpy(np.float64)[labels.rows]
         before = label_quality(scores, y, th["select"])
         after = label_quality(held_out, y, th["select"])
-        model = fitted(np.ones(len(y), bool))
         frame = rescore(project.candidates, model, fields, shares)
         name = f"candidates-{secrets.token_hex(8)}.arrow"
         folder = Path(settings.tables)
@@ -408,6 +419,15 @@ class Learning:
             trained_on, _ = plan(project.left, project.right, spec)
             base = train(trained_on)
         return fields, shares, base
+
+
+def _penalty_of(model: LearnedWeights, fit: Callable[[float], LearnedWeights]) -> float | None:
+    """The penalty among :data:`~matching.engine.weights.PENALTIES` that gave ``model``
+    (None: the labels left the weights as they were)."""
+    for penalty in PENALTIES:
+        if penalty is not None and fit(penalty).adjust == model.adjust:
+            return penalty
+    return None
 
 
 def rescored_project(project: Project, settings: ProjectSettings) -> Project:
