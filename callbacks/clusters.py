@@ -55,12 +55,16 @@ def _one_table_project(services: Services, project_id):
 
 def update_clusters(services: Services, project_id, tab, trigger, selected, reviewer, seen):
     """Do what the pressed button asks (remove a pair, keep a cluster, undo), then draw
-    the clusters and their conflicts; nothing while another tab is open."""
+    the clusters and their conflicts; nothing while another tab is open, nor on the
+    tab's clock (``ids.CLUSTER_TICK``) unless the log has moved since the last drawing."""
     project = _one_table_project(services, project_id)
     if project is None:
         return {**_EMPTY, "store": None}
     action = ACTIONS.get(trigger)
-    if tab != "clusters" and action is None:
+    version = seen.get("version") if isinstance(seen, dict) else None
+    if (tab != "clusters" and action is None) or (
+        trigger == ids.CLUSTER_TICK and version == services.desk(project).refresh().last_seq
+    ):
         return dict.fromkeys(CLUSTER_OUTPUTS, no_update)
     who, role = services.actor(reviewer)
     link = selected[0] if isinstance(selected, list) and selected else None
@@ -141,7 +145,7 @@ def save_rules(services: Services, project_id, reviewer, values, names, date, so
 def register(app) -> None:
     services = services_of(app)
 
-    def describe_clusters(project_id, tab, _split, _keep, _undo, selected, reviewer, seen):
+    def describe_clusters(project_id, tab, _split, _keep, _undo, _tick, selected, reviewer, seen):
         trigger = ctx.triggered_id
         return update_clusters(services, project_id, tab, trigger, selected, reviewer, seen)
 
@@ -151,11 +155,18 @@ def register(app) -> None:
             Input(ids.PROJECT_SELECT, "value"),
             Input(ids.TABS, "active_tab"),
             *(Input(button, "n_clicks") for button in ACTIONS),
+            Input(ids.CLUSTER_TICK, "n_intervals"),
             State(ids.CLUSTER_CONFLICT_GRID, "selectedRows"),
             State(ids.REVIEWER, "value"),
             State(ids.CLUSTER_STORE, "data"),
         ],
     )(describe_clusters)
+
+    app.clientside_callback(
+        "function(tab) { return tab !== 'clusters'; }",
+        Output(ids.CLUSTER_TICK, "disabled"),
+        Input(ids.TABS, "active_tab"),
+    )
 
     app.callback(
         Output(ids.CLUSTERS_TAB, "tab_style"),

@@ -10,7 +10,7 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from components.ids import ids, rep_rule
-from components.matched import pick_one_grid
+from components.matched import MATCHED_REFRESH_MS, pick_one_grid
 from matching.decisions.clusters import REPRESENTATIVE_RULES
 
 __all__ = [
@@ -196,6 +196,8 @@ def clusters_tab() -> html.Div:
             _conflicts(),
             _representatives(),
             dcc.Store(id=ids.CLUSTER_STORE, data=None),
+            # While the tab is open, decisions made elsewhere show within seconds.
+            dcc.Interval(id=ids.CLUSTER_TICK, interval=MATCHED_REFRESH_MS, disabled=True),
         ],
         className="pt-3",
     )

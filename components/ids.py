@@ -97,6 +97,7 @@ class ids:
     CLUSTER_SUMMARY = "cluster-summary"
     CLUSTER_GRID = "cluster-grid"
     CLUSTER_STORE = "cluster-store"
+    CLUSTER_TICK = "cluster-tick"
     CLUSTER_CONFLICT_SUMMARY = "cluster-conflict-summary"
     CLUSTER_CONFLICT_GRID = "cluster-conflict-grid"
     CLUSTER_SPLIT = "cluster-split-button"

@@ -140,3 +140,14 @@ def test_a_two_table_project_has_no_clusters_to_export(demo_app, project):
 def test_the_rules_panel_waits_for_its_tab(services, dedupe):
     assert show_rules(services, dedupe.project_id, "review")["rules"] is no_update
     assert texts(show_rules(services, dedupe.project_id, "clusters")["rules"])[0] == "pid"
+
+
+def test_the_open_tab_follows_decisions_made_elsewhere(services, dedupe):
+    pid = dedupe.project_id
+    drawn = update_clusters(services, pid, "clusters", None, None, "lee", None)
+    tick = update_clusters(services, pid, "clusters", ids.CLUSTER_TICK, [], "lee", drawn["store"])
+    assert tick["rows"] is no_update  # nothing new: nothing sent
+    # Another tab takes p3 = p4 out of the matches.
+    assert services.desk(dedupe).matches.unmatch("ann", [("p3", "p4")], role="reviewer").ok
+    tick = update_clusters(services, pid, "clusters", ids.CLUSTER_TICK, [], "lee", drawn["store"])
+    assert [r["record_id"] for r in tick["rows"]] == ["p1", "p2", "p6"]
