@@ -15,7 +15,7 @@ import psutil
 import pytest
 from dash.testing.wait import until
 
-import matching.engine.candidates
+import matching.engine.full
 from tests.helpers import LABEL, button, start
 
 #: Rows of each generated table: 2,000 x 2,000 pairs are scored in four chunks.
@@ -29,7 +29,7 @@ def slow_scorer(monkeypatch, tmp_path):
     scorers = tmp_path / "scorer-pids"
 
     def slow(seconds: float) -> Path:
-        real = matching.engine.candidates.score_matrix
+        real = matching.engine.full.score_matrix
 
         def score_matrix(*args, **kwargs):
             with scorers.open("a") as out:
@@ -37,7 +37,7 @@ def slow_scorer(monkeypatch, tmp_path):
             time.sleep(seconds)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(matching.engine.candidates, "score_matrix", score_matrix)
+        monkeypatch.setattr(matching.engine.full, "score_matrix", score_matrix)
         return scorers
 
     return slow

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from dash import CeleryManager, no_update
 
-import matching.engine.candidates
+import matching.engine.full
 from app import config_from_args, create_app
 from callbacks.data import (
     CANCELLED,
@@ -294,7 +294,7 @@ def test_a_scorer_error_is_shown_and_writes_nothing(services, uploads, monkeypat
     def broken(*args, **kwargs):
         raise RuntimeError("the scorer broke")
 
-    monkeypatch.setattr(matching.engine.candidates, "score_matrix", broken)
+    monkeypatch.setattr(matching.engine.full, "score_matrix", broken)
     before = (services.project_options(), _projects_on_disk(services))
     _, _, message, color, _ = run_project(services, uploads, FIELDS, 0.5, 0.8)
     assert message == "Could not run: the scoring failed (RuntimeError: the scorer broke)"
@@ -306,7 +306,7 @@ def test_running_out_of_memory_is_a_message(services, uploads, monkeypatch):
     def too_big(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr(matching.engine.candidates, "score_matrix", too_big)
+    monkeypatch.setattr(matching.engine.full, "score_matrix", too_big)
     message = run_project(services, uploads, FIELDS, 0.5, 0.8)[2]
     assert message.startswith("Could not run: the server ran out of memory")
 
