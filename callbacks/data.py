@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import shutil
 from contextlib import ExitStack
 from pathlib import Path
@@ -142,14 +143,29 @@ def reread_upload(services: Services, info: object, sheet: object, header_row: o
     if workbook is None or not workbook.exists():
         gone = f"{record['name']}: the workbook is no longer on the server; upload it again"
         raise TableReadError(gone)
-    try:
-        row = None if header_row is None else int(header_row)
-    except (TypeError, ValueError):
-        raise TableReadError("the header row is a row number from 1") from None
+    row = None if header_row is None else _row_number(header_row)
     if row is not None and row < 1:
         raise TableReadError("the header row is a row number from 1")
-    chosen = sheet if isinstance(sheet, str) and sheet in record.get("sheets", ()) else None
-    return read_upload(services, workbook, record["name"], sheet=chosen, header_row=row)
+    sheets = record.get("sheets", ())
+    if sheet is not None and not (isinstance(sheet, str) and sheet in sheets):
+        shown = repr(sheet)[:60]
+        raise TableReadError(
+            f"{record['name']}: no sheet {shown}; the workbook has {', '.join(sheets)}"
+        )
+    return read_upload(services, workbook, record["name"], sheet=sheet, header_row=row)
+
+
+def _row_number(typed: object) -> int:
+    """A header row as typed (a whole number, or its text); TableReadError otherwise."""
+    try:
+        number = float(typed) if isinstance(typed, str) else typed
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ValueError(typed)
+        if not math.isfinite(number) or number != int(number):
+            raise ValueError(typed)
+        return int(number)
+    except (TypeError, ValueError, OverflowError):
+        raise TableReadError("the header row is a row number from 1") from None
 
 
 def _content_token(path: str | Path, name: str, choice: str = "") -> str:

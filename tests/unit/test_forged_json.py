@@ -39,7 +39,8 @@ def _raw_post(client, dep: dict, trigger: str, values: dict, raw: dict[str, str]
     body = json.dumps(
         {
             "output": dep["output"],
-            "outputs": _outputs(dep),
+            # A callback with no outputs is named by a hash alone (no "id.property").
+            "outputs": _outputs(dep) if "." in dep["output"] else [],
             "inputs": [_value(i, marked) for i in dep["inputs"]],
             "state": [_value(s, marked) for s in dep["state"]],
             "changedPropIds": [trigger],
@@ -173,3 +174,52 @@ def test_a_reason_holding_a_control_character_is_refused_and_nothing_saved(
     assert not outcome.ok and "holds a control character" in outcome.message
     assert desk.settings().reasons == before
     assert desk.choices.set_reasons(["twins", "née Müller"], role="lead").ok
+
+
+@pytest.fixture
+def workbook(services, tmp_path):
+    """A two-sheet workbook read in the Data panel (by one who may upload, the open mode)."""
+    import pandas as pd
+
+    from callbacks.data import read_upload
+
+    path = tmp_path / "people.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        pd.DataFrame({"id": ["L1", "L2"], "name": ["a", "b"]}).to_excel(
+            writer, sheet_name="People", index=False
+        )
+        pd.DataFrame({"x": [1]}).to_excel(writer, sheet_name="Other", index=False)
+    return read_upload(services, path, "people.xlsx")
+
+
+def _choose(services, workbook, trigger, sheet, header) -> dict:
+    return store_upload_of(
+        services,
+        trigger,
+        None,
+        {},
+        {"left": workbook},
+        {"left_sheet": sheet, "left_header": header},
+    )
+
+
+@pytest.mark.parametrize("header", [float("inf"), float("nan"), 10**400, 1.5, "2.5", "1e400", 0])
+def test_a_header_row_that_is_no_row_number_is_refused_in_the_page(services, workbook, header):
+    out = _choose(services, workbook, ids.EXCEL_LEFT_HEADER, "People", header)
+    assert out["uploads"] is no_update
+    assert out["left_info"] == "⚠ the header row is a row number from 1"
+
+
+@pytest.mark.parametrize("sheet", ["Nope", 5, ["People"]])
+def test_a_sheet_the_workbook_does_not_have_is_named_and_nothing_read(services, workbook, sheet):
+    out = _choose(services, workbook, ids.EXCEL_LEFT_SHEET, sheet, 1)
+    assert out["uploads"] is no_update
+    assert out["left_info"].startswith("⚠ people.xlsx: no sheet ")
+    assert out["left_info"].endswith("; the workbook has People, Other")
+
+
+def test_another_sheet_and_header_row_as_typed_are_still_read(services, workbook):
+    other = _choose(services, workbook, ids.EXCEL_LEFT_SHEET, "Other", 1)
+    assert other["uploads"]["left"]["sheet"] == "Other"
+    typed = _choose(services, workbook, ids.EXCEL_LEFT_HEADER, "People", "2")
+    assert typed["uploads"]["left"]["header_row"] == 2
