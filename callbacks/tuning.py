@@ -118,19 +118,26 @@ def _status_bins(services: Services, project: Project, version: int) -> dict:
 def refresh_status(services: Services, project_id, tab, seen) -> dict:
     """The decisions' share of the tuning chart, when the Tuning tab shows and they changed.
 
-    Returns ``{"project_id", "version", "decided", "bars"}`` (``bars`` None
-    while nothing is decided) or ``no_update``.
+    Returns ``{"project_id", "version", "model", "decided", "bars"}`` (``bars`` None
+    while nothing is decided; ``model`` the version of the model that scored the pairs)
+    or ``no_update``.
     """
     project = services.project(project_id)
     if project is None or tab != "tuning":
         return no_update
     ledger = services.desk(project).refresh()
-    version = ledger.last_seq
-    if seen and (seen.get("project_id"), seen.get("version")) == (project_id, version):
+    project = services.project(project_id)  # scored by a model learned meanwhile, if one was
+    version, model = ledger.last_seq, project.model_version
+    if seen and (seen.get("project_id"), seen.get("version"), seen.get("model", 0)) == (
+        project_id,
+        version,
+        model,
+    ):
         return no_update
     decided = ledger.counts()["decided"]
     bars = _status_bins(services, project, version) if decided else None
-    return {"project_id": project_id, "version": version, "decided": decided, "bars": bars}
+    out = {"project_id": project_id, "version": version, "decided": decided, "bars": bars}
+    return out | {"model": model}
 
 
 def update_tuning_view(services: Services, project_id, thresholds: dict, status) -> tuple:
@@ -539,7 +546,7 @@ def register(app) -> None:
         prevent_initial_call=True,
     )(reasons_callback)
 
-    def status_callback(project_id, tab, _tick, _done, seen):
+    def status_callback(project_id, tab, _tick, _done, _learned, seen):
         return refresh_status(services, project_id, tab, seen)
 
     app.callback(
@@ -548,6 +555,7 @@ def register(app) -> None:
         Input(ids.TABS, "active_tab"),
         Input(ids.STATS_INTERVAL, "n_intervals"),
         Input(ids.BULK_DONE, "data"),
+        Input(ids.LEARN_DONE, "data"),
         State(ids.TUNING_STATUS, "data"),
     )(status_callback)
 

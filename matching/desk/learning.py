@@ -45,7 +45,7 @@ from matching.engine.rescore import (
     score_parts,
 )
 from matching.engine.training import train
-from matching.engine.weights import PENALTIES, LearnedWeights, fit_labels
+from matching.engine.weights import PENALTIES, LearnedWeights, fit_labels, levels_for
 
 if TYPE_CHECKING:
     from matching.desk.desk import ReviewDesk
@@ -352,6 +352,13 @@ class Learning:
         # The penalty is chosen on all the labels (by fit_labels' own cross-validation),
         # and the estimate refits with it on each fold: one fit a fold, not a search.
         model = fitted(np.ones(len(y), bool))
+        if model is base and not any(base.bits(f).any() for f in range(len(base.fields))):
+            return Outcome(
+                False,
+                f"Not learned: {len(y):,} labelled pairs from {labels.decisions:,} decisions"
+                " are too few to learn weights from, and the tables too few or too unlike"
+                " to learn them from alone. Decide more records and ask again.",
+            )
         penalty = _penalty_of(model, lambda p: fitted(np.ones(len(y), bool), p))
 
         def fit_and_score(train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -417,8 +424,20 @@ class Learning:
             base = dataclasses.replace(model_of(project, settings), adjust=())
         else:
             trained_on, _ = plan(project.left, project.right, spec)
-            base = train(trained_on)
+            try:
+                base = train(trained_on)
+            except ValueError:  # tables too small or too unlike for EM: labels alone
+                base = _neutral(spec)
         return fields, shares, base
+
+
+def _neutral(spec) -> LearnedWeights:
+    """Weights that say nothing (every level 0 bits): the start when EM cannot learn."""
+    bounds = [levels_for(f.scorer) for f in spec.fields]
+    flat = tuple(tuple(1.0 / (len(b) + 2) for _ in range(len(b) + 2)) for b in bounds)
+    return LearnedWeights(
+        tuple(f.name for f in spec.fields), m=flat, u=flat, prior=0.5, bounds=tuple(bounds)
+    )
 
 
 def _penalty_of(model: LearnedWeights, fit: Callable[[float], LearnedWeights]) -> float | None:

@@ -309,3 +309,33 @@ def test_a_forged_pending_bulk_action_records_nothing(services, project, forged)
     assert is_open is False and pending is None
     assert "could not be checked" in result and "Nothing was recorded" in result
     assert services.log.events(project.project_id) == []
+
+
+def test_the_tuning_chart_follows_a_model_learned_from_the_decisions(tmp_path):
+    from tests.helpers import generated_app
+
+    services = generated_app(tmp_path).matchdesk
+    pid = services.project_options()[0]["value"]
+    project = services.project(pid)
+    status = refresh_status(services, pid, "tuning", None)
+    desk = services.desk(project)
+    view = desk.next_view("ann")
+    for _ in range(12):
+        view = desk.decide("ann", view, "accept", view["selected"][:1]).view
+    status = refresh_status(services, pid, "tuning", status)
+    assert refresh_status(services, pid, "tuning", status) is no_update
+    learned = desk.learning.relearn("lee", role="lead")
+    assert learned.ok, learned.message
+    fresh = refresh_status(services, pid, "tuning", status)
+    assert fresh is not no_update and fresh["model"] == 1 and fresh["version"] == status["version"]
+    assert refresh_status(services, pid, "tuning", fresh) is no_update
+
+
+def test_too_few_decisions_on_tables_too_small_for_em_learn_nothing(services, project):
+    desk = services.desk(project)
+    view = desk.next_view("ann")
+    view = desk.decide("ann", view, "accept", view["selected"][:1]).view
+    desk.decide("ann", view, "reject")
+    refused = desk.learning.relearn("lee", role="lead")
+    assert not refused.ok and "too few" in refused.message
+    assert services.settings(project.project_id).model_version == 0
