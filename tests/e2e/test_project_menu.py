@@ -23,7 +23,9 @@ def test_a_re_run_with_a_changed_set_up_is_told_apart_in_the_menu(dash_duo, demo
     keep.clear()
     keep.send_keys("0.3")  # the same tables, another set-up
     button(dash_duo, "Run").click()
-    until(lambda: len(demo_app.matchdesk.log.projects()) == 3, timeout=30)
+    dash_duo.wait_for_contains_text(
+        "#data-message", "Version 2 of people.csv ↔ customers.csv.", timeout=30
+    )
     dash_duo.find_element(".offcanvas .btn-close").click()
     until(lambda: not dash_duo.find_elements(".offcanvas.show"), timeout=5)
     labels = [t for t in _menu_labels(dash_duo) if "people.csv ↔ customers.csv" in t]

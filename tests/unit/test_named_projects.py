@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from dash import no_update
 
 from callbacks.data import finish_run, start_run
 from callbacks.projects import name_note, proposed_name, remember_project, rerun_tables
+from components.data import ONE_TABLE
 from components.ids import ids
 from matching.decisions.roles import PermissionDenied
 from matching.decisions.settings import ProjectSettings
@@ -290,3 +292,29 @@ def test_each_user_reopens_their_last_project_in_any_process(team, monkeypatch, 
     assert services.opened_first(("cy", "reviewer"), started=tutorial) == tutorial
     services.users.remove("cy")
     assert services.users.last_project("cy") is None
+
+
+def test_a_lead_re_runs_one_tables_project_from_its_one_kept_table(team, monkeypatch):
+    services = team.matchdesk
+    table = pd.DataFrame({"id": ["a", "b", "c"], "name": ["Ann Lee", "Ann Lea", "Bob Ray"]})
+    spec = Spec((Field("name"),), left_id="id", right_id="id", one_table=True)
+    made = services.open_project(
+        table, table, spec, name="people (duplicates)", keep=0.5, select=0.8
+    ).project_id
+    _act_as(monkeypatch, services, "bo", "lead")
+    loaded = rerun_tables(services, made)
+    assert list(loaded["uploads"]) == ["left"] and loaded["right_info"] is no_update
+    assert proposed_name(services, loaded["uploads"], ONE_TABLE) == "people (duplicates)"
+    other = Spec((Field("name", scorer="token_sort"),), left_id="id", right_id="id")
+    ticket = start_run(
+        services,
+        loaded["uploads"],
+        _setup_rows(other),
+        0.5,
+        0.8,
+        one_table=True,
+        name="people (duplicates)",
+    )
+    out = finish_run(services, ticket)
+    settings = services.settings(out["project"])
+    assert settings.spec.one_table and (settings.version, settings.version_of) == (2, made)
