@@ -213,7 +213,8 @@ def fill_panel(
     left_cols, right_cols = _columns(uploads)
     if trigger == ids.ADD_FIELD:
         patch = Patch()
-        patch.append(field_controls(len(children or []), left_cols, right_cols))
+        count = len(children) if isinstance(children, list) else 0
+        patch.append(field_controls(count, left_cols, right_cols))
         return out | {"fields": patch}
     from_file = isinstance(shown, dict) and shown.get("source") == "file"
     # "Re-run this project" put its stored tables in the panel: its own set-up fills it.

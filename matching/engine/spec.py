@@ -640,7 +640,10 @@ def read_setup(path: str | os.PathLike) -> Setup:
 
 
 def parse_rules(text: str | None) -> tuple[Block, ...]:
-    """Blocking rules, one per line (blank lines ignored); ``ValueError`` names a bad one."""
+    """Blocking rules, one per line (blank lines ignored); ``ValueError`` names a bad one
+    (or says the rules are not text at all)."""
+    if text is not None and not isinstance(text, str):
+        raise ValueError("the blocking rules are text, one rule a line")
     return tuple(parse_block(line) for line in (text or "").splitlines() if line.strip())
 
 

@@ -223,3 +223,23 @@ def test_another_sheet_and_header_row_as_typed_are_still_read(services, workbook
     assert other["uploads"]["left"]["sheet"] == "Other"
     typed = _choose(services, workbook, ids.EXCEL_LEFT_HEADER, "People", "2")
     assert typed["uploads"]["left"]["header_row"] == 2
+
+
+@pytest.mark.parametrize("rules", [1.5, ["exact:name"], {"a": 1}, True])
+def test_blocking_rules_that_are_not_text_are_refused_in_words(services, rules):
+    from callbacks.propose import setup_file
+    from matching.engine.spec import parse_rules
+
+    with pytest.raises(ValueError, match="the blocking rules are text, one rule a line"):
+        parse_rules(rules)
+    form = (["surname"], ["surname"], ["exact"], [1], "owner_id", "car_id", rules, None)
+    out = setup_file(services, {}, None, form, 0.4, 0.9, "toml")
+    assert "the blocking rules are text" in str(out)
+
+
+@pytest.mark.parametrize("children", [1.5, "rows", True, None])
+def test_add_field_with_a_forged_form_adds_the_first_row(services, children):
+    from callbacks.propose import fill_panel
+
+    out = fill_panel(services, ids.ADD_FIELD, {}, children, {}, None)
+    assert out["fields"] is not no_update
