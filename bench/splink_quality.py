@@ -1,4 +1,4 @@
-"""Splink 5 (DuckDB) on two tables with the blocking rules and fields it is given.
+"""Splink 5 (DuckDB) on two tables, or one, with the blocking rules and fields it is given.
 
 Run by ``bench/bench_quality.py`` with the Python of a separate environment that has
 Splink (it is not a dependency of matchdesk)::
@@ -8,9 +8,10 @@ Splink (it is not a dependency of matchdesk)::
 
 SETUP.json holds ``fields`` (``[column, kind]``, kind one of ``name``, ``text``,
 ``exact``, ``code``, ``date``) and ``rules`` (SQL conditions on ``l.`` and ``r.``;
-empty: every pair). Both tables have a ``unique_id`` column. Writes every scored
-pair's ``unique_id_l, unique_id_r, match_weight`` and prints one JSON line with the
-seconds taken.
+empty: every pair) and optionally ``link_type``: ``dedupe_only`` finds the duplicates
+within LEFT (RIGHT is not read; ``bench/bench_dedupe.py``). Both tables have a
+``unique_id`` column. Writes every scored pair's ``unique_id_l, unique_id_r,
+match_weight, match_probability`` and prints one JSON line with the seconds taken.
 """
 
 from __future__ import annotations
@@ -40,16 +41,16 @@ def comparison(column: str, kind: str):
 def main(left: str, right: str, setup: str, out: str) -> None:
     t0 = time.perf_counter()
     config = json.loads(Path(setup).read_text())
-    frames = [pd.read_parquet(left), pd.read_parquet(right)]
+    link_type = config.get("link_type", "link_only")
+    one = link_type == "dedupe_only"
+    frames = [pd.read_parquet(left)] if one else [pd.read_parquet(left), pd.read_parquet(right)]
     con = duckdb.connect()
     db = DuckDBAPI(connection=con)
-    tables = [
-        db.register(frames[0], dataset_display_name="a_left"),
-        db.register(frames[1], dataset_display_name="b_right"),
-    ]
+    names = ["a_left", "b_right"]
+    tables = [db.register(f, dataset_display_name=n) for f, n in zip(frames, names)]
     rules = config["rules"] or ["1=1"]
     settings = SettingsCreator(
-        link_type="link_only",
+        link_type=link_type,
         blocking_rules_to_generate_predictions=rules,
         comparisons=[comparison(c, k) for c, k in config["fields"]],
         retain_intermediate_calculation_columns=False,
@@ -70,7 +71,8 @@ def main(left: str, right: str, setup: str, out: str) -> None:
     t1 = time.perf_counter()
     pairs = linker.inference.predict().as_pandas_dataframe()
     t2 = time.perf_counter()
-    pairs[["unique_id_l", "unique_id_r", "match_weight"]].to_parquet(out, index=False)
+    columns = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
+    pairs[columns].to_parquet(out, index=False)
     print(json.dumps({"pairs": len(pairs), "train_s": t1 - t0, "predict_s": t2 - t1}))
 
 

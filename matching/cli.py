@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 import pandas as pd
 
 from matching.decisions.clusters import cluster_ids
@@ -47,9 +48,13 @@ from matching.engine.training import (
     train_with_labels,
     weight_warnings,
 )
+from matching.engine.weights import LearnedWeights
 
 __all__ = ["build_parser", "main", "add_table_arguments", "resolve_setup", "save_setup_for"]
 
+
+#: Learned weights: pairs at least this likely to match join records in ``--clusters``.
+CLUSTER_PROBABILITY = 0.95
 
 #: ``--top-k`` not given: 10 pairs per left record, all pairs in a deduplication.
 _TOP_K_UNSET = -1
@@ -190,15 +195,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--clusters",
         metavar="FILE",
         help="with --dedupe: write each record's cluster_id and cluster_size (records joined "
-        "by a chain of pairs scoring at least --cluster-threshold) to FILE (CSV or .parquet)",
+        "by a chain of pairs, by default those whose match probability is at least 0.95 with "
+        "learned weights, else those scoring at least the select threshold) to FILE (CSV or "
+        ".parquet)",
     )
     parser.add_argument(
         "--cluster-threshold",
         type=_unit,
         default=None,
         metavar="SCORE",
-        help="pairs scoring at least this join records in --clusters (default: the select "
-        "threshold, max(--keep, 0.8) or the saved set-up's)",
+        help="pairs scoring at least this join records in --clusters (default with the fields' "
+        "mean: the select threshold, max(--keep, 0.8) or the saved set-up's)",
+    )
+    parser.add_argument(
+        "--cluster-probability",
+        type=_unit,
+        default=None,
+        metavar="P",
+        help="with learned weights: pairs whose match probability is at least this join "
+        f"records in --clusters (default {CLUSTER_PROBABILITY})",
     )
     parser.add_argument(
         "--top-k",
@@ -511,6 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             job.spec = dataclasses.replace(spec, learned=learned)
         # Saved with the weights learned, so that the set-up reruns to the same scores.
         _save(args, dataclasses.replace(setup, spec=job.spec), err)
+        cut = _cluster_cut(args, job.spec, setup.select) if args.clusters else None
         if args.dask:
             frames = run_plan_dask(job, ranges, client, progress=_progress(err))
         else:
@@ -520,7 +536,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.close()
         parser.exit(2, f"{parser.prog}: error: {exc}\n")
     kept = [] if args.suggest_labels else None
-    threshold = args.cluster_threshold if args.cluster_threshold is not None else setup.select
     joined = [] if args.clusters else None
     try:
         with stack, CandidateWriter(args.out) as out:
@@ -530,7 +545,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if kept is not None:
                     kept.append(frame)
                 if joined is not None:
-                    joined.append(frame.loc[frame["score"] >= threshold, ["left_id", "right_id"]])
+                    joined.append(frame.loc[cut.keeps(frame), ["left_id", "right_id"]])
     except OSError as exc:
         reason = exc.strerror or str(exc)
         parser.exit(2, f"{parser.prog}: error: cannot write {args.out}: {reason}\n")
@@ -539,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if kept is not None and job.spec.learned is not None:
         _write_suggestions(args, parser, pd.concat(kept, ignore_index=True), job.spec, labels)
     if joined is not None:
-        _write_clusters(args, parser, job, joined, threshold)
+        _write_clusters(args, parser, job, joined, cut)
     return 0
 
 
@@ -557,9 +572,43 @@ def _top_k_for(args: argparse.Namespace, spec: Spec) -> int | None:
     return None if spec.one_table else 10
 
 
-def _write_clusters(args, parser, job, joined: list[pd.DataFrame], threshold: float) -> None:
+@dataclasses.dataclass(frozen=True)
+class _ClusterCut:
+    """The pairs that join records into clusters: a score, or a match probability."""
+
+    value: float
+    learned: LearnedWeights | None = None
+
+    def keeps(self, frame: pd.DataFrame) -> np.ndarray:
+        score = frame["score"].to_numpy(np.float64)
+        if self.learned is None:
+            return score >= self.value
+        return self.learned.probability(self.learned.unscale(score)) >= self.value
+
+    def text(self) -> str:
+        kind = "with a match probability" if self.learned is not None else "scoring"
+        return f"pairs {kind} of at least {self.value:g}"
+
+
+def _cluster_cut(args: argparse.Namespace, spec: Spec, select: float) -> _ClusterCut:
+    """``--cluster-threshold`` or ``--cluster-probability``; by default a match probability
+    of 0.95 with learned weights (the rescaled score says how a pair ranks, not how
+    likely it is a match), else the select threshold."""
+    if args.cluster_threshold is not None and args.cluster_probability is not None:
+        raise ValueError("give --cluster-threshold (a score) or --cluster-probability, not both")
+    if args.cluster_threshold is not None:
+        return _ClusterCut(args.cluster_threshold)
+    if spec.learned is None:
+        if args.cluster_probability is not None:
+            raise ValueError("--cluster-probability needs learned weights (--weights learn)")
+        return _ClusterCut(select)
+    probability = args.cluster_probability
+    return _ClusterCut(CLUSTER_PROBABILITY if probability is None else probability, spec.learned)
+
+
+def _write_clusters(args, parser, job, joined: list[pd.DataFrame], cut: _ClusterCut) -> None:
     """Write each record of a deduplicated table with its cluster: records joined by a
-    chain of pairs scoring at least ``threshold`` share a ``cluster_id``."""
+    chain of the pairs ``cut`` keeps share a ``cluster_id``."""
     ids = job.left_ids
     pairs = pd.concat(joined, ignore_index=True) if joined else pd.DataFrame()
     text = pd.Series(ids).astype(str).tolist()
@@ -579,7 +628,7 @@ def _write_clusters(args, parser, job, joined: list[pd.DataFrame], threshold: fl
     several = int((table["cluster_size"] > 1).sum())
     sys.stderr.write(
         f"{table['cluster_id'].nunique():,} clusters ({several:,} records in clusters of two or"
-        f" more, joined by pairs scoring at least {threshold:g}) written to {path}\n"
+        f" more, joined by {cut.text()}) written to {path}\n"
     )
 
 

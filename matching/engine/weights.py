@@ -248,6 +248,12 @@ class LearnedWeights:
         out[~present] = np.nan
         return out
 
+    def unscale(self, score: np.ndarray) -> np.ndarray:
+        """Match weights in bits of scores in [0, 1]: :meth:`rescale` undone."""
+        low, high = self.span()
+        scale = high - low if high > low else 1.0
+        return low + np.asarray(score, np.float64) * scale
+
     def score(
         self, fields: Sequence[np.ndarray], shares: Sequence[np.ndarray | None] | None = None
     ) -> np.ndarray:

@@ -12,10 +12,11 @@ import pytest
 from matching.cli import main
 from matching.decisions.clusters import cluster_ids_reference
 from matching.engine.blocking import Blocking
-from matching.engine.candidates import count_pairs, generate_candidates
+from matching.engine.candidates import count_pairs, generate_candidates, plan
 from matching.engine.demo import generate_tables
 from matching.engine.propose import propose
 from matching.engine.spec import Spec, parse_block, parse_field, read_setup
+from matching.engine.training import train
 
 ROWS = [
     ("a1", "Ann", "Lee", "1990-01-02", "Leeds"),
@@ -217,3 +218,44 @@ def test_a_record_paired_with_itself_is_not_a_likely_match():
     # a and b together would keep no pair of two records).
     assert proposal.coverage is None and proposal.spec.block == ()
     assert proposal.pairs == n * (n - 1) // 2
+
+
+def test_with_learned_weights_clusters_join_pairs_by_their_match_probability(tmp_path):
+    table, truth = dedupe_table(300)
+    path, out = tmp_path / "people.csv", tmp_path / "o.csv"
+    table.to_csv(path, index=False)
+    files = {}
+    for name, extra in (("default", []), ("0.95", ["--cluster-probability", "0.95"])):
+        files[name] = tmp_path / f"clusters-{name}.csv"
+        code, err = run(
+            "--dedupe", str(path), "--id", "id", "--keep", "0.2", "--out", str(out),
+            "--clusters", str(files[name]), *extra,
+        )  # fmt: skip
+        assert code == 0, err
+    assert "match probability of at least 0.95" in err
+    assert files["default"].read_bytes() == files["0.95"].read_bytes()
+    clusters = pd.read_csv(files["default"], dtype={"id": str}).set_index("id")["cluster_id"]
+    together = [clusters[a] == clusters[b] for a, b in map(tuple, truth)]
+    assert np.mean(together) >= 0.9
+    assert clusters.value_counts().max() <= 4  # no chain runs through unrelated people
+    code, err = run(
+        "--dedupe", str(path), "--out", str(out), "--clusters", str(files["default"]),
+        "--cluster-threshold", "0.5", "--cluster-probability", "0.9",
+    )  # fmt: skip
+    assert code == 2 and "not both" in err
+
+
+def test_unscale_undoes_the_rescaled_score():
+    table, _ = dedupe_table(200)
+    spec = Spec(
+        (parse_field("given_name:jaro_winkler"), parse_field("surname:jaro_winkler")),
+        "id",
+        "id",
+        (parse_block("exact:postcode"),),
+        one_table=True,
+    )
+    job, _ = plan(table, table, spec, keep=0.0)
+    learned = train(job, workers=1)
+    weight = np.linspace(*learned.span(), 50)
+    score = learned.rescale(weight, np.ones(50, bool))
+    np.testing.assert_allclose(learned.unscale(score), weight)
