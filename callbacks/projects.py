@@ -21,7 +21,8 @@ def proposed_name(services: Services, uploads: object, mode: object) -> str | No
     uploads = uploads_in_mode(uploads, mode)
     if not all(isinstance(uploads.get(s), dict) for s in SIDES):
         return None
-    record = services.log.project(uploads["left"].get("project") or "")
+    stored = uploads["left"].get("project")
+    record = services.log.project(stored) if isinstance(stored, str) else None
     if record is not None:
         return record["name"]
     names = [str(uploads[s].get("name") or s) for s in SIDES]
