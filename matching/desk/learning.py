@@ -165,6 +165,8 @@ class Learning:
     def __init__(self, desk: ReviewDesk) -> None:
         self.desk = desk
         self._order: tuple[object, np.ndarray] | None = None
+        #: Decisions counted when learning by itself was last refused (too few labels).
+        self._refused: int | None = None
 
     def summary(self) -> str:
         """What the project learned last, or how it scores while it has not learned."""
@@ -306,13 +308,19 @@ class Learning:
             try:
                 if not self._due(self.desk.settings()):
                     return None
-                return self._learn(MACHINE, now=now)
+                outcome = self._learn(MACHINE, now=now)
+                if not outcome.ok:
+                    self._refused = self.desk.refresh().counts()["decided"]
+                return outcome
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def _due(self, settings: ProjectSettings) -> bool:
         decided = self.desk.refresh().counts()["decided"]
-        return decided - int(settings.learned.get("decided", 0)) >= settings.learn_every
+        since = int(settings.learned.get("decided", 0))
+        if self._refused is not None and decided - self._refused < settings.learn_every:
+            since = max(since, self._refused)  # refused: not again before N more decisions
+        return decided - since >= settings.learn_every
 
     def _learn(self, reviewer: str, *, now: float | None) -> Outcome:
         desk = self.desk

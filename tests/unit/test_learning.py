@@ -164,6 +164,20 @@ def test_every_n_decisions_the_project_learns_by_itself(config):
     assert desk.learning.relearn_if_due() is None  # not due again until 5 more
 
 
+def test_learning_by_itself_refused_waits_for_n_more_decisions(config):
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    assert desk.learning.set_learning(2, "table", role="lead").ok
+    view = desk.next_view("ann")
+    for _ in range(2):  # no match twice: no matching pair to learn from
+        view = desk.decide("ann", view, "reject").view
+    refused = desk.learning.relearn_if_due()
+    assert refused is not None and not refused.ok
+    assert desk.learning.relearn_if_due() is None  # not tried again at once
+    decide_truly(desk, 2)
+    assert desk.learning.relearn_if_due().ok
+
+
 def test_rescore_keeps_each_records_rows_together_best_first():
     frame = pd.DataFrame(
         {
