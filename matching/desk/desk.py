@@ -555,8 +555,13 @@ class ReviewDesk:
     def _follow_model(self, settings: ProjectSettings) -> None:
         """Serve the candidates of the model the settings name, when another process
         learned a new one (its file is mapped once; nothing is read when unchanged)."""
-        if settings.model_version > self.project.model_version:
+        if settings.model_version <= self.project.model_version:
+            return
+        try:
             self.use(rescored_project(self.project, settings))
+        except ValueError:  # learned again meanwhile, and that file replaced: read anew
+            latest = self.log.settings(self.project_id)
+            self.use(rescored_project(self.project, latest))
 
     def thresholds(self, settings: ProjectSettings | None = None) -> dict[str, float]:
         """``{"keep", "select"}``: reviewers see pairs scoring at least ``keep`` (the
