@@ -18,7 +18,7 @@ from matching.engine.blocking import KEY_NORMALIZATION, Blocking, count_rules
 from matching.engine.candidates import count_pairs, generate_candidates
 from matching.engine.demo import generate_tables
 from matching.engine.scoring import normalize
-from matching.engine.spec import Field, Spec, parse_block
+from matching.engine.spec import Field, Normalization, Spec, parse_block
 
 ROOT = Path(__file__).resolve().parents[2]
 FIELDS = tuple(Field(c) for c in ("given_name", "surname", "street", "postcode"))
@@ -307,3 +307,73 @@ def test_union_of_any_rules_is_each_rules_pairs_once_and_counts_agree(left, righ
     exact = [r for r in rules if r.kind != "sorted"]
     if exact:  # counted from group sizes, without making the pairs: the same counts
         assert count_rules(lf, rf, exact) == Blocking(lf, rf, exact).count()
+
+
+def key_window(left: list, right: list, window: int) -> set[tuple[int, int]]:
+    """Reference window over distinct keys: the sorted distinct keys of both tables, and
+    each pair whose keys are at most window // 2 places apart (recordlinkage's)."""
+    distinct = sorted({k for k in [*left, *right] if k is not None})
+    rank = {k: i for i, k in enumerate(distinct)}
+    return {
+        (i, j)
+        for i, a in enumerate(left)
+        for j, b in enumerate(right)
+        if a is not None and b is not None and abs(rank[a] - rank[b]) <= window // 2
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(left=keys, right=keys, window=st.integers(1, 7))
+def test_window_over_distinct_keys_matches_brute_force(left, right, window):
+    lf, rf = pd.DataFrame({"k": left}, dtype=object), pd.DataFrame({"k": right}, dtype=object)
+    norm = KEY_NORMALIZATION
+    expected = key_window(
+        [normalize(v, norm) for v in left], [normalize(v, norm) for v in right], window
+    )
+    blocking = Blocking(lf, rf, [parse_block(f"sortedkeys:k:{window}")])
+    assert pair_set(blocking) == expected
+    li, ri = blocking.pairs()
+    assert list(zip(li, ri)) == sorted(zip(li, ri))
+    assert blocking.count()[0].pairs == len(expected)
+    assert blocking.keeps(0, li, ri).all()
+
+
+words = st.lists(
+    st.one_of(st.none(), st.sampled_from(["red apple", "green apple", "apple pie", "pear", "x"])),
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(left=words, right=words, k=st.integers(1, 3))
+def test_tfidf_nearest_neighbours_match_brute_force(left, right, k):
+    from matching.engine.tfidf import TfidfModel
+
+    lf, rf = pd.DataFrame({"t": left}, dtype=object), pd.DataFrame({"t": right}, dtype=object)
+    norm = Normalization()
+    lv = [normalize(v, norm) for v in left]
+    rv = [normalize(v, norm) for v in right]
+    lu = list(dict.fromkeys(v for v in lv if v is not None))
+    ru = list(dict.fromkeys(v for v in rv if v is not None))
+    model = TfidfModel([*lu, *ru])
+    nearest = {}
+    for a in lu:
+        ranked = sorted(
+            ((model.pair(a, b), -j, b) for j, b in enumerate(ru) if model.pair(a, b) > 0),
+            reverse=True,
+        )
+        nearest[a] = {b for _, _, b in ranked[:k]}
+    expected = {
+        (i, j)
+        for i, a in enumerate(lv)
+        for j, b in enumerate(rv)
+        if a is not None and b is not None and b in nearest[a]
+    }
+    blocking = Blocking(lf, rf, [parse_block(f"tfidf:t:{k}")])
+    assert pair_set(blocking) == expected
+    assert blocking.count()[0].pairs == len(expected)
+
+
+def test_tfidf_rules_take_one_column():
+    with pytest.raises(ValueError, match="tfidf blocking takes one column"):
+        parse_block("tfidf:a+b:3")
