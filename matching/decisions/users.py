@@ -99,12 +99,15 @@ _NAME = re.compile(r"^[^\s:][^:]{0,98}[^\s:]$|^[^\s:]$")
 
 
 def valid_name(name: str) -> bool:
-    """A user name: 1-100 characters, no colon, no leading or trailing space.
+    """A user name: 1-100 characters, no colon, no leading or trailing space, no
+    control character (a new line, an escape, a right-to-left override).
 
     >>> valid_name("ann"), valid_name("Ann Lee"), valid_name(" ann"), valid_name("a:b")
     (True, True, False, False)
+    >>> valid_name("ann" + chr(10) + "bo"), valid_name("Zoë Ngũgĩ")
+    (False, True)
     """
-    return bool(_NAME.match(name or ""))
+    return bool(_NAME.match(name or "")) and name.isprintable()
 
 
 _UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
@@ -520,7 +523,7 @@ def _check(name: str, role: str, password: str) -> None:
     if not valid_name(name):
         raise ValueError(
             f"{name!r} is not a valid user name (1-100 characters, no colon, "
-            "no space at either end)"
+            "no space at either end, no control character)"
         )
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")

@@ -243,3 +243,11 @@ def test_add_field_with_a_forged_form_adds_the_first_row(services, children):
 
     out = fill_panel(services, ids.ADD_FIELD, {}, children, {}, None)
     assert out["fields"] is not no_update
+
+
+@pytest.mark.parametrize("name", ["bad\x1bname", "ann\nbo", "rtl\u202eevil", "tab\tbed"])
+def test_a_user_name_holding_a_control_character_is_refused(services, name):
+    with pytest.raises(ValueError, match="no control character"):
+        services.users.add(name, "reviewer", "a-long-password")
+    assert name not in {u.name for u in services.users.list()}
+    services.users.add("Zoë Ngũgĩ", "reviewer", "a-long-password")
