@@ -286,7 +286,7 @@ def render(
     out["view"]["grid"] = grid
     out.update(
         card=record_card(view["left_id"], view["left_rest"]),
-        label=f"Record {view['position'] + 1:,} of {view['total']:,}"
+        label=f"Record {view.get('number', view['position'] + 1):,} of {view['total']:,}"
         + (f" · {view['note']}" if view.get("note") else ""),
         rows=rows,
         columns=no_update if grid == shown_grid else defs,
@@ -394,7 +394,7 @@ def _audit_page(out: dict, fresh: dict) -> dict:
         )
     else:
         out["label"] = (
-            f"Audit: record {fresh['position'] + 1:,} of {fresh['total']:,}"
+            f"Audit: record {fresh.get('number', fresh['position'] + 1):,} of {fresh['total']:,}"
             f" · {fresh['audit_open']:,} drawn records to check"
         )
     return out

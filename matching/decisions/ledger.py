@@ -705,13 +705,23 @@ class Ledger:
                 return self.left_pos[a.left_id] + 1
         return 0
 
-    def find_open(self, start: int, *, restart: bool, exclude: Iterable[int] = ()) -> int | None:
+    def find_open(
+        self,
+        start: int,
+        *,
+        restart: bool,
+        exclude: Iterable[int] = (),
+        among: np.ndarray | None = None,
+    ) -> int | None:
         """First open queue position at or after ``start``, wrapping round; None when none.
 
         Open means undecided and, unless ``restart``, not skipped; positions in
-        ``exclude`` (records other reviewers hold) are passed over.
+        ``exclude`` (records other reviewers hold) are passed over, and so are
+        positions ``among`` (a mask over the queue, when given) leaves out.
         """
         mask = self.undecided if restart else self.waiting
+        if among is not None:
+            mask = mask & among
         skip = set(exclude)
         n = len(mask)
         for lo, hi in ((start, n), (0, min(start, n))):

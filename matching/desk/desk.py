@@ -178,6 +178,7 @@ class ReviewDesk:
         self.log = log
         self.project = project
         self.lease_seconds = lease_seconds
+        self._asks: np.ndarray | None = None
         # The settings as of the latest transaction or read.
         self._settings: ProjectSettings | None = None
         self._lock = threading.RLock()
@@ -485,12 +486,27 @@ class ReviewDesk:
             pos = self.learning.next_open(ledger, held, tx.settings, restart=restart)
         else:
             start = 0 if restart else ledger.resume_after(reviewer)
-            pos = ledger.find_open(start, restart=restart, exclude=held)
+            pos = ledger.find_open(start, restart=restart, exclude=held, among=self.asks())
         if pos is None:
             tx.release(reviewer)
         else:
             tx.lease(self.project.queue[pos], reviewer, now + self.lease_seconds)
         return pos
+
+    def asks(self) -> np.ndarray | None:
+        """Which queue positions a reviewer is asked about, or None for all of them.
+
+        One table compared with itself shows each pair once, under its earlier record,
+        so a record with no later candidate asks nothing: its pairs were shown under
+        earlier records. Two tables ask about every left record (no candidate is a
+        question too: is there really no match?).
+        """
+        if not self.project.spec.one_table:
+            return None
+        if self._asks is None:
+            slices = self.project.slices
+            self._asks = np.asarray(slices.stops) > np.asarray(slices.starts)
+        return self._asks
 
     def view_at(self, reviewer: str, pos: int | None) -> dict:
         """What :meth:`next_view` returns for the record at queue position ``pos`` (None:
@@ -498,14 +514,15 @@ class ReviewDesk:
         ledger = self.ledger()
         settings = self._settings if self._settings is not None else self.settings()
         counts = ledger.counts()
+        asks = self.asks()
         view = {
             "project_id": self.project_id,
             "view_id": secrets.token_hex(8),
             "reviewer": reviewer,
-            "total": len(self.project.queue),
+            "total": len(self.project.queue) if asks is None else int(asks.sum()),
             "decided": counts["decided"],
             "skipped": counts["skipped"],
-            "open": counts["open"],
+            "open": counts["open"] if asks is None else int((ledger.waiting & asks).sum()),
             "undo_target": ledger.undo_target(reviewer),
             "left_id": None,
             "model": self.project.model_version,
@@ -515,6 +532,8 @@ class ReviewDesk:
             left_id = self.project.queue[pos]
             view.update(record_view(self.project, left_id, keep=th["keep"], select=th["select"]))
             view["position"] = pos
+            # Its place among the records asked about, counted from 1.
+            view["number"] = pos + 1 if asks is None else int(np.count_nonzero(asks[:pos])) + 1
             self.learning.annotate(left_id, view["rows"], settings)
             note = settings.notes.get(left_id)
             if note:

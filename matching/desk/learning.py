@@ -269,6 +269,9 @@ class Learning:
         skipped) that no other reviewer holds; None when there is none."""
         order = self.order(settings)
         mask = ledger.undecided if restart else ledger.waiting
+        asks = self.desk.asks()
+        if asks is not None:
+            mask = mask & asks
         for pos in order[mask[order]].tolist():
             if pos not in held:
                 return int(pos)

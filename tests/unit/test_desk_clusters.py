@@ -11,7 +11,7 @@ from matching.decisions.log import DecisionLog
 from matching.decisions.settings import ProjectSettings
 from matching.desk import ReviewDesk
 from matching.engine.project import build_project
-from matching.engine.spec import Field, Spec
+from matching.engine.spec import Field, Spec, parse_block
 
 PEOPLE = pd.DataFrame(
     {
@@ -131,3 +131,27 @@ def test_representative_rules_are_saved_by_a_lead_and_checked(desk):
         ["C0", 3, "Ann Leigh", "p2"],
         ["C1", 2, "Bob Ray", "p5"],
     ]
+
+
+def test_review_asks_only_about_records_with_a_later_candidate():
+    """Each pair is shown once, under its earlier record: a record whose pairs were all
+    shown under earlier ones (p3, p5) is not a question, nor counted in the queue."""
+    spec = Spec((Field("name"),), "pid", "pid", block=(parse_block("exact:name[:1]"),),
+                one_table=True)  # fmt: skip
+    project = build_project(PEOPLE, PEOPLE, spec, name="people", keep=0.0, select=0.9)
+    log = DecisionLog("sqlite://")
+    log.ensure_project(
+        project.project_id,
+        name="people",
+        settings=ProjectSettings(floor=0.0, spec=spec, cardinality="many-to-many"),
+    )
+    desk = ReviewDesk(log, project)
+    seen = []
+    view = desk.next_view("ann")
+    assert view["total"] == 3 and view["open"] == 3
+    while view["left_id"] is not None:
+        seen.append(view["left_id"])
+        assert view["rows"], "a record without candidates was asked about"
+        view = desk.decide("ann", view, "reject").view
+    assert seen == ["p1", "p2", "p4"]
+    assert view["open"] == 0 and view["decided"] == 3
