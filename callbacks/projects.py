@@ -15,9 +15,10 @@ __all__ = ["register", "proposed_name", "name_note", "rerun_tables", "remember_p
 
 
 def proposed_name(services: Services, uploads: object, mode: object) -> str | None:
-    """The name the panel proposes for its tables: a re-run's project's name, else the
-    file names (the page's copy: only a proposal, typed over at will); None when the
-    tables are not all there."""
+    """The name the panel proposes for its tables: a re-run's project's name; for uploads,
+    the name of the latest project whose tables had the same columns (new versions of
+    its tables make its next version), else the file names. From the page's copy (only
+    a proposal, typed over at will); None when the tables are not all there."""
     uploads = uploads_in_mode(uploads, mode)
     if not all(isinstance(uploads.get(s), dict) for s in SIDES):
         return None
@@ -25,6 +26,11 @@ def proposed_name(services: Services, uploads: object, mode: object) -> str | No
     record = services.log.project(stored) if isinstance(stored, str) else None
     if record is not None:
         return record["name"]
+    columns = [uploads[s].get("columns") for s in SIDES]
+    if all(isinstance(c, list) for c in columns):
+        earlier = services.name_for_columns(*columns)
+        if earlier is not None:  # new versions of that project's tables
+            return earlier
     names = [str(uploads[s].get("name") or s) for s in SIDES]
     return default_name(*names, one_table=mode == ONE_TABLE)
 

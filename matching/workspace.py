@@ -249,6 +249,13 @@ class Workspace:
         )
         self._remember(project)  # the new version, not the old, is the one in use
 
+    def name_for_columns(self, left: list, right: list) -> str | None:
+        """The name of the latest project whose tables had these columns (new versions of
+        its tables are likely its next version), or None."""
+        columns = (tuple(map(str, left)), tuple(map(str, right)))
+        same = [p for p in self.log.projects() if p["settings"].columns == columns]
+        return max(same, key=lambda p: p["created"])["name"] if same else None
+
     def settings(self, project_id: str) -> ProjectSettings | None:
         """The project's settings, or None when there is no such project."""
         record = self.log.project(project_id)

@@ -318,3 +318,15 @@ def test_a_lead_re_runs_one_tables_project_from_its_one_kept_table(team, monkeyp
     out = finish_run(services, ticket)
     settings = services.settings(out["project"])
     assert settings.spec.one_table and (settings.version, settings.version_of) == (2, made)
+
+
+def test_new_versions_of_a_projects_tables_are_proposed_its_name(services):
+    tutorial = services.log.projects()[0]
+    left, right = (list(c) for c in tutorial["settings"].columns)
+    uploads = {
+        "left": {"token": "0" * 32, "name": "owners-march.csv", "columns": left},
+        "right": {"token": "1" * 32, "name": "cars-march.csv", "columns": right},
+    }
+    assert proposed_name(services, uploads, "two") == tutorial["name"]
+    uploads["right"]["columns"] = [*right, "colour"]
+    assert proposed_name(services, uploads, "two") == "owners-march.csv ↔ cars-march.csv"
