@@ -149,10 +149,18 @@ def client_left() -> Callable[[], bool]:
     if sock is None:
         return lambda: False
 
+    # poll, not select: select refuses a socket whose number is past 1,023, which a
+    # server holding many connections reaches, and the client would never be seen leave.
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+
     def gone() -> bool:
         try:
-            readable, _, _ = select.select([sock], [], [], 0)
-            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+            if not poller.poll(0):
+                return False
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:  # readable a moment ago, nothing to read now: still there
+            return False
         except ValueError:  # a TLS socket takes no flags: the client cannot be seen
             return False
         except OSError:  # reset by the client, or the socket closed

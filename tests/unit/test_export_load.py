@@ -3,6 +3,7 @@ leaves, and HEAD answered without writing the file; over real HTTP where it matt
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -144,3 +145,28 @@ def test_the_limits_are_options_of_the_server():
     with pytest.raises(SystemExit) as refused:
         config_from_args(["--max-exports-per-user", "0"])
     assert refused.value.code == 2
+
+
+def test_a_client_that_left_is_seen_whatever_its_socket_number(demo_app):
+    """A server with many connections holds sockets numbered past 1,023, which select()
+    refuses; the check must still see the client leave."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"this process may open only {hard} files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    ours, theirs = socket.socketpair()
+    sock = socket.socket(fileno=os.dup2(ours.fileno(), 1050))
+    ours.close()
+    try:
+        assert sock.fileno() > 1023
+        with demo_app.server.test_request_context(environ_base={"werkzeug.socket": sock}):
+            gone = server.export.client_left()
+            assert gone() is False
+            theirs.close()
+            assert gone() is True
+    finally:
+        sock.close()
+        theirs.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
