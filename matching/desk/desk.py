@@ -820,6 +820,8 @@ class ReviewDesk:
         The reviewer is shown the record the undo reopened.
         """
         require(role, "undo_own")
+        if target is not None and not isinstance(target, str):  # a page sends an id or none
+            return Outcome.refused("That Undo names no decision of yours")
         now = _time.time() if now is None else now
 
         def judge(tx: ProjectTransaction, ledger: Ledger):

@@ -251,3 +251,29 @@ def test_a_user_name_holding_a_control_character_is_refused(services, name):
         services.users.add(name, "reviewer", "a-long-password")
     assert name not in {u.name for u in services.users.list()}
     services.users.add("Zoë Ngũgĩ", "reviewer", "a-long-password")
+
+
+@pytest.mark.parametrize("target", [["e-1"], {"id": "e-1"}, 5])
+def test_an_undo_naming_no_decision_is_refused_and_undoes_nothing(services, project, target):
+    desk = services.desk(project)
+    view = desk.next_view("ann")
+    assert desk.decide("ann", view, "reject").ok
+    events = len(services.log.events(project.project_id))
+    outcome = desk.undo("ann", target=target)
+    assert not outcome.ok and outcome.message.startswith("That Undo names no decision of yours")
+    assert len(services.log.events(project.project_id)) == events
+    assert desk.undo("ann").ok
+
+
+def test_the_clusters_tab_undo_with_a_forged_target_says_so(services, monkeypatch):
+    from callbacks.clusters import update_clusters
+    from tests.unit.test_clusters_tab import dedupe as make_dedupe
+
+    project = make_dedupe.__wrapped__(services)
+    pid = project.project_id
+    events = len(services.log.events(pid))
+    out = update_clusters(
+        services, pid, "clusters", ids.CLUSTER_UNDO, [], "ann", {"undo_target": ["a"]}
+    )
+    assert out["conflict_summary"].startswith("That Undo names no decision of yours")
+    assert len(services.log.events(pid)) == events
