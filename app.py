@@ -40,6 +40,7 @@ from components.layout import main_layout
 from matching.cli import add_table_arguments, resolve_setup, save_setup_for
 from matching.decisions.roles import ROLES, allowed
 from matching.decisions.users import UserStore
+from matching.decisions.versions import default_name
 from matching.engine.demo import generate_tables, tutorial_cars, tutorial_owners
 from matching.engine.io import TableReadError
 from matching.engine.propose import propose
@@ -117,11 +118,12 @@ def create_app(config: AppConfig | None = None) -> Dash:
     app.matchdesk = services
     first = None
     if config.left is not None and config.right is not None and config.spec is not None:
+        name = config.name or services.name_for_columns(config.left.columns, config.right.columns)
         first = services.open_project(
             config.left,
             config.right,
             config.spec,
-            name=config.name,
+            name=name or default_name(*config.file_names, config.spec.one_table),
             keep=config.keep,
             select=config.select,
             sources=config.sources,
@@ -402,7 +404,8 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
         spec=setup.spec,
         keep=setup.keep,
         select=setup.select,
-        name=args.name or f"{left.name} ↔ {right.name}",
+        name=args.name,
+        file_names=(left.name, right.name),
         sources={"left": str(setup.left), "right": str(setup.right)},
         **common,
     )

@@ -40,7 +40,10 @@ class AppConfig(WorkspaceConfig):
     spec: Spec | None = None
     keep: float = 0.5
     select: float = 0.8
-    name: str = "project"
+    #: The project's name; None: that of the latest project whose tables had the same
+    #: columns (its next version), else from ``file_names``.
+    name: str | None = "project"
+    file_names: tuple[str, str] = ("left", "right")
     cache_dir: str | None = None
     sources: dict = field(default_factory=dict)
     #: Largest upload (a file's total size, sent in chunks).

@@ -58,7 +58,41 @@ def test_files_fields_and_thresholds(tmp_path):
         2.0,
     )
     assert cfg.spec.block[0].kind == "prefix"
-    assert cfg.name == "l.csv ↔ r.csv"
+    assert (cfg.name, cfg.file_names) == (None, ("l.csv", "r.csv"))  # named at start
+
+
+def test_new_versions_of_the_tables_started_again_make_the_projects_next_version(tmp_path):
+    from app import create_app
+
+    def start_on(month: str, names: str, *extra: str):
+        for side in ("people", "cars"):
+            (tmp_path / f"{side}-{month}.csv").write_text(f"id,name\n{names}", encoding="utf-8")
+        argv = [
+            "--left",
+            str(tmp_path / f"people-{month}.csv"),
+            "--right",
+            str(tmp_path / f"cars-{month}.csv"),
+            "--field",
+            "name",
+            "--left-id",
+            "id",
+            "--right-id",
+            "id",
+            "--db",
+            f"sqlite:///{tmp_path / 'd.db'}",
+            "--data-dir",
+            str(tmp_path / "data"),
+            *extra,
+        ]
+        return create_app(config(argv)).matchdesk
+
+    first = start_on("may", "1,Ann Lee\n2,Bob Ray\n")
+    again = start_on("june", "1,Ann Lee\n2,Bob Ray\n3,Cy Kim\n")
+    names = [(p["name"], p["settings"].version) for p in again.log.projects()]
+    assert names == [("people-may.csv ↔ cars-may.csv", 1), ("people-may.csv ↔ cars-may.csv", 2)]
+    assert again.log.projects()[1]["settings"].version_of == first.log.projects()[0]["project_id"]
+    named = start_on("july", "1,Ann Lee\n", "--name", "July")
+    assert [p["name"] for p in named.log.projects()][-1] == "July"
 
 
 @pytest.mark.parametrize(
@@ -136,8 +170,13 @@ def test_demo_people_opens_generated_people_with_the_proposed_set_up(tmp_path):
     assert (len(cfg.left), len(cfg.right)) == (5_000, 5_500)
     assert (cfg.spec.left_id, cfg.spec.right_id) == ("owner_id", "car_id")
     assert [f.scorer for f in cfg.spec.fields] == [
-        "jaro_winkler", "jaro_winkler", "token_sort", "jaro_winkler", "levenshtein", "date",
-    ]  # fmt: skip
+        "jaro_winkler",
+        "jaro_winkler",
+        "token_sort",
+        "jaro_winkler",
+        "levenshtein",
+        "date",
+    ]
     assert cfg.spec.block and cfg.name == "Demo: 5,000 people (generated)"
     # The true links are kept aside, in a file of their own, not in the tables.
     links = pd.read_csv(cfg.sources["true_links"], dtype=str)
