@@ -3,6 +3,7 @@ records as one undoable automatic batch, and the list of those batches in force.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import time as _time
 from collections.abc import Mapping
@@ -121,6 +122,9 @@ class Batches:
         """
         ledger = self.desk.ledger()
         batch, clashing = self._without_conflicts(ledger, batch)
+        if self.desk.project.model_version:  # which model scored the records
+            model = {"model": float(self.desk.project.model_version)}
+            batch = dataclasses.replace(batch, thresholds={**batch.thresholds, **model})
         pos = self.desk.project.left_pos
         rows = index_positions(pos, batch.left_ids.arrow)
 

@@ -372,3 +372,18 @@ def test_once_learned_keep_may_go_below_the_floor_to_show_pairs_the_model_scores
     assert desk.choices.set_thresholds(0.0, SELECT, role="lead").ok
     assert workspace.settings(project.project_id).keep_floor is None
     assert shown() == len(rows)
+
+
+def test_a_bulk_batch_keeps_the_model_that_scored_its_records(config):
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    decide_truly(desk, 8)
+    assert desk.learning.relearn("lea", role="lead").ok
+    desk = workspace.desk(workspace.project(project.project_id))
+    done = desk.batches.apply_bulk("lea", "accept", threshold=0.6, role="lead")
+    assert done.ok and done.written > 0
+    pairs = desk.accepted_pairs()
+    automatic = pairs[pairs["automatic"]]
+    assert len(automatic) == done.written
+    assert all(t["model"] == 1.0 for t in automatic["thresholds"])
+    assert all("model" not in t for t in pairs[~pairs["automatic"]]["thresholds"])
