@@ -308,6 +308,8 @@ def candidate_columns(
             spec["headerTooltip"] = f"{col} (id)"
         cols.append(spec)
     for spec in cols:
+        if spec["field"] == right_id:  # the ID names the record: not a value to correct
+            spec["editable"] = False
         # Long values (a title) wrap instead of ending in "…". Only those columns grow
         # rows to fit: measuring every cell's height slows each record's grid down.
         if chars.get(spec["field"], 0) > WRAP_CHARS:

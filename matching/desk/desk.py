@@ -82,18 +82,22 @@ def _ago(when: float, now: float) -> str:
     return _time.strftime("on %Y-%m-%d at %H:%M UTC", _time.gmtime(when))
 
 
-def edits_problem(edits: object) -> str | None:
+def edits_problem(edits: object, *, id_column: str | None = None) -> str | None:
     """What is wrong with the corrections sent with a decision, or None.
 
     ``edits`` is ``{right_id: {column: value}}`` as the page sent it. A value longer
     than :data:`~matching.desk.terms.MAX_EDIT_CHARS` characters, or more than
     :data:`~matching.desk.terms.MAX_EDITS_CHARS` in all (ids, columns and values), is
-    refused: the decision is not recorded, and the message says why.
+    refused, and so is a correction of ``id_column`` (the right table's ID, which names
+    the record and is not a value to correct): the decision is not recorded, and the
+    message says why.
 
     >>> edits_problem({"R1": {"name": "Ann"}}) is None
     True
     >>> edits_problem({"R1": {"name": "x" * 2_001}})
     'The corrected name of R1 has 2,001 characters, more than the 2,000 a value may have'
+    >>> edits_problem({"R1": {"id": "R2"}}, id_column="id")
+    "id is the right table's ID: it names R1 and cannot be corrected"
     """
     if not isinstance(edits, Mapping):
         return None
@@ -102,6 +106,11 @@ def edits_problem(edits: object) -> str | None:
         total += len(str(rid))
         if not isinstance(cells, Mapping):
             continue
+        if id_column is not None and id_column in cells:
+            return (
+                f"{id_column[:40]} is the right table's ID: it names {str(rid)[:40]} and"
+                " cannot be corrected"
+            )
         for column, value in cells.items():
             size = len(str(value))
             if size > MAX_EDIT_CHARS:
@@ -680,7 +689,9 @@ class ReviewDesk:
         now = _time.time() if now is None else now
         left_id = view.get("left_id") if isinstance(view, Mapping) else None
         view_id = str(view.get("view_id") or "") if isinstance(view, Mapping) else ""
-        problem = self.decision_problem(left_id, kind, right_ids, role) or edits_problem(edits)
+        problem = self.decision_problem(left_id, kind, right_ids, role) or edits_problem(
+            edits, id_column=self.project.spec.right_id
+        )
         if problem:
             return Outcome.refused(problem, view=self.next_view(reviewer, now=now))
         left_id = str(left_id)
