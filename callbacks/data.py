@@ -485,7 +485,7 @@ def finish_run(services: Services, ticket: object, progress: StepProgress | None
         return {
             "options": services.project_options(),
             "project": project.project_id,
-            "message": _ready_text(services, project),
+            "message": _ready_text(services, project, reopened=not folders),
             "color": "success",
             "is_open": True,
         }
@@ -547,12 +547,17 @@ def _run(services: Services, run: Ticket, report: StepProgress, folders: list[Pa
             raise
 
 
-def _ready_text(services: Services, project) -> str:
+def _ready_text(services: Services, project, *, reopened: bool = False) -> str:
+    """What the page says of a finished run; ``reopened``: the run's tables and set-up
+    were those of a project already made, which is opened as it was."""
     text = (
         f"Ready: {len(project.candidates):,} candidate pairs for "
         f"{len(project.queue):,} records. Close this panel to review."
     )
     settings = services.settings(project.project_id)
+    if reopened:
+        which = f" (version {settings.version})" if settings and settings.version else ""
+        return f"Nothing changed: these tables and set-up are {project.name}{which}. {text}"
     carried = settings.carried if settings is not None else None
     if settings is not None and settings.version and settings.version > 1:
         text = f"Version {settings.version} of {project.name}. {text}"

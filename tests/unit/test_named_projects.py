@@ -20,6 +20,8 @@ from matching.workspace import Workspace, WorkspaceConfig
 from tests.dash_http import ORIGIN, response_values
 from tests.unit.test_auth import PASSWORDS, ROLES, sign_in
 
+TUTORIAL = "Tutorial: car owners ↔ cars"
+
 
 def _record(pid, name, created, version=None):
     return {
@@ -164,6 +166,10 @@ def test_a_lead_re_runs_the_open_project_from_its_tables_as_its_next_version(tea
     assert name_note(services, "Another") == "Run makes a new project of this name."
 
     spec = services.settings(first).spec
+    same = start_run(services, uploads, _setup_rows(spec), 0.26, 0.33, name=TUTORIAL)
+    out = finish_run(services, same)
+    assert out["project"] == first and len(services.log.projects()) == 1
+    assert out["message"].startswith(f"Nothing changed: these tables and set-up are {TUTORIAL}")
     changed = Spec(
         (Field("OwnerSurname", scorer="token_sort"),), left_id="OwnerID", right_id="CarID"
     )
