@@ -38,6 +38,7 @@ from matching.engine.candidates import plan
 from matching.engine.project import Project, load_candidates, save_candidates
 from matching.engine.rescore import (
     ScoreParts,
+    best_select,
     cross_validated,
     informative_order,
     label_quality,
@@ -156,6 +157,18 @@ def learning_summary(settings: ProjectSettings) -> str | None:
         f" records, each measured by a model that did not learn from it: precision"
         f" {_share(precision[0])} → {_share(precision[1])}, recall {_share(recall[0])} →"
         f" {_share(recall[1])} at the pre-selection threshold."
+        + _suggestion(learned.get("suggested"))
+    )
+
+
+def _suggestion(suggested: object) -> str:
+    """What pre-selecting from another threshold would give, when learning found one better."""
+    if not isinstance(suggested, list) or len(suggested) != 3:
+        return ""
+    at, precision, recall = suggested
+    return (
+        f" Pre-selecting from {float(at):.2f} would give precision {_share(precision)} and"
+        f" recall {_share(recall)} (set it on the sliders above)."
     )
 
 
@@ -380,6 +393,7 @@ class Learning:
         scores = project.candidates["score"].to_numpy(np.float64)[labels.rows]
         before = label_quality(scores, y, th["select"])
         after = label_quality(held_out, y, th["select"])
+        suggested = best_select(held_out, y)
         frame = rescore(project.candidates, model, fields, shares)
         name = f"candidates-{secrets.token_hex(8)}.arrow"
         folder = Path(settings.tables)
@@ -393,6 +407,9 @@ class Learning:
             "reviewer": reviewer,
             "time": now,
         }
+        if suggested is not None and suggested[0] != th["select"]:
+            at, quality = suggested
+            report["suggested"] = [at, quality.precision, quality.recall]
 
         def work(tx: ProjectTransaction, _ledger: Ledger) -> ProjectSettings:
             old = tx.settings

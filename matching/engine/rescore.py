@@ -32,6 +32,7 @@ __all__ = [
     "informative_order",
     "LabelQuality",
     "label_quality",
+    "best_select",
     "cross_validated",
     "ScoreParts",
     "score_parts",
@@ -192,6 +193,25 @@ def label_quality(score: np.ndarray, label: np.ndarray, select: float) -> LabelQ
     precision = hits / int(chosen.sum()) if chosen.any() else None
     recall = hits / int(label.sum()) if label.any() else None
     return LabelQuality(precision, recall)
+
+
+def best_select(score: np.ndarray, label: np.ndarray) -> tuple[float, LabelQuality] | None:
+    """The pre-selection threshold (in steps of 0.01) with the best F1 on labelled pairs,
+    the highest of equals, and its precision and recall; None without a match.
+
+    >>> best_select(np.array([0.9, 0.7, 0.4]), np.array([1, 1, 0]))
+    (0.7, LabelQuality(precision=1.0, recall=1.0))
+    """
+    best = None
+    for step in range(100, -1, -1):
+        at = step / 100
+        got = label_quality(score, label, at)
+        if got.precision is None or got.recall is None:
+            continue
+        f1 = 2 * got.precision * got.recall / max(got.precision + got.recall, 1e-12)
+        if best is None or f1 > best[0] + 1e-12:
+            best = (f1, at, got)
+    return None if best is None else (best[1], best[2])
 
 
 def cross_validated(

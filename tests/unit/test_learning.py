@@ -3,6 +3,7 @@ again, the most informative records first, and a learned project in another proc
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ from hypothesis import strategies as st
 from matching.decisions.settings import ProjectSettings
 from matching.desk.learning import decision_labels, learning_summary
 from matching.engine.project import record_view
-from matching.engine.rescore import informative_order, label_quality, rescore
+from matching.engine.rescore import best_select, informative_order, label_quality, rescore
 from matching.engine.weights import LearnedWeights, levels_of
 from matching.workspace import Workspace, WorkspaceConfig
 from tests.learning_tables import KEEP, SELECT, SPEC, tables
@@ -277,6 +278,23 @@ def test_summary_says_how_many_decisions_and_the_change_in_precision_and_recall(
     assert text.startswith("Learned from 1,240 decisions")
     assert "precision 80% → 90%" in text and "recall 50% → unknown" in text
     assert learning_summary(ProjectSettings()) is None
+    hint = dataclasses.replace(
+        settings, learned={**settings.learned, "suggested": [0.72, 0.95, 0.9]}
+    )
+    assert learning_summary(hint).endswith(
+        "Pre-selecting from 0.72 would give precision 95% and recall 90% (set it on the"
+        " sliders above)."
+    )
+
+
+def test_the_best_select_is_the_threshold_of_the_best_f1_on_the_labels():
+    score = np.array([0.95, 0.9, 0.8, 0.6, 0.5, 0.2])
+    label = np.array([1, 1, 0, 1, 0, 0])
+    at, quality = best_select(score, label)
+    # From 0.6: 3 of 4 pre-selected are matches, all 3 matches found (F1 0.857),
+    # better than from 0.9 (2 of 2, 2 of 3: F1 0.8).
+    assert at == 0.6 and (quality.precision, quality.recall) == (0.75, 1.0)
+    assert best_select(score, np.zeros(6)) is None
 
 
 def test_a_learned_project_survives_a_restart_and_is_seen_by_another_process(config):
