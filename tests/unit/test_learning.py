@@ -56,6 +56,17 @@ def decide_truly(desk, count: int, reviewer: str = "ann") -> list[str]:
     return done
 
 
+def learned(config, decisions: int = 8):
+    """A project whose reviewer decided ``decisions`` records truly and that learned from
+    them: the workspace, the project as made, and as the learned model scores it."""
+    workspace, project = opened(config)
+    desk = workspace.desk(project)
+    decide_truly(desk, decisions)
+    outcome = desk.learning.relearn("lea", role="lead")
+    assert outcome.ok, outcome.message
+    return workspace, project, workspace.project(project.project_id)
+
+
 def test_labels_are_the_accepted_pair_and_the_other_shown_candidates_of_each_hand_decision(
     config,
 ):
@@ -248,11 +259,7 @@ def test_informative_order_matches_the_plain_rule(rows):
 
 
 def test_most_informative_first_serves_the_least_certain_record_first(config):
-    workspace, project = opened(config)
-    desk = workspace.desk(project)
-    decide_truly(desk, 6)
-    assert desk.learning.relearn("lea", role="lead").ok
-    current = workspace.project(project.project_id)
+    workspace, project, current = learned(config, 6)
     desk = workspace.desk(current)
     assert desk.learning.set_learning(0, "informative", role="lead").ok
     order = desk.learning.order(desk.settings()).tolist()
@@ -353,11 +360,7 @@ def test_the_matched_export_gets_each_fields_match_weight_once_the_project_learn
 
 
 def test_why_a_learned_score_is_the_prior_plus_each_fields_bits(config):
-    workspace, project = opened(config)
-    desk = workspace.desk(project)
-    decide_truly(desk, 8)
-    assert desk.learning.relearn("lea", role="lead").ok
-    current = workspace.project(project.project_id)
+    workspace, _, current = learned(config, 8)
     parts = workspace.desk(current).learning.why("P19", "T19")
     rows = current.candidate_rows("P19")
     row = rows[rows["right_id"] == "T19"].iloc[0]

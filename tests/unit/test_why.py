@@ -6,22 +6,11 @@ from dash import no_update
 
 from callbacks.why import show_why
 from components.ids import ids
+from tests.helpers import texts
 
 
-def texts(component) -> str:
-    out = []
-
-    def walk(c):
-        if isinstance(c, str):
-            out.append(c)
-        elif isinstance(c, (list, tuple)):
-            for x in c:
-                walk(x)
-        elif hasattr(c, "children"):
-            walk(c.children)
-
-    walk(component)
-    return " ".join(out)
+def said(component) -> str:
+    return " ".join(texts(component))
 
 
 def test_a_click_on_a_score_explains_it_and_nothing_else_does(services, project):
@@ -31,15 +20,15 @@ def test_a_click_on_a_score_explains_it_and_nothing_else_does(services, project)
     view = {"left_id": left}
     click = {"colId": "score", "rowId": best}
     panel = show_why(services, project.project_id, click, view, False, trigger=ids.CANDIDATE_GRID)
-    said = texts(panel)
-    assert f"Why {best} scored {score:.2f}" in said
-    assert f"weighted mean: OwnerSurname {score:.2f} = {score:.2f}" in said
+    text = said(panel)
+    assert f"Why {best} scored {score:.2f}" in text
+    assert f"weighted mean: OwnerSurname {score:.2f} = {score:.2f}" in text
     other = {"colId": "OwnerSurname", "rowId": best}
     assert show_why(services, project.project_id, other, view, False, trigger=None) is no_update
     assert show_why(services, project.project_id, click, view, True, trigger=None) is no_update
     audit = {"left_id": left, "audit": True}
     assert show_why(services, project.project_id, click, audit, False, trigger=None) is no_update
     gone = show_why(services, project.project_id, click, view, False, trigger=ids.VIEW_STORE)
-    assert texts(gone) == ""
+    assert said(gone) == ""
     stranger = {"colId": "score", "rowId": "not a candidate"}
-    assert texts(show_why(services, project.project_id, stranger, view, False, trigger=None)) == ""
+    assert said(show_why(services, project.project_id, stranger, view, False, trigger=None)) == ""
