@@ -149,7 +149,9 @@ class Services(Workspace):
         With sign-in on, the signed-in user (``typed_name`` is ignored) and
         :class:`~matching.decisions.roles.PermissionDenied` when nobody is signed in.
         With no users (open mode, loopback only: one person on a laptop), the
-        typed name, stripped, or "anonymous", as an admin.
+        typed name, stripped, or "anonymous", as an admin; a typed name of more than
+        100 characters or holding a control character is refused (PermissionDenied),
+        as it would be kept with every decision.
         """
         user = self.signed_in()
         if user is not None:
@@ -157,6 +159,10 @@ class Services(Workspace):
         if self.sign_in_required():
             raise PermissionDenied("sign in first")
         name = typed_name.strip() if isinstance(typed_name, str) else ""
+        if len(name) > 100 or not name.isprintable():
+            raise PermissionDenied(
+                "a reviewer's name has at most 100 characters and no control character"
+            )
         return name or "anonymous", "admin"
 
     def opened_first(self, user: tuple[str, str] | None, *, started: str | None) -> str | None:

@@ -277,3 +277,18 @@ def test_the_clusters_tab_undo_with_a_forged_target_says_so(services, monkeypatc
     )
     assert out["conflict_summary"].startswith("That Undo names no decision of yours")
     assert len(services.log.events(pid)) == events
+
+
+@pytest.mark.parametrize("typed", ["x" * 101, "x" * 1_000_000, "a\x1bb", "ann\nbo"])
+def test_open_mode_refuses_a_typed_name_too_long_or_holding_a_control_character(
+    services, project, typed
+):
+    from tests.helpers import review_step
+
+    with pytest.raises(PermissionDenied, match="at most 100 characters and no control"):
+        services.actor(typed)
+    with pytest.raises(PermissionDenied):
+        review_step(services, project, who=typed)
+    assert services.log.events(project.project_id) == []
+    assert services.actor("  Zoë Ngũgĩ ") == ("Zoë Ngũgĩ", "admin")
+    assert services.actor("") == ("anonymous", "admin")
