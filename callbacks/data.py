@@ -234,11 +234,18 @@ def learn_for(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> LearnedWei
     return train(job)
 
 
+#: Learned weights set the panel's thresholds by match probability: pairs at least this
+#: likely a match are kept, and those at least this likely are pre-selected.
+KEEP_PROBABILITY, SELECT_PROBABILITY = 0.01, 0.5
+
+
 def learned_weights_view(
     services: Services, uploads, *form, proposed: bool = False
-) -> tuple[dict | None, object]:
+) -> tuple[dict | None, object, object, object]:
     """Weights learned for the panel's fields (the Learn weights button, and after a
-    proposal, as the command line learns them), and the table that shows them."""
+    proposal, as the command line learns them), the table that shows them, and the
+    keep and pre-select thresholds they mean (by match probability; see
+    :data:`KEEP_PROBABILITY`), or ``no_update`` for those when nothing was learned."""
     *fields, mode = form
     one_table = mode == ONE_TABLE
     uploads = uploads_in_mode(uploads, mode)
@@ -254,17 +261,21 @@ def learned_weights_view(
         learned = learn_for(left, right, spec).to_dict()
     except (ValueError, TableReadError, OSError, PermissionDenied) as exc:
         if proposed:  # the proposal stands; Run scores by the weighted mean
-            return None, f"Weights not learned ({exc}): Run scores by the fields' weighted mean."
-        return None, f"⚠ Could not learn weights: {exc}"
+            note = f"Weights not learned ({exc}): Run scores by the fields' weighted mean."
+            return None, note, no_update, no_update
+        return None, f"⚠ Could not learn weights: {exc}", no_update, no_update
+    weights = LearnedWeights.from_dict(learned)
+    keep = round(weights.score_at_probability(KEEP_PROBABILITY), 2)
+    select = max(round(weights.score_at_probability(SELECT_PROBABILITY), 2), keep)
     caption = html.Div(
         ("Proposed: " if proposed else "")
         + "learned match weights, log2(m/u); Run scores with them while the fields stay "
-        "the same.",
+        f"the same. Keep is set to {keep:.2f} (a {KEEP_PROBABILITY:.0%} match probability) "
+        f"and pre-select to {select:.2f} (as likely a match as not).",
         className="text-muted",
     )
-    warnings = weight_warnings(LearnedWeights.from_dict(learned))
-    shown = [html.Div(f"⚠ {w}", className="text-warning") for w in warnings]
-    return learned, html.Div([learned_table(learned), caption, *shown])
+    shown = [html.Div(f"⚠ {w}", className="text-warning") for w in weight_warnings(weights)]
+    return learned, html.Div([learned_table(learned), caption, *shown]), keep, select
 
 
 def _full_count(left: int, right: int, *, one_table: bool) -> tuple[int, str]:
@@ -709,6 +720,8 @@ def register(app) -> None:
     app.callback(
         Output(ids.LEARNED_STORE, "data"),
         Output(ids.LEARNED_VIEW, "children"),
+        Output(ids.KEEP, "value", allow_duplicate=True),
+        Output(ids.SELECT, "value", allow_duplicate=True),
         Input(ids.LEARN_WEIGHTS, "n_clicks"),
         State(ids.UPLOAD_STORE, "data"),
         *FIELD_FORM,
@@ -717,19 +730,24 @@ def register(app) -> None:
         prevent_initial_call=True,
     )(learn_weights)
 
-    def propose_learned(proposal, uploads, *form):
+    def propose_learned(_request, proposal, uploads, *form):
         if not isinstance(proposal, dict) or proposal.get("source") != "proposal":
-            return no_update, no_update
+            return no_update, no_update, no_update, no_update
         return learned_weights_view(services, uploads, *form, proposed=True)
 
     app.callback(
         Output(ids.LEARNED_STORE, "data", allow_duplicate=True),
         Output(ids.LEARNED_VIEW, "children", allow_duplicate=True),
-        Input(ids.PROPOSAL_STORE, "data"),
+        Output(ids.KEEP, "value", allow_duplicate=True),
+        Output(ids.SELECT, "value", allow_duplicate=True),
+        Input(ids.LEARN_REQUEST, "data"),
+        State(ids.PROPOSAL_STORE, "data"),
         State(ids.UPLOAD_STORE, "data"),
         *FIELD_FORM,
         State(ids.BLOCK_RULES, "value"),
         State(ids.DATA_MODE, "value"),
+        # Run waits for the weights, but only while they are learned: a proposal's own
+        # wait is fill_proposal's.
         running=[(Output(ids.RUN, "disabled"), True, False)],
         prevent_initial_call=True,
     )(propose_learned)

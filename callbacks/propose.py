@@ -206,7 +206,9 @@ def fill_panel(
     out = dict.fromkeys(
         ("fields", "left_options", "right_options", "left_id", "right_id", "rules"), no_update
     )
-    out |= dict.fromkeys(("keep", "select", "proposal", "note", "request", "mode"), no_update)
+    out |= dict.fromkeys(
+        ("keep", "select", "proposal", "note", "request", "mode", "learn"), no_update
+    )
     uploads = uploads_in_mode(uploads, mode)
     if trigger == ids.DATA_MODE:
         trigger = ids.UPLOAD_STORE  # the tables read differently: propose again
@@ -242,6 +244,8 @@ def fill_panel(
             values = proposed or values
             store = {"source": "proposal", **proposed} if proposed else None
             out |= {"proposal": store, "note": note, "rules": values["rules"]}
+            if proposed:
+                out["learn"] = _request(uploads, mode)
     elif trigger == ids.SETUP_UPLOAD:
         try:
             setup = _read_setup_upload(setup_file.get("contents"), setup_file.get("filename"))
@@ -311,9 +315,9 @@ def fill_proposal(
     ``request`` is ``{"left": token, "right": token}`` (and ``"mode"`` for one table) as
     :func:`fill_panel` left it; when the uploads or the mode have changed since,
     nothing is filled (a newer request follows). Returns the IDs, field rows,
-    rules, proposal store and note.
+    rules, proposal store and note, and a request to learn the proposal's weights.
     """
-    keys = ("fields", "left_id", "right_id", "rules", "proposal", "note")
+    keys = ("fields", "left_id", "right_id", "rules", "proposal", "note", "learn")
     uploads = uploads_in_mode(uploads, mode)
     current = _request(uploads, mode)
     if not isinstance(request, dict) or request != current:
@@ -332,6 +336,8 @@ def fill_proposal(
         "rules": values["rules"],
         "proposal": {"source": "proposal", **proposed} if proposed else None,
         "note": note,
+        # Asks for the proposal's weights to be learned (only a proposal does).
+        "learn": request if proposed else no_update,
     }
 
 
@@ -455,6 +461,7 @@ def register(app) -> None:
             "note": Output(ids.PROPOSAL_NOTE, "children"),
             "request": Output(ids.PROPOSAL_REQUEST, "data"),
             "mode": Output(ids.DATA_MODE, "value"),
+            "learn": Output(ids.LEARN_REQUEST, "data"),
         },
         inputs=[
             Input(ids.UPLOAD_STORE, "data"),
@@ -481,6 +488,7 @@ def register(app) -> None:
             "rules": Output(ids.BLOCK_RULES, "value", allow_duplicate=True),
             "proposal": Output(ids.PROPOSAL_STORE, "data", allow_duplicate=True),
             "note": Output(ids.PROPOSAL_NOTE, "children", allow_duplicate=True),
+            "learn": Output(ids.LEARN_REQUEST, "data", allow_duplicate=True),
         },
         inputs=[Input(ids.PROPOSAL_REQUEST, "data")],
         state=[State(ids.UPLOAD_STORE, "data"), State(ids.DATA_MODE, "value")],

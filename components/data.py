@@ -508,6 +508,7 @@ def data_panel(
             html.Div(id=ids.PROPOSAL_NOTE, className="small mb-2"),
             dcc.Store(id=ids.PROPOSAL_STORE, data=None),
             dcc.Store(id=ids.PROPOSAL_REQUEST, data=None),
+            dcc.Store(id=ids.LEARN_REQUEST, data=None),
             dbc.Row(
                 [
                     dbc.Col(

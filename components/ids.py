@@ -166,6 +166,7 @@ class ids:
     PROPOSAL_STORE = "proposal-store"
     PROPOSAL_NOTE = "proposal-note"
     PROPOSAL_REQUEST = "proposal-request"
+    LEARN_REQUEST = "learn-request"
     LEFT_ID_MARK = "left-id-proposed"
     RIGHT_ID_MARK = "right-id-proposed"
     RULES_MARK = "block-rules-proposed"

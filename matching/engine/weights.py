@@ -267,6 +267,15 @@ class LearnedWeights:
             present |= ok
         return self.rescale(weight, present)
 
+    def score_at_probability(self, probability: float) -> float:
+        """The score (in [0, 1], as :meth:`score` gives it) of a pair whose match
+        probability is ``probability``, given the prior: where thresholds on scores
+        mean "at least this likely a match"."""
+        p = min(max(float(probability), 1e-9), 1 - 1e-9)
+        prior = min(max(self.prior, 1e-9), 1 - 1e-9)
+        weight = math.log2(p / (1 - p)) - math.log2(prior / (1 - prior))
+        return float(self.rescale(np.array([weight]), np.array([True]))[0])
+
     def probability(self, weight: np.ndarray) -> np.ndarray:
         """Match probability of pairs with these match weights (bits), given the prior."""
         prior = min(max(self.prior, 1e-9), 1 - 1e-9)

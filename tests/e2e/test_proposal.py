@@ -85,9 +85,9 @@ def test_large_uploads_say_proposing_then_fill_the_form(dash_duo, demo_app, tmp_
     release = threading.Event()  # the proposal waits until the page has been seen waiting
     real = callbacks.propose.proposal_for
 
-    def held(*tables):
+    def held(*tables, **options):
         release.wait(timeout=30)
-        return real(*tables)
+        return real(*tables, **options)
 
     monkeypatch.setattr(callbacks.propose, "proposal_for", held)
     start(dash_duo, demo_app)

@@ -295,3 +295,39 @@ def test_labels_move_the_weights_only_as_far_as_held_out_labels_bear_out():
     assert moved.bits(0)[0] < w.bits(0)[0] - 1.0
     assert (np.diff(moved.bits(0)) <= 1e-12).all()  # still monotone
     assert fit_labels(w, [scores[:5]], said[:5]) == w  # too few labels to test on
+
+
+@pytest.mark.parametrize("probability", [0.01, 0.5, 0.9])
+def test_the_score_at_a_match_probability_has_that_probability(learned, probability):
+    score = learned.score_at_probability(probability)
+    assert 0.0 <= score <= 1.0
+    weight = learned.unscale(np.array([score]))
+    assert learned.probability(weight)[0] == pytest.approx(probability, rel=1e-6)
+
+
+def test_higher_probabilities_sit_at_higher_scores(learned):
+    scores = [learned.score_at_probability(p) for p in (0.001, 0.01, 0.5, 0.99)]
+    assert scores == sorted(scores) and scores[0] < scores[-1]
+
+
+def test_the_data_panel_sets_keep_and_pre_select_from_learned_weights(people, learned):
+    """Thresholds by match probability keep the true pairs and pre-select nearly all of
+    them, rightly, and more of them than the fixed 0.8 (far more on harder tables)."""
+    from callbacks.data import KEEP_PROBABILITY, SELECT_PROBABILITY
+
+    left, right, links = people
+    keep = learned.score_at_probability(KEEP_PROBABILITY)
+    select = learned.score_at_probability(SELECT_PROBABILITY)
+    found = generate_candidates(left, right, spec(learned=learned), keep=keep, top_k=5)
+    truth = set(zip(links["left_id"], links["right_id"]))
+
+    def right_and_all(threshold):
+        picked = found[found["score"] >= threshold]
+        hits = sum(pair in truth for pair in zip(picked["left_id"], picked["right_id"]))
+        return hits, len(picked)
+
+    kept, _ = right_and_all(keep)
+    hits, picked = right_and_all(select)
+    assert kept > 0.95 * len(links)
+    assert hits > 0.9 * len(links) and hits > 0.9 * picked
+    assert right_and_all(0.8)[0] < hits
