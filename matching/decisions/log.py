@@ -25,91 +25,31 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from matching.decisions.db import BUSY_TIMEOUT, Database, metadata
+from matching.decisions.db import BUSY_TIMEOUT, Database
 from matching.decisions.events import Batch, Event, ReviewState, replay
 from matching.decisions.held_settings import HeldSettings
+from matching.decisions.log_tables import (
+    BATCH_KIND,
+    CHUNK,
+    FACTS,
+    batch_data_table,
+    batches_of,
+    events_table,
+    expand_rows,
+    heartbeat_table,
+    leases_table,
+    projects_table,
+    read_rows,
+)
 from matching.decisions.settings import ProjectSettings
+from matching.decisions.transaction import ProjectTransaction
 
 __all__ = ["DecisionLog", "ProjectTransaction", "DEFAULT_URL"]
 
 #: The database used when none is given: a SQLite file in the working folder.
 DEFAULT_URL = "sqlite:///matchdesk.db"
 
-_ID = sa.String(200)
-
-_projects = sa.Table(
-    "projects",
-    metadata,
-    sa.Column("project_id", _ID, primary_key=True),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("created", sa.Float, nullable=False),
-    # The project's settings (matching.decisions.settings), read and written as one.
-    sa.Column("meta", sa.Text, nullable=False),
-    # A new value with every write of meta: a process reads meta again only when the
-    # version differs from the one it holds.
-    sa.Column("settings_version", sa.String(32), nullable=False, server_default=""),
-)
-
-_events = sa.Table(
-    "events",
-    metadata,
-    sa.Column(
-        "seq",
-        sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-        primary_key=True,
-        autoincrement=True,
-    ),
-    sa.Column("project_id", _ID, sa.ForeignKey("projects.project_id"), nullable=False),
-    sa.Column("event_id", _ID, nullable=False),
-    sa.Column("kind", sa.String(20), nullable=False),
-    sa.Column("left_id", sa.Text),
-    sa.Column("reviewer", sa.Text, nullable=False),
-    sa.Column("time", sa.Float, nullable=False),
-    sa.Column("automatic", sa.Boolean, nullable=False),
-    sa.Column("batch", sa.Text),
-    sa.Column("payload", sa.Text, nullable=False),
-    sa.UniqueConstraint("project_id", "event_id", name="uq_events_project_event"),
-    sa.Index("ix_events_project_seq", "project_id", "seq"),
-    sa.Index("ix_events_project_batch", "project_id", "batch"),
-    sqlite_autoincrement=True,
-)
-
-# The columns of a compact batch (see matching.decisions.events.Batch), beside its one events row.
-_batch_data = sa.Table(
-    "batch_data",
-    metadata,
-    sa.Column("project_id", _ID, sa.ForeignKey("projects.project_id"), primary_key=True),
-    sa.Column("event_id", _ID, primary_key=True),
-    sa.Column("data", sa.LargeBinary, nullable=False),
-)
-
-#: The ``kind`` of the events row that stands for a compact batch.
-BATCH_KIND = "batch"
-
-_leases = sa.Table(
-    "leases",
-    metadata,
-    sa.Column("project_id", _ID, primary_key=True),
-    sa.Column("left_id", sa.Text, primary_key=True),
-    sa.Column("reviewer", sa.Text, nullable=False),
-    sa.Column("expires", sa.Float, nullable=False),
-)
-
-_heartbeat = sa.Table(
-    "heartbeat",
-    metadata,
-    sa.Column("writer", sa.String(100), primary_key=True),
-    sa.Column("time", sa.Float, nullable=False),
-)
-
 _T = TypeVar("_T")
-
-
-# The fields of an event's JSON payload that the review rules read.
-_FACTS = ("right_ids", "target", "edits", "exception", "sample", "reason")
-
-# SQLite allows 32766 bound parameters; stay far below it on every backend.
-_CHUNK = 500
 
 
 @dataclass
@@ -167,7 +107,7 @@ class DecisionLog:
         self.url = self.database.url
         self._lock = threading.Lock()
         self._caches: dict[str, _Cache] = {}
-        self._held = HeldSettings(_projects.c.settings_version, _projects.c.meta)
+        self._held = HeldSettings(projects_table.c.settings_version, projects_table.c.meta)
 
     def __repr__(self) -> str:
         return f"DecisionLog({self.url.render_as_string(hide_password=True)!r})"
@@ -193,7 +133,7 @@ class DecisionLog:
         self.database.setup()
         self.database.check_file()
         with self.database.read() as conn:
-            conn.execute(sa.select(sa.func.count()).select_from(_projects)).scalar()
+            conn.execute(sa.select(sa.func.count()).select_from(projects_table)).scalar()
 
     @contextmanager
     def transaction(self, project_id: str) -> Iterator[ProjectTransaction]:
@@ -215,7 +155,7 @@ class DecisionLog:
             held = self._held.held(project_id)
             query = (
                 self._held.select(held)
-                .where(_projects.c.project_id == project_id)
+                .where(projects_table.c.project_id == project_id)
                 .with_for_update()
             )
             row = conn.execute(query).first()
@@ -257,7 +197,7 @@ class DecisionLog:
             with self.database.write() as conn:
                 if self._project_exists(conn, project_id):
                     return False
-                conn.execute(_projects.insert().values(**row))
+                conn.execute(projects_table.insert().values(**row))
         except IntegrityError:
             return False
         return True
@@ -275,17 +215,19 @@ class DecisionLog:
         """
         counts = (
             sa.select(
-                _events.c.project_id,
+                events_table.c.project_id,
                 sa.func.count().label("events"),
-                sa.func.max(_events.c.time).label("last_event"),
+                sa.func.max(events_table.c.time).label("last_event"),
             )
-            .group_by(_events.c.project_id)
+            .group_by(events_table.c.project_id)
             .subquery()
         )
         query = (
-            sa.select(_projects, counts.c.events, counts.c.last_event)
-            .select_from(_projects.outerjoin(counts, counts.c.project_id == _projects.c.project_id))
-            .order_by(_projects.c.created, _projects.c.project_id)
+            sa.select(projects_table, counts.c.events, counts.c.last_event)
+            .select_from(
+                projects_table.outerjoin(counts, counts.c.project_id == projects_table.c.project_id)
+            )
+            .order_by(projects_table.c.created, projects_table.c.project_id)
         )
         with self.database.read() as conn:
             rows = conn.execute(query).mappings().all()
@@ -309,7 +251,7 @@ class DecisionLog:
     def project(self, project_id: str) -> dict | None:
         """The project's ``project_id, name, created, settings``, or None when there is none."""
         held = self._held.held(project_id)
-        c = _projects.c
+        c = projects_table.c
         query = self._held.select(held, c.name, c.created).where(c.project_id == project_id)
         with self.database.read() as conn:
             row = conn.execute(query).first()
@@ -331,7 +273,7 @@ class DecisionLog:
             When there is no such project.
         """
         held = self._held.held(project_id)
-        query = self._held.select(held).where(_projects.c.project_id == project_id)
+        query = self._held.select(held).where(projects_table.c.project_id == project_id)
         with self.database.read() as conn:
             row = conn.execute(query).first()
         if row is None:
@@ -360,7 +302,9 @@ class DecisionLog:
 
     @staticmethod
     def _project_exists(conn: Connection, project_id: str) -> bool:
-        query = sa.select(_projects.c.project_id).where(_projects.c.project_id == project_id)
+        query = sa.select(projects_table.c.project_id).where(
+            projects_table.c.project_id == project_id
+        )
         return conn.execute(query).first() is not None
 
     # -- events ------------------------------------------------------------
@@ -419,36 +363,25 @@ class DecisionLog:
                     raise
         raise AssertionError("unreachable")
 
-    @staticmethod
-    def _known_ids(conn: Connection, project_id: str, ids: list[str]) -> set[str]:
-        known: set[str] = set()
-        for start in range(0, len(ids), _CHUNK):
-            query = sa.select(_events.c.event_id).where(
-                _events.c.project_id == project_id,
-                _events.c.event_id.in_(ids[start : start + _CHUNK]),
-            )
-            known.update(conn.execute(query).scalars())
-        return known
-
     def events(self, project_id: str, *, after_seq: int = 0) -> list[Event]:
         """The project's events, oldest first; only those after ``after_seq`` when given.
 
         A compact batch is expanded into the events it stands for.
         """
-        return [e for _, e in _expand(self._rows(project_id, after_seq=after_seq))]
+        return [e for _, e in expand_rows(self._rows(project_id, after_seq=after_seq))]
 
     def events_by_id(self, project_id: str, event_ids: Iterable[str]) -> dict[str, Event]:
         """The project's events with these ids (compact batches' members are not rows
         and are not found), event id -> event; ids the log lacks are left out."""
         wanted = list(dict.fromkeys(event_ids))
         out: dict[str, Event] = {}
-        c = _events.c
+        c = events_table.c
         with self.database.read() as conn:
-            for start in range(0, len(wanted), _CHUNK):
+            for start in range(0, len(wanted), CHUNK):
                 query = sa.select(c.event_id, c.payload).where(
                     c.project_id == project_id,
                     c.kind != BATCH_KIND,
-                    c.event_id.in_(wanted[start : start + _CHUNK]),
+                    c.event_id.in_(wanted[start : start + CHUNK]),
                 )
                 for eid, payload in conn.execute(query):
                     out[eid] = Event.from_dict(json.loads(payload))
@@ -463,7 +396,7 @@ class DecisionLog:
         otherwise it is expanded into its events, which all carry its ``seq``.
         """
         rows = self._rows(project_id, after_seq=after_seq)
-        return rows if compact else _expand(rows)
+        return rows if compact else expand_rows(rows)
 
     def event_facts(self, project_id: str, *, after_seq: int = 0) -> Iterator[tuple]:
         """What review rules read of each event, without its scores and thresholds.
@@ -476,12 +409,12 @@ class DecisionLog:
         million payloads in Python.
         """
         backend = self.url.get_backend_name()
-        payload = _events.c.payload
+        payload = events_table.c.payload
         if backend == "sqlite":
-            picked = [sa.func.json_extract(payload, f"$.{k}") for k in _FACTS]
+            picked = [sa.func.json_extract(payload, f"$.{k}") for k in FACTS]
         elif backend == "postgresql":
             as_json = sa.cast(payload, sa.JSON)
-            picked = [sa.func.json_extract_path_text(as_json, k) for k in _FACTS]
+            picked = [sa.func.json_extract_path_text(as_json, k) for k in FACTS]
         else:
             for seq, e in self._rows(project_id, after_seq=after_seq):
                 if isinstance(e, Batch):
@@ -491,7 +424,7 @@ class DecisionLog:
                 extra = (e.edits or None, e.exception, e.sample, e.reason)
                 yield (seq, *facts, e.automatic, e.batch, e.target, *extra)
             return
-        c = _events.c
+        c = events_table.c
         rights, target, edits, exception, sample, reason = picked
         query = (
             sa.select(c.seq, c.event_id, c.kind, c.left_id, rights, c.reviewer, c.time)
@@ -501,7 +434,9 @@ class DecisionLog:
         )
         with self.database.read() as conn:
             rows = conn.execute(query).all()
-            batches = _batches(conn, project_id, [r.event_id for r in rows if r.kind == BATCH_KIND])
+            batches = batches_of(
+                conn, project_id, [r.event_id for r in rows if r.kind == BATCH_KIND]
+            )
         loads = json.loads
         for seq, eid, kind, left, right_ids, who, when, auto, batch, tgt, *more in rows:
             if kind == BATCH_KIND:
@@ -517,7 +452,9 @@ class DecisionLog:
 
     def last_seq(self, project_id: str) -> int:
         """The sequence number of the project's latest event (0 when it has none)."""
-        query = sa.select(sa.func.max(_events.c.seq)).where(_events.c.project_id == project_id)
+        query = sa.select(sa.func.max(events_table.c.seq)).where(
+            events_table.c.project_id == project_id
+        )
         with self.database.read() as conn:
             return int(conn.execute(query).scalar() or 0)
 
@@ -526,8 +463,8 @@ class DecisionLog:
     ) -> list[tuple[int, Event | Batch]]:
         if conn is None:
             with self.database.read() as conn:
-                return _read_rows(conn, project_id, after_seq)
-        return _read_rows(conn, project_id, after_seq)
+                return read_rows(conn, project_id, after_seq)
+        return read_rows(conn, project_id, after_seq)
 
     def state(self, project_id: str) -> ReviewState:
         """The project's review state: :func:`~matching.decisions.events.replay` of its events.
@@ -536,7 +473,7 @@ class DecisionLog:
         """
         with self._lock:
             cache = self._caches.get(project_id, _Cache())
-        count_query = sa.select(sa.func.count()).where(_events.c.project_id == project_id)
+        count_query = sa.select(sa.func.count()).where(events_table.c.project_id == project_id)
         with self.database.read() as conn:
             new = self._rows(project_id, after_seq=cache.last_seq, conn=conn)
             # Counting after reading: a total larger than expected means a
@@ -547,7 +484,7 @@ class DecisionLog:
                 cache = _Cache()
                 new = self._rows(project_id, conn=conn)
         if new or cache.state is None:
-            events = cache.events + [e for _, e in _expand(new)]
+            events = cache.events + [e for _, e in expand_rows(new)]
             last = new[-1][0] if new else cache.last_seq
             cache = _Cache(last, events, replay(events), cache.rows + len(new))
             with self._lock:
@@ -599,38 +536,40 @@ class DecisionLog:
         now: float,
         exclusive: bool,
     ) -> bool:
-        key = (_leases.c.project_id == project_id) & (_leases.c.left_id == left_id)
+        key = (leases_table.c.project_id == project_id) & (leases_table.c.left_id == left_id)
         with self.transaction(project_id) as tx:
             conn = tx.conn
-            holder = conn.execute(sa.select(_leases.c.reviewer, _leases.c.expires).where(key))
+            holder = conn.execute(
+                sa.select(leases_table.c.reviewer, leases_table.c.expires).where(key)
+            )
             holder = holder.first()
             if holder is not None and holder.reviewer != reviewer and holder.expires > now:
                 return False
             if exclusive:
                 conn.execute(
-                    _leases.delete().where(
-                        _leases.c.project_id == project_id,
-                        _leases.c.reviewer == reviewer,
-                        _leases.c.left_id != left_id,
+                    leases_table.delete().where(
+                        leases_table.c.project_id == project_id,
+                        leases_table.c.reviewer == reviewer,
+                        leases_table.c.left_id != left_id,
                     )
                 )
             values = {"reviewer": reviewer, "expires": expires}
             if holder is None:
                 conn.execute(
-                    _leases.insert().values(project_id=project_id, left_id=left_id, **values)
+                    leases_table.insert().values(project_id=project_id, left_id=left_id, **values)
                 )
             else:
-                conn.execute(_leases.update().where(key).values(**values))
+                conn.execute(leases_table.update().where(key).values(**values))
 
         return True
 
     def busy_records(self, project_id: str, reviewer: str, *, now: float | None = None) -> set[str]:
         """Left ids that other reviewers hold unexpired leases on."""
         now = _time.time() if now is None else now
-        query = sa.select(_leases.c.left_id).where(
-            _leases.c.project_id == project_id,
-            _leases.c.reviewer != reviewer,
-            _leases.c.expires > now,
+        query = sa.select(leases_table.c.left_id).where(
+            leases_table.c.project_id == project_id,
+            leases_table.c.reviewer != reviewer,
+            leases_table.c.expires > now,
         )
         with self.database.read() as conn:
             return set(conn.execute(query).scalars())
@@ -639,8 +578,8 @@ class DecisionLog:
         """Give up every lease the reviewer holds in the project."""
         with self.database.write() as conn:
             conn.execute(
-                _leases.delete().where(
-                    _leases.c.project_id == project_id, _leases.c.reviewer == reviewer
+                leases_table.delete().where(
+                    leases_table.c.project_id == project_id, leases_table.c.reviewer == reviewer
                 )
             )
 
@@ -655,10 +594,12 @@ class DecisionLog:
             with self.database.write() as conn:
                 row = {"time": _time.time()}
                 done = conn.execute(
-                    _heartbeat.update().where(_heartbeat.c.writer == "health").values(**row)
+                    heartbeat_table.update()
+                    .where(heartbeat_table.c.writer == "health")
+                    .values(**row)
                 )
                 if done.rowcount == 0:
-                    conn.execute(_heartbeat.insert().values(writer="health", **row))
+                    conn.execute(heartbeat_table.insert().values(writer="health", **row))
         except Exception:
             # Whatever the failure, the answer is "not healthy", never an error page.
             return False
@@ -667,211 +608,12 @@ class DecisionLog:
     def delete_project(self, project_id: str) -> bool:
         """Delete a project with its events and leases; False when there was none."""
         with self.database.write() as conn:
-            for table in (_leases, _batch_data, _events):
+            for table in (leases_table, batch_data_table, events_table):
                 conn.execute(table.delete().where(table.c.project_id == project_id))
-            done = conn.execute(_projects.delete().where(_projects.c.project_id == project_id))
+            done = conn.execute(
+                projects_table.delete().where(projects_table.c.project_id == project_id)
+            )
         with self._lock:
             self._caches.pop(project_id, None)
         self._held.forget(project_id)
         return done.rowcount > 0
-
-
-class ProjectTransaction:
-    """What a rule may read and write inside :meth:`DecisionLog.transaction`."""
-
-    def __init__(
-        self,
-        conn: Connection,
-        project_id: str,
-        settings: ProjectSettings,
-        held: HeldSettings,
-    ) -> None:
-        self.conn = conn
-        self.project_id = project_id
-        #: The project's settings, as of the lock (the transaction's own once saved).
-        self.settings = settings
-        self._held = held
-
-    def save_settings(self, settings: ProjectSettings) -> None:
-        """Write the project's settings; they commit or roll back with the transaction."""
-        row = self._held.row(settings)
-        self.conn.execute(
-            _projects.update().where(_projects.c.project_id == self.project_id).values(**row)
-        )
-        self.settings = settings
-        # Held before the commit: were it rolled back, the version in the log differs
-        # from this one, and the next read reads the settings again.
-        self._held.hold(self.project_id, row["settings_version"], settings)
-
-    def events_after(self, seq: int, *, compact: bool = False) -> list[tuple[int, Event | Batch]]:
-        """The project's events after ``seq``, oldest first, with their seq; with
-        ``compact``, a batch is one :class:`~matching.decisions.events.Batch` (see
-        :meth:`DecisionLog.event_rows`)."""
-        rows = _read_rows(self.conn, self.project_id, seq)
-        return rows if compact else _expand(rows)
-
-    def insert_batch(self, batch: Batch) -> int:
-        """Write a compact batch as one row (and its columns); returns how many records
-        it decides, or 0 when the project has this batch already (a repeated confirm).
-        An empty batch writes nothing."""
-        query = sa.select(_events.c.seq).where(
-            _events.c.project_id == self.project_id, _events.c.batch == batch.batch
-        )
-        if not len(batch) or self.conn.execute(query.limit(1)).first() is not None:
-            return 0
-        row = {
-            "project_id": self.project_id,
-            "event_id": batch.event_id,
-            "kind": BATCH_KIND,
-            "left_id": None,
-            "reviewer": batch.reviewer,
-            "time": float(batch.time),
-            "automatic": True,
-            "batch": batch.batch,
-            "payload": json.dumps(batch.header()),
-        }
-        self.conn.execute(_events.insert().values(**row))
-        # The columns go as a parameter, not in the statement: SQLAlchemy keeps the
-        # statements it compiles, with their values (tens of MB for a large batch).
-        self.conn.execute(
-            _batch_data.insert(),
-            {"project_id": self.project_id, "event_id": batch.event_id, "data": batch.to_bytes()},
-        )
-        return len(batch)
-
-    def last_seq(self) -> int:
-        query = sa.select(sa.func.max(_events.c.seq)).where(_events.c.project_id == self.project_id)
-        return int(self.conn.execute(query).scalar() or 0)
-
-    def insert(self, events: list[Event]) -> int:
-        """Insert the events whose ids the project does not have yet; returns how many.
-
-        Events that all belong to one batch are written all or none: a batch is
-        written in one transaction, so if any of its events is in the log, all
-        of them are, and looking that up once replaces a look-up per event.
-        """
-        batches = {e.batch for e in events}
-        if len(events) > _CHUNK and len(batches) == 1 and None not in batches:
-            query = sa.select(_events.c.seq).where(
-                _events.c.project_id == self.project_id, _events.c.batch == batches.pop()
-            )
-            if self.conn.execute(query.limit(1)).first() is not None:
-                return 0
-            fresh = events
-        else:
-            ids = [e.event_id for e in events]
-            known = DecisionLog._known_ids(self.conn, self.project_id, ids)
-            fresh = [e for e in events if e.event_id not in known]
-        columns = list(_event_row(self.project_id, fresh[0])) if fresh else []
-        # The driver's own executemany: compiling parameters row by row in SQLAlchemy
-        # costs more than the insert itself for a batch of a million events.
-        mark = "?" if self.conn.dialect.paramstyle == "qmark" else "%s"
-        statement = (
-            f"INSERT INTO {_events.name} ({', '.join(columns)}) "
-            f"VALUES ({', '.join([mark] * len(columns))})"
-        )
-        for start in range(0, len(fresh), 50_000):
-            rows = [
-                tuple(_event_row(self.project_id, e).values())
-                for e in fresh[start : start + 50_000]
-            ]
-            self.conn.exec_driver_sql(statement, rows)
-        return len(fresh)
-
-    def has_event(self, event_id: str) -> bool:
-        query = sa.select(_events.c.seq).where(
-            _events.c.project_id == self.project_id, _events.c.event_id == event_id
-        )
-        return self.conn.execute(query).first() is not None
-
-    def lease_holder(self, left_id: str) -> tuple[str, float] | None:
-        """``(reviewer, expires)`` of the record's lease, or None when there is none."""
-        query = sa.select(_leases.c.reviewer, _leases.c.expires).where(
-            _leases.c.project_id == self.project_id, _leases.c.left_id == left_id
-        )
-        row = self.conn.execute(query).first()
-        return None if row is None else (row.reviewer, float(row.expires))
-
-    def busy(self, reviewer: str, now: float) -> set[str]:
-        """Left ids other reviewers hold unexpired leases on."""
-        query = sa.select(_leases.c.left_id).where(
-            _leases.c.project_id == self.project_id,
-            _leases.c.reviewer != reviewer,
-            _leases.c.expires > now,
-        )
-        return set(self.conn.execute(query).scalars())
-
-    def lease(self, left_id: str, reviewer: str, expires: float) -> None:
-        """Give the record's lease to ``reviewer`` (the caller checked it may) and
-        release the reviewer's other leases in the project."""
-        mine = (_leases.c.project_id == self.project_id) & (_leases.c.reviewer == reviewer)
-        self.conn.execute(_leases.delete().where(mine))
-        key = (_leases.c.project_id == self.project_id) & (_leases.c.left_id == left_id)
-        self.conn.execute(_leases.delete().where(key))
-        self.conn.execute(
-            _leases.insert().values(
-                project_id=self.project_id, left_id=left_id, reviewer=reviewer, expires=expires
-            )
-        )
-
-    def release(self, reviewer: str) -> None:
-        mine = (_leases.c.project_id == self.project_id) & (_leases.c.reviewer == reviewer)
-        self.conn.execute(_leases.delete().where(mine))
-
-
-def _batches(conn: Connection, project_id: str, event_ids: list[str]) -> dict[str, Batch]:
-    """The compact batches with these ids, read from their columns."""
-    out = {}
-    for start in range(0, len(event_ids), _CHUNK):
-        query = sa.select(_batch_data.c.event_id, _batch_data.c.data).where(
-            _batch_data.c.project_id == project_id,
-            _batch_data.c.event_id.in_(event_ids[start : start + _CHUNK]),
-        )
-        for eid, data in conn.execute(query):
-            out[eid] = Batch.from_bytes(bytes(data))
-    return out
-
-
-def _read_rows(
-    conn: Connection, project_id: str, after_seq: int
-) -> list[tuple[int, Event | Batch]]:
-    """``(seq, event or batch)`` of the project's rows after ``after_seq``, oldest first."""
-    c = _events.c
-    query = (
-        sa.select(c.seq, c.event_id, c.kind, c.payload)
-        .where(c.project_id == project_id, c.seq > after_seq)
-        .order_by(c.seq)
-    )
-    rows = conn.execute(query).all()
-    batches = _batches(conn, project_id, [r.event_id for r in rows if r.kind == BATCH_KIND])
-    return [
-        (seq, batches[eid] if kind == BATCH_KIND else Event.from_dict(json.loads(payload)))
-        for seq, eid, kind, payload in rows
-    ]
-
-
-def _expand(rows: list[tuple[int, Event | Batch]]) -> list[tuple[int, Event]]:
-    """Rows with each compact batch replaced by the events it stands for."""
-    if not any(isinstance(e, Batch) for _, e in rows):
-        return rows
-    out: list[tuple[int, Event]] = []
-    for seq, e in rows:
-        if isinstance(e, Batch):
-            out.extend((seq, m) for m in e.events())
-        else:
-            out.append((seq, e))
-    return out
-
-
-def _event_row(project_id: str, event: Event) -> dict:
-    return {
-        "project_id": project_id,
-        "event_id": event.event_id,
-        "kind": event.kind,
-        "left_id": event.left_id,
-        "reviewer": event.reviewer,
-        "time": float(event.time),
-        "automatic": bool(event.automatic),
-        "batch": event.batch,
-        "payload": json.dumps(event.to_dict()),
-    }
