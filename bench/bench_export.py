@@ -8,7 +8,7 @@ runs in a fresh process, as a worker would serve it, alternately ``--rounds`` ti
 
 - ``log``: what ``callbacks/export.py`` did before: ``DecisionLog.state`` (the batch
   expanded into its events and replayed), then ``matching.decisions.export.matched_chunks``.
-- ``desk``: what it does now: ``ReviewDesk.accepted_pairs`` (the ledger's columns; the
+- ``desk``: what it does now: ``desk.views.accepted_pairs`` (the ledger's columns; the
   worker's ledger read first, as a worker that served the review has it already,
   timed apart), then ``matching.decisions.export.matched_chunks_of_pairs`` finding records
   through the project's id positions.
@@ -99,7 +99,7 @@ def export_once(way: str, url: str, records: int, decided: int, out: str) -> dic
             )  # fmt: skip
         else:
             chunks = matched_chunks_of_pairs(
-                desk.accepted_pairs(), p.candidates, p.left, p.right,
+                desk.views.accepted_pairs(), p.candidates, p.left, p.right,
                 spec_left_id=p.spec.left_id, spec_right_id=p.spec.right_id,
                 left_pos=p.left_pos, right_pos=p.right_pos,
             )  # fmt: skip

@@ -58,7 +58,7 @@ def update_statistics(services: Services, project_id, tab, seen) -> tuple:
     drawn = {"project_id": project_id, "version": desk.refresh().last_seq}
     if seen == drawn:
         return (no_update,) * _OUTPUTS
-    state = desk.decisions()  # the decisions in force, as columns the desk keeps
+    state = desk.views.decisions()  # the decisions in force, as columns the desk keeps
     done = progress(state, len(project.queue))
     times = state.frame["time"]
     span = float(times.max() - times.min()) if len(times) else 0.0

@@ -108,7 +108,7 @@ def _status_bins(services: Services, project: Project, version: int) -> dict:
     hit = services.cache.get(key)
     if hit is None:
         bins = len(services.score_index(project).counts_by_bin)
-        pairs = services.desk(project).pair_status()
+        pairs = services.desk(project).views.pair_status()
         frame = histogram_by_status(project.candidates, pairs, bins=bins)
         hit = {k: frame[k].tolist() for k in ("accepted", "rejected", "undecided")}
         services.cache.set(key, hit)
@@ -162,7 +162,7 @@ def _estimate(services: Services, project: Project, version: int, cut: float) ->
     if hit is None:
         desk = services.desk(project)
         now = desk.refresh().last_seq
-        scores, accepted = reviewed_pairs(project.candidates, desk.pair_status())
+        scores, accepted = reviewed_pairs(project.candidates, desk.views.pair_status())
         hit = {"scores": scores, "accepted": accepted}
         services.cache.set(f"tuning-reviewed:{project.project_id}:{now}", hit)
     return estimate_from_reviewed(hit["scores"], hit["accepted"], keep=cut, select=cut)
@@ -172,7 +172,7 @@ def _bands(services: Services, project: Project, version: int) -> dict:
     key = f"tuning-bands:{project.project_id}:{version}"
     hit = services.cache.get(key)
     if hit is None:
-        frame = acceptance_by_band(project.candidates, services.desk(project).pair_status())
+        frame = acceptance_by_band(project.candidates, services.desk(project).views.pair_status())
         hit = {c: frame[c].tolist() for c in frame.columns}
         hit["acceptance_rate"] = [None if r != r else r for r in hit["acceptance_rate"]]
         services.cache.set(key, hit)

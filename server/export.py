@@ -207,7 +207,7 @@ def write_export(
         frame = clusters.records() if kind == "clusters" else clusters.representative_records()
         return EXPORTS[fmt][0](_letting_go([frame], stop=stop, slices=_slices(fmt)), out)
     chunks = matched_chunks_of_pairs(
-        services.desk(project).accepted_pairs(),
+        services.desk(project).views.accepted_pairs(),
         project.candidates,
         project.left,
         project.right,

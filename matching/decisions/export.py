@@ -266,7 +266,7 @@ def matched_chunks_of_pairs(
     ``automatic``, ``edits`` (that right record's corrected cells, a mapping,
     or None), ``reason`` (or None) and ``thresholds`` (the decision's, a
     mapping; rows may share one). What :func:`accepted_pairs_of_state` makes of
-    a replayed log, and ``ReviewDesk.accepted_pairs`` of the desk's ledger.
+    a replayed log, and ``desk.views.accepted_pairs`` of the desk's ledger.
     ``left_pos`` and ``right_pos``, when given, map each table's record ids to
     its row positions (a project's own), so the records are found without an
     index of every id.

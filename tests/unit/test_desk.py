@@ -466,13 +466,13 @@ def test_any_interleaving_never_overwrites_silently_and_undo_restores(ops):
 def assert_columns_agree(desk, state):
     """The desk's columns give every statistic and tuning count the state gives."""
     n, cands = len(desk.project.queue), desk.project.candidates
-    columns = desk.decisions()
+    columns = desk.views.decisions()
     assert progress(columns, n) == progress(state, n)
     pd.testing.assert_frame_equal(per_reviewer(columns), per_reviewer(state))
     pd.testing.assert_frame_equal(score_distribution(columns), score_distribution(state))
     pd.testing.assert_frame_equal(reasons_breakdown(columns), reasons_breakdown(state))
     pd.testing.assert_frame_equal(progress_over_time(columns), progress_over_time(state))
-    pairs = desk.pair_status()
+    pairs = desk.views.pair_status()
     pd.testing.assert_frame_equal(
         histogram_by_status(cands, pairs), histogram_by_status(cands, state)
     )

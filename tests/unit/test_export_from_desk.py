@@ -1,6 +1,6 @@
 """The export built from the review desk's ledger is the export of the replayed log.
 
-``callbacks/export.py`` writes the matched table from ``ReviewDesk.accepted_pairs``
+``callbacks/export.py`` writes the matched table from ``desk.views.accepted_pairs``
 (the ledger's columns, a batch's scores and thresholds from its columns) instead of
 replaying the whole log; the file must not change by a byte.
 """
@@ -59,7 +59,7 @@ def _export(desk: ReviewDesk, chunk_rows: int | None = None, *, indexed: bool = 
     where = {"left_pos": p.left_pos, "right_pos": p.right_pos} if indexed else {}
     write_csv(
         matched_chunks_of_pairs(
-            desk.accepted_pairs(), p.candidates, p.left, p.right,
+            desk.views.accepted_pairs(), p.candidates, p.left, p.right,
             spec_left_id=p.spec.left_id, spec_right_id=p.spec.right_id, chunk_rows=chunk_rows,
             **where,
         ),
@@ -139,7 +139,7 @@ def test_a_record_the_tables_lack_is_named_when_records_are_found_by_position():
     left = PROJECT.queue[0]
     right = PROJECT.candidate_rows(left)["right_id"].iloc[0]
     assert desk.decide("ann", {"left_id": left, "view_id": "v"}, "accept", [right]).ok
-    pairs = desk.accepted_pairs()
+    pairs = desk.views.accepted_pairs()
     p = PROJECT
     chunks = matched_chunks_of_pairs(
         pairs, p.candidates, p.left, p.right, spec_left_id=p.spec.left_id,
@@ -154,6 +154,6 @@ def test_the_pairs_of_a_bulk_accept_keep_their_right_ids_as_arrow_text():
     log.ensure_project(PROJECT.project_id, name="demo")
     desk = ReviewDesk(log, PROJECT)
     assert desk.batches.apply_bulk("lee", "accept", threshold=0.5, margin=0.0, role="lead").written
-    pairs = desk.accepted_pairs()
+    pairs = desk.views.accepted_pairs()
     assert len(pairs) and pairs["right_id"].dtype != object  # no str per pair
     assert _export(desk) == _old_export(log)

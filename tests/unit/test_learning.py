@@ -339,7 +339,7 @@ def test_the_matched_export_gets_each_fields_match_weight_once_the_project_learn
 
     def chunks(p):
         return matched_chunks_of_pairs(
-            workspace.desk(p).accepted_pairs(), p.candidates, p.left, p.right,
+            workspace.desk(p).views.accepted_pairs(), p.candidates, p.left, p.right,
             spec_left_id="id", spec_right_id="id", left_pos=p.left_pos, right_pos=p.right_pos,
         )  # fmt: skip
 
@@ -403,7 +403,7 @@ def test_a_bulk_batch_keeps_the_model_that_scored_its_records(config):
     desk = workspace.desk(workspace.project(project.project_id))
     done = desk.batches.apply_bulk("lea", "accept", threshold=0.6, role="lead")
     assert done.ok and done.written > 0
-    pairs = desk.accepted_pairs()
+    pairs = desk.views.accepted_pairs()
     automatic = pairs[pairs["automatic"]]
     assert len(automatic) == done.written
     assert all(t["model"] == 1.0 for t in automatic["thresholds"])

@@ -161,7 +161,7 @@ def test_a_project_made_before_lookups_were_kept_opens_works_and_gains_them(tmp_
     desk = first.desk(made)
     view = desk.next_view("ann")
     assert desk.decide("ann", view, "accept", view["selected"][:1] or None).ok
-    before = first.desk(made).pair_status()
+    before = first.desk(made).views.pair_status()
     (folder / LOOKUPS_FILE).unlink()  # as an earlier version left the folder
 
     later = _services(tmp_path)
@@ -172,7 +172,7 @@ def test_a_project_made_before_lookups_were_kept_opens_works_and_gains_them(tmp_
     assert record_view(opened, view["left_id"], keep=0.3, select=0.8) == record_view(
         made, view["left_id"], keep=0.3, select=0.8
     )
-    after = later.desk(opened).pair_status()
+    after = later.desk(opened).views.pair_status()
     np.testing.assert_array_equal(after.status, before.status)
     np.testing.assert_array_equal(after.automatic, before.automatic)
     _assert_same_index(later.score_index(opened), ScoreIndex.from_candidates(made.candidates))
@@ -189,8 +189,8 @@ def test_the_desk_reads_each_pairs_record_from_the_lookups_as_it_would_look_it_u
         assert desk.decide(reviewer, view, kind, view["selected"] or None).ok
     looked_up = dataclasses.replace(services.project(made.project_id), pair_left=None)
     plain = workspace_module.ReviewDesk(services.log, looked_up)
-    np.testing.assert_array_equal(desk.pair_status().status, plain.pair_status().status)
-    assert (desk.pair_status().status > 0).sum() > 0
+    np.testing.assert_array_equal(desk.views.pair_status().status, plain.views.pair_status().status)
+    assert (desk.views.pair_status().status > 0).sum() > 0
 
 
 def test_a_picked_project_is_opened_once_however_many_requests_ask_at_once(tmp_path, monkeypatch):
