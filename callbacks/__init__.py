@@ -11,6 +11,7 @@ from callbacks import (
     propose,
     review,
     statistics,
+    tables,
     tuning,
     why,
 )
@@ -21,6 +22,6 @@ __all__ = ["register"]
 
 def register(app) -> None:
     # security and auth first: their request hooks must run before anything else
-    features = (security, auth, review, matched, export, data, propose, uploads, tuning, learning)
-    for feature in (*features, projects, clusters, why, statistics, memory, disk_full):
+    features = (security, auth, review, matched, export, data, tables, propose, uploads, tuning)
+    for feature in (*features, learning, projects, clusters, why, statistics, memory, disk_full):
         feature.register(app)

@@ -14,7 +14,7 @@ code. The sign-in gate and the same-origin check (``callbacks/auth.py``,
 on top, only an admin (anyone, in open mode) may upload, and an upload is
 continued only by whoever started it. When the last chunk is in, the page
 hands the id to the Data panel's callback, which reads the table
-(:func:`callbacks.data.finish_upload`).
+(:func:`callbacks.tables.finish_upload`).
 
 dash-uploader was not used: it lets the browser choose the upload id and the
 file name, and joins both into paths on the server.

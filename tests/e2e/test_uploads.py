@@ -6,7 +6,7 @@ import threading
 
 import pandas as pd
 
-from callbacks.data import _content_token
+from callbacks.tables import content_token
 from matching.engine.io import read_table
 from matching.engine.uploads import ChunkedUploads
 from tests.helpers import button, start
@@ -58,7 +58,7 @@ def test_upload_two_files_in_chunks_and_open_one_by_path(
     assert "KB uploaded" in dash_duo.find_element("#upload-left-progress").text
     assert calls[3] == calls[2] + 1000 and len(calls) == 6  # 5 chunks and the short one
     # the server's table is kept under the hash of the name and every byte it received
-    kept = app.matchdesk.upload_path(_content_token(left, left.name))
+    kept = app.matchdesk.upload_path(content_token(left, left.name))
     pd.testing.assert_frame_equal(read_table(kept), read_table(left))
     dash_duo.find_element("#upload-right input").send_keys(str(right))
     dash_duo.wait_for_contains_text("#upload-right-info", "cars.csv: 2 rows", timeout=10)

@@ -7,9 +7,10 @@ import io
 import pandas as pd
 import pytest
 
-from callbacks.data import count_message, read_upload
+from callbacks.data import count_message
 from callbacks.matched import matched_rows, remove_matches, update_matched
 from callbacks.review import current_view, update_review
+from callbacks.tables import read_upload
 from components import ids as ids_module
 from components.ids import ids
 from matching.engine.io import TableReadError

@@ -18,14 +18,8 @@ from dash import CeleryManager, no_update
 
 import matching.engine.full
 from app import config_from_args, create_app
-from callbacks.data import (
-    CANCELLED,
-    cancelled_run,
-    finish_run,
-    read_upload,
-    run_project,
-    start_run,
-)
+from callbacks.data import CANCELLED, cancelled_run, finish_run, run_project, start_run
+from callbacks.tables import read_upload
 from matching.decisions.roles import PermissionDenied
 from matching.engine.blocking import Blocking
 from matching.engine.candidates import generate_candidates, score_in_steps

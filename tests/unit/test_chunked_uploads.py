@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from dash import no_update
 
-from callbacks.data import store_upload_of
+from callbacks.tables import store_upload_of
 from components.ids import LOGIN_NAME, LOGIN_PASSWORD, ids
 from matching.engine.io import TableReadError, read_table
 from matching.engine.safety import check_table_file, files_inside, inside_folder

@@ -5,8 +5,9 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from callbacks.data import count_view, read_upload, run_project
+from callbacks.data import count_view, run_project
 from callbacks.propose import fill_panel
+from callbacks.tables import read_upload
 from components.data import ONE_TABLE, uploads_in_mode
 from components.ids import ids
 from matching.engine.spec import Setup, dumps_setup, spec_from_rows

@@ -160,7 +160,7 @@ def test_the_data_panel_reads_another_sheet_or_header_row_from_the_kept_workbook
 ):
     from dash import no_update
 
-    from callbacks.data import excel_choices, read_upload, store_upload_of
+    from callbacks.tables import excel_choices, read_upload, store_upload_of
     from components.ids import ids
 
     first = read_upload(services, workbook, "restaurants.xlsx")

@@ -9,8 +9,8 @@ import json
 import pytest
 from dash import no_update
 
-from callbacks.data import reread_upload, store_upload_of
 from callbacks.matched import remove_matches
+from callbacks.tables import reread_upload, store_upload_of
 from callbacks.tuning import update_estimates, update_tuning_view
 from components.ids import ids
 from components.tuning import SLIDER_IDS
@@ -181,7 +181,7 @@ def workbook(services, tmp_path):
     """A two-sheet workbook read in the Data panel (by one who may upload, the open mode)."""
     import pandas as pd
 
-    from callbacks.data import read_upload
+    from callbacks.tables import read_upload
 
     path = tmp_path / "people.xlsx"
     with pd.ExcelWriter(path) as writer:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from callbacks.data import read_upload, store_upload_of
+from callbacks.tables import read_upload, store_upload_of
 from matching.engine.io import MAX_COLUMNS, TableReadError, load_table
 from tests.conftest import ROOT
 

@@ -13,13 +13,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from callbacks.data import (
-    confirm_delete,
-    delete_project,
-    read_upload,
-    run_project,
-    store_upload_of,
-)
+from callbacks.data import confirm_delete, delete_project, run_project
+from callbacks.tables import read_upload, store_upload_of
 from components.ids import ids
 from matching.engine.io import TableReadError
 from matching.engine.safety import check_shape, check_table_bytes, threshold_problem
