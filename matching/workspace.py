@@ -204,9 +204,13 @@ class Workspace:
             left_rows=len(left),
             right_rows=len(right),
             columns=(tuple(map(str, left.columns)), tuple(map(str, right.columns))),
-            version=next_version(self.log.projects(), name),
         )
-        created = self.log.ensure_project(project.project_id, name=name, settings=settings)
+        created = self.log.ensure_project(
+            project.project_id,
+            name=name,
+            settings=settings,
+            number=lambda same: next_version(same, name),
+        )
         self._remember(project)
         if created:
             self._inherit(project, name=name, spec=spec)

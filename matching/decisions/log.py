@@ -13,6 +13,7 @@ the users' store.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time as _time
@@ -167,7 +168,12 @@ class DecisionLog:
     # -- projects ----------------------------------------------------------
 
     def ensure_project(
-        self, project_id: str, *, name: str, settings: ProjectSettings | None = None
+        self,
+        project_id: str,
+        *,
+        name: str,
+        settings: ProjectSettings | None = None,
+        number: Callable[[list[dict]], int] | None = None,
     ) -> bool:
         """Create the project unless it exists.
 
@@ -180,6 +186,11 @@ class DecisionLog:
             The name shown in the project list.
         settings : ProjectSettings, optional
             Its spec, tables, floor and thresholds; unset ones when None.
+        number : callable, optional
+            Given the projects already named ``name`` (as :meth:`projects` lists
+            them), the version this one gets; asked inside the transaction that
+            creates it, so two projects made at once under one name never get the
+            same version.
 
         Returns
         -------
@@ -187,16 +198,22 @@ class DecisionLog:
             True when the project was created, False when it already existed (its
             name and settings are left as they were; see :meth:`change_settings`).
         """
-        row = {
-            "project_id": project_id,
-            "name": name,
-            "created": _time.time(),
-            **self._held.row(settings or ProjectSettings()),
-        }
+        settings = settings or ProjectSettings()
         try:
             with self.database.write() as conn:
                 if self._project_exists(conn, project_id):
                     return False
+                if number is not None:
+                    if conn.dialect.name == "postgresql":  # SQLite's write lock is whole
+                        conn.execute(sa.text("LOCK TABLE projects IN SHARE ROW EXCLUSIVE MODE"))
+                    same = self._project_rows(conn, projects_table.c.name == name)
+                    settings = dataclasses.replace(settings, version=number(same))
+                row = {
+                    "project_id": project_id,
+                    "name": name,
+                    "created": _time.time(),
+                    **self._held.row(settings),
+                }
                 conn.execute(projects_table.insert().values(**row))
         except IntegrityError:
             return False
@@ -213,6 +230,10 @@ class DecisionLog:
             many events it has) and ``last_event`` (the time of its latest event, or
             None).
         """
+        with self.database.read() as conn:
+            return self._project_rows(conn)
+
+    def _project_rows(self, conn: Connection, where=None) -> list[dict]:
         counts = (
             sa.select(
                 events_table.c.project_id,
@@ -229,8 +250,9 @@ class DecisionLog:
             )
             .order_by(projects_table.c.created, projects_table.c.project_id)
         )
-        with self.database.read() as conn:
-            rows = conn.execute(query).mappings().all()
+        if where is not None:
+            query = query.where(where)
+        rows = conn.execute(query).mappings().all()
         return [
             {
                 "project_id": r["project_id"],

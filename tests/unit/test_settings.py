@@ -510,3 +510,29 @@ def test_only_a_lead_changes_the_reasons(services, project):
     text = save_reasons(services, pid, "twins")
     assert text == "Not saved: only a lead or above may change settings; you are a reviewer."
     assert services.desk(project).settings().reasons == DEFAULT_REASONS
+
+
+def test_projects_made_at_once_under_one_name_get_different_versions(url):
+    """The version is numbered inside the transaction that records the project."""
+    from matching.decisions.versions import next_version, versions
+
+    logs = [DecisionLog(url) for _ in range(6)]
+    start = threading.Barrier(len(logs))
+
+    def make(k: int) -> None:
+        start.wait()
+        logs[k].ensure_project(
+            f"p{k}", name="people", number=lambda same: next_version(same, "people")
+        )
+
+    threads = [threading.Thread(target=make, args=(k,)) for k in range(len(logs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    projects = logs[0].projects()
+    numbers = versions(projects)
+    assert sorted(numbers[p["project_id"]] for p in projects) == [1, 2, 3, 4, 5, 6]
+    assert sorted(p["settings"].version for p in projects) == [1, 2, 3, 4, 5, 6]
+    for log in logs:
+        log.close()
