@@ -115,7 +115,7 @@ def update_matched(
     columns = matched_columns_of(project)
     return {
         "columns": matched_columns(columns, chosen if isinstance(chosen, list) else None),
-        "summary": f"{message}{count:,} accepted pairs",
+        "summary": f"{message}{count:,} accepted pair{'' if count == 1 else 's'}",
         "store": {"undo_target": ledger.undo_target(who), "version": ledger.last_seq},
         "options": record_columns(columns),
     }

@@ -80,7 +80,8 @@ class LoadedTable:
         if self.header_row not in (None, 1):
             how += f", column names on row {self.header_row}"
         rows, cols = self.frame.shape
-        return f"{self.name}: {rows} rows, {cols} columns ({how})"
+        rows_said = f"{rows} row{'' if rows == 1 else 's'}"
+        return f"{self.name}: {rows_said}, {cols} column{'' if cols == 1 else 's'} ({how})"
 
 
 def _check_width(width: int, name: str, max_columns: int | None, *, where: str = "") -> None:

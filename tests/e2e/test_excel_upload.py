@@ -46,7 +46,7 @@ def test_the_sheet_and_the_header_row_are_chosen_in_the_data_panel(dash_duo, dem
     # The header row chosen by hand: row 3 makes the first restaurant the column names.
     _type_header(dash_duo, "3")
     dash_duo.wait_for_contains_text(
-        "#upload-left-info", "1 rows, 3 columns (EXCEL, column names on row 3)", timeout=15
+        "#upload-left-info", "1 row, 3 columns (EXCEL, column names on row 3)", timeout=15
     )
     _type_header(dash_duo, "2")
     dash_duo.wait_for_contains_text("#upload-left-info", "2 rows, 3 columns", timeout=15)

@@ -18,7 +18,7 @@ def test_export_csv_fetches_the_file_from_the_route(dash_duo, demo_app):
     start(dash_duo, demo_app)
     _accept_first_record(dash_duo)
     tab(dash_duo, "Matched").click()
-    dash_duo.wait_for_contains_text("#matched-summary", "1 accepted pairs", timeout=10)
+    dash_duo.wait_for_contains_text("#matched-summary", "1 accepted pair", timeout=10)
     button(dash_duo, "Export CSV").click()
     name = f"matches-{project_id(demo_app)}.csv"
     dash_duo.wait_for_text_to_equal("#export-message", f"Exported {name}.", timeout=15)
@@ -55,7 +55,7 @@ def test_the_full_decision_record_is_exported_from_its_menu(dash_duo, demo_app):
     start(dash_duo, demo_app)
     _accept_first_record(dash_duo)
     tab(dash_duo, "Matched").click()
-    dash_duo.wait_for_contains_text("#matched-summary", "1 accepted pairs", timeout=10)
+    dash_duo.wait_for_contains_text("#matched-summary", "1 accepted pair", timeout=10)
     button(dash_duo, "Full record").click()
     dash_duo.wait_for_element("#export-record-csv-item", timeout=5).click()
     name = f"record-{project_id(demo_app)}.csv"

@@ -48,7 +48,7 @@ def test_the_accepted_count_follows_decisions_made_elsewhere(dash_duo, demo_app)
     press(dash_duo, "a")
     dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
     click(dash_duo, tab(dash_duo, "Matched"))
-    dash_duo.wait_for_text_to_equal("#matched-summary", "1 accepted pairs", timeout=10)
+    dash_duo.wait_for_text_to_equal("#matched-summary", "1 accepted pair", timeout=10)
     # Another reviewer accepts a record meanwhile, through the same server.
     services = demo_app.matchdesk
     desk = services.desk(services.project(project_id(demo_app)))

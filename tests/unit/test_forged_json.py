@@ -292,3 +292,24 @@ def test_open_mode_refuses_a_typed_name_too_long_or_holding_a_control_character(
     assert services.log.events(project.project_id) == []
     assert services.actor("  Zoë Ngũgĩ ") == ("Zoë Ngũgĩ", "admin")
     assert services.actor("") == ("anonymous", "admin")
+
+
+def test_counts_of_one_are_said_in_the_singular(services, project, tmp_path):
+    import pandas as pd
+
+    from callbacks.matched import update_matched
+    from matching.engine.io import load_table
+
+    summary = lambda: update_matched(  # noqa: E731
+        services, project.project_id, "matched", None, [], "ann", None
+    )["summary"]
+    assert summary() == "0 accepted pairs"
+    view = services.desk(project).next_view("ann")
+    assert services.desk(project).decide("ann", view, "accept", view["selected"][:1]).ok
+    assert summary() == "1 accepted pair"
+
+    path = tmp_path / "one.csv"
+    pd.DataFrame({"id": ["L1"]}).to_csv(path, index=False)
+    assert load_table(path).report.startswith("one.csv: 1 row, 1 column (CSV")
+    pd.DataFrame({"id": ["L1", "L2"], "x": [1, 2]}).to_csv(path, index=False)
+    assert load_table(path).report.startswith("one.csv: 2 rows, 2 columns (CSV")
