@@ -198,9 +198,12 @@ class Learning:
 
     def why(self, left_id: object, right_id: object) -> ScoreParts | None:
         """Why the candidate ``right_id`` of record ``left_id`` scored as it did; None
-        when it is not one of the record's candidates."""
+        when it is not one of the record's candidates, or while the record waits for an
+        auditor's blind answer (whatever the page says of its own mode)."""
         project = self.desk.project
         if not isinstance(left_id, str) or not isinstance(right_id, str):
+            return None
+        if self.awaits_blind_answer(left_id):
             return None
         rows = project.candidate_rows(left_id)
         rows = rows[rows["right_id"].astype(str) == right_id]
@@ -208,6 +211,15 @@ class Learning:
             return None
         weights = model_of(project, self.desk.settings())
         return score_parts(rows, project.spec, weights)[0]
+
+    def awaits_blind_answer(self, left_id: str) -> bool:
+        """True while ``left_id`` is drawn in an audit or for double review and has no
+        answer there yet: nothing of the machine's opinion is shown for it."""
+        ledger = self.desk.refresh()
+        return any(
+            left_id in audit.sample and left_id not in ledger.verdicts.get(audit_id, {})
+            for audit_id, audit in ledger.audits.items()
+        )
 
     def annotate(self, left_id: str, rows: list[dict], settings: ProjectSettings) -> None:
         """Add to each of a record view's candidate rows ``_why``: why it scored as it did,
