@@ -15,6 +15,7 @@ exports) and changes nothing: no decision, no lease on a record, no setting.
 from __future__ import annotations
 
 __all__ = [
+    "PHRASES",
     "ROLES",
     "LADDER",
     "ACTIONS",
@@ -70,15 +71,44 @@ def allowed(role: str, action: str) -> bool:
     return LADDER.index(role) >= LADDER.index(ACTIONS[action])
 
 
+#: What each action is, as a refusal says it.
+PHRASES = {
+    "decide": "decide records",
+    "undo_own": "undo their own decisions",
+    "change_own": "change their own decisions",
+    "export": "export",
+    "change_others": "change others' decisions",
+    "save_thresholds": "save thresholds",
+    "change_settings": "change the project's settings",
+    "bulk": "apply bulk decisions",
+    "statistics_all": "see everyone's statistics",
+    "rerun_project": "re-run a project",
+    "upload": "upload tables",
+    "create_project": "create projects",
+    "delete_project": "delete projects",
+    "manage_users": "manage users",
+}
+
+
+def _a(role: str) -> str:
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
+
+
 def require(role: str, action: str) -> None:
-    """Raise :class:`PermissionDenied` unless ``role`` may take ``action``."""
+    """Raise :class:`PermissionDenied` unless ``role`` may take ``action``.
+
+    >>> require("reviewer", "upload")
+    Traceback (most recent call last):
+    ...
+    matching.decisions.roles.PermissionDenied: only an admin may upload tables; you are a reviewer
+    """
     if not allowed(role, action):
         need = ACTIONS[action]
+        what = PHRASES.get(action, action.replace("_", " "))
         if role == "manager":
             raise PermissionDenied(
-                f"a manager reads statistics, matches and exports but may not "
-                f"{action.replace('_', ' ')}: that needs a {need} or above"
+                f"a manager reads statistics, matches and exports but may not {what}: "
+                f"that needs {_a(need)} or above"
             )
-        raise PermissionDenied(
-            f"only a {need} or above may {action.replace('_', ' ')}; you are a {role}"
-        )
+        above = "" if need == LADDER[-1] else " or above"
+        raise PermissionDenied(f"only {_a(need)}{above} may {what}; you are {_a(role)}")

@@ -52,10 +52,12 @@ def test_each_role_opens_every_tab_with_a_clean_console(dash_duo, demo_app, name
             _press(dash_duo, ids.LEARN_SAVE)
             if role == "reviewer":
                 dash_duo.wait_for_contains_text(
-                    f"#{ids.REASONS_SAVED}", "only a lead or above may change settings"
+                    f"#{ids.REASONS_SAVED}",
+                    "only a lead or above may change the project's settings",
                 )
                 dash_duo.wait_for_contains_text(
-                    f"#{ids.LEARN_MESSAGE}", "only a lead or above may change settings"
+                    f"#{ids.LEARN_MESSAGE}",
+                    "only a lead or above may change the project's settings",
                 )
             else:
                 dash_duo.wait_for_contains_text(f"#{ids.REASONS_SAVED}", "Saved:")

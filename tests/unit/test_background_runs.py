@@ -312,9 +312,7 @@ def test_the_run_checks_the_role_again_from_the_user_store(services, uploads, mo
     services.users.set_role("ann", "lead")
     before = services.project_options()
     out = finish_run(services, ticket)
-    assert out["message"] == (
-        "Could not run: only a admin or above may create project; you are a lead"
-    )
+    assert out["message"] == ("Could not run: only an admin may create projects; you are a lead")
     assert services.project_options() == before
 
 

@@ -186,7 +186,7 @@ def test_with_sign_in_only_the_admin_who_started_an_upload_continues_it(services
     assert _start(client, "t.csv", 10).status_code == 401
     _sign_in(client, "bo")
     answer = _start(client, "t.csv", 10)
-    assert answer.status_code == 403 and "only a admin" in answer.get_json()["error"]
+    assert answer.status_code == 403 and "only an admin" in answer.get_json()["error"]
     _sign_in(client, "ann")
     upload_id = _start(client, "t.csv", 10).get_json()["upload_id"]
     _sign_in(client, "cy")

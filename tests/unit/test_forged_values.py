@@ -75,7 +75,7 @@ def test_a_reviewer_cannot_upload_by_raw_post(demo_app):
     )
     response = client.post("/_dash-update-component", json=body, headers={"Origin": ORIGIN})
     out = response_values(response.get_json())
-    assert "only a admin or above may upload" in out["upload-left-info.children"]
+    assert "only an admin may upload tables" in out["upload-left-info.children"]
     assert out["upload-store.data"] == {}
 
 

@@ -194,7 +194,7 @@ def test_a_reviewer_is_refused_a_re_run_and_a_lead_a_project_of_uploads(team, mo
     first = services.project_options()[0]["value"]
     _act_as(monkeypatch, services, "cy", "reviewer")
     refused = rerun_tables(services, first)
-    assert "only a lead or above may rerun project" in refused["message"]
+    assert "only a lead or above may re-run a project" in refused["message"]
     stored = {s: {"project": first, "side": s} for s in ("left", "right")}
     rows = _setup_rows(services.settings(first).spec)
     with pytest.raises(PermissionDenied, match="only a lead"):
@@ -246,7 +246,7 @@ def test_a_reviewers_raw_posts_asking_for_a_re_run_are_refused(team):
         {f"{ids.PROJECT_SELECT}.value": first, f"{ids.RERUN_PROJECT}.n_clicks": 1},
     )
     got = response_values(answer.get_json())
-    assert "only a lead or above may rerun project" in got[f"{ids.DATA_MESSAGE}.children"]
+    assert "only a lead or above may re-run a project" in got[f"{ids.DATA_MESSAGE}.children"]
     assert f"{ids.UPLOAD_STORE}.data" not in got
 
     stored = {s: {"project": first, "side": s} for s in ("left", "right")}
@@ -262,7 +262,7 @@ def test_a_reviewers_raw_posts_asking_for_a_re_run_are_refused(team):
     }
     answer = _post(client, deps, f"{ids.RUN}.n_clicks", form)
     got = response_values(answer.get_json())
-    assert "only a lead or above may rerun project" in got[f"{ids.DATA_MESSAGE}.children"]
+    assert "only a lead or above may re-run a project" in got[f"{ids.DATA_MESSAGE}.children"]
     assert f"{ids.RUN_TICKET}.data" not in got
     assert [p["project_id"] for p in services.log.projects()] == before
 

@@ -508,7 +508,10 @@ def test_only_a_lead_changes_the_reasons(services, project):
     pid = project.project_id
     services.actor = lambda typed: ("cy", "reviewer")
     text = save_reasons(services, pid, "twins")
-    assert text == "Not saved: only a lead or above may change settings; you are a reviewer."
+    assert (
+        text
+        == "Not saved: only a lead or above may change the project's settings; you are a reviewer."
+    )
     assert services.desk(project).settings().reasons == DEFAULT_REASONS
 
 

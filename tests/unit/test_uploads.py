@@ -165,7 +165,7 @@ def test_uploads_need_an_admin(signed_services):
     act_as("bo", "lead")
     inbox = {"side": "right", "upload_id": "0" * 32}
     out = store_upload_of(services, ids.UPLOAD_INBOX, inbox, {}, {})
-    assert "only a admin or above may upload" in out["right_info"]
+    assert "only an admin may upload tables" in out["right_info"]
     named = {"left": {"token": "0" * 32}, "right": {"token": "1" * 32}}
     out = run_project(services, named, ([], [], [], [], None, None), 0.5, 0.8)
     assert "may create project" in out[2]
@@ -209,7 +209,7 @@ def test_only_an_admin_may_delete_a_project(signed_services, project):
     services, act_as = signed_services
     act_as("bo", "lead")
     out = delete_project(services, project.project_id)
-    assert out[2].startswith("Could not delete: only a admin")
+    assert out[2].startswith("Could not delete: only an admin")
     assert services.log.project(project.project_id) is not None
 
 
