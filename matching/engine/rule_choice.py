@@ -246,8 +246,9 @@ def choose_rules(
     if one_table:
         li, ri = _distinct_pairs(rows, li, ri, len(right))
     if len(li) == 0:
-        # Nothing agrees anywhere: the widest single-field rule the budget allows.
-        singles = [k for k, r in enumerate(rules) if len(r.keys) == 1 and estimate[k] <= budget]
+        # Nothing agrees anywhere: the widest single-field rule the budget allows, if
+        # it keeps any pair at all (a rule that keeps none would leave no candidates).
+        singles = [k for k, r in enumerate(rules) if len(r.keys) == 1 and 0 < estimate[k] <= budget]
         best = max(singles, key=lambda k: estimate[k], default=None)
         return ([rules[best]] if best is not None else []), None
     kept = np.stack([blocking.keeps(k, li, ri) for k in range(len(rules))])

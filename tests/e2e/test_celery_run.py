@@ -16,6 +16,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from dash.testing.wait import until
 
 from tests.conftest import ROOT
 from tests.helpers import LABEL, button, start
@@ -109,7 +110,9 @@ def _run_tables(dash_duo, app, tmp_path, rows: int) -> None:
     dash_duo.wait_for_contains_text("#pair-count", pairs, timeout=30)
     dash_duo.select_dcc_dropdown("#left-id-select", value="id")
     dash_duo.select_dcc_dropdown("#right-id-select", value="id")
-    button(dash_duo, "Run").click()
+    run = button(dash_duo, "Run")
+    until(run.is_enabled, timeout=120)  # while the proposal's weights are learned, Run waits
+    run.click()
 
 
 def test_a_run_on_a_celery_worker_shows_progress_and_opens_the_project(
@@ -142,8 +145,9 @@ def test_a_broker_stopped_while_scoring_is_said_and_the_run_is_announced_after(
     setup = celery_config
     app = create_app(setup.config)
     _run_tables(dash_duo, app, tmp_path, 4000)  # 16,000,000 pairs: seconds of scoring
-    dash_duo.wait_for_contains_text("#run-step", "Scoring", timeout=60)
-    os.kill(setup.worker.pid, signal.SIGSTOP)  # the run holds still while the page is read
+    # Held still as soon as it runs (scoring is fast enough to end before "Scoring" shows).
+    until(lambda: dash_duo.find_element("#run-status").is_displayed(), timeout=60)
+    os.kill(setup.worker.pid, signal.SIGSTOP)
     try:
         setup.redis.terminate()
         setup.redis.wait(timeout=20)

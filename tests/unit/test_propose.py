@@ -257,3 +257,19 @@ def test_sampled_rule_pairs_are_the_pairs_blocking_makes(generated):
         li, ri = fast.rule_pairs(k, 0, len(rows))
         assert sorted(zip(li, ri)) == list(zip(*slow.rule_pairs(k, 0, len(rows))))
         assert slow.keeps(k, li, ri).all() and fast.keeps(k, li, ri).all()
+
+
+def test_no_rule_that_keeps_no_pair_is_proposed():
+    """When no two records agree on any value, a rule on one of them keeps nothing:
+    proposing it would leave the run without a single candidate."""
+    from matching.engine.blocking import count_rules
+    from matching.engine.propose import propose
+
+    rows = 400
+    left = pd.DataFrame({"name": [f"person {i}" for i in range(rows)], "id": range(rows)})
+    right = pd.DataFrame({"name": [f"Person {i}x" for i in range(rows)], "id": range(rows)})
+    left, right = left.astype(str), right.astype(str)
+    proposal = propose(left, right, left_id="id", right_id="id", budget=10_000)
+    rules = proposal.spec.block
+    if rules:
+        assert sum(c.added for c in count_rules(left, right, list(rules))) > 0
