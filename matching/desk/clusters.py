@@ -26,7 +26,6 @@ from matching.decisions.clusters import (
 from matching.decisions.events import Decision, Event, ReviewState, event_id, make_event, replay
 from matching.decisions.evidence import record_summary
 from matching.decisions.ledger import Ledger
-from matching.decisions.log import ProjectTransaction
 from matching.decisions.roles import PermissionDenied, require
 from matching.desk.terms import Outcome
 
@@ -208,7 +207,7 @@ class Clusters:
             )
         project_id = self.desk.project_id
 
-        def work(tx: ProjectTransaction, ledger: Ledger) -> str | list[Event]:
+        def work(ledger: Ledger) -> str | list[Event]:
             batch = event_id(project_id, "same", first, second, ledger.last_seq)
             events = []
             for d in said:
@@ -234,17 +233,7 @@ class Clusters:
                 )
             return events
 
-        def write(tx: ProjectTransaction, ledger: Ledger) -> tuple[str | None, int]:
-            found = work(tx, ledger)
-            if isinstance(found, str):
-                return found, 0
-            written = tx.insert(found)
-            for e in found:
-                ledger.apply(e)
-            return None, written
-
-        problem, written = self.desk.transaction(write)
-        return Outcome.refused(problem) if problem else Outcome(True, None, written)
+        return self.desk.write_checked(work)
 
     def page(
         self,

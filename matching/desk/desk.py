@@ -710,6 +710,22 @@ class ReviewDesk:
 
         return self.transaction(work)
 
+    def write_checked(self, check: Callable[[Ledger], str | list[Event]]) -> Outcome:
+        """In the desk's transaction, ``check`` the ledger: a problem (text) refuses the
+        action, a list of events is written and folded in, all of them or none."""
+
+        def work(tx: ProjectTransaction, ledger: Ledger) -> tuple[str | None, int]:
+            found = check(ledger)
+            if isinstance(found, str):
+                return found, 0
+            written = tx.insert(found)
+            for e in found:
+                ledger.apply(e)
+            return None, written
+
+        problem, written = self.transaction(work)
+        return Outcome.refused(problem) if problem else Outcome(True, None, written)
+
     def release(self, reviewer: str) -> None:
         """Free the record the reviewer holds, for whoever comes next."""
         self.transaction(lambda tx, ledger: tx.release(reviewer))

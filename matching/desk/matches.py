@@ -4,13 +4,12 @@ project allows a right record once, and let a lead resolve them."""
 from __future__ import annotations
 
 import time as _time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from matching.decisions.events import Event, event_id, make_event
 from matching.decisions.ledger import Ledger
 from matching.decisions.ledger_views import Standing
-from matching.decisions.log import ProjectTransaction
 from matching.decisions.roles import PermissionDenied, require
 from matching.decisions.settings import CARDINALITIES
 from matching.desk.terms import Outcome
@@ -26,22 +25,6 @@ class Matches:
 
     def __init__(self, desk: ReviewDesk) -> None:
         self.desk = desk
-
-    def _write(self, check: Callable[[Ledger], str | list[Event]]) -> Outcome:
-        """In the desk's transaction, ``check`` the ledger: a problem refuses the action,
-        a list of events is written and folded in, all of them or none."""
-
-        def work(tx: ProjectTransaction, ledger: Ledger) -> tuple[str | None, int]:
-            found = check(ledger)
-            if isinstance(found, str):
-                return found, 0
-            written = tx.insert(found)
-            for e in found:
-                ledger.apply(e)
-            return None, written
-
-        problem, written = self.desk.transaction(work)
-        return Outcome.refused(problem) if problem else Outcome(True, None, written)
 
     def unmatch(
         self,
@@ -80,7 +63,7 @@ class Matches:
                 events.append(self._unmatch_event(ledger, reviewer, now, left, right, d))
             return events
 
-        return self._write(work)
+        return self.desk.write_checked(work)
 
     def _unmatch_event(
         self,
@@ -188,4 +171,4 @@ class Matches:
                     )
             return events
 
-        return self._write(work)
+        return self.desk.write_checked(work)
