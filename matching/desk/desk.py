@@ -215,6 +215,7 @@ class ReviewDesk:
             self.project = project
             self.views.forget()
             self._memo = {}
+            self._asks = None  # worked out of the candidates the desk served before
 
     # -- the ledger ----------------------------------------------------------
 
