@@ -8,7 +8,7 @@ from dash.testing.wait import until
 from app import demo_config
 from matching.engine.spec import Field, Spec
 from tests.e2e.test_team_features import click, pattern_equal_one
-from tests.helpers import LABEL, button, project_id, start, tab
+from tests.helpers import LABEL, button, open_tab, project_id, start
 
 
 def test_a_pattern_batch_is_confirmed_with_its_count_and_previewed_with_values(dash_duo, demo_app):
@@ -92,7 +92,7 @@ def test_the_adjudication_table_shows_the_values_each_review_chose(dash_duo, dem
         bob = desk.audits.record_verdict("bob", bob, "accept" if rights else "reject", rights).view
     dash_duo.start_server(demo_app)
     dash_duo.wait_for_element(LABEL, timeout=15)
-    click(dash_duo, tab(dash_duo, "Matched"))
+    open_tab(dash_duo, "Matched")
     dash_duo.wait_for_contains_text("#adjudication-summary", "reviews disagree", timeout=10)
     table = dash_duo.find_element("#adjudication-grid").text
     # Record 1 (Alice Smith): ann said no match, bob chose car 101, shown with its values.

@@ -7,7 +7,7 @@ import time
 
 from selenium.webdriver.common.by import By
 
-from tests.helpers import LABEL, button, click, start, tab
+from tests.helpers import LABEL, button, click, open_tab, start, tab
 
 PEOPLE = (
     "pid,name,town,seen\n"
@@ -60,7 +60,7 @@ def test_one_table_run_reviewed_then_its_clusters_with_their_records(dash_duo, d
         button(dash_duo, "Accept").click()
     # p4, p5, p6 and p7 have no later candidate: their pairs were shown above.
     dash_duo.wait_for_text_to_equal("#queue-done-heading", "The queue is done.", timeout=10)
-    click(dash_duo, tab(dash_duo, "Clusters"))
+    open_tab(dash_duo, "Clusters")
     dash_duo.wait_for_contains_text(
         "#cluster-summary", "2 clusters of two or more records, holding 5 of 7", timeout=10
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from selenium.webdriver.common.action_chains import ActionChains
 
-from tests.helpers import LABEL, button, project_id, start, tab
+from tests.helpers import LABEL, button, open_tab, project_id, start
 
 
 def _accept_first_record(dash_duo) -> None:
@@ -17,7 +17,7 @@ def _accept_first_record(dash_duo) -> None:
 def test_export_csv_fetches_the_file_from_the_route(dash_duo, demo_app):
     start(dash_duo, demo_app)
     _accept_first_record(dash_duo)
-    tab(dash_duo, "Matched").click()
+    open_tab(dash_duo, "Matched")
     dash_duo.wait_for_contains_text("#matched-summary", "1 accepted pair", timeout=10)
     button(dash_duo, "Export CSV").click()
     name = f"matches-{project_id(demo_app)}.csv"
@@ -38,7 +38,7 @@ def test_a_failed_export_says_why_in_the_page(dash_duo, demo_app, monkeypatch):
 
     monkeypatch.setattr("server.export.write_export", full_disk)
     start(dash_duo, demo_app)
-    tab(dash_duo, "Matched").click()
+    open_tab(dash_duo, "Matched")
     # the tab is drawn and its callbacks have answered before the button is used
     dash_duo.wait_for_contains_text("#matched-summary", "0 accepted pairs", timeout=15)
     button(dash_duo, "Export Excel").click()
@@ -54,7 +54,7 @@ def test_a_failed_export_says_why_in_the_page(dash_duo, demo_app, monkeypatch):
 def test_the_full_decision_record_is_exported_from_its_menu(dash_duo, demo_app):
     start(dash_duo, demo_app)
     _accept_first_record(dash_duo)
-    tab(dash_duo, "Matched").click()
+    open_tab(dash_duo, "Matched")
     dash_duo.wait_for_contains_text("#matched-summary", "1 accepted pair", timeout=10)
     button(dash_duo, "Full record").click()
     dash_duo.wait_for_element("#export-record-csv-item", timeout=5).click()

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from server.services import AppConfig
-from tests.helpers import LABEL, button, click, start, tab
+from tests.helpers import LABEL, button, click, open_tab, start
 from tests.learning_tables import KEEP, SELECT, SPEC, tables
 
 GRID = "#candidate-grid"
@@ -87,7 +87,7 @@ def test_a_lead_learns_from_decisions_and_sees_the_pre_selection_change(dash_duo
     before = {r for r, on in ticked(dash_duo).items() if on}
     assert before != {"T08"}, "P08 should be pre-selected wrongly before learning"
 
-    tab(dash_duo, "Tuning").click()
+    open_tab(dash_duo, "Tuning")
     dash_duo.wait_for_contains_text("#learn-summary-text", "Not learned from decisions yet")
     click(dash_duo, button(dash_duo, "Learn from decisions now"))
     dash_duo.wait_for_contains_text(
@@ -96,7 +96,7 @@ def test_a_lead_learns_from_decisions_and_sees_the_pre_selection_change(dash_duo
     dash_duo.wait_for_contains_text("#learn-summary-text", "Learned from 8 decisions (")
     assert "precision" in dash_duo.find_element("#learn-summary-text").text
 
-    click(dash_duo, tab(dash_duo, "Review"))
+    open_tab(dash_duo, "Review")
     deadline = time.time() + 10
     while {r for r, on in ticked(dash_duo).items() if on} != {"T08"}:
         assert time.time() < deadline, f"P08 still pre-selects {ticked(dash_duo)}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from selenium.webdriver.common.by import By
 
 from tests.e2e.test_team_features import click, press
-from tests.helpers import LABEL, button, project_id, start, tab
+from tests.helpers import LABEL, button, open_tab, project_id, start
 
 
 def _make_conflict(dash_duo) -> None:
@@ -26,7 +26,7 @@ def _make_conflict(dash_duo) -> None:
 def test_undo_of_a_kept_conflict_shows_the_conflict_again(dash_duo, demo_app):
     start(dash_duo, demo_app)
     _make_conflict(dash_duo)
-    click(dash_duo, tab(dash_duo, "Matched"))
+    open_tab(dash_duo, "Matched")
     dash_duo.wait_for_contains_text("#conflict-summary", "1 right record is matched", timeout=10)
     dash_duo.driver.execute_script(
         "dash_ag_grid.getApi('conflict-grid').forEachNode(n => {"
@@ -47,7 +47,7 @@ def test_the_accepted_count_follows_decisions_made_elsewhere(dash_duo, demo_app)
     start(dash_duo, demo_app)
     press(dash_duo, "a")
     dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
-    click(dash_duo, tab(dash_duo, "Matched"))
+    open_tab(dash_duo, "Matched")
     dash_duo.wait_for_text_to_equal("#matched-summary", "1 accepted pair", timeout=10)
     # Another reviewer accepts a record meanwhile, through the same server.
     services = demo_app.matchdesk

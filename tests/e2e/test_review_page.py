@@ -9,7 +9,7 @@ import pandas as pd
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from tests.helpers import LABEL, button, project_id, start, tab
+from tests.helpers import LABEL, button, open_tab, project_id, start
 
 
 def press(dash_duo, keys: str) -> None:
@@ -98,7 +98,7 @@ def test_edited_cell_reaches_matched_and_csv_export(dash_duo, demo_app):
     press(dash_duo, "a")
     dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
 
-    tab(dash_duo, "Matched").click()
+    open_tab(dash_duo, "Matched")
     dash_duo.wait_for_contains_text("#matched-grid", "Toyota Yaris", timeout=10)
     button(dash_duo, "Export CSV").click()
     folder = Path(dash_duo.download_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from matching.decisions.events import make_event
 from tests.e2e.test_sign_in import _sign_in
-from tests.helpers import button, project_id, tab
+from tests.helpers import button, open_tab, project_id
 
 
 def test_a_reviewer_is_told_their_statistics_are_their_own_and_counts_are_records(
@@ -22,7 +22,7 @@ def test_a_reviewer_is_told_their_statistics_are_their_own_and_counts_are_record
     dash_duo.wait_for_text_to_equal("h1", "matchdesk", timeout=15)
     _sign_in(dash_duo, "bob", "bob-pw")
     dash_duo.wait_for_element("#record-label", timeout=20)
-    tab(dash_duo, "Statistics").click()
+    open_tab(dash_duo, "Statistics")
     dash_duo.wait_for_contains_text(
         "#stats-reviewers", "You have made no manual decisions yet; the team has made 2", 15
     )

@@ -10,7 +10,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.helpers import LABEL, button, click, project_id, start, tab
+from tests.helpers import LABEL, button, click, open_tab, project_id, start
 
 
 def press(dash_duo, keys: str) -> None:
@@ -60,7 +60,7 @@ def test_a_car_accepted_for_two_owners_is_a_conflict_a_lead_resolves(dash_duo, d
     press(dash_duo, "a")
     dash_duo.wait_for_contains_text("#page-message", "Recorded as a conflict", timeout=10)
 
-    click(dash_duo, tab(dash_duo, "Matched"))
+    open_tab(dash_duo, "Matched")
     dash_duo.wait_for_contains_text("#conflict-summary", "1 right record is matched", timeout=10)
     rows = dash_duo.driver.find_elements(By.CSS_SELECTOR, "#conflict-grid .ag-row")
     assert len(rows) == 2
@@ -79,7 +79,7 @@ def test_a_car_accepted_for_two_owners_is_a_conflict_a_lead_resolves(dash_duo, d
 
 def test_a_lead_audits_an_auto_accept_blind_and_sees_the_error_rate(dash_duo, demo_app):
     start(dash_duo, demo_app)
-    click(dash_duo, tab(dash_duo, "Tuning"))
+    open_tab(dash_duo, "Tuning")
     dash_duo.wait_for_contains_text("#tuning-counts", "Pairs kept", timeout=10)
     click(dash_duo, button(dash_duo, "Apply auto-accept"))
     dash_duo.wait_for_contains_text("#bulk-modal-text", "undecided records", timeout=10)
@@ -91,7 +91,7 @@ def test_a_lead_audits_an_auto_accept_blind_and_sees_the_error_rate(dash_duo, de
     dash_duo.wait_for_contains_text("#audit-message", "drawn for a blind audit", timeout=10)
     drawn = int(dash_duo.find_element("#audit-message").text.split()[0])
 
-    click(dash_duo, tab(dash_duo, "Review"))
+    open_tab(dash_duo, "Review")
     click(dash_duo, dash_duo.find_element("#audit-mode-switch"))
     dash_duo.wait_for_contains_text(LABEL, "Audit: record", timeout=10)
     assert dash_duo.find_element("#candidate-grid").text.count("0.") == 0  # no scores shown
@@ -100,7 +100,7 @@ def test_a_lead_audits_an_auto_accept_blind_and_sees_the_error_rate(dash_duo, de
         time.sleep(0.3)
     dash_duo.wait_for_contains_text("#queue-done-text", "Every drawn record has a verdict", 10)
 
-    click(dash_duo, tab(dash_duo, "Tuning"))
+    open_tab(dash_duo, "Tuning")
     dash_duo.wait_for_contains_text("#audit-table", f"{drawn} of {drawn}", timeout=15)
     assert "100.0%" in dash_duo.find_element("#audit-table").text  # every one said no match
     assert dash_duo.get_logs() == []
@@ -108,7 +108,7 @@ def test_a_lead_audits_an_auto_accept_blind_and_sees_the_error_rate(dash_duo, de
 
 def pattern_equal_one(dash_duo) -> None:
     """On the Tuning tab, an agreement pattern of the demo's one field = 1."""
-    click(dash_duo, tab(dash_duo, "Tuning"))
+    open_tab(dash_duo, "Tuning")
     dash_duo.wait_for_contains_text("#tuning-counts", "Pairs kept", timeout=10)
     select_option(dash_duo, "#pattern-fields", "=")
     value = dash_duo.find_element("#pattern-fields input[type='number']")
@@ -156,7 +156,7 @@ def test_double_review_blind_then_adjudicated_and_counted(dash_duo, demo_app):
     start(dash_duo, demo_app)
     name = dash_duo.find_element("#reviewer-name")
     name.send_keys("ann\n")
-    click(dash_duo, tab(dash_duo, "Tuning"))
+    open_tab(dash_duo, "Tuning")
     dash_duo.wait_for_contains_text("#tuning-counts", "Pairs kept", timeout=10)
     share = dash_duo.find_element("#double-review-share")
     share.clear()
@@ -164,7 +164,7 @@ def test_double_review_blind_then_adjudicated_and_counted(dash_duo, demo_app):
     click(dash_duo, button(dash_duo, "Draw for double review"))
     dash_duo.wait_for_contains_text("#audit-message", "will be reviewed twice", timeout=10)
 
-    click(dash_duo, tab(dash_duo, "Review"))
+    open_tab(dash_duo, "Review")
     dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=10)
     for i in range(5):  # ann: no match on everything
         press(dash_duo, "n")
@@ -181,10 +181,10 @@ def test_double_review_blind_then_adjudicated_and_counted(dash_duo, demo_app):
         time.sleep(0.3)
     dash_duo.wait_for_contains_text("#queue-done-text", "Every drawn record has a verdict", 10)
 
-    click(dash_duo, tab(dash_duo, "Statistics"))
+    open_tab(dash_duo, "Statistics")
     dash_duo.wait_for_contains_text("#stats-reviewers", "ann & bob", timeout=15)
     assert "100%" in dash_duo.find_element("#stats-reviewers").text  # they agreed on all
-    click(dash_duo, tab(dash_duo, "Matched"))
+    open_tab(dash_duo, "Matched")
     dash_duo.wait_for_contains_text("#adjudication-summary", "No disagreements", timeout=10)
     assert dash_duo.get_logs() == []
 

@@ -6,13 +6,13 @@ from dash.testing.wait import until
 from selenium.webdriver.common.keys import Keys
 
 from matching.decisions.events import make_event
-from tests.helpers import LABEL, button, click, project_id, start, tab
+from tests.helpers import LABEL, button, click, open_tab, project_id, start
 
 COUNTS = "#tuning-counts"
 
 
 def open_tuning(dash_duo) -> None:
-    tab(dash_duo, "Tuning").click()
+    open_tab(dash_duo, "Tuning")
     dash_duo.wait_for_contains_text(COUNTS, "Pairs kept", timeout=10)
 
 
@@ -66,7 +66,7 @@ def test_apply_auto_accept_confirm_then_review_undo_restores_decisions(dash_duo,
     legend = "#tuning-chart .legend"
     dash_duo.wait_for_contains_text(legend, "accepted", timeout=10)
 
-    tab(dash_duo, "Review").click()
+    open_tab(dash_duo, "Review")
     button(dash_duo, "Undo").click()
     dash_duo.wait_for_text_to_equal("#review-progress", "1 of 5 decided", timeout=10)
     assert dict(log.state(project_id(demo_app)).decisions) == before
@@ -127,7 +127,7 @@ def test_a_lead_writes_the_reasons_and_the_review_tab_offers_them(dash_duo, demo
     dash_duo.wait_for_text_to_equal(
         "#reasons-saved-text", "Saved: reviewers now pick from twins, moved away.", timeout=10
     )
-    click(dash_duo, tab(dash_duo, "Review"))
+    open_tab(dash_duo, "Review")
     dash_duo.wait_for_contains_text("#reason-choice", "2 moved away", timeout=10)
     assert "unsure" not in dash_duo.find_element("#reason-choice").text
     click(dash_duo, dash_duo.find_element("#reason-choice input[value='twins']"))
@@ -142,7 +142,7 @@ def test_statistics_tab_shows_progress_and_refreshes_while_open(dash_duo, demo_a
     start(dash_duo, demo_app)
     button(dash_duo, "Accept").click()
     dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
-    tab(dash_duo, "Statistics").click()
+    open_tab(dash_duo, "Statistics")
     dash_duo.wait_for_contains_text("#stats-progress", "1 / 5", timeout=10)
     dash_duo.wait_for_contains_text("#stats-reviewers", "anonymous", timeout=10)
 
