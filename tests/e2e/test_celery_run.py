@@ -145,8 +145,11 @@ def test_a_broker_stopped_while_scoring_is_said_and_the_run_is_announced_after(
     setup = celery_config
     app = create_app(setup.config)
     _run_tables(dash_duo, app, tmp_path, 4000)  # 16,000,000 pairs: seconds of scoring
-    # Held still as soon as it runs (scoring is fast enough to end before "Scoring" shows).
+    # Held still as soon as the worker has the task (scoring is fast enough to end before
+    # "Scoring" shows). Held before it has it, the task would stay in the Redis about to
+    # be stopped, and go with it.
     until(lambda: dash_duo.find_element("#run-status").is_displayed(), timeout=60)
+    until(lambda: "] received" in Path(setup.log).read_text(), timeout=60)
     os.kill(setup.worker.pid, signal.SIGSTOP)
     try:
         setup.redis.terminate()
