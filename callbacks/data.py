@@ -456,8 +456,8 @@ def register(app) -> None:
     )(propose_learned)
 
     def projects_callback(_run, _delete, uploads, *form):
-        lefts, rights, scorers, weights, left_id, right_id, keep, select, *rest = form
-        rules, learned, project_id, mode, name = rest
+        rows, rest = form[: len(FIELD_FORM)], form[len(FIELD_FORM) :]
+        keep, select, rules, learned, project_id, mode, name = rest
         if ctx.triggered_id == ids.DELETE_CONFIRM:
             options, following, text, color, is_open = delete_project(services, project_id)
             return {
@@ -468,7 +468,7 @@ def register(app) -> None:
                 "is_open": is_open,
                 "ticket": no_update,
             }
-        fields = (lefts, rights, scorers, weights, left_id, right_id, rules, learned)
+        fields = (*rows, rules, learned)
         try:
             one = mode == ONE_TABLE
             ticket = start_run(services, uploads, fields, keep, select, one_table=one, name=name)

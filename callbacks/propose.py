@@ -21,6 +21,7 @@ from dash import ALL, Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from components.data import (
     FIELD_FORM,
+    FIELD_PARTS,
     MODES,
     ONE_TABLE,
     SIDES,
@@ -36,9 +37,10 @@ from matching.engine.propose import NoSharedColumns, profile_table, propose
 from matching.engine.spec import (
     Setup,
     Spec,
+    cleaning_name,
+    cleaning_text,
     dumps_setup,
     loads_setup,
-    parse_block,
     setup_format,
     spec_from_rows,
 )
@@ -92,12 +94,19 @@ def update_previews(services: Services, uploads: object) -> dict:
 
 
 def panel_values(spec: Spec) -> dict:
-    """The panel's form values of a spec: IDs, field rows and rules text (JSON-safe)."""
+    """The panel's form values of a spec: IDs, field rows (each a dict of
+    :data:`~components.data.FIELD_PARTS`) and rules text (JSON-safe)."""
     return {
         "left_id": spec.left_id,
         "right_id": spec.right_id,
         "fields": [
-            {"left": f.left, "right": f.right, "scorer": f.scorer, "weight": f.weight}
+            {
+                "left": f.left,
+                "right": f.right,
+                "scorer": f.scorer,
+                "weight": f.weight,
+                "clean": cleaning_text(f.normalization),
+            }
             for f in spec.fields
         ],
         "rules": "\n".join(b.text for b in spec.block),
@@ -135,10 +144,11 @@ def proposal_for(
 
 
 def _rows(values: dict, left_cols: list, right_cols: list) -> list:
-    fields = values["fields"] or [{"left": None, "right": None, "scorer": "qratio", "weight": 1}]
+    if not values["fields"]:
+        return [field_controls(0, left_cols, right_cols)]
     return [
-        field_controls(i, left_cols, right_cols, f["left"], f["right"], f["scorer"], f["weight"])
-        for i, f in enumerate(fields)
+        field_controls(i, left_cols, right_cols, *(f[part] for part in FIELD_PARTS))
+        for i, f in enumerate(values["fields"])
     ]
 
 
@@ -224,7 +234,7 @@ def fill_panel(
     rerun = rerun and shown.get("source") == "project"
     if trigger == ids.UPLOAD_STORE and from_file:
         values = {k: shown[k] for k in ("left_id", "right_id", "fields", "rules")}
-        lacking = _lacking(Spec.from_dict(_spec_dict(values)), left_cols, right_cols)
+        lacking = _lacking(_spec_of(values), left_cols, right_cols)
         note = f"The set-up loaded from {shown.get('name')} is kept."
         note += f" The uploaded tables lack {', '.join(lacking)}." if lacking else ""
         out |= {"left_options": left_cols, "right_options": right_cols, "note": note}
@@ -259,6 +269,7 @@ def fill_panel(
             note += f" The uploaded tables lack {', '.join(lacking)}."
         if setup.spec.learned is not None:
             note += " Its learned weights are not loaded: use Learn weights again."
+        note += _own_cleanings(setup.spec)
         if not (left_cols and right_cols):
             note += " Upload the two tables to run it."
             left_cols, right_cols = _spec_columns(setup.spec, left_cols, right_cols)
@@ -275,7 +286,7 @@ def fill_panel(
         columns = record["settings"].columns or ((), ())
         if not (left_cols and right_cols):
             left_cols, right_cols = _spec_columns(setup.spec, *columns)
-        note = f"The set-up of the project {record['name']}."
+        note = f"The set-up of the project {record['name']}." + _own_cleanings(setup.spec)
         if rerun:
             note += " Change it and Run to make the project's next version."
         out |= {"keep": setup.keep, "select": setup.select, "note": note}
@@ -341,14 +352,19 @@ def fill_proposal(
     }
 
 
-def _spec_dict(values: dict) -> dict:
-    rules = [r for r in values["rules"].splitlines() if r.strip()]
-    return {
-        "fields": values["fields"],
-        "left_id": values["left_id"],
-        "right_id": values["right_id"],
-        "block": [parse_block(r).to_dict() for r in rules] or None,
-    }
+def _spec_of(values: dict) -> Spec:
+    """The spec of the panel's form values, as :func:`panel_values` writes them."""
+    rows = [[f[part] for f in values["fields"]] for part in FIELD_PARTS]
+    return spec_from_rows(*rows, values["left_id"], values["right_id"], values["rules"])
+
+
+def _own_cleanings(spec: Spec) -> str:
+    """What the panel says of fields cleaned in a way the "Clean as" choices do not name
+    (a set-up file's own flags): they are kept as they are; "" when there are none."""
+    own = [f.name for f in spec.fields if cleaning_name(f.normalization) is None]
+    if not own:
+        return ""
+    return f" Kept with the set-up's own cleaning (Clean as 'as loaded'): {', '.join(own)}."
 
 
 def _lacking(spec: Spec, left_cols: list, right_cols: list) -> list[str]:
@@ -368,17 +384,18 @@ def _spec_columns(spec: Spec, left_cols: list, right_cols: list) -> tuple[list, 
 
 
 def proposed_marks(
-    proposal: object, lefts, rights, scorers, weights, left_id, right_id, rules
+    proposal: object, lefts, rights, scorers, weights, cleanings, left_id, right_id, rules
 ) -> dict:
-    """A "proposed" badge on each value that is still the proposal's, nothing elsewhere."""
+    """A "proposed" badge on each value that is still the proposal's, nothing elsewhere:
+    a field row keeps it while its columns, scorer, weight and cleaning all do."""
     badge = proposed_badge
     proposed = isinstance(proposal, dict) and proposal.get("source") == "proposal"
     fields = proposal.get("fields", []) if proposed else None
     marks = []
-    for i, row in enumerate(zip(lefts, rights, scorers, weights)):
+    for i, row in enumerate(zip(lefts, rights, scorers, weights, cleanings)):
         p = fields[i] if fields is not None and i < len(fields) else None
         same = p is not None and row[:3] == (p["left"], p["right"], p["scorer"])
-        same = same and _number(row[3]) == p["weight"]
+        same = same and _number(row[3]) == p["weight"] and row[4] == p.get("clean")
         marks.append(badge() if same else None)
     if fields is None:
         return {"fields": marks, "left_id": None, "right_id": None, "rules": None}
@@ -496,8 +513,8 @@ def register(app) -> None:
         prevent_initial_call=True,
     )(fill_proposal_callback)
 
-    def mark_proposed(proposal, lefts, rights, scorers, weights, left_id, right_id, rules):
-        return proposed_marks(proposal, lefts, rights, scorers, weights, left_id, right_id, rules)
+    def mark_proposed(proposal, *form):
+        return proposed_marks(proposal, *form)
 
     app.callback(
         output={

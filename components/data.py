@@ -8,12 +8,14 @@ import dash_bootstrap_components as dbc
 from dash import ALL, Input, State, dcc, html
 
 from components.ids import field_row, ids
-from matching.engine.spec import SCORERS
+from matching.engine.spec import CLEANING_FLAGS, CLEANINGS, SCORERS
 from matching.engine.weights import LearnedWeights
 
 __all__ = [
     "SIDES",
     "FIELD_FORM",
+    "FIELD_PARTS",
+    "cleaning_options",
     "field_form",
     "data_panel",
     "field_controls",
@@ -60,14 +62,16 @@ def _by_mode(two: str, one: str) -> list:
     return [html.Span(two, className="two-only"), html.Span(one, className="one-only")]
 
 
+#: The parts of a field row the set-up form reads, in the order it hands them on
+#: (the order :func:`matching.engine.spec.spec_from_rows` takes them in).
+FIELD_PARTS = ("left", "right", "scorer", "weight", "clean")
+
+
 def field_form(dependency: type[State] | type[Input] = State) -> tuple:
-    """The set-up form's fields (left, right, scorer, weight of each row) and ID columns,
+    """The set-up form's fields (each row's parts, :data:`FIELD_PARTS`) and ID columns,
     in that order, as ``State`` (or ``Input``) of the callbacks that read the form."""
     return (
-        *(
-            dependency(field_row(part, ALL), "value")
-            for part in ("left", "right", "scorer", "weight")
-        ),
+        *(dependency(field_row(part, ALL), "value") for part in FIELD_PARTS),
         dependency(ids.LEFT_ID, "value"),
         dependency(ids.RIGHT_ID, "value"),
     )
@@ -203,6 +207,22 @@ def proposed_badge() -> dbc.Badge:
     return dbc.Badge("proposed", color="info", pill=True, className="proposed-badge")
 
 
+def cleaning_options(clean: str) -> list[dict]:
+    """The "Clean as" choices of a row: the named cleanings, and ``clean`` itself when it
+    is a set-up file's own (see :func:`matching.engine.spec.cleaning_text`), so that it
+    stays as loaded until changed.
+
+    >>> [o["label"] for o in cleaning_options("flags:casefold+numbers")]
+    ['text', 'number', 'digits', 'as loaded: casefold, numbers']
+    """
+    options = [{"label": name, "value": name} for name in CLEANINGS]
+    if isinstance(clean, str) and clean.startswith(CLEANING_FLAGS):
+        flags = clean.removeprefix(CLEANING_FLAGS).split("+")
+        words = ", ".join(f.replace("_", " ") for f in flags if f) or "no cleaning"
+        options.append({"label": f"as loaded: {words}", "value": clean})
+    return options
+
+
 def field_controls(
     index: int,
     left_columns: list[str],
@@ -211,8 +231,10 @@ def field_controls(
     right: str | None = None,
     scorer: str = "qratio",
     weight: float = 1,
+    clean: str = "text",
 ) -> dbc.Row:
-    """One field row: left column, right column, scorer, weight, and its 'proposed' mark."""
+    """One field row: left column, right column, scorer, how values are cleaned, weight,
+    and its 'proposed' mark."""
     return dbc.Row(
         [
             dbc.Col(
@@ -223,7 +245,6 @@ def field_controls(
                     placeholder="Left column",
                     clearable=True,
                 ),
-                width=3,
             ),
             dbc.Col(
                 dcc.Dropdown(
@@ -233,12 +254,21 @@ def field_controls(
                     placeholder="Right column",
                     clearable=False,
                 ),
-                width=3,
                 className="right-only",
             ),
             dbc.Col(
                 dcc.Dropdown(list(SCORERS), scorer, id=field_row("scorer", index), clearable=False),
-                width=3,
+                className="field-scorer",
+            ),
+            dbc.Col(
+                dcc.Dropdown(
+                    cleaning_options(clean),
+                    clean,
+                    id=field_row("clean", index),
+                    clearable=False,
+                    searchable=False,
+                ),
+                className="field-clean",
             ),
             dbc.Col(
                 dbc.Input(
@@ -249,11 +279,11 @@ def field_controls(
                     step=0.1,
                     placeholder="Weight",
                 ),
-                width=2,
+                className="field-weight",
             ),
-            dbc.Col(html.Span(id=field_row("mark", index)), width=1, className="small pt-2"),
+            dbc.Col(html.Span(id=field_row("mark", index)), className="field-mark small pt-2"),
         ],
-        className="g-1 mb-1",
+        className="field-row g-1 mb-1",
     )
 
 
@@ -529,8 +559,8 @@ def data_panel(
             ),
             dbc.Label(
                 _by_mode(
-                    "Fields to compare (left column, right column, scorer, weight)",
-                    "Fields to compare (column, scorer, weight)",
+                    "Fields to compare (left column, right column, scorer, clean as, weight)",
+                    "Fields to compare (column, scorer, clean as, weight)",
                 )
             ),
             html.Div(id=ids.FIELDS, children=[]),
@@ -540,7 +570,7 @@ def data_panel(
                 size="sm",
                 color="secondary",
                 outline=True,
-                className="mb-3",
+                className="mb-3 d-block",
             ),
             dbc.Label(
                 [
@@ -613,5 +643,5 @@ def data_panel(
         title="Data",
         placement="end",
         is_open=False,
-        style={"width": "46rem"},
+        style={"width": "52rem"},
     )

@@ -231,7 +231,8 @@ def pattern_part(part: str, index: int | str) -> dict:
 
 
 def field_row(part: str, index: int | str) -> dict:
-    """ID of a control in a Data panel field row; ``part``: left, right, scorer, weight, mark."""
+    """ID of a control in a Data panel field row; ``part``: left, right, scorer, clean, weight,
+    mark."""
     return {"type": f"field-{part}", "index": index}
 
 

@@ -21,6 +21,11 @@ __all__ = [
     "SCORERS",
     "BLOCK_KINDS",
     "Normalization",
+    "CLEANINGS",
+    "CLEANING_FLAGS",
+    "cleaning_name",
+    "cleaning_text",
+    "parse_cleaning",
     "Field",
     "KEY_TRANSFORMS",
     "Key",
@@ -83,6 +88,72 @@ class Normalization:
     collapse: bool = True
     numbers: bool = False
     digits: bool = False
+
+
+#: The cleanings the proposal gives a field, by the names the Data panel shows: ``text``
+#: (case, accents and punctuation ignored), ``number`` (also a number written the one
+#: way) and ``digits`` (only the digits: phone numbers). The proposal never gives a
+#: field no cleaning at all, so no name stands for that.
+CLEANINGS: dict[str, Normalization] = {
+    "text": Normalization(),
+    "number": Normalization(numbers=True),
+    "digits": Normalization(digits=True),
+}
+
+#: How :func:`cleaning_text` writes a cleaning that has no name: the flags that are on.
+CLEANING_FLAGS = "flags:"
+
+_FLAG_NAMES = tuple(f.name for f in dataclasses.fields(Normalization))
+
+
+def cleaning_name(norm: Normalization) -> str | None:
+    """The name of a cleaning in :data:`CLEANINGS`, or None when it has none.
+
+    >>> cleaning_name(Normalization(numbers=True))
+    'number'
+    >>> cleaning_name(Normalization(casefold=False)) is None
+    True
+    """
+    return next((name for name, n in CLEANINGS.items() if n == norm), None)
+
+
+def cleaning_text(norm: Normalization) -> str:
+    """A cleaning as one word: its name, or ``flags:`` and the flags that are on (joined
+    by ``+``) when it has none, so that a set-up file's own cleaning is kept as it is.
+
+    >>> cleaning_text(Normalization(digits=True))
+    'digits'
+    >>> cleaning_text(Normalization(casefold=True, strip_accents=False, collapse=False))
+    'flags:casefold'
+    >>> parse_cleaning(cleaning_text(Normalization(False, False, False)))
+    Normalization(casefold=False, strip_accents=False, collapse=False, numbers=False, digits=False)
+    """
+    name = cleaning_name(norm)
+    if name is not None:
+        return name
+    return CLEANING_FLAGS + "+".join(f for f in _FLAG_NAMES if getattr(norm, f))
+
+
+def parse_cleaning(text: object) -> Normalization:
+    """The cleaning :func:`cleaning_text` wrote; ``ValueError`` says what is wrong.
+
+    >>> parse_cleaning("number")
+    Normalization(casefold=True, strip_accents=True, collapse=True, numbers=True, digits=False)
+    >>> parse_cleaning("flags:casefold+numbers").strip_accents
+    False
+    """
+    if isinstance(text, str) and text in CLEANINGS:
+        return CLEANINGS[text]
+    choose = f"choose one of {', '.join(CLEANINGS)}"
+    if not (isinstance(text, str) and text.startswith(CLEANING_FLAGS)):
+        raise ValueError(f"unknown cleaning {str(text)[:40]!r}; {choose}")
+    flags = [f for f in text.removeprefix(CLEANING_FLAGS).split("+") if f]
+    unknown = [f for f in flags if f not in _FLAG_NAMES]
+    if unknown:
+        raise ValueError(
+            f"unknown cleaning flag {unknown[0][:40]!r}; flags are {', '.join(_FLAG_NAMES)}"
+        )
+    return Normalization(**{f: f in flags for f in _FLAG_NAMES})
 
 
 @dataclass(frozen=True)
@@ -652,6 +723,7 @@ def spec_from_rows(
     rights,
     scorers,
     weights,
+    cleanings,
     left_id,
     right_id,
     rules_text=None,
@@ -662,19 +734,38 @@ def spec_from_rows(
     """The Spec of a set-up form's field rows (the Data panel's); rows without a left
     column are ignored. ``rules_text`` holds blocking rules, one per line.
 
+    ``lefts``, ``rights``, ``scorers``, ``weights`` and ``cleanings`` are lists of the
+    same length, one item a row; a cleaning is a name in :data:`CLEANINGS` or a
+    :func:`cleaning_text` (None: ``text``). ``ValueError`` says what is wrong.
     ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields.
     ``one_table``: one table compared with itself (see :class:`Spec`): each field and
     the ID compare a column with itself, whatever ``rights`` and ``right_id`` say.
     """
+    rows = (lefts, rights, scorers, weights, cleanings)
+    if not all(isinstance(r, (list, tuple)) for r in rows) or len({len(r) for r in rows}) > 1:
+        raise ValueError(
+            "the field rows do not line up: each row has a left column, a right column,"
+            " a scorer, a weight and a cleaning"
+        )
     fields = []
-    for left, right, scorer, weight in zip(lefts, rights, scorers, weights):
+    for left, right, scorer, weight, cleaning in zip(*rows):
         if not left:
             continue
         if weight is None or float(weight) <= 0:
             raise ValueError(f"field {left!r}: the weight must be a number above 0")
+        try:
+            normalization = parse_cleaning("text" if cleaning is None else cleaning)
+        except ValueError as exc:
+            raise ValueError(f"field {left!r}: {exc}") from None
         right = left if one_table else right
         fields.append(
-            Field(left=left, right=right or left, scorer=scorer or "qratio", weight=float(weight))
+            Field(
+                left=left,
+                right=right or left,
+                scorer=scorer or "qratio",
+                weight=float(weight),
+                normalization=normalization,
+            )
         )
     rules = parse_rules(rules_text)
     weights_for = None

@@ -47,12 +47,12 @@ def test_upload_two_files_see_preview_and_proposal_run_and_review(dash_duo, demo
     assert "car_id" in dash_duo.find_element("#right-id-select").text
     rows = dash_duo.find_element("#fields-container").text.split("proposed")
     assert [r.split() for r in rows if r.strip()] == [
-        ["given_name", "given_name", "jaro_winkler"],
-        ["surname", "surname", "jaro_winkler"],
-        ["street", "street", "token_sort"],
-        ["city", "city", "jaro_winkler"],
-        ["postcode", "postcode", "levenshtein"],
-        ["birth_date", "birth_date", "date"],
+        ["given_name", "given_name", "jaro_winkler", "text"],
+        ["surname", "surname", "jaro_winkler", "text"],
+        ["street", "street", "token_sort", "text"],
+        ["city", "city", "jaro_winkler", "text"],
+        ["postcode", "postcode", "levenshtein", "number"],
+        ["birth_date", "birth_date", "date", "text"],
     ]
     # Six fields, both IDs and the (empty: 40 x 44 pairs need none) rules are proposed.
     every = ["0", "1", "2", "3", "4", "5", "left-id", "right-id", "block-rules"]

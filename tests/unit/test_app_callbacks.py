@@ -155,13 +155,19 @@ def test_upload_of_a_ragged_file_names_the_line(services, tmp_path):
 
 def test_build_spec_and_pair_count():
     spec = spec_from_rows(
-        ["name", None], ["full_name", None], ["jaro_winkler", "qratio"], [2, 1], "id", None
+        ["name", None],
+        ["full_name", None],
+        ["jaro_winkler", "qratio"],
+        [2, 1],
+        ["text", "text"],
+        "id",
+        None,
     )
     assert [(f.left, f.right, f.scorer, f.weight) for f in spec.fields] == [
         ("name", "full_name", "jaro_winkler", 2.0)
     ]
     with pytest.raises(ValueError, match="weight"):
-        spec_from_rows(["name"], ["name"], ["qratio"], [0], None, None)
+        spec_from_rows(["name"], ["name"], ["qratio"], [0], ["text"], None, None)
     assert count_message({"left": {"rows": 3}, "right": {"rows": 4}}).startswith("12 pairs")
     assert "Upload both" in count_message({"left": {"rows": 3}})
 

@@ -205,7 +205,7 @@ def _upload(services, rows, name, *, repeat=False):
     return read_upload(services, path, name)
 
 
-FIELDS = (["name"], ["name"], ["qratio"], [1], "id", "id")
+FIELDS = (["name"], ["name"], ["qratio"], [1], ["text"], "id", "id")
 
 
 @pytest.fixture

@@ -32,7 +32,17 @@ PEOPLE = (
 def dedupe(services):
     """A one-table project run from the Data panel: p1 = p2 (p6 shown, not taken: p1 ≠ p6),
     p2 = p6, p3 = p4."""
-    form = (["name", "town"], [None, None], ["qratio", "qratio"], [1, 1], "pid", None, "", None)
+    form = (
+        ["name", "town"],
+        [None, None],
+        ["qratio", "qratio"],
+        [1, 1],
+        ["text", "text"],
+        "pid",
+        None,
+        "",
+        None,
+    )
     info = upload(services, PEOPLE)
     _, project_id, message, color, _ = run_project(
         services, {"left": info}, form, 0.3, 0.9, one_table=True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -9,7 +11,15 @@ from callbacks.data import PAIR_BUDGET, count_view, learn_for
 from components.data import learned_table
 from matching.engine.blocking import Blocking
 from matching.engine.demo import generate_tables
-from matching.engine.spec import parse_block, parse_rules, spec_from_rows
+from matching.engine.spec import (
+    CLEANINGS,
+    Normalization,
+    cleaning_name,
+    cleaning_text,
+    parse_block,
+    parse_rules,
+    spec_from_rows,
+)
 from tests.helpers import texts
 
 
@@ -49,6 +59,59 @@ def test_count_without_rules_warns_above_the_pair_budget():
     assert shown[-1] == "50,010,000 pairs to score (10,000 x 5,001)"
 
 
+def test_each_rows_cleaning_becomes_its_fields_normalization():
+    spec = spec_from_rows(
+        ["surname", "year", "phone", "code", "note"],
+        [None] * 5,
+        ["jaro_winkler", "levenshtein", "exact", "exact", "qratio"],
+        [1, 1, 2, 1, 1],
+        ["text", "number", "digits", "flags:casefold+numbers", None],
+        "pid",
+        "cid",
+    )
+    assert [f.normalization for f in spec.fields] == [
+        Normalization(),
+        Normalization(numbers=True),
+        Normalization(digits=True),
+        Normalization(casefold=True, strip_accents=False, collapse=False, numbers=True),
+        Normalization(),  # a row with no cleaning given is cleaned as text
+    ]
+    assert [cleaning_name(f.normalization) for f in spec.fields] == [
+        "text",
+        "number",
+        "digits",
+        None,
+        "text",
+    ]
+
+
+@pytest.mark.parametrize("name", list(CLEANINGS))
+def test_a_named_cleaning_is_written_and_read_by_its_name(name):
+    assert cleaning_text(CLEANINGS[name]) == name
+    assert cleaning_name(CLEANINGS[name]) == name
+
+
+@pytest.mark.parametrize(
+    ("clean", "message"),
+    [
+        ("bogus", "field 'year': unknown cleaning 'bogus'; choose one of text, number, digits"),
+        (5, "field 'year': unknown cleaning '5'"),
+        (["text"], "field 'year': unknown cleaning"),
+        ({"numbers": True}, "field 'year': unknown cleaning"),
+        ("flags:numbers+shout", "field 'year': unknown cleaning flag 'shout'; flags are casefold"),
+    ],
+)
+def test_a_forged_cleaning_is_refused_with_a_message(clean, message):
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        spec_from_rows(["year"], [None], ["exact"], [1], [clean], None, None)
+
+
+@pytest.mark.parametrize("cleanings", [[], ["text", "text"], "text", None, 3])
+def test_field_rows_that_do_not_line_up_are_refused(cleanings):
+    with pytest.raises(ValueError, match="the field rows do not line up"):
+        spec_from_rows(["year"], [None], ["exact"], [1], cleanings, None, None)
+
+
 def test_count_of_a_rule_on_a_missing_column_names_the_rule(people):
     left, right = people
     with pytest.raises(ValueError, match="block 'exact:nope': the left table has no column"):
@@ -62,6 +125,7 @@ def test_learned_weights_are_shown_and_used_by_the_run_while_the_fields_stay(peo
         [None, None],
         ["qratio", "qratio"],
         [1, 1],
+        ["text", "text"],
         "owner_id",
         "car_id",
     )
@@ -72,7 +136,9 @@ def test_learned_weights_are_shown_and_used_by_the_run_while_the_fields_stay(peo
     assert any(cell.startswith("exact +") for cell in shown)
     with_weights = spec_from_rows(*args, "exact:postcode", learned)
     assert with_weights.learned is not None and with_weights.block
-    other_fields = spec_from_rows(["surname"], [None], ["qratio"], [1], None, None, "", learned)
+    other_fields = spec_from_rows(
+        ["surname"], [None], ["qratio"], [1], [None], None, None, "", learned
+    )
     assert other_fields.learned is None
     assert spec_from_rows(*args, "", learned).learned is not None
 
@@ -80,7 +146,14 @@ def test_learned_weights_are_shown_and_used_by_the_run_while_the_fields_stay(peo
 def test_weights_are_learned_without_a_blocking_rule_too(people):
     left, right = people
     spec = spec_from_rows(
-        ["surname", "given_name"], [None, None], ["qratio"] * 2, [1, 1], None, None, ""
+        ["surname", "given_name"],
+        [None, None],
+        ["qratio"] * 2,
+        [1, 1],
+        ["text"] * 2,
+        None,
+        None,
+        "",
     )
     learned = learn_for(left, right, spec)
     assert learned.fields == ("surname", "given_name")

@@ -46,7 +46,9 @@ def test_one_table_mode_reads_the_left_upload_on_both_sides():
 
 
 def test_the_one_table_form_compares_each_column_with_itself():
-    spec = spec_from_rows(["name"], ["town"], ["qratio"], [1], "pid", "other", one_table=True)
+    spec = spec_from_rows(
+        ["name"], ["town"], ["qratio"], [1], ["text"], "pid", "other", one_table=True
+    )
     assert spec.one_table and spec.right_id == "pid"
     assert [(f.left, f.right) for f in spec.fields] == [("name", "name")]
 
@@ -63,7 +65,7 @@ def test_one_table_counts_each_pair_once(services):
 
 def test_a_one_table_run_finds_pairs_once_and_opens_as_a_deduplication(services):
     info = upload(services)
-    form = (["name"], [None], ["qratio"], [1], "pid", None, "", None)
+    form = (["name"], [None], ["qratio"], [1], ["text"], "pid", None, "", None)
     options, project_id, message, color, _ = run_project(
         services, {"left": info}, form, 0.5, 0.8, one_table=True
     )
@@ -83,7 +85,7 @@ def test_a_one_table_run_finds_pairs_once_and_opens_as_a_deduplication(services)
 
 
 def test_a_one_table_run_without_its_table_says_so(services):
-    form = (["name"], [None], ["qratio"], [1], "pid", None, "", None)
+    form = (["name"], [None], ["qratio"], [1], ["text"], "pid", None, "", None)
     out = run_project(services, {}, form, 0.5, 0.8, one_table=True)
     assert out[2] == "Could not run: upload the table first" and out[3] == "danger"
 
@@ -96,7 +98,7 @@ def test_switching_to_one_table_proposes_for_the_left_upload(services):
 
 
 def test_a_saved_one_table_set_up_opens_the_panel_in_one_table_mode(services):
-    spec = spec_from_rows(["name"], [None], ["qratio"], [1], "pid", None, one_table=True)
+    spec = spec_from_rows(["name"], [None], ["qratio"], [1], ["text"], "pid", None, one_table=True)
     text = dumps_setup(Setup(spec, "people.csv", None), "toml")
     assert "one_table = true" in text
     contents = "data:text/plain;base64," + base64.b64encode(text.encode()).decode()

@@ -232,7 +232,7 @@ def test_blocking_rules_that_are_not_text_are_refused_in_words(services, rules):
 
     with pytest.raises(ValueError, match="the blocking rules are text, one rule a line"):
         parse_rules(rules)
-    form = (["surname"], ["surname"], ["exact"], [1], "owner_id", "car_id", rules, None)
+    form = (["surname"], ["surname"], ["exact"], [1], ["text"], "owner_id", "car_id", rules, None)
     out = setup_file(services, {}, None, form, 0.4, 0.9, "toml")
     assert "the blocking rules are text" in str(out)
 

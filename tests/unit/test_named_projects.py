@@ -15,7 +15,7 @@ from matching.decisions.roles import PermissionDenied
 from matching.decisions.settings import ProjectSettings
 from matching.decisions.users import UserStore
 from matching.decisions.versions import clean_name, menu_options, next_version, versions
-from matching.engine.spec import Field, Spec
+from matching.engine.spec import Field, Spec, cleaning_text
 from matching.workspace import Workspace, WorkspaceConfig
 from tests.dash_http import ORIGIN, response_values
 from tests.unit.test_auth import PASSWORDS, ROLES, sign_in
@@ -143,6 +143,7 @@ def _setup_rows(spec: Spec) -> tuple:
         [f.right for f in fields],
         [f.scorer for f in fields],
         [f.weight for f in fields],
+        [cleaning_text(f.normalization) for f in fields],
         spec.left_id,
         spec.right_id,
     )

@@ -12,10 +12,21 @@ import pytest
 from dash import no_update
 
 import callbacks.propose
-from callbacks.propose import fill_panel, fill_proposal, proposed_marks, setup_file, update_previews
+from callbacks.data import run_project
+from callbacks.propose import (
+    fill_panel,
+    fill_proposal,
+    panel_values,
+    proposed_marks,
+    setup_file,
+    update_previews,
+)
+from components.data import FIELD_PARTS
 from components.ids import ids
 from matching.engine.demo import generate_tables
-from matching.engine.spec import loads_setup
+from matching.engine.propose import propose
+from matching.engine.spec import Normalization, cleaning_name, loads_setup, spec_from_rows
+from tests.dash_http import ORIGIN, callback_payload, response_values
 from tests.helpers import texts
 
 
@@ -46,11 +57,11 @@ def uploads(services):
 
 
 def field_values(rows) -> list[tuple]:
-    """(left, right, scorer, weight) of each field row component."""
+    """(left, right, scorer, weight, cleaning) of each field row component."""
     out = []
     for row in rows:
-        left, right, scorer, weight, _ = (col.children for col in row.children)
-        out.append((left.value, right.value, scorer.value, weight.value))
+        left, right, scorer, clean, weight, _ = (col.children for col in row.children)
+        out.append((left.value, right.value, scorer.value, weight.value, clean.value))
     return out
 
 
@@ -76,12 +87,12 @@ def test_both_uploads_fill_the_form_with_the_proposal(services, uploads):
     out = fill_panel(services, ids.UPLOAD_STORE, uploads, [], {}, None)
     assert (out["left_id"], out["right_id"]) == ("owner_id", "car_id")
     assert field_values(out["fields"]) == [
-        ("given_name", "given_name", "jaro_winkler", 1.0),
-        ("surname", "surname", "jaro_winkler", 1.0),
-        ("street", "street", "token_sort", 1.0),
-        ("city", "city", "jaro_winkler", 1.0),
-        ("postcode", "postcode", "levenshtein", 1.0),
-        ("birth_date", "birth_date", "date", 1.0),
+        ("given_name", "given_name", "jaro_winkler", 1.0, "text"),
+        ("surname", "surname", "jaro_winkler", 1.0, "text"),
+        ("street", "street", "token_sort", 1.0, "text"),
+        ("city", "city", "jaro_winkler", 1.0, "text"),
+        ("postcode", "postcode", "levenshtein", 1.0, "number"),
+        ("birth_date", "birth_date", "date", 1.0, "text"),
     ]
     assert out["proposal"]["source"] == "proposal"
     assert (out["keep"], out["select"], out["rules"]) == (0.5, 0.8, "")
@@ -95,7 +106,7 @@ def test_large_uploads_say_proposing_and_a_chained_callback_fills_the_proposal(
     first = fill_panel(services, ids.UPLOAD_STORE, uploads, [], {}, None)
     assert first["note"] == "Proposing a set-up…" and first["proposal"] is None
     assert first["request"] == {s: uploads[s]["token"] for s in ("left", "right")}
-    assert field_values(first["fields"]) == [(None, None, "qratio", 1)]
+    assert field_values(first["fields"]) == [(None, None, "qratio", 1, "text")]
     later = fill_proposal(services, first["request"], uploads)
     monkeypatch.setattr(callbacks.propose, "PROPOSE_LATER_ROWS", 10**9)
     now = fill_panel(services, ids.UPLOAD_STORE, uploads, [], {}, None)
@@ -111,7 +122,7 @@ def test_large_uploads_say_proposing_and_a_chained_callback_fills_the_proposal(
 def test_one_upload_offers_its_columns_and_proposes_nothing(services, uploads):
     out = fill_panel(services, ids.UPLOAD_STORE, {"left": uploads["left"]}, [], {}, None)
     assert out["proposal"] is None and out["left_options"][0] == "owner_id"
-    assert field_values(out["fields"]) == [(None, None, "qratio", 1)]
+    assert field_values(out["fields"]) == [(None, None, "qratio", 1, "text")]
 
 
 def test_tables_with_no_shared_columns_say_so_in_the_panel(services):
@@ -121,23 +132,25 @@ def test_tables_with_no_shared_columns_say_so_in_the_panel(services):
     assert out["proposal"] is None
     note = " ".join(texts(out["note"]))
     assert "No set-up proposed" in note and "no column names in common" in note
-    assert field_values(out["fields"]) == [(None, None, "qratio", 1)]
+    assert field_values(out["fields"]) == [(None, None, "qratio", 1, "text")]
 
 
 def test_marks_follow_edits_of_the_proposed_values(services, uploads):
     store = fill_panel(services, ids.UPLOAD_STORE, uploads, [], {}, None)["proposal"]
-    rows = [(f["left"], f["right"], f["scorer"], f["weight"]) for f in store["fields"]]
-    lefts, rights, scorers, weights = (list(c) for c in zip(*rows))
-    marks = proposed_marks(store, lefts, rights, scorers, weights, "owner_id", "car_id", "")
+    rows = [[f[part] for f in store["fields"]] for part in FIELD_PARTS]
+    marks = proposed_marks(store, *rows, "owner_id", "car_id", "")
     assert all(m is not None for m in marks["fields"])
     assert None not in (marks["left_id"], marks["right_id"], marks["rules"])
-    weights[1], scorers[2] = "2", "qratio"
-    marks = proposed_marks(store, lefts, rights, scorers, weights, None, "car_id", "exact:city")
-    assert [m is not None for m in marks["fields"]] == [True, False, False, True, True, True]
+    _, _, scorers, weights, cleanings = rows
+    weights[1], scorers[2], cleanings[4] = "2", "qratio", "text"
+    marks = proposed_marks(store, *rows, None, "car_id", "exact:city")
+    assert [m is not None for m in marks["fields"]] == [True, False, False, True, False, True]
     assert (marks["left_id"], marks["rules"]) == (None, None)
     assert marks["right_id"] is not None
+    cleanings[4] = "number"  # the proposal's cleaning again: the mark is back
+    assert proposed_marks(store, *rows, None, "car_id", "")["fields"][4] is not None
     loaded = {**store, "source": "file"}
-    marks = proposed_marks(loaded, lefts, rights, scorers, weights, None, "car_id", "")
+    marks = proposed_marks(loaded, *rows, None, "car_id", "")
     assert marks["fields"] == [None] * 6 and marks["right_id"] is None
 
 
@@ -152,6 +165,7 @@ def test_a_downloaded_set_up_loads_back_into_the_panel(services, uploads):
         ["surname", "given_name"],
         ["jaro_winkler", "exact"],
         [2, 1],
+        ["text", "digits"],
         "owner_id",
         "car_id",
         "exact:postcode[:2]",
@@ -169,8 +183,8 @@ def test_a_downloaded_set_up_loads_back_into_the_panel(services, uploads):
         services, ids.SETUP_UPLOAD, {}, [], _as_upload(file["content"], "s.toml"), None
     )
     assert field_values(loaded["fields"]) == [
-        ("surname", "surname", "jaro_winkler", 2.0),
-        ("given_name", "given_name", "exact", 1.0),
+        ("surname", "surname", "jaro_winkler", 2.0, "text"),
+        ("given_name", "given_name", "exact", 1.0, "digits"),
     ]
     assert (loaded["left_id"], loaded["right_id"]) == ("owner_id", "car_id")
     assert (loaded["keep"], loaded["select"], loaded["rules"]) == (0.4, 0.9, "exact:postcode[:2]")
@@ -196,7 +210,7 @@ def test_a_bad_set_up_file_says_why_in_the_panel(services, text, name, message):
 
 
 def test_a_bad_form_is_not_downloaded(services, uploads):
-    form = (["surname"], ["surname"], ["qratio"], [0], None, None, "", None)
+    form = (["surname"], ["surname"], ["qratio"], [0], ["text"], None, None, "", None)
     out = setup_file(services, uploads, None, form, 0.5, 0.8, "toml")
     assert "weight must be a number above 0" in " ".join(texts(out["message"]))
 
@@ -204,11 +218,121 @@ def test_a_bad_form_is_not_downloaded(services, uploads):
 def test_opening_a_project_shows_its_set_up(services):
     project_id = services.project_options()[0]["value"]
     out = fill_panel(services, None, {}, [], {}, project_id)
-    assert field_values(out["fields"]) == [("OwnerSurname", "OwnerSurname", "qratio", 1.0)]
+    assert field_values(out["fields"]) == [("OwnerSurname", "OwnerSurname", "qratio", 1.0, "text")]
     assert (out["left_id"], out["right_id"]) == ("OwnerID", "CarID")
     assert (out["keep"], out["select"]) == (0.26, 0.33)
     assert "The set-up of the project Tutorial" in out["note"]
     assert "OwnerEmail" in out["left_options"]
-    form = (["OwnerSurname"], ["OwnerSurname"], ["qratio"], [1], "OwnerID", "CarID", "", None)
+    form = (
+        ["OwnerSurname"],
+        ["OwnerSurname"],
+        ["qratio"],
+        [1],
+        ["text"],
+        "OwnerID",
+        "CarID",
+        "",
+        None,
+    )
     file = setup_file(services, {}, project_id, form, 0.26, 0.33, "json")["file"]
     assert json.loads(file["content"])["tables"]["left_id"] == "OwnerID"
+
+
+# -- each field's cleaning ----------------------------------------------------------------
+
+#: A year written as a float on the left (as a spreadsheet saves it) and as a whole
+#: number on the right; phone numbers written with different punctuation.
+YEARS_LEFT = pd.DataFrame(
+    {
+        "pid": ["a1", "a2", "a3", "a4"],
+        "surname": ["Lee", "Chen", "Diaz", "Ray"],
+        "year": [1999.0, 1985.0, 2001.0, 1970.0],
+        "phone": ["(02) 9876-5432", "(03) 1111-2222", "(07) 3333 4444", "(08) 5555-6666"],
+    }
+)
+YEARS_RIGHT = pd.DataFrame(
+    {
+        "cid": ["b1", "b2", "b3", "b4", "b5"],
+        "surname": ["Lee", "Chen", "Dias", "Roy", "Ng"],
+        "year": [1999, 1985, 2001, 1971, 1960],
+        "phone": ["02 9876 5432", "03 1111 2222", "07 3333 4444", "08 5555 6667", "09 1234 5678"],
+    }
+)
+
+
+def test_the_proposals_cleanings_fill_the_panel_and_come_back_from_it(services):
+    proposal = propose(YEARS_LEFT, YEARS_RIGHT)
+    assert all(cleaning_name(f.normalization) is not None for f in proposal.spec.fields)
+    values = panel_values(proposal.spec)
+    rows = [[f[part] for f in values["fields"]] for part in FIELD_PARTS]
+    assert rows[0] == ["surname", "year", "phone"] and rows[4] == ["text", "number", "digits"]
+    again = spec_from_rows(*rows, values["left_id"], values["right_id"], values["rules"])
+    assert again == proposal.spec
+    uploads = {
+        "left": keep_upload(services, YEARS_LEFT, "people.csv"),
+        "right": keep_upload(services, YEARS_RIGHT, "customers.csv"),
+    }
+    out = fill_panel(services, ids.UPLOAD_STORE, uploads, [], {}, None)
+    assert [(v[0], v[4]) for v in field_values(out["fields"])] == [
+        ("surname", "text"),
+        ("year", "number"),
+        ("phone", "digits"),
+    ]
+    marks = proposed_marks(out["proposal"], *rows, "pid", "cid", values["rules"])
+    assert all(m is not None for m in marks["fields"])
+
+
+ODD_SETUP = """format = "matchdesk-setup"
+
+[[fields]]
+left = "code"
+scorer = "exact"
+
+[fields.normalization]
+casefold = false
+strip_accents = false
+collapse = false
+"""
+
+
+def test_a_set_up_files_own_cleaning_is_shown_and_kept_as_it_is(services):
+    loaded = fill_panel(services, ids.SETUP_UPLOAD, {}, [], _as_upload(ODD_SETUP, "o.toml"), None)
+    ((*_, clean),) = field_values(loaded["fields"])
+    assert clean == "flags:"
+    assert "Kept with the set-up's own cleaning (Clean as 'as loaded'): code." in loaded["note"]
+    choice = loaded["fields"][0].children[3].children
+    assert choice.options[-1] == {"label": "as loaded: no cleaning", "value": "flags:"}
+    form = (["code"], ["code"], ["exact"], [1], [clean], None, None, "", None)
+    file = setup_file(services, {}, None, form, 0.5, 0.8, "toml")["file"]
+    (field,) = loads_setup(file["content"]).spec.fields
+    assert field.normalization == Normalization(casefold=False, strip_accents=False, collapse=False)
+
+
+def test_a_run_with_a_forged_cleaning_says_why_and_runs_nothing(services, uploads):
+    before = services.project_options()
+    form = (["surname"], ["surname"], ["qratio"], [1], ["shout"], "owner_id", "car_id", "", None)
+    _, _, message, color, _ = run_project(services, uploads, form, 0.5, 0.8)
+    assert color == "danger" and "field 'surname': unknown cleaning 'shout'" in message
+    assert services.project_options() == before
+
+
+@pytest.mark.parametrize("clean", ["shout", 7, ["text"], None])
+def test_a_raw_post_with_a_forged_cleaning_gets_a_message(demo_app, clean):
+    client = demo_app.server.test_client()
+    deps = client.get("/_dash-dependencies").get_json()
+    dep = next(d for d in deps if "setup-message.children" in d["output"])
+    row = {json.loads(s["id"])["type"]: s["id"] for s in dep["state"] if s["id"].startswith("{")}
+    parts = {"left": "surname", "right": "surname", "scorer": "qratio", "weight": 1}
+    values = {f"{row['field-' + p]}.value": [v] for p, v in parts.items()}
+    values |= {f"{row['field-clean']}.value": [clean] if clean is not None else []}
+    values |= {f"{ids.SETUP_DOWNLOAD}.n_clicks": 1, f"{ids.SETUP_FORMAT}.value": "toml"}
+    values |= {f"{ids.KEEP}.value": 0.5, f"{ids.SELECT}.value": 0.8}
+    body = callback_payload(
+        deps, f"{ids.SETUP_MESSAGE}.children", values, [f"{ids.SETUP_DOWNLOAD}.n_clicks"]
+    )
+    response = client.post("/_dash-update-component", json=body, headers={"Origin": ORIGIN})
+    assert response.status_code == 200
+    answer = response_values(response.get_json())[f"{ids.SETUP_MESSAGE}.children"]
+    message = answer["props"]["children"]
+    lost = "the field rows do not line up"  # a row without its cleaning
+    assert (lost if clean is None else "field 'surname': unknown cleaning") in message

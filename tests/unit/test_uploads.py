@@ -134,7 +134,7 @@ def test_run_with_a_forged_upload_id_is_refused_with_a_message(services, tmp_pat
     out = run_project(
         services,
         {"left": forged, "right": forged},
-        (["salary"], [None], [None], [1], None, None),
+        (["salary"], [None], [None], [1], [None], None, None),
         0.5,
         0.8,
     )
@@ -147,7 +147,7 @@ def test_run_reads_names_and_tables_from_the_server_not_the_page(services):
     right = read_upload(services, _file(services, _csv(4), "right.csv"), "right.csv")
     lied = {"left": {**left, "name": "<b>evil</b>", "rows": 10**9}, "right": right}
     options, project_id, message, color, _ = run_project(
-        services, lied, (["name"], ["name"], ["qratio"], [1], "id", "id"), 0.5, 0.8
+        services, lied, (["name"], ["name"], ["qratio"], [1], ["text"], "id", "id"), 0.5, 0.8
     )
     assert color == "success", message
     assert {"label": "left.csv ↔ right.csv", "value": project_id} in options
@@ -167,7 +167,7 @@ def test_uploads_need_an_admin(signed_services):
     out = store_upload_of(services, ids.UPLOAD_INBOX, inbox, {}, {})
     assert "only an admin may upload tables" in out["right_info"]
     named = {"left": {"token": "0" * 32}, "right": {"token": "1" * 32}}
-    out = run_project(services, named, ([], [], [], [], None, None), 0.5, 0.8)
+    out = run_project(services, named, ([], [], [], [], [], None, None), 0.5, 0.8)
     assert "may create project" in out[2]
 
 
@@ -188,7 +188,7 @@ def test_an_admin_deletes_a_project_with_its_tables_and_uploads(services, projec
     _, new_id, _, color, _ = run_project(
         services,
         {"left": left, "right": right},
-        (["name"], ["name"], ["qratio"], [1], "id", "id"),
+        (["name"], ["name"], ["qratio"], [1], ["text"], "id", "id"),
         0.5,
         0.8,
     )
@@ -221,7 +221,7 @@ def test_projects_leave_process_memory_least_recently_used_first(services, proje
         out = run_project(
             services,
             {"left": left, "right": left},
-            (["name"], ["name"], ["qratio"], [1], "id", "id"),
+            (["name"], ["name"], ["qratio"], [1], ["text"], "id", "id"),
             0.5,
             0.8,
         )
