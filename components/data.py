@@ -426,6 +426,10 @@ def learned_table(learned: dict) -> dbc.Table:
             note = f"{level}: m {weights.m[f][k]:.3f}, u {weights.u[f][k]:.4f}"
             cells.append(html.Td(f"{level} {bits:+.1f}", title=note))
         cells += [html.Td("") for _ in range(width - len(weights.m[f]))]
+        if weights.slope and weights.slope[f] > 0:
+            cells[0] = html.Td(
+                name, title=f"labels add {weights.slope[f]:+.1f} per unit of similarity"
+            )
         rows.append(html.Tr(cells))
     return dbc.Table(
         [

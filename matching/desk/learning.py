@@ -480,11 +480,16 @@ def _neutral(spec) -> LearnedWeights:
     )
 
 
+def _corrections(model: LearnedWeights) -> tuple:
+    """What labels changed in ``model``: its level corrections and similarity slopes."""
+    return model.adjust, model.slope
+
+
 def _penalty_of(model: LearnedWeights, fit: Callable[[float], LearnedWeights]) -> float | None:
     """The penalty among :data:`~matching.engine.weights.PENALTIES` that gave ``model``
     (None: the labels left the weights as they were)."""
     for penalty in PENALTIES:
-        if penalty is not None and fit(penalty).adjust == model.adjust:
+        if penalty is not None and _corrections(fit(penalty)) == _corrections(model):
             return penalty
     return None
 

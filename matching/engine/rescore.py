@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from matching.engine.spec import Spec
-from matching.engine.training import candidate_prior
+from matching.engine.training import boundary_doubt
 from matching.engine.weights import LearnedWeights, levels_of
 
 __all__ = [
@@ -116,12 +116,12 @@ def informative_order(
 ) -> np.ndarray:
     """Record positions, the ones whose candidates the model is least sure of first.
 
-    A record's doubt is that of its least certain candidate: how close its match
-    probability is to one half (the absolute log-odds, with the share of matches
-    among these candidates as the prior); without weights, how close its score is
-    to ``select``. For diversity, records are taken the most doubtful of each
-    pattern of field levels (of that candidate) first, then the second of each,
-    and so on. Records without candidates come last, in table order.
+    A record's doubt is that of its least certain candidate: with weights, how far
+    the candidate is from where the best threshold is likely to fall
+    (:func:`~matching.engine.training.boundary_doubt`, as ``--suggest-labels`` asks);
+    without weights, how close its score is to ``select``. For diversity, records
+    are taken the most doubtful of each pattern of field levels (of that candidate)
+    first, then the second of each, and so on. Records without candidates come last, in table order.
 
     Parameters
     ----------
@@ -140,9 +140,7 @@ def informative_order(
     """
     n = len(candidates)
     if weights is not None and n:
-        bits = pair_bits(candidates, weights)
-        odds = math.log2(candidate_prior(bits, weights.prior))
-        doubt = np.abs(bits + odds)
+        doubt = boundary_doubt(candidates, pair_bits(candidates, weights))
         names = list(weights.fields)
         bounds = list(weights.bounds)
     else:

@@ -13,7 +13,6 @@ comparison patterns and records).
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -34,7 +33,8 @@ __all__ = [
     "read_labels",
     "train_with_labels",
     "suggest_labels",
-    "candidate_prior",
+    "boundary_doubt",
+    "expected_matches",
     "weight_warnings",
     "LABEL_COLUMNS",
 ]
@@ -87,11 +87,20 @@ def _active(spec: Spec, rule: Block) -> list[bool]:
     return [(f.left, f.right) not in keyed for f in spec.fields]
 
 
+#: Least share of matches a field's session of agreeing pairs can hold (at most one
+#: match per record of the smaller table) for EM to train on it: among pairs that
+#: share a city or a cuisine the matches are too few for EM to find them, and it
+#: takes another likeness (the same area code) for the matches instead.
+SESSION_SHARE = 0.1
+
+
 def _own_sessions(job, sample: int, seed: int, workers: int) -> list:
     """Per field, sampled pairs whose values of it are the same (cleaned as compared).
 
     A field whose agreeing pairs are more than 5% of all pairs (a sex, a state)
-    says too little to train on and is skipped.
+    says too little to train on and is skipped, and so is one whose agreeing pairs
+    could hold fewer than :data:`SESSION_SHARE` matches, unless it is among the two
+    that could hold the most. Sessions come most selective first.
     """
     spec = job.spec
     n_left, n_right = len(job.left_ids), len(job.right_ids)
@@ -100,12 +109,20 @@ def _own_sessions(job, sample: int, seed: int, workers: int) -> list:
     if n_left > _TRAIN_LEFT:
         rows = np.sort(rng.choice(n_left, _TRAIN_LEFT, replace=False))
     per_rule = max(1, min(_OWN_PAIRS, sample // max(len(spec.fields), 1)))
-    sessions = []
+    # At most one match per record of the smaller side: the most matches the rows hold.
+    most = len(rows) * min(1.0, max(n_right, 1) / max(n_left, 1))
+    found = []
     for f, field in enumerate(spec.fields):
         li, ri = job.exact_pairs(f, rows)
         if spec.one_table:  # a record agrees with itself: each pair of two records once
             li, ri = li[li < ri], ri[li < ri]
         if len(li) == 0 or len(li) > 0.05 * len(rows) * max(n_right, 1):
+            continue
+        found.append((most / len(li), field, li, ri))
+    found.sort(key=lambda s: -s[0])
+    sessions = []
+    for k, (share, field, li, ri) in enumerate(found):
+        if share < SESSION_SHARE and k >= 2:
             continue
         if len(li) > per_rule:
             keep = np.sort(rng.choice(len(li), per_rule, replace=False))
@@ -239,24 +256,51 @@ def train_with_labels(
     return fit_labels(weights, fields, labels["label"].to_numpy(), shares=shares)
 
 
-def candidate_prior(weight: np.ndarray, start: float, steps: int = 100) -> float:
-    """The odds of a match among these candidates: the share of matches that makes the
-    mean match probability of the candidates equal to it (EM on the prior alone).
+def boundary_doubt(frame: pd.DataFrame, total: np.ndarray) -> np.ndarray:
+    """How far each pair is from where the best threshold is likely to fall: ranked by
+    its weight ``total`` (bits, highest first; ties in order), the distance of its rank
+    from the number of matches the weights expect (:func:`expected_matches`).
 
-    The prior learned in training is the share among the training pairs, which may
-    be far from the share among the candidates a run keeps; uncertainty is measured
-    against the latter.
+    >>> frame = pd.DataFrame({"left_id": ["1", "2", "3"], "right_id": ["a", "b", "c"]})
+    >>> # Expected: 1.5 matches (0 + 1 + 0.5); the pair at even odds is second of three.
+    >>> boundary_doubt(frame, np.array([-20.0, 20.0, 0.0])).tolist()
+    [1.0, 1.0, 0.0]
     """
-    lam = min(max(start, 1e-6), 1 - 1e-6)
-    if not len(weight):
-        return lam / (1 - lam)
-    for _ in range(steps):
-        odds = np.clip(weight + math.log2(lam / (1 - lam)), -60, 60)
-        new = float(np.clip(np.mean(1.0 / (1.0 + np.exp2(-odds))), 1e-6, 1 - 1e-6))
-        if abs(new - lam) < 1e-9:
-            break
-        lam = new
-    return lam / (1 - lam)
+    rank = np.empty(len(total), np.float64)
+    rank[np.lexsort((np.arange(len(total)), -np.nan_to_num(total, nan=-np.inf)))] = np.arange(
+        len(total), dtype=np.float64
+    )
+    return np.abs(rank + 0.5 - expected_matches(frame, total))
+
+
+#: A left record's further partners count as matches when the weights are this sure.
+SURE = 0.99
+
+
+def expected_matches(frame: pd.DataFrame, total: np.ndarray) -> float:
+    """How many of these candidate pairs are matches, as their weights tell: per left
+    record, the match probability of its likeliest partner (its weight ``total``, in
+    bits, against even odds), and of each further partner the weights are
+    :data:`SURE` of (a record with several duplicates on the right).
+
+    EM weights are sure of too much to be summed pair by pair: among the candidates a
+    run keeps, most non-matches are alike in some field and sit near even odds.
+
+    >>> frame = pd.DataFrame({"left_id": ["1", "1", "2", "2"]})
+    >>> round(expected_matches(frame, np.array([30.0, 0.0, 30.0, 30.0])), 3)
+    3.0
+    >>> round(expected_matches(frame, np.array([30.0, 0.0, -30.0, 0.0])), 3)
+    1.5
+    """
+    if not len(frame):
+        return 0.0
+    prob = 1.0 / (1.0 + np.exp2(-np.clip(np.nan_to_num(total, nan=-60.0), -60, 60)))
+    left = pd.Series(frame["left_id"].to_numpy())
+    # Each record's likeliest partner, once (the first of its pairs at that probability).
+    likeliest = np.zeros(len(prob), bool)
+    likeliest[pd.Series(prob).groupby(left.to_numpy()).idxmax().to_numpy()] = True
+    rest = prob[~likeliest]
+    return float(prob[likeliest].sum() + rest[rest >= SURE].sum())
 
 
 def suggest_labels(
@@ -268,11 +312,11 @@ def suggest_labels(
 ) -> pd.DataFrame:
     """The ``count`` candidate pairs whose labels would help the model most.
 
-    Uncertainty with diversity: pairs are taken in order of how close their
-    match probability is to one half (the smallest absolute log-odds, with the
-    share of matches among these candidates as the prior), first
-    at most one per pattern of field levels and per left record, then one per
-    left record, then any. Pairs in ``exclude`` (labelled already) are skipped.
+    Pairs near the boundary, with diversity: ranked by weight, the pairs are taken
+    in order of how far their rank is from the number of matches the weights
+    expect (:func:`expected_matches`), where the best threshold is likely to fall:
+    at most one per pattern of field levels and per left record first, then one
+    per left record, then any. Pairs in ``exclude`` (labelled already) are skipped.
 
     Parameters
     ----------
@@ -299,8 +343,7 @@ def suggest_labels(
     else:
         bits = weights.contributions(fields)
     total = np.nansum(np.stack(bits), axis=0) if len(frame) else np.empty(0)
-    odds = math.log2(candidate_prior(total, weights.prior))
-    doubt = np.abs(total + odds)
+    doubt = boundary_doubt(frame, total)
     key = np.zeros(len(frame), np.int64)
     for f, s in enumerate(fields):
         key = key * (len(weights.m[f]) + 1) + levels_of(s, weights.bounds[f]) + 1

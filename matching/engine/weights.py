@@ -143,6 +143,9 @@ class LearnedWeights:
         term-frequency adjustment).
     adjust : tuple of tuple of float
         Per field and level, bits added from labelled pairs (empty: none).
+    slope : tuple of float
+        Per field, bits added per unit of similarity, from labelled pairs (empty:
+        none; never below 0, so a weight never falls as similarity rises).
     """
 
     fields: tuple[str, ...]
@@ -152,6 +155,7 @@ class LearnedWeights:
     bounds: tuple = LEVELS
     tf_cap: tuple[float, ...] = ()
     adjust: tuple[tuple[float, ...], ...] = ()
+    slope: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.fields)
@@ -161,6 +165,9 @@ class LearnedWeights:
         object.__setattr__(self, "u", tuple(tuple(float(x) for x in r) for r in self.u))
         object.__setattr__(self, "tf_cap", tuple(float(x) for x in self.tf_cap))
         object.__setattr__(self, "adjust", tuple(tuple(float(x) for x in r) for r in self.adjust))
+        object.__setattr__(self, "slope", tuple(max(float(x), 0.0) for x in self.slope))
+        if self.slope and len(self.slope) != n:
+            raise ValueError(f"learned weights: expected {n} slopes, got {len(self.slope)}")
         for f, name in enumerate(self.fields):
             want = len(self.bounds[f]) + 2
             if len(self.m[f]) != want or len(self.u[f]) != want:
@@ -194,7 +201,8 @@ class LearnedWeights:
         for f in range(len(self.fields)):
             b = self.bits(f)
             low += min(float(b.min()), 0.0)
-            high += max(float(b.max()) + self._tf_range(f, b)[1], 0.0)
+            top = float(b.max()) + self._tf_range(f, b)[1] + (self.slope[f] if self.slope else 0.0)
+            high += max(top, 0.0)
         return low, high
 
     def contribution(
@@ -221,6 +229,8 @@ class LearnedWeights:
         hi, lo = edges[k[inner] - 1], edges[k[inner]]
         frac = np.clip((s[inner] - lo) / np.maximum(hi - lo, 1e-12), 0.0, 1.0)
         w[inner] += TIE_SHARE * frac * (b[k[inner] - 1] - b[k[inner]])
+        if self.slope:
+            w += self.slope[f] * s
         if share is not None and self.tf_cap and self.tf_cap[f] > 0:
             exact = np.flatnonzero(k == 0)
             sh = np.asarray(share, np.float64)[ok][exact]
@@ -285,7 +295,7 @@ class LearnedWeights:
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["bounds"] = [list(b) for b in self.bounds]
-        for key in ("tf_cap", "adjust"):
+        for key in ("tf_cap", "adjust", "slope"):
             if not out[key]:
                 del out[key]
         return out
@@ -300,6 +310,7 @@ class LearnedWeights:
             bounds=data.get("bounds", LEVELS),
             tf_cap=tuple(data.get("tf_cap", ())),
             adjust=tuple(tuple(r) for r in data.get("adjust", ())),
+            slope=tuple(data.get("slope", ())),
         )
 
     def level_names(self, f: int) -> list[str]:
@@ -316,6 +327,8 @@ class LearnedWeights:
                 for k, lvl in enumerate(self.level_names(f))
             )
             tf = f"  [rare exact value up to +{self.tf_cap[f]:.1f}]" if self.tf_cap else ""
+            if self.slope and self.slope[f] > 0:
+                tf += f"  [labels: +{self.slope[f]:.1f} per unit of similarity]"
             lines.append(f"{name:<16}{cells}{tf}")
         return "\n".join(lines)
 
@@ -468,7 +481,7 @@ def learn_weights(
 
 
 #: Penalties :func:`fit_labels` chooses among by cross-validation (None: no correction).
-PENALTIES: tuple[float | None, ...] = (None, 50.0, 10.0, 2.0)
+PENALTIES: tuple[float | None, ...] = (None, 50.0, 10.0, 2.0, 0.5)
 
 
 def _logistic(
@@ -479,12 +492,25 @@ def _logistic(
     beta = np.zeros(x.shape[1])
     reg = np.full(x.shape[1], penalty)
     reg[0] = 1e-6
+
+    def loss(b: np.ndarray) -> float:
+        z = offset + x @ b
+        return float(np.sum(np.logaddexp(0, z) - y * z) + 0.5 * np.sum(reg * b * b))
+
+    now = loss(beta)
     for _ in range(iterations):
         p = 1.0 / (1.0 + np.exp(-np.clip(offset + x @ beta, -30, 30)))
         grad = x.T @ (p - y) + reg * beta
         hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(reg)
-        step = np.linalg.solve(hess, grad)
-        beta -= step
+        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        # Halved until the penalised loss falls: a full step can overshoot.
+        for _ in range(30):
+            if (new := loss(beta - step)) <= now:
+                break
+            step = step / 2
+        else:
+            break
+        beta, now = beta - step, new
         if np.abs(step).max() < 1e-8:
             break
     return beta
@@ -515,15 +541,19 @@ def fit_labels(
     penalty: float | None = None,
     folds: int = 5,
 ) -> LearnedWeights:
-    """Correct learned weights with labelled pairs: logistic regression on the levels.
+    """Correct learned weights with labelled pairs: logistic regression on the levels
+    and the similarities.
 
     The learned match weights are the offset (the prior of the model), and one
-    correction per field and level is fitted by penalised logistic regression
-    (Newton steps; an intercept that is fitted and dropped, as it moves every
-    pair alike). The penalty is chosen among :data:`PENALTIES` by the log loss
-    on held-out labels (``folds``-fold), so labels that do not generalise leave
-    the weights as they are; the weights stay monotone (:func:`monotone_bits`
-    pools levels that fall out of order).
+    correction per field and level, and one per field and unit of similarity (its
+    slope, kept at 0 or above), are fitted by penalised logistic regression
+    (damped Newton steps; an intercept that is fitted and dropped, as it moves
+    every pair alike). The slopes let labels say what the levels cannot: within
+    a level, how much closer titles are worth. The penalty is chosen among
+    :data:`PENALTIES` by the log loss on held-out labels (``folds``-fold), so
+    labels that do not generalise leave the weights as they are; the weights stay
+    monotone (:func:`monotone_bits` pools levels that fall out of order, and no
+    slope is below 0).
 
     Parameters
     ----------
@@ -550,7 +580,8 @@ def fit_labels(
         onehot[np.flatnonzero(ok), level[ok]] = 1.0
         cols.append(onehot)
         at += size
-    x = np.hstack([np.ones((len(labels), 1)), *cols])
+    sims = np.column_stack([np.nan_to_num(np.asarray(s, np.float64), nan=0.0) for s in fields])
+    x = np.hstack([np.ones((len(labels), 1)), *cols, sims])
     if penalty is None:
         if len(labels) < 2 * folds or labels.min() == labels.max():
             return weights
@@ -564,4 +595,9 @@ def fit_labels(
         tuple(float(a + beta[1 + start[f] + k] / math.log(2)) for k, a in enumerate(old[f]))
         for f in range(len(weights.fields))
     )
-    return dataclasses.replace(weights, adjust=adjust)
+    steps = beta[1 + at :] / math.log(2)
+    slope = tuple(
+        max(float((weights.slope[f] if weights.slope else 0.0) + steps[f]), 0.0)
+        for f in range(len(weights.fields))
+    )
+    return dataclasses.replace(weights, adjust=adjust, slope=slope)

@@ -161,15 +161,17 @@ def test_weight_warnings_name_a_field_that_never_agrees_and_a_dominant_family():
     assert weight_warnings(fine) == []
 
 
-def test_suggested_pairs_are_the_least_certain_spread_over_records():
+def test_suggested_pairs_sit_where_the_threshold_is_expected_spread_over_records():
     from matching.engine.training import suggest_labels
     from matching.engine.weights import LearnedWeights
 
     weights = LearnedWeights(("a",), ((0.9, 0.05, 0.05),), ((0.01, 0.09, 0.9),), 0.1, ((0.8,),))
-    # Bits: exact +6.5, close -0.7, other -4.1; against the share of matches among these
-    # candidates (log2 odds -2.9) the close pairs are the least certain (3.5 bits from
-    # even), then the exact one (3.6), then the others (7.0). At most one pair per
-    # pattern of levels and per record comes first.
+    # Bits: exact +6.5, close -0.7, other -4.1. The weights expect, per left record,
+    # its likeliest partner's probability at even odds: 0.38 (record 1), 0.99 (2) and
+    # 0.055 for each of 3 to 8: 1.70 matches. By weight d is first, then a, b, c, then
+    # e to j; a (second, its middle at 1.5) is nearest 1.70, then b, d, c, e. At most
+    # one pair per pattern of levels and per record comes first: a, then d (b repeats
+    # a's record), then e.
     candidates = pd.DataFrame(
         {
             "left_id": ["1", "1", "2", "2", "3", "4", "5", "6", "7", "8"],
@@ -184,3 +186,31 @@ def test_suggested_pairs_are_the_least_certain_spread_over_records():
     done = asked.iloc[:1].assign(label="0")
     again = suggest_labels(candidates, weights, 3, exclude=done)
     assert ("1", "a") not in set(zip(again["left_id"], again["right_id"]))
+
+
+def test_the_pairs_asked_about_are_matches_and_non_matches_alike():
+    """Most candidates a run keeps are non-matches alike in some field, at even odds or
+    near it by EM weights; asked by closeness to even odds, nearly all are non-matches.
+    Asked about where the best threshold is expected, both kinds come."""
+    from matching.engine.training import suggest_labels
+    from matching.engine.weights import LearnedWeights
+
+    rng = np.random.default_rng(3)
+    records = 200
+    match = np.tile(np.r_[True, np.zeros(9, bool)], records)
+    # Matches at +10 bits or so, non-matches spread from -10 to +4 (alike in a field).
+    bits = np.where(match, rng.normal(10, 3, match.size), rng.uniform(-10, 4, match.size))
+    weights = LearnedWeights(("a",), ((0.4, 0.3, 0.3),), ((0.4, 0.3, 0.3),), 0.01, ((0.8,),))
+    candidates = pd.DataFrame(
+        {
+            "left_id": np.repeat(np.arange(records), 10).astype(str),
+            "right_id": np.arange(match.size).astype(str),
+            "score_a": 0.5,
+            "weight_a": bits,
+        }
+    )
+    asked = suggest_labels(candidates, weights, 50)
+    got = match[asked["right_id"].astype(int).to_numpy()]
+    assert 10 <= got.sum() <= 40
+    near_even = np.argsort(np.abs(bits - np.log2(match.mean() / (1 - match.mean()))))[:50]
+    assert match[near_even].sum() < 5  # what asking by closeness to even odds gives

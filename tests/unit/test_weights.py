@@ -331,3 +331,103 @@ def test_the_data_panel_sets_keep_and_pre_select_from_learned_weights(people, le
     assert kept > 0.95 * len(links)
     assert hits > 0.9 * len(links) and hits > 0.9 * picked
     assert right_and_all(0.8)[0] < hits
+
+
+def _venues(seed: int = 5) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """600 venues in 25 cities (a phone starts with its city's code) of 30 kinds, 100
+    of them in both tables: 60% with the same name, 30% a typo, 10% another name; 90%
+    with the same phone."""
+    rng = np.random.default_rng(seed)
+    words = [f"{a}{b}" for a in "bcdfgklmnprstvz" for b in ("ano", "eli", "oru", "ast", "iny")]
+    rows = []
+    for _ in range(600):
+        city = int(rng.integers(25))
+        number = f"{300 + city}-{rng.integers(200, 999)}-{rng.integers(1000, 9999)}"
+        name = f"{rng.choice(words)} {rng.choice(words)}"
+        kind = f"kind{rng.integers(30)}"
+        rows.append({"name": name, "city": f"city{city}", "phone": number, "type": kind})
+    table = pd.DataFrame(rows)
+    table["id"] = [f"v{i}" for i in range(600)]
+    left, right = table.iloc[:300].copy(), table.iloc[200:].reset_index(drop=True)
+    draw = rng.random(len(right))
+    right.loc[draw < 0.3, "name"] = right.loc[draw < 0.3, "name"].str[:-2] + "xy"
+    other = draw > 0.9
+    right.loc[other, "name"] = [f"{rng.choice(words)} {rng.choice(words)}" for _ in other[other]]
+    moved = rng.random(len(right)) < 0.1
+    right.loc[moved, "phone"] = right.loc[moved, "phone"].str[:-4] + "0000"
+    return left, right
+
+
+def test_em_skips_sessions_too_crowded_to_hold_the_matches(monkeypatch):
+    """Pairs sharing a city (or a kind) hold too few matches for EM: on them it takes the
+    shared area code for the matches. Left out, m is near the tables' truth."""
+    from matching.engine import training
+
+    left, right = _venues()
+    scorers = (("name", "token_sort"), ("city", "jaro_winkler"), ("phone", "levenshtein"))
+    fields = tuple(Field(c, scorer=s) for c, s in (*scorers, ("type", "token_sort")))
+    job, _ = plan(left, right, Spec(fields, left_id="id", right_id="id"), keep=0.0, top_k=5)
+    learned = train(job, random_pairs=20_000)
+    # Truth among the 100 matches: names 60% the same, 10% another (level "other");
+    # phones 90% the same.
+    assert learned.m[0][0] == pytest.approx(0.6, abs=0.06)
+    assert learned.m[0][-1] == pytest.approx(0.1, abs=0.05)
+    assert learned.m[2][0] == pytest.approx(0.9, abs=0.05)
+    monkeypatch.setattr(training, "SESSION_SHARE", 0.0)  # every session, as before
+    crowded = train(job, random_pairs=20_000)
+    assert crowded.m[0][-1] > 0.3 and crowded.m[2][0] < 0.7
+
+
+_SLOPED = LearnedWeights(("a",), ((0.9, 0.05, 0.05),), ((0.01, 0.09, 0.9),), 0.1, ((0.8,),))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.floats(0, 1), st.just(float("nan"))), min_size=1, max_size=30),
+    st.floats(0, 8),
+)
+def test_a_slope_adds_its_bits_per_unit_of_similarity_and_keeps_weights_monotone(scores, slope):
+    import dataclasses
+
+    s = np.array(scores)
+    plain = _SLOPED.contribution(0, s)
+    sloped = dataclasses.replace(_SLOPED, slope=(slope,))
+    got = sloped.contribution(0, s)
+    assert np.array_equal(np.isnan(got), np.isnan(s))
+    ok = ~np.isnan(s)
+    assert np.allclose(got[ok] - plain[ok], slope * s[ok])
+    order = np.argsort(s[ok], kind="stable")
+    assert np.all(np.diff(got[ok][order]) >= -1e-9)  # never falls as similarity rises
+    low, high = sloped.span()
+    assert np.all((got[ok] >= low - 1e-9) & (got[ok] <= high + 1e-9))
+
+
+def test_slopes_are_saved_never_below_zero_and_absent_from_older_weights():
+    import dataclasses
+
+    sloped = dataclasses.replace(_SLOPED, slope=(1.5,))
+    assert LearnedWeights.from_dict(sloped.to_dict()) == sloped
+    assert "slope" not in _SLOPED.to_dict()
+    assert LearnedWeights.from_dict(_SLOPED.to_dict()).slope == ()
+    assert dataclasses.replace(_SLOPED, slope=(-2.0,)).slope == (0.0,)
+    with pytest.raises(ValueError, match="expected 1 slopes"):
+        dataclasses.replace(_SLOPED, slope=(1.0, 2.0))
+    assert "+1.5 per unit of similarity" in sloped.report()
+
+
+def test_labels_teach_a_slope_where_the_levels_cannot_tell_matches_apart():
+    """All pairs fall in one level (0.8 to 1, exclusive); the matches are the closer
+    ones. The levels alone cannot rank them; the slope learned from labels does."""
+    from matching.engine.weights import fit_labels
+
+    rng = np.random.default_rng(4)
+    flat = LearnedWeights(("a",), ((0.4, 0.3, 0.3),), ((0.4, 0.3, 0.3),), 0.5, ((0.8,),))
+    s = rng.uniform(0.8, 0.999, 400)
+    label = (s + rng.normal(0, 0.02, s.size) > 0.9).astype(float)
+    fitted = fit_labels(flat, [s[:200]], label[:200])
+    assert fitted.slope[0] > 5
+    held = fitted.contribution(0, s[200:])
+    matches, others = held[label[200:] == 1], held[label[200:] == 0]
+    auc = np.mean(matches[:, None] > others[None, :])
+    assert auc > 0.9
+    assert flat.slope == () and np.ptp(flat.contribution(0, s)) < 0.1
