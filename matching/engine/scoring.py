@@ -24,6 +24,8 @@ __all__ = [
     "score_matrix",
     "score_pairs",
     "parse_date",
+    "date_parts",
+    "date_parts_plain",
     "DATE_SCORES",
 ]
 
@@ -84,10 +86,26 @@ def parse_date(text: str | None) -> tuple[int, int, int] | None:
     return year, month, day
 
 
-def _date_parts(values: Sequence[str]) -> np.ndarray:
-    """Each value's (year, month, day); a row of -1 where it does not read as a date."""
+def date_parts_plain(values: Sequence[str | None]) -> np.ndarray:
+    """Each value's (year, month, day); a row of -1 where it does not read as a date.
+
+    The plain reference of :func:`date_parts`, which reads each distinct value once.
+    """
     parsed = [parse_date(v) or (-1, -1, -1) for v in values]
     return np.array(parsed, dtype=np.int64).reshape(len(parsed), 3)
+
+
+def date_parts(values: Sequence[str | None]) -> np.ndarray:
+    """As :func:`date_parts_plain`, parsing each distinct value once: the pairs of a run
+    repeat each record's date many times over.
+
+    >>> date_parts(["1990 05 06", None, "1990 05 06", "x"]).tolist()
+    [[1990, 5, 6], [-1, -1, -1], [1990, 5, 6], [-1, -1, -1]]
+    """
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+    # A last row of -1 for the missing values (code -1).
+    parsed = np.vstack([date_parts_plain(list(distinct)), np.full((1, 3), -1, np.int64)])
+    return parsed[codes]
 
 
 def _date_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -363,7 +381,7 @@ def score_pairs(
 
 
 def _date_matrix(queries: Sequence[str], choices: Sequence[str], workers: int) -> np.ndarray:
-    q, c = _date_parts(queries), _date_parts(choices)
+    q, c = date_parts(queries), date_parts(choices)
     out = _date_score(q[:, None, :], c[None, :, :]).astype(np.float64)
     bad_q = np.flatnonzero(q[:, 0] < 0)
     bad_c = np.flatnonzero(c[:, 0] < 0)
@@ -384,7 +402,7 @@ def _unreadable_matrix(queries: list[str], choices: list[str], workers: int) -> 
 
 
 def _date_pairs(queries: Sequence[str], choices: Sequence[str], workers: int) -> np.ndarray:
-    q, c = _date_parts(queries), _date_parts(choices)
+    q, c = date_parts(queries), date_parts(choices)
     out = _date_score(q, c).astype(np.float64)
     bad = np.flatnonzero((q[:, 0] < 0) | (c[:, 0] < 0))
     if len(bad):

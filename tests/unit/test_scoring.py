@@ -253,3 +253,19 @@ def test_normalisation_by_kind(value, norm, expected):
     assert normalize(value, norm) == expected
     codes, uniques = normalize_codes(pd.Series([value, value], dtype=object), norm)
     assert (uniques[codes[0]] if codes[0] >= 0 else None) == expected
+
+
+_DATE_TEXT = st.one_of(
+    st.none(),
+    st.sampled_from(["1990 05 06", "06/05/1990", "19900506", "1990-13-01", "x", ""]),
+    st.text(alphabet="0123456789/- ", max_size=12),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_DATE_TEXT, max_size=40))
+def test_date_parts_reads_each_distinct_value_once_as_the_plain_reference_reads_all(values):
+    from matching.engine.scoring import date_parts, date_parts_plain
+
+    assert np.array_equal(date_parts(values), date_parts_plain(values))
+    assert date_parts(values).shape == (len(values), 3)
