@@ -19,7 +19,9 @@ its own (see :func:`server.runs.reporter`), so a broker that does not answer nev
 holds up or fails the scoring. A Run clicked while the broker is away is refused
 with a message (:func:`broker_answers`, asked when the Run is checked); a task is
 never sent to a broker that does not answer (:class:`BrokerUnreachable`), which would
-hold the request for minutes.
+hold the request for minutes. A worker marks on disk each run it starts, and a run no
+worker has taken for a minute says so (:data:`NOT_TAKEN`): a broker restarted without
+its data loses the runs it held, and nothing else would tell.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ __all__ = [
     "celery_manager",
     "BROKER_DOWN",
     "NOT_STARTED",
+    "NOT_TAKEN",
+    "NOT_TAKEN_AFTER",
     "RESULT_PATIENCE",
 ]
 
@@ -56,6 +60,16 @@ RESULT_PATIENCE = 24 * 3600
 
 #: Seconds to wait for a connection to the broker before calling it unreachable.
 CONNECT_TIMEOUT = 5
+
+#: Seconds a run may wait for a worker before the page says none has taken it.
+NOT_TAKEN_AFTER = 60.0
+
+#: What the page shows while no worker has taken a run for :data:`NOT_TAKEN_AFTER`.
+NOT_TAKEN = (
+    "⚠ No worker has taken this run for a minute: the workers may all be busy or"
+    " stopped, or a task broker that restarted lost it. It starts when a worker takes it;"
+    " Cancel gives it up."
+)
 
 #: What the page says of a Run clicked while the broker does not answer.
 NOT_STARTED = (
@@ -168,8 +182,9 @@ class BrokerTolerantManager(CeleryManager):
     def make_job_fn(self, fn, progress, key=None):
         @functools.wraps(fn)
         def kept_then_stored(*args, **kwargs):
-            outcome = fn(*args, **kwargs)
             run = self._run_id(kwargs or [a for a in args if not callable(a)])
+            self._write(self.folder / f"{run}.started", "")
+            outcome = fn(*args, **kwargs)
             self._write(self.folder / f"{run}.result", json.dumps(outcome, default=str))
             deadline = time.monotonic() + RESULT_PATIENCE
             while not self._broker_answers() and time.monotonic() < deadline:
@@ -187,7 +202,7 @@ class BrokerTolerantManager(CeleryManager):
             value = json.loads(result.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return self.UNDEFINED
-        for path in (result, job):
+        for path in (result, result.with_suffix(".started"), job):
             path.unlink(missing_ok=True)
         with suppress(*self._unreachable):  # what the broker may still hold for it
             self.clear_cache_entry(key)
@@ -196,8 +211,21 @@ class BrokerTolerantManager(CeleryManager):
     def _forget(self, key: str) -> None:
         job = self.folder / f"{key}.job"
         with suppress(OSError, ValueError):
-            (self.folder / f"{job.read_text(encoding='utf-8').strip()}.result").unlink()
+            run = job.read_text(encoding="utf-8").strip()
+            for suffix in (".result", ".started"):
+                (self.folder / f"{run}{suffix}").unlink(missing_ok=True)
         job.unlink(missing_ok=True)
+
+    def _not_taken(self, key: str) -> bool:
+        """Whether the run of cache key ``key`` was sent over :data:`NOT_TAKEN_AFTER`
+        seconds ago and no worker has started it (the worker marks it on disk)."""
+        job = self.folder / f"{key}.job"
+        try:
+            age = time.time() - job.stat().st_mtime
+            run = job.read_text(encoding="utf-8").strip()
+        except OSError:
+            return False
+        return age > NOT_TAKEN_AFTER and not (self.folder / f"{run}.started").exists()
 
     def get_progress(self, key):
         try:
@@ -208,6 +236,8 @@ class BrokerTolerantManager(CeleryManager):
             return [value, label, BROKER_DOWN]
         if progress:
             self._remember(key, progress)
+        elif self._not_taken(key):
+            return [0, "", NOT_TAKEN]
         return progress
 
     def get_result(self, key, job):

@@ -172,3 +172,34 @@ def test_a_broker_stopped_while_scoring_is_said_and_the_run_is_announced_after(
         time.sleep(0.5)
     assert setup.worker.poll() is None
     assert dash_duo.get_logs() == []
+
+
+def test_a_run_lost_with_a_restarted_broker_says_no_worker_took_it_and_cancel_ends_it(
+    dash_duo, celery_config, tmp_path, monkeypatch
+):
+    """The worker is held before it takes the task, and Redis is restarted without its
+    data: the task is gone. The page says no worker has taken the run (after 3 s here,
+    a minute by default) instead of waiting in silence, and Cancel gives it up."""
+    from app import create_app
+    from server import broker
+
+    monkeypatch.setattr(broker, "NOT_TAKEN_AFTER", 3.0)
+    setup = celery_config
+    app = create_app(setup.config)
+    until(lambda: "ready." in Path(setup.log).read_text(), timeout=60)
+    os.kill(setup.worker.pid, signal.SIGSTOP)
+    try:
+        _run_tables(dash_duo, app, tmp_path, 300)
+        until(lambda: dash_duo.find_element("#run-status").is_displayed(), timeout=60)
+        setup.redis.terminate()
+        setup.redis.wait(timeout=20)
+        setup.redis = _redis(setup.port)
+        _wait_for_redis(setup.port, setup.redis)
+    finally:
+        os.kill(setup.worker.pid, signal.SIGCONT)
+    dash_duo.wait_for_text_to_equal("#run-step", broker.NOT_TAKEN, timeout=60)
+    assert "] received" not in Path(setup.log).read_text()  # no worker had it
+    button(dash_duo, "Cancel").click()
+    dash_duo.wait_for_contains_text("#data-message", "Run cancelled", timeout=20)
+    assert len(app.matchdesk.project_options()) == 1
+    assert dash_duo.get_logs() == []

@@ -366,6 +366,26 @@ def test_polls_to_an_unreachable_broker_keep_the_run_and_say_so(app_config):
     assert time.monotonic() - began < 5
 
 
+def test_a_run_no_worker_has_started_for_a_minute_says_so(app_config, monkeypatch):
+    from server.broker import NOT_TAKEN, NOT_TAKEN_AFTER
+
+    app_config.celery_broker = _nobody_listens()
+    manager = manager_for(app_config)
+    monkeypatch.setattr(CeleryManager, "get_progress", lambda self, key: None)  # no progress
+    job = manager.folder / "key.job"
+    job.parent.mkdir(parents=True, exist_ok=True)
+    job.write_text("run1")
+    assert manager.get_progress("key") is None  # just sent: a worker may take it yet
+    old = time.time() - NOT_TAKEN_AFTER - 1
+    os.utime(job, (old, old))
+    assert manager.get_progress("key") == [0, "", NOT_TAKEN]
+    (manager.folder / "run1.started").write_text("")  # a worker took it
+    assert manager.get_progress("key") is None
+    manager._forget("key")
+    assert not any(manager.folder.iterdir())
+    assert manager.get_progress("unknown") is None
+
+
 def test_a_run_clicked_while_the_broker_is_away_is_refused_with_a_message(services, uploads):
     services.config.celery_broker = _nobody_listens()
     began = time.monotonic()
