@@ -121,7 +121,7 @@ def proposal_for(
     ``one_table``: ``left`` compared with itself (``right`` is the same table).
     """
     try:
-        proposal = propose(left, right, one_table=one_table)
+        proposal = propose(left, right, one_table=one_table, derive=True)
     except NoSharedColumns as exc:
         text = f"⚠ No set-up proposed: {exc}."
         return None, html.Div(text, className="text-danger")
@@ -153,8 +153,11 @@ def _rows(values: dict, left_cols: list, right_cols: list) -> list:
 
 
 def _columns(uploads: object) -> tuple[list, list]:
+    """Each side's columns to offer: the table's own, then the dates it makes of year,
+    month and day columns (a run adds them)."""
     uploads = uploads if isinstance(uploads, dict) else {}
-    return tuple((uploads.get(side) or {}).get("columns", []) for side in SIDES)
+    infos = [uploads.get(side) or {} for side in SIDES]
+    return tuple(list(dict.fromkeys([*i.get("columns", []), *i.get("dates", [])])) for i in infos)
 
 
 def _read_setup_upload(contents: object, filename: object) -> Setup:

@@ -27,6 +27,7 @@ from matching.decisions.clusters import cluster_ids
 from matching.decisions.export import neutralise_frame
 from matching.engine.blocking import Blocking
 from matching.engine.candidates import count_pairs, plan, run_plan, validate_columns
+from matching.engine.derive import with_spec_columns
 from matching.engine.distributed import close, connect, run_plan_dask, task_ranges
 from matching.engine.io import CandidateWriter, LoadedTable, TableReadError, load_table
 from matching.engine.names import find_column, spec_for_columns
@@ -354,11 +355,7 @@ def resolve_setup(
             )
         except NoSharedColumns as exc:
             raise ValueError(f"{exc} (--field LEFTCOL=RIGHTCOL)") from None
-        spec = proposal.spec
-        if any(proposal.derived):
-            frames = proposal.add_columns(left.frame, right.frame)
-            left = dataclasses.replace(left, frame=frames[0])
-            right = left if one_table else dataclasses.replace(right, frame=frames[1])
+        spec = proposal.spec  # plan() makes its dates of their year, month and day again
         if args.block:
             spec = spec_for_columns(dataclasses.replace(spec, block=tuple(args.block)), *columns)
         err.write(
@@ -482,8 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError("--clusters needs one table to deduplicate (--dedupe TABLE)")
         if args.count_only:
             _save(args, setup, err)
-            validate_columns(left.frame, right.frame, spec)
-            sys.stdout.write(_count_table(left.frame, right.frame, spec))
+            frames = with_spec_columns(left.frame, right.frame, spec)
+            validate_columns(*frames, spec)
+            sys.stdout.write(_count_table(*frames, spec))
             return 0
         client = pending.result() if args.dask else None
         slices = 4 * len(client.scheduler_info()["workers"]) if args.dask else 1

@@ -36,6 +36,7 @@ from matching.decisions.versions import menu_options, next_version, previous_ver
 from matching.desk import ReviewDesk
 from matching.desk.learning import rescored_project
 from matching.engine.candidates import StepProgress
+from matching.engine.derive import date_names
 from matching.engine.io import read_table
 from matching.engine.lookups import open_indexed
 from matching.engine.project import (
@@ -391,7 +392,12 @@ class Workspace:
             side = source["side"]
             frame = load_tables(Path(settings.tables))[SIDE_INDEX[side]]
             name = str(settings.sources.get(side) or f"{side} table")
-            record = {"name": name, "columns": list(map(str, frame.columns)), "rows": len(frame)}
+            record = {
+                "name": name,
+                "columns": list(map(str, frame.columns)),
+                "dates": date_names(frame),
+                "rows": len(frame),
+            }
             return record, frame
         path = self.upload_path(source["token"])
         record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))

@@ -19,6 +19,7 @@ import pandas as pd
 
 from matching.engine.blocking import Blocking, one_table_keeps, one_table_order
 from matching.engine.coded import Coded, encode_fields, pair_scores
+from matching.engine.derive import spec_columns, with_spec_columns
 from matching.engine.full import full_comparison, rank_and_cut
 from matching.engine.spec import Block, Field, Spec
 
@@ -51,12 +52,7 @@ StepProgress = Callable[[str, int, int], None]
 
 def validate_columns(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> None:
     """Raise ``ValueError`` naming each column the spec needs but a table lacks."""
-    need_left = [f.left for f in spec.fields]
-    need_right = [f.right for f in spec.fields]
-    if spec.left_id:
-        need_left.append(spec.left_id)
-    if spec.right_id:
-        need_right.append(spec.right_id)
+    need_left, need_right = spec_columns(spec, keys=False)
     problems = []
     for side, frame, cols in (("left", left, need_left), ("right", right, need_right)):
         missing = [c for c in dict.fromkeys(cols) if c not in frame.columns]
@@ -282,6 +278,7 @@ def plan(
     each field's match weight in bits as ``weight_<field>`` columns.
     """
     _check_options(keep, top_k)
+    left, right = with_spec_columns(left, right, spec)
     validate_columns(left, right, spec)
     if spec.block:
         left_ids = record_ids(left, spec.left_id, "left")
@@ -395,6 +392,7 @@ def score_in_steps(
     [('blocking', 6, 6), ('scoring', 0, 6), ('scoring', 6, 6)]
     """
     _check_options(keep, top_k)
+    left, right = with_spec_columns(left, right, spec)
     validate_columns(left, right, spec)
     if spec.block:
         progress("blocking", 0, 0)
@@ -498,6 +496,7 @@ def generate_candidates(
             )
         )
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    left, right = with_spec_columns(left, right, spec)
     validate_columns(left, right, spec)
     left_ids = record_ids(left, spec.left_id, "left")
     right_ids = record_ids(right, spec.right_id, "right")

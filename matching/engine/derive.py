@@ -5,18 +5,34 @@
 plain ``year``, ``month``, ``day``) whose values are mostly numbers;
 :func:`add_derived` adds each group's date as one ISO column (``dob``), so that the
 date is compared as one field and not as three that outvote the others.
+:func:`add_date_columns` adds, of the columns a set-up names, those a table makes so:
+a set-up naming ``dob`` runs on the tables as they were uploaded
+(:func:`with_spec_columns`, which scoring and projects call).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["DateParts", "find_date_parts", "add_derived"]
+if TYPE_CHECKING:
+    from matching.engine.spec import Spec
+
+__all__ = [
+    "DateParts",
+    "find_date_parts",
+    "add_derived",
+    "add_date_columns",
+    "date_names",
+    "tables_with_dates",
+    "spec_columns",
+    "with_spec_columns",
+]
 
 _PART_WORDS = {
     "year": ("year", "yr", "yyyy", "yy"),
@@ -99,9 +115,93 @@ def add_derived(frame: pd.DataFrame, derived: Sequence[DateParts]) -> pd.DataFra
     """
     if not derived:
         return frame
-    out = frame.copy()
+    # Copy-on-write: the new frame shares the old one's columns until either is written.
+    out = frame.copy(deep=False)
     for d in derived:
         year, month, day = _part(frame[d.year], 4), _part(frame[d.month], 2), _part(frame[d.day], 2)
         date = year + "-" + month + "-" + day
         out[d.name] = date.astype(object).where(date.notna(), None)
     return out
+
+
+def add_date_columns(frame: pd.DataFrame, columns: Iterable[object]) -> pd.DataFrame:
+    """``frame`` with each of ``columns`` it lacks that is the name of one of its date-part
+    groups (:func:`find_date_parts`) added as :func:`add_derived` makes it.
+
+    ``frame`` itself is returned when it lacks none of ``columns``; other missing columns
+    are left for the caller's check to name.
+
+    >>> t = pd.DataFrame({"dob_year": ["1990.0"], "dob_month": [5], "dob_day": [6]})
+    >>> add_date_columns(t, ["dob", "name"])["dob"].tolist()
+    ['1990-05-06']
+    >>> add_date_columns(t, ["dob_year"]) is t
+    True
+    """
+    missing = {str(c) for c in columns if c is not None and c not in frame.columns}
+    if not missing:
+        return frame
+    return add_derived(frame, [d for d in find_date_parts(frame) if d.name in missing])
+
+
+def date_names(frame: pd.DataFrame) -> list[str]:
+    """The dates ``frame`` makes of its year, month and day columns: columns a set-up may
+    name beside the table's own.
+
+    >>> date_names(pd.DataFrame({"dob_year": [1990], "dob_month": [5], "dob_day": [6]}))
+    ['dob']
+    """
+    return [d.name for d in find_date_parts(frame)]
+
+
+def tables_with_dates(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    need_left: Iterable[object],
+    need_right: Iterable[object],
+    *,
+    one_table: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`add_date_columns` on each table with the columns it needs. ``one_table``:
+    the two are one table (``left`` may be some of its rows), so each gets the columns
+    either names, and ``right`` stays ``left`` when it was."""
+    need_left, need_right = list(need_left), list(need_right)
+    if one_table:
+        need_left = need_right = need_left + need_right
+    same = one_table and right is left
+    left = add_date_columns(left, need_left)
+    return left, left if same else add_date_columns(right, need_right)
+
+
+def spec_columns(spec: Spec, *, keys: bool = True) -> tuple[list[str], list[str]]:
+    """The columns a spec names in the left and the right table: its fields', then its
+    ID columns, then (``keys``) its blocking rules' key columns; repeats kept."""
+    need_left = [f.left for f in spec.fields]
+    need_right = [f.right for f in spec.fields]
+    if spec.left_id:
+        need_left.append(spec.left_id)
+    if spec.right_id:
+        need_right.append(spec.right_id)
+    if keys:
+        for rule in spec.block:
+            need_left += [k.left for k in rule.keys]
+            need_right += [k.right for k in rule.keys]
+    return need_left, need_right
+
+
+def with_spec_columns(
+    left: pd.DataFrame, right: pd.DataFrame, spec: Spec
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two tables with each column the spec names (a field's, an ID's or a blocking
+    key's) that a table lacks but makes from its year, month and day columns: a set-up
+    with a date field ``dob`` runs on tables holding ``dob_year``, ``dob_month`` and
+    ``dob_day``. Tables that lack nothing are returned as they are; with
+    :attr:`~matching.engine.spec.Spec.one_table`, as :func:`tables_with_dates`.
+
+    >>> from matching.engine.spec import Field, Spec
+    >>> t = pd.DataFrame({"dob_year": [1990], "dob_month": [5], "dob_day": [6]})
+    >>> left, right = with_spec_columns(t, t, Spec((Field("dob", scorer="date"),)))
+    >>> left["dob"].tolist(), right["dob"].tolist()
+    (['1990-05-06'], ['1990-05-06'])
+    """
+    need_left, need_right = spec_columns(spec)
+    return tables_with_dates(left, right, need_left, need_right, one_table=spec.one_table)

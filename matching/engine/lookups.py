@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from matching.engine.derive import with_spec_columns
 from matching.engine.project import (
     IdIndex,
     IdList,
@@ -222,9 +223,12 @@ def open_indexed(
     one process does it while others opening the project wait on the folder's lock
     and then map the file. Where the file cannot be written (a read-only folder),
     the lookups worked out in this process serve. ``ValueError`` as
-    :func:`~matching.engine.project.index_project` raises it.
+    :func:`~matching.engine.project.index_project` raises it. The project's tables
+    have each date the spec names made from its year, month and day columns
+    (:func:`~matching.engine.derive.with_spec_columns`).
     """
     folder = Path(folder)
+    left, right = with_spec_columns(left, right, spec)
     for column in ("left_id", "right_id"):
         if not isinstance(candidates[column].dtype, pd.StringDtype):
             candidates[column] = candidates[column].astype(str)

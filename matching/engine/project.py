@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from matching.engine.candidates import StepProgress, generate_candidates, score_in_steps
+from matching.engine.derive import with_spec_columns
 from matching.engine.io import read_table
 from matching.engine.scoring import normalize
 from matching.engine.spec import Spec
@@ -440,8 +441,13 @@ def build_project(
     the candidates are the same, row for row. ``progress(step, done, total)``
     hears how far scoring has got, as :func:`matching.engine.candidates.score_in_steps`
     reports it; on Dask, the step ``"scoring records"`` counts left records
-    scored instead of pairs.
+    scored instead of pairs. A date the spec names and a table holds as year, month
+    and day columns is added to the project's tables
+    (:func:`~matching.engine.derive.with_spec_columns`); the project's id is
+    that of the tables as given.
     """
+    project_id = project_id_for(left, right, spec, keep=keep, top_k=top_k)
+    left, right = with_spec_columns(left, right, spec)
     if dask:
         from matching.engine.distributed import generate_candidates_dask
 
@@ -459,8 +465,9 @@ def build_project(
     else:
         candidates = generate_candidates(left, right, spec, keep=keep, top_k=top_k, workers=workers)
     return index_project(
-        left, right, spec, candidates, name=name, keep=keep, select=select, top_k=top_k
-    )
+        left, right, spec, candidates, name=name, keep=keep, select=select, top_k=top_k,
+        project_id=project_id,
+    )  # fmt: skip
 
 
 def index_project(

@@ -341,8 +341,8 @@ class Proposal:
     notes : tuple of str
         Columns left out and why, and anything else worth saying.
     derived : tuple of (tuple of DateParts, tuple of DateParts)
-        Date columns made from year, month and day columns, per side: apply
-        them with :meth:`add_columns` before running the spec.
+        Date columns made from year, month and day columns, per side
+        (:meth:`add_columns` adds them; scoring the spec adds them itself).
     """
 
     spec: Spec
@@ -485,8 +485,9 @@ def propose(
         The same seed gives the same proposal.
     derive : bool
         Make one date column from year, month and day columns (on either side)
-        and compare that instead; the caller must then run the spec on
-        :meth:`Proposal.add_columns`' tables.
+        and compare that instead. Scoring makes the column again from the tables
+        as they are (:func:`~matching.engine.derive.with_spec_columns`), so
+        the spec runs on them; :meth:`Proposal.add_columns` gives it for other uses.
     one_table : bool
         Deduplicate ``left`` (``right`` is ignored: pass the same table): each column
         is compared with itself, one ID column is proposed, and the pairs counted,
