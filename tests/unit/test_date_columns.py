@@ -116,6 +116,9 @@ def test_a_project_opened_in_the_workspace_shows_the_date(services):
     assert again.right["dob"].tolist() == ["1990-05-06", "1985-12-02", "1970-03-03"]
     pairs = again.candidates.set_index(["left_id", "right_id"])
     assert pairs.loc[("a1", "b1"), "score_dob"] == 1.0
+    # "Re-run this project" offers the date in the panel's column lists.
+    record, stored = services.uploaded({"project": project.project_id, "side": "left"})
+    assert record["dates"] == ["dob"] and "dob" not in stored.columns, "kept as uploaded"
 
 
 def test_one_table_gets_the_date_once_and_stays_one_table():
