@@ -202,3 +202,13 @@ def test_the_data_panel_proposes_one_date_field_and_offers_it(services, tmp_path
     left, right = (col.children for col in row.children[:2])
     assert (left.value, right.value) == ("dob", "dob")
     assert "dob" in left.options and "dob_year" in left.options and "dob" in right.options
+
+
+def test_the_data_panel_proposes_the_date_for_one_table_too():
+    table = pd.concat([LEFT, RIGHT], ignore_index=True)
+    values, note = proposal_for(table, table, one_table=True)
+    assert [(f["left"], f["scorer"]) for f in values["fields"]] == [
+        ("name", "jaro_winkler"),
+        ("dob", "date"),
+    ]
+    assert "dob is made in the table from dob_year, dob_month, dob_day" in str(note)

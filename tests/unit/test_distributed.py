@@ -195,3 +195,26 @@ def test_learned_weights_give_the_same_output_on_the_cluster_past_half_a_million
     remote = pd.concat(run_plan_dask(other, cut, client), ignore_index=True)
     pd.testing.assert_frame_equal(remote, local, check_exact=True)
     assert "weight_surname" in remote.columns
+
+
+@pytest.mark.parametrize("rules", [(), ("exact:dob[year]",)])
+def test_a_date_made_of_its_parts_scores_on_the_cluster_as_here(client, rules):
+    left = pd.DataFrame(
+        {
+            "id": ["a1", "a2"],
+            "dob_year": ["1990.0", "1985"],
+            "dob_month": [5, 12],
+            "dob_day": [6, 1],
+        }
+    )
+    right = pd.DataFrame(
+        {"id": ["b1", "b2"], "dob_year": [1990, 1985], "dob_month": [5, 12], "dob_day": [6, 2]}
+    )
+    block = tuple(parse_block(r) for r in rules)
+    spec = Spec((Field("dob", scorer="date"),), "id", "id", block=block)
+    job, ranges = plan(left, right, spec, keep=0.0, top_k=None)
+    found = pd.concat(run_plan_dask(job, ranges, client), ignore_index=True)
+    pd.testing.assert_frame_equal(
+        found, generate_candidates(left, right, spec, keep=0.0, top_k=None)
+    )
+    assert found.set_index(["left_id", "right_id"]).loc[("a1", "b1"), "score_dob"] == 1.0
