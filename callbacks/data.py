@@ -22,9 +22,10 @@ from matching.decisions.roles import PermissionDenied, require
 from matching.decisions.versions import clean_name, default_name, latest_project
 from matching.engine.blocking import count_rules
 from matching.engine.candidates import StepProgress, plan
+from matching.engine.form import LearnedForFields, spec_from_rows
 from matching.engine.io import TableReadError
 from matching.engine.project import project_id_for
-from matching.engine.spec import Spec, parse_rules, spec_from_rows
+from matching.engine.spec import Spec, parse_rules
 from matching.engine.training import train, weight_warnings
 from matching.engine.weights import LearnedWeights
 from server.broker import NOT_STARTED, broker_answers
@@ -112,24 +113,25 @@ def learned_weights_view(
         spec = spec_from_rows(*fields, one_table=one_table)
         left = services.uploaded(uploads["left"])[1]
         right = left if one_table else services.uploaded(uploads["right"])[1]
-        learned = learn_for(left, right, spec).to_dict()
+        weights = learn_for(left, right, spec)
     except (ValueError, TableReadError, OSError, PermissionDenied) as exc:
         if proposed:  # the proposal stands; Run scores by the weighted mean
             note = f"Weights not learned ({exc}): Run scores by the fields' weighted mean."
             return None, note, no_update, no_update
         return None, f"⚠ Could not learn weights: {exc}", no_update, no_update
-    weights = LearnedWeights.from_dict(learned)
     keep = round(weights.score_at_probability(KEEP_PROBABILITY), 2)
     select = max(round(weights.score_at_probability(SELECT_PROBABILITY), 2), keep)
     caption = html.Div(
         ("Proposed: " if proposed else "")
-        + "learned match weights, log2(m/u); Run scores with them while the fields stay "
-        f"the same. Keep is set to {keep:.2f} (a {KEEP_PROBABILITY:.0%} match probability) "
+        + "learned match weights, log2(m/u); Run scores with them while the fields' columns,"
+        " scorers and cleanings stay the same (else by the weighted mean, until Learn weights"
+        f" runs again). Keep is set to {keep:.2f} (a {KEEP_PROBABILITY:.0%} match probability) "
         f"and pre-select to {select:.2f} (as likely a match as not).",
         className="text-muted",
     )
     shown = [html.Div(f"⚠ {w}", className="text-warning") for w in weight_warnings(weights)]
-    return learned, html.Div([learned_table(learned), caption, *shown]), keep, select
+    held = LearnedForFields.of(weights, spec.fields).to_dict()
+    return held, html.Div([learned_table(weights.to_dict()), caption, *shown]), keep, select
 
 
 def _full_count(left: int, right: int, *, one_table: bool) -> tuple[int, str]:

@@ -32,6 +32,7 @@ from components.data import (
     uploads_in_mode,
 )
 from components.ids import field_row, ids
+from matching.engine.form import spec_from_rows
 from matching.engine.io import TableReadError
 from matching.engine.propose import NoSharedColumns, profile_table, propose
 from matching.engine.spec import (
@@ -42,7 +43,6 @@ from matching.engine.spec import (
     dumps_setup,
     loads_setup,
     setup_format,
-    spec_from_rows,
 )
 from server.services import Services, services_of
 

@@ -34,7 +34,6 @@ __all__ = [
     "parse_field",
     "parse_block",
     "parse_rules",
-    "spec_from_rows",
     "Setup",
     "dumps_setup",
     "loads_setup",
@@ -716,66 +715,3 @@ def parse_rules(text: str | None) -> tuple[Block, ...]:
     if text is not None and not isinstance(text, str):
         raise ValueError("the blocking rules are text, one rule a line")
     return tuple(parse_block(line) for line in (text or "").splitlines() if line.strip())
-
-
-def spec_from_rows(
-    lefts,
-    rights,
-    scorers,
-    weights,
-    cleanings,
-    left_id,
-    right_id,
-    rules_text=None,
-    learned=None,
-    *,
-    one_table: bool = False,
-) -> Spec:
-    """The Spec of a set-up form's field rows (the Data panel's); rows without a left
-    column are ignored. ``rules_text`` holds blocking rules, one per line.
-
-    ``lefts``, ``rights``, ``scorers``, ``weights`` and ``cleanings`` are lists of the
-    same length, one item a row; a cleaning is a name in :data:`CLEANINGS` or a
-    :func:`cleaning_text` (None: ``text``). ``ValueError`` says what is wrong.
-    ``learned`` (a :class:`LearnedWeights` dict) is used when it is for the same fields.
-    ``one_table``: one table compared with itself (see :class:`Spec`): each field and
-    the ID compare a column with itself, whatever ``rights`` and ``right_id`` say.
-    """
-    rows = (lefts, rights, scorers, weights, cleanings)
-    if not all(isinstance(r, (list, tuple)) for r in rows) or len({len(r) for r in rows}) > 1:
-        raise ValueError(
-            "the field rows do not line up: each row has a left column, a right column,"
-            " a scorer, a weight and a cleaning"
-        )
-    fields = []
-    for left, right, scorer, weight, cleaning in zip(*rows):
-        if not left:
-            continue
-        if weight is None or float(weight) <= 0:
-            raise ValueError(f"field {left!r}: the weight must be a number above 0")
-        try:
-            normalization = parse_cleaning("text" if cleaning is None else cleaning)
-        except ValueError as exc:
-            raise ValueError(f"field {left!r}: {exc}") from None
-        right = left if one_table else right
-        fields.append(
-            Field(
-                left=left,
-                right=right or left,
-                scorer=scorer or "qratio",
-                weight=float(weight),
-                normalization=normalization,
-            )
-        )
-    rules = parse_rules(rules_text)
-    weights_for = None
-    if learned and tuple(learned["fields"]) == tuple(f.name for f in fields):
-        weights_for = LearnedWeights.from_dict(learned)
-    return Spec(
-        fields=tuple(fields),
-        left_id=left_id or None,
-        right_id=(left_id if one_table else right_id) or None,
-        block=rules,
-        learned=weights_for,
-        one_table=one_table,
-    )

@@ -13,8 +13,8 @@ from callbacks.review import current_view, update_review
 from callbacks.tables import read_upload
 from components import ids as ids_module
 from components.ids import ids
+from matching.engine.form import spec_from_rows
 from matching.engine.io import TableReadError
-from matching.engine.spec import spec_from_rows
 from server.export import write_export
 from tests.helpers import review_step
 

@@ -11,6 +11,7 @@ from callbacks.data import PAIR_BUDGET, count_view, learn_for
 from components.data import learned_table
 from matching.engine.blocking import Blocking
 from matching.engine.demo import generate_tables
+from matching.engine.form import LearnedForFields, spec_from_rows
 from matching.engine.spec import (
     CLEANINGS,
     Normalization,
@@ -18,7 +19,6 @@ from matching.engine.spec import (
     cleaning_text,
     parse_block,
     parse_rules,
-    spec_from_rows,
 )
 from tests.helpers import texts
 
@@ -130,17 +130,29 @@ def test_learned_weights_are_shown_and_used_by_the_run_while_the_fields_stay(peo
         "car_id",
     )
     spec = spec_from_rows(*args, "exact:postcode\nexact:surname+birth_date")
-    learned = learn_for(left, right, spec).to_dict()
-    shown = texts(learned_table(learned))
+    weights = learn_for(left, right, spec)
+    shown = texts(learned_table(weights.to_dict()))
     assert shown[:2] == ["field", "match weight by level"] and "given_name" in shown
     assert any(cell.startswith("exact +") for cell in shown)
+    learned = LearnedForFields.of(weights, spec.fields).to_dict()
     with_weights = spec_from_rows(*args, "exact:postcode", learned)
-    assert with_weights.learned is not None and with_weights.block
+    assert with_weights.learned == weights and with_weights.block
+    assert spec_from_rows(*args, "", learned).learned is not None
+    reweighted = (*args[:3], [2, 1], *args[4:])  # a field's weight in the mean: still fits
+    assert spec_from_rows(*reweighted, "", learned).learned is not None
     other_fields = spec_from_rows(
         ["surname"], [None], ["qratio"], [1], [None], None, None, "", learned
     )
     assert other_fields.learned is None
-    assert spec_from_rows(*args, "", learned).learned is not None
+    # The same names with another scorer or cleaning: levels and values mean something
+    # else, so the weights are not used (Run scores by the mean until they are learned).
+    other_scorer = (*args[:2], ["jaro_winkler", "qratio"], *args[3:])
+    assert spec_from_rows(*other_scorer, "", learned).learned is None
+    other_cleaning = (*args[:4], ["digits", "text"], *args[5:])
+    assert spec_from_rows(*other_cleaning, "", learned).learned is None
+    for forged in ({"fields": "x"}, {"weights": {}, "fields": []}, ["x"], weights.to_dict()):
+        with pytest.raises(ValueError, match="use Learn weights again"):
+            spec_from_rows(*args, "", forged)
 
 
 def test_weights_are_learned_without_a_blocking_rule_too(people):

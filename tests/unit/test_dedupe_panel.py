@@ -10,7 +10,8 @@ from callbacks.propose import fill_panel
 from callbacks.tables import read_upload
 from components.data import ONE_TABLE, uploads_in_mode
 from components.ids import ids
-from matching.engine.spec import Setup, dumps_setup, spec_from_rows
+from matching.engine.form import spec_from_rows
+from matching.engine.spec import Setup, dumps_setup
 from tests.helpers import texts
 
 PEOPLE = (

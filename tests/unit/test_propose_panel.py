@@ -24,8 +24,9 @@ from callbacks.propose import (
 from components.data import FIELD_PARTS
 from components.ids import ids
 from matching.engine.demo import generate_tables
+from matching.engine.form import spec_from_rows
 from matching.engine.propose import propose
-from matching.engine.spec import Normalization, cleaning_name, loads_setup, spec_from_rows
+from matching.engine.spec import Normalization, cleaning_name, loads_setup
 from tests.dash_http import ORIGIN, callback_payload, response_values
 from tests.helpers import texts
 
