@@ -394,6 +394,20 @@ def delete_project(services: Services, project_id) -> tuple:
     return services.project_options(), following, "Project deleted.", "success", True
 
 
+#: After the panel's closing slide (about 0.3 s), when it gives the focus back.
+_RELEASE_DATA_BUTTON = """
+function(isOpen) {
+    if (!isOpen) {
+        setTimeout(function () {
+            const button = document.getElementById("DATA_BUTTON");
+            if (button && document.activeElement === button) { button.blur(); }
+        }, 600);
+    }
+    return window.dash_clientside.no_update;
+}
+"""
+
+
 def register(app) -> None:
     services = services_of(app)
 
@@ -578,3 +592,12 @@ def register(app) -> None:
         State(ids.DATA_PANEL, "is_open"),
         prevent_initial_call=True,
     )(lambda _n, is_open: not is_open)
+
+    # A closed panel hands the focus back to the Data button, where a reviewer's next
+    # space (the key that ticks a candidate) would open it again: the button lets go.
+    app.clientside_callback(
+        _RELEASE_DATA_BUTTON.replace("DATA_BUTTON", ids.DATA_BUTTON),
+        Output(ids.DATA_BUTTON, "title"),
+        Input(ids.DATA_PANEL, "is_open"),
+        prevent_initial_call=True,
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.helpers import LABEL, button, open_tab, project_id, start
@@ -170,4 +171,26 @@ def test_upload_two_csvs_and_run(dash_duo, demo_app, tmp_path):
     dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 3", timeout=15)
     assert "007" in dash_duo.find_element("#record-card").text
     dash_duo.wait_for_element("#candidate-grid [row-id='A1']")
+    assert dash_duo.get_logs() == []
+
+
+def test_space_after_the_data_panel_closes_does_not_open_it_again(dash_duo, demo_app):
+    """Closing the panel gives the focus back to the Data button; a reviewer's next
+    space (the key that ticks a candidate) opened the panel again."""
+    start(dash_duo, demo_app)
+    button(dash_duo, "Data").click()
+    dash_duo.wait_for_element(".offcanvas.show")
+    dash_duo.find_element(".offcanvas .btn-close").click()
+    until_gone = time.time() + 10
+    while dash_duo.driver.find_elements(By.CSS_SELECTOR, ".offcanvas.show"):
+        assert time.time() < until_gone, "the panel did not close"
+        time.sleep(0.1)
+    time.sleep(1)  # past the closing slide, when the focus is handed back
+    focused = dash_duo.driver.execute_script("return document.activeElement.id")
+    assert focused != "data-button"
+    press(dash_duo, " ")
+    time.sleep(1)
+    assert not dash_duo.driver.find_elements(By.CSS_SELECTOR, ".offcanvas.show")
+    press(dash_duo, "a")  # the keys still decide
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 2 of 5")
     assert dash_duo.get_logs() == []
