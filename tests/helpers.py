@@ -215,6 +215,18 @@ def start(dash_duo, app) -> None:
     dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=15)
 
 
+def upload_and_propose(dash_duo, app, left, right, rows: int) -> None:
+    """Serve ``app``, open the Data panel, upload the ``left`` and ``right`` files (the
+    left of ``rows`` rows) and wait for the proposed set-up."""
+    start(dash_duo, app)
+    button(dash_duo, "Data").click()
+    dash_duo.wait_for_element("#upload-left input")
+    dash_duo.find_element("#upload-left input").send_keys(str(left))
+    dash_duo.wait_for_contains_text("#upload-left-info", f"{rows} rows", timeout=10)
+    dash_duo.find_element("#upload-right input").send_keys(str(right))
+    dash_duo.wait_for_contains_text("#proposal-note", "Set-up proposed", timeout=15)
+
+
 def project_id(app) -> str:
     """The id of the app's first project."""
     return app.matchdesk.project_options()[0]["value"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dash.testing.wait import until
 from selenium.webdriver.common.by import By
 
-from tests.helpers import button, start
+from tests.helpers import button, upload_and_propose
 
 BADGE = ".proposed-badge"
 
@@ -46,13 +46,7 @@ def test_a_year_written_1999_0_and_1999_is_proposed_as_a_number_and_scores_1(
         "b4,Ng,1960,09 1234 5678\n",
         encoding="utf-8",
     )
-    start(dash_duo, demo_app)
-    button(dash_duo, "Data").click()
-    dash_duo.wait_for_element("#upload-left input")
-    dash_duo.find_element("#upload-left input").send_keys(str(left))
-    dash_duo.wait_for_contains_text("#upload-left-info", "3 rows", timeout=10)
-    dash_duo.find_element("#upload-right input").send_keys(str(right))
-    dash_duo.wait_for_contains_text("#proposal-note", "Set-up proposed", timeout=15)
+    upload_and_propose(dash_duo, demo_app, left, right, 3)
     until(
         lambda: [r.split()[:1] for r in _rows(dash_duo)] == [["surname"], ["year"], ["phone"]],
         timeout=10,

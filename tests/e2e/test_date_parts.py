@@ -6,7 +6,7 @@ from __future__ import annotations
 from dash.testing.wait import until
 from selenium.webdriver.common.by import By
 
-from tests.helpers import LABEL, button, start
+from tests.helpers import LABEL, button, upload_and_propose
 
 GRID = "#candidate-grid"
 
@@ -46,13 +46,7 @@ def test_year_month_and_day_are_proposed_as_one_date_and_shown_after_a_run(
         "b4,Dee Ray,1960,7,7\n",
         encoding="utf-8",
     )
-    start(dash_duo, demo_app)
-    button(dash_duo, "Data").click()
-    dash_duo.wait_for_element("#upload-left input")
-    dash_duo.find_element("#upload-left input").send_keys(str(left))
-    dash_duo.wait_for_contains_text("#upload-left-info", "3 rows", timeout=10)
-    dash_duo.find_element("#upload-right input").send_keys(str(right))
-    dash_duo.wait_for_contains_text("#proposal-note", "Set-up proposed", timeout=15)
+    upload_and_propose(dash_duo, demo_app, left, right, 3)
     until(lambda: [r[:3] for r in _rows(dash_duo)][-1:] == [["dob", "dob", "date"]], timeout=10)
     assert [r[0] for r in _rows(dash_duo)] == ["name", "dob"], "one date field, not three"
     note = dash_duo.find_element("#proposal-note").text
