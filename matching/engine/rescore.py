@@ -121,7 +121,8 @@ def informative_order(
     (:func:`~matching.engine.training.boundary_doubt`, as ``--suggest-labels`` asks);
     without weights, how close its score is to ``select``. For diversity, records
     are taken the most doubtful of each pattern of field levels (of that candidate)
-    first, then the second of each, and so on. Records without candidates come last, in table order.
+    first, then the second of each, and so on. Records without candidates come
+    last, in table order.
 
     Parameters
     ----------

@@ -295,10 +295,9 @@ def expected_matches(frame: pd.DataFrame, total: np.ndarray) -> float:
     if not len(frame):
         return 0.0
     prob = 1.0 / (1.0 + np.exp2(-np.clip(np.nan_to_num(total, nan=-60.0), -60, 60)))
-    left = pd.Series(frame["left_id"].to_numpy())
     # Each record's likeliest partner, once (the first of its pairs at that probability).
     likeliest = np.zeros(len(prob), bool)
-    likeliest[pd.Series(prob).groupby(left.to_numpy()).idxmax().to_numpy()] = True
+    likeliest[pd.Series(prob).groupby(frame["left_id"].to_numpy()).idxmax().to_numpy()] = True
     rest = prob[~likeliest]
     return float(prob[likeliest].sum() + rest[rest >= SURE].sum())
 
