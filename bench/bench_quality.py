@@ -133,9 +133,39 @@ def _dblp_acm(cache: Path, leipzig: Path) -> tuple[pd.DataFrame, pd.DataFrame, s
     return dblp, acm, _mapping(leipzig / "DBLP-ACM" / "DBLP-ACM_perfectMapping.csv")
 
 
-def datasets(cache: Path, leipzig: Path | None = None) -> dict:
+def _clustered(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, set]:
+    """A table of person records with a ``cluster`` column (one person each) as a
+    linkage: every record that is not its person's first on the left, the first on the
+    right (a list of people to find each record in); the cluster column dropped."""
+    frame = frame.astype({"unique_id": str}).astype(object)
+    first = ~frame["cluster"].duplicated()
+    right = frame[first]
+    left = frame[~first]
+    by_cluster = dict(zip(right["cluster"], right["unique_id"]))
+    truth = {(u, by_cluster[c]) for u, c in zip(left["unique_id"], left["cluster"])}
+    drop = lambda f: f.drop(columns="cluster").reset_index(drop=True)  # noqa: E731
+    return drop(left), drop(right), truth
+
+
+def _splink_sets(folder: Path) -> dict:
+    """The person sets of the public ``splink_datasets`` repository: ``fake_1000.csv``
+    and ``historical_figures_with_errors_50k.parquet``, each as :func:`_clustered`."""
+    out = {}
+    fake = folder / "fake_1000.csv"
+    if fake.exists():
+        out["fake_1000 (persons)"] = (*_clustered(pd.read_csv(fake, dtype=str)), "unique_id")
+    historical = folder / "historical_figures_with_errors_50k.parquet"
+    if historical.exists():
+        table = pd.read_parquet(historical).drop(columns=["full_name", "first_and_surname"])
+        out["historical_50k (persons)"] = (*_clustered(table), "unique_id")
+    return out
+
+
+def datasets(cache: Path, leipzig: Path | None = None, splink_data: Path | None = None) -> dict:
     download(cache)
     out = {f"FEBRL{n} (persons)": (*_febrl(cache, n), "rec_id") for n in (1, 2, 3)}
+    if splink_data is not None:
+        out.update(_splink_sets(splink_data))
     out["Fodors-Zagat (restaurants)"] = (*_restaurants(cache), "id")
     if leipzig is not None:
         out["DBLP-ACM (bibliographic)"] = (*_dblp_acm(cache, leipzig), "id")
@@ -237,6 +267,13 @@ HAND: dict[str, str] = {
     " --field street_number:exact --field address_1:token_sort --field suburb:jaro_winkler"
     " --field postcode:exact --field date_of_birth:levenshtein --field soc_sec_id:levenshtein"
     " --block exact:postcode --block exact:soc_sec_id[:3] --block exact:date_of_birth",
+    "fake_1000": "--field first_name:jaro_winkler --field surname:jaro_winkler"
+    " --field dob:date --field city:jaro_winkler --field email:levenshtein",
+    "historical_50k": "--field first_name:jaro_winkler --field surname:jaro_winkler"
+    " --field dob:date --field birth_place:jaro_winkler --field postcode_fake:levenshtein"
+    " --field occupation:exact --field gender:exact"
+    " --block exact:first_name+surname --block exact:surname+dob --block exact:first_name+dob"
+    " --block exact:postcode_fake+first_name",
     "Fodors-Zagat": "--field name:token_sort --field addr:token_sort"
     " --field city:jaro_winkler --field phone:exact",
     "DBLP-ACM": "--field title:token_set --field authors:token_set --field venue:tfidf"
@@ -375,12 +412,20 @@ def main() -> None:
         help="a folder with the Leipzig benchmark's DBLP-ACM, Abt-Buy and "
         "Amazon-GoogleProducts folders (their CSV files and perfect mappings)",
     )
+    parser.add_argument(
+        "--splink-data",
+        metavar="DIR",
+        help="a folder with fake_1000.csv and historical_figures_with_errors_50k.parquet "
+        "from the public splink_datasets repository (person records with their clusters)",
+    )
     args = parser.parse_args()
     cache = Path(args.cache)
     rows = []
     curves = {}
     leipzig = Path(args.leipzig) if args.leipzig else None
-    for name, (left, right, truth, id_col) in datasets(cache / "packages", leipzig).items():
+    for name, (left, right, truth, id_col) in datasets(
+        cache / "packages", leipzig, Path(args.splink_data) if args.splink_data else None
+    ).items():
         if args.only and args.only.lower() not in name.lower():
             continue
         folder = cache / re.sub(r"\W+", "-", name).strip("-").lower()

@@ -15,7 +15,6 @@ weight in bits (a waterfall, as Splink draws it), or each field's share of a wei
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -141,7 +140,7 @@ def informative_order(
     """
     n = len(candidates)
     if weights is not None and n:
-        doubt = boundary_doubt(candidates, pair_bits(candidates, weights))
+        doubt = boundary_doubt(candidates, pair_bits(candidates, weights) + weights.prior_bits)
         names = list(weights.fields)
         bounds = list(weights.bounds)
     else:
@@ -308,8 +307,7 @@ def score_parts(
         bits = [candidates[f"weight_{n}"].to_numpy(np.float64) for n in names]
     else:
         bits = weights.contributions(fields)
-    prior = min(max(weights.prior, 1e-9), 1 - 1e-9)
-    start = math.log2(prior / (1 - prior))
+    start = weights.prior_bits
     for i in range(len(candidates)):
         values = [b[i] for b in bits]
         parts = tuple((n, None if np.isnan(v) else float(v)) for n, v in zip(names, values))

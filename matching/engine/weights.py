@@ -282,14 +282,19 @@ class LearnedWeights:
         probability is ``probability``, given the prior: where thresholds on scores
         mean "at least this likely a match"."""
         p = min(max(float(probability), 1e-9), 1 - 1e-9)
-        prior = min(max(self.prior, 1e-9), 1 - 1e-9)
-        weight = math.log2(p / (1 - p)) - math.log2(prior / (1 - prior))
+        weight = math.log2(p / (1 - p)) - self.prior_bits
         return float(self.rescale(np.array([weight]), np.array([True]))[0])
+
+    @property
+    def prior_bits(self) -> float:
+        """The prior as a match weight: log2 of the odds that two records taken at
+        random match. A pair's weight plus this is the log2 odds that it matches."""
+        prior = min(max(self.prior, 1e-9), 1 - 1e-9)
+        return math.log2(prior / (1 - prior))
 
     def probability(self, weight: np.ndarray) -> np.ndarray:
         """Match probability of pairs with these match weights (bits), given the prior."""
-        prior = min(max(self.prior, 1e-9), 1 - 1e-9)
-        odds = np.asarray(weight, np.float64) + math.log2(prior / (1 - prior))
+        odds = np.asarray(weight, np.float64) + self.prior_bits
         return 1.0 / (1.0 + np.exp2(-np.clip(odds, -60, 60)))
 
     def to_dict(self) -> dict:

@@ -165,9 +165,10 @@ def test_suggested_pairs_sit_where_the_threshold_is_expected_spread_over_records
     from matching.engine.training import suggest_labels
     from matching.engine.weights import LearnedWeights
 
-    weights = LearnedWeights(("a",), ((0.9, 0.05, 0.05),), ((0.01, 0.09, 0.9),), 0.1, ((0.8,),))
+    # A prior of even odds: a pair's weight is its log2 odds of a match.
+    weights = LearnedWeights(("a",), ((0.9, 0.05, 0.05),), ((0.01, 0.09, 0.9),), 0.5, ((0.8,),))
     # Bits: exact +6.5, close -0.7, other -4.1. The weights expect, per left record,
-    # its likeliest partner's probability at even odds: 0.38 (record 1), 0.99 (2) and
+    # its likeliest partner's probability: 0.38 (record 1), 0.99 (2) and
     # 0.055 for each of 3 to 8: 1.70 matches. By weight d is first, then a, b, c, then
     # e to j; a (second, its middle at 1.5) is nearest 1.70, then b, d, c, e. At most
     # one pair per pattern of levels and per record comes first: a, then d (b repeats
@@ -200,7 +201,7 @@ def test_the_pairs_asked_about_are_matches_and_non_matches_alike():
     match = np.tile(np.r_[True, np.zeros(9, bool)], records)
     # Matches at +10 bits or so, non-matches spread from -10 to +4 (alike in a field).
     bits = np.where(match, rng.normal(10, 3, match.size), rng.uniform(-10, 4, match.size))
-    weights = LearnedWeights(("a",), ((0.4, 0.3, 0.3),), ((0.4, 0.3, 0.3),), 0.01, ((0.8,),))
+    weights = LearnedWeights(("a",), ((0.4, 0.3, 0.3),), ((0.4, 0.3, 0.3),), 0.5, ((0.8,),))
     candidates = pd.DataFrame(
         {
             "left_id": np.repeat(np.arange(records), 10).astype(str),

@@ -64,6 +64,44 @@ def test_learned_weights_reward_agreement_and_penalise_disagreement(learned):
         assert sum(row) == pytest.approx(1.0)
 
 
+def test_the_prior_is_the_share_of_matches_among_all_pairs_with_rules_or_without(people, learned):
+    """The EM sessions' shares are shares among pairs that agree on a field (0.3 to 0.99);
+    the prior a probability is taken with is the share among all pairs."""
+    left, right, links = people
+    truth = len(links) / (len(left) * len(right))
+    assert truth / 1.5 < learned.prior < truth * 1.5
+    unblocked_spec = Spec(FIELDS, left_id="owner_id", right_id="car_id")
+    job, _ = plan(left, right, unblocked_spec, keep=0.0, top_k=5, chunk_elements=2000)
+    unblocked = train(job, random_pairs=20_000)
+    assert truth / 1.5 < unblocked.prior < truth * 1.5
+
+
+def test_the_prior_counts_the_matches_of_each_agreeing_session_over_its_agreement():
+    from matching.engine.training import match_prior
+
+    # Field a is the session's key; b tells matches (+19.9 bits) from the rest (-6.6).
+    weights = LearnedWeights(
+        ("a", "b"),
+        m=((0.8, 0.1, 0.1), (0.98, 0.01, 0.01)),
+        u=((0.1, 0.1, 0.8), (1e-6, 1e-6, 1 - 2e-6)),
+        prior=0.3,
+        bounds=((0.8,), (0.8,)),
+    )
+    b = np.r_[np.ones(30), np.zeros(70)]
+    session = ([np.ones(100), b], [False, True])
+
+    class Seen:  # 1,000 pairs of half the left rows agree on a (100 of them sampled)
+        field, pairs, rows_share = 0, 1000, 0.5
+
+    present = np.array([0.5, 1.0])
+    # 30% of the session are matches: 300 of its 1,000 pairs, the matches agreeing on a
+    # (m exact 0.8, present on both sides in half the pairs): 750 among half the rows.
+    got = match_prior(weights, [session], [Seen()], present, all_pairs=1e6)
+    assert got == pytest.approx(1500 / 1e6, rel=0.02)
+    assert match_prior(weights, [session], [Seen()], present, 1e6, most=100) == 100 / 1e6
+    assert match_prior(weights, [], [], present, 1e6) is None
+
+
 def test_learning_is_repeatable(people, learned):
     left, right, _ = people
     # However the run is cut (as a Dask run cuts it), the same weights are learned.
