@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as unit_rows
@@ -61,11 +62,15 @@ class TfidfModel:
         return unit_rows(both, norm="l2", copy=False)
 
     def vectors(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Unit TF-IDF vectors of ``texts`` (rows), known ones looked up, others transformed."""
-        at = [self._index.get(t, -1) for t in texts]
-        if all(i >= 0 for i in at):
-            return self._matrix[at]
-        return self._transform(list(texts))
+        """Unit TF-IDF vectors of ``texts`` (rows), known ones looked up, others transformed.
+
+        Each distinct text is looked up once (a scored run's pairs repeat each record's
+        value many times)."""
+        codes, distinct = pd.factorize(np.asarray(texts, dtype=object), use_na_sentinel=False)
+        at = np.fromiter((self._index.get(t, -1) for t in distinct), np.int64, len(distinct))
+        if (at >= 0).all():
+            return self._matrix[at[codes]]
+        return self._transform(list(distinct))[codes]
 
     def pair(self, a: str, b: str) -> float:
         """Cosine similarity of two texts in [0, 1]: the plain reference."""

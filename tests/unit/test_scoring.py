@@ -219,6 +219,12 @@ def test_tfidf_matrix_and_pairs_agree_with_the_per_pair_reference(left, right):
     n = min(len(left), len(right))
     pairs = score_pairs(left[:n], right[:n], "tfidf", model=model)
     np.testing.assert_allclose(pairs, np.diag(expected[:n, :n]), rtol=0, atol=1e-12)
+    # Texts the model was not fitted on (each distinct one transformed once), repeated.
+    partial = TfidfModel(left)
+    queries, choices = [*left, *left][: 2 * n], [*right, *right][: 2 * n]
+    plain = [score_pair(a, b, "tfidf", model=partial) for a, b in zip(queries, choices)]
+    fast = score_pairs(queries, choices, "tfidf", model=partial)
+    np.testing.assert_allclose(fast, plain, rtol=0, atol=1e-12)
 
 
 def test_tfidf_rare_words_count_more_than_common_ones():
