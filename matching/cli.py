@@ -149,8 +149,9 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
         type=_field,
         default=[],
         metavar="SPEC",
-        help="LEFTCOL[=RIGHTCOL][:SCORER][@WEIGHT]; repeat for more fields "
-        "(none: the set-up is proposed from the tables and printed)",
+        help="LEFTCOL[=RIGHTCOL][:SCORER][/CLEANING][@WEIGHT] (CLEANING: text, number or "
+        "digits); repeat for more fields (none: the set-up is proposed from the tables and "
+        "printed)",
     )
     parser.add_argument(
         "--block",
@@ -358,11 +359,14 @@ def resolve_setup(
         spec = proposal.spec  # plan() makes its dates of their year, month and day again
         if args.block:
             spec = spec_for_columns(dataclasses.replace(spec, block=tuple(args.block)), *columns)
+        learn = getattr(args, "weights", "") is None
+        # With --field the weights are the fields' mean unless asked: the options say so.
+        report = proposal.report(extra=("--weights learn",) if learn else ())
         err.write(
             "No --field given, so this set-up is proposed (give these options to change it,"
-            " or --save-spec FILE to save it):\n" + proposal.report() + "\n"
+            " or --save-spec FILE to save it):\n" + report + "\n"
         )
-        if getattr(args, "weights", "") is None:
+        if learn:
             args.weights = "learn"
             args.learn_proposed = True
     setup = Setup(spec, str(left_path), str(right_path), keep=keep, select=select, **choices)

@@ -374,9 +374,10 @@ class Proposal:
         out += [f"--block {shlex.quote(b.text)}" for b in self.spec.block]
         return out
 
-    def report(self) -> str:
-        """The proposal for a person: the options, the kinds, the pair counts, the notes."""
-        lines = ["  " + " \\\n  ".join(self.options())]
+    def report(self, extra: Sequence[str] = ()) -> str:
+        """The proposal for a person: the options (and ``extra`` ones after them), the
+        kinds, the pair counts, the notes."""
+        lines = ["  " + " \\\n  ".join([*self.options(), *extra])]
         kinds = ", ".join(f"{name} ({kind})" for name, kind in self.kinds.items())
         lines.append(f"fields compared as: {kinds}")
         if self.rule_counts:

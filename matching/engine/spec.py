@@ -196,13 +196,20 @@ class Field:
 
     @property
     def text(self) -> str:
-        """The field as ``--field`` takes it, e.g. ``surname:jaro_winkler@2``.
+        """The field as ``--field`` takes it, e.g. ``surname:jaro_winkler@2``; a cleaning
+        other than plain text follows a ``/`` (``year:exact/number``).
 
         >>> Field("OwnerSurname", "Surname", "exact", 1.0).text
         'OwnerSurname=Surname:exact'
+        >>> Field("phone", scorer="levenshtein", normalization=CLEANINGS["digits"]).text
+        'phone:levenshtein/digits'
         """
         cols = self.left if self.right == self.left else f"{self.left}={self.right}"
-        return f"{cols}:{self.scorer}" + (f"@{self.weight:g}" if self.weight != 1 else "")
+        clean = (
+            "" if self.normalization == Normalization() else "/" + cleaning_text(self.normalization)
+        )
+        weight = f"@{self.weight:g}" if self.weight != 1 else ""
+        return f"{cols}:{self.scorer}{clean}{weight}"
 
 
 #: Transforms of a blocking key column, written after it in brackets: ``[:N]`` (the
@@ -421,7 +428,9 @@ class Spec:
 
 
 def parse_field(text: str) -> Field:
-    """Parse ``LEFTCOL[=RIGHTCOL][:SCORER][@WEIGHT]``.
+    """Parse ``LEFTCOL[=RIGHTCOL][:SCORER][/CLEANING][@WEIGHT]`` (a cleaning of
+    :data:`CLEANINGS`, or ``flags:`` as :func:`cleaning_text` writes it; plain text
+    when left out). :attr:`Field.text` writes what this reads.
 
     Examples
     --------
@@ -429,6 +438,8 @@ def parse_field(text: str) -> Field:
     Field(left='given_name', right='given_name', scorer='jaro_winkler', weight=2.0, normalization=Normalization(casefold=True, strip_accents=True, collapse=True, numbers=False, digits=False))
     >>> parse_field("OwnerSurname=Surname").right
     'Surname'
+    >>> parse_field("year:exact/number").normalization == CLEANINGS["number"]
+    True
     """
     rest = text.strip()
     weight = 1.0
@@ -438,13 +449,23 @@ def parse_field(text: str) -> Field:
             weight = float(raw)
         except ValueError:
             raise ValueError(f"field {text!r}: weight {raw!r} is not a number") from None
+    normalization = Normalization()
+    head, slash, clean = rest.rpartition("/")
+    if slash and (clean in CLEANINGS or clean.startswith(CLEANING_FLAGS)):
+        try:
+            normalization = parse_cleaning(clean)
+        except ValueError as exc:
+            raise ValueError(f"field {text!r}: {exc}") from None
+        rest = head
     scorer = "qratio"
     if ":" in rest:
         rest, _, scorer = rest.rpartition(":")
     left, _, right = rest.partition("=")
     if not left:
         raise ValueError(f"field {text!r}: missing the left column name")
-    return Field(left=left, right=right or None, scorer=scorer, weight=weight)
+    return Field(
+        left=left, right=right or None, scorer=scorer, weight=weight, normalization=normalization
+    )
 
 
 def _parse_key(part: str, text: str) -> Key:

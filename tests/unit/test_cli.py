@@ -132,6 +132,36 @@ def test_without_field_the_proposal_is_printed_and_run(tables, tmp_path):
     ]  # fmt: skip
 
 
+def test_the_printed_options_of_a_learned_proposal_give_the_same_output(tmp_path):
+    """The options carry each field's cleaning (a year written 1999.0 on one side is
+    cleaned as a number) and --weights learn, which a set-up with --field needs asking."""
+    import shlex
+
+    from matching.engine.demo import generate_tables
+
+    people = generate_tables(400, seed=5)
+    left, right = people.owners.copy(), people.cars.copy()
+    left["year"] = left["birth_date"].str[:4] + ".0"
+    right["year"] = right["birth_date"].str[:4]
+    paths = [tmp_path / "left.csv", tmp_path / "right.csv"]
+    left.drop(columns="birth_date").to_csv(paths[0], index=False)
+    right.drop(columns="birth_date").to_csv(paths[1], index=False)
+    tables = ["--left", str(paths[0]), "--right", str(paths[1]), "--top-k", "3"]
+    first = run(*tables, "--out", str(tmp_path / "a.csv"))
+    assert first.returncode == 0, first.stderr
+    lines = first.stderr.split("it, or --save-spec FILE to save it):\n", 1)[1].splitlines()
+    printed = " ".join(
+        line.rstrip("\\ ")
+        for line in lines[
+            : lines.index(next(line for line in lines if line.startswith("fields compared as")))
+        ]
+    )
+    assert "/number" in printed and "--weights learn" in printed
+    again = run(*tables, *shlex.split(printed), "--out", str(tmp_path / "b.csv"))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
 def test_a_saved_set_up_reruns_to_the_same_candidates(tables, tmp_path):
     left, right = tables
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"

@@ -100,7 +100,7 @@ def test_column_names_match_ignoring_case_spaces_underscores_and_synonyms():
         "Surname=family_name:jaro_winkler",
         "First Name=forename:jaro_winkler",
         "DOB=date_of_birth:date",
-        "Zip=postal_code:levenshtein",
+        "Zip=postal_code:levenshtein/number",
         "E-mail=EMAIL:levenshtein",
     ]
     assert (proposal.spec.left_id, proposal.spec.right_id) == ("Record ID", None)

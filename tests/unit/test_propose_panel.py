@@ -178,7 +178,10 @@ def test_a_downloaded_set_up_loads_back_into_the_panel(services, uploads):
     data = tomllib.loads(file["content"])
     assert data["tables"]["left"] == "owners.csv" and data["rules"] == ["exact:postcode[:2]"]
     setup = loads_setup(file["content"])
-    assert [f.text for f in setup.spec.fields] == ["surname:jaro_winkler@2", "given_name:exact"]
+    assert [f.text for f in setup.spec.fields] == [
+        "surname:jaro_winkler@2",
+        "given_name:exact/digits",
+    ]
     # Loaded back into a fresh panel, before any upload: its values, its thresholds.
     loaded = fill_panel(
         services, ids.SETUP_UPLOAD, {}, [], _as_upload(file["content"], "s.toml"), None

@@ -29,6 +29,48 @@ def test_parse_field_reads_columns_scorer_and_weight(text, left, right, scorer, 
     assert (field.left, field.right, field.scorer, field.weight) == (left, right, scorer, weight)
 
 
+@pytest.mark.parametrize(
+    ("text", "cleaning", "left", "scorer"),
+    [
+        ("year:exact/number", Normalization(numbers=True), "year", "exact"),
+        ("phone:levenshtein/digits@2", Normalization(digits=True), "phone", "levenshtein"),
+        ("title/text", Normalization(), "title", "qratio"),
+        ("a:ratio/flags:casefold", Normalization(True, False, False), "a", "ratio"),
+        # A column whose name has a slash and no cleaning after it.
+        ("km/h:exact", Normalization(), "km/h", "exact"),
+    ],
+)
+def test_a_field_says_how_its_values_are_cleaned_after_a_slash(text, cleaning, left, scorer):
+    field = parse_field(text)
+    assert (field.normalization, field.left, field.scorer) == (cleaning, left, scorer)
+    assert parse_field(field.text) == field
+
+
+def test_the_proposals_printed_options_give_its_fields_with_their_cleaning():
+    import pandas as pd
+
+    from matching.engine.propose import propose
+
+    left = pd.DataFrame(
+        {
+            "id": ["1", "2", "3"],
+            "year": ["1999.0", "2001.0", "1987.0"],
+            "title": ["a study of x", "on y and z", "the w method"],
+        }
+    )
+    right = pd.DataFrame(
+        {
+            "id": ["a", "b", "c"],
+            "year": ["1999", "2001", "1987"],
+            "title": ["study of x", "on y, z", "w method"],
+        }
+    )
+    proposal = propose(left, right, left_id="id", right_id="id")
+    given = [o.removeprefix("--field ") for o in proposal.options() if o.startswith("--field")]
+    assert tuple(parse_field(t.strip("'")) for t in given) == proposal.spec.fields
+    assert any(f.normalization.numbers for f in proposal.spec.fields)
+
+
 @pytest.mark.parametrize("scorer", SCORERS)
 def test_every_scorer_name_is_accepted(scorer):
     assert parse_field(f"name:{scorer}").scorer == scorer
@@ -42,6 +84,7 @@ def test_every_scorer_name_is_accepted(scorer):
         ("name@0", "weight must be > 0"),
         ("name@-1", "weight must be > 0"),
         ("=right", "missing the left column"),
+        ("year:exact/flags:numbers+loud", "unknown cleaning flag"),
     ],
 )
 def test_parse_field_rejects_bad_text(text, message):
