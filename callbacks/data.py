@@ -21,13 +21,12 @@ from components.ids import field_row, ids
 from matching.decisions.roles import PermissionDenied, require
 from matching.decisions.versions import clean_name, default_name, latest_project
 from matching.engine.blocking import count_rules
-from matching.engine.candidates import StepProgress, plan
+from matching.engine.candidates import StepProgress
 from matching.engine.form import LearnedForFields, spec_from_rows
 from matching.engine.io import TableReadError
 from matching.engine.project import project_id_for
 from matching.engine.spec import Spec, parse_rules
-from matching.engine.training import train, weight_warnings
-from matching.engine.weights import LearnedWeights
+from matching.engine.training import KEEP_PROBABILITY
 from server.broker import NOT_STARTED, broker_answers
 from server.runs import (
     RunCancelled,
@@ -44,7 +43,6 @@ __all__ = [
     "register",
     "count_message",
     "count_view",
-    "learn_for",
     "learned_weights_view",
     "PAIR_BUDGET",
     "start_run",
@@ -82,25 +80,14 @@ def count_view(
     return rule_count_table(rows, total, budget=PAIR_BUDGET, note=note)
 
 
-def learn_for(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> LearnedWeights:
-    """Fellegi-Sunter weights for the spec's fields (over its blocked pairs, or its own
-    training pairs without blocking rules)."""
-    job, _ = plan(left, right, spec, keep=0.0, top_k=None)
-    return train(job)
-
-
-#: Learned weights set the panel's thresholds by match probability: pairs at least this
-#: likely a match are kept, and those at least this likely are pre-selected.
-KEEP_PROBABILITY, SELECT_PROBABILITY = 0.01, 0.5
-
-
 def learned_weights_view(
     services: Services, uploads, *form, proposed: bool = False
 ) -> tuple[dict | None, object, object, object]:
     """Weights learned for the panel's fields (the Learn weights button, and after a
     proposal, as the command line learns them), the table that shows them, and the
     keep and pre-select thresholds they mean (by match probability; see
-    :data:`KEEP_PROBABILITY`), or ``no_update`` for those when nothing was learned."""
+    :data:`~matching.engine.training.KEEP_PROBABILITY`), or ``no_update`` for those
+    when nothing was learned."""
     *fields, mode = form
     one_table = mode == ONE_TABLE
     uploads = uploads_in_mode(uploads, mode)
@@ -111,16 +98,14 @@ def learned_weights_view(
             raise ValueError("upload the table first" if one_table else "upload both tables first")
         require(role, _run_action([uploads[s] for s in SIDES]))
         spec = spec_from_rows(*fields, one_table=one_table)
-        left = services.uploaded(uploads["left"])[1]
-        right = left if one_table else services.uploaded(uploads["right"])[1]
-        weights = learn_for(left, right, spec)
+        right = None if one_table else uploads["right"]
+        learned = services.learn_for_uploads(uploads["left"], right, spec)
     except (ValueError, TableReadError, OSError, PermissionDenied) as exc:
         if proposed:  # the proposal stands; Run scores by the weighted mean
             note = f"Weights not learned ({exc}): Run scores by the fields' weighted mean."
             return None, note, no_update, no_update
         return None, f"⚠ Could not learn weights: {exc}", no_update, no_update
-    keep = round(weights.score_at_probability(KEEP_PROBABILITY), 2)
-    select = max(round(weights.score_at_probability(SELECT_PROBABILITY), 2), keep)
+    keep, select = learned.keep, learned.select
     caption = html.Div(
         ("Proposed: " if proposed else "")
         + "learned match weights, log2(m/u); Run scores with them while the fields' columns,"
@@ -129,9 +114,10 @@ def learned_weights_view(
         f"and pre-select to {select:.2f} (as likely a match as not).",
         className="text-muted",
     )
-    shown = [html.Div(f"⚠ {w}", className="text-warning") for w in weight_warnings(weights)]
-    held = LearnedForFields.of(weights, spec.fields).to_dict()
-    return held, html.Div([learned_table(weights.to_dict()), caption, *shown]), keep, select
+    shown = [html.Div(f"⚠ {w}", className="text-warning") for w in learned.warnings]
+    held = LearnedForFields.of(learned.weights, spec.fields).to_dict()
+    table = learned_table(learned.weights.to_dict())
+    return held, html.Div([table, caption, *shown]), keep, select
 
 
 def _full_count(left: int, right: int, *, one_table: bool) -> tuple[int, str]:

@@ -51,6 +51,7 @@ from matching.engine.project import (
 )
 from matching.engine.score_index import ScoreIndex
 from matching.engine.spec import Spec
+from matching.engine.training import ProposedWeights, learn_for_tables
 from matching.engine.uploads import UPLOAD_ID
 from matching.memory import release_memory
 
@@ -402,6 +403,14 @@ class Workspace:
         path = self.upload_path(source["token"])
         record = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
         return record, read_table(path)
+
+    def learn_for_uploads(self, left: object, right: object, spec: Spec) -> ProposedWeights:
+        """Weights learned for ``spec`` on the tables the page names (as :meth:`uploaded`
+        reads them; ``right`` None for one table), with the thresholds they mean.
+        ``ValueError`` (or ``OSError``) in words for the page when they cannot be."""
+        left_frame = self.uploaded(left)[1]
+        right_frame = left_frame if right is None else self.uploaded(right)[1]
+        return learn_for_tables(left_frame, right_frame, spec)
 
     def table_source(self, info: object) -> dict:
         """The server's own name of a table the page names: ``{"token": id}`` of a kept

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from matching.engine.candidates import plan
 from matching.engine.spec import Block, Key, Spec
 from matching.engine.weights import (
     LearnedWeights,
@@ -37,6 +38,10 @@ __all__ = [
     "boundary_doubt",
     "expected_matches",
     "match_prior",
+    "ProposedWeights",
+    "learn_for_tables",
+    "KEEP_PROBABILITY",
+    "SELECT_PROBABILITY",
     "weight_warnings",
     "LABEL_COLUMNS",
 ]
@@ -495,3 +500,37 @@ def weight_warnings(weights: LearnedWeights) -> list[str]:
                 " combine them into one field if they are parts of one value"
             )
     return out
+
+
+#: Learned weights set a set-up's thresholds by match probability: pairs at least this
+#: likely a match are kept, and those at least this likely are pre-selected.
+KEEP_PROBABILITY, SELECT_PROBABILITY = 0.01, 0.5
+
+
+@dataclasses.dataclass(frozen=True)
+class ProposedWeights:
+    """Weights learned for a set-up, the keep and pre-select thresholds they mean (the
+    scores at :data:`KEEP_PROBABILITY` and :data:`SELECT_PROBABILITY`, to two places)
+    and what looks wrong in them (:func:`weight_warnings`)."""
+
+    weights: LearnedWeights
+    keep: float
+    select: float
+    warnings: tuple[str, ...]
+
+    @classmethod
+    def of(cls, weights: LearnedWeights) -> ProposedWeights:
+        """The thresholds and warnings of ``weights``."""
+        keep = round(weights.score_at_probability(KEEP_PROBABILITY), 2)
+        select = max(round(weights.score_at_probability(SELECT_PROBABILITY), 2), keep)
+        return cls(weights, keep, select, tuple(weight_warnings(weights)))
+
+
+def learn_for_tables(left: pd.DataFrame, right: pd.DataFrame, spec: Spec) -> ProposedWeights:
+    """Fellegi-Sunter weights for the spec's fields (over its blocked pairs, or its own
+    training pairs without blocking rules), with the thresholds they mean.
+
+    Raises ``ValueError`` when no training pair can be found.
+    """
+    job, _ = plan(left, right, spec, keep=0.0, top_k=None)
+    return ProposedWeights.of(train(job))

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import pytest
 
-from callbacks.data import PAIR_BUDGET, count_view, learn_for
+from callbacks.data import PAIR_BUDGET, count_view
 from components.data import learned_table
 from matching.engine.blocking import Blocking
 from matching.engine.demo import generate_tables
@@ -20,6 +20,7 @@ from matching.engine.spec import (
     parse_block,
     parse_rules,
 )
+from matching.engine.training import learn_for_tables
 from tests.helpers import texts
 
 
@@ -130,7 +131,7 @@ def test_learned_weights_are_shown_and_used_by_the_run_while_the_fields_stay(peo
         "car_id",
     )
     spec = spec_from_rows(*args, "exact:postcode\nexact:surname+birth_date")
-    weights = learn_for(left, right, spec)
+    weights = learn_for_tables(left, right, spec).weights
     shown = texts(learned_table(weights.to_dict()))
     assert shown[:2] == ["field", "match weight by level"] and "given_name" in shown
     assert any(cell.startswith("exact +") for cell in shown)
@@ -167,6 +168,30 @@ def test_weights_are_learned_without_a_blocking_rule_too(people):
         None,
         "",
     )
-    learned = learn_for(left, right, spec)
+    learned = learn_for_tables(left, right, spec).weights
     assert learned.fields == ("surname", "given_name")
     assert all(learned.bits(f)[0] > 2 for f in range(2))
+
+
+def test_the_proposed_keep_and_pre_select_are_the_scores_at_1_and_50_percent(people):
+    from matching.engine.training import KEEP_PROBABILITY, SELECT_PROBABILITY
+
+    left, right = people
+    spec = spec_from_rows(
+        ["surname", "given_name", "postcode"],
+        [None, None, None],
+        ["jaro_winkler"] * 3,
+        [1, 1, 1],
+        ["text"] * 3,
+        None,
+        None,
+        "",
+    )
+    proposed = learn_for_tables(left, right, spec)
+    w = proposed.weights
+    for score, chance in ((proposed.keep, KEEP_PROBABILITY), (proposed.select, SELECT_PROBABILITY)):
+        # Rounded to two places: within a hundredth of the score's span of bits.
+        near = w.probability(w.unscale([score - 0.01, score + 0.01]))
+        assert near[0] <= chance <= near[1]
+    # The prior is the share of matches among all pairs, not among agreeing ones.
+    assert w.prior < 5 / min(len(left), len(right))
