@@ -449,7 +449,9 @@ def _name_controls() -> html.Div:
     return html.Div(
         [
             dbc.Label("Project name", html_for=ids.PROJECT_NAME),
-            dbc.Input(id=ids.PROJECT_NAME, type="text", maxlength=120, debounce=False),
+            # Sent when it loses the focus or on Enter (a click on Run does both), not at
+            # each key: the note under it asks the server whether the name is taken.
+            dbc.Input(id=ids.PROJECT_NAME, type="text", maxlength=120, debounce=True),
             html.Div(id=ids.PROJECT_NAME_NOTE, className="small text-muted mt-1"),
         ],
         className="mb-3",

@@ -213,6 +213,10 @@ class Workspace:
             settings=settings,
             number=lambda same: next_version(same, name),
         )
+        if not created:  # the same inputs made a project already: it keeps its name
+            record = self.log.project(project.project_id)
+            if record is not None and record.get("name"):
+                project = replace(project, name=record["name"])
         self._remember(project)
         if created:
             self._inherit(project, name=name, spec=spec)

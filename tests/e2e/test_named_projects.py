@@ -70,6 +70,42 @@ def test_a_lead_re_runs_the_open_project_with_a_changed_field_as_its_next_versio
     assert dash_duo.get_logs() == []
 
 
+def test_a_name_typed_and_run_at_once_names_the_new_project(dash_duo, demo_app):
+    """The name box sends its value when it loses the focus (not at each key): a click on
+    Run straight after typing still runs under the whole name. The same tables and
+    set-up under another name open the project they made, under its own name."""
+    services = demo_app.matchdesk
+    services.users.add("bo", "lead", "bo-pw")
+    dash_duo.start_server(demo_app, navigate=False)
+    _open_signed_in(dash_duo, demo_app, "bo", "bo-pw")
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 1 of 5", timeout=20)
+    button(dash_duo, "Data").click()
+    until(lambda: dash_duo.find_element("#rerun-project-button").is_displayed(), timeout=5)
+    button(dash_duo, "Re-run this project").click()
+    box = dash_duo.find_element("#project-name-input")
+    until(lambda: box.get_attribute("value") == TUTORIAL, timeout=10)
+
+    box.clear()
+    box.send_keys("Owners of spring")
+    button(dash_duo, "Run").click()
+    dash_duo.wait_for_contains_text(
+        "#data-message", f"Nothing changed: these tables and set-up are {TUTORIAL}", timeout=30
+    )
+    assert [p["name"] for p in services.log.projects()] == [TUTORIAL]
+
+    scorer = dash_duo.driver.find_element(
+        By.CSS_SELECTOR, """[id='{"index":0,"type":"field-scorer"}']"""
+    )
+    dash_duo.select_dcc_dropdown(scorer, value="token_sort")
+    box.clear()
+    box.send_keys("Owners of summer")
+    button(dash_duo, "Run").click()
+    until(lambda: len(services.log.projects()) == 2, timeout=30)
+    assert services.log.projects()[-1]["name"] == "Owners of summer"
+    dash_duo.wait_for_contains_text("#data-message", "Ready", timeout=30)
+    assert dash_duo.get_logs() == []
+
+
 def _project_of(services, names: list[str], name: str) -> str:
     table = pd.DataFrame({"id": [f"r{i}" for i in range(len(names))], "name": names})
     spec = Spec((Field("name"),), left_id="id", right_id="id")
