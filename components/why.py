@@ -53,9 +53,9 @@ def why_panel(right_id: str, parts: ScoreParts | None) -> html.Div:
     if parts is None:
         return html.Div()
     if parts.unit == "bits":
-        chance = "" if parts.probability is None else f", a {100 * parts.probability:.0f}% match"
+        chance = "" if parts.probability is None else f"match probability {parts.chance()}, "
         heading = (
-            f"Why {right_id} scored {parts.score:.2f}: {parts.total:+.1f} bits{chance}"
+            f"Why {right_id} scored {parts.score:.2f}: {chance}from {parts.total:+.1f} bits"
             " (the prior plus each field's match weight)"
         )
     else:

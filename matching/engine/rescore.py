@@ -256,6 +256,24 @@ class ScoreParts:
     probability: float | None
     score: float
 
+    def chance(self) -> str | None:
+        """The match probability in words (``97%``; ``over 99%`` and ``under 1%`` where
+        rounding would say a certainty), or None with the weighted mean.
+
+        >>> ScoreParts("bits", -10.0, (), 20.0, 0.9996, 0.9).chance()
+        'over 99%'
+        >>> ScoreParts("bits", -10.0, (), -2.0, 0.2, 0.4).chance()
+        '20%'
+        """
+        p = self.probability
+        if p is None:
+            return None
+        if p >= 0.995:
+            return "over 99%"
+        if p < 0.005:
+            return "under 1%"
+        return f"{100 * p:.0f}%"
+
     def text(self) -> str:
         """One line: ``prior -6.6 + name +5.5 + city -4.1 = -5.2 bits (3% match)``."""
         bits = self.unit == "bits"
@@ -266,9 +284,7 @@ class ScoreParts:
             for name, value in self.parts
         ]
         if self.unit == "bits":
-            chance = (
-                f" ({100 * self.probability:.0f}% match)" if self.probability is not None else ""
-            )
+            chance = f" ({self.chance()} match)" if self.probability is not None else ""
             return f"{head} {' + '.join(items)} = {self.total:+.1f} bits{chance}"
         return f"{head} {' + '.join(items)} = {self.total:.2f}"
 

@@ -370,6 +370,13 @@ def test_why_a_learned_score_is_the_prior_plus_each_fields_bits(config):
     assert parts.probability == pytest.approx(1 / (1 + 2 ** (-parts.total)))
     assert parts.score == row["score"]
     assert parts.text().startswith(f"prior {parts.start:+.1f} + name ")
+    assert parts.text().endswith(f"bits ({parts.chance()} match)")
+    from components.why import why_panel
+    from tests.helpers import texts
+
+    heading = texts(why_panel("T19", parts))[0]
+    assert heading.startswith(f"Why T19 scored {parts.score:.2f}: match probability ")
+    assert f"from {parts.total:+.1f} bits" in heading
     assert workspace.desk(current).learning.why("P19", "nobody") is None
 
 
