@@ -351,7 +351,7 @@ def test_higher_probabilities_sit_at_higher_scores(learned):
 def test_the_data_panel_sets_keep_and_pre_select_from_learned_weights(people, learned):
     """Thresholds by match probability keep the true pairs and pre-select nearly all of
     them, rightly, and more of them than the fixed 0.8 (far more on harder tables)."""
-    from callbacks.data import KEEP_PROBABILITY, SELECT_PROBABILITY
+    from matching.engine.training import KEEP_PROBABILITY, SELECT_PROBABILITY
 
     left, right, links = people
     keep = learned.score_at_probability(KEEP_PROBABILITY)
