@@ -184,8 +184,8 @@ def _setup_now(app: Dash) -> None:
         app._setup_server()
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python app.py", description=__doc__.splitlines()[0])
+def _parser(prog: str = "python app.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     add_table_arguments(parser)
     parser.add_argument(
         "--demo",
@@ -348,8 +348,11 @@ def _db_argument(parser: argparse.ArgumentParser, **options) -> None:
     )
 
 
-def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argparse.Namespace]:
-    parser = _parser()
+def config_from_args(
+    argv: Sequence[str] | None = None, *, prog: str = "python app.py"
+) -> tuple[AppConfig, argparse.Namespace]:
+    """The app's configuration from its command line (``prog`` names it in messages)."""
+    parser = _parser(prog)
     args = parser.parse_args(argv)
     if args.data_root and not Path(args.data_root).is_dir():
         parser.exit(2, f"{parser.prog}: error: --data-root {args.data_root}: no such folder\n")
@@ -412,9 +415,9 @@ def config_from_args(argv: Sequence[str] | None = None) -> tuple[AppConfig, argp
     return config, args
 
 
-def _user_parser() -> argparse.ArgumentParser:
+def _user_parser(prog: str = "python app.py user") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python app.py user",
+        prog=prog,
         description="Manage who may sign in. The password comes from the MATCHDESK_PASSWORD "
         "environment variable, or is asked for.",
     )
@@ -447,9 +450,10 @@ def _password() -> str:
     return first
 
 
-def user_main(argv: Sequence[str]) -> int:
-    """``python app.py user add|list|remove|password|role ...``."""
-    parser = _user_parser()
+def user_main(argv: Sequence[str], *, prog: str = "python app.py user") -> int:
+    """``python app.py user add|list|remove|password|role ...`` (``prog`` names the
+    command in its messages)."""
+    parser = _user_parser(prog)
     args = parser.parse_args(argv)
     store = UserStore(args.db)
     try:
@@ -523,12 +527,13 @@ def serve_with_gunicorn(
     Server().run()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python app.py") -> int:
+    """Start the app (``prog`` names the command in its messages)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     mask_logs()
     if argv[:1] == ["user"]:
-        return user_main(argv[1:])
-    config, args = config_from_args(argv)
+        return user_main(argv[1:], prog=f"{prog} user")
+    config, args = config_from_args(argv, prog=prog)
     # The server (and, with --workers, every worker forked from it) never holds the
     # peak of scoring a project: a process forked for the job scores it.
     config.score_apart = True

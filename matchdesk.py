@@ -28,15 +28,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "serve":
         from app import main as serve
 
-        return serve(rest)
+        return serve(rest, prog="matchdesk serve")
     if command == "user":
         from app import user_main
 
-        return user_main(rest)
+        return user_main(rest, prog="matchdesk user")
     if command == "match":
         from matching.cli import main as match
 
-        return match(rest)
+        return match(rest, prog="matchdesk match")
     if command in ("-h", "--help", "help"):
         sys.stdout.write(USAGE)
         return 0

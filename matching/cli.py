@@ -177,9 +177,9 @@ def add_table_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m matching") -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m matching",
+        prog=prog,
         description="Score candidate pairs of two tables, or of one table's records (--dedupe).",
     )
     add_table_arguments(parser)
@@ -461,8 +461,9 @@ def _close_when_ready(pending) -> None:
     close(client)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m matching") -> int:
+    """Run the command line (``prog`` names the command in its messages); the exit code."""
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not args.count_only and not args.out:
         parser.error("the following arguments are required: --out")

@@ -22,12 +22,11 @@ import numpy as np
 import pandas as pd
 
 from matching.engine.spec import Spec
-from matching.engine.training import boundary_doubt
+from matching.engine.training import boundary_doubt, pair_bits
 from matching.engine.weights import LearnedWeights, levels_of
 
 __all__ = [
     "rescore",
-    "pair_bits",
     "informative_order",
     "LabelQuality",
     "label_quality",
@@ -36,21 +35,6 @@ __all__ = [
     "ScoreParts",
     "score_parts",
 ]
-
-
-def pair_bits(candidates: pd.DataFrame, weights: LearnedWeights) -> np.ndarray:
-    """Each pair's match weight in bits: the sum of its ``weight_<field>`` columns when the
-    candidates have them, else of the weights' contributions of its ``score_<field>``
-    columns (without the term-frequency adjustment, which needs the tables)."""
-    names = weights.fields
-    if all(f"weight_{n}" in candidates.columns for n in names):
-        parts = [candidates[f"weight_{n}"].to_numpy(np.float64) for n in names]
-    else:
-        fields = [candidates[f"score_{n}"].to_numpy(np.float64) for n in names]
-        parts = weights.contributions(fields)
-    if not len(candidates):
-        return np.empty(0)
-    return np.nansum(np.stack(parts), axis=0)
 
 
 def _groups(left_ids: pd.Series) -> np.ndarray:

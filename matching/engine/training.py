@@ -36,6 +36,7 @@ __all__ = [
     "train_with_labels",
     "suggest_labels",
     "boundary_doubt",
+    "pair_bits",
     "expected_matches",
     "match_prior",
     "ProposedWeights",
@@ -340,6 +341,21 @@ def train_with_labels(
     return fit_labels(weights, fields, labels["label"].to_numpy(), shares=shares)
 
 
+def pair_bits(candidates: pd.DataFrame, weights: LearnedWeights) -> np.ndarray:
+    """Each pair's match weight in bits: the sum of its ``weight_<field>`` columns when the
+    candidates have them, else of the weights' contributions of its ``score_<field>``
+    columns (without the term-frequency adjustment, which needs the tables)."""
+    names = weights.fields
+    if all(f"weight_{n}" in candidates.columns for n in names):
+        parts = [candidates[f"weight_{n}"].to_numpy(np.float64) for n in names]
+    else:
+        fields = [candidates[f"score_{n}"].to_numpy(np.float64) for n in names]
+        parts = weights.contributions(fields)
+    if not len(candidates):
+        return np.empty(0)
+    return np.nansum(np.stack(parts), axis=0)
+
+
 def boundary_doubt(frame: pd.DataFrame, total: np.ndarray) -> np.ndarray:
     """How far each pair is from where the best threshold is likely to fall: ranked by
     ``total`` (its log2 odds of a match: weight plus the prior's, highest first; ties
@@ -425,12 +441,7 @@ def suggest_labels(
         pair = zip(frame["left_id"].astype(str), frame["right_id"].astype(str))
         frame = frame[[p not in done for p in pair]].reset_index(drop=True)
     fields = [frame[f"score_{n}"].to_numpy(np.float64) for n in names]
-    if all(f"weight_{n}" in frame.columns for n in names):
-        bits = [frame[f"weight_{n}"].to_numpy(np.float64) for n in names]
-    else:
-        bits = weights.contributions(fields)
-    total = np.nansum(np.stack(bits), axis=0) if len(frame) else np.empty(0)
-    doubt = boundary_doubt(frame, total + weights.prior_bits)
+    doubt = boundary_doubt(frame, pair_bits(frame, weights) + weights.prior_bits)
     key = np.zeros(len(frame), np.int64)
     for f, s in enumerate(fields):
         key = key * (len(weights.m[f]) + 1) + levels_of(s, weights.bounds[f]) + 1

@@ -19,20 +19,37 @@ PACKAGES = ["matching", "components", "callbacks", "server", "assets"]
 
 def test_the_command_hands_each_subcommand_its_options(monkeypatch, capsys):
     heard = []
-    monkeypatch.setattr("matching.cli.main", lambda argv: heard.append(("match", argv)) or 0)
-    monkeypatch.setattr("app.main", lambda argv: heard.append(("serve", argv)) or 0)
-    monkeypatch.setattr("app.user_main", lambda argv: heard.append(("user", argv)) or 0)
+
+    def hear(name):
+        return lambda argv, prog: heard.append((name, argv, prog)) or 0
+
+    monkeypatch.setattr("matching.cli.main", hear("match"))
+    monkeypatch.setattr("app.main", hear("serve"))
+    monkeypatch.setattr("app.user_main", hear("user"))
     assert matchdesk.main(["match", "--left", "a.csv"]) == 0
     assert matchdesk.main(["serve", "--port", "9000"]) == 0
     assert matchdesk.main(["user", "list"]) == 0
     assert heard == [
-        ("match", ["--left", "a.csv"]),
-        ("serve", ["--port", "9000"]),
-        ("user", ["list"]),
+        ("match", ["--left", "a.csv"], "matchdesk match"),
+        ("serve", ["--port", "9000"], "matchdesk serve"),
+        ("user", ["list"], "matchdesk user"),
     ]
     assert matchdesk.main(["frobnicate"]) == 2
     assert "unknown command 'frobnicate'" in capsys.readouterr().err
     assert matchdesk.main([]) == 2
+
+
+def test_each_subcommand_names_itself_in_its_errors(capsys):
+    """Errors say the command as it was typed (``matchdesk match``), not another name."""
+    with pytest.raises(SystemExit):
+        matchdesk.main(["match", "--bogus"])
+    assert capsys.readouterr().err.splitlines()[-1].startswith("matchdesk match: error:")
+    with pytest.raises(SystemExit):
+        matchdesk.main(["serve", "--port", "x"])
+    assert capsys.readouterr().err.splitlines()[-1].startswith("matchdesk serve: error:")
+    with pytest.raises(SystemExit):
+        matchdesk.main(["user", "frob"])
+    assert capsys.readouterr().err.splitlines()[-1].startswith("matchdesk user: error:")
 
 
 @pytest.fixture(scope="module")
