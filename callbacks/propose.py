@@ -153,11 +153,15 @@ def _rows(values: dict, left_cols: list, right_cols: list) -> list:
 
 
 def _columns(uploads: object) -> tuple[list, list]:
-    """Each side's columns to offer: the table's own, then the dates it makes of year,
-    month and day columns (a run adds them)."""
+    """Each side's columns to offer: the table's own, then those it makes (dates of year,
+    month and day columns, a text's model codes; a run adds them). ``dates``: what an
+    upload kept before codes were made."""
     uploads = uploads if isinstance(uploads, dict) else {}
     infos = [uploads.get(side) or {} for side in SIDES]
-    return tuple(list(dict.fromkeys([*i.get("columns", []), *i.get("dates", [])])) for i in infos)
+    return tuple(
+        list(dict.fromkeys([*i.get("columns", []), *i.get("made", []), *i.get("dates", [])]))
+        for i in infos
+    )
 
 
 def _read_setup_upload(contents: object, filename: object) -> Setup:

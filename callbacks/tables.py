@@ -14,7 +14,7 @@ from dash import Input, Output, State, ctx, no_update
 from components.data import EXCEL_IDS, SIDES
 from components.ids import ids
 from matching.decisions.roles import PermissionDenied
-from matching.engine.derive import date_names
+from matching.engine.derive import made_names
 from matching.engine.io import FORMATS, TableReadError, excel_sheets, load_table
 from matching.engine.safety import check_shape, check_table_file, inside_folder
 from matching.engine.uploads import UploadRefused, too_large_message
@@ -49,10 +49,11 @@ def read_upload(
     :func:`~matching.engine.io.load_table`; by default the first sheet, its column
     names on the first row or below a title row), and the workbook is kept too, so
     that another sheet or header row can be read from it (:func:`reread_upload`).
-    Returns ``{"token", "name", "columns", "dates", "rows", "report"}`` (and for a
-    workbook ``"source", "sheets", "sheet", "header_row"``), where ``dates`` are the
-    columns a set-up may name that the table makes of its year, month and day columns
-    (:func:`~matching.engine.derive.date_names`) and ``token`` is the
+    Returns ``{"token", "name", "columns", "made", "rows", "report"}`` (and for a
+    workbook ``"source", "sheets", "sheet", "header_row"``), where ``made`` are the
+    columns a set-up may name that the table makes (a date of its year, month and day
+    columns, a text's model codes: :func:`~matching.engine.derive.made_names`) and
+    ``token`` is the
     server's id for the table (see :meth:`~matching.workspace.Workspace.uploaded`);
     the rest is for the page only.
     Raises :class:`TableReadError` with a message for the page; a file that would
@@ -75,7 +76,7 @@ def read_upload(
         "token": content_token(path, name, json.dumps(choice)) if excel else source,
         "name": name,
         "columns": list(loaded.frame.columns),
-        "dates": date_names(loaded.frame),
+        "made": made_names(loaded.frame),
         "rows": len(loaded.frame),
         "report": loaded.report,
     }

@@ -36,7 +36,7 @@ from matching.decisions.versions import menu_options, next_version, previous_ver
 from matching.desk import ReviewDesk
 from matching.desk.learning import rescored_project
 from matching.engine.candidates import StepProgress
-from matching.engine.derive import date_names
+from matching.engine.derive import made_names
 from matching.engine.io import read_table
 from matching.engine.lookups import open_indexed
 from matching.engine.project import (
@@ -400,7 +400,7 @@ class Workspace:
             record = {
                 "name": name,
                 "columns": list(map(str, frame.columns)),
-                "dates": date_names(frame),
+                "made": made_names(frame),
                 "rows": len(frame),
             }
             return record, frame

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from matching.engine.derive import tables_with_dates
+from matching.engine.derive import tables_with_made
 from matching.engine.scoring import normalize_codes
 from matching.engine.spec import Block, Key, Normalization
 
@@ -597,9 +597,9 @@ def count_rules(
     """
     if not rules:
         raise ValueError("blocking needs at least one rule")
-    # A key on a date the tables hold as year, month and day columns: made here too.
+    # A key on a column the tables make (a date of its parts, a text's codes): made here.
     need = ([k.left for r in rules for k in r.keys], [k.right for r in rules for k in r.keys])
-    left, right = tables_with_dates(left, right, *need, one_table=one_table)
+    left, right = tables_with_made(left, right, *need, one_table=one_table)
     if one_table or len(rules) > 8 or any(r.kind not in ("exact", "prefix") for r in rules):
         return Blocking(left, right, rules, one_table=one_table).count()
     Blocking(left.iloc[:0], right.iloc[:0], rules)  # the same messages for missing columns

@@ -1,4 +1,5 @@
-"""Columns a proposal makes from others: a date held as year, month and day columns.
+"""Columns a proposal makes from others: a date held as year, month and day columns, and
+the model codes of a text column (:mod:`matching.engine.codes`).
 
 :func:`find_date_parts` finds, in one table, groups of three columns named like
 ``dob_year``, ``dob_month``, ``dob_day`` (or ``birth year``/``BirthMonth``..., or
@@ -7,7 +8,9 @@ plain ``year``, ``month``, ``day``) whose values are mostly numbers;
 date is compared as one field and not as three that outvote the others.
 :func:`add_date_columns` adds, of the columns a set-up names, those a table makes so:
 a set-up naming ``dob`` runs on the tables as they were uploaded
-(:func:`with_spec_columns`, which scoring and projects call).
+(:func:`with_spec_columns`, which scoring and projects call). :func:`add_code_columns`
+does the same for columns named ``<text column>_codes``, and :func:`made_names` lists
+what a table can make, for the app's column lists.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from matching.engine.codes import CODE_SUFFIX, code_column, holds_codes
+
 if TYPE_CHECKING:
     from matching.engine.spec import Spec
 
@@ -28,8 +33,12 @@ __all__ = [
     "find_date_parts",
     "add_derived",
     "add_date_columns",
+    "add_code_columns",
+    "add_made_columns",
     "date_names",
-    "tables_with_dates",
+    "code_names",
+    "made_names",
+    "tables_with_made",
     "spec_columns",
     "with_spec_columns",
 ]
@@ -153,7 +162,55 @@ def date_names(frame: pd.DataFrame) -> list[str]:
     return [d.name for d in find_date_parts(frame)]
 
 
-def tables_with_dates(
+def add_code_columns(frame: pd.DataFrame, columns: Iterable[object]) -> pd.DataFrame:
+    """``frame`` with each of ``columns`` it lacks that is named ``<its column>_codes``
+    added: the model codes of that column (:func:`~matching.engine.codes.code_column`).
+
+    >>> t = pd.DataFrame({"title": ["Sony KDL40V2500 TV", "a lamp"]})
+    >>> add_code_columns(t, ["title_codes"])["title_codes"].tolist()
+    ['kdl40v2500', None]
+    """
+    made = {}
+    for name in {str(c) for c in columns if c is not None and c not in frame.columns}:
+        stem = name.removesuffix(CODE_SUFFIX)
+        if stem != name and stem in frame.columns:
+            made[name] = code_column(frame[stem])
+    if not made:
+        return frame
+    out = frame.copy(deep=False)
+    for name, column in made.items():
+        out[name] = column
+    return out
+
+
+def add_made_columns(frame: pd.DataFrame, columns: Iterable[object]) -> pd.DataFrame:
+    """``frame`` with each of ``columns`` it lacks and makes: a date of its parts
+    (:func:`add_date_columns`) or a column's codes (:func:`add_code_columns`)."""
+    columns = list(columns)
+    return add_code_columns(add_date_columns(frame, columns), columns)
+
+
+def code_names(frame: pd.DataFrame) -> list[str]:
+    """The columns of codes ``frame`` makes of its text columns that hold model codes
+    (:func:`~matching.engine.codes.holds_codes`, on a sample).
+
+    >>> code_names(pd.DataFrame({"name": ["HP LJ4000n", "Canon S400"], "n": [1, 2]}))
+    ['name_codes']
+    """
+    return [
+        f"{c}{CODE_SUFFIX}"
+        for c in frame.columns
+        if f"{c}{CODE_SUFFIX}" not in frame.columns and holds_codes(frame[c])
+    ]
+
+
+def made_names(frame: pd.DataFrame) -> list[str]:
+    """The columns ``frame`` makes (:func:`date_names`, then :func:`code_names`): names a
+    set-up may give beside the table's own."""
+    return date_names(frame) + code_names(frame)
+
+
+def tables_with_made(
     left: pd.DataFrame,
     right: pd.DataFrame,
     need_left: Iterable[object],
@@ -161,15 +218,15 @@ def tables_with_dates(
     *,
     one_table: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """:func:`add_date_columns` on each table with the columns it needs. ``one_table``:
+    """:func:`add_made_columns` on each table with the columns it needs. ``one_table``:
     the two are one table (``left`` may be some of its rows), so each gets the columns
     either names, and ``right`` stays ``left`` when it was."""
     need_left, need_right = list(need_left), list(need_right)
     if one_table:
         need_left = need_right = need_left + need_right
     same = one_table and right is left
-    left = add_date_columns(left, need_left)
-    return left, left if same else add_date_columns(right, need_right)
+    left = add_made_columns(left, need_left)
+    return left, left if same else add_made_columns(right, need_right)
 
 
 def spec_columns(spec: Spec, *, keys: bool = True) -> tuple[list[str], list[str]]:
@@ -192,10 +249,11 @@ def with_spec_columns(
     left: pd.DataFrame, right: pd.DataFrame, spec: Spec
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The two tables with each column the spec names (a field's, an ID's or a blocking
-    key's) that a table lacks but makes from its year, month and day columns: a set-up
-    with a date field ``dob`` runs on tables holding ``dob_year``, ``dob_month`` and
-    ``dob_day``. Tables that lack nothing are returned as they are; with
-    :attr:`~matching.engine.spec.Spec.one_table`, as :func:`tables_with_dates`.
+    key's) that a table lacks but makes (:func:`add_made_columns`): a set-up with a date
+    field ``dob`` runs on tables holding ``dob_year``, ``dob_month`` and ``dob_day``, one
+    with ``title_codes`` on tables holding ``title``. Tables that lack nothing are
+    returned as they are; with :attr:`~matching.engine.spec.Spec.one_table`, as
+    :func:`tables_with_made`.
 
     >>> from matching.engine.spec import Field, Spec
     >>> t = pd.DataFrame({"dob_year": [1990], "dob_month": [5], "dob_day": [6]})
@@ -204,4 +262,4 @@ def with_spec_columns(
     (['1990-05-06'], ['1990-05-06'])
     """
     need_left, need_right = spec_columns(spec)
-    return tables_with_dates(left, right, need_left, need_right, one_table=spec.one_table)
+    return tables_with_made(left, right, need_left, need_right, one_table=spec.one_table)

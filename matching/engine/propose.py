@@ -44,7 +44,8 @@ from matching.engine.blocking import (
     RuleCount,
     count_rules,
 )
-from matching.engine.derive import DateParts, add_derived, find_date_parts
+from matching.engine.codes import CODE_SUFFIX, holds_codes
+from matching.engine.derive import DateParts, add_code_columns, add_derived, find_date_parts
 from matching.engine.rule_choice import choose_rules
 from matching.engine.scoring import parse_date
 from matching.engine.spec import Block, Field, Key, Normalization, Spec
@@ -357,8 +358,12 @@ class Proposal:
     derived: tuple[tuple[DateParts, ...], tuple[DateParts, ...]] = ((), ())
 
     def add_columns(self, left: pd.DataFrame, right: pd.DataFrame):
-        """The two tables with the columns the proposal made (dates from their parts)."""
-        return add_derived(left, self.derived[0]), add_derived(right, self.derived[1])
+        """The two tables with the columns the proposal made (dates from their parts, the
+        codes of a text)."""
+        codes = [f for f in self.spec.fields if self.kinds.get(f.name) == "codes"]
+        left = add_code_columns(add_derived(left, self.derived[0]), [f.left for f in codes])
+        right = add_code_columns(add_derived(right, self.derived[1]), [f.right for f in codes])
+        return left, right
 
     def options(self) -> list[str]:
         """The command-line options that give this set-up (shell-quoted)."""
@@ -534,6 +539,7 @@ def propose(
             notes.append(f"{a.name} looks like an identifier and is compared as a field")
         scorer = scorer_for(kind, max(a.distinct, b.distinct), int(rows))
         fields.append(Field(a.name, b.name, scorer=scorer, normalization=_norm_for(a.name, kind)))
+    left, right = _with_code_fields(left, right, fields, kinds, notes, one_table=one_table)
     if one_table and left_id is None:
         notes.append("no ID column found in the table: rows are numbered from 0")
     elif left_id is None or right_id is None:
@@ -627,6 +633,37 @@ def _without_date_parts(pairs: list, notes: list, derived) -> tuple[list, list]:
     if gone:
         notes = [*notes, f"left out {', '.join(gone)}: compared as one date"]
     return kept, notes
+
+
+def _with_code_fields(
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    fields: list[Field],
+    kinds: dict,
+    notes: list[str],
+    *,
+    one_table: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Add, for each long text holding model codes on both sides, a field of its codes
+    (``title_codes``, compared word for word by ``token_set``), and the tables with
+    those columns (a run makes them again from the tables as they are)."""
+    for f in list(fields):
+        if kinds.get(f.name) != "long_text":
+            continue
+        names = (f"{f.left}{CODE_SUFFIX}", f"{f.right}{CODE_SUFFIX}")
+        if names[0] in left.columns or names[1] in right.columns or names[0] in kinds:
+            continue
+        if not (holds_codes(left[f.left]) and (one_table or holds_codes(right[f.right]))):
+            continue
+        fields.append(Field(names[0], names[1], scorer="token_set"))
+        kinds[names[0]] = "codes"
+        notes.append(
+            f"{names[0]}: the model codes in {f.left} (words of letters and digits), "
+            "compared as a field of their own"
+        )
+        left = add_code_columns(left, [names[0]])
+        right = left if one_table else add_code_columns(right, [names[1]])
+    return left, right
 
 
 def _nearest_rules(fields: Sequence[Field], kinds: dict) -> list[Block]:

@@ -118,7 +118,7 @@ def test_a_project_opened_in_the_workspace_shows_the_date(services):
     assert pairs.loc[("a1", "b1"), "score_dob"] == 1.0
     # "Re-run this project" offers the date in the panel's column lists.
     record, stored = services.uploaded({"project": project.project_id, "side": "left"})
-    assert record["dates"] == ["dob"] and "dob" not in stored.columns, "kept as uploaded"
+    assert record["made"] == ["dob"] and "dob" not in stored.columns, "kept as uploaded"
 
 
 def test_one_table_gets_the_date_once_and_stays_one_table():
@@ -189,7 +189,7 @@ def test_the_data_panel_proposes_one_date_field_and_offers_it(services, tmp_path
     uploads = {
         side: read_upload(services, path, path.name) for side, path in zip(("left", "right"), paths)
     }
-    assert uploads["left"]["dates"] == ["dob"]
+    assert uploads["left"]["made"] == ["dob"]
     assert "dob" not in uploads["left"]["columns"], "the table's own columns, as read"
     values, note = proposal_for(LEFT, RIGHT)
     dob = [f for f in values["fields"] if f["left"] == "dob"]
