@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from matching.engine.candidates import plan
+from matching.engine.codes import CODE_SUFFIX
 from matching.engine.spec import Block, Key, Spec
 from matching.engine.weights import (
     LearnedWeights,
@@ -471,7 +472,15 @@ def suggest_labels(
 
 
 def _family(name: str) -> str:
-    """The first word of a field name: ``dob_year`` and ``dob_day`` are one family."""
+    """The first word of a field name: ``dob_year`` and ``dob_day`` are one family. A
+    text's codes (``name_codes``) are not of its text's family: they are made of it to
+    weigh on their own.
+
+    >>> _family("dob_year"), _family("name_codes")
+    ('dob', 'name_codes')
+    """
+    if name.endswith(CODE_SUFFIX):
+        return name
     split = re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
     words = [w for w in re.split(r"[^0-9a-z]+", split) if w]
     return words[0] if words else name

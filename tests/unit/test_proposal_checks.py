@@ -159,6 +159,15 @@ def test_weight_warnings_name_a_field_that_never_agrees_and_a_dominant_family():
         ("a", "b"), (strong, strong), ((0.01, 0.01, 0.98),) * 2, 0.01, ((0.9,),) * 2
     )
     assert weight_warnings(fine) == []
+    # A title and its codes are two fields on purpose: no advice to combine them.
+    titled = LearnedWeights(
+        ("name", "name_codes", "price"),
+        (strong,) * 3,
+        ((0.01, 0.01, 0.98), (0.01, 0.01, 0.98), (0.3, 0.3, 0.4)),
+        0.01,
+        ((0.9,),) * 3,
+    )
+    assert not any("hold" in w for w in weight_warnings(titled))
 
 
 def test_suggested_pairs_sit_where_the_threshold_is_expected_spread_over_records():
