@@ -218,3 +218,15 @@ def test_a_date_made_of_its_parts_scores_on_the_cluster_as_here(client, rules):
         found, generate_candidates(left, right, spec, keep=0.0, top_k=None)
     )
     assert found.set_index(["left_id", "right_id"]).loc[("a1", "b1"), "score_dob"] == 1.0
+
+
+def test_a_titles_codes_score_on_the_cluster_as_here(client):
+    left = pd.DataFrame({"id": ["a1", "a2"], "name": ["Sony KDL-40V2500 TV", "Canon SD1000 cam"]})
+    right = pd.DataFrame({"id": ["b1", "b2"], "name": ["sony kdl40v2500", "canon sd-1000 elph"]})
+    spec = Spec((Field("name_codes", scorer="token_set"),), "id", "id")
+    job, ranges = plan(left, right, spec, keep=0.0, top_k=None)
+    found = pd.concat(run_plan_dask(job, ranges, client), ignore_index=True)
+    pd.testing.assert_frame_equal(
+        found, generate_candidates(left, right, spec, keep=0.0, top_k=None)
+    )
+    assert found.set_index(["left_id", "right_id"]).loc[("a2", "b2"), "score_name_codes"] == 1.0
