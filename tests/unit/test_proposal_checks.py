@@ -222,5 +222,10 @@ def test_the_pairs_asked_about_are_matches_and_non_matches_alike():
     asked = suggest_labels(candidates, weights, 50)
     got = match[asked["right_id"].astype(int).to_numpy()]
     assert 10 <= got.sum() <= 40
+    # A fifth of them spread over the whole ranking: the surest and the least sure too.
+    rank = np.argsort(np.argsort(-bits, kind="stable"), kind="stable")
+    asked_rank = rank[asked["right_id"].astype(int).to_numpy()]
+    assert asked_rank.min() < 0.05 * match.size and asked_rank.max() > 0.95 * match.size
+    assert len(set(zip(asked["left_id"], asked["right_id"]))) == 50
     near_even = np.argsort(np.abs(bits - np.log2(match.mean() / (1 - match.mean()))))[:50]
     assert match[near_even].sum() < 5  # what asking by closeness to even odds gives
