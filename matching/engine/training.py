@@ -41,6 +41,7 @@ __all__ = [
     "SPREAD",
     "expected_matches",
     "match_prior",
+    "Agreeing",
     "ProposedWeights",
     "learn_for_tables",
     "KEEP_PROBABILITY",
@@ -105,7 +106,7 @@ SESSION_SHARE = 0.1
 
 
 @dataclasses.dataclass(frozen=True)
-class _Agreeing:
+class Agreeing:
     """What the prior is read from in one field's session of agreeing pairs: the
     field, how many pairs of the sampled left rows agree on it (before sampling them)
     and the share of all left rows those rows are."""
@@ -115,7 +116,7 @@ class _Agreeing:
     rows_share: float
 
 
-def _own_sessions(job, sample: int, seed: int, workers: int) -> tuple[list, list[_Agreeing]]:
+def _own_sessions(job, sample: int, seed: int, workers: int) -> tuple[list, list[Agreeing]]:
     """Per field, sampled pairs whose values of it are the same (cleaned as compared).
 
     A field whose agreeing pairs are more than 5% of all pairs (a sex, a state)
@@ -145,7 +146,7 @@ def _own_sessions(job, sample: int, seed: int, workers: int) -> tuple[list, list
     for k, (share, f, li, ri) in enumerate(found):
         if share < SESSION_SHARE and k >= 2:
             continue
-        agreeing.append(_Agreeing(f, len(li), len(rows) / max(n_left, 1)))
+        agreeing.append(Agreeing(f, len(li), len(rows) / max(n_left, 1)))
         if len(li) > per_rule:
             keep = np.sort(rng.choice(len(li), per_rule, replace=False))
             li, ri = li[keep], ri[keep]
@@ -176,7 +177,7 @@ def _session_share(bits: np.ndarray, iterations: int = 100) -> float:
 def match_prior(
     weights: LearnedWeights,
     sessions: list,
-    agreeing: list[_Agreeing],
+    agreeing: list[Agreeing],
     present: np.ndarray,
     all_pairs: float,
     most: float | None = None,
@@ -190,10 +191,9 @@ def match_prior(
     where ``f`` is present on both sides (``present[f]`` of pairs). So the matches
     among the sampled rows are ``share * pairs / (m * present)``; the median over the
     sessions, scaled to all rows, at most ``most`` (when given), over ``all_pairs``.
-    The EM sessions' own shares of
-    matches are shares among pairs that agree on a field, many times the share among
-    all pairs: a probability taken with them would call pairs of the weight of random
-    pairs likely matches.
+    The EM sessions' own shares of matches are shares among pairs that agree on a
+    field, many times the share among all pairs: a probability taken with them would
+    call pairs of the weight of random pairs likely matches.
     """
     found = []
     for (fields, _), seen in zip(sessions, agreeing):

@@ -77,7 +77,7 @@ def test_the_prior_is_the_share_of_matches_among_all_pairs_with_rules_or_without
 
 
 def test_the_prior_counts_the_matches_of_each_agreeing_session_over_its_agreement():
-    from matching.engine.training import match_prior
+    from matching.engine.training import Agreeing, match_prior
 
     # Field a is the session's key; b tells matches (+19.9 bits) from the rest (-6.6).
     weights = LearnedWeights(
@@ -90,15 +90,13 @@ def test_the_prior_counts_the_matches_of_each_agreeing_session_over_its_agreemen
     b = np.r_[np.ones(30), np.zeros(70)]
     session = ([np.ones(100), b], [False, True])
 
-    class Seen:  # 1,000 pairs of half the left rows agree on a (100 of them sampled)
-        field, pairs, rows_share = 0, 1000, 0.5
-
+    seen = Agreeing(field=0, pairs=1000, rows_share=0.5)  # of half the rows; 100 sampled
     present = np.array([0.5, 1.0])
     # 30% of the session are matches: 300 of its 1,000 pairs, the matches agreeing on a
     # (m exact 0.8, present on both sides in half the pairs): 750 among half the rows.
-    got = match_prior(weights, [session], [Seen()], present, all_pairs=1e6)
+    got = match_prior(weights, [session], [seen], present, all_pairs=1e6)
     assert got == pytest.approx(1500 / 1e6, rel=0.02)
-    assert match_prior(weights, [session], [Seen()], present, 1e6, most=100) == 100 / 1e6
+    assert match_prior(weights, [session], [seen], present, 1e6, most=100) == 100 / 1e6
     assert match_prior(weights, [], [], present, 1e6) is None
 
 
