@@ -32,6 +32,7 @@ from components.data import (
     uploads_in_mode,
 )
 from components.ids import field_row, ids
+from matching.engine.derive import add_made_columns, made_sources
 from matching.engine.form import spec_from_rows
 from matching.engine.io import TableReadError
 from matching.engine.propose import NoSharedColumns, profile_table, propose
@@ -70,12 +71,15 @@ MAX_SETUP_BYTES = 1024 * 1024
 
 
 def preview_of(services: Services, info: object) -> html.Div:
-    """The preview of one upload: its first rows, each column's kind, missing share, distinct."""
+    """The preview of one upload: its first rows, each column's kind, missing share,
+    distinct; then the columns a run makes of it (a date of its parts, a text's codes),
+    made for those rows."""
     record, frame = services.uploaded(info)
     profiles = [p.to_dict() for p in profile_table(frame)]
-    head = frame.head(PREVIEW_ROWS).astype(object)
+    made = made_sources(frame, record.get("made") or record.get("dates") or [])
+    head = add_made_columns(frame.head(PREVIEW_ROWS), made).astype(object)
     rows = head.where(pd.notna(head), None).to_dict("records")
-    return preview_grid(record["name"], profiles, rows)
+    return preview_grid(record["name"], profiles, rows, made=made)
 
 
 def update_previews(services: Services, uploads: object) -> dict:

@@ -287,13 +287,18 @@ def field_controls(
     )
 
 
-def preview_grid(name: str, profiles: list[dict], rows: list[dict]) -> html.Div:
+def preview_grid(
+    name: str, profiles: list[dict], rows: list[dict], made: dict[str, str] | None = None
+) -> html.Div:
     """The first rows of a table under headers that say what each column holds.
 
     ``profiles`` are :class:`~matching.engine.propose.ColumnProfile` dicts, one per
     column in order; ``rows`` the first rows as ``{column: text}``. The pinned
     first row gives each column's share of missing values and distinct count.
+    ``made``: the columns a run makes of the table (a date of its parts, a text's
+    codes), each with what it is made of, shown after the table's own.
     """
+    made = made or {}
     columns = [
         {
             "field": p["name"],
@@ -302,10 +307,19 @@ def preview_grid(name: str, profiles: list[dict], rows: list[dict]) -> html.Div:
         }
         for p in profiles
     ]
+    columns += [
+        {
+            "field": column,
+            "headerName": f"{column} (made)",
+            "headerTooltip": f"{column}: made by a run from {source}",
+        }
+        for column, source in made.items()
+    ]
     summary = {
         p["name"]: f"{100 * p['missing']:.0f}% missing · {p['distinct']:,} distinct"
         for p in profiles
     }
+    summary.update({column: f"made from {source}" for column, source in made.items()})
     return html.Div(
         [
             html.Div(f"{name}: first {len(rows)} rows", className="small text-muted"),

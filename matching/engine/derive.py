@@ -38,6 +38,7 @@ __all__ = [
     "date_names",
     "code_names",
     "made_names",
+    "made_sources",
     "tables_with_made",
     "spec_columns",
     "with_spec_columns",
@@ -208,6 +209,23 @@ def made_names(frame: pd.DataFrame) -> list[str]:
     """The columns ``frame`` makes (:func:`date_names`, then :func:`code_names`): names a
     set-up may give beside the table's own."""
     return date_names(frame) + code_names(frame)
+
+
+def made_sources(frame: pd.DataFrame, names: Iterable[object]) -> dict[str, str]:
+    """Of ``names``, those ``frame`` makes, each with the columns it is made of (in
+    words, for a person).
+
+    >>> t = pd.DataFrame({"dob_year": [1990], "dob_month": [5], "dob_day": [6], "t": ["x"]})
+    >>> made_sources(t, ["dob", "t_codes", "other"])
+    {'dob': 'dob_year, dob_month, dob_day', 't_codes': 't'}
+    """
+    wanted = {str(n) for n in names if n is not None and n not in frame.columns}
+    out = {d.name: ", ".join(d.parts) for d in find_date_parts(frame) if d.name in wanted}
+    for name in sorted(wanted - set(out)):
+        stem = name.removesuffix(CODE_SUFFIX)
+        if stem != name and stem in frame.columns:
+            out[name] = stem
+    return out
 
 
 def tables_with_made(

@@ -126,3 +126,19 @@ def test_the_data_panel_offers_and_proposes_the_codes(services, tmp_path):
     left, right = (col.children for col in row.children[:2])
     assert (left.value, right.value) == ("name_codes", "name_codes")
     assert "name_codes" in left.options and "name" in left.options
+
+
+def test_the_preview_shows_the_columns_a_run_makes_for_its_first_rows(services, tmp_path):
+    from callbacks.propose import preview_of
+
+    path = tmp_path / "abt.csv"
+    LEFT.assign(dob_year=["1990"] * 6, dob_month=[5] * 6, dob_day=[6] * 6).to_csv(path, index=False)
+    grid = preview_of(services, read_upload(services, path, path.name)).children[1]
+    heads = [c["headerName"] for c in grid.columnDefs]
+    assert heads[-2:] == ["dob (made)", "name_codes (made)"]
+    assert grid.rowData[0]["name_codes"] == "40in kdl40v2500"
+    assert grid.rowData[0]["dob"] == "1990-05-06"
+    summary = grid.dashGridOptions["pinnedTopRowData"][0]
+    assert summary["name_codes"] == "made from name"
+    assert summary["dob"] == "made from dob_year, dob_month, dob_day"
+    assert "% missing" in summary["name"]
