@@ -227,6 +227,19 @@ def upload_and_propose(dash_duo, app, left, right, rows: int) -> None:
     dash_duo.wait_for_contains_text("#proposal-note", "Set-up proposed", timeout=15)
 
 
+def uploaded_pair(services, folder, left, right, names=("left.csv", "right.csv")) -> dict:
+    """``left`` and ``right`` written as CSV files in ``folder`` and read as the Data panel
+    reads uploads: ``{"left": record, "right": record}``."""
+    from callbacks.tables import read_upload
+
+    out = {}
+    for side, frame, name in zip(("left", "right"), (left, right), names):
+        path = folder / name
+        frame.to_csv(path, index=False)
+        out[side] = read_upload(services, path, path.name)
+    return out
+
+
 def project_id(app) -> str:
     """The id of the app's first project."""
     return app.matchdesk.project_options()[0]["value"]

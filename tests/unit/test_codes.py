@@ -16,6 +16,7 @@ from matching.engine.codes import code_column, codes_of, holds_codes
 from matching.engine.derive import code_names, with_spec_columns
 from matching.engine.propose import propose
 from matching.engine.spec import Field, Spec
+from tests.helpers import uploaded_pair
 
 LEFT = pd.DataFrame(
     {
@@ -111,13 +112,7 @@ def test_a_set_up_naming_codes_runs_on_the_tables_as_they_are():
 
 
 def test_the_data_panel_offers_and_proposes_the_codes(services, tmp_path):
-    paths = []
-    for name, frame in (("abt.csv", LEFT), ("buy.csv", RIGHT)):
-        paths.append(tmp_path / name)
-        frame.to_csv(paths[-1], index=False)
-    uploads = {
-        side: read_upload(services, path, path.name) for side, path in zip(("left", "right"), paths)
-    }
+    uploads = uploaded_pair(services, tmp_path, LEFT, RIGHT, ("abt.csv", "buy.csv"))
     assert uploads["left"]["made"] == ["name_codes"] == code_names(LEFT)
     values, _ = proposal_for(LEFT, RIGHT)
     assert ("name_codes", "token_set") in [(f["left"], f["scorer"]) for f in values["fields"]]

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from callbacks.propose import fill_panel, proposal_for
-from callbacks.tables import read_upload
 from components.ids import ids
 from matching.cli import main
 from matching.engine.blocking import count_rules
@@ -19,6 +18,7 @@ from matching.engine.derive import add_date_columns, date_names, with_spec_colum
 from matching.engine.project import build_project, project_id_for
 from matching.engine.spec import Field, Spec, parse_block, read_setup
 from matching.workspace import Workspace
+from tests.helpers import uploaded_pair
 
 LEFT = pd.DataFrame(
     {
@@ -182,13 +182,7 @@ def test_a_hand_written_date_field_and_rule_count_on_the_raw_tables(raw, tmp_pat
 
 
 def test_the_data_panel_proposes_one_date_field_and_offers_it(services, tmp_path):
-    paths = []
-    for name, frame in (("people.csv", LEFT), ("customers.csv", RIGHT)):
-        paths.append(tmp_path / name)
-        frame.to_csv(paths[-1], index=False)
-    uploads = {
-        side: read_upload(services, path, path.name) for side, path in zip(("left", "right"), paths)
-    }
+    uploads = uploaded_pair(services, tmp_path, LEFT, RIGHT, ("people.csv", "customers.csv"))
     assert uploads["left"]["made"] == ["dob"]
     assert "dob" not in uploads["left"]["columns"], "the table's own columns, as read"
     values, note = proposal_for(LEFT, RIGHT)
