@@ -2,8 +2,8 @@
 ``KDL40V2500``), which name one product where the rest of a title describes many.
 
 :func:`codes_of` is the plain reference for one text; :func:`code_column` the fast path
-for a column (each distinct value read once); :func:`code_share` how many of a column's
-values hold a code, on a sample. A proposal compares a title's codes as a field of
+for a column (each distinct value read once); :func:`holds_codes` whether a column's
+values hold codes often enough, on a sample. A proposal compares a title's codes as a field of
 their own (``title_codes``): two catalogues that word a product differently still
 agree on its model code, and a code shared by few records weighs more than any word.
 """
@@ -15,7 +15,7 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["CODE_SUFFIX", "CODE_SHARE", "codes_of", "code_column", "code_share", "holds_codes"]
+__all__ = ["CODE_SUFFIX", "CODE_SHARE", "codes_of", "code_column", "holds_codes"]
 
 #: The name of a column of codes: its text column's name and this.
 CODE_SUFFIX = "_codes"
@@ -55,19 +55,6 @@ def code_column(column: pd.Series) -> pd.Series:
     return pd.Series(made[at], index=column.index, dtype=object)  # -1 (missing): None
 
 
-def code_share(column: pd.Series, *, sample: int = 2000, seed: int = 0) -> float:
-    """The share of a column's present values that hold a code, on up to ``sample`` of
-    them (0 for a column of numbers)."""
-    if pd.api.types.is_numeric_dtype(column.dtype):
-        return 0.0
-    present = column.dropna()
-    if len(present) > sample:
-        present = present.sample(sample, random_state=seed)
-    if not len(present):
-        return 0.0
-    return float(code_column(present).notna().mean())
-
-
 def holds_codes(column: pd.Series, *, sample: int = 2000, seed: int = 0) -> bool:
     """Whether a column is text of several words (a title, a name, a description) that
     holds model codes often enough to compare them as a field of their own: at least
@@ -81,10 +68,10 @@ def holds_codes(column: pd.Series, *, sample: int = 2000, seed: int = 0) -> bool
     """
     if pd.api.types.is_numeric_dtype(column.dtype):
         return False
+    if len(column) > sample:  # rows drawn by position: no pass over a large column
+        column = column.iloc[np.random.default_rng(seed).integers(0, len(column), sample)]
     present = column.dropna()
-    if len(present) > sample:
-        present = present.sample(sample, random_state=seed)
     if not len(present):
         return False
     words = present.astype(str).str.strip().str.contains(r"\s", regex=True).mean()
-    return bool(words >= 0.5 and code_share(present, sample=sample) >= CODE_SHARE)
+    return bool(words >= 0.5 and code_column(present).notna().mean() >= CODE_SHARE)

@@ -451,7 +451,8 @@ def suggest_labels(
         pair = zip(frame["left_id"].astype(str), frame["right_id"].astype(str))
         frame = frame[[p not in done for p in pair]].reset_index(drop=True)
     fields = [frame[f"score_{n}"].to_numpy(np.float64) for n in names]
-    doubt = boundary_doubt(frame, pair_bits(frame, weights) + weights.prior_bits)
+    bits = pair_bits(frame, weights)
+    doubt = boundary_doubt(frame, bits + weights.prior_bits)
     key = np.zeros(len(frame), np.int64)
     for f, s in enumerate(fields):
         key = key * (len(weights.m[f]) + 1) + levels_of(s, weights.bounds[f]) + 1
@@ -479,7 +480,6 @@ def suggest_labels(
     if spread and len(frame) > len(chosen):
         # The last of them evenly over the ranking instead: what the labels teach near
         # the threshold is then checked against pairs far from it.
-        bits = pair_bits(frame, weights)
         by_weight = np.lexsort((np.arange(len(frame)), -np.nan_to_num(bits, nan=-np.inf)))
         free = by_weight[~taken[by_weight]]
         picks = free[np.linspace(0, len(free) - 1, min(spread, len(free))).round().astype(int)]
