@@ -45,7 +45,7 @@ from matching.engine.rescore import (
     rescore,
     score_parts,
 )
-from matching.engine.training import train
+from matching.engine.training import scores_with_standing, standing_from_pairs, train
 from matching.engine.weights import PENALTIES, LearnedWeights, fit_labels, levels_for
 
 if TYPE_CHECKING:
@@ -206,11 +206,12 @@ class Learning:
         if self.awaits_blind_answer(left_id):
             return None
         rows = project.candidate_rows(left_id)
-        rows = rows[rows["right_id"].astype(str) == right_id]
-        if not len(rows):
+        at = np.flatnonzero(rows["right_id"].astype(str).to_numpy() == right_id)
+        if not len(at):
             return None
         weights = model_of(project, self.desk.settings())
-        return score_parts(rows, project.spec, weights)[0]
+        # All of the record's pairs: a learned standing is against its best.
+        return score_parts(rows, project.spec, weights)[int(at[0])]
 
     def awaits_blind_answer(self, left_id: str) -> bool:
         """True while ``left_id`` is drawn in an audit or for double review and has no
@@ -375,6 +376,12 @@ class Learning:
         y = labels.label
         lf = [f[labels.rows] for f in fields]
         ls = [s[labels.rows] for s in shares]
+        # Every pair of the labelled records: a standing is learned against their best.
+        mine = _record_pairs(project, labels)
+        mf, ms = [f[mine] for f in fields], [s[mine] for s in shares]
+        groups = _groups_of(project.candidates["left_id"].iloc[mine])
+        at = np.searchsorted(mine, labels.rows)
+        stands = not project.spec.one_table
 
         def fitted(train: np.ndarray, penalty: float | None = None) -> LearnedWeights:
             return fit_labels(
@@ -399,9 +406,13 @@ class Learning:
 
         def fit_and_score(train: np.ndarray, test: np.ndarray) -> np.ndarray:
             chosen = base if penalty is None else fitted(train, penalty)
-            return chosen.score([f[test] for f in lf], [s[test] for s in ls])
+            if stands:
+                chosen = standing_from_pairs(chosen, mf, ms, groups, at[train], y[train])
+            return scores_with_standing(chosen, mf, ms, groups, at[test])
 
         held_out = cross_validated(labels.left_ids, y, fit_and_score)
+        if stands:
+            model = standing_from_pairs(model, mf, ms, groups, at, y)
         scores = project.candidates["score"].to_numpy(np.float64)[labels.rows]
         before = label_quality(scores, y, th["select"])
         after = label_quality(held_out, y, th["select"])
@@ -469,6 +480,19 @@ class Learning:
             except ValueError:  # tables too small or too unlike for EM: labels alone
                 base = _neutral(spec)
         return fields, shares, base
+
+
+def _record_pairs(project: Project, labels: Labels) -> np.ndarray:
+    """Positions (ascending) of every candidate pair of the labelled records."""
+    spans = [project.slices.get(i, (0, 0)) for i in dict.fromkeys(labels.left_ids.tolist())]
+    if not spans:
+        return np.empty(0, np.int64)
+    return np.unique(np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in spans]))
+
+
+def _groups_of(left_ids: pd.Series) -> np.ndarray:
+    """Each pair's left record as a number."""
+    return pd.factorize(left_ids.astype(str))[0]
 
 
 def _neutral(spec) -> LearnedWeights:

@@ -224,7 +224,7 @@ def _nearest_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """A ``tfidf`` rule's pairs: each left record with the right records of its K nearest
     distinct right values by TF-IDF cosine (ties at the cut by the values' order)."""
-    from matching.engine.tfidf import TfidfModel, nearest
+    from matching.engine.tfidf import fitted_model, nearest
 
     key = rule.keys[0]
     norm = Normalization()
@@ -234,7 +234,7 @@ def _nearest_pairs(
             cache[side, column, norm] = normalize_codes(frame[column], norm)
         coded.append(cache[side, column, norm])
     (lc, lu), (rc, ru) = coded
-    model = TfidfModel([*lu.tolist(), *ru.tolist()])
+    model = fitted_model([*lu.tolist(), *ru.tolist()])
     qi, ci = nearest(model, lu.tolist(), ru.tolist(), rule.size)
     # The right rows of each chosen value, then each left row's list by its value.
     present = np.flatnonzero(rc >= 0)

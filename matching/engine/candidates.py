@@ -160,6 +160,19 @@ def _explain(
     return spec.learned.contributions(fields, [c.shares(li) for c in coded])
 
 
+def _stood(spec: Spec, li, ri, score, fields, keep: float):
+    """Kept pairs (each left record's best among them) with the scores their standing
+    gives (:meth:`~matching.engine.weights.LearnedWeights.with_standing`), the pairs it
+    takes below ``keep`` left out; as they were without a learned standing. Standing
+    keeps the order within a record, so the top k it is taken after are the same."""
+    learned = spec.learned
+    if learned is None or not learned.standing or not len(score):
+        return li, ri, score, fields
+    score = learned.with_standing(score, li)
+    ok = score >= keep
+    return li[ok], ri[ok], score[ok], [f[ok] for f in fields]
+
+
 @dataclass
 class _BlockedJob:
     """A blocked comparison, cut into ranges of left rows scored independently.
@@ -197,6 +210,7 @@ class _BlockedJob:
         li, ri, score, fields = li[ok], ri[ok], score[ok], [f[ok] for f in fields]
         order = rank_and_cut(li, ri, score, self.top_k, presorted=True)
         li, ri, score, fields = li[order], ri[order], score[order], [f[order] for f in fields]
+        li, ri, score, fields = _stood(self.spec, li, ri, score, fields, self.keep)
         bits = _explain(self.spec, self.coded, li, fields, self.explain)
         return _frame(self.spec, self.left_ids, self.right_ids, li, ri, score, fields, bits)
 
@@ -523,5 +537,6 @@ def generate_candidates(
         if top_k is not None:
             kept[kept] = first_per_group(li[kept], top_k)
         li, ri, score, fields = li[kept], ri[kept], score[kept], [f[kept] for f in fields]
+    li, ri, score, fields = _stood(spec, li, ri, score, fields, keep)
     bits = _explain(spec, coded, li, fields, explain)
     return _frame(spec, left_ids, right_ids, li, ri, score, fields, bits)

@@ -15,7 +15,7 @@ import pandas as pd
 from matching.engine.blocking import ragged_arange
 from matching.engine.scoring import normalize_codes, score_pairs
 from matching.engine.spec import Normalization, Spec
-from matching.engine.tfidf import TfidfModel
+from matching.engine.tfidf import TfidfModel, fitted_model
 from matching.engine.weights import LearnedWeights
 
 __all__ = ["Coded", "encode_fields", "pair_scores", "values_of", "value_share"]
@@ -108,7 +108,7 @@ def encode_fields(
         if f.scorer == "tfidf":
             key = (f.left, f.right, f.normalization)
             if key not in models:
-                models[key] = TfidfModel([*lu.tolist(), *ru.tolist()])
+                models[key] = fitted_model([*lu.tolist(), *ru.tolist()])
             model = models[key]
         coded.append(
             Coded(lc, rc, lu, ru, f.scorer, float(f.weight), value_share(lu, rc, ru), model)

@@ -33,6 +33,7 @@ __all__ = [
     "best_select",
     "cross_validated",
     "ScoreParts",
+    "STANDING_PART",
     "score_parts",
 ]
 
@@ -83,6 +84,7 @@ def rescore(
         ok = ~np.isnan(part)
         total[ok] += part[ok]
         present |= ok
+    total += weights.standing_bits(np.where(present, total, np.nan), _groups(out["left_id"]))
     out["score"] = weights.rescale(total, present)
     sort_score = np.nan_to_num(out["score"].to_numpy(np.float64), nan=-1.0)
     order = np.lexsort((np.arange(len(out)), -sort_score, _groups(out["left_id"])))
@@ -273,6 +275,11 @@ class ScoreParts:
         return f"{head} {' + '.join(items)} = {self.total:.2f}"
 
 
+#: The name of the part of a pair's score that its standing among its record's
+#: candidates takes (weights that learned a standing from labels).
+STANDING_PART = "behind its record's best"
+
+
 def score_parts(
     candidates: pd.DataFrame, spec: Spec, weights: LearnedWeights | None
 ) -> list[ScoreParts]:
@@ -280,7 +287,10 @@ def score_parts(
 
     With ``weights``, each field's bits are the pair's ``weight_<field>`` column when
     the candidates have it (the term-frequency adjustment included), else the
-    weights' contribution of its ``score_<field>``. Without, the weighted mean's parts.
+    weights' contribution of its ``score_<field>``; where the weights learned a
+    standing, a last part (:data:`STANDING_PART`) is what it takes, against the best
+    of the same record's pairs among ``candidates`` (give all of a record's pairs).
+    Without weights, the weighted mean's parts.
 
     >>> from matching.engine.spec import Field
     >>> spec = Spec((Field("a", weight=3.0), Field("b")), "id", "id")
@@ -308,6 +318,12 @@ def score_parts(
     else:
         bits = weights.contributions(fields)
     start = weights.prior_bits
+    stack = np.stack(bits) if bits else np.zeros((0, len(candidates)))
+    present = ~np.all(np.isnan(stack), axis=0)
+    if weights.standing and "left_id" in candidates.columns:
+        total = np.where(present, np.nansum(stack, axis=0), np.nan)
+        standing = weights.standing_bits(total, _groups(candidates["left_id"]))
+        bits, names = [*bits, standing], [*names, STANDING_PART]
     for i in range(len(candidates)):
         values = [b[i] for b in bits]
         parts = tuple((n, None if np.isnan(v) else float(v)) for n, v in zip(names, values))

@@ -10,6 +10,9 @@ than common ones). :meth:`TfidfModel.pair` is the plain reference for one pair;
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -18,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize as unit_rows
 
-__all__ = ["TfidfModel", "nearest"]
+__all__ = ["TfidfModel", "fitted_model", "nearest"]
 
 #: Similarities this close to 1 are 1: the same words in another order, or rounding.
 _ONE = 1.0 - 1e-9
@@ -93,6 +96,41 @@ class TfidfModel:
         q, c = self.vectors(queries), self.vectors(choices)
         out = np.asarray(q.multiply(c).sum(axis=1)).ravel()
         return _settle(out, np.asarray(queries, object) == np.asarray(choices, object))
+
+
+#: Fitted models kept for the same texts: a run fits one column's model for its proposal,
+#: its blocking rule and its field, on the same values.
+_KEPT_MODELS = 4
+#: Models fitted on more distinct texts than this are not kept (their memory).
+_KEPT_TEXTS = 200_000
+_kept: OrderedDict[bytes, TfidfModel] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def fitted_model(texts: Sequence[str]) -> TfidfModel:
+    """A :class:`TfidfModel` of ``texts``: the one fitted before on the same distinct
+    texts while it is among the last few kept, else a new one (fitting is deterministic,
+    so either gives the same vectors).
+
+    >>> fitted_model(["b a", "c"]) is fitted_model(["c", "b a", "c"])
+    True
+    """
+    distinct = sorted(set(t for t in texts if t))
+    key = hashlib.blake2b(
+        "\x00".join(distinct).encode("utf-8", "surrogatepass"), digest_size=16
+    ).digest()
+    with _kept_lock:
+        found = _kept.get(key)
+        if found is not None:
+            _kept.move_to_end(key)
+            return found
+    model = TfidfModel(distinct)
+    if len(distinct) <= _KEPT_TEXTS:
+        with _kept_lock:
+            _kept[key] = model
+            while len(_kept) > _KEPT_MODELS:
+                _kept.popitem(last=False)
+    return model
 
 
 def _settle(values: np.ndarray, same: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ from matching.engine.spec import Block, Key, Spec
 from matching.engine.weights import (
     LearnedWeights,
     fit_labels,
+    fit_standing,
     learn_weights,
     levels_for,
     levels_of,
@@ -35,6 +36,9 @@ __all__ = [
     "train",
     "read_labels",
     "train_with_labels",
+    "best_weights",
+    "standing_from_pairs",
+    "scores_with_standing",
     "suggest_labels",
     "boundary_doubt",
     "pair_bits",
@@ -332,7 +336,11 @@ def train_with_labels(
 
     ``labels`` as :func:`read_labels` gives it. Each labelled pair's fields are
     compared as in the run, and the weights of each field's levels are moved
-    by logistic regression with the learned weights as the offset.
+    by logistic regression with the learned weights as the offset
+    (:func:`~matching.engine.weights.fit_labels`). With two tables, the labels then
+    say how much a pair's standing among its left record's candidates counts
+    (:func:`~matching.engine.weights.fit_standing`, each labelled record's best
+    candidate found by :func:`best_weights`).
     """
     weights = base if base is not None else train(job, workers=workers)
     if not len(labels):
@@ -340,13 +348,94 @@ def train_with_labels(
     li = _positions(job.left_ids, labels["left_id"], "left")
     ri = _positions(job.right_ids, labels["right_id"], "right")
     fields, shares = job.compare(li, ri, workers=workers)
-    return fit_labels(weights, fields, labels["label"].to_numpy(), shares=shares)
+    y = labels["label"].to_numpy()
+    weights = fit_labels(weights, fields, y, shares=shares)
+    if job.spec.one_table:  # a record's several duplicates: no single best to stand by
+        return weights
+    weights = dataclasses.replace(weights, standing=0.0)
+    weight = _summed(weights.contributions(fields, shares))
+    rows, at = np.unique(li, return_inverse=True)
+    best = best_weights(job, weights, rows, workers=workers)[at.ravel()]
+    return fit_standing(weights, weight, best, y)
+
+
+def _summed(parts: list[np.ndarray]) -> np.ndarray:
+    """The sum of per-field bits per pair; NaN where no field is present."""
+    stack = np.stack(parts)
+    total = np.nansum(stack, axis=0)
+    total[np.all(np.isnan(stack), axis=0)] = np.nan
+    return total
+
+
+def standing_from_pairs(
+    weights: LearnedWeights,
+    fields: list[np.ndarray],
+    shares: list[np.ndarray | None],
+    groups: np.ndarray,
+    at: np.ndarray,
+    labels: np.ndarray,
+) -> LearnedWeights:
+    """``weights`` with their standing learned from labelled pairs among candidates held
+    in memory (a project's): ``fields`` and ``shares`` per field for candidate pairs
+    that hold every pair of the labelled records, ``groups`` each pair's left record,
+    ``at`` the positions of the labelled pairs among them."""
+    weights = dataclasses.replace(weights, standing=0.0)
+    weight = _summed(weights.contributions(fields, shares))
+    return fit_standing(weights, weight[at], _group_best(weight, groups)[at], labels)
+
+
+def scores_with_standing(
+    weights: LearnedWeights,
+    fields: list[np.ndarray],
+    shares: list[np.ndarray | None],
+    groups: np.ndarray,
+    at: np.ndarray,
+) -> np.ndarray:
+    """The scores of the pairs at ``at`` among candidate pairs (as for
+    :func:`standing_from_pairs`), their standing in their records taken."""
+    weight = _summed(weights.contributions(fields, shares))
+    present = ~np.isnan(weight)
+    total = np.where(present, weight, 0.0) + weights.standing_bits(weight, groups)
+    return weights.rescale(total, present)[at]
+
+
+def _group_best(weight: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per pair, the best weight among the pairs of its group (-inf: none present)."""
+    _, group = np.unique(np.asarray(groups), return_inverse=True)
+    group = group.ravel()
+    best = np.full(group.max() + 1 if len(group) else 0, -np.inf)
+    ok = ~np.isnan(weight)
+    np.maximum.at(best, group[ok], weight[ok])
+    return best[group]
+
+
+def best_weights(
+    job, weights: LearnedWeights, rows: np.ndarray, *, workers: int = -1
+) -> np.ndarray:
+    """Per left row of ``rows``, the best match weight (bits, by ``weights``) among its
+    candidates in the planned run ``job`` (-inf for a row with none): each row's
+    pairs scored as the run scores them, its best kept."""
+    scoring = dataclasses.replace(
+        job,
+        spec=dataclasses.replace(job.spec, learned=weights),
+        keep=0.0,
+        top_k=1,
+        explain=False,
+    )
+    out = np.full(len(rows), -np.inf)
+    for k, row in enumerate(np.asarray(rows, np.int64).tolist()):
+        score = scoring.run(row, row + 1, workers=workers)["score"].to_numpy(np.float64)
+        score = score[~np.isnan(score)]
+        if len(score):
+            out[k] = float(weights.unscale(score.max()))
+    return out
 
 
 def pair_bits(candidates: pd.DataFrame, weights: LearnedWeights) -> np.ndarray:
     """Each pair's match weight in bits: the sum of its ``weight_<field>`` columns when the
     candidates have them, else of the weights' contributions of its ``score_<field>``
-    columns (without the term-frequency adjustment, which needs the tables)."""
+    columns (without the term-frequency adjustment, which needs the tables), with the
+    bits its standing among its left record's candidates takes."""
     names = weights.fields
     if all(f"weight_{n}" in candidates.columns for n in names):
         parts = [candidates[f"weight_{n}"].to_numpy(np.float64) for n in names]
@@ -355,7 +444,10 @@ def pair_bits(candidates: pd.DataFrame, weights: LearnedWeights) -> np.ndarray:
         parts = weights.contributions(fields)
     if not len(candidates):
         return np.empty(0)
-    return np.nansum(np.stack(parts), axis=0)
+    total = np.nansum(np.stack(parts), axis=0)
+    present = ~np.all(np.isnan(np.stack(parts)), axis=0)
+    groups = pd.factorize(candidates["left_id"])[0]
+    return total + weights.standing_bits(np.where(present, total, np.nan), groups)
 
 
 def boundary_doubt(frame: pd.DataFrame, total: np.ndarray) -> np.ndarray:

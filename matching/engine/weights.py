@@ -33,6 +33,8 @@ __all__ = [
     "learn_weights",
     "monotone_bits",
     "fit_labels",
+    "fit_standing",
+    "standing_bits_plain",
     "PENALTIES",
 ]
 
@@ -146,6 +148,11 @@ class LearnedWeights:
     slope : tuple of float
         Per field, bits added per unit of similarity, from labelled pairs (empty:
         none; never below 0, so a weight never falls as similarity rises).
+    standing : float
+        From labelled pairs: the bits a pair loses per bit that its weight is below
+        the best weight among its left record's candidates (0: none; never below 0).
+        Within one record it keeps the order; across records it tells a record's
+        best candidate from a runner-up of another record at the same weight.
     """
 
     fields: tuple[str, ...]
@@ -156,6 +163,7 @@ class LearnedWeights:
     tf_cap: tuple[float, ...] = ()
     adjust: tuple[tuple[float, ...], ...] = ()
     slope: tuple[float, ...] = ()
+    standing: float = 0.0
 
     def __post_init__(self) -> None:
         n = len(self.fields)
@@ -166,6 +174,7 @@ class LearnedWeights:
         object.__setattr__(self, "tf_cap", tuple(float(x) for x in self.tf_cap))
         object.__setattr__(self, "adjust", tuple(tuple(float(x) for x in r) for r in self.adjust))
         object.__setattr__(self, "slope", tuple(max(float(x), 0.0) for x in self.slope))
+        object.__setattr__(self, "standing", max(float(self.standing), 0.0))
         if self.slope and len(self.slope) != n:
             raise ValueError(f"learned weights: expected {n} slopes, got {len(self.slope)}")
         for f, name in enumerate(self.fields):
@@ -203,7 +212,8 @@ class LearnedWeights:
             low += min(float(b.min()), 0.0)
             top = float(b.max()) + self._tf_range(f, b)[1] + (self.slope[f] if self.slope else 0.0)
             high += max(top, 0.0)
-        return low, high
+        # A pair's standing takes at most (high - low) times its factor.
+        return low - self.standing * (high - low), high
 
     def contribution(
         self, f: int, scores: np.ndarray, share: np.ndarray | None = None
@@ -249,6 +259,41 @@ class LearnedWeights:
         """Each field's match weight in bits per pair (NaN where missing)."""
         shares = shares if shares is not None else [None] * len(fields)
         return [self.contribution(f, s, sh) for f, (s, sh) in enumerate(zip(fields, shares))]
+
+    def standing_bits(self, weight: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """The bits each pair loses for its standing (:attr:`standing`): the factor
+        times how far its match ``weight`` (the sum of its fields' bits; NaN where no
+        field is present, which loses nothing) is below the best weight of its group
+        (``groups``: its left record, the same value for each of a record's pairs).
+        The fast path; :func:`standing_bits_plain` is the plain reference.
+
+        >>> w = LearnedWeights(("a",), m=((0.9, 0.1),), u=((0.1, 0.9),), prior=0.1,
+        ...                    bounds=((),), standing=0.5)
+        >>> w.standing_bits(np.array([4.0, 1.0, -2.0, np.nan]), np.array([7, 7, 3, 3])).tolist()
+        [0.0, -1.5, 0.0, 0.0]
+        """
+        weight = np.asarray(weight, np.float64)
+        out = np.zeros(len(weight))
+        if not self.standing or not len(weight):
+            return out
+        _, group = np.unique(np.asarray(groups), return_inverse=True)
+        group = group.ravel()
+        best = np.full(group.max() + 1, -np.inf)
+        ok = ~np.isnan(weight)
+        np.maximum.at(best, group[ok], weight[ok])
+        out[ok] = self.standing * (weight[ok] - best[group[ok]])
+        return out
+
+    def with_standing(self, score: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """Scores (as :meth:`score` gives them, before standing) with each pair's
+        :meth:`standing_bits` taken off, by the groups (left records) of ``groups``;
+        the same scores when :attr:`standing` is 0. Every pair of a group must be here."""
+        score = np.asarray(score, np.float64)
+        if not self.standing or not len(score):
+            return score
+        weight = self.unscale(score)
+        present = ~np.isnan(score)
+        return self.rescale(weight + self.standing_bits(weight, groups), present)
 
     def rescale(self, weight: np.ndarray, present: np.ndarray) -> np.ndarray:
         """Match weights in bits as scores in [0, 1]; NaN where no field is present."""
@@ -300,7 +345,7 @@ class LearnedWeights:
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["bounds"] = [list(b) for b in self.bounds]
-        for key in ("tf_cap", "adjust", "slope"):
+        for key in ("tf_cap", "adjust", "slope", "standing"):
             if not out[key]:
                 del out[key]
         return out
@@ -316,6 +361,7 @@ class LearnedWeights:
             tf_cap=tuple(data.get("tf_cap", ())),
             adjust=tuple(tuple(r) for r in data.get("adjust", ())),
             slope=tuple(data.get("slope", ())),
+            standing=float(data.get("standing", 0.0)),
         )
 
     def level_names(self, f: int) -> list[str]:
@@ -335,6 +381,11 @@ class LearnedWeights:
             if self.slope and self.slope[f] > 0:
                 tf += f"  [labels: +{self.slope[f]:.1f} per unit of similarity]"
             lines.append(f"{name:<16}{cells}{tf}")
+        if self.standing:
+            lines.append(
+                f"labels: a pair loses {self.standing:.2f} bits per bit its weight is below"
+                " its left record's best candidate"
+            )
         return "\n".join(lines)
 
 
@@ -606,3 +657,58 @@ def fit_labels(
         for f in range(len(weights.fields))
     )
     return dataclasses.replace(weights, adjust=adjust, slope=slope)
+
+
+def standing_bits_plain(standing: float, weight: Sequence[float], groups: Sequence) -> list[float]:
+    """:meth:`LearnedWeights.standing_bits` pair by pair: the plain reference.
+
+    >>> standing_bits_plain(0.5, [4.0, 1.0, -2.0, float("nan")], [7, 7, 3, 3])
+    [0.0, -1.5, 0.0, 0.0]
+    """
+    best: dict = {}
+    for w, g in zip(weight, groups):
+        if not math.isnan(w):
+            best[g] = max(best.get(g, -math.inf), w)
+    return [0.0 if math.isnan(w) else standing * (w - best[g]) for w, g in zip(weight, groups)]
+
+
+def fit_standing(
+    weights: LearnedWeights,
+    weight: np.ndarray,
+    best: np.ndarray,
+    labels: np.ndarray,
+    *,
+    penalty: float | None = None,
+    folds: int = 5,
+) -> LearnedWeights:
+    """``weights`` with their :attr:`~LearnedWeights.standing` learned from labelled pairs.
+
+    ``weight`` is each labelled pair's match weight in bits (by ``weights``, NaN where
+    no field is present) and ``best`` the best weight among its left record's
+    candidates (-inf where it has none). The bits below the best are one feature of
+    penalised logistic regression with the weights as the offset; its coefficient,
+    kept at 0 or above, is the standing. As in :func:`fit_labels`, the penalty is
+    chosen by the log loss on held-out labels, so labels that do not show the
+    standing to matter leave it at 0.
+    """
+    labels = np.asarray(labels, np.float64)
+    weight = np.asarray(weight, np.float64)
+    present = ~np.isnan(weight)
+    below = np.zeros(len(weight))
+    ahead = np.asarray(best, np.float64)
+    known = present & np.isfinite(ahead)
+    below[known] = np.minimum(weight[known] - ahead[known], 0.0)
+    offset = np.where(present, weight, 0.0) * math.log(2)
+    # The pair's own weight is a feature too: labels may trust the weights less or
+    # more than EM does, and the standing counts against that scale.
+    x = np.column_stack([np.ones(len(labels)), offset, below * math.log(2)])
+    if penalty is None:
+        if len(labels) < 2 * folds or labels.min() == labels.max() or not below.any():
+            return weights
+        losses = {p: _held_out_loss(x, offset, labels, p, folds) for p in PENALTIES}
+        penalty = min(PENALTIES, key=lambda p: (losses[p], p is not None))
+        if penalty is None:
+            return weights
+    beta = _logistic(x, offset, labels, penalty)
+    scale = 1.0 + float(beta[1])
+    return dataclasses.replace(weights, standing=max(float(beta[2]) / max(scale, 0.05), 0.0))

@@ -230,3 +230,33 @@ def test_a_titles_codes_score_on_the_cluster_as_here(client):
         found, generate_candidates(left, right, spec, keep=0.0, top_k=None)
     )
     assert found.set_index(["left_id", "right_id"]).loc[("a2", "b2"), "score_name_codes"] == 1.0
+
+
+@pytest.mark.parametrize("rules", [RULES, ()])
+def test_a_standing_learned_from_labels_scores_on_the_cluster_as_here(people, client, rules):
+    # A standing lowers each record's runners-up against its best: the cluster's cut of
+    # the left rows keeps every record whole, so its scores are the local ones.
+    import dataclasses
+
+    from matching.engine.training import train
+
+    left, right = people[0].iloc[:120], people[1].iloc[:160]
+    spec = Spec(FIELDS, "owner_id", "car_id", block=tuple(parse_block(r) for r in rules))
+    job, _ = plan(left, right, spec, keep=0.0, top_k=4)
+    learned = dataclasses.replace(train(job), standing=0.8)
+    stood = dataclasses.replace(spec, learned=learned)
+    local = generate_candidates(left, right, stood, keep=0.3, top_k=4, explain=True)
+    job, ranges = plan(left, right, stood, keep=0.3, top_k=4, slices=5, explain=True)
+    frames = list(run_plan_dask(job, ranges, client))
+    pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), local, check_exact=True)
+    plain = generate_candidates(
+        left, right, dataclasses.replace(stood, learned=dataclasses.replace(learned, standing=0.0)),
+        keep=0.0, top_k=4, explain=True,
+    )  # fmt: skip
+    assert len(local) < len(plain)  # runners-up fell below keep
+    bits = local[[c for c in local.columns if c.startswith("weight_")]].sum(axis=1)
+    behind = bits - bits.groupby(local["left_id"]).transform("max")
+    assert (behind < 0).any()
+    assert learned.unscale(local["score"].to_numpy()) == pytest.approx(
+        (bits + 0.8 * behind).to_numpy(), abs=1e-9
+    )

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching.decisions.settings import ProjectSettings
-from matching.desk.learning import decision_labels, learning_summary
+from matching.desk.learning import decision_labels, learning_summary, model_of
 from matching.engine.project import record_view
 from matching.engine.rescore import best_select, informative_order, label_quality, rescore
 from matching.engine.weights import LearnedWeights, levels_of
@@ -360,13 +360,27 @@ def test_the_matched_export_gets_each_fields_match_weight_once_the_project_learn
 
 
 def test_why_a_learned_score_is_the_prior_plus_each_fields_bits(config):
+    from matching.engine.rescore import STANDING_PART
+
     workspace, _, current = learned(config, 8)
-    parts = workspace.desk(current).learning.why("P19", "T19")
+    model = model_of(current, workspace.settings(current.project_id))
+    # Decisions taught that a record's true partner is its best candidate: a standing.
+    assert model.standing > 0
     rows = current.candidate_rows("P19")
+    for right in rows["right_id"]:
+        parts = workspace.desk(current).learning.why("P19", right)
+        row = rows[rows["right_id"] == right].iloc[0]
+        assert parts.unit == "bits"
+        assert [n for n, _ in parts.parts] == ["name", "city", STANDING_PART]
+        fields = [row["weight_name"], row["weight_city"]]
+        assert [v for _, v in parts.parts][:2] == fields
+        behind = fields[0] + fields[1] - max(rows["weight_name"] + rows["weight_city"])
+        assert parts.parts[2][1] == pytest.approx(model.standing * behind)
+        assert parts.total == pytest.approx(parts.start + sum(fields) + parts.parts[2][1])
+        assert model.unscale(row["score"]) == pytest.approx(parts.total - parts.start)
+    parts = workspace.desk(current).learning.why("P19", "T19")
     row = rows[rows["right_id"] == "T19"].iloc[0]
-    assert parts.unit == "bits" and [n for n, _ in parts.parts] == ["name", "city"]
-    assert [v for _, v in parts.parts] == [row["weight_name"], row["weight_city"]]
-    assert parts.total == pytest.approx(parts.start + row["weight_name"] + row["weight_city"])
+    assert parts.parts[2][1] == 0.0  # its best candidate loses nothing
     assert parts.probability == pytest.approx(1 / (1 + 2 ** (-parts.total)))
     assert parts.score == row["score"]
     assert parts.text().startswith(f"prior {parts.start:+.1f} + name ")
