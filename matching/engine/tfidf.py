@@ -25,6 +25,11 @@ __all__ = ["TfidfModel", "fitted_model", "nearest"]
 
 #: Similarities this close to 1 are 1: the same words in another order, or rounding.
 _ONE = 1.0 - 1e-9
+#: Products of distinct texts per pair up to which :meth:`TfidfModel.pairs` multiplies
+#: the distinct texts' vectors all against all (a run's pairs repeat each record's text).
+_GRID_SHARE = 32
+#: The most products of one block of that multiplication (its dense block's memory).
+_GRID_MOST = 4_000_000
 
 
 class TfidfModel:
@@ -91,11 +96,37 @@ class TfidfModel:
         out = (self.vectors(queries) @ self.vectors(choices).T).toarray()
         return _settle(out, np.asarray(queries, object)[:, None] == np.asarray(choices, object))
 
-    def pairs(self, queries: Sequence[str], choices: Sequence[str]) -> np.ndarray:
-        """Element-wise similarities: ``queries[i]`` against ``choices[i]``."""
-        q, c = self.vectors(queries), self.vectors(choices)
-        out = np.asarray(q.multiply(c).sum(axis=1)).ravel()
-        return _settle(out, np.asarray(queries, object) == np.asarray(choices, object))
+    def pairs(
+        self, queries: Sequence[str], choices: Sequence[str], *, grid: bool | None = None
+    ) -> np.ndarray:
+        """Element-wise similarities: ``queries[i]`` against ``choices[i]``.
+
+        Where the pairs' distinct queries against their distinct choices are few
+        (``grid`` None: at most :data:`_GRID_SHARE` products a pair), the distinct
+        queries' vectors are multiplied with all distinct choices' in blocks of at most
+        :data:`_GRID_MOST` products, each pair's value taken from its block; else each
+        pair's vectors are multiplied (``grid`` forces either way; both give the same
+        values)."""
+        queries = np.asarray(queries, object)
+        choices = np.asarray(choices, object)
+        qa, qd = pd.factorize(queries, use_na_sentinel=False)
+        ca, cd = pd.factorize(choices, use_na_sentinel=False)
+        if grid is None:
+            grid = len(qd) * len(cd) <= _GRID_SHARE * len(queries) + 64
+        if grid:
+            out = np.zeros(len(queries))
+            right = self.vectors(list(cd)).T.tocsc()
+            rows = max(1, _GRID_MOST // max(len(cd), 1))
+            order = np.argsort(qa, kind="stable")
+            bounds = np.searchsorted(qa[order], np.arange(0, len(qd) + rows, rows))
+            for b, start in enumerate(range(0, len(qd), rows)):
+                at = order[bounds[b] : bounds[b + 1]]
+                block = (self.vectors(list(qd[start : start + rows])) @ right).toarray()
+                out[at] = block[qa[at] - start, ca[at]]
+        else:
+            q, c = self.vectors(queries), self.vectors(choices)
+            out = np.asarray(q.multiply(c).sum(axis=1)).ravel()
+        return _settle(np.asarray(out, np.float64), queries == choices)
 
 
 #: Fitted models kept for the same texts: a run fits one column's model for its proposal,

@@ -225,6 +225,17 @@ def test_tfidf_matrix_and_pairs_agree_with_the_per_pair_reference(left, right):
     plain = [score_pair(a, b, "tfidf", model=partial) for a, b in zip(queries, choices)]
     fast = score_pairs(queries, choices, "tfidf", model=partial)
     np.testing.assert_allclose(fast, plain, rtol=0, atol=1e-12)
+    # Both ways of multiplying pairs: distinct texts all against all (in one block, and
+    # in blocks of a few products), and pair by pair.
+    import matching.engine.tfidf as tfidf
+
+    for grid, most in ((True, tfidf._GRID_MOST), (True, 3), (False, tfidf._GRID_MOST)):
+        kept, tfidf._GRID_MOST = tfidf._GRID_MOST, most
+        try:
+            each = partial.pairs(queries, choices, grid=grid)
+        finally:
+            tfidf._GRID_MOST = kept
+        np.testing.assert_allclose(each, plain, rtol=0, atol=1e-12)
 
 
 def test_tfidf_rare_words_count_more_than_common_ones():
