@@ -402,8 +402,25 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
                 [neutralise(c) if isinstance(c, str) else c for c in values.cat.categories]
             )
         elif values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-            out[column] = values.map(lambda v: neutralise(v) if isinstance(v, str) else v)
+            out[column] = _neutralised_column(values)
     return out
+
+
+def _neutralised_column(values: pd.Series) -> pd.Series:
+    """:func:`neutralise` of each text of a column, each distinct value once (ids repeat
+    over a record's candidates); the column itself when no value changes."""
+    codes, distinct = pd.factorize(values, use_na_sentinel=True)
+    texts = pd.Series(np.asarray(distinct, dtype=object))
+    formula = texts.map(lambda v: isinstance(v, str) and bool(_FORMULA.match(v))).to_numpy(bool)
+    if not formula.any():
+        return values
+    made = texts.to_numpy(dtype=object).copy()
+    made[formula] = ["'" + v for v in made[formula]]
+    out = np.empty(len(values), dtype=object)
+    present = codes >= 0
+    out[present] = made[codes[present]]
+    out[~present] = values.to_numpy(dtype=object)[~present]
+    return pd.Series(out, index=values.index, name=values.name, dtype=values.dtype)
 
 
 def unneutralise(text: str) -> str:

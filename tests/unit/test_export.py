@@ -347,3 +347,17 @@ def test_every_white_space_python_allows_before_a_formula_is_neutralised_in_csv(
     spaces = [chr(c) for c in range(0x3100) if re.match(r"\s", chr(c))]
     frame = pd.DataFrame({"text": pd.Series([s + "=1" for s in spaces] + ["\u200b@x"], dtype=str)})
     assert to_csv_bytes(frame) == _csv_row_by_row(frame)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.sampled_from(HOSTILE), st.text("=+-@ab'1", max_size=4)),
+        max_size=30,
+    )
+)
+def test_neutralise_frame_equals_neutralise_cell_by_cell(values):
+    # The fast path (each distinct value once) against the plain rule, value by value.
+    frame = pd.DataFrame({"id": pd.Series(values, dtype=object), "n": range(len(values))})
+    out = neutralise_frame(frame)["id"].tolist()
+    assert out == [neutralise(v) if isinstance(v, str) else v for v in values]
