@@ -4,10 +4,12 @@ next records pre-selected right; a click on a score draws why it scored so."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
 
+from matching.engine.rescore import STANDING_PART
 from server.services import AppConfig
 from tests.helpers import LABEL, button, click, open_tab, start
 from tests.learning_tables import KEEP, SELECT, SPEC, tables
@@ -108,6 +110,24 @@ def test_a_lead_learns_from_decisions_and_sees_the_pre_selection_change(dash_duo
     dash_duo.wait_for_contains_text(WHY, "Why T08 scored", timeout=10)
     text = dash_duo.find_element(WHY).text
     assert "bits" in text and "prior" in text and "match weight (bits)" in text
+    # A runner-up of the next record: the decisions taught a standing, and its bar shows
+    # what being behind the record's best costs it.
+    accept_only_the_true_record(dash_duo, 8)
+    dash_duo.wait_for_text_to_equal(LABEL, "Record 10 of 20", timeout=10)
+    wait_rows_of(dash_duo, "P09")
+    other = next(r for r in ticked(dash_duo) if r != "T09")
+    click(dash_duo, dash_duo.find_element(f"{ROWS}[row-id='{other}'] [col-id='score']"))
+    dash_duo.wait_for_contains_text(WHY, f"Why {other} scored", timeout=10)
+    bars = dash_duo.driver.execute_script(
+        "const g = document.querySelector(arguments[0] + ' .js-plotly-plot');"
+        "return g ? g.data[0].x : null;",
+        WHY,
+    )
+    assert bars == ["prior", "name", "city", STANDING_PART, "total"]
+    assert "what being behind its record's best costs" in dash_duo.find_element(WHY).text
+    shot = os.environ.get("MATCHDESK_WHY_SCREENSHOT")
+    if shot:
+        dash_duo.driver.save_screenshot(shot)
     assert dash_duo.get_logs() == []
 
 
