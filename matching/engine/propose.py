@@ -109,7 +109,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 _SCORERS = {
     "name": "jaro_winkler",
-    "text": "token_sort",
+    "text": "token_set",
     "long_text": "tfidf",
     "date": "date",
     "email": "levenshtein",
@@ -300,7 +300,7 @@ def scorer_for(kind: str, distinct: int, values: int) -> str:
     if kind in ("code", "number"):
         category = distinct <= FEW_VALUES and 2 * distinct <= values
         return "exact" if category else "levenshtein"
-    return _SCORERS.get(kind, "token_sort")
+    return _SCORERS.get(kind, "token_set")
 
 
 def _joint_kind(a: str, b: str) -> str:

@@ -49,7 +49,7 @@ def test_upload_two_files_see_preview_and_proposal_run_and_review(dash_duo, demo
     assert [r.split() for r in rows if r.strip()] == [
         ["given_name", "given_name", "jaro_winkler", "text"],
         ["surname", "surname", "jaro_winkler", "text"],
-        ["street", "street", "token_sort", "text"],
+        ["street", "street", "token_set", "text"],
         ["city", "city", "jaro_winkler", "text"],
         ["postcode", "postcode", "levenshtein", "number"],
         ["birth_date", "birth_date", "date", "text"],

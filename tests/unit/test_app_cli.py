@@ -172,7 +172,7 @@ def test_demo_people_opens_generated_people_with_the_proposed_set_up(tmp_path):
     assert [f.scorer for f in cfg.spec.fields] == [
         "jaro_winkler",
         "jaro_winkler",
-        "token_sort",
+        "token_set",
         "jaro_winkler",
         "levenshtein",
         "date",

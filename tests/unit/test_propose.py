@@ -18,7 +18,7 @@ EXPECTED_SCORERS = {
     "given_name": "jaro_winkler",
     "surname": "jaro_winkler",
     "city": "jaro_winkler",
-    "street": "token_sort",
+    "street": "token_set",
     "postcode": "levenshtein",
     "birth_date": "date",
 }
@@ -203,7 +203,7 @@ def test_proposal_is_the_same_each_time(generated):
         ("code", 4_800, 5_000, "levenshtein"),
         ("number", 400, 5_000, "levenshtein"),
         ("name", 10, 5_000, "jaro_winkler"),
-        ("text", 10, 5_000, "token_sort"),
+        ("text", 10, 5_000, "token_set"),
         ("long_text", 10, 5_000, "tfidf"),
         ("date", 10, 5_000, "date"),
         ("email", 10, 5_000, "levenshtein"),

@@ -90,7 +90,7 @@ def test_both_uploads_fill_the_form_with_the_proposal(services, uploads):
     assert field_values(out["fields"]) == [
         ("given_name", "given_name", "jaro_winkler", 1.0, "text"),
         ("surname", "surname", "jaro_winkler", 1.0, "text"),
-        ("street", "street", "token_sort", 1.0, "text"),
+        ("street", "street", "token_set", 1.0, "text"),
         ("city", "city", "jaro_winkler", 1.0, "text"),
         ("postcode", "postcode", "levenshtein", 1.0, "number"),
         ("birth_date", "birth_date", "date", 1.0, "text"),
