@@ -174,6 +174,8 @@ class LearnedWeights:
         object.__setattr__(self, "tf_cap", tuple(float(x) for x in self.tf_cap))
         object.__setattr__(self, "adjust", tuple(tuple(float(x) for x in r) for r in self.adjust))
         object.__setattr__(self, "slope", tuple(max(float(x), 0.0) for x in self.slope))
+        if not math.isfinite(float(self.standing)):
+            raise ValueError(f"learned weights: the standing must be a number, got {self.standing}")
         object.__setattr__(self, "standing", max(float(self.standing), 0.0))
         if self.slope and len(self.slope) != n:
             raise ValueError(f"learned weights: expected {n} slopes, got {len(self.slope)}")

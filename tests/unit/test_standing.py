@@ -63,6 +63,9 @@ def test_weights_with_a_standing_survive_a_round_trip_and_older_ones_read_as_non
     old = _weights(0.0).to_dict()
     assert "standing" not in old and LearnedWeights.from_dict(old).standing == 0.0
     assert _weights(-1.0).standing == 0.0  # never rewards a pair for being behind
+    for forged in ("nan", "inf"):
+        with pytest.raises(ValueError, match="standing must be a number"):
+            LearnedWeights.from_dict({**w.to_dict(), "standing": forged})
     assert "below its left record's best" in w.report()
 
 
