@@ -160,6 +160,10 @@ def _explain(
     return spec.learned.contributions(fields, [c.shares(li) for c in coded])
 
 
+#: Most pairs of one batch of :meth:`_FullJob.pairs_of`.
+_PAIRS_BATCH = 2_000_000
+
+
 def _stood(spec: Spec, li, ri, score, fields, keep: float):
     """Kept pairs (each left record's best among them) with the scores their standing
     gives (:meth:`~matching.engine.weights.LearnedWeights.with_standing`), the pairs it
@@ -201,6 +205,15 @@ class _BlockedJob:
     def exact_pairs(self, field: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pairs of left ``rows`` and right rows whose values of a field are the same."""
         return self.coded[field].agreeing(np.asarray(rows, np.int64))
+
+    def pairs_of(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The pairs the rules give left ``rows``, in batches: each pair's place in
+        ``rows``, its left row and its right row."""
+        found = [self.blocking.pairs(int(r), int(r) + 1) for r in np.asarray(rows).tolist()]
+        if not found:
+            return
+        at = np.repeat(np.arange(len(found)), [len(li) for li, _ in found])
+        yield at, np.concatenate([li for li, _ in found]), np.concatenate([ri for _, ri in found])
 
     def run(self, start: int, stop: int, *, workers: int = -1) -> pd.DataFrame:
         """Candidates of left rows ``start:stop``, in the documented order."""
@@ -246,6 +259,17 @@ class _FullJob:
     def exact_pairs(self, field: int, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """As :meth:`_BlockedJob.exact_pairs`."""
         return self._coded()[field].agreeing(np.asarray(rows, np.int64))
+
+    def pairs_of(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """As :meth:`_BlockedJob.pairs_of`: each of ``rows`` with every right row, in
+        batches of at most :data:`_PAIRS_BATCH` pairs."""
+        rows = np.asarray(rows, np.int64)
+        n = len(self.right)
+        step = max(1, _PAIRS_BATCH // max(n, 1))
+        for start in range(0, len(rows) if n else 0, step):
+            batch = rows[start : start + step]
+            at = np.repeat(np.arange(start, start + len(batch)), n)
+            yield at, np.repeat(batch, n), np.tile(np.arange(n, dtype=np.int64), len(batch))
 
     def _coded(self) -> list[Coded]:
         if self.coded is None:

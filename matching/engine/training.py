@@ -412,22 +412,14 @@ def _group_best(weight: np.ndarray, groups: np.ndarray) -> np.ndarray:
 def best_weights(
     job, weights: LearnedWeights, rows: np.ndarray, *, workers: int = -1
 ) -> np.ndarray:
-    """Per left row of ``rows``, the best match weight (bits, by ``weights``) among its
-    candidates in the planned run ``job`` (-inf for a row with none): each row's
-    pairs scored as the run scores them, its best kept."""
-    scoring = dataclasses.replace(
-        job,
-        spec=dataclasses.replace(job.spec, learned=weights),
-        keep=0.0,
-        top_k=1,
-        explain=False,
-    )
+    """Per left row of ``rows``, the best match weight (bits, by ``weights``) among the
+    pairs the planned run ``job`` scores for it (-inf for a row with none)."""
     out = np.full(len(rows), -np.inf)
-    for k, row in enumerate(np.asarray(rows, np.int64).tolist()):
-        score = scoring.run(row, row + 1, workers=workers)["score"].to_numpy(np.float64)
-        score = score[~np.isnan(score)]
-        if len(score):
-            out[k] = float(weights.unscale(score.max()))
+    for at, li, ri in job.pairs_of(np.asarray(rows, np.int64)):
+        fields, shares = job.compare(li, ri, workers=workers)
+        weight = _summed(weights.contributions(fields, shares))
+        ok = ~np.isnan(weight)
+        np.maximum.at(out, at[ok], weight[ok])
     return out
 
 

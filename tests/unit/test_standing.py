@@ -158,3 +158,27 @@ def test_labels_on_the_command_line_learn_a_standing_the_output_and_report_show(
     hit = np.array([(a, b) in truth for a, b in zip(lab["left_id"], lab["right_id"])])
     first = lambda by: hit[np.argsort(-by, kind="stable")][: len(truth)].sum()  # noqa: E731
     assert first(lab["score"].to_numpy()) > first(bits.to_numpy())
+
+
+@pytest.mark.parametrize("rules", [("exact:city",), ()])
+def test_best_weights_are_each_records_best_candidate_as_the_run_scores_it(rules):
+    from matching.engine.candidates import generate_candidates, plan
+    from matching.engine.spec import Field, Spec, parse_block
+    from matching.engine.training import best_weights, train
+
+    left, right, _ = _linkage()
+    spec = Spec(
+        (Field("name", scorer="levenshtein"), Field("city", scorer="exact")),
+        "id",
+        "id",
+        block=tuple(parse_block(r) for r in rules),
+    )
+    job, _ = plan(left, right, spec, keep=0.0, top_k=None)
+    weights = train(job)
+    rows = np.array([0, 5, 17, 5, 119])
+    best = best_weights(job, weights, rows)
+    run = generate_candidates(
+        left, right, Spec(spec.fields, "id", "id", spec.block, weights), keep=0.0, top_k=1
+    ).set_index("left_id")["score"]
+    expected = [weights.unscale(run[left["id"].iloc[r]]) for r in rows]
+    assert best.tolist() == pytest.approx(expected, abs=1e-9)
