@@ -25,6 +25,7 @@ from matching.engine.codes import CODE_SUFFIX
 from matching.engine.spec import Block, Key, Spec
 from matching.engine.weights import (
     LearnedWeights,
+    best_in_groups,
     fit_labels,
     fit_standing,
     learn_weights,
@@ -381,7 +382,7 @@ def standing_from_pairs(
     ``at`` the positions of the labelled pairs among them."""
     weights = dataclasses.replace(weights, standing=0.0)
     weight = _summed(weights.contributions(fields, shares))
-    return fit_standing(weights, weight[at], _group_best(weight, groups)[at], labels)
+    return fit_standing(weights, weight[at], best_in_groups(weight, groups)[at], labels)
 
 
 def scores_with_standing(
@@ -397,16 +398,6 @@ def scores_with_standing(
     present = ~np.isnan(weight)
     total = np.where(present, weight, 0.0) + weights.standing_bits(weight, groups)
     return weights.rescale(total, present)[at]
-
-
-def _group_best(weight: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Per pair, the best weight among the pairs of its group (-inf: none present)."""
-    _, group = np.unique(np.asarray(groups), return_inverse=True)
-    group = group.ravel()
-    best = np.full(group.max() + 1 if len(group) else 0, -np.inf)
-    ok = ~np.isnan(weight)
-    np.maximum.at(best, group[ok], weight[ok])
-    return best[group]
 
 
 def best_weights(

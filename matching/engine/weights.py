@@ -34,6 +34,7 @@ __all__ = [
     "monotone_bits",
     "fit_labels",
     "fit_standing",
+    "best_in_groups",
     "standing_bits_plain",
     "PENALTIES",
 ]
@@ -278,12 +279,8 @@ class LearnedWeights:
         out = np.zeros(len(weight))
         if not self.standing or not len(weight):
             return out
-        _, group = np.unique(np.asarray(groups), return_inverse=True)
-        group = group.ravel()
-        best = np.full(group.max() + 1, -np.inf)
         ok = ~np.isnan(weight)
-        np.maximum.at(best, group[ok], weight[ok])
-        out[ok] = self.standing * (weight[ok] - best[group[ok]])
+        out[ok] = self.standing * (weight[ok] - best_in_groups(weight, groups)[ok])
         return out
 
     def with_standing(self, score: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -643,8 +640,7 @@ def fit_labels(
     if penalty is None:
         if len(labels) < 2 * folds or labels.min() == labels.max():
             return weights
-        losses = {p: _held_out_loss(x, offset, labels, p, folds) for p in PENALTIES}
-        penalty = min(PENALTIES, key=lambda p: (losses[p], p is not None))
+        penalty = _chosen_penalty(x, offset, labels, folds)
         if penalty is None:
             return weights
     beta = _logistic(x, offset, labels, penalty)
@@ -659,6 +655,33 @@ def fit_labels(
         for f in range(len(weights.fields))
     )
     return dataclasses.replace(weights, adjust=adjust, slope=slope)
+
+
+def best_in_groups(weight: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per pair, the best weight among the pairs of its group (NaN weights left out;
+    -inf where a group has none).
+
+    >>> best_in_groups(np.array([1.0, 3.0, np.nan, 2.0]), np.array(["a", "a", "b", "c"])).tolist()
+    [3.0, 3.0, -inf, 2.0]
+    """
+    weight = np.asarray(weight, np.float64)
+    if not len(weight):
+        return np.empty(0)
+    _, group = np.unique(np.asarray(groups), return_inverse=True)
+    group = group.ravel()
+    best = np.full(group.max() + 1, -np.inf)
+    ok = ~np.isnan(weight)
+    np.maximum.at(best, group[ok], weight[ok])
+    return best[group]
+
+
+def _chosen_penalty(
+    x: np.ndarray, offset: np.ndarray, labels: np.ndarray, folds: int
+) -> float | None:
+    """The penalty among :data:`PENALTIES` with the least held-out log loss (None, the
+    weights left as they are, on a tie)."""
+    losses = {p: _held_out_loss(x, offset, labels, p, folds) for p in PENALTIES}
+    return min(PENALTIES, key=lambda p: (losses[p], p is not None))
 
 
 def standing_bits_plain(standing: float, weight: Sequence[float], groups: Sequence) -> list[float]:
@@ -707,8 +730,7 @@ def fit_standing(
     if penalty is None:
         if len(labels) < 2 * folds or labels.min() == labels.max() or not below.any():
             return weights
-        losses = {p: _held_out_loss(x, offset, labels, p, folds) for p in PENALTIES}
-        penalty = min(PENALTIES, key=lambda p: (losses[p], p is not None))
+        penalty = _chosen_penalty(x, offset, labels, folds)
         if penalty is None:
             return weights
     beta = _logistic(x, offset, labels, penalty)
