@@ -7,7 +7,7 @@ import dash_bootstrap_components as dbc
 import plotly.graph_objects as go
 from dash import dcc, html
 
-from matching.engine.rescore import STANDING_PART, ScoreParts
+from matching.engine.rescore import SHARED_PART, STANDING_PART, ScoreParts
 
 __all__ = ["why_figure", "why_panel"]
 
@@ -54,8 +54,8 @@ def why_panel(right_id: str, parts: ScoreParts | None) -> html.Div:
         return html.Div()
     if parts.unit == "bits":
         chance = "" if parts.probability is None else f"match probability {parts.chance()}, "
-        standing = any(name == STANDING_PART for name, _ in parts.parts)
-        what = " and what being behind its record's best costs" if standing else ""
+        placed = any(name in (SHARED_PART, STANDING_PART) for name, _ in parts.parts)
+        what = " and what its place among its record's candidates costs" if placed else ""
         heading = (
             f"Why {right_id} scored {parts.score:.2f}: {chance}from {parts.total:+.1f} bits"
             f" (the prior plus each field's match weight{what})"

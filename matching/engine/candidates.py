@@ -170,7 +170,7 @@ def _stood(spec: Spec, li, ri, score, fields, keep: float):
     takes below ``keep`` left out; as they were without a learned standing. Standing
     keeps the order within a record, so the top k it is taken after are the same."""
     learned = spec.learned
-    if learned is None or not learned.standing or not len(score):
+    if learned is None or not (learned.standing or learned.exclusive) or not len(score):
         return li, ri, score, fields
     score = learned.with_standing(score, li)
     ok = score >= keep

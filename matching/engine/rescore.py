@@ -34,6 +34,7 @@ __all__ = [
     "cross_validated",
     "ScoreParts",
     "STANDING_PART",
+    "SHARED_PART",
     "score_parts",
 ]
 
@@ -84,7 +85,7 @@ def rescore(
         ok = ~np.isnan(part)
         total[ok] += part[ok]
         present |= ok
-    total += weights.standing_bits(np.where(present, total, np.nan), _groups(out["left_id"]))
+    total += weights.record_bits(np.where(present, total, np.nan), _groups(out["left_id"]))
     out["score"] = weights.rescale(total, present)
     sort_score = np.nan_to_num(out["score"].to_numpy(np.float64), nan=-1.0)
     order = np.lexsort((np.arange(len(out)), -sort_score, _groups(out["left_id"])))
@@ -278,6 +279,9 @@ class ScoreParts:
 #: The name of the part of a pair's score that its standing among its record's
 #: candidates takes (weights that learned a standing from labels).
 STANDING_PART = "behind its record's best"
+#: The name of the part a pair loses for sharing its record's one match with the
+#: record's other candidates (weights that found each left record matches at most one).
+SHARED_PART = "shared with its record's other candidates"
 
 
 def score_parts(
@@ -287,9 +291,10 @@ def score_parts(
 
     With ``weights``, each field's bits are the pair's ``weight_<field>`` column when
     the candidates have it (the term-frequency adjustment included), else the
-    weights' contribution of its ``score_<field>``; where the weights learned a
-    standing, a last part (:data:`STANDING_PART`) is what it takes, against the best
-    of the same record's pairs among ``candidates`` (give all of a record's pairs).
+    weights' contribution of its ``score_<field>``; where the weights share a record's
+    one match among its pairs (:data:`SHARED_PART`) or learned a standing
+    (:data:`STANDING_PART`), last parts say what each takes, against the same
+    record's pairs among ``candidates`` (give all of a record's pairs).
     Without weights, the weighted mean's parts.
 
     >>> from matching.engine.spec import Field
@@ -320,10 +325,13 @@ def score_parts(
     start = weights.prior_bits
     stack = np.stack(bits) if bits else np.zeros((0, len(candidates)))
     present = ~np.all(np.isnan(stack), axis=0)
-    if weights.standing and "left_id" in candidates.columns:
+    if "left_id" in candidates.columns:
         total = np.where(present, np.nansum(stack, axis=0), np.nan)
-        standing = weights.standing_bits(total, _groups(candidates["left_id"]))
-        bits, names = [*bits, standing], [*names, STANDING_PART]
+        groups = _groups(candidates["left_id"])
+        if weights.exclusive:
+            bits, names = [*bits, weights.exclusive_bits(total, groups)], [*names, SHARED_PART]
+        if weights.standing:
+            bits, names = [*bits, weights.standing_bits(total, groups)], [*names, STANDING_PART]
     for i in range(len(candidates)):
         values = [b[i] for b in bits]
         parts = tuple((n, None if np.isnan(v) else float(v)) for n, v in zip(names, values))

@@ -37,7 +37,9 @@ __all__ = [
     "train",
     "read_labels",
     "train_with_labels",
-    "best_weights",
+    "record_parts",
+    "one_each",
+    "ONE_EACH_SHARE",
     "standing_from_pairs",
     "scores_with_standing",
     "suggest_labels",
@@ -267,7 +269,42 @@ def train(
     # rule); a field agreeing on few matches (a price) otherwise reads far too many.
     most = None if spec.one_table else float(max(n_left, n_right))
     prior = match_prior(weights, own, agreeing, present, all_pairs, most)
-    return weights if prior is None else dataclasses.replace(weights, prior=prior)
+    weights = weights if prior is None else dataclasses.replace(weights, prior=prior)
+    if spec.one_table:
+        return weights
+    return dataclasses.replace(weights, exclusive=one_each(job, weights, seed, workers))
+
+
+#: Left records sampled to tell whether each has at most one match.
+_ONE_EACH_RECORDS = 2_000
+#: Fewest sampled records with a sure partner to tell it from.
+_ONE_EACH_LEAST = 20
+#: Each left record matches at most one right record when fewer than this share of the
+#: sampled records with a sure partner have a second: on linkages of one match each it
+#: was 0 to 0.18, with several (FEBRL 2 and 3: each original's duplicates) 0.68 to 0.73.
+ONE_EACH_SHARE = 0.5
+
+
+def one_each(job, weights: LearnedWeights, seed: int = 0, workers: int = -1) -> bool:
+    """Whether each left record of a planned run matches at most one right record, as
+    the weights tell: among sampled left records with a partner the weights are
+    :data:`SURE` of, few have a second one (:data:`ONE_EACH_SHARE`)."""
+    n_left, n_right = len(job.left_ids), len(job.right_ids)
+    if not n_left or not n_right:
+        return False
+    most = _ONE_EACH_RECORDS
+    if not job.spec.block:  # every right row is a pair of each sampled record
+        most = max(_ONE_EACH_LEAST, 2_000_000 // n_right)
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(n_left, size=min(most, n_left), replace=False))
+    sure = np.zeros(len(rows), np.int64)
+    for at, li, ri in job.pairs_of(rows):
+        fields, shares = job.compare(li, ri, workers=workers)
+        weight = _summed(weights.contributions(fields, shares))
+        ok = ~np.isnan(weight)
+        np.add.at(sure, at[ok], (weights.probability(weight[ok]) >= SURE).astype(np.int64))
+    some = int((sure >= 1).sum())
+    return some >= _ONE_EACH_LEAST and int((sure >= 2).sum()) < ONE_EACH_SHARE * some
 
 
 def read_labels(path: str | Path) -> pd.DataFrame:
@@ -340,8 +377,8 @@ def train_with_labels(
     by logistic regression with the learned weights as the offset
     (:func:`~matching.engine.weights.fit_labels`). With two tables, the labels then
     say how much a pair's standing among its left record's candidates counts
-    (:func:`~matching.engine.weights.fit_standing`, each labelled record's best
-    candidate found by :func:`best_weights`).
+    (:func:`~matching.engine.weights.fit_standing`, each labelled record's pairs
+    found by :func:`record_parts`).
     """
     weights = base if base is not None else train(job, workers=workers)
     if not len(labels):
@@ -354,10 +391,8 @@ def train_with_labels(
     if job.spec.one_table:  # a record's several duplicates: no single best to stand by
         return weights
     weights = dataclasses.replace(weights, standing=0.0)
-    weight = _summed(weights.contributions(fields, shares))
-    rows, at = np.unique(li, return_inverse=True)
-    best = best_weights(job, weights, rows, workers=workers)[at.ravel()]
-    return fit_standing(weights, weight, best, y)
+    weight, best, shared = record_parts(job, weights, li, ri, workers=workers)
+    return fit_standing(weights, weight, best, y, shared=shared)
 
 
 def _summed(parts: list[np.ndarray]) -> np.ndarray:
@@ -382,7 +417,9 @@ def standing_from_pairs(
     ``at`` the positions of the labelled pairs among them."""
     weights = dataclasses.replace(weights, standing=0.0)
     weight = _summed(weights.contributions(fields, shares))
-    return fit_standing(weights, weight[at], best_in_groups(weight, groups)[at], labels)
+    best = best_in_groups(weight, groups)[at]
+    shared = weights.exclusive_bits(weight, groups)[at]
+    return fit_standing(weights, weight[at], best, labels, shared=shared)
 
 
 def scores_with_standing(
@@ -396,22 +433,44 @@ def scores_with_standing(
     :func:`standing_from_pairs`), their standing in their records taken."""
     weight = _summed(weights.contributions(fields, shares))
     present = ~np.isnan(weight)
-    total = np.where(present, weight, 0.0) + weights.standing_bits(weight, groups)
+    total = np.where(present, weight, 0.0) + weights.record_bits(weight, groups)
     return weights.rescale(total, present)[at]
 
 
-def best_weights(
-    job, weights: LearnedWeights, rows: np.ndarray, *, workers: int = -1
-) -> np.ndarray:
-    """Per left row of ``rows``, the best match weight (bits, by ``weights``) among the
-    pairs the planned run ``job`` scores for it (-inf for a row with none)."""
-    out = np.full(len(rows), -np.inf)
-    for at, li, ri in job.pairs_of(np.asarray(rows, np.int64)):
-        fields, shares = job.compare(li, ri, workers=workers)
-        weight = _summed(weights.contributions(fields, shares))
-        ok = ~np.isnan(weight)
-        np.maximum.at(out, at[ok], weight[ok])
-    return out
+def record_parts(
+    job, weights: LearnedWeights, li: np.ndarray, ri: np.ndarray, *, workers: int = -1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of pairs of left rows ``li`` and right rows ``ri`` in the planned run ``job``:
+    each pair's match weight (bits by ``weights``, NaN where no field is present), the
+    best weight among the pairs the run scores for its left row and the pair itself
+    (-inf: none), and the bits it loses for sharing its record's one match with them
+    (:meth:`~matching.engine.weights.LearnedWeights.exclusive_bits`; 0 unless the
+    weights are exclusive)."""
+    li, ri = np.asarray(li, np.int64), np.asarray(ri, np.int64)
+    weight = np.full(len(li), np.nan)
+    best = np.full(len(li), -np.inf)
+    shared = np.zeros(len(li))
+    n = max(len(job.right_ids), 1)
+    rows = np.unique(li)
+    for _, bli, bri in job.pairs_of(rows):
+        mine = np.flatnonzero(np.isin(li, np.unique(bli)))
+        # The record's pairs and the labelled ones, each pair once.
+        keys, place = np.unique(np.r_[bli * n + bri, li[mine] * n + ri[mine]], return_inverse=True)
+        pl, pr = keys // n, keys % n
+        fields, shares = job.compare(pl, pr, workers=workers)
+        w = _summed(weights.contributions(fields, shares))
+        at = place.ravel()[len(bli) :]
+        weight[mine] = w[at]
+        best[mine] = best_in_groups(w, pl)[at]
+        shared[mine] = weights.exclusive_bits(w, pl)[at]
+    # A labelled pair of a row with no pair in the run: it alone.
+    alone = np.isnan(weight)
+    if alone.any():
+        fields, shares = job.compare(li[alone], ri[alone], workers=workers)
+        w = _summed(weights.contributions(fields, shares))
+        weight[alone] = w
+        best[alone] = np.where(np.isnan(w), -np.inf, w)
+    return weight, best, shared
 
 
 def pair_bits(candidates: pd.DataFrame, weights: LearnedWeights) -> np.ndarray:
@@ -430,7 +489,7 @@ def pair_bits(candidates: pd.DataFrame, weights: LearnedWeights) -> np.ndarray:
     total = np.nansum(np.stack(parts), axis=0)
     present = ~np.all(np.isnan(np.stack(parts)), axis=0)
     groups = pd.factorize(candidates["left_id"])[0]
-    return total + weights.standing_bits(np.where(present, total, np.nan), groups)
+    return total + weights.record_bits(np.where(present, total, np.nan), groups)
 
 
 def boundary_doubt(frame: pd.DataFrame, total: np.ndarray) -> np.ndarray:

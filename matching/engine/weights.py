@@ -35,6 +35,9 @@ __all__ = [
     "fit_labels",
     "fit_standing",
     "best_in_groups",
+    "exclusive_bits_plain",
+    "exp2_exact",
+    "log2_exact",
     "standing_bits_plain",
     "PENALTIES",
 ]
@@ -154,6 +157,10 @@ class LearnedWeights:
         the best weight among its left record's candidates (0: none; never below 0).
         Within one record it keeps the order; across records it tells a record's
         best candidate from a runner-up of another record at the same weight.
+    exclusive : bool
+        Each left record matches at most one right record (EM found few records with
+        two sure partners): a pair's odds are shared with its record's other
+        candidates (:meth:`exclusive_bits`).
     """
 
     fields: tuple[str, ...]
@@ -165,6 +172,7 @@ class LearnedWeights:
     adjust: tuple[tuple[float, ...], ...] = ()
     slope: tuple[float, ...] = ()
     standing: float = 0.0
+    exclusive: bool = False
 
     def __post_init__(self) -> None:
         n = len(self.fields)
@@ -178,6 +186,10 @@ class LearnedWeights:
         if not math.isfinite(float(self.standing)):
             raise ValueError(f"learned weights: the standing must be a number, got {self.standing}")
         object.__setattr__(self, "standing", max(float(self.standing), 0.0))
+        if not isinstance(self.exclusive, bool):
+            raise ValueError(
+                f"learned weights: exclusive must be true or false, got {self.exclusive!r}"
+            )
         if self.slope and len(self.slope) != n:
             raise ValueError(f"learned weights: expected {n} slopes, got {len(self.slope)}")
         for f, name in enumerate(self.fields):
@@ -215,8 +227,10 @@ class LearnedWeights:
             low += min(float(b.min()), 0.0)
             top = float(b.max()) + self._tf_range(f, b)[1] + (self.slope[f] if self.slope else 0.0)
             high += max(top, 0.0)
-        # A pair's standing takes at most (high - low) times its factor.
-        return low - self.standing * (high - low), high
+        # A pair's standing takes at most (high - low) times its factor; sharing its odds
+        # with up to 2**10 others at most their best odds each, plus 11 bits.
+        shared = max(high + self.prior_bits, 0.0) + 11.0 if self.exclusive else 0.0
+        return low - self.standing * (high - low) - shared, high
 
     def contribution(
         self, f: int, scores: np.ndarray, share: np.ndarray | None = None
@@ -283,16 +297,64 @@ class LearnedWeights:
         out[ok] = self.standing * (weight[ok] - best_in_groups(weight, groups)[ok])
         return out
 
+    def exclusive_bits(self, weight: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """With :attr:`exclusive`, the bits each pair loses for sharing its record's one
+        match with the record's other pairs: its match probability becomes
+        ``o / (1 + sum of the record's odds)`` (``o`` its odds, ``2 ** (weight +
+        prior_bits)``), so it loses ``log2(1 + the other pairs' odds)``; 0 without, and
+        for a pair with no field present. The fast path (log-sum-exp per group);
+        :func:`exclusive_bits_plain` is the plain reference.
+
+        >>> w = LearnedWeights(("a",), m=((0.9, 0.1),), u=((0.1, 0.9),), prior=0.5,
+        ...                    bounds=((),), exclusive=True)
+        >>> w.exclusive_bits(np.array([3.0, 0.0, 1.0]), np.array([1, 1, 2])).round(3).tolist()
+        [-1.0, -3.17, 0.0]
+        """
+        weight = np.asarray(weight, np.float64)
+        out = np.zeros(len(weight))
+        if not self.exclusive or not len(weight):
+            return out
+        ok = ~np.isnan(weight)
+        if not ok.any():
+            return out
+        t = np.clip(weight[ok] + self.prior_bits, -1000.0, 1000.0)
+        _, group = np.unique(np.asarray(groups)[ok], return_inverse=True)
+        group = group.ravel()
+        top = np.full(group.max() + 1 if len(group) else 0, -np.inf)
+        np.maximum.at(top, group, t)
+        share = exp2_exact(t - top[group])  # each pair's odds over its group's best odds
+        # One best pair per group (the first); the others' sum is added up apart from
+        # it, so that the best pair's share of the rest is not lost to rounding.
+        first = np.zeros(len(t), bool)
+        order = np.lexsort((np.arange(len(t)), -t, group))
+        lead = np.r_[True, group[order][1:] != group[order][:-1]]
+        first[order[lead]] = True
+        rest = np.zeros(len(top))
+        np.add.at(rest, group[~first], share[~first])
+        others = np.where(first, rest[group], rest[group] + 1.0 - share)
+        others = np.maximum(others, 0.0)
+        # log2(1 + others * 2**top), without overflow for a group with large odds.
+        big = log2_exact(np.maximum(others, 1e-300)) + top[group]
+        lost = np.maximum(big, 0.0) + log2_exact(1.0 + exp2_exact(-np.abs(big)))
+        out[ok] = np.where(others > 0, -lost, 0.0)
+        return out
+
+    def record_bits(self, weight: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """What a pair's place among its record's pairs takes: :meth:`exclusive_bits`
+        plus :meth:`standing_bits` (``groups``: each pair's left record)."""
+        return self.exclusive_bits(weight, groups) + self.standing_bits(weight, groups)
+
     def with_standing(self, score: np.ndarray, groups: np.ndarray) -> np.ndarray:
-        """Scores (as :meth:`score` gives them, before standing) with each pair's
-        :meth:`standing_bits` taken off, by the groups (left records) of ``groups``;
-        the same scores when :attr:`standing` is 0. Every pair of a group must be here."""
+        """Scores (as :meth:`score` gives them, before a pair's place among its record's
+        pairs counts) with each pair's :meth:`record_bits` taken off, by the groups (left
+        records) of ``groups``; the same scores when the weights have neither a
+        standing nor :attr:`exclusive`. Every pair of a group must be here."""
         score = np.asarray(score, np.float64)
-        if not self.standing or not len(score):
+        if not (self.standing or self.exclusive) or not len(score):
             return score
         weight = self.unscale(score)
         present = ~np.isnan(score)
-        return self.rescale(weight + self.standing_bits(weight, groups), present)
+        return self.rescale(weight + self.record_bits(weight, groups), present)
 
     def rescale(self, weight: np.ndarray, present: np.ndarray) -> np.ndarray:
         """Match weights in bits as scores in [0, 1]; NaN where no field is present."""
@@ -344,7 +406,7 @@ class LearnedWeights:
     def to_dict(self) -> dict:
         out = dataclasses.asdict(self)
         out["bounds"] = [list(b) for b in self.bounds]
-        for key in ("tf_cap", "adjust", "slope", "standing"):
+        for key in ("tf_cap", "adjust", "slope", "standing", "exclusive"):
             if not out[key]:
                 del out[key]
         return out
@@ -361,6 +423,7 @@ class LearnedWeights:
             adjust=tuple(tuple(r) for r in data.get("adjust", ())),
             slope=tuple(data.get("slope", ())),
             standing=float(data.get("standing", 0.0)),
+            exclusive=data.get("exclusive", False),
         )
 
     def level_names(self, f: int) -> list[str]:
@@ -380,6 +443,11 @@ class LearnedWeights:
             if self.slope and self.slope[f] > 0:
                 tf += f"  [labels: +{self.slope[f]:.1f} per unit of similarity]"
             lines.append(f"{name:<16}{cells}{tf}")
+        if self.exclusive:
+            lines.append(
+                "each left record matches at most one right record: a pair's odds are"
+                " shared with its record's other candidates"
+            )
         if self.standing:
             lines.append(
                 f"labels: a pair loses {self.standing:.2f} bits per bit its weight is below"
@@ -657,6 +725,74 @@ def fit_labels(
     return dataclasses.replace(weights, adjust=adjust, slope=slope)
 
 
+#: Terms of the series :func:`exp2_exact` and :func:`log2_exact` sum (enough for every
+#: bit of a double).
+_TERMS = 24
+_LN2 = math.log(2.0)
+
+
+def exp2_exact(x: np.ndarray) -> np.ndarray:
+    """``2 ** x`` by arithmetic alone (a power series on the fraction, the exponent set
+    exactly), so each value comes out the same however an array is cut: numpy's own
+    ``exp2`` may differ in the last bit between its vector loop and its scalar tail,
+    which would make a Dask run differ from a local one.
+
+    >>> x = np.array([0.0, 1.5, -3.25, -1100.0])
+    >>> bool(np.allclose(exp2_exact(x), [1.0, 2**1.5, 2**-3.25, 0.0], rtol=1e-15, atol=0))
+    True
+    """
+    x = np.asarray(x, np.float64)
+    whole = np.floor(x)
+    frac = (x - whole) * _LN2  # in [0, ln 2)
+    term = np.ones_like(frac)
+    total = np.ones_like(frac)
+    for k in range(1, _TERMS):
+        term = term * frac / k
+        total = total + term
+    return np.ldexp(total, np.clip(whole, -1100, 1100).astype(np.int64))
+
+
+def log2_exact(z: np.ndarray) -> np.ndarray:
+    """``log2(z)`` for ``z > 0`` by arithmetic alone (see :func:`exp2_exact`): the
+    exponent exactly, the mantissa's logarithm by the series of ``atanh``.
+
+    >>> z = np.array([1.0, 8.0, 0.75])
+    >>> bool(np.allclose(log2_exact(z), [0.0, 3.0, math.log2(0.75)], rtol=0, atol=1e-14))
+    True
+    """
+    mantissa, exponent = np.frexp(np.asarray(z, np.float64))  # mantissa in [0.5, 1)
+    s = (mantissa - 1.0) / (mantissa + 1.0)  # in [-1/3, 0)
+    s2 = s * s
+    power = s.copy()
+    total = s.copy()
+    for k in range(1, _TERMS):
+        power = power * s2
+        total = total + power / (2 * k + 1)
+    return exponent + 2.0 * total / _LN2
+
+
+def exclusive_bits_plain(
+    prior_bits: float, weight: Sequence[float], groups: Sequence
+) -> list[float]:
+    """:meth:`LearnedWeights.exclusive_bits` pair by pair: the plain reference.
+
+    >>> [round(b, 3) for b in exclusive_bits_plain(0.0, [3.0, 0.0, 1.0], [1, 1, 2])]
+    [-1.0, -3.17, 0.0]
+    """
+    out = []
+    for j, (w, g) in enumerate(zip(weight, groups)):
+        if math.isnan(w):
+            out.append(0.0)
+            continue
+        others = sum(
+            2.0 ** (v + prior_bits)
+            for k, (v, h) in enumerate(zip(weight, groups))
+            if k != j and h == g and not math.isnan(v)
+        )
+        out.append(-math.log2(1.0 + others) if others > 0 else 0.0)
+    return out
+
+
 def best_in_groups(weight: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Per pair, the best weight among the pairs of its group (NaN weights left out;
     -inf where a group has none).
@@ -703,6 +839,7 @@ def fit_standing(
     best: np.ndarray,
     labels: np.ndarray,
     *,
+    shared: np.ndarray | None = None,
     penalty: float | None = None,
     folds: int = 5,
 ) -> LearnedWeights:
@@ -710,7 +847,9 @@ def fit_standing(
 
     ``weight`` is each labelled pair's match weight in bits (by ``weights``, NaN where
     no field is present) and ``best`` the best weight among its left record's
-    candidates (-inf where it has none). The bits below the best are one feature of
+    candidates (-inf where it has none); ``shared``, what each loses for sharing its
+    record's one match (:meth:`LearnedWeights.exclusive_bits`), is part of the offset.
+    The bits below the best are one feature of
     penalised logistic regression with the weights as the offset; its coefficient,
     kept at 0 or above, is the standing. As in :func:`fit_labels`, the penalty is
     chosen by the log loss on held-out labels, so labels that do not show the
@@ -723,7 +862,8 @@ def fit_standing(
     ahead = np.asarray(best, np.float64)
     known = present & np.isfinite(ahead)
     below[known] = np.minimum(weight[known] - ahead[known], 0.0)
-    offset = np.where(present, weight, 0.0) * math.log(2)
+    extra = np.zeros(len(weight)) if shared is None else np.asarray(shared, np.float64)
+    offset = (np.where(present, weight, 0.0) + extra) * math.log(2)
     # The pair's own weight is a feature too: labels may trust the weights less or
     # more than EM does, and the standing counts against that scale.
     x = np.column_stack([np.ones(len(labels)), offset, below * math.log(2)])

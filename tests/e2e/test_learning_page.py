@@ -124,7 +124,7 @@ def test_a_lead_learns_from_decisions_and_sees_the_pre_selection_change(dash_duo
         WHY,
     )
     assert bars == ["prior", "name", "city", STANDING_PART, "total"]
-    assert "what being behind its record's best costs" in dash_duo.find_element(WHY).text
+    assert "what its place among its record's candidates costs" in dash_duo.find_element(WHY).text
     shot = os.environ.get("MATCHDESK_WHY_SCREENSHOT")
     if shot:
         dash_duo.driver.save_screenshot(shot)

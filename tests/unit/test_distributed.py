@@ -234,8 +234,9 @@ def test_a_titles_codes_score_on_the_cluster_as_here(client):
 
 @pytest.mark.parametrize("rules", [RULES, ()])
 def test_a_standing_learned_from_labels_scores_on_the_cluster_as_here(people, client, rules):
-    # A standing lowers each record's runners-up against its best: the cluster's cut of
-    # the left rows keeps every record whole, so its scores are the local ones.
+    # A standing lowers each record's runners-up against its best, and one match per
+    # record shares its odds among the record's pairs: the cluster's cut of the left rows
+    # keeps every record whole, so its scores are the local ones.
     import dataclasses
 
     from matching.engine.training import train
@@ -243,20 +244,23 @@ def test_a_standing_learned_from_labels_scores_on_the_cluster_as_here(people, cl
     left, right = people[0].iloc[:120], people[1].iloc[:160]
     spec = Spec(FIELDS, "owner_id", "car_id", block=tuple(parse_block(r) for r in rules))
     job, _ = plan(left, right, spec, keep=0.0, top_k=4)
-    learned = dataclasses.replace(train(job), standing=0.8)
+    learned = dataclasses.replace(train(job), standing=0.8, exclusive=True)
     stood = dataclasses.replace(spec, learned=learned)
     local = generate_candidates(left, right, stood, keep=0.3, top_k=4, explain=True)
     job, ranges = plan(left, right, stood, keep=0.3, top_k=4, slices=5, explain=True)
     frames = list(run_plan_dask(job, ranges, client))
     pd.testing.assert_frame_equal(pd.concat(frames, ignore_index=True), local, check_exact=True)
+    neither = dataclasses.replace(learned, standing=0.0, exclusive=False)
     plain = generate_candidates(
-        left, right, dataclasses.replace(stood, learned=dataclasses.replace(learned, standing=0.0)),
-        keep=0.0, top_k=4, explain=True,
+        left, right, dataclasses.replace(stood, learned=neither), keep=0.0, top_k=4, explain=True,
     )  # fmt: skip
     assert len(local) < len(plain)  # runners-up fell below keep
     bits = local[[c for c in local.columns if c.startswith("weight_")]].sum(axis=1)
     behind = bits - bits.groupby(local["left_id"]).transform("max")
     assert (behind < 0).any()
+    groups = local["left_id"].to_numpy()
+    shared = learned.exclusive_bits(bits.to_numpy(), groups)
+    assert (shared < 0).any()
     assert learned.unscale(local["score"].to_numpy()) == pytest.approx(
-        (bits + 0.8 * behind).to_numpy(), abs=1e-9
+        (bits + 0.8 * behind).to_numpy() + shared, abs=1e-6
     )

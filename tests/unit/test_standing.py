@@ -3,6 +3,7 @@ maximum against the plain reference, the fit, the scores it gives and the comman
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -13,7 +14,12 @@ from hypothesis import strategies as st
 
 from matching.cli import main
 from matching.engine.spec import read_setup
-from matching.engine.weights import LearnedWeights, fit_standing, standing_bits_plain
+from matching.engine.weights import (
+    LearnedWeights,
+    exclusive_bits_plain,
+    fit_standing,
+    standing_bits_plain,
+)
 
 
 def _weights(standing: float = 0.0) -> LearnedWeights:
@@ -161,10 +167,10 @@ def test_labels_on_the_command_line_learn_a_standing_the_output_and_report_show(
 
 
 @pytest.mark.parametrize("rules", [("exact:city",), ()])
-def test_best_weights_are_each_records_best_candidate_as_the_run_scores_it(rules):
+def test_record_parts_are_each_records_best_candidate_as_the_run_scores_it(rules):
     from matching.engine.candidates import generate_candidates, plan
     from matching.engine.spec import Field, Spec, parse_block
-    from matching.engine.training import best_weights, train
+    from matching.engine.training import record_parts, train
 
     left, right, _ = _linkage()
     spec = Spec(
@@ -175,10 +181,158 @@ def test_best_weights_are_each_records_best_candidate_as_the_run_scores_it(rules
     )
     job, _ = plan(left, right, spec, keep=0.0, top_k=None)
     weights = train(job)
-    rows = np.array([0, 5, 17, 5, 119])
-    best = best_weights(job, weights, rows)
+    li, ri = np.array([0, 5, 17, 5, 119]), np.array([0, 16, 51, 15, 357])  # same cities
+    weight, best, shared = record_parts(job, weights, li, ri)
     run = generate_candidates(
-        left, right, Spec(spec.fields, "id", "id", spec.block, weights), keep=0.0, top_k=1
-    ).set_index("left_id")["score"]
-    expected = [weights.unscale(run[left["id"].iloc[r]]) for r in rows]
-    assert best.tolist() == pytest.approx(expected, abs=1e-9)
+        left, right, Spec(spec.fields, "id", "id", spec.block, weights), keep=0.0, top_k=None
+    )
+    bits = weights.unscale(run["score"].to_numpy())
+    by_pair = dict(zip(zip(run["left_id"], run["right_id"]), bits))
+    ids = left["id"].to_numpy(), right["id"].to_numpy()
+    assert weight.tolist() == pytest.approx([by_pair[ids[0][a], ids[1][b]] for a, b in zip(li, ri)])
+    tops = pd.Series(bits).groupby(run["left_id"].to_numpy()).max()
+    assert best.tolist() == pytest.approx([tops[ids[0][a]] for a in li], abs=1e-9)
+    # Sharing the record's one match: the plain rule over the run's pairs of the record.
+    shared_weights = dataclasses.replace(weights, exclusive=True)
+    _, _, shared = record_parts(job, shared_weights, li, ri)
+    for k, (a, b) in enumerate(zip(li, ri)):
+        mine = run["left_id"].to_numpy() == ids[0][a]
+        plain = exclusive_bits_plain(weights.prior_bits, bits[mine].tolist(), [0] * mine.sum())
+        at = int(np.flatnonzero(run["right_id"].to_numpy()[mine] == ids[1][b])[0])
+        assert shared[k] == pytest.approx(plain[at], abs=1e-9)
+    if rules:  # a pair the rules do not give counts against its record's pairs
+        weight, best, shared = record_parts(job, shared_weights, np.array([0]), np.array([4]))
+        assert weight[0] < best[0] == pytest.approx(tops[ids[0][0]])
+        assert shared[0] < -1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.floats(-60, 60, allow_nan=False), st.just(math.nan)),
+            st.integers(0, 4),
+        ),
+        max_size=30,
+    ),
+    st.floats(-20, 5),
+)
+def test_exclusive_bits_equal_the_plain_reference(rows, prior_bits):
+    weight = np.array([w for w, _ in rows], np.float64)
+    groups = np.array([g for _, g in rows], np.int64)
+    prior = 1.0 / (1.0 + 2.0 ** (-prior_bits))
+    w = dataclasses.replace(_weights(), prior=prior, exclusive=True)
+    fast = w.exclusive_bits(weight, groups)
+    plain = exclusive_bits_plain(w.prior_bits, weight.tolist(), groups.tolist())
+    assert fast.tolist() == pytest.approx(plain, rel=1e-9, abs=1e-9)
+    assert (fast <= 0).all()
+    # Without exclusive, nothing is shared.
+    assert (_weights().exclusive_bits(weight, groups) == 0).all()
+
+
+def test_exclusive_weights_survive_a_round_trip_and_say_so():
+    w = dataclasses.replace(_weights(0.5), exclusive=True)
+    assert LearnedWeights.from_dict(w.to_dict()) == w
+    assert "exclusive" not in _weights().to_dict()
+    assert "matches at most one right record" in w.report()
+    with pytest.raises(ValueError, match="exclusive must be true or false"):
+        LearnedWeights.from_dict({**w.to_dict(), "exclusive": "yes"})
+
+
+def _copies(copies: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """People on the left; on the right ``copies`` lightly changed copies of each."""
+    rng = np.random.default_rng(7)
+    letters = list("abcdefghiklmnoprstuvw")
+    left, right = [], []
+    for i in range(300):
+        first, last = ("".join(rng.choice(letters, 6)) for _ in range(2))
+        born = f"19{rng.integers(40, 99)}-0{rng.integers(1, 9)}-1{rng.integers(0, 9)}"
+        left.append((f"L{i}", first, last, born, f"c{i % 30}"))
+        for k in range(copies):
+            typo = list(first)
+            typo[int(rng.integers(0, 6))] = str(rng.choice(letters))
+            right.append((f"R{i}_{k}", "".join(typo), last, born, f"c{i % 30}"))
+    cols = ["id", "first", "last", "born", "city"]
+    return pd.DataFrame(left, columns=cols), pd.DataFrame(right, columns=cols)
+
+
+@pytest.mark.parametrize("copies, alone", [(1, True), (2, False)])
+def test_weights_learn_whether_each_left_record_matches_at_most_one(copies, alone):
+    from matching.engine.candidates import plan
+    from matching.engine.spec import Field, Spec, parse_block
+    from matching.engine.training import train
+
+    left, right = _copies(copies)
+    fields = (
+        Field("first", scorer="jaro_winkler"),
+        Field("last", scorer="jaro_winkler"),
+        Field("born", scorer="date"),
+    )
+    spec = Spec(fields, "id", "id", block=(parse_block("exact:city"),))
+    job, _ = plan(left, right, spec, keep=0.0, top_k=None)
+    weights = train(job)
+    assert weights.exclusive is alone
+    if alone:  # a runner-up shares its record's one match with the record's best
+        from matching.engine.candidates import generate_candidates
+
+        found = generate_candidates(
+            left, right, dataclasses.replace(spec, learned=weights), keep=0.0, top_k=3
+        )
+        plain = generate_candidates(
+            left,
+            right,
+            dataclasses.replace(spec, learned=dataclasses.replace(weights, exclusive=False)),
+            keep=0.0,
+            top_k=3,
+        )
+        assert (found["right_id"] == plain["right_id"]).all()  # the same order in a record
+        bits = weights.unscale(found["score"].to_numpy())
+        raw = dataclasses.replace(weights, exclusive=False).unscale(plain["score"].to_numpy())
+        assert (bits <= raw + 1e-9).all() and (bits < raw - 1).any()
+
+
+def test_why_a_score_shows_what_sharing_the_records_match_and_its_standing_take():
+    from matching.engine.rescore import SHARED_PART, STANDING_PART, score_parts
+    from matching.engine.spec import Field, Spec
+
+    w = dataclasses.replace(_weights(0.5), exclusive=True)
+    frame = pd.DataFrame(
+        {
+            "left_id": ["a", "a", "b"],
+            "right_id": ["x", "y", "x"],
+            "score_a": [1.0, 0.0, 1.0],
+        }
+    )
+    frame["score"] = w.score([frame["score_a"].to_numpy()])
+    parts = score_parts(frame, Spec((Field("a"),), "id", "id"), w)
+    bits = np.array([w.contribution(0, frame["score_a"].to_numpy())]).ravel()
+    shared = w.exclusive_bits(bits, np.array([0, 0, 1]))
+    behind = w.standing_bits(bits, np.array([0, 0, 1]))
+    for k, p in enumerate(parts):
+        assert [n for n, _ in p.parts] == ["a", SHARED_PART, STANDING_PART]
+        assert p.parts[1][1] == pytest.approx(shared[k]) and p.parts[2][1] == pytest.approx(
+            behind[k]
+        )
+        assert p.total == pytest.approx(p.start + bits[k] + shared[k] + behind[k])
+    assert parts[2].parts[1][1] == 0.0  # alone in its record: nothing shared
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.floats(-1100, 60, allow_nan=False), min_size=1, max_size=40),
+    st.integers(1, 9),
+)
+def test_exp2_and_log2_by_arithmetic_match_numpy_and_do_not_depend_on_the_cut(values, cut):
+    from matching.engine.weights import exp2_exact, log2_exact
+
+    x = np.array(values)
+    ours = exp2_exact(x)
+    np.testing.assert_allclose(ours, np.exp2(x), rtol=1e-14, atol=1e-300)
+    pieces = np.concatenate([exp2_exact(x[k : k + cut]) for k in range(0, len(x), cut)])
+    assert (pieces == ours).all()
+    z = np.exp2(np.clip(x, -1000, 1000))
+    logs = log2_exact(z)
+    np.testing.assert_allclose(logs, np.log2(z), rtol=0, atol=1e-12)
+    assert (
+        np.concatenate([log2_exact(z[k : k + cut]) for k in range(0, len(z), cut)]) == logs
+    ).all()
