@@ -264,7 +264,8 @@ class LearnedWeights:
             known = ~np.isnan(sh) & (sh > 0)
             u0 = max(self.u[f][0], _FLOOR)
             adj = np.zeros(len(exact))
-            adj[known] = np.log2(u0 / sh[known])
+            # By arithmetic: numpy's log2 may differ in the last bit with how an array is cut.
+            adj[known] = log2_exact(u0 / sh[known])
             low, high = self._tf_range(f, b)
             w[exact] += np.clip(adj, low, high)
         out[ok] = w
