@@ -22,10 +22,10 @@ import pandas as pd
 
 from matching.engine.candidates import plan
 from matching.engine.codes import CODE_SUFFIX
+from matching.engine.record_math import best_in_groups
 from matching.engine.spec import Block, Key, Spec
 from matching.engine.weights import (
     LearnedWeights,
-    best_in_groups,
     fit_labels,
     fit_standing,
     learn_weights,
@@ -486,10 +486,9 @@ def pair_bits(candidates: pd.DataFrame, weights: LearnedWeights) -> np.ndarray:
         parts = weights.contributions(fields)
     if not len(candidates):
         return np.empty(0)
-    total = np.nansum(np.stack(parts), axis=0)
-    present = ~np.all(np.isnan(np.stack(parts)), axis=0)
+    total = _summed(parts)
     groups = pd.factorize(candidates["left_id"])[0]
-    return total + weights.record_bits(np.where(present, total, np.nan), groups)
+    return np.nan_to_num(total, nan=0.0) + weights.record_bits(total, groups)
 
 
 def boundary_doubt(frame: pd.DataFrame, total: np.ndarray) -> np.ndarray:

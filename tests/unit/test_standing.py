@@ -13,13 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching.cli import main
+from matching.engine.record_math import exclusive_bits_plain, standing_bits_plain
 from matching.engine.spec import read_setup
-from matching.engine.weights import (
-    LearnedWeights,
-    exclusive_bits_plain,
-    fit_standing,
-    standing_bits_plain,
-)
+from matching.engine.weights import LearnedWeights, fit_standing
 
 
 def _weights(standing: float = 0.0) -> LearnedWeights:
@@ -323,7 +319,7 @@ def test_why_a_score_shows_what_sharing_the_records_match_and_its_standing_take(
     st.integers(1, 9),
 )
 def test_exp2_and_log2_by_arithmetic_match_numpy_and_do_not_depend_on_the_cut(values, cut):
-    from matching.engine.weights import exp2_exact, log2_exact
+    from matching.engine.record_math import exp2_exact, log2_exact
 
     x = np.array(values)
     ours = exp2_exact(x)
